@@ -1,0 +1,3 @@
+"""agentotel: OpenTelemetry-native monitoring for AI agents."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from agentotel.cli import main
+
+raise SystemExit(main())

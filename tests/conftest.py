@@ -1,0 +1,137 @@
+"""Real parts for every test: a warehouse on SQLite and on PostgreSQL (a fresh database per test).
+
+PostgreSQL comes from ``AGENTOTEL_TEST_PG`` (default ``postgresql://postgres@127.0.0.1:5432/test``). On CI
+(``CI=true``) a PostgreSQL that cannot be reached fails the test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+PG_URL = os.environ.get("AGENTOTEL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+DIALECTS = ("sqlite", "postgresql")
+
+_template_db: str | None = None
+
+
+def _pg_conninfo(dbname: str | None = None) -> str:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(PG_URL)
+    return (
+        f"host={url.host or '127.0.0.1'} port={url.port or 5432} user={url.username or 'postgres'} "
+        f"dbname={dbname or url.database}" + (f" password={url.password}" if url.password else "")
+    )
+
+
+def _pg_url(dbname: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(PG_URL).set(database=dbname).render_as_string(hide_password=False)
+
+
+def require_postgres() -> None:
+    """Skip (locally) or fail (on CI) when PostgreSQL is not reachable."""
+    import psycopg
+
+    try:
+        psycopg.connect(_pg_conninfo(), connect_timeout=3).close()
+    except Exception as exc:  # noqa: BLE001 - any failure means unreachable
+        message = f"PostgreSQL at {PG_URL} is not reachable: {exc}"
+        if ON_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def _pg_admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_pg_conninfo(), autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def _migrated_template() -> str:
+    """One migrated template database per test session; each test clones it (fast)."""
+    global _template_db
+    if _template_db is None:
+        from agentotel.warehouse.engine import create_db_engine
+        from agentotel.warehouse.migrate import upgrade
+
+        name = f"agentotel_tpl_{uuid.uuid4().hex[:10]}"
+        _pg_admin(f'CREATE DATABASE "{name}"')
+        engine = create_db_engine(_pg_url(name))
+        upgrade(engine)
+        engine.dispose()
+        _template_db = name
+    return _template_db
+
+
+def new_postgres_database(migrated: bool = True) -> str:
+    """Create a fresh PostgreSQL database and return its URL (dropped by the caller's fixture)."""
+    require_postgres()
+    name = f"agentotel_t_{uuid.uuid4().hex[:12]}"
+    if migrated:
+        _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{_migrated_template()}"')
+    else:
+        _pg_admin(f'CREATE DATABASE "{name}"')
+    return _pg_url(name)
+
+
+def drop_postgres_database(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    _pg_admin(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:  # noqa: ARG001
+    if _template_db is not None:
+        try:
+            _pg_admin(f'DROP DATABASE IF EXISTS "{_template_db}" WITH (FORCE)')
+        except Exception:  # noqa: BLE001
+            pass
+
+
+@pytest.fixture(params=DIALECTS)
+def dialect(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def db_url(dialect: str, tmp_path) -> Iterator[str]:
+    """A migrated, empty warehouse of each dialect."""
+    if dialect == "sqlite":
+        from agentotel.warehouse.engine import create_db_engine
+        from agentotel.warehouse.migrate import upgrade
+
+        url = f"sqlite:///{tmp_path}/warehouse.db"
+        engine = create_db_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+        return
+    url = new_postgres_database()
+    try:
+        yield url
+    finally:
+        drop_postgres_database(url)
+
+
+@pytest.fixture
+def engine(db_url: str):
+    from agentotel.warehouse.engine import create_db_engine
+
+    eng = create_db_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -1,0 +1,1 @@
+"""The warehouse: models, migrations, engines, bulk writes and queries."""
