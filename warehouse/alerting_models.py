@@ -1,0 +1,108 @@
+"""Tables of the alerting component: rule evaluation state, silences, the notification queue,
+per-channel delivery state and the append-only audit log.
+
+Alerts themselves live in the core ``alerts`` table (``agentotel.warehouse.models.Alert``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from agentotel.warehouse.models import Base
+from sqlalchemy import BigInteger, Float, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+
+class AlertRuleState(Base):
+    """Evaluation state of one alert series: a rule and one label set (Prometheus-style)."""
+
+    __tablename__ = "alert_rule_state"
+
+    rule_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    labels: Mapped[dict[str, Any] | None] = mapped_column()
+    state: Mapped[str] = mapped_column(String(16), default="inactive")  # inactive | pending | firing
+    active_since: Mapped[datetime | None] = mapped_column()  # condition first true (pending start)
+    clear_since: Mapped[datetime | None] = mapped_column()  # resolve condition first true while firing
+    last_eval_at: Mapped[datetime | None] = mapped_column()
+    last_value: Mapped[float | None] = mapped_column(Float)
+    alert_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class AlertSilence(Base):
+    """Notifications for alerts whose labels match ``matchers`` are suppressed until ``ends_at``."""
+
+    __tablename__ = "alert_silences"
+    __table_args__ = (Index(None, "ends_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    matchers: Mapped[dict[str, Any]] = mapped_column()
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime] = mapped_column()
+    created_by: Mapped[str] = mapped_column(String(255))
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+
+
+class AlertNotification(Base):
+    """One notification of one alert event to one channel: the durable queue.
+
+    ``status``: pending → sending (leased) → delivered | dead | skipped; ``dead`` rows are the dead letters.
+    ``id`` doubles as the idempotency key sent to channels that accept one.
+    """
+
+    __tablename__ = "alert_notifications"
+    __table_args__ = (
+        Index(None, "status", "next_attempt_at"),
+        Index(None, "channel", "delivered_at"),
+        Index(None, "fingerprint", "channel", "event", "created_at"),
+        Index(None, "alert_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    alert_id: Mapped[int | None] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(255))
+    event: Mapped[str] = mapped_column(String(16))  # trigger | acknowledge | resolve
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    group_key: Mapped[str] = mapped_column(String(255))
+    tier: Mapped[int] = mapped_column(Integer, default=0)
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    lease_until: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivery_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()
+    delivered_at: Mapped[datetime | None] = mapped_column()
+
+
+class AlertChannelState(Base):
+    """Delivery counters and back-off state of one channel (shared by every worker)."""
+
+    __tablename__ = "alert_channel_state"
+
+    channel: Mapped[str] = mapped_column(String(255), primary_key=True)
+    deliveries_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    failures_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    blocked_until: Mapped[datetime | None] = mapped_column()  # a Retry-After from the channel
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime | None] = mapped_column()
+
+
+class AlertAuditLog(Base):
+    """Append-only record of every change made to alerts, silences, rules and channels."""
+
+    __tablename__ = "alert_audit_log"
+    __table_args__ = (Index(None, "timestamp"), Index(None, "target_type", "target_id"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    timestamp: Mapped[datetime] = mapped_column()
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str] = mapped_column(String(255))
+    before: Mapped[dict[str, Any] | None] = mapped_column()
+    after: Mapped[dict[str, Any] | None] = mapped_column()
