@@ -105,6 +105,7 @@ class Metric(Base):
         UniqueConstraint("metric_name", "series_key", "timestamp"),
         Index(None, "timestamp"),
         Index(None, "execution_id"),
+        Index(None, "trace_id", "span_id"),  # interop_0001: link points to spans that arrive later
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
@@ -292,3 +293,6 @@ class LogRecord(Base):
     span_id: Mapped[str | None] = mapped_column(String(16))
     service_name: Mapped[str | None] = mapped_column(String(255))
     scope_name: Mapped[str | None] = mapped_column(String(255))
+    # interop_0001: exact order of GenAI content events (time, then position in the export request)
+    time_unix_nano: Mapped[int | None] = mapped_column(BigInteger)
+    seq: Mapped[int | None] = mapped_column(Integer)
