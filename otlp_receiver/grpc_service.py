@@ -1,0 +1,93 @@
+"""OTLP/gRPC: TraceService, MetricsService and LogsService ``Export`` on raw bytes, so that decoding
+errors are ours to classify (INVALID_ARGUMENT) and the accepted bytes go to the spool untouched."""
+
+from __future__ import annotations
+
+import logging
+from concurrent import futures
+
+import grpc
+from google.protobuf import duration_pb2
+from google.rpc import error_details_pb2, status_pb2
+
+from agentotel.otlp_receiver.codec import SIGNALS, Signal, decode_proto
+from agentotel.otlp_receiver.errors import ReceiverError
+from agentotel.otlp_receiver.receiver import Receiver
+
+logger = logging.getLogger(__name__)
+
+RETRY_INFO_KEY = "google.rpc.retryinfo-bin"
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+
+class _Status(grpc.Status):
+    def __init__(self, code: grpc.StatusCode, details: str, trailing_metadata: tuple) -> None:
+        self.code = code
+        self.details = details
+        self.trailing_metadata = trailing_metadata
+
+
+def _abort(context: grpc.ServicerContext, error: ReceiverError) -> None:
+    code = error.grpc_code
+    message = str(error)
+    status = status_pb2.Status(code=code.value[0], message=message)
+    metadata: list[tuple[str, bytes]] = []
+    if error.retry_after is not None:
+        seconds = int(error.retry_after)
+        retry = error_details_pb2.RetryInfo(
+            retry_delay=duration_pb2.Duration(seconds=seconds, nanos=int((error.retry_after - seconds) * 1e9))
+        )
+        status.details.add().Pack(retry)
+        metadata.append((RETRY_INFO_KEY, retry.SerializeToString()))  # where the Python SDK looks
+    metadata.append((STATUS_DETAILS_KEY, status.SerializeToString()))  # where Go and others look
+    context.abort_with_status(_Status(code, message, tuple(metadata)))
+
+
+def _handler(receiver: Receiver, signal: Signal):
+    def export(request_bytes: bytes, context: grpc.ServicerContext) -> bytes:
+        try:
+            metadata = dict(context.invocation_metadata())
+            receiver.authenticate(signal, metadata.get("authorization"), metadata.get("x-api-key"))
+            request = decode_proto(signal, request_bytes)
+            return receiver.export(signal, request, request_bytes).SerializeToString()
+        except ReceiverError as error:
+            _abort(context, error)
+        except Exception:  # never let a bug kill the server thread silently
+            logger.exception("unexpected error in %s Export", signal.name)
+            receiver.counters.export_error(signal.name, "internal")
+            context.abort(grpc.StatusCode.INTERNAL, "internal error")
+        return b""
+
+    return export
+
+
+def create_grpc_server(
+    receiver: Receiver,
+    address: str,
+    max_message_bytes: int,
+    max_workers: int = 8,
+    tls: tuple[bytes, bytes] | None = None,
+) -> tuple[grpc.Server, int]:
+    """Bind the three OTLP services on ``address`` ("host:port"); returns (server, bound port)."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="otlp-grpc"),
+        options=[
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", 4 * 1024 * 1024),
+            ("grpc.so_reuseport", 0),
+        ],
+        maximum_concurrent_rpcs=max_workers * 16,
+    )
+    for signal in SIGNALS.values():
+        method = grpc.unary_unary_rpc_method_handler(_handler(receiver, signal))
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(signal.grpc_service, {"Export": method}),))
+    if tls is not None:
+        key, cert = tls
+        credentials = grpc.ssl_server_credentials([(key, cert)])
+        port = server.add_secure_port(address, credentials)
+    else:
+        port = server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"cannot bind gRPC server to {address}")
+    return server, port
+

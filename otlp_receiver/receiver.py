@@ -1,0 +1,72 @@
+"""One export path for both transports: authenticate, validate, spool durably, answer.
+
+Both the gRPC service and the HTTP app decode the request and call ``Receiver.export``; it returns
+the response message or raises a ``ReceiverError`` that the transport maps to its status.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from google.protobuf.message import Message
+
+from agentotel.otlp_receiver.auth import ApiKeyAuth
+from agentotel.otlp_receiver.codec import Signal, export_response
+from agentotel.otlp_receiver.errors import Unauthenticated, Unavailable
+from agentotel.otlp_receiver.spool import Spool, SpoolError, SpoolFull
+from agentotel.otlp_receiver.validate import count_items, validate_traces
+
+logger = logging.getLogger(__name__)
+
+
+class Counters:
+    """Receiver self-observability; the Prometheus view reads these (and may replace the class)."""
+
+    def received(self, signal: str, count: int) -> None: ...
+    def rejected(self, signal: str, count: int, reason: str) -> None: ...
+    def export_error(self, signal: str, reason: str) -> None: ...
+
+
+@dataclass
+class Receiver:
+    spool: Spool
+    auth: ApiKeyAuth
+    max_attributes: int = 1000
+    retry_after_seconds: float = 2.0
+    counters: Counters = field(default_factory=Counters)
+
+    def authenticate(self, signal: Signal, authorization: str | None, x_api_key: str | None) -> None:
+        if not self.auth.check(authorization, x_api_key):
+            self.counters.export_error(signal.name, "unauthenticated")
+            raise Unauthenticated("missing or invalid API key (send `authorization: Bearer KEY` or `x-api-key: KEY`)")
+
+    def export(self, signal: Signal, request: Message, raw: bytes | None) -> Message:
+        """Accept ``request`` (``raw`` is its protobuf encoding when the client sent protobuf)."""
+        rejected = 0
+        message = ""
+        if signal.name == "traces":
+            validation = validate_traces(request, self.max_attributes)
+            rejected = validation.rejected
+            message = validation.message()
+            if validation.changed:
+                raw = None
+            if rejected:
+                logger.warning("rejected %d span(s): %s", rejected, message)
+                for reason, count in validation.reasons.items():
+                    self.counters.rejected(signal.name, count, reason)
+        items = count_items(signal.name, request)
+        self.counters.received(signal.name, items + rejected)
+        if items == 0:
+            return export_response(signal, rejected, message)
+        payload = raw if raw is not None else request.SerializeToString()
+        try:
+            self.spool.append(signal.code, payload)
+        except SpoolFull as exc:
+            self.counters.export_error(signal.name, "spool_full")
+            raise Unavailable(str(exc), retry_after=self.retry_after_seconds) from None
+        except SpoolError as exc:
+            self.counters.export_error(signal.name, "spool_error")
+            logger.error("spool write failed: %s", exc)
+            raise Unavailable(f"receiver cannot persist data right now: {exc}", retry_after=self.retry_after_seconds) from None
+        return export_response(signal, rejected, message)

@@ -1,0 +1,115 @@
+"""Wires the receiver: warehouse migration, spool, drain, gRPC and HTTP transports, /metrics."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from agentotel.otlp_receiver.auth import ApiKeyAuth
+from agentotel.otlp_receiver.drain import Drain
+from agentotel.otlp_receiver.grpc_service import create_grpc_server
+from agentotel.otlp_receiver.http_app import create_http_server, serve_in_thread
+from agentotel.otlp_receiver.receiver import Receiver
+from agentotel.otlp_receiver.spool import Spool
+from agentotel.processors.decode import DecodeLimits
+from agentotel.processors.pipeline import build_trace_pipeline
+from agentotel.settings import ReceiverSettings
+from agentotel.warehouse.engine import create_db_engine
+from agentotel.warehouse.migrate import upgrade
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ReceiverServer:
+    """A running receiver. ``start()`` returns once every port listens; ``stop()`` drains and closes."""
+
+    db_url: str
+    settings: ReceiverSettings = field(default_factory=ReceiverSettings.from_env)
+    periodic_tasks: list = field(default_factory=list)
+
+    def start(self) -> ReceiverServer:
+        from agentotel.processors.logs import attach_pending_content, write_logs
+        from agentotel.processors.metrics import write_metrics
+        from agentotel.processors.prometheus_view import ReceiverMetrics
+
+        s = self.settings
+        self.engine: Engine = create_db_engine(self.db_url)
+        upgrade(self.engine)
+        self.metrics = ReceiverMetrics()
+        self.spool = Spool(s.spool_dir, max_bytes=s.spool_max_bytes)
+        limits = DecodeLimits(s.max_attributes, s.max_attribute_length)
+        pipeline = build_trace_pipeline(
+            self.engine, s, observers=[self.metrics.observe_spans], after_insert=[attach_pending_content]
+        )
+        self.drain = Drain(
+            self.spool,
+            self.engine,
+            pipeline,
+            limits,
+            write_metrics=write_metrics,
+            write_logs=write_logs,
+            on_written=self.metrics.observe_write,
+            periodic=[(1.0, self._report_spool), *self.periodic_tasks],
+        )
+        self.receiver = Receiver(self.spool, ApiKeyAuth(s.api_keys), s.max_attributes, counters=self.metrics)
+        tls_pair = None
+        if s.tls_cert and s.tls_key:
+            with open(s.tls_key, "rb") as key, open(s.tls_cert, "rb") as cert:
+                tls_pair = (key.read(), cert.read())
+        self.grpc_server, self.grpc_port = create_grpc_server(
+            self.receiver, f"{_bracket(s.host)}:{s.grpc_port}", s.max_request_bytes, tls=tls_pair
+        )
+        self.http_server = create_http_server(
+            self.receiver, s.host, s.http_port, s.max_request_bytes,
+            tls=(s.tls_cert, s.tls_key) if s.tls_cert and s.tls_key else None,
+        )  # fmt: skip
+        self.http_port = self.http_server.server_address[1]
+        self.metrics_server = self.metrics.serve(s.host, s.metrics_port)
+        self.drain.start()
+        self.grpc_server.start()
+        self._http_thread = serve_in_thread(self.http_server)
+        self.stopped = threading.Event()
+        logger.info(
+            "agentotel receiver: OTLP/gRPC %s:%d, OTLP/HTTP %s:%d, /metrics %s:%d, spool %s, warehouse %s",
+            s.host, self.grpc_port, s.host, self.http_port, s.host, s.metrics_port, s.spool_dir,
+            self.engine.url.render_as_string(hide_password=True),
+        )  # fmt: skip
+        return self
+
+    def _report_spool(self) -> None:
+        self.metrics.set_spool(self.spool.pending_bytes(), self.spool.lag_seconds())
+
+    def status(self) -> dict:
+        return {
+            "spool_bytes": self.spool.pending_bytes(),
+            "drain_lag_seconds": round(self.spool.lag_seconds(), 3),
+            "drain_failures": self.drain.failures,
+            "last_error": self.drain.last_error,
+        }
+
+    def stop(self, drain_timeout: float = 10.0) -> None:
+        """Stop accepting, give the drain up to ``drain_timeout`` s to empty the spool, then close."""
+        self.grpc_server.stop(grace=2).wait(3)
+        self.http_server.shutdown()
+        self.http_server.server_close()
+        import time
+
+        deadline = time.monotonic() + drain_timeout
+        while self.spool.pending_bytes() > 0 and time.monotonic() < deadline and self.drain.failures == 0:
+            time.sleep(0.05)
+        self.drain.stop()
+        self.spool.close()
+        try:
+            self.metrics_server.shutdown()
+        except Exception:  # noqa: BLE001
+            pass
+        self.engine.dispose()
+        self.stopped.set()
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host

@@ -1,0 +1,31 @@
+"""The receiver's trace pipeline: normalize → cost → redact → sample → write."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Engine
+
+from agentotel.processors.base import Pipeline
+from agentotel.processors.sample import Sample
+from agentotel.processors.writer import BatchObserver, SpanKeysHook, WarehouseWriter
+from agentotel.settings import ReceiverSettings
+
+
+def build_trace_pipeline(
+    engine: Engine,
+    settings: ReceiverSettings | None = None,
+    observers: Sequence[BatchObserver] = (),
+    after_insert: Sequence[SpanKeysHook] = (),
+) -> Pipeline:
+    """The same chain for the receiver, ``agentotel import`` and the tests."""
+    from agentotel.processors.cost import Cost
+    from agentotel.processors.normalize import Normalize
+    from agentotel.processors.redact import Redact
+
+    settings = settings or ReceiverSettings.from_env()
+    stages = [Normalize(), Cost(pricing_file=settings.pricing_file)]
+    if settings.redact_pii:
+        stages.append(Redact())
+    stages.append(Sample(settings.sample_rate))
+    return Pipeline(stages, WarehouseWriter(engine, observers=observers, after_insert=after_insert))

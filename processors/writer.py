@@ -1,0 +1,336 @@
+"""The pipeline's consumer: one transaction per batch into spans, llm_calls, tool_calls,
+agent_executions and agents; idempotent (keep the first copy of a span) and order-independent."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, select, update
+
+from agentotel.processors.executions import Node, compute_trace_executions
+from agentotel.processors.records import SpanBatch, SpanRecord
+from agentotel.warehouse.models import Agent, AgentExecution, LLMCall, Span, ToolCall
+from agentotel.warehouse.upsert import insert_on_conflict
+
+logger = logging.getLogger(__name__)
+
+SPANS = Span.__table__
+LLM_CALLS = LLMCall.__table__
+TOOL_CALLS = ToolCall.__table__
+EXECUTIONS = AgentExecution.__table__
+AGENTS = Agent.__table__
+ID_CHUNK = 500
+
+EXECUTION_UPDATE_COLUMNS = (
+    "agent_id", "timestamp", "input", "output", "duration", "tokens_used", "success", "error_message",
+    "agent_name", "agent_version", "service_name", "end_time", "input_tokens", "output_tokens", "cost_usd",
+    "llm_call_count", "tool_call_count", "conversation_id", "user_id", "is_agent_span",
+)  # fmt: skip
+LLM_COLUMNS = (
+    "provider", "request_model", "response_model", "operation", "input_tokens", "output_tokens",
+    "total_tokens", "cached_input_tokens", "cost_usd", "time_to_first_token_ms", "finish_reason",
+    "error_type", "streaming", "cost_source",
+)  # fmt: skip
+
+BatchObserver = Callable[[SpanBatch], None]
+SpanKeysHook = Callable[[Connection, list[tuple[str, str]]], None]
+
+
+def ns_to_datetime(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns // 1_000_000_000, tz=timezone.utc).replace(microsecond=(ns % 1_000_000_000) // 1000)
+
+
+def execution_id(trace_id: str, span_id: str) -> str:
+    return f"{trace_id}-{span_id}"
+
+
+class WarehouseWriter:
+    """Writes normalized span batches; ``observers`` see the newly stored spans after each commit."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        observers: Sequence[BatchObserver] = (),
+        after_insert: Sequence[SpanKeysHook] = (),
+    ) -> None:
+        self.engine = engine
+        self.observers = list(observers)
+        self.after_insert = list(after_insert)
+        self._agent_ids: dict[tuple[str, str], int] = {}
+
+    def consume(self, batch: SpanBatch) -> None:
+        with self.engine.connect() as conn:
+            conn.info["write"] = True
+            with conn.begin():
+                new_spans = self._write(conn, batch)
+        if new_spans and self.observers:
+            stored = SpanBatch(spans=new_spans)
+            for observer in self.observers:
+                try:
+                    observer(stored)
+                except Exception:  # an observer must never fail a committed write
+                    logger.exception("batch observer %r failed", observer)
+
+    # -- the transaction ------------------------------------------------------------------------
+    def _write(self, conn: Connection, batch: SpanBatch) -> list[SpanRecord]:
+        trace_ids = sorted({s.trace_id for s in batch.spans})
+        stored = _fetch_structure(conn, trace_ids)
+        stored_keys = {(row.trace_id, row.span_id) for rows in stored.values() for row in rows}
+
+        new_spans: list[SpanRecord] = []
+        seen: set[tuple[str, str]] = set()
+        for span in batch.spans:
+            key = (span.trace_id, span.span_id)
+            if key in stored_keys or key in seen:
+                continue  # keep the first copy of a span (RELIABILITY I3)
+            seen.add(key)
+            new_spans.append(span)
+        if not new_spans:
+            return []
+
+        new_by_trace: dict[str, list[SpanRecord]] = {}
+        for span in new_spans:
+            new_by_trace.setdefault(span.trace_id, []).append(span)
+
+        agent_ids = self._agent_ids_for(conn, new_spans)
+        execution_rows: list[dict[str, Any]] = []
+        reassign: list[dict[str, Any]] = []
+        stale_executions: list[str] = []
+        existing_exec = _fetch_execution_ids(conn, list(new_by_trace))
+        for trace_id, spans in new_by_trace.items():
+            old_rows = {row.span_id: row for row in stored.get(trace_id, [])}
+            nodes: dict[str, Node] = {sid: _node_from_row(row) for sid, row in old_rows.items()}
+            fresh = {s.span_id: s for s in spans}
+            for span in spans:
+                nodes[span.span_id] = _node_from_record(span)
+            result = compute_trace_executions(nodes)
+            owner_agent = {
+                key: (fresh[key].agent_name if key in fresh else old_rows[key].agent_name) for key in result.executions
+            }
+            for span in spans:
+                owner = result.owner.get(span.span_id)
+                span.execution_id = execution_id(trace_id, owner) if owner else None
+                if span.span_type != "agent" and owner is not None:
+                    span.agent_name = owner_agent.get(owner)
+            for sid, row in old_rows.items():
+                owner = result.owner.get(sid)
+                new_exec = execution_id(trace_id, owner) if owner else None
+                name = row.agent_name if row.span_type == "agent" else (owner_agent.get(owner) if owner else None)
+                if new_exec != row.execution_id or name != row.agent_name:
+                    reassign.append({"t": trace_id, "s": sid, "e": new_exec, "a": name})
+            wanted = {execution_id(trace_id, key) for key in result.executions}
+            stale_executions.extend(eid for eid in existing_exec.get(trace_id, ()) if eid not in wanted)
+            for key, totals in result.executions.items():
+                source = fresh.get(key)
+                row = _execution_row(trace_id, key, totals, source, old_rows.get(key))
+                row["agent_id"] = agent_ids.get((row["agent_name"] or "", row["agent_version"] or "")) if row["agent_name"] else None
+                execution_rows.append(row)
+
+        insert_on_conflict(conn, SPANS, [_span_row(s) for s in new_spans], ("trace_id", "span_id"))
+        llm_rows = [_llm_row(s) for s in new_spans if s.llm is not None]
+        insert_on_conflict(conn, LLM_CALLS, llm_rows, ("trace_id", "span_id"))
+        tool_rows = [_tool_row(s) for s in new_spans if s.tool is not None]
+        insert_on_conflict(conn, TOOL_CALLS, tool_rows, ("trace_id", "span_id"))
+        if reassign:
+            for table in (SPANS, LLM_CALLS, TOOL_CALLS):
+                conn.execute(
+                    update(table)
+                    .where(table.c.trace_id == bindparam("t"), table.c.span_id == bindparam("s"))
+                    .values(execution_id=bindparam("e"), agent_name=bindparam("a")),
+                    reassign,
+                )
+        if stale_executions:
+            conn.execute(EXECUTIONS.delete().where(EXECUTIONS.c.id.in_(stale_executions)))
+        insert_on_conflict(
+            conn,
+            EXECUTIONS,
+            execution_rows,
+            ("id",),
+            update_columns=EXECUTION_UPDATE_COLUMNS,
+            coalesce_columns=("input", "output", "agent_id", "conversation_id", "user_id"),
+        )
+        keys = [(s.trace_id, s.span_id) for s in new_spans]
+        for hook in self.after_insert:
+            hook(conn, keys)
+        return new_spans
+
+    def _agent_ids_for(self, conn: Connection, spans: Iterable[SpanRecord]) -> dict[tuple[str, str], int]:
+        wanted = {(s.agent_name, s.agent_version or "") for s in spans if s.span_type == "agent" and s.agent_name}
+        missing = [key for key in wanted if key not in self._agent_ids]
+        if missing:
+            now = datetime.now(timezone.utc)
+            provider_of = {}
+            insert_on_conflict(
+                conn,
+                AGENTS,
+                [
+                    {"name": n, "version": v, "source": "telemetry", "created_at": now, "updated_at": now,
+                     "last_seen_at": now, "provider": provider_of.get(n)}
+                    for n, v in missing
+                ],
+                ("name", "version"),
+            )  # fmt: skip
+            names = sorted({n for n, _ in missing})
+            for row in conn.execute(select(AGENTS.c.id, AGENTS.c.name, AGENTS.c.version).where(AGENTS.c.name.in_(names))):
+                self._agent_ids[(row.name, row.version)] = row.id
+        return {key: self._agent_ids[key] for key in wanted if key in self._agent_ids}
+
+
+# -- reads --------------------------------------------------------------------------------------------
+def _chunks(items: list[str], size: int = ID_CHUNK):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _fetch_structure(conn: Connection, trace_ids: list[str]) -> dict[str, list[Any]]:
+    """Already-stored spans of these traces: the columns the execution tree needs."""
+    out: dict[str, list[Any]] = {}
+    s, llm = SPANS.c, LLM_CALLS.c
+    for chunk in _chunks(trace_ids):
+        query = (
+            select(
+                s.trace_id, s.span_id, s.parent_span_id, s.span_type, s.start_time_unix_nano,
+                s.end_time_unix_nano, s.status_code, s.status_message, s.agent_name, s.agent_version,
+                s.service_name, s.execution_id, s.conversation_id, s.user_id,
+                llm.input_tokens, llm.output_tokens, llm.total_tokens, llm.cost_usd,
+            )  # fmt: skip
+            .select_from(SPANS.outerjoin(LLM_CALLS, (llm.trace_id == s.trace_id) & (llm.span_id == s.span_id)))
+            .where(s.trace_id.in_(chunk))
+        )
+        for row in conn.execute(query):
+            out.setdefault(row.trace_id, []).append(row)
+    return out
+
+
+def _fetch_execution_ids(conn: Connection, trace_ids: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for chunk in _chunks(trace_ids):
+        for row in conn.execute(select(EXECUTIONS.c.trace_id, EXECUTIONS.c.id).where(EXECUTIONS.c.trace_id.in_(chunk))):
+            out.setdefault(row.trace_id, []).append(row.id)
+    return out
+
+
+# -- rows ---------------------------------------------------------------------------------------------
+def _node_from_row(row: Any) -> Node:
+    return Node(row.span_id, row.parent_span_id, row.span_type, row.start_time_unix_nano,
+                row.input_tokens, row.output_tokens, row.total_tokens, row.cost_usd)  # fmt: skip
+
+
+def _node_from_record(span: SpanRecord) -> Node:
+    llm = span.llm
+    if llm is None:
+        return Node(span.span_id, span.parent_span_id, span.span_type, span.start_ns)
+    return Node(span.span_id, span.parent_span_id, span.span_type, span.start_ns, llm.get("input_tokens"),
+                llm.get("output_tokens"), llm.get("total_tokens"), llm.get("cost_usd"))  # fmt: skip
+
+
+def _execution_row(trace_id: str, key: str, totals: Any, span: SpanRecord | None, row: Any) -> dict[str, Any]:
+    if span is not None:
+        start, end, status, message = span.start_ns, span.end_ns, span.status_code, span.status_message
+        agent_name, agent_version, service = span.agent_name, span.agent_version, span.service_name
+        conversation, user, text_in, text_out = span.conversation_id, span.user_id, span.input, span.output
+    else:
+        start, end, status, message = row.start_time_unix_nano, row.end_time_unix_nano, row.status_code, row.status_message
+        agent_name, agent_version, service = row.agent_name, row.agent_version, row.service_name
+        conversation, user, text_in, text_out = row.conversation_id, row.user_id, None, None
+    success = status != "ERROR"
+    return {
+        "id": execution_id(trace_id, key),
+        "trace_id": trace_id,
+        "span_id": key,
+        "agent_id": None,
+        "timestamp": ns_to_datetime(start),
+        "end_time": ns_to_datetime(end),
+        "duration": (end - start) / 1e6,
+        "success": success,
+        "error_message": None if success else (message or "error"),
+        "agent_name": agent_name,
+        "agent_version": agent_version or ("" if agent_name else None),
+        "service_name": service,
+        "input": text_in,
+        "output": text_out,
+        "tokens_used": totals.tokens_used,
+        "input_tokens": totals.input_tokens,
+        "output_tokens": totals.output_tokens,
+        "cost_usd": totals.cost_usd,
+        "llm_call_count": totals.llm_call_count,
+        "tool_call_count": totals.tool_call_count,
+        "conversation_id": conversation,
+        "user_id": user,
+        "is_agent_span": totals.is_agent_span,
+    }
+
+
+def _span_row(span: SpanRecord) -> dict[str, Any]:
+    return {
+        "trace_id": span.trace_id,
+        "span_id": span.span_id,
+        "parent_span_id": span.parent_span_id,
+        "name": span.name,
+        "kind": span.kind,
+        "span_type": span.span_type,
+        "service_name": span.service_name,
+        "start_time": ns_to_datetime(span.start_ns),
+        "end_time": ns_to_datetime(span.end_ns),
+        "duration_ms": span.duration_ms,
+        "status_code": span.status_code,
+        "status_message": span.status_message,
+        "attributes": span.attributes,
+        "resource_attributes": span.resource_attributes,
+        "events": span.events,
+        "execution_id": span.execution_id,
+        "start_time_unix_nano": span.start_ns,
+        "end_time_unix_nano": span.end_ns,
+        "links": span.links,
+        "scope_name": span.scope_name,
+        "scope_version": span.scope_version,
+        "trace_state": span.trace_state,
+        "flags": span.flags,
+        "dropped_attributes_count": span.dropped_attributes_count,
+        "dropped_events_count": span.dropped_events_count,
+        "dropped_links_count": span.dropped_links_count,
+        "agent_name": span.agent_name,
+        "agent_version": span.agent_version,
+        "conversation_id": span.conversation_id,
+        "user_id": span.user_id,
+        "input": span.input,
+        "output": span.output,
+    }
+
+
+def _llm_row(span: SpanRecord) -> dict[str, Any]:
+    llm = span.llm or {}
+    row = {column: llm.get(column) for column in LLM_COLUMNS}
+    row.update(
+        trace_id=span.trace_id,
+        span_id=span.span_id,
+        execution_id=span.execution_id,
+        duration_ms=span.duration_ms,
+        start_time=ns_to_datetime(span.start_ns),
+        service_name=span.service_name,
+        agent_name=span.agent_name,
+        success=llm.get("success", not span.is_error),
+    )
+    if row["total_tokens"] is None and (row["input_tokens"] is not None or row["output_tokens"] is not None):
+        row["total_tokens"] = (row["input_tokens"] or 0) + (row["output_tokens"] or 0)
+    return row
+
+
+def _tool_row(span: SpanRecord) -> dict[str, Any]:
+    tool = span.tool or {}
+    return {
+        "trace_id": span.trace_id,
+        "span_id": span.span_id,
+        "execution_id": span.execution_id,
+        "tool_name": tool.get("tool_name"),
+        "tool_call_id": tool.get("tool_call_id"),
+        "duration_ms": span.duration_ms,
+        "success": tool.get("success", not span.is_error),
+        "error_message": tool.get("error_message"),
+        "start_time": ns_to_datetime(span.start_ns),
+        "service_name": span.service_name,
+        "agent_name": span.agent_name,
+    }
