@@ -1,0 +1,129 @@
+"""The warehouse writer: idempotent, and the derived tables do not depend on arrival order."""
+
+from __future__ import annotations
+
+import random
+
+from sqlalchemy import select
+
+from agentotel.processors.records import SpanBatch, SpanRecord
+from agentotel.processors.writer import WarehouseWriter
+from agentotel.warehouse.models import AgentExecution, LLMCall, Span, ToolCall
+
+T0 = 1_760_000_000_000_000_000
+MS = 1_000_000
+
+
+def record(trace: str, span: str, parent: str | None, span_type: str, start: int, end: int, **kw) -> SpanRecord:
+    rec = SpanRecord(
+        trace_id=trace, span_id=span, parent_span_id=parent, name=kw.pop("name", span_type), kind="INTERNAL",
+        start_ns=T0 + start * MS, end_ns=T0 + end * MS, status_code=kw.pop("status", "UNSET"),
+        status_message=kw.pop("message", None), attributes={}, resource_attributes={"service.name": "svc"},
+        events=[], links=[], service_name="svc", span_type=span_type,
+    )  # fmt: skip
+    for key, value in kw.items():
+        setattr(rec, key, value)
+    return rec
+
+
+def llm(trace, span, parent, start, end, tokens_in, tokens_out, cost=0.01):
+    return record(
+        trace, span, parent, "llm", start, end,
+        llm={"provider": "openai", "request_model": "gpt-4o", "input_tokens": tokens_in, "output_tokens": tokens_out,
+             "total_tokens": tokens_in + tokens_out, "cost_usd": cost, "operation": "chat"},
+    )  # fmt: skip
+
+
+def agent_trace(trace: str) -> list[SpanRecord]:
+    """root workflow → agent (→ llm, tool, nested sub-agent → llm), plus a wrapper llm above a provider llm."""
+    return [
+        record(trace, "0000000000000001", None, "chain", 0, 1000, name="workflow"),
+        record(trace, "0000000000000002", "0000000000000001", "agent", 10, 990, agent_name="planner", agent_version="1.0.0"),
+        llm(trace, "0000000000000003", "0000000000000002", 20, 200, 100, 20),
+        record(trace, "0000000000000004", "0000000000000002", "tool", 210, 300, tool={"tool_name": "search", "success": True}),
+        record(trace, "0000000000000005", "0000000000000002", "agent", 310, 800, agent_name="researcher", status="ERROR", message="boom"),
+        llm(trace, "0000000000000006", "0000000000000005", 320, 700, 150, 30),
+        record(trace, "0000000000000007", "0000000000000002", "llm", 810, 980,
+               llm={"provider": "openai", "request_model": "gpt-4o", "input_tokens": 50, "output_tokens": 5, "total_tokens": 55}),
+        llm(trace, "0000000000000008", "0000000000000007", 820, 970, 50, 5),
+    ]  # fmt: skip
+
+
+def snapshot(engine) -> dict:
+    with engine.connect() as conn:
+        return {
+            "spans": sorted(conn.execute(select(Span.trace_id, Span.span_id, Span.execution_id, Span.agent_name)).all()),
+            "llm": sorted(conn.execute(select(LLMCall.span_id, LLMCall.execution_id, LLMCall.total_tokens, LLMCall.agent_name)).all()),
+            "tools": sorted(conn.execute(select(ToolCall.span_id, ToolCall.execution_id, ToolCall.tool_name)).all()),
+            "executions": sorted(
+                conn.execute(
+                    select(AgentExecution.id, AgentExecution.tokens_used, AgentExecution.success, AgentExecution.error_message,
+                           AgentExecution.agent_name, AgentExecution.llm_call_count, AgentExecution.tool_call_count,
+                           AgentExecution.is_agent_span)
+                ).all()
+            ),
+        }  # fmt: skip
+
+
+def test_tokens_roll_up_to_every_agent_above_and_skip_wrappers(engine):
+    trace = "a" * 32
+    WarehouseWriter(engine).consume(SpanBatch(spans=agent_trace(trace)))
+    snap = snapshot(engine)
+    executions = {row.id.split("-")[1]: row for row in snap["executions"]}
+    assert set(executions) == {"0000000000000002", "0000000000000005"}
+    outer, inner = executions["0000000000000002"], executions["0000000000000005"]
+    assert outer.tokens_used == 120 + 180 + 55  # the wrapper llm (…07) is not counted again
+    assert inner.tokens_used == 180 and not inner.success and inner.error_message == "boom"
+    assert outer.tool_call_count == 1 and outer.llm_call_count == 3
+    spans = {row.span_id: row for row in snap["spans"]}
+    assert spans["0000000000000001"].execution_id is None  # above every agent
+    assert spans["0000000000000006"].execution_id.endswith("0000000000000005")
+    assert spans["0000000000000004"].agent_name == "planner"
+    assert {row.span_id: row.agent_name for row in snap["llm"]}["0000000000000006"] == "researcher"
+
+
+def test_arrival_order_and_batching_do_not_change_the_tables(engine, db_url):
+    from agentotel.warehouse.engine import create_db_engine
+
+    traces = [f"{i:032x}" for i in range(1, 6)]
+    in_order = [s for t in traces for s in agent_trace(t)]
+    WarehouseWriter(engine).consume(SpanBatch(spans=in_order))
+    expected = snapshot(engine)
+
+    rng = random.Random(7)
+    for attempt in range(3):
+        with engine.begin() as conn:
+            for table in (Span, LLMCall, ToolCall, AgentExecution):
+                conn.execute(table.__table__.delete())
+        shuffled = [s for t in traces for s in agent_trace(t)]
+        rng.shuffle(shuffled)
+        writer = WarehouseWriter(create_db_engine(db_url))
+        size = rng.randint(1, 5)
+        for i in range(0, len(shuffled), size):  # children before parents, spread over many batches
+            writer.consume(SpanBatch(spans=shuffled[i : i + size]))
+        assert snapshot(engine) == expected, f"attempt {attempt}"
+
+
+def test_resent_batch_adds_no_rows_and_keeps_first_copy(engine):
+    trace = "b" * 32
+    writer = WarehouseWriter(engine)
+    writer.consume(SpanBatch(spans=agent_trace(trace)))
+    first = snapshot(engine)
+    changed = agent_trace(trace)
+    changed[2].llm["total_tokens"] = 9999  # same ids, different content: the first copy is kept
+    writer.consume(SpanBatch(spans=agent_trace(trace) + changed))
+    assert snapshot(engine) == first
+
+
+def test_trace_without_agent_is_one_execution_keyed_by_its_root(engine):
+    trace = "c" * 32
+    spans = [
+        llm(trace, "0000000000000012", "0000000000000011", 5, 50, 10, 2),
+        record(trace, "0000000000000011", None, "chain", 0, 100, name="handler"),
+        llm(trace, "0000000000000013", "0000000000000011", 60, 90, 20, 3),
+    ]
+    writer = WarehouseWriter(engine)
+    writer.consume(SpanBatch(spans=spans[:1]))  # the child first: a provisional execution keyed by it
+    writer.consume(SpanBatch(spans=spans[1:]))
+    executions = snapshot(engine)["executions"]
+    assert [(e.id, e.tokens_used, e.is_agent_span) for e in executions] == [(f"{trace}-0000000000000011", 35, False)]
