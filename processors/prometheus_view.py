@@ -11,7 +11,6 @@ Label values are bounded: each label name (provider, model, agent, tool, reason)
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -21,7 +20,7 @@ from agentotel.processors.records import SpanBatch
 OTHER = "other"
 DEFAULT_MAX_LABEL_VALUES = 100
 MAX_LABEL_LENGTH = 128
-SIGNALS = ("spans", "metric_points", "log_records")
+SIGNALS = ("traces", "metrics", "logs")
 # gen_ai.client.operation.duration boundaries (semconv.md 1.3)
 LLM_DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
 AGENT_DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
@@ -71,6 +70,8 @@ class MetricsServer:
         self._server.server_close()
         self._thread.join(timeout=5)
 
+    shutdown = close
+
 
 class ReceiverMetrics:
     """Receiver health and the agent view (ARCHITECTURE.md "Prometheus metrics") on a private registry."""
@@ -79,10 +80,12 @@ class ReceiverMetrics:
         self.registry = registry or CollectorRegistry()
         self.label = LabelLimiter(max_label_values)
         r = self.registry
-        # receiver health
-        self.received = Counter("agentotel_receiver_received", "Items received by signal", ["signal"], registry=r)
-        self.rejected = Counter("agentotel_receiver_rejected", "Items rejected (bad data)", ["signal"], registry=r)
-        self.written = Counter("agentotel_receiver_written", "Items written to the warehouse", ["signal"], registry=r)
+        # receiver health (signal = traces | metrics | logs; items = spans | data points | log records)
+        self.received_total = Counter("agentotel_receiver_received", "Items received", ["signal"], registry=r)
+        self.rejected_total = Counter(
+            "agentotel_receiver_rejected", "Items rejected as bad data", ["signal", "reason"], registry=r
+        )
+        self.written_total = Counter("agentotel_receiver_written", "Items written to the warehouse", ["signal"], registry=r)
         self.export_errors = Counter(
             "agentotel_receiver_export_errors", "Export requests answered with an error", ["signal", "reason"], registry=r
         )
@@ -99,8 +102,8 @@ class ReceiverMetrics:
             registry=r,
         )
         for signal in SIGNALS:  # export zeros so rates exist from the first scrape
-            for counter in (self.received, self.rejected, self.written):
-                counter.labels(signal=signal)
+            self.received_total.labels(signal=signal)
+            self.written_total.labels(signal=signal)
         # the agent view
         self.llm_tokens = Counter(
             "agentotel_llm_tokens", "LLM tokens by type", ["provider", "model", "agent", "type"], registry=r
@@ -123,37 +126,33 @@ class ReceiverMetrics:
         )
         self.tool_calls = Counter("agentotel_tool_calls", "Tool calls", ["tool", "status"], registry=r)
 
-    # -- health --------------------------------------------------------------------------------
-    def count_received(self, signal: str, n: int) -> None:
-        if n:
-            self.received.labels(signal=signal).inc(n)
+    # -- health (the receiver's ``Counters`` interface and the drain's ``on_written``) --------
+    def received(self, signal: str, count: int) -> None:
+        if count:
+            self.received_total.labels(signal=signal).inc(count)
 
-    def count_rejected(self, signal: str, n: int) -> None:
-        if n:
-            self.rejected.labels(signal=signal).inc(n)
+    def rejected(self, signal: str, count: int, reason: str = "invalid") -> None:
+        if count:
+            self.rejected_total.labels(signal=signal, reason=self.label("reason", reason)).inc(count)
 
-    def count_written(self, signal: str, n: int) -> None:
-        if n:
-            self.written.labels(signal=signal).inc(n)
+    def written(self, signal: str, count: int) -> None:
+        if count:
+            self.written_total.labels(signal=signal).inc(count)
 
-    def count_export_error(self, signal: str, reason: str) -> None:
+    def export_error(self, signal: str, reason: str) -> None:
         self.export_errors.labels(signal=signal, reason=self.label("reason", reason)).inc()
 
-    def observe_write(self, signal: str, seconds: float) -> None:
+    def observe_write(self, signal: str, count: int, seconds: float) -> None:
+        """One warehouse write of ``count`` items that took ``seconds``."""
+        self.written(signal, count)
         self.write_latency.labels(signal=signal).observe(seconds)
 
-    def set_queue(self, size_bytes: int, records: int, lag_seconds: float = 0.0) -> None:
+    def set_spool(self, size_bytes: float, lag_seconds: float, records: float | None = None) -> None:
+        """Write-queue depth and the age of its oldest unwritten request."""
         self.spool_bytes.set(size_bytes)
-        self.spool_records.set(records)
         self.drain_lag.set(lag_seconds)
-
-    def track_queue(
-        self, size_bytes: Callable[[], float], records: Callable[[], float], lag_seconds: Callable[[], float]
-    ) -> None:
-        """Read queue depth and lag at scrape time from the spool instead of pushing them."""
-        self.spool_bytes.set_function(size_bytes)
-        self.spool_records.set_function(records)
-        self.drain_lag.set_function(lag_seconds)
+        if records is not None:
+            self.spool_records.set(records)
 
     # -- the agent view ------------------------------------------------------------------------
     def observe_spans(self, batch: SpanBatch) -> None:
