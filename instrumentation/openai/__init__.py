@@ -1,0 +1,67 @@
+"""OpenAI client instrumentation: chat completions, the Responses API and embeddings, sync and async."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+from opentelemetry.instrumentation.utils import unwrap
+from opentelemetry.trace import get_tracer
+from wrapt import wrap_function_wrapper
+
+from agentotel import __version__
+from agentotel.instrumentation import semconv as sc
+from agentotel.instrumentation._content import ContentSettings
+from agentotel.instrumentation.instruments import build_instruments
+from agentotel.instrumentation.openai.package import _instruments
+
+SCOPE = "agentotel.instrumentation.openai"
+
+# (module, class, method, kind, is_async)
+_TARGETS = (
+    ("openai.resources.chat.completions", "Completions", "create", "chat", False),
+    ("openai.resources.chat.completions", "AsyncCompletions", "create", "chat", True),
+    ("openai.resources.embeddings", "Embeddings", "create", "embeddings", False),
+    ("openai.resources.embeddings", "AsyncEmbeddings", "create", "embeddings", True),
+    ("openai.resources.responses", "Responses", "create", "responses", False),
+    ("openai.resources.responses", "AsyncResponses", "create", "responses", True),
+)
+
+
+class OpenAIInstrumentor(BaseInstrumentor):
+    """Instruments the ``openai`` client with GenAI semconv spans and metrics.
+
+    ``instrument(tracer_provider=..., meter_provider=..., capture_content=None)``; content capture
+    defaults to ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` (off).
+    """
+
+    def __init__(self) -> None:
+        self._patched: list[tuple[Any, str]] = []
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return _instruments
+
+    def _instrument(self, **kwargs: Any) -> None:
+        import importlib
+
+        from agentotel.instrumentation.openai.patch import async_wrapper, sync_wrapper
+
+        tracer = get_tracer(SCOPE, __version__, kwargs.get("tracer_provider"), schema_url=sc.SCHEMA_URL)
+        instruments = build_instruments(SCOPE, kwargs.get("meter_provider"))
+        content = kwargs.get("content") or ContentSettings.resolve(kwargs.get("capture_content"))
+        self._patched = []
+        for module_name, cls, method, kind, is_async in _TARGETS:
+            try:
+                module = importlib.import_module(module_name)
+                owner = getattr(module, cls)
+            except (ImportError, AttributeError):
+                continue  # older openai without this API
+            factory = async_wrapper if is_async else sync_wrapper
+            wrap_function_wrapper(owner, method, factory(kind, tracer, instruments, content))
+            self._patched.append((owner, method))
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        for owner, method in self._patched:
+            unwrap(owner, method)
+        self._patched = []

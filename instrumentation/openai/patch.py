@@ -1,0 +1,366 @@
+"""One wrapper factory per patched OpenAI method (sync and async apart).
+
+Each factory takes the tracer, the instruments and the content settings and returns a wrapt wrapper.
+The host's call always runs exactly once; telemetry faults are reported and swallowed; the host's own
+exceptions are re-raised unchanged.
+"""
+
+from __future__ import annotations
+
+from time import perf_counter
+from typing import Any
+
+from opentelemetry import context as context_api
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from agentotel.instrumentation import semconv as sc
+from agentotel.instrumentation._content import ContentSettings
+from agentotel.instrumentation._context import SDK_CALL_KEY, effective_context, owned_llm_span, suppressed
+from agentotel.instrumentation._guard import error_type, report
+from agentotel.instrumentation._stream import AsyncStreamProxy, StreamState, SyncStreamProxy
+from agentotel.instrumentation.instruments import GenAIInstruments
+from agentotel.instrumentation.openai import utils
+
+CHAT, EMBEDDINGS, RESPONSES = "chat", "embeddings", "responses"
+
+
+class Invocation:
+    """One model call in flight: its span, start time and metric attributes."""
+
+    __slots__ = ("span", "start", "metric_attrs", "instruments", "content", "kind", "token")
+
+    def __init__(self, span, start, metric_attrs, instruments, content, kind, token) -> None:
+        self.span = span
+        self.start = start
+        self.metric_attrs = metric_attrs
+        self.instruments = instruments
+        self.content = content
+        self.kind = kind
+        self.token = token
+
+    def release(self) -> None:
+        """Restore the caller's context (the span stays open for streams)."""
+        if self.token is not None:
+            context_api.detach(self.token)
+            self.token = None
+
+    def fail(self, exc: BaseException) -> None:
+        etype = error_type(exc)
+        span = self.span
+        if span.is_recording():
+            span.set_attribute(sc.ERROR_TYPE, etype)
+            span.set_status(Status(StatusCode.ERROR, str(exc)[:1024]))
+            span.record_exception(exc)
+        span.end()
+        self.instruments.duration.record(perf_counter() - self.start, {**self.metric_attrs, sc.ERROR_TYPE: etype})
+
+    def succeed(self, attrs: dict[str, Any], response_model: Any, usage: tuple[int | None, int | None]) -> None:
+        span = self.span
+        if attrs and span.is_recording():
+            span.set_attributes(attrs)
+        span.end()
+        metric_attrs = self.metric_attrs
+        if response_model:
+            metric_attrs[sc.RESPONSE_MODEL] = response_model
+        instruments = self.instruments
+        instruments.duration.record(perf_counter() - self.start, metric_attrs)
+        if usage[0] is not None or usage[1] is not None:
+            instruments.record_usage(metric_attrs, usage[0], usage[1])
+
+
+def _start(tracer, instruments, content: ContentSettings, kind: str, instance, kwargs) -> Invocation | None:
+    """Open the span for a call, or ``None`` when this call is not ours to trace."""
+    if suppressed() or owned_llm_span() is not None:
+        return None
+    address, port, provider = utils.server_of(instance)
+    model = kwargs.get("model")
+    model = model if isinstance(model, str) else None
+    operation = sc.OP_EMBEDDINGS if kind == EMBEDDINGS else sc.OP_CHAT
+    metric_attrs: dict[str, Any] = {sc.OPERATION: operation, sc.PROVIDER: provider}
+    if model:
+        metric_attrs[sc.REQUEST_MODEL] = model
+    if address:
+        metric_attrs[sc.SERVER_ADDRESS] = address
+        metric_attrs[sc.SERVER_PORT] = port
+    attrs = dict(metric_attrs)
+    if kind == CHAT:
+        utils.chat_request_attributes(kwargs, attrs)
+    elif kind == RESPONSES:
+        utils.responses_request_attributes(kwargs, attrs)
+    else:
+        fmt = kwargs.get("encoding_format")
+        if isinstance(fmt, str):
+            attrs[sc.REQUEST_ENCODING_FORMATS] = (fmt,)
+    name = f"{operation} {model}" if model else operation
+    parent = effective_context()
+    span = tracer.start_span(name, parent, SpanKind.CLIENT, attrs)
+    if content.capture and span.is_recording():
+        try:
+            if kind == CHAT:
+                span.set_attributes(utils.chat_request_content(kwargs, content))
+            elif kind == RESPONSES:
+                span.set_attributes(utils.responses_request_content(kwargs, content))
+        except Exception as err:  # noqa: BLE001
+            report("openai.request_content", err)
+    ctx = context_api.set_value(SDK_CALL_KEY, True, trace.set_span_in_context(span, parent))
+    token = context_api.attach(ctx)
+    return Invocation(span, perf_counter(), metric_attrs, instruments, content, kind, token)
+
+
+def _finish(inv: Invocation, result: Any) -> None:
+    """Record a non-streamed result."""
+    if type(result).__name__ == "LegacyAPIResponse":  # with_raw_response: parse once, cached by openai
+        result = result.parse()
+    attrs: dict[str, Any] = {}
+    usage = utils.usage_attributes(getattr(result, "usage", None), attrs)
+    response_model = getattr(result, "model", None)
+    if isinstance(response_model, str):
+        attrs[sc.RESPONSE_MODEL] = response_model
+    else:
+        response_model = None
+    kind = inv.kind
+    if kind != EMBEDDINGS:
+        response_id = getattr(result, "id", None)
+        if isinstance(response_id, str):
+            attrs[sc.RESPONSE_ID] = response_id
+        if kind == CHAT:
+            choices = getattr(result, "choices", None) or ()
+            attrs[sc.RESPONSE_FINISH_REASONS] = tuple(c.finish_reason or "" for c in choices)
+            if inv.content.capture:
+                attrs[sc.OUTPUT_MESSAGES] = inv.content.dumps(utils.chat_output_messages(choices))
+        else:
+            reason = utils.responses_finish_reason(result)
+            if reason:
+                attrs[sc.RESPONSE_FINISH_REASONS] = (reason,)
+            if inv.content.capture:
+                attrs[sc.OUTPUT_MESSAGES] = inv.content.dumps(utils.responses_output_messages(result))
+    inv.succeed(attrs, response_model, usage)
+
+
+class ChatStreamState(StreamState):
+    """Accumulates a streamed chat completion."""
+
+    __slots__ = ("inv", "first", "count", "last", "finish_reasons", "usage", "model", "response_id", "texts",
+                 "calls")
+
+    def __init__(self, inv: Invocation) -> None:
+        self.inv = inv
+        self.first = None
+        self.last = None
+        self.count = 0
+        self.finish_reasons: dict[int, str] = {}
+        self.usage = None
+        self.model = None
+        self.response_id = None
+        self.texts: dict[int, list[str]] | None = {} if inv.content.capture else None
+        self.calls: dict[int, dict[int, dict[str, Any]]] = {}
+
+    def on_chunk(self, chunk: Any) -> None:
+        self.count += 1
+        if self.first is None:
+            self.first = perf_counter()
+            self.model = chunk.model
+            self.response_id = chunk.id
+        choices = chunk.choices
+        if choices:
+            for choice in choices:
+                if choice.finish_reason:
+                    self.finish_reasons[choice.index] = choice.finish_reason
+                if self.texts is not None:
+                    self._capture(choice)
+        usage = chunk.usage
+        if usage is not None:
+            self.usage = usage
+        self.last = perf_counter() if self.count > 1 else self.first
+
+    def _capture(self, choice: Any) -> None:
+        delta = choice.delta
+        if delta is None:
+            return
+        if delta.content:
+            self.texts.setdefault(choice.index, []).append(delta.content)
+        for call in delta.tool_calls or ():
+            calls = self.calls.setdefault(choice.index, {})
+            entry = calls.setdefault(call.index, {"type": "tool_call", "id": None, "name": None, "arguments": ""})
+            if call.id:
+                entry["id"] = call.id
+            fn = call.function
+            if fn is not None:
+                if fn.name:
+                    entry["name"] = fn.name
+                if fn.arguments:
+                    entry["arguments"] += fn.arguments
+
+    def finish(self, exc: BaseException | None) -> None:
+        inv = self.inv
+        if self.first is not None:
+            ttfc = self.first - inv.start
+            inv.instruments.time_to_first_chunk.record(ttfc, inv.metric_attrs)
+            if inv.span.is_recording():
+                inv.span.set_attribute(sc.RESPONSE_TIME_TO_FIRST_CHUNK, ttfc)
+            if self.count > 1 and self.last is not None:
+                inv.instruments.time_per_output_chunk.record((self.last - self.first) / (self.count - 1),
+                                                             inv.metric_attrs)
+        if exc is not None:
+            inv.fail(exc)
+            return
+        attrs: dict[str, Any] = {}
+        usage = utils.usage_attributes(self.usage, attrs)
+        if isinstance(self.model, str):
+            attrs[sc.RESPONSE_MODEL] = self.model
+        if isinstance(self.response_id, str):
+            attrs[sc.RESPONSE_ID] = self.response_id
+        if self.finish_reasons:
+            attrs[sc.RESPONSE_FINISH_REASONS] = tuple(self.finish_reasons[i] for i in sorted(self.finish_reasons))
+        if self.texts is not None:
+            indexes = sorted(set(self.texts) | set(self.calls) | set(self.finish_reasons))
+            messages = []
+            for i in indexes:
+                parts: list[dict[str, Any]] = []
+                if self.texts.get(i):
+                    parts.append({"type": "text", "content": "".join(self.texts[i])})
+                parts.extend(self.calls.get(i, {}).values())
+                messages.append({"role": "assistant", "parts": parts, "finish_reason": self.finish_reasons.get(i)})
+            attrs[sc.OUTPUT_MESSAGES] = inv.content.dumps(messages)
+        inv.succeed(attrs, self.model if isinstance(self.model, str) else None, usage)
+
+
+class ResponsesStreamState(StreamState):
+    """Accumulates a streamed Responses API answer (typed events)."""
+
+    __slots__ = ("inv", "first", "count", "last", "final", "model", "response_id")
+
+    def __init__(self, inv: Invocation) -> None:
+        self.inv = inv
+        self.first = None
+        self.last = None
+        self.count = 0
+        self.final = None
+        self.model = None
+        self.response_id = None
+
+    def on_chunk(self, event: Any) -> None:
+        kind = event.type
+        if kind.endswith(".delta"):
+            self.count += 1
+            now = perf_counter()
+            if self.first is None:
+                self.first = now
+            self.last = now
+        elif kind in ("response.completed", "response.incomplete", "response.failed"):
+            self.final = event.response
+        elif kind == "response.created":
+            self.model = event.response.model
+            self.response_id = event.response.id
+
+    def finish(self, exc: BaseException | None) -> None:
+        inv = self.inv
+        if self.first is not None:
+            ttfc = self.first - inv.start
+            inv.instruments.time_to_first_chunk.record(ttfc, inv.metric_attrs)
+            if inv.span.is_recording():
+                inv.span.set_attribute(sc.RESPONSE_TIME_TO_FIRST_CHUNK, ttfc)
+            if self.count > 1:
+                inv.instruments.time_per_output_chunk.record((self.last - self.first) / (self.count - 1),
+                                                             inv.metric_attrs)
+        if exc is not None:
+            inv.fail(exc)
+            return
+        if self.final is not None:
+            _finish(inv, self.final)
+            return
+        attrs: dict[str, Any] = {}
+        if isinstance(self.model, str):
+            attrs[sc.RESPONSE_MODEL] = self.model
+        if isinstance(self.response_id, str):
+            attrs[sc.RESPONSE_ID] = self.response_id
+        inv.succeed(attrs, self.model, (None, None))
+
+
+def _is_stream(result: Any) -> bool:
+    return hasattr(result, "_iterator") or type(result).__name__ in ("Stream", "AsyncStream")
+
+
+def _state_for(inv: Invocation) -> StreamState:
+    return ResponsesStreamState(inv) if inv.kind == RESPONSES else ChatStreamState(inv)
+
+
+def sync_wrapper(kind: str, tracer, instruments: GenAIInstruments, content: ContentSettings):
+    """Wrapper for a synchronous ``create``."""
+
+    def traced(wrapped, instance, args, kwargs):
+        try:
+            inv = _start(tracer, instruments, content, kind, instance, kwargs)
+        except Exception as err:  # noqa: BLE001
+            report(f"openai.{kind}.start", err)
+            inv = None
+        if inv is None:
+            return wrapped(*args, **kwargs)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            try:
+                inv.release()
+                inv.fail(exc)
+            except Exception as err:  # noqa: BLE001
+                report(f"openai.{kind}.fail", err)
+            raise
+        try:
+            inv.release()
+            if kwargs.get("stream") is True:
+                if _is_stream(result):
+                    return SyncStreamProxy(result, _state_for(inv))
+                inv.succeed({}, None, (None, None))  # a raw response around a stream: nothing to read
+            else:
+                _finish(inv, result)
+        except Exception as err:  # noqa: BLE001
+            report(f"openai.{kind}.finish", err)
+            _end_quietly(inv)
+        return result
+
+    return traced
+
+
+def async_wrapper(kind: str, tracer, instruments: GenAIInstruments, content: ContentSettings):
+    """Wrapper for an asynchronous ``create``."""
+
+    async def traced(wrapped, instance, args, kwargs):
+        try:
+            inv = _start(tracer, instruments, content, kind, instance, kwargs)
+        except Exception as err:  # noqa: BLE001
+            report(f"openai.{kind}.start", err)
+            inv = None
+        if inv is None:
+            return await wrapped(*args, **kwargs)
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            try:
+                inv.release()
+                inv.fail(exc)
+            except Exception as err:  # noqa: BLE001
+                report(f"openai.{kind}.fail", err)
+            raise
+        try:
+            inv.release()
+            if kwargs.get("stream") is True:
+                if _is_stream(result):
+                    return AsyncStreamProxy(result, _state_for(inv))
+                inv.succeed({}, None, (None, None))  # a raw response around a stream: nothing to read
+            else:
+                _finish(inv, result)
+        except Exception as err:  # noqa: BLE001
+            report(f"openai.{kind}.finish", err)
+            _end_quietly(inv)
+        return result
+
+    return traced
+
+
+def _end_quietly(inv: Invocation) -> None:
+    try:
+        if getattr(inv.span, "end_time", 1) is None:
+            inv.span.end()
+    except Exception:  # noqa: BLE001
+        pass
