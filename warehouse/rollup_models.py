@@ -1,0 +1,83 @@
+"""Rollup tables: executions, LLM calls and tool calls pre-aggregated per minute (and per hour).
+
+Each row is one (width, bucket start, dimensions) cell; ``width_s`` is 60 for minute rows and 3600 for
+hour rows (merged from the minute rows, so long ranges read 60x fewer rows). Dimensions that are NULL in the source are stored as ``""``
+so that they can be part of the primary key. Durations are kept as a mergeable sketch
+(``agentotel.warehouse.sketch``): a sparse JSON histogram over fixed log-spaced buckets.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Float, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from agentotel.warehouse.models import Base
+
+
+class RollupExecution(Base):
+    """agent_executions per minute, agent and service."""
+
+    __tablename__ = "rollup_executions"
+
+    width_s: Mapped[int] = mapped_column(Integer, primary_key=True)  # 60 (minute) or 3600 (hour)
+    bucket: Mapped[datetime] = mapped_column(primary_key=True)
+    agent_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    service_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    success_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    duration_hist: Mapped[dict[str, Any] | None] = mapped_column()
+
+
+class RollupLLM(Base):
+    """llm_calls per minute, agent, service, provider and model."""
+
+    __tablename__ = "rollup_llm"
+
+    width_s: Mapped[int] = mapped_column(Integer, primary_key=True)  # 60 (minute) or 3600 (hour)
+    bucket: Mapped[datetime] = mapped_column(primary_key=True)
+    agent_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    service_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    success_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    duration_hist: Mapped[dict[str, Any] | None] = mapped_column()
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class RollupTool(Base):
+    """tool_calls per minute, agent, service and tool."""
+
+    __tablename__ = "rollup_tools"
+
+    width_s: Mapped[int] = mapped_column(Integer, primary_key=True)  # 60 (minute) or 3600 (hour)
+    bucket: Mapped[datetime] = mapped_column(primary_key=True)
+    agent_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    service_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tool_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    success_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    duration_hist: Mapped[dict[str, Any] | None] = mapped_column()
+
+
+class RollupState(Base):
+    """Watermark of each rollup family: the latest source time already rolled up."""
+
+    __tablename__ = "rollup_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    watermark: Mapped[datetime | None] = mapped_column()
+    updated_at: Mapped[datetime | None] = mapped_column()
+    rows_written: Mapped[int] = mapped_column(Integer, default=0)

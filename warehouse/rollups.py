@@ -1,0 +1,437 @@
+"""Incremental rollups: executions, LLM calls and tool calls aggregated per minute and per hour.
+
+``refresh_rollups(engine)`` is watermark-based and idempotent: each run recomputes (delete + insert) every
+minute from ``watermark - lateness`` to the newest source row, so re-running adds nothing twice and rows
+that arrive up to ``lateness`` (default 15 minutes) after an already rolled-up minute are re-aggregated.
+Older back-fills (``agentotel import`` of offline data, repairs) call ``rebuild_rollups(engine, start, end)``
+for their time range. Hour rows are merged from the minute rows of every hour touched.
+
+Readers use ``read_partials``: rollup rows for the covered part of a range, raw rows turned into the same
+per-minute partial aggregates for the rest (the minutes at or after the watermark), so results are fresh
+without scanning the span tables for long ranges.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, Table, and_, delete, func, select, text
+
+from agentotel.warehouse import sketch
+from agentotel.warehouse.models import AgentExecution, LLMCall, ToolCall
+from agentotel.warehouse.rollup_models import RollupExecution, RollupLLM, RollupState, RollupTool
+from agentotel.warehouse.upsert import insert_on_conflict
+
+logger = logging.getLogger(__name__)
+
+MINUTE = 60
+HOUR = 3600
+DEFAULT_LATENESS = timedelta(minutes=15)
+FUTURE_SLACK = timedelta(minutes=1)
+REBUILD_CHUNK = timedelta(hours=6)
+_PG_LOCK_KEY = 0x6167656E746F74  # advisory lock: one refresher at a time per database
+
+SUM_COLUMNS_BASE = ("count", "success_count", "duration_count", "duration_sum")
+
+
+@dataclass(frozen=True)
+class Family:
+    """A source table and the rollup table that aggregates it."""
+
+    name: str
+    source: Table
+    rollup: Table
+    time_column: str
+    dims: Mapping[str, str]  # filter key -> rollup column
+    source_dims: Mapping[str, object]  # rollup column -> source column expression
+    extra_sums: Mapping[str, object] = field(default_factory=dict)  # rollup column -> source expression
+
+    @property
+    def dim_columns(self) -> list[str]:
+        return list(self.source_dims)
+
+    @property
+    def sum_columns(self) -> list[str]:
+        return [*SUM_COLUMNS_BASE, *self.extra_sums]
+
+    @property
+    def time(self):
+        return self.source.c[self.time_column]
+
+
+_ex = AgentExecution.__table__
+_llm = LLMCall.__table__
+_tool = ToolCall.__table__
+
+FAMILIES: dict[str, Family] = {
+    "executions": Family(
+        name="executions",
+        source=_ex,
+        rollup=RollupExecution.__table__,
+        time_column="timestamp",
+        dims={"agent": "agent_name", "service": "service_name"},
+        source_dims={"agent_name": _ex.c.agent_name, "service_name": _ex.c.service_name},
+    ),
+    "llm": Family(
+        name="llm",
+        source=_llm,
+        rollup=RollupLLM.__table__,
+        time_column="start_time",
+        dims={"agent": "agent_name", "service": "service_name", "provider": "provider", "model": "model"},
+        source_dims={
+            "agent_name": _llm.c.agent_name,
+            "service_name": _llm.c.service_name,
+            "provider": _llm.c.provider,
+            "model": func.coalesce(_llm.c.request_model, _llm.c.response_model),
+        },
+        extra_sums={
+            "input_tokens": func.coalesce(_llm.c.input_tokens, 0),
+            "output_tokens": func.coalesce(_llm.c.output_tokens, 0),
+            "total_tokens": func.coalesce(
+                _llm.c.total_tokens, func.coalesce(_llm.c.input_tokens, 0) + func.coalesce(_llm.c.output_tokens, 0)
+            ),
+            "cost_usd": func.coalesce(_llm.c.cost_usd, 0.0),
+        },
+    ),
+    "tools": Family(
+        name="tools",
+        source=_tool,
+        rollup=RollupTool.__table__,
+        time_column="start_time",
+        dims={"agent": "agent_name", "service": "service_name", "tool": "tool_name"},
+        source_dims={"agent_name": _tool.c.agent_name, "service_name": _tool.c.service_name, "tool_name": _tool.c.tool_name},
+    ),
+}
+
+_DURATION = {"executions": _ex.c.duration, "llm": _llm.c.duration_ms, "tools": _tool.c.duration_ms}
+_SUCCESS = {"executions": _ex.c.success, "llm": _llm.c.success, "tools": _tool.c.success}
+
+
+# ---------------------------------------------------------------------------------------------- raw rows
+
+
+def raw_frame(
+    conn: Connection,
+    family: Family,
+    start: datetime,
+    end: datetime,
+    filters: Mapping[str, Sequence[str]] | None = None,
+) -> pd.DataFrame:
+    """Source rows of ``family`` in ``[start, end)``: time, dims ('' for NULL), success, duration, sums."""
+    cols = [family.time.label("t")]
+    cols += [expr.label(name) for name, expr in family.source_dims.items()]
+    cols += [_SUCCESS[family.name].label("success"), _DURATION[family.name].label("duration")]
+    cols += [expr.label(name) for name, expr in family.extra_sums.items()]
+    stmt = select(*cols).where(family.time >= start, family.time < end)
+    for column, values in (filters or {}).items():
+        stmt = stmt.where(_source_filter(family.source_dims[column], values))
+    result = conn.execute(stmt)
+    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    frame["t"] = pd.to_datetime(frame["t"], utc=True)
+    for name in family.dim_columns:
+        frame[name] = frame[name].fillna("").astype(str)
+    frame["success"] = frame["success"].fillna(True).astype(bool)
+    frame["duration"] = pd.to_numeric(frame["duration"], errors="coerce").astype(float)
+    for name in family.extra_sums:
+        frame[name] = pd.to_numeric(frame[name], errors="coerce").fillna(0)
+    return frame
+
+
+def _source_filter(expr, values: Sequence[str]):
+    values = list(values)
+    named = [v for v in values if v != ""]
+    clauses = []
+    if named:
+        clauses.append(expr.in_(named))
+    if len(named) != len(values):
+        clauses.append(expr.is_(None))
+    return clauses[0] if len(clauses) == 1 else (clauses[0] | clauses[1])
+
+
+def partials_from_raw(frame: pd.DataFrame, family: Family, width_s: int = MINUTE) -> pd.DataFrame:
+    """Per-``width_s`` partial aggregates (the rollup row shape, with a ``duration_hist`` sketch)."""
+    keys = ["bucket", *family.dim_columns]
+    columns = [*keys, *family.sum_columns, "duration_hist"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    frame = frame.assign(bucket=frame["t"].dt.floor(f"{width_s}s"))
+    grouped = frame.groupby(keys, sort=False, dropna=False)
+    out = grouped.agg(
+        count=("success", "size"),
+        success_count=("success", "sum"),
+        duration_count=("duration", "count"),
+        duration_sum=("duration", "sum"),
+        **{name: (name, "sum") for name in family.extra_sums},
+    ).reset_index()
+    durations = frame.loc[frame["duration"].notna(), [*keys, "duration"]]
+    hists: dict[tuple, dict[str, int]] = {}
+    if not durations.empty:
+        durations = durations.assign(key=sketch.bucket_keys(durations["duration"].to_numpy()))
+        counts = durations.groupby([*keys, "key"], sort=False).size()
+        for index, count in counts.items():
+            cell, key = index[:-1], int(index[-1])
+            hists.setdefault(cell, {})[sketch.ZERO_KEY if key == -(10**9) else str(key)] = int(count)
+    out["duration_hist"] = [hists.get(tuple(row), {}) for row in out[keys].itertuples(index=False, name=None)]
+    return out[columns]
+
+
+def merge_partials(frame: pd.DataFrame, keys: Sequence[str], sum_columns: Sequence[str], with_hist: bool) -> pd.DataFrame:
+    """Combine partial aggregates that share ``keys``: sums add, sketches merge."""
+    keys = list(keys)
+    if frame.empty:
+        return pd.DataFrame(columns=[*keys, *sum_columns, *(["duration_hist"] if with_hist else [])])
+    numeric = frame[[*keys, *sum_columns]].copy()
+    for name in sum_columns:
+        numeric[name] = pd.to_numeric(numeric[name], errors="coerce").fillna(0)
+    if not keys:
+        summed = numeric[list(sum_columns)].sum().to_frame().T
+    else:
+        summed = numeric.groupby(keys, sort=True, dropna=False)[list(sum_columns)].sum().reset_index()
+    if with_hist:
+        if not keys:
+            summed["duration_hist"] = [sketch.merge(frame["duration_hist"])]
+        else:
+            merged = frame.groupby(keys, sort=True, dropna=False)["duration_hist"].agg(sketch.merge)
+            summed = summed.merge(merged.reset_index(), on=keys, how="left")
+    return summed
+
+
+# ---------------------------------------------------------------------------------------------- refresh
+
+
+def refresh_rollups(engine: Engine, lateness: timedelta = DEFAULT_LATENESS, now: datetime | None = None) -> int:
+    """Bring every rollup family up to date; returns the number of rollup rows written.
+
+    Safe to call often and from several processes: on PostgreSQL one refresher runs at a time (advisory
+    lock; the others return 0 at once), and on SQLite the write transaction serialises them.
+    """
+    now = now or datetime.now(timezone.utc)
+    written = 0
+    with engine.connect() as conn:
+        conn.info["write"] = True
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                if not conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY}).scalar():
+                    return 0
+            for family in FAMILIES.values():
+                written += _refresh_family(conn, family, lateness, now)
+    return written
+
+
+def rebuild_rollups(engine: Engine, start: datetime, end: datetime, families: Sequence[str] | None = None) -> int:
+    """Recompute the rollups of ``[start, end)`` (after a back-fill or a delete); returns rows written."""
+    written = 0
+    with engine.connect() as conn:
+        conn.info["write"] = True
+        with conn.begin():
+            for name in families or FAMILIES:
+                written += rebuild_range(conn, FAMILIES[name], _utc(start), _utc(end))
+    return written
+
+
+def _refresh_family(conn: Connection, family: Family, lateness: timedelta, now: datetime) -> int:
+    state_table = RollupState.__table__
+    watermark = conn.execute(select(state_table.c.watermark).where(state_table.c.name == family.name)).scalar()
+    limit = now + FUTURE_SLACK
+    newest = conn.execute(select(func.max(family.time)).where(family.time < limit)).scalar()
+    if newest is None:
+        return 0
+    if watermark is None:
+        lo = conn.execute(select(func.min(family.time))).scalar()
+    else:
+        lo = min(_utc(watermark), _utc(newest)) - lateness
+    hi = _floor(_utc(newest), MINUTE) + timedelta(seconds=MINUTE)
+    written = rebuild_range(conn, family, _utc(lo), hi)
+    insert_on_conflict(
+        conn,
+        state_table,
+        [{"name": family.name, "watermark": _utc(newest), "updated_at": now, "rows_written": written}],
+        ["name"],
+        update_columns=["watermark", "updated_at", "rows_written"],
+    )
+    return written
+
+
+def rebuild_range(conn: Connection, family: Family, start: datetime, end: datetime) -> int:
+    """Delete and recompute the minute rows of ``[floor(start), ceil(end))`` and the hour rows over them."""
+    lo = _floor(start, MINUTE)
+    hi = _ceil(end, MINUTE)
+    written = 0
+    cursor = lo
+    while cursor < hi:
+        first = conn.execute(select(func.min(family.time)).where(family.time >= cursor, family.time < hi)).scalar()
+        if first is None:
+            conn.execute(_delete_rows(family, MINUTE, cursor, hi))
+            break
+        first = _floor(_utc(first), MINUTE)
+        if first > cursor:
+            conn.execute(_delete_rows(family, MINUTE, cursor, first))
+        chunk_end = min(hi, first + REBUILD_CHUNK)
+        partials = partials_from_raw(raw_frame(conn, family, first, chunk_end), family, MINUTE)
+        conn.execute(_delete_rows(family, MINUTE, first, chunk_end))
+        written += _insert(conn, family, partials, MINUTE)
+        cursor = chunk_end
+    written += _rebuild_hours(conn, family, _floor(lo, HOUR), _ceil(hi, HOUR))
+    return written
+
+
+def _rebuild_hours(conn: Connection, family: Family, lo: datetime, hi: datetime) -> int:
+    rollup = family.rollup
+    stmt = select(rollup).where(rollup.c.width_s == MINUTE, rollup.c.bucket >= lo, rollup.c.bucket < hi)
+    result = conn.execute(stmt)
+    minutes = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    conn.execute(_delete_rows(family, HOUR, lo, hi))
+    if minutes.empty:
+        return 0
+    minutes["bucket"] = pd.to_datetime(minutes["bucket"], utc=True).dt.floor("3600s")
+    hours = merge_partials(minutes, ["bucket", *family.dim_columns], family.sum_columns, with_hist=True)
+    return _insert(conn, family, hours, HOUR)
+
+
+def _delete_rows(family: Family, width_s: int, lo: datetime, hi: datetime):
+    rollup = family.rollup
+    return delete(rollup).where(rollup.c.width_s == width_s, rollup.c.bucket >= lo, rollup.c.bucket < hi)
+
+
+def _insert(conn: Connection, family: Family, partials: pd.DataFrame, width_s: int) -> int:
+    if partials.empty:
+        return 0
+    frame = partials.assign(width_s=width_s)
+    rows = frame.astype(object).to_dict("records")
+    for row in rows:
+        row["bucket"] = pd.Timestamp(row["bucket"]).to_pydatetime()
+        for name in ("count", "success_count", "duration_count"):
+            row[name] = int(row[name])
+        for name in family.extra_sums:
+            row[name] = int(row[name]) if name != "cost_usd" else float(row[name])
+        row["duration_sum"] = float(row["duration_sum"])
+    keys = ["width_s", "bucket", *family.dim_columns]
+    insert_on_conflict(conn, family.rollup, rows, keys, update_columns=[*family.sum_columns, "duration_hist"])
+    return len(rows)
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+
+def watermark(conn: Connection, family: Family) -> datetime | None:
+    """The newest source time rolled up for ``family`` (None: never refreshed)."""
+    state_table = RollupState.__table__
+    value = conn.execute(select(state_table.c.watermark).where(state_table.c.name == family.name)).scalar()
+    return _utc(value) if value is not None else None
+
+
+def read_partials(
+    conn: Connection,
+    family: Family,
+    start: datetime,
+    end: datetime,
+    width_s: int | None,
+    filters: Mapping[str, Sequence[str]],
+    group_columns: Sequence[str],
+    with_hist: bool,
+) -> pd.DataFrame:
+    """Partial aggregates over ``[start, end)`` from rollups + raw tail, merged per bucket and group.
+
+    ``width_s`` is the output granularity in seconds (a multiple of 60) or None for one bucket over the
+    whole range. Returns columns ``bucket`` (when width_s), the group columns, the sums and, with
+    ``with_hist``, ``duration_hist``. Requires rollups to exist (see ``watermark``).
+    """
+    mark = watermark(conn, family)
+    covered = _floor(mark, MINUTE) if mark else start
+    pieces: list[pd.DataFrame] = []
+    m0 = min(_ceil(start, MINUTE), end)
+    m1 = max(m0, min(_floor(end, MINUTE), covered))
+    # raw head [start, m0) and tail [m1, end)
+    for lo, hi in ((start, m0), (m1, end)):
+        if lo < hi:
+            pieces.append(partials_from_raw(raw_frame(conn, family, lo, hi, filters), family, MINUTE))
+    if m0 < m1:
+        use_hours = width_s is None or width_s % HOUR == 0
+        h0, h1 = _ceil(m0, HOUR), _floor(m1, HOUR)
+        if use_hours and h0 < h1:
+            ranges = [(MINUTE, m0, h0), (HOUR, h0, h1), (MINUTE, h1, m1)]
+        else:
+            ranges = [(MINUTE, m0, m1)]
+        for width, lo, hi in ranges:
+            if lo < hi:
+                pieces.append(_read_rollup(conn, family, width, lo, hi, filters, group_columns, width_s, with_hist))
+    frame = pd.concat([p for p in pieces if not p.empty], ignore_index=True) if any(not p.empty for p in pieces) else None
+    keys = (["bucket"] if width_s else []) + list(group_columns)
+    if frame is None:
+        return merge_partials(pd.DataFrame(columns=[*keys, *family.sum_columns, "duration_hist"]), keys, family.sum_columns, with_hist)
+    if width_s:
+        frame["bucket"] = pd.to_datetime(frame["bucket"], utc=True).dt.floor(f"{width_s}s")
+    return merge_partials(frame, keys, family.sum_columns, with_hist)
+
+
+def _read_rollup(
+    conn: Connection,
+    family: Family,
+    width: int,
+    lo: datetime,
+    hi: datetime,
+    filters: Mapping[str, Sequence[str]],
+    group_columns: Sequence[str],
+    width_s: int | None,
+    with_hist: bool,
+) -> pd.DataFrame:
+    rollup = family.rollup
+    where = [rollup.c.width_s == width, rollup.c.bucket >= lo, rollup.c.bucket < hi]
+    where += [rollup.c[column].in_([str(v) for v in values]) for column, values in filters.items()]
+    if with_hist:
+        cols = [rollup.c.bucket, *(rollup.c[c] for c in group_columns), *(rollup.c[c] for c in family.sum_columns)]
+        stmt = select(*cols, rollup.c.duration_hist).where(and_(*where))
+    else:
+        # Sum in the database: one row per (bucket, group) instead of one per cell.
+        group = [rollup.c.bucket, *(rollup.c[c] for c in group_columns)]
+        sums = [func.sum(rollup.c[c]).label(c) for c in family.sum_columns]
+        stmt = select(*group, *sums).where(and_(*where)).group_by(*group)
+    result = conn.execute(stmt)
+    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    if frame.empty:
+        return frame
+    frame["bucket"] = pd.to_datetime(frame["bucket"], utc=True)
+    return frame
+
+
+# ---------------------------------------------------------------------------------------------- time
+
+
+def _utc(value: datetime) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _floor(value: datetime, seconds: int) -> datetime:
+    value = _utc(value)
+    delta = value - _EPOCH
+    whole = int(delta.total_seconds() // seconds) * seconds
+    return _EPOCH + timedelta(seconds=whole)
+
+
+def _ceil(value: datetime, seconds: int) -> datetime:
+    floored = _floor(value, seconds)
+    return floored if floored == _utc(value) else floored + timedelta(seconds=seconds)
+
+
+__all__ = [
+    "FAMILIES",
+    "Family",
+    "merge_partials",
+    "partials_from_raw",
+    "raw_frame",
+    "read_partials",
+    "rebuild_rollups",
+    "refresh_rollups",
+    "watermark",
+]
