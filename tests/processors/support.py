@@ -1,0 +1,86 @@
+"""Build SpanRecords from the shared GenAI dialect corpus (read in place from ../shared, never copied)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentotel.processors.records import SpanBatch, SpanRecord
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CORPUS = (
+    Path(os.environ.get("AGENTOTEL_SHARED_DIR", REPO_ROOT.parent / "shared"))
+    / "fixtures"
+    / "genai-dialects.json"
+)
+
+
+def load_corpus() -> dict[str, Any]:
+    """The corpus; skipped locally when absent, a failure on CI."""
+    if not CORPUS.is_file():
+        message = f"GenAI dialect corpus not found at {CORPUS} (set AGENTOTEL_SHARED_DIR)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return json.loads(CORPUS.read_text(encoding="utf-8"))
+
+
+def _hex(nbytes: int) -> str:
+    return secrets.token_hex(nbytes)
+
+
+def case_records(case: dict[str, Any]) -> dict[str, SpanRecord]:
+    """One SpanRecord per span of a corpus case (random ids, parent links by ``ref``), keyed by ref."""
+    trace_id = _hex(16)
+    span_ids = {span["ref"]: _hex(8) for span in case["spans"]}
+    scope = case.get("scope") or {}
+    resource = dict(case.get("resource") or {})
+    start = time.time_ns()
+    records: dict[str, SpanRecord] = {}
+    for offset, span in enumerate(case["spans"]):
+        parent = span.get("parent")
+        if parent is None:
+            parent_id = None
+        elif parent == "(absent)":
+            parent_id = _hex(8)
+        else:
+            parent_id = span_ids[parent]
+        events = [
+            {
+                "name": event["name"],
+                "time_unix_nano": start + offset,
+                "attributes": dict(event.get("attributes") or {}),
+                "dropped_attributes_count": 0,
+            }
+            for event in span.get("events") or []
+        ]
+        records[span["ref"]] = SpanRecord(
+            trace_id=trace_id,
+            span_id=span_ids[span["ref"]],
+            parent_span_id=parent_id,
+            name=span["name"],
+            kind=span.get("kind") or "INTERNAL",
+            start_ns=start + offset * 1000,
+            end_ns=start + offset * 1000 + 1_500_000_000,
+            status_code=span.get("status") or "UNSET",
+            status_message=None,
+            attributes=json.loads(json.dumps(span.get("attributes") or {})),
+            resource_attributes=resource,
+            events=events,
+            links=[],
+            scope_name=scope.get("name"),
+            scope_version=scope.get("version"),
+            service_name=resource.get("service.name"),
+        )
+    return records
+
+
+def case_batch(case: dict[str, Any]) -> tuple[SpanBatch, dict[str, SpanRecord]]:
+    records = case_records(case)
+    return SpanBatch(spans=list(records.values())), records
