@@ -1,0 +1,238 @@
+"""opentelemetry-instrumentation-httpx hooks that turn calls to OpenAI-compatible endpoints into LLM spans.
+
+The request hook renames the HTTP client span ``chat {model}`` and adds the GenAI request attributes;
+the response hook reads a JSON answer (≤ 1 MiB, replayed to the caller unchanged) for usage, response
+model/id and finish reasons. Streamed (SSE) answers keep the request attributes only. Calls made by the
+OpenAI SDK while our OpenAI instrumentor traces them stay plain HTTP spans (the SDK span is the LLM span).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agentotel.instrumentation import semconv as sc
+from agentotel.instrumentation._content import ContentSettings, openai_input_messages
+from agentotel.instrumentation._context import SDK_CALL_KEY, owned_llm_span
+from agentotel.instrumentation._guard import report
+from agentotel.instrumentation.instruments import GenAIInstruments
+
+_ENDPOINTS = (("/chat/completions", sc.OP_CHAT), ("/embeddings", sc.OP_EMBEDDINGS), ("/responses", sc.OP_CHAT),
+              ("/completions", sc.OP_TEXT_COMPLETION))
+_MAX_BODY = 1 << 20
+_PARAMS = (("temperature", sc.REQUEST_TEMPERATURE), ("top_p", sc.REQUEST_TOP_P),
+           ("frequency_penalty", sc.REQUEST_FREQUENCY_PENALTY), ("presence_penalty", sc.REQUEST_PRESENCE_PENALTY),
+           ("seed", sc.REQUEST_SEED))
+_STATE = "_agentotel_genai"
+
+
+def _operation(method: bytes, path: str) -> str | None:
+    if method != b"POST":
+        return None
+    for suffix, operation in _ENDPOINTS:
+        if path.endswith(suffix):
+            return operation
+    return None
+
+
+def _provider(host: str) -> str:
+    if host.endswith(".openai.azure.com"):
+        return "azure.ai.openai"
+    return "openai"
+
+
+def _body(stream: Any) -> dict[str, Any] | None:
+    raw = getattr(stream, "_stream", None)  # httpx.ByteStream keeps the request body as bytes
+    if not isinstance(raw, (bytes, bytearray)) or len(raw) > _MAX_BODY:
+        return None
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+class GenAIHooks:
+    """Request/response hooks (sync and async) bound to the instruments and content settings."""
+
+    def __init__(self, instruments: GenAIInstruments, content: ContentSettings) -> None:
+        self.instruments = instruments
+        self.content = content
+
+    # request -------------------------------------------------------------------------------------------
+    def request_hook(self, span: Any, request: Any) -> None:
+        try:
+            self._on_request(span, request)
+        except Exception as err:  # noqa: BLE001
+            report("httpx.request_hook", err)
+
+    async def async_request_hook(self, span: Any, request: Any) -> None:
+        self.request_hook(span, request)
+
+    def _on_request(self, span: Any, request: Any) -> None:
+        from opentelemetry import context as context_api
+
+        if context_api.get_value(SDK_CALL_KEY) or owned_llm_span() is not None or not span.is_recording():
+            return
+        url = request.url
+        operation = _operation(request.method, url.path)
+        if operation is None:
+            return
+        body = _body(request.stream) or {}
+        model = body.get("model") if isinstance(body.get("model"), str) else None
+        attrs: dict[str, Any] = {sc.OPERATION: operation, sc.PROVIDER: _provider(url.host or ""),
+                                 sc.SERVER_ADDRESS: url.host, sc.SERVER_PORT: url.port or (443 if url.scheme == "https" else 80)}
+        if model:
+            attrs[sc.REQUEST_MODEL] = model
+        for key, attr in _PARAMS:
+            if type(body.get(key)) in (int, float):
+                attrs[attr] = body[key]
+        max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or body.get("max_output_tokens")
+        if type(max_tokens) is int:
+            attrs[sc.REQUEST_MAX_TOKENS] = max_tokens
+        streaming = body.get("stream") is True
+        if streaming:
+            attrs[sc.REQUEST_STREAM] = True
+        if self.content.capture and isinstance(body.get("messages"), list):
+            system, messages = openai_input_messages(body["messages"])
+            attrs[sc.INPUT_MESSAGES] = self.content.dumps(messages)
+            if system:
+                attrs[sc.SYSTEM_INSTRUCTIONS] = self.content.dumps(system)
+        span.update_name(f"{operation} {model}" if model else operation)
+        span.set_attributes(attrs)
+        metric_attrs = {k: attrs[k] for k in (sc.OPERATION, sc.PROVIDER, sc.REQUEST_MODEL, sc.SERVER_ADDRESS,
+                                              sc.SERVER_PORT) if k in attrs}
+        from time import perf_counter
+
+        setattr(span, _STATE, (metric_attrs, perf_counter(), streaming))
+
+    # response ------------------------------------------------------------------------------------------
+    def response_hook(self, span: Any, request: Any, response: Any) -> None:
+        try:
+            state = getattr(span, _STATE, None)
+            if state is None:
+                return
+            self._on_response(span, state, response, self._read_sync(response))
+        except Exception as err:  # noqa: BLE001
+            report("httpx.response_hook", err)
+
+    async def async_response_hook(self, span: Any, request: Any, response: Any) -> None:
+        try:
+            state = getattr(span, _STATE, None)
+            if state is None:
+                return
+            self._on_response(span, state, response, await self._read_async(response))
+        except Exception as err:  # noqa: BLE001
+            report("httpx.async_response_hook", err)
+
+    @staticmethod
+    def _json_response(response: Any) -> bool:
+        headers = _headers(response.headers)
+        length = headers.get("content-length")
+        return (headers.get("content-type", "").startswith("application/json") and length is not None
+                and length.isdigit() and int(length) <= _MAX_BODY)
+
+    def _read_sync(self, response: Any) -> bytes | None:
+        stream = response.stream
+        if not self._json_response(response) or not hasattr(stream, "_httpcore_stream"):
+            return None
+        chunks = list(stream._httpcore_stream)
+        stream._httpcore_stream = _Replay(chunks, stream._httpcore_stream)
+        return b"".join(chunks)
+
+    async def _read_async(self, response: Any) -> bytes | None:
+        stream = response.stream
+        if not self._json_response(response) or not hasattr(stream, "_httpcore_stream"):
+            return None
+        chunks = [chunk async for chunk in stream._httpcore_stream]
+        stream._httpcore_stream = _AsyncReplay(chunks, stream._httpcore_stream)
+        return b"".join(chunks)
+
+    def _on_response(self, span: Any, state: tuple, response: Any, raw: bytes | None) -> None:
+        from time import perf_counter
+
+        metric_attrs, start, _ = state
+        status = response.status_code
+        attrs: dict[str, Any] = {}
+        usage: tuple[int | None, int | None] = (None, None)
+        if status >= 400:
+            attrs[sc.ERROR_TYPE] = str(status)
+            metric_attrs = {**metric_attrs, sc.ERROR_TYPE: str(status)}
+        elif raw:
+            usage = _response_attributes(json.loads(raw), attrs, self.content)
+            if sc.RESPONSE_MODEL in attrs:
+                metric_attrs = {**metric_attrs, sc.RESPONSE_MODEL: attrs[sc.RESPONSE_MODEL]}
+        if span.is_recording():
+            span.set_attributes(attrs)
+        self.instruments.duration.record(perf_counter() - start, metric_attrs)
+        self.instruments.record_usage(metric_attrs, usage[0], usage[1])
+
+
+def _headers(headers: Any) -> dict[str, str]:
+    """Lower-cased header dict from an ``httpx.Headers`` or a list of byte pairs."""
+    items = headers.multi_items() if hasattr(headers, "multi_items") else headers
+    out = {}
+    for key, value in items:
+        key = key.decode("latin-1") if isinstance(key, bytes) else str(key)
+        value = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+        out[key.lower()] = value
+    return out
+
+
+def _response_attributes(body: Any, attrs: dict[str, Any], content: ContentSettings) -> tuple[int | None, int | None]:
+    if not isinstance(body, dict):
+        return None, None
+    if isinstance(body.get("model"), str):
+        attrs[sc.RESPONSE_MODEL] = body["model"]
+    if isinstance(body.get("id"), str):
+        attrs[sc.RESPONSE_ID] = body["id"]
+    choices = body.get("choices")
+    if isinstance(choices, list):
+        attrs[sc.RESPONSE_FINISH_REASONS] = tuple(str(c.get("finish_reason") or "") for c in choices
+                                                   if isinstance(c, dict))
+        if content.capture:
+            attrs[sc.OUTPUT_MESSAGES] = content.dumps([
+                {"role": "assistant", "parts": [{"type": "text", "content": (c.get("message") or {}).get("content")}],
+                 "finish_reason": c.get("finish_reason")} for c in choices if isinstance(c, dict)])
+    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    input_tokens = usage.get("prompt_tokens", usage.get("input_tokens"))
+    output_tokens = usage.get("completion_tokens", usage.get("output_tokens"))
+    input_tokens = input_tokens if type(input_tokens) is int else None
+    output_tokens = output_tokens if type(output_tokens) is int else None
+    if input_tokens is not None:
+        attrs[sc.USAGE_INPUT] = input_tokens
+    if output_tokens is not None:
+        attrs[sc.USAGE_OUTPUT] = output_tokens
+    details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details") or {}
+    if isinstance(details, dict) and type(details.get("cached_tokens")) is int and details["cached_tokens"]:
+        attrs[sc.USAGE_CACHE_READ] = details["cached_tokens"]
+    return input_tokens, output_tokens
+
+
+class _Replay:
+    """Gives the already-read body back to the client; closes the original stream."""
+
+    def __init__(self, chunks: list[bytes], original: Any) -> None:
+        self._chunks = chunks
+        self._original = original
+
+    def __iter__(self):
+        yield from self._chunks
+
+    def close(self) -> None:
+        if hasattr(self._original, "close"):
+            self._original.close()
+
+
+class _AsyncReplay:
+    def __init__(self, chunks: list[bytes], original: Any) -> None:
+        self._chunks = chunks
+        self._original = original
+
+    async def __aiter__(self):
+        for chunk in self._chunks:
+            yield chunk
+
+    async def aclose(self) -> None:
+        if hasattr(self._original, "aclose"):
+            await self._original.aclose()
