@@ -15,6 +15,10 @@ from collections.abc import Sequence
 COMPONENT_COMMANDS: tuple[str, ...] = (
     "agentotel.otlp_receiver.cli",
     "agentotel.warehouse.cli",
+    "agentotel.warehouse.data_cli",
+    "agentotel.registry.cli",
+    "agentotel.alerting.cli",
+    "agentotel.up",
 )
 
 

@@ -1,0 +1,255 @@
+"""Alert lifecycle on the ``alerts`` table: create, update, acknowledge, resolve, list; silences;
+escalation; every acknowledge / resolve / silence change written to the append-only audit log.
+
+Notifications are not sent from here: ``escalate()`` (run by the service loop) queues the triggers of
+firing, unacknowledged, unsilenced alerts tier by tier, so an alert created by any process (the rules
+engine, the evaluation component) is notified once the worker runs. Acknowledge and resolve queue their
+follow-up events (PagerDuty acknowledge / resolve, "resolved" messages) to the channels that got the trigger.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from agentotel.alerting.queue import DELIVERED, PENDING, SENDING, SKIPPED, NotificationQueue, notification_row
+from agentotel.alerting.store import (
+    ALERTS,
+    NOTIFICATIONS,
+    SILENCES,
+    alert_dict,
+    as_utc,
+    fingerprint,
+    insert_audit,
+    iso,
+    utcnow,
+    write_tx,
+)
+
+SEVERITIES = ("critical", "error", "warning", "info")
+
+
+class AlertNotFound(KeyError):
+    """No alert with that id."""
+
+
+class AlertManager:
+    """The alert lifecycle. ``config`` (a parsed rules file) supplies escalation policies; ``queue``
+    (optional) supplies the dedup window for escalation."""
+
+    def __init__(self, engine: Engine, config: Any | None = None, queue: NotificationQueue | None = None) -> None:
+        self.engine = engine
+        self.config = config
+        self.queue = queue
+
+    # --- lifecycle -----------------------------------------------------------------------------------------
+
+    def create_alert(self, rule_id: str, severity: str, message: str, labels: dict | None = None,
+                     value: float | None = None, annotations: dict | None = None, by: str = "system") -> int:
+        """Record a firing alert and return its id. An alert already firing with the same rule and labels
+        is updated (value, message, severity) instead of duplicated."""
+        if severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
+        if not rule_id:
+            raise ValueError("rule_id is required")
+        labels = {str(k): str(v) for k, v in (labels or {}).items()}
+        fp = fingerprint(rule_id, labels)
+        now = utcnow()
+        with write_tx(self.engine) as conn:
+            existing = conn.execute(select(ALERTS.c.id).where(
+                ALERTS.c.fingerprint == fp, ALERTS.c.status == "firing").order_by(ALERTS.c.id.desc()).limit(1)
+                .with_for_update()).first()
+            if existing is not None:
+                conn.execute(ALERTS.update().where(ALERTS.c.id == existing.id).values(
+                    message=message, severity=severity, value=value, updated_at=now))
+                return int(existing.id)
+            alert_id = conn.execute(ALERTS.insert().values(
+                rule_id=rule_id, timestamp=now, severity=severity, message=message, acknowledged=False,
+                status="firing", fingerprint=fp, labels=labels, annotations=dict(annotations or {}), value=value,
+                updated_at=now,
+            ).returning(ALERTS.c.id)).scalar_one()
+            insert_audit(conn, by, "create", "alert", alert_id, None,
+                         {"rule_id": rule_id, "severity": severity, "labels": labels, "value": value}, now)
+        return int(alert_id)
+
+    def update_alert(self, alert_id: int, *, message: str | None = None, severity: str | None = None,
+                     value: float | None = None, annotations: dict | None = None, by: str = "system",
+                     audit: bool = True) -> dict[str, Any]:
+        """Change an alert's message, severity, value or annotations; returns the updated alert."""
+        if severity is not None and severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
+        changes = {k: v for k, v in {"message": message, "severity": severity, "value": value,
+                                     "annotations": annotations}.items() if v is not None}
+        now = utcnow()
+        with write_tx(self.engine) as conn:
+            before = self._get(conn, alert_id)
+            if changes:
+                conn.execute(ALERTS.update().where(ALERTS.c.id == alert_id).values(**changes, updated_at=now))
+                if audit:
+                    insert_audit(conn, by, "update", "alert", alert_id,
+                                 {k: before[k] for k in changes}, {k: changes[k] for k in changes}, now)
+            return self._get(conn, alert_id)
+
+    def acknowledge_alert(self, alert_id: int, by: str) -> dict[str, Any]:
+        """Mark an alert acknowledged by ``by`` (stops escalation; PagerDuty gets ``acknowledge``)."""
+        if not by:
+            raise ValueError("acknowledge needs the name of who acknowledges ('by')")
+        now = utcnow()
+        with write_tx(self.engine) as conn:
+            before = self._get(conn, alert_id)
+            if before["acknowledged"]:
+                return before
+            if before["status"] == "resolved":
+                raise ValueError(f"alert {alert_id} is already resolved")
+            conn.execute(ALERTS.update().where(ALERTS.c.id == alert_id).values(
+                acknowledged=True, acknowledged_by=str(by)[:255], acknowledged_at=now, updated_at=now))
+            insert_audit(conn, by, "acknowledge", "alert", alert_id, {"acknowledged": False},
+                         {"acknowledged": True, "acknowledged_by": by}, now)
+            after = self._get(conn, alert_id)
+            self._follow_up(conn, after, "acknowledge", now)
+            return after
+
+    def resolve_alert(self, alert_id: int, by: str | None = None) -> dict[str, Any]:
+        """Resolve an alert; triggers not yet delivered are cancelled, channels that got one get ``resolve``."""
+        now = utcnow()
+        with write_tx(self.engine) as conn:
+            before = self._get(conn, alert_id)
+            if before["status"] == "resolved":
+                return before
+            conn.execute(ALERTS.update().where(ALERTS.c.id == alert_id).values(
+                status="resolved", resolved_at=now, updated_at=now))
+            insert_audit(conn, by or "system", "resolve", "alert", alert_id, {"status": before["status"]},
+                         {"status": "resolved"}, now)
+            after = self._get(conn, alert_id)
+            conn.execute(NOTIFICATIONS.update().where(
+                NOTIFICATIONS.c.alert_id == alert_id, NOTIFICATIONS.c.event == "trigger",
+                NOTIFICATIONS.c.status == PENDING).values(
+                status=SKIPPED, last_error="alert resolved before delivery", updated_at=now))
+            self._follow_up(conn, after, "resolve", now)
+            return after
+
+    def _follow_up(self, conn, alert: dict[str, Any], event: str, now: datetime) -> None:
+        channels = conn.execute(select(NOTIFICATIONS.c.channel).distinct().where(
+            NOTIFICATIONS.c.alert_id == alert["id"], NOTIFICATIONS.c.event == "trigger",
+            NOTIFICATIONS.c.status.in_((DELIVERED, SENDING)))).scalars().all()
+        for channel in channels:
+            conn.execute(NOTIFICATIONS.insert().values(**notification_row(alert, channel, event, 0, now)))
+
+    def get_alert(self, alert_id: int) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            return self._get(conn, alert_id)
+
+    def _get(self, conn, alert_id: int) -> dict[str, Any]:
+        row = conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).first()
+        if row is None:
+            raise AlertNotFound(f"no alert with id {alert_id}")
+        return alert_dict(row)
+
+    def get_active_alerts(self, include_acknowledged: bool = True) -> list[dict[str, Any]]:
+        """Firing alerts, newest first, each with ``silenced`` set when a silence matches it."""
+        query = select(ALERTS).where(ALERTS.c.status == "firing").order_by(ALERTS.c.timestamp.desc(), ALERTS.c.id.desc())
+        if not include_acknowledged:
+            query = query.where(ALERTS.c.acknowledged.is_(False))
+        with self.engine.connect() as conn:
+            alerts = [alert_dict(r) for r in conn.execute(query)]
+        silences = self.active_silences()
+        for alert in alerts:
+            alert["silenced"] = any(matches(s["matchers"], alert) for s in silences)
+        return alerts
+
+    # --- silences ------------------------------------------------------------------------------------------
+
+    def add_silence(self, matchers: Mapping[str, Any], by: str, ends_at: datetime | None = None,
+                    duration: timedelta | None = None, comment: str | None = None,
+                    starts_at: datetime | None = None) -> str:
+        """Silence notifications of alerts whose labels (plus ``rule_id``, ``severity``) equal ``matchers``."""
+        if not matchers:
+            raise ValueError("a silence needs at least one matcher (label: value)")
+        if not by:
+            raise ValueError("a silence needs its author ('by')")
+        now = utcnow()
+        starts_at = as_utc(starts_at) or now
+        ends_at = as_utc(ends_at) or (starts_at + duration if duration else None)
+        if ends_at is None or ends_at <= starts_at:
+            raise ValueError("a silence needs an end time after its start (ends_at or duration)")
+        silence_id = uuid.uuid4().hex
+        row = {"id": silence_id, "matchers": {str(k): str(v) for k, v in matchers.items()}, "starts_at": starts_at,
+               "ends_at": ends_at, "created_by": str(by)[:255], "comment": comment, "created_at": now}
+        with write_tx(self.engine) as conn:
+            conn.execute(SILENCES.insert().values(**row))
+            insert_audit(conn, by, "silence", "silence", silence_id, None,
+                         {"matchers": row["matchers"], "starts_at": iso(starts_at), "ends_at": iso(ends_at),
+                          "comment": comment}, now)
+        return silence_id
+
+    def expire_silence(self, silence_id: str, by: str) -> None:
+        now = utcnow()
+        with write_tx(self.engine) as conn:
+            row = conn.execute(select(SILENCES).where(SILENCES.c.id == silence_id)).first()
+            if row is None:
+                raise KeyError(f"no silence with id {silence_id}")
+            conn.execute(SILENCES.update().where(SILENCES.c.id == silence_id).values(ends_at=now))
+            insert_audit(conn, by, "expire_silence", "silence", silence_id, {"ends_at": iso(row.ends_at)},
+                         {"ends_at": iso(now)}, now)
+
+    def active_silences(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        now = now or utcnow()
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(SILENCES).where(SILENCES.c.starts_at <= now, SILENCES.c.ends_at > now))
+            return [{**r._mapping, "starts_at": iso(r.starts_at), "ends_at": iso(r.ends_at),
+                     "created_at": iso(r.created_at)} for r in rows]
+
+    # --- escalation ------------------------------------------------------------------------------------------
+
+    def escalate(self, now: datetime | None = None) -> int:
+        """Queue the due escalation tiers of firing, unacknowledged, unsilenced alerts; returns rows queued."""
+        if self.config is None or not self.config.policies:
+            return 0
+        now = now or utcnow()
+        alerts = self.get_active_alerts(include_acknowledged=False)
+        if not alerts:
+            return 0
+        with self.engine.connect() as conn:
+            done = {(r.alert_id, r.tier) for r in conn.execute(
+                select(NOTIFICATIONS.c.alert_id, NOTIFICATIONS.c.tier).distinct().where(
+                    NOTIFICATIONS.c.alert_id.in_([a["id"] for a in alerts]), NOTIFICATIONS.c.event == "trigger"))}
+        queued = 0
+        queue = self.queue or NotificationQueue(self.engine)
+        for alert in alerts:
+            if alert["silenced"]:
+                continue
+            started = as_utc(datetime.fromisoformat(alert["starts_at"]))
+            alert_payload = {k: v for k, v in alert.items() if k != "silenced"}
+            for tier_no, tier in enumerate(self.config.policy_for(alert["rule_id"])):
+                if (alert["id"], tier_no) in done or now - started < tier.after:
+                    continue
+                for channel in tier.channels:
+                    if queue.enqueue(alert_payload, channel, "trigger", tier_no, now) is None:
+                        with write_tx(self.engine) as conn:  # deduplicated: record it so the tier is done
+                            conn.execute(NOTIFICATIONS.insert().values(**notification_row(
+                                alert_payload, channel, "trigger", tier_no, now, status="suppressed")))
+                    else:
+                        queued += 1
+        return queued
+
+    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        from agentotel.alerting.store import AUDIT
+
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(AUDIT).order_by(AUDIT.c.id.desc()).limit(limit))
+            return [{**r._mapping, "timestamp": iso(r.timestamp)} for r in rows]
+
+    def count_alerts(self, status: str = "firing") -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(ALERTS).where(ALERTS.c.status == status)).scalar_one())
+
+
+def matches(matchers: Mapping[str, Any], alert: Mapping[str, Any]) -> bool:
+    """Whether every matcher equals the alert's label (``rule_id``, ``alertname`` and ``severity`` included)."""
+    labels = {**(alert.get("labels") or {}), "rule_id": alert.get("rule_id"), "alertname": alert.get("rule_id"),
+              "severity": alert.get("severity")}
+    return all(str(labels.get(k)) == str(v) for k, v in matchers.items())

@@ -1,0 +1,101 @@
+"""Database helpers shared by the alerting modules: transactions, fingerprints, row → dict."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from agentotel.warehouse.alerting_models import (
+    AlertAuditLog,
+    AlertChannelState,
+    AlertNotification,
+    AlertRuleState,
+    AlertSilence,
+)
+from agentotel.warehouse.models import Alert
+
+ALERTS = Alert.__table__
+RULE_STATE = AlertRuleState.__table__
+SILENCES = AlertSilence.__table__
+NOTIFICATIONS = AlertNotification.__table__
+CHANNEL_STATE = AlertChannelState.__table__
+AUDIT = AlertAuditLog.__table__
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+@contextmanager
+def write_tx(engine: Engine) -> Iterator[Connection]:
+    """A write transaction (SQLite: ``BEGIN IMMEDIATE`` through the engine's begin hook)."""
+    with engine.connect() as conn:
+        conn.info["write"] = True
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            conn.info.pop("write", None)
+
+
+def fingerprint(rule_id: str, labels: Mapping[str, Any] | None) -> str:
+    """Stable identity of an alert series: the rule and its label set."""
+    canonical = json.dumps({"rule_id": rule_id, "labels": {str(k): str(v) for k, v in (labels or {}).items()}},
+                           sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def iso(value: datetime | None) -> str | None:
+    value = as_utc(value)
+    return value.isoformat() if value else None
+
+
+def alert_dict(row: Any) -> dict[str, Any]:
+    """An ``alerts`` row as the plain dict used by the API, the queue payloads and the handlers."""
+    m = row._mapping
+    return {
+        "id": m["id"],
+        "rule_id": m["rule_id"],
+        "severity": m["severity"],
+        "message": m["message"],
+        "status": m["status"],
+        "fingerprint": m["fingerprint"],
+        "labels": dict(m["labels"] or {}),
+        "annotations": dict(m["annotations"] or {}),
+        "value": m["value"],
+        "acknowledged": bool(m["acknowledged"]),
+        "acknowledged_by": m["acknowledged_by"],
+        "acknowledged_at": iso(m["acknowledged_at"]),
+        "starts_at": iso(m["timestamp"]),
+        "ends_at": iso(m["resolved_at"]),
+        "updated_at": iso(m["updated_at"]),
+    }
+
+
+def insert_audit(conn: Connection, actor: str, action: str, target_type: str, target_id: Any,
+                 before: Mapping[str, Any] | None = None, after: Mapping[str, Any] | None = None,
+                 now: datetime | None = None) -> None:
+    """Append one audit row; secret values are redacted from the before/after snapshots."""
+    from agentotel.alerting.handlers import redact
+
+    def clean(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        return json.loads(redact(json.dumps(dict(value), default=str)))
+
+    conn.execute(AUDIT.insert().values(
+        timestamp=now or utcnow(), actor=str(actor or "system")[:255], action=action, target_type=target_type,
+        target_id=str(target_id), before=clean(before), after=clean(after),
+    ))
