@@ -18,6 +18,7 @@ COMPONENT_COMMANDS: tuple[str, ...] = (
     "agentotel.warehouse.data_cli",
     "agentotel.registry.cli",
     "agentotel.alerting.cli",
+    "agentotel.evaluation.cli",
     "agentotel.up",
 )
 

@@ -1,0 +1,488 @@
+"""Regression detection between two evaluation runs.
+
+For every metric both runs have, the detector picks a test: paired when the runs share cases
+(Wilcoxon signed-rank for scores, McNemar for pass/fail), otherwise Welch's t-test for scores,
+Mann-Whitney U for latency/cost/count and Fisher's exact test for pass/fail. The p-values of one
+comparison are adjusted with Benjamini-Hochberg. A metric regressed when it moved in the worse
+direction, its adjusted p-value is below ``alpha``, and the change is beyond the practical threshold:
+an absolute change for 0..1 scores and pass rates, a relative change for latency, cost and counts.
+It also reports percentage change, percentiles, Cohen's d, Cliff's delta, a bootstrap CI of the mean
+difference and an anomaly score (robust z) of the current mean against earlier runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from agentotel.evaluation import stats
+from agentotel.evaluation.base import CaseResult, MetricDefinition, finite_or_none, json_safe
+
+LOWER_IS_BETTER_HINTS = ("latency", "duration", "cost", "token", "error", "hallucination", "toxicity")
+RELATIVE_KINDS = ("latency", "cost", "count")
+
+
+def default_definition(name: str) -> MetricDefinition:
+    """A guess for a metric nobody described: direction and kind from its name."""
+    lower = any(hint in name for hint in LOWER_IS_BETTER_HINTS)
+    if "latency" in name or "duration" in name:
+        kind = "latency"
+    elif "cost" in name:
+        kind = "cost"
+    elif "token" in name:
+        kind = "count"
+    elif name == "error" or name.endswith(".exact") or name.endswith(".pass"):
+        kind = "binary"
+    else:
+        kind = "score"
+    return MetricDefinition(name, higher_is_better=not lower, kind=kind)
+
+
+@dataclass
+class MetricSeries:
+    """Values of one metric in one run, with the case ids they belong to (for pairing)."""
+
+    values: np.ndarray
+    definition: MetricDefinition
+    case_ids: list[str] | None = None
+
+
+@dataclass
+class RunSamples:
+    """The per-case metric values of a run, ready for comparison."""
+
+    metrics: dict[str, MetricSeries]
+    run_id: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_cases(
+        cls,
+        cases: Iterable[CaseResult],
+        definitions: Mapping[str, MetricDefinition] | None = None,
+        run_id: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> RunSamples:
+        values: dict[str, list[float]] = {}
+        ids: dict[str, list[str]] = {}
+        for case in cases:
+            for name, score in case.scores.items():
+                value = finite_or_none(score.value)
+                if value is not None:
+                    values.setdefault(name, []).append(value)
+                    ids.setdefault(name, []).append(case.case_id)
+        definitions = definitions or {}
+        metrics = {
+            name: MetricSeries(np.asarray(vals, dtype=float), definitions.get(name) or default_definition(name), ids[name])
+            for name, vals in values.items()
+        }
+        return cls(metrics, run_id, dict(meta or {}))
+
+    @classmethod
+    def from_mapping(
+        cls,
+        data: Mapping[str, Sequence[float] | Mapping[str, float]],
+        definitions: Mapping[str, MetricDefinition | Mapping[str, Any]] | None = None,
+        run_id: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> RunSamples:
+        """``{metric: [values]}`` (unpaired) or ``{metric: {case_id: value}}`` (pairable)."""
+        metrics = {}
+        for name, series in data.items():
+            definition = (definitions or {}).get(name)
+            if isinstance(definition, Mapping):
+                definition = MetricDefinition.from_dict(name, definition)
+            definition = definition or default_definition(name)
+            if isinstance(series, Mapping):
+                items = [(str(k), finite_or_none(v)) for k, v in series.items()]
+                items = [(k, v) for k, v in items if v is not None]
+                metrics[name] = MetricSeries(np.asarray([v for _, v in items], dtype=float), definition, [k for k, _ in items])
+            else:
+                vals = [v for v in (finite_or_none(x) for x in series) if v is not None]
+                metrics[name] = MetricSeries(np.asarray(vals, dtype=float), definition, None)
+        return cls(metrics, run_id, dict(meta or {}))
+
+    def mean(self, metric: str) -> float | None:
+        series = self.metrics.get(metric)
+        return float(series.values.mean()) if series is not None and series.values.size else None
+
+
+def as_samples(run: Any) -> RunSamples:
+    """Accept ``RunSamples``, anything with ``to_samples()`` (benchmark and stored runs) or a mapping."""
+    if isinstance(run, RunSamples):
+        return run
+    to_samples = getattr(run, "to_samples", None)
+    if to_samples is not None:
+        return to_samples()
+    if isinstance(run, Mapping):
+        return RunSamples.from_mapping(run)
+    raise TypeError(f"cannot compare {type(run).__name__}: expected RunSamples, a run, or {{metric: values}}")
+
+
+@dataclass
+class MetricComparison:
+    """One metric's comparison. ``p_value`` is BH-adjusted; ``effect_size`` is Cohen's d (current - baseline)."""
+
+    metric: str
+    higher_is_better: bool
+    kind: str
+    test: str
+    paired: bool
+    n_current: int
+    n_baseline: int
+    mean_current: float | None
+    mean_baseline: float | None
+    difference: float | None
+    pct_change: float | None
+    p_value_raw: float | None
+    p_value: float | None = None
+    effect_size: float | None = None
+    cliffs_delta: float | None = None
+    welch_p: float | None = None
+    mannwhitney_p: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    percentiles_current: dict[str, float] = field(default_factory=dict)
+    percentiles_baseline: dict[str, float] = field(default_factory=dict)
+    anomaly_score: float | None = None
+    practical_change: float | None = None
+    worse: bool = False
+    significant: bool = False
+    is_regression: bool = False
+    is_improvement: bool = False
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return json_safe(asdict(self))
+
+
+@dataclass
+class RegressionReport:
+    """Result of one comparison; ``regressions`` are the metrics that regressed."""
+
+    comparisons: list[MetricComparison]
+    current_run_id: str | None = None
+    baseline_run_id: str | None = None
+    alpha: float = 0.05
+    threshold: float = 0.05
+    current_meta: dict[str, Any] = field(default_factory=dict)
+    baseline_meta: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    @property
+    def regressions(self) -> list[MetricComparison]:
+        return [c for c in self.comparisons if c.is_regression]
+
+    @property
+    def improvements(self) -> list[MetricComparison]:
+        return [c for c in self.comparisons if c.is_improvement]
+
+    @property
+    def has_regression(self) -> bool:
+        return bool(self.regressions)
+
+    def to_dict(self) -> dict[str, Any]:
+        return json_safe(
+            {
+                "current_run_id": self.current_run_id,
+                "baseline_run_id": self.baseline_run_id,
+                "alpha": self.alpha,
+                "threshold": self.threshold,
+                "created_at": self.created_at.isoformat(),
+                "has_regression": self.has_regression,
+                "regressions": [c.metric for c in self.regressions],
+                "improvements": [c.metric for c in self.improvements],
+                "current": self.current_meta,
+                "baseline": self.baseline_meta,
+                "metrics": [c.to_dict() for c in self.comparisons],
+            }
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str)
+
+    def to_markdown(self) -> str:
+        title = f"# Regression report: run {self.current_run_id or 'current'} vs baseline {self.baseline_run_id or 'baseline'}"
+        verdict = (
+            f"**REGRESSION** in {len(self.regressions)} metric(s): " + ", ".join(c.metric for c in self.regressions)
+            if self.has_regression
+            else "**No regression** found."
+        )
+        lines = [
+            title,
+            "",
+            verdict,
+            "",
+            f"Benjamini-Hochberg adjusted significance level {self.alpha}; practical threshold {self.threshold} "
+            "(absolute for scores and pass rates, relative for latency, cost and counts).",
+            "",
+            "| metric | baseline | current | change | test | p (adj.) | Cohen's d | Cliff's δ | 95% CI of diff. | anomaly | verdict |",
+            "|---|---:|---:|---:|---|---:|---:|---:|---|---:|---|",
+        ]
+        for c in self.comparisons:
+            verdict_cell = "regression" if c.is_regression else "improvement" if c.is_improvement else (c.note or "—")
+            ci = f"[{_num(c.ci_low)}, {_num(c.ci_high)}]" if c.ci_low is not None else "—"
+            change = f"{c.pct_change:+.1f}%" if c.pct_change is not None else _num(c.difference)
+            lines.append(
+                f"| {c.metric} | {_num(c.mean_baseline)} | {_num(c.mean_current)} | {change} | {c.test}"
+                f"{' (paired)' if c.paired else ''} | {_num(c.p_value, 4)} | {_num(c.effect_size)} | {_num(c.cliffs_delta)} "
+                f"| {ci} | {_num(c.anomaly_score)} | {verdict_cell} |"
+            )
+        tails = [c for c in self.comparisons if c.percentiles_current and c.kind in RELATIVE_KINDS]
+        if tails:
+            lines += ["", "| metric | p50 base → cur | p95 base → cur | p99 base → cur |", "|---|---|---|---|"]
+            for c in tails:
+                cells = [f"{_num(c.percentiles_baseline.get(q))} → {_num(c.percentiles_current.get(q))}" for q in ("p50", "p95", "p99")]
+                lines.append(f"| {c.metric} | " + " | ".join(cells) + " |")
+        return "\n".join(lines) + "\n"
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—" if value is None else ("∞" if value > 0 else "-∞")
+    return f"{value:.{digits}g}" if abs(value) < 1e-3 and value != 0 else f"{value:,.{digits}f}".rstrip("0").rstrip(".")
+
+
+def _percentiles(values: np.ndarray) -> dict[str, float]:
+    if values.size == 0:
+        return {}
+    p50, p95, p99 = np.percentile(values, [50, 95, 99])
+    return {"p50": float(p50), "p95": float(p95), "p99": float(p99), "max": float(values.max())}
+
+
+class RegressionDetector:
+    """Compares a run with a baseline (see the module docstring for the decision rule)."""
+
+    def __init__(
+        self,
+        alpha: float = 0.05,
+        threshold: float = 0.05,
+        thresholds: Mapping[str, float] | None = None,
+        min_samples: int = 5,
+        bootstrap: bool = True,
+        n_resamples: int = 1000,
+        seed: int | None = 0,
+        anomaly_z: float = 3.0,
+    ):
+        if not 0 < alpha < 1:
+            raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+        if threshold < 0:
+            raise ValueError(f"threshold must be >= 0, got {threshold}")
+        self.alpha = alpha
+        self.threshold = threshold
+        self.thresholds = dict(thresholds or {})
+        self.min_samples = min_samples
+        self.bootstrap = bootstrap
+        self.n_resamples = n_resamples
+        self.seed = seed
+        self.anomaly_z = anomaly_z
+        self.last_report: RegressionReport | None = None
+
+    def detect_regressions(
+        self,
+        current: Any,
+        baseline: Any,
+        threshold: float | None = None,
+        history: Sequence[Any] | None = None,
+        metrics: Sequence[str] | None = None,
+    ) -> RegressionReport:
+        """Compare ``current`` with ``baseline`` (runs, ``RunSamples`` or ``{metric: values}``).
+
+        ``history``: earlier runs (or ``{metric: mean}`` mappings) for the anomaly score.
+        ``metrics``: restrict the comparison to these metrics.
+        """
+        cur, base = as_samples(current), as_samples(baseline)
+        threshold = self.threshold if threshold is None else threshold
+        history_means = self._history_means(history)
+        names = [m for m in cur.metrics if m in base.metrics and (metrics is None or m in metrics)]
+        comparisons = [
+            self._compare(name, cur.metrics[name], base.metrics[name], self.thresholds.get(name, threshold), history_means.get(name))
+            for name in sorted(names)
+        ]
+        tested = [c for c in comparisons if c.p_value_raw is not None]
+        _, adjusted = stats.benjamini_hochberg([c.p_value_raw for c in tested], self.alpha)
+        for comparison, p_adj in zip(tested, adjusted):
+            comparison.p_value = p_adj
+            comparison.significant = p_adj < self.alpha
+            beyond = comparison.practical_change is not None and comparison.practical_change >= self.thresholds.get(
+                comparison.metric, threshold
+            )
+            comparison.is_regression = comparison.significant and beyond and comparison.worse
+            comparison.is_improvement = comparison.significant and beyond and not comparison.worse
+        report = RegressionReport(
+            comparisons, cur.run_id, base.run_id, self.alpha, threshold, dict(cur.meta), dict(base.meta)
+        )
+        self.last_report = report
+        return report
+
+    def _history_means(self, history: Sequence[Any] | None) -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {}
+        for run in history or ():
+            if isinstance(run, Mapping) and all(isinstance(v, (int, float)) for v in run.values()):
+                means = {k: float(v) for k, v in run.items()}
+            else:
+                samples = as_samples(run)
+                means = {m: samples.mean(m) for m in samples.metrics}
+            for metric, value in means.items():
+                if value is not None and math.isfinite(value):
+                    out.setdefault(metric, []).append(value)
+        return out
+
+    def _compare(
+        self, name: str, cur: MetricSeries, base: MetricSeries, threshold: float, history: list[float] | None
+    ) -> MetricComparison:
+        definition = cur.definition
+        x, y, paired = self._align(cur, base)
+        kind, hib = definition.kind, definition.higher_is_better
+        mean_c = float(x.mean()) if x.size else None
+        mean_b = float(y.mean()) if y.size else None
+        diff = mean_c - mean_b if mean_c is not None and mean_b is not None else None
+        pct = None
+        if diff is not None:
+            pct = (diff / abs(mean_b) * 100.0) if mean_b != 0 else (0.0 if diff == 0 else None)
+        comparison = MetricComparison(
+            metric=name, higher_is_better=hib, kind=kind, test="none", paired=paired,
+            n_current=int(x.size), n_baseline=int(y.size), mean_current=mean_c, mean_baseline=mean_b,
+            difference=diff, pct_change=pct, p_value_raw=None,
+            percentiles_current=_percentiles(x), percentiles_baseline=_percentiles(y),
+        )
+        if diff is not None:
+            comparison.worse = (diff < 0) if hib else (diff > 0)
+            if kind in RELATIVE_KINDS:
+                comparison.practical_change = abs(diff) / abs(mean_b) if mean_b else (math.inf if diff else 0.0)
+            else:
+                comparison.practical_change = abs(diff)
+        if history and mean_c is not None:
+            z = stats.robust_z(mean_c, history)
+            if z is not None:
+                comparison.anomaly_score = -z if hib else z  # positive = unusually bad
+                if comparison.anomaly_score >= self.anomaly_z:
+                    comparison.note = "anomalous vs history"
+        if x.size < self.min_samples or y.size < self.min_samples:
+            comparison.note = f"too few samples (< {self.min_samples})"
+            return comparison
+        comparison.effect_size = stats.cohens_d(x, y)
+        comparison.cliffs_delta = stats.cliffs_delta(x, y)
+        if kind == "binary":
+            if paired:
+                comparison.test = "mcnemar"
+                comparison.p_value_raw, _ = stats.mcnemar_test(x, y)
+            else:
+                comparison.test = "fisher_exact"
+                comparison.p_value_raw = stats.fisher_exact_test(x, y)
+        else:
+            comparison.welch_p = stats.welch_t_test(x, y)
+            comparison.mannwhitney_p = stats.mann_whitney_u(x, y)
+            if paired:
+                comparison.test = "wilcoxon"
+                comparison.p_value_raw = stats.wilcoxon_signed_rank(x, y)
+            elif kind in RELATIVE_KINDS:
+                comparison.test = "mann_whitney_u"
+                comparison.p_value_raw = comparison.mannwhitney_p
+            else:
+                comparison.test = "welch_t"
+                comparison.p_value_raw = comparison.welch_p
+        if self.bootstrap:
+            comparison.ci_low, comparison.ci_high = stats.bootstrap_mean_difference(
+                x, y, paired=paired, n_resamples=self.n_resamples, seed=self.seed
+            )
+        return comparison
+
+    def _align(self, cur: MetricSeries, base: MetricSeries) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Paired arrays over shared cases when most cases are shared; else the raw samples."""
+        if cur.case_ids and base.case_ids and len(set(cur.case_ids)) == len(cur.case_ids) and len(set(base.case_ids)) == len(base.case_ids):
+            base_index = {cid: i for i, cid in enumerate(base.case_ids)}
+            pairs = [(i, base_index[cid]) for i, cid in enumerate(cur.case_ids) if cid in base_index]
+            if len(pairs) >= self.min_samples and len(pairs) >= 0.5 * min(len(cur.case_ids), len(base.case_ids)):
+                ci, bi = zip(*pairs)
+                return cur.values[list(ci)], base.values[list(bi)], True
+        return cur.values, base.values, False
+
+    def generate_report(self, format: str = "markdown", report: RegressionReport | None = None) -> str:
+        """The last (or given) report as Markdown or JSON."""
+        report = report or self.last_report
+        if report is None:
+            raise ValueError("no report yet: call detect_regressions() first")
+        if format == "markdown":
+            return report.to_markdown()
+        if format == "json":
+            return report.to_json()
+        raise ValueError(f"unknown report format {format!r}: use 'markdown' or 'json'")
+
+    def alert_on_regression(
+        self,
+        engine: Any,
+        report: RegressionReport | None = None,
+        severity: str | None = None,
+        rule_id: str = "evaluation.regression",
+        labels: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Raise an alert for a report with regressions (None when there is none).
+
+        Uses ``agentotel.alerting.manager.AlertManager`` when the alerting component is installed,
+        otherwise inserts a plain ``alerts`` row; returns what the manager returned or the row id.
+        """
+        report = report or self.last_report
+        if report is None or not report.has_regression:
+            return None
+        severity = severity or ("critical" if any((c.practical_change or 0) >= 4 * report.threshold for c in report.regressions) else "warning")
+        alert_labels = regression_labels(report, labels)
+        message = regression_message(report)
+        try:
+            from agentotel.alerting.manager import AlertManager
+        except ImportError:
+            AlertManager = None  # noqa: N806
+        if AlertManager is not None:
+            return AlertManager(engine).create_alert(rule_id=rule_id, severity=severity, message=message, labels=alert_labels)
+        return _insert_alert_row(engine, rule_id, severity, message, alert_labels)
+
+
+def regression_labels(report: RegressionReport, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    labels = {
+        "source": "evaluation",
+        "agent": str(report.current_meta.get("agent_name") or ""),
+        "agent_version": str(report.current_meta.get("agent_version") or ""),
+        "benchmark": str(report.current_meta.get("benchmark_id") or ""),
+        "current_run": str(report.current_run_id or ""),
+        "baseline_run": str(report.baseline_run_id or ""),
+        "metrics": ",".join(c.metric for c in report.regressions),
+    }
+    labels.update({str(k): str(v) for k, v in (extra or {}).items()})
+    return {k: v for k, v in labels.items() if v}
+
+
+def regression_message(report: RegressionReport) -> str:
+    who = report.current_meta.get("agent_name") or "agent"
+    version = report.current_meta.get("agent_version")
+    parts = [
+        f"{c.metric} {c.pct_change:+.1f}% (p={c.p_value:.3g})" if c.pct_change is not None else f"{c.metric} (p={c.p_value:.3g})"
+        for c in report.regressions
+    ]
+    return (
+        f"Evaluation regression for {who}{' ' + str(version) if version else ''}: run {report.current_run_id} vs "
+        f"baseline {report.baseline_run_id}: " + "; ".join(parts)
+    )
+
+
+def _insert_alert_row(engine: Any, rule_id: str, severity: str, message: str, labels: dict[str, str]) -> int:
+    from sqlalchemy import insert
+
+    from agentotel.warehouse.models import Alert
+
+    fingerprint = hashlib.sha256(json.dumps({"rule_id": rule_id, **labels}, sort_keys=True).encode()).hexdigest()
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        result = conn.execute(
+            insert(Alert).values(
+                rule_id=rule_id, timestamp=now, severity=severity, message=message, acknowledged=False,
+                status="firing", fingerprint=fingerprint, labels=labels, updated_at=now,
+            )
+        )
+        return int(result.inserted_primary_key[0])

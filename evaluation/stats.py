@@ -1,0 +1,161 @@
+"""Statistical tests and effect sizes used by regression detection (scipy / statsmodels underneath).
+
+Every test returns a two-sided p-value; degenerate inputs (identical samples, no discordant pairs)
+give p = 1 rather than an exception or NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def _arr(values: Sequence[float]) -> np.ndarray:
+    return np.asarray(values, dtype=float)
+
+
+def welch_t_test(a: Sequence[float], b: Sequence[float]) -> float:
+    """Welch's unequal-variance t-test p-value."""
+    from scipy import stats
+
+    x, y = _arr(a), _arr(b)
+    if x.var() == 0 and y.var() == 0:
+        return 1.0 if x.mean() == y.mean() else 0.0
+    return _p(stats.ttest_ind(x, y, equal_var=False).pvalue)
+
+
+def mann_whitney_u(a: Sequence[float], b: Sequence[float]) -> float:
+    """Mann-Whitney U test p-value (scipy's automatic exact/asymptotic choice)."""
+    from scipy import stats
+
+    x, y = _arr(a), _arr(b)
+    if np.all(x == x[0]) and np.all(y == x[0]):
+        return 1.0
+    return _p(stats.mannwhitneyu(x, y, alternative="two-sided").pvalue)
+
+
+def wilcoxon_signed_rank(a: Sequence[float], b: Sequence[float]) -> float:
+    """Wilcoxon signed-rank p-value of paired samples (zero differences dropped, Wilcox method)."""
+    from scipy import stats
+
+    d = _arr(a) - _arr(b)
+    if np.count_nonzero(d) == 0:
+        return 1.0
+    return _p(stats.wilcoxon(d, zero_method="wilcox").pvalue)
+
+
+def mcnemar_test(current: Sequence[float], baseline: Sequence[float]) -> tuple[float, list[list[int]]]:
+    """McNemar's test of paired pass/fail outcomes (exact binomial below 25 discordant pairs).
+
+    Returns (p-value, table) where table rows are baseline pass/fail and columns current pass/fail.
+    """
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    cur, base = _arr(current) >= 0.5, _arr(baseline) >= 0.5
+    table = [
+        [int(np.sum(base & cur)), int(np.sum(base & ~cur))],
+        [int(np.sum(~base & cur)), int(np.sum(~base & ~cur))],
+    ]
+    discordant = table[0][1] + table[1][0]
+    if discordant == 0:
+        return 1.0, table
+    result = mcnemar(table, exact=discordant < 25, correction=True)
+    return _p(result.pvalue), table
+
+
+def fisher_exact_test(current: Sequence[float], baseline: Sequence[float]) -> float:
+    """Fisher's exact test of unpaired pass/fail outcomes."""
+    from scipy import stats
+
+    cur, base = _arr(current) >= 0.5, _arr(baseline) >= 0.5
+    table = [[int(cur.sum()), int((~cur).sum())], [int(base.sum()), int((~base).sum())]]
+    return _p(stats.fisher_exact(table).pvalue)
+
+
+def cohens_d(a: Sequence[float], b: Sequence[float]) -> float | None:
+    """Cohen's d of ``a`` minus ``b`` with the pooled standard deviation (None if undefined)."""
+    x, y = _arr(a), _arr(b)
+    nx, ny = x.size, y.size
+    if nx < 2 or ny < 2:
+        return None
+    pooled = math.sqrt(((nx - 1) * x.var(ddof=1) + (ny - 1) * y.var(ddof=1)) / (nx + ny - 2))
+    diff = float(x.mean() - y.mean())
+    if pooled == 0:
+        return 0.0 if diff == 0 else math.copysign(math.inf, diff)
+    return diff / pooled
+
+
+def cliffs_delta(a: Sequence[float], b: Sequence[float]) -> float | None:
+    """Cliff's delta = P(a > b) - P(a < b), computed in O(n log n)."""
+    x, y = _arr(a), np.sort(_arr(b))
+    if x.size == 0 or y.size == 0:
+        return None
+    greater = np.searchsorted(y, x, side="left").sum()
+    less = (y.size - np.searchsorted(y, x, side="right")).sum()
+    return float(greater - less) / (x.size * y.size)
+
+
+def benjamini_hochberg(p_values: Sequence[float], alpha: float = 0.05) -> tuple[list[bool], list[float]]:
+    """Benjamini-Hochberg FDR control (statsmodels ``multipletests``): (reject, adjusted p-values)."""
+    if len(p_values) == 0:
+        return [], []
+    from statsmodels.stats.multitest import multipletests
+
+    reject, adjusted, _, _ = multipletests(list(p_values), alpha=alpha, method="fdr_bh")
+    return [bool(r) for r in reject], [float(p) for p in adjusted]
+
+
+def bootstrap_mean_difference(
+    a: Sequence[float],
+    b: Sequence[float],
+    paired: bool = False,
+    confidence: float = 0.95,
+    n_resamples: int = 1000,
+    seed: int | None = 0,
+) -> tuple[float | None, float | None]:
+    """Bootstrap CI of mean(a) - mean(b) (``scipy.stats.bootstrap``, percentile method)."""
+    from scipy import stats
+
+    x, y = _arr(a), _arr(b)
+    if x.size < 2 or y.size < 2:
+        return None, None
+    if paired:
+        d = x - y
+        if np.all(d == d[0]):
+            return float(d[0]), float(d[0])
+        data, statistic = (d,), np.mean
+    else:
+        if np.all(x == x[0]) and np.all(y == y[0]):
+            return float(x[0] - y[0]), float(x[0] - y[0])
+        data = (x, y)
+
+        def statistic(s1, s2, axis=-1):
+            return np.mean(s1, axis=axis) - np.mean(s2, axis=axis)
+
+    with np.errstate(all="ignore"):
+        result = stats.bootstrap(
+            data, statistic, confidence_level=confidence, n_resamples=n_resamples, method="percentile",
+            random_state=np.random.default_rng(seed), vectorized=True,
+        )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def robust_z(value: float, history: Sequence[float]) -> float | None:
+    """(value - median) / (1.4826 * MAD) of earlier values; the std if the MAD is 0; None below 3 values."""
+    h = _arr(history)
+    if h.size < 3:
+        return None
+    median = float(np.median(h))
+    scale = 1.4826 * float(np.median(np.abs(h - median)))
+    if scale == 0:
+        scale = float(h.std(ddof=1))
+    if scale == 0:
+        return 0.0 if value == median else math.copysign(math.inf, value - median)
+    return (value - median) / scale
+
+
+def _p(value: float) -> float:
+    value = float(value)
+    return 1.0 if math.isnan(value) else min(1.0, max(0.0, value))

@@ -1,0 +1,224 @@
+"""Evaluation runs in the warehouse (``evaluation_runs``) and the comparisons built on them.
+
+``results`` holds ``{"suite", "cases": [...], "metrics": {name: definition}, "performance"}``;
+``summary`` holds per-metric statistics, per-tag breakdowns and performance figures; ``metadata``
+holds agent name/version, suite hash, seed and run settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.orm import Session
+
+from agentotel.evaluation.base import CaseResult, MetricDefinition, json_safe
+from agentotel.warehouse.models import AgentExecution, EvaluationRun
+
+if TYPE_CHECKING:
+    from agentotel.evaluation.regression import RegressionDetector, RegressionReport, RunSamples
+
+
+class RunNotFoundError(LookupError):
+    """No evaluation run with that id."""
+
+
+class RunNotComparableError(ValueError):
+    """A run that has no results to compare (still running, or failed before any case)."""
+
+
+@dataclass
+class StoredRun:
+    id: str
+    benchmark_id: str
+    timestamp: datetime
+    status: str
+    results: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    agent_name: str | None = None
+    agent_version: str | None = None
+    completed_at: datetime | None = None
+    error_message: str | None = None
+
+    @property
+    def cases(self) -> list[CaseResult]:
+        return [CaseResult.from_dict(c) for c in self.results.get("cases") or []]
+
+    @property
+    def metric_definitions(self) -> dict[str, MetricDefinition]:
+        return {name: MetricDefinition.from_dict(name, d) for name, d in (self.results.get("metrics") or {}).items()}
+
+    def to_samples(self) -> RunSamples:
+        from agentotel.evaluation.regression import RunSamples
+
+        meta = {"agent_name": self.agent_name, "agent_version": self.agent_version, "benchmark_id": self.benchmark_id}
+        return RunSamples.from_cases(self.cases, self.metric_definitions, run_id=self.id, meta=meta)
+
+
+def _row_to_run(row: EvaluationRun) -> StoredRun:
+    return StoredRun(
+        id=row.id,
+        benchmark_id=row.benchmark_id,
+        timestamp=row.timestamp,
+        status=row.status,
+        results=row.results or {},
+        summary=row.summary or {},
+        meta=row.meta or {},
+        agent_name=row.agent_name,
+        agent_version=row.agent_version,
+        completed_at=row.completed_at,
+        error_message=row.error_message,
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def start_run(
+    engine: Engine,
+    run_id: str,
+    benchmark_id: str,
+    agent_name: str | None,
+    agent_version: str | None,
+    meta: dict[str, Any] | None = None,
+    timestamp: datetime | None = None,
+) -> None:
+    """Insert a run with status ``running``."""
+    with engine.begin() as conn:
+        conn.execute(
+            insert(EvaluationRun).values(
+                id=run_id, benchmark_id=benchmark_id, timestamp=timestamp or _now(), status="running",
+                results=None, meta=json_safe(meta or {}), agent_name=agent_name, agent_version=agent_version,
+            )
+        )
+
+
+def finish_run(
+    engine: Engine,
+    run_id: str,
+    status: str,
+    results: dict[str, Any] | None = None,
+    summary: dict[str, Any] | None = None,
+    error_message: str | None = None,
+) -> None:
+    """Set a run's final status (``completed`` or ``failed``) with its results and summary."""
+    if status not in ("completed", "failed"):
+        raise ValueError(f"final status must be 'completed' or 'failed', got {status!r}")
+    with engine.begin() as conn:
+        changed = conn.execute(
+            update(EvaluationRun)
+            .where(EvaluationRun.id == run_id)
+            .values(
+                status=status, results=json_safe(results) if results is not None else None,
+                summary=json_safe(summary) if summary is not None else None,
+                completed_at=_now(), error_message=error_message,
+            )
+        ).rowcount
+    if not changed:
+        raise RunNotFoundError(f"no evaluation run {run_id!r}")
+
+
+def save_run(engine: Engine, run: Any) -> None:
+    """Store a finished ``BenchmarkRun`` in one go (insert, then final status)."""
+    start_run(engine, run.run_id, run.benchmark_id, run.agent_name, run.agent_version, run.meta, run.started_at)
+    finish_run(engine, run.run_id, run.status, run.results_payload(), run.summary, run.error_message)
+
+
+def load_run(engine: Engine, run_id: str) -> StoredRun:
+    with Session(engine) as session:
+        row = session.get(EvaluationRun, run_id)
+        if row is None:
+            raise RunNotFoundError(f"no evaluation run {run_id!r}")
+        return _row_to_run(row)
+
+
+def latest_completed_run(engine: Engine, agent_name: str, agent_version: str | None) -> str | None:
+    """Id of the newest completed run of ``agent_name`` (at ``agent_version``; any version if None)."""
+    query = select(EvaluationRun.id).where(EvaluationRun.agent_name == agent_name, EvaluationRun.status == "completed")
+    if agent_version is not None:
+        query = query.where(EvaluationRun.agent_version == agent_version)
+    query = query.order_by(EvaluationRun.timestamp.desc(), EvaluationRun.id.desc()).limit(1)
+    with engine.connect() as conn:
+        return conn.execute(query).scalar()
+
+
+def list_runs(
+    engine: Engine,
+    agent_name: str | None = None,
+    benchmark_id: str | None = None,
+    status: str | None = None,
+    before: datetime | None = None,
+    limit: int = 50,
+) -> list[StoredRun]:
+    """Runs, newest first, filtered by agent, benchmark, status and start time."""
+    query = select(EvaluationRun)
+    if agent_name is not None:
+        query = query.where(EvaluationRun.agent_name == agent_name)
+    if benchmark_id is not None:
+        query = query.where(EvaluationRun.benchmark_id == benchmark_id)
+    if status is not None:
+        query = query.where(EvaluationRun.status == status)
+    if before is not None:
+        query = query.where(EvaluationRun.timestamp < before)
+    query = query.order_by(EvaluationRun.timestamp.desc(), EvaluationRun.id.desc()).limit(limit)
+    with Session(engine) as session:
+        return [_row_to_run(row) for row in session.scalars(query)]
+
+
+def run_history(engine: Engine, run: StoredRun, exclude: Sequence[str] = (), limit: int = 20) -> list[StoredRun]:
+    """Earlier completed runs of the same benchmark and agent (for the anomaly score)."""
+    runs = list_runs(engine, agent_name=run.agent_name, benchmark_id=run.benchmark_id, status="completed",
+                     before=run.timestamp, limit=limit + len(exclude) + 1)
+    skip = {run.id, *exclude}
+    return [r for r in runs if r.id not in skip][:limit]
+
+
+def compare_runs(
+    engine: Engine,
+    current_run_id: str,
+    baseline_run_id: str,
+    threshold: float | None = None,
+    detector: RegressionDetector | None = None,
+    with_history: bool = True,
+) -> RegressionReport:
+    """Compare two stored runs; ``report.has_regression`` / ``report.regressions`` give the verdict."""
+    from agentotel.evaluation.regression import RegressionDetector
+
+    current = load_run(engine, current_run_id)
+    baseline = load_run(engine, baseline_run_id)
+    for run in (current, baseline):
+        if not run.results.get("cases"):
+            raise RunNotComparableError(f"evaluation run {run.id!r} ({run.status}) has no case results to compare")
+    history = run_history(engine, current, exclude=[baseline.id]) if with_history else []
+    detector = detector or RegressionDetector()
+    return detector.detect_regressions(current, baseline, threshold=threshold, history=history)
+
+
+def recorded_executions(
+    engine: Engine,
+    agent_name: str,
+    agent_version: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """Recorded agent executions (newest first) of an agent, optionally a version and a time window."""
+    t = AgentExecution
+    query = select(
+        t.id, t.timestamp, t.input, t.output, t.duration, t.success, t.error_message, t.input_tokens,
+        t.output_tokens, t.cost_usd, t.trace_id, t.span_id, t.agent_version,
+    ).where(t.agent_name == agent_name, t.input.is_not(None))
+    if agent_version is not None:
+        query = query.where(t.agent_version == agent_version)
+    if since is not None:
+        query = query.where(t.timestamp >= since)
+    if until is not None:
+        query = query.where(t.timestamp < until)
+    query = query.order_by(t.timestamp.desc(), t.id).limit(limit)
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
