@@ -21,11 +21,12 @@ def build_trace_pipeline(
     """The same chain for the receiver, ``agentotel import`` and the tests."""
     from agentotel.processors.cost import Cost
     from agentotel.processors.normalize import Normalize
-    from agentotel.processors.redact import Redact
 
     settings = settings or ReceiverSettings.from_env()
     stages = [Normalize(), Cost(pricing_file=settings.pricing_file)]
     if settings.redact_pii:
+        from agentotel.processors.redact import Redact
+
         stages.append(Redact())
     stages.append(Sample(settings.sample_rate))
     return Pipeline(stages, WarehouseWriter(engine, observers=observers, after_insert=after_insert))

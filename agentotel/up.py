@@ -1,0 +1,127 @@
+"""``agentotel up [--demo]``: the whole platform in one process tree on the default warehouse.
+
+The receiver (OTLP gRPC + HTTP, /metrics) runs in this process with its maintenance tasks (rollups,
+retention, alert rules, scheduled exports); the dashboard runs as a Streamlit subprocess; ``--demo`` runs
+an instrumented sample agent workload into the receiver.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+from agentotel.otlp_receiver.cli import add_receiver_arguments, receiver_settings
+from agentotel.settings import DatabaseSettings
+
+logger = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("up", help="run receiver + /metrics + dashboard (and a demo workload with --demo)")
+    add_receiver_arguments(parser)
+    parser.add_argument("--demo", action="store_true", help="fill the warehouse with an instrumented sample workload")
+    parser.add_argument("--dashboard-port", type=int, default=8501)
+    parser.add_argument("--no-dashboard", action="store_true")
+    parser.add_argument("--rules", help="alert rules YAML (default: otel-config/alert-rules.example.yaml if present)")
+    parser.add_argument("--retention", default="30d", help="delete data older than this, checked hourly (0 = keep)")
+    parser.add_argument("--export-every", metavar="INTERVAL", help="scheduled export interval, e.g. 1h")
+    parser.add_argument("--export-dir", default="exports", help="where scheduled exports go")
+    parser.set_defaults(handler=run_up)
+
+
+def _maintenance_tasks(args: argparse.Namespace, db_url: str) -> list[tuple[float, object]]:
+    from agentotel.warehouse.manager import DatabaseManager, parse_age
+
+    manager = DatabaseManager(db_url)
+    tasks: list[tuple[float, object]] = []
+    try:
+        from agentotel.warehouse.rollups import refresh_rollups
+
+        tasks.append((5.0, lambda: refresh_rollups(manager.engine)))
+    except ImportError:
+        logger.info("rollups not available")
+    age = parse_age(args.retention)
+    if age > timedelta(0):
+        tasks.append((3600.0, lambda: manager.cleanup_old_data(age)))
+    if args.export_every:
+        from agentotel.warehouse.export import scheduled_export
+
+        interval = parse_age(args.export_every).total_seconds()
+        tasks.append((interval, lambda: scheduled_export(manager.engine, Path(args.export_dir))))
+    return tasks
+
+
+def run_up(args: argparse.Namespace) -> int:
+    from agentotel.otlp_receiver.server import ReceiverServer
+
+    db_url = DatabaseSettings.from_env(args.db).url
+    settings = receiver_settings(args)
+    server = ReceiverServer(db_url, settings, periodic_tasks=_maintenance_tasks(args, db_url)).start()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    children: list[subprocess.Popen] = []
+    threads: list[threading.Thread] = []
+
+    rules = args.rules or _default_rules()
+    if rules:
+        try:
+            from agentotel.alerting.service import start_background
+
+            threads.append(start_background(server.engine, rules, stop))
+        except ImportError:
+            logger.warning("alerting is not available; rules not evaluated")
+    if not args.no_dashboard:
+        children.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "agentotel", "dashboard", "--db", db_url, "--host", settings.host,
+                 "--port", str(args.dashboard_port)]
+            )  # fmt: skip
+        )
+        print(f"dashboard: http://{settings.host}:{args.dashboard_port}", flush=True)
+    print(
+        f"receiver: OTLP/gRPC {settings.host}:{server.grpc_port}  OTLP/HTTP http://{settings.host}:{server.http_port}"
+        f"  metrics http://{settings.host}:{settings.metrics_port}/metrics  warehouse {db_url}",
+        flush=True,
+    )
+    if args.demo:
+        from agentotel.demo import run_demo
+
+        endpoint = f"http://{settings.host}:{server.http_port}"
+        demo = threading.Thread(target=_run_demo, args=(run_demo, endpoint, db_url), name="demo", daemon=True)
+        demo.start()
+        threads.append(demo)
+    try:
+        while not stop.wait(1.0):
+            for child in children:
+                if child.poll() is not None:
+                    logger.error("dashboard exited with status %s", child.returncode)
+                    children.remove(child)
+    finally:
+        for child in children:
+            child.terminate()
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        server.stop()
+    return 0
+
+
+def _run_demo(run_demo, endpoint: str, db_url: str) -> None:
+    try:
+        run_demo(endpoint, db_url)
+        print("demo data loaded", flush=True)
+    except Exception:
+        logger.exception("demo workload failed")
+
+
+def _default_rules() -> str | None:
+    path = Path("otel-config/alert-rules.example.yaml")
+    return str(path) if path.exists() else None
