@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from agentotel.instrumentation import semconv as sc
 from opentelemetry.metrics import Meter, get_meter
 
 from agentotel import __version__
+from agentotel.instrumentation import semconv as sc
 
 MAX_LABEL_VALUES = 100
 OTHER = "other"

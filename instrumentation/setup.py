@@ -1,0 +1,287 @@
+"""``instrument()``: one call sets up tracing, metrics, export, the performance monitor and instrumentors.
+
+Providers: the ones passed in, else the application's SDK providers when it configured some (reused as
+they are: our exporters are only added when asked for explicitly), else new ones that we own (made
+global, OTLP export; ``OTEL_*`` variables honoured by the SDK and exporters). ``handle.shutdown()``
+uninstalls the instrumentors, then flushes and shuts the owned providers down within ``timeout`` seconds
+even when the backend is black-holed; it also runs at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import importlib.util
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import metrics, trace
+
+from agentotel.instrumentation._content import ContentSettings
+
+logger = logging.getLogger("agentotel.instrumentation")
+
+# name → (module that must be importable, instrumentor path)
+INSTRUMENTORS: dict[str, tuple[str, str]] = {
+    "openai": ("openai", "agentotel.instrumentation.openai:OpenAIInstrumentor"),
+    "langchain": ("langchain_core", "agentotel.instrumentation.langchain:LangChainInstrumentor"),
+    "httpx": ("opentelemetry.instrumentation.httpx", "agentotel.instrumentation.httpx:HTTPXGenAIInstrumentor"),
+}
+DEFAULT_QUEUE_SIZE = 2048
+DEFAULT_EXPORT_TIMEOUT = 3.0
+DEFAULT_SHUTDOWN_TIMEOUT = 5.0
+
+
+@dataclass
+class InstrumentationHandle:
+    """What ``instrument()`` set up; ``shutdown()`` undoes it."""
+
+    tracer_provider: Any
+    meter_provider: Any
+    instrumentors: list[Any] = field(default_factory=list)
+    monitor: Any = None
+    owns_tracer_provider: bool = False
+    owns_meter_provider: bool = False
+    extra_span_processors: list[Any] = field(default_factory=list)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    content: ContentSettings = field(default_factory=ContentSettings)
+    prometheus: Any = None
+    _done: bool = False
+
+    def force_flush(self, timeout: float = DEFAULT_SHUTDOWN_TIMEOUT) -> bool:
+        """Export what is queued (bounded by ``timeout`` seconds)."""
+        return _bounded(lambda: self.tracer_provider.force_flush(int(timeout * 1000)), timeout)
+
+    def shutdown(self, timeout: float = DEFAULT_SHUTDOWN_TIMEOUT) -> bool:
+        """Uninstrument, flush and shut down; returns within ``timeout`` seconds (False if cut short)."""
+        if self._done:
+            return True
+        self._done = True
+        deadline = time.monotonic() + timeout
+        for instrumentor in self.instrumentors:
+            try:
+                instrumentor.uninstrument()
+            except Exception:  # noqa: BLE001
+                logger.debug("uninstrument failed", exc_info=True)
+        if self.monitor is not None:
+            self.monitor.stop()
+
+        def close() -> None:
+            if self.owns_tracer_provider:
+                self.tracer_provider.shutdown()
+            else:
+                for processor in self.extra_span_processors:
+                    processor.shutdown()
+            if self.owns_meter_provider:
+                self.meter_provider.shutdown(timeout_millis=max(0.0, deadline - time.monotonic()) * 1000)
+            for closer in self.closers:
+                closer()
+
+        return _bounded(close, max(0.0, deadline - time.monotonic()))
+
+
+def _bounded(fn: Callable[[], Any], timeout: float) -> bool:
+    """Run ``fn`` in a daemon thread; give up waiting after ``timeout`` seconds."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(fn())
+        except Exception:  # noqa: BLE001
+            logger.warning("agentotel shutdown step failed", exc_info=True)
+            outcome.append(False)
+
+    worker = threading.Thread(target=run, name="agentotel-shutdown", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        logger.warning("agentotel telemetry shutdown exceeded %.1fs; unexported data dropped", timeout)
+        return False
+    return outcome[0] is not False if outcome else False
+
+
+def _protocol(protocol: str | None) -> str:
+    value = (protocol or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+             or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc").strip().lower()
+    if value not in ("grpc", "http/protobuf", "http"):
+        raise ValueError(f"unsupported OTLP protocol {value!r} (grpc or http/protobuf)")
+    return "grpc" if value == "grpc" else "http/protobuf"
+
+
+def _otlp_exporters(protocol: str, endpoint: str | None, headers: Mapping[str, str] | None,
+                    timeout: float) -> tuple[Any, Any]:
+    """(span exporter, metric exporter), imported only now (the gRPC one brings grpc in)."""
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        insecure = True if endpoint and endpoint.startswith("http://") else None
+        kwargs = {"endpoint": endpoint, "headers": dict(headers) if headers else None, "timeout": timeout,
+                  "insecure": insecure}
+        return OTLPSpanExporter(**kwargs), OTLPMetricExporter(**kwargs)
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    base = endpoint.rstrip("/") if endpoint else None
+    return (OTLPSpanExporter(endpoint=f"{base}/v1/traces" if base else None, headers=headers, timeout=timeout),
+            OTLPMetricExporter(endpoint=f"{base}/v1/metrics" if base else None, headers=headers, timeout=timeout))
+
+
+def _load(path: str) -> Any:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def instrument(
+    service_name: str | None = None,
+    endpoint: str | None = None,
+    *,
+    protocol: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    capture_content: bool | None = None,
+    content_max_length: int | None = None,
+    sample_ratio: float | None = None,
+    otlp: bool = True,
+    export_timeout: float = DEFAULT_EXPORT_TIMEOUT,
+    max_queue_size: int = DEFAULT_QUEUE_SIZE,
+    metric_interval: float | None = None,
+    performance_monitor: bool = True,
+    instrumentors: Iterable[str] | None = None,
+    jsonl_path: str | None = None,
+    prometheus_port: int | None = None,
+    prometheus_host: str = "127.0.0.1",
+    webhook_url: str | None = None,
+    span_exporters: Iterable[Any] = (),
+    metric_readers: Iterable[Any] = (),
+    resource_attributes: Mapping[str, Any] | None = None,
+    tracer_provider: Any = None,
+    meter_provider: Any = None,
+) -> InstrumentationHandle:
+    """Set up telemetry for this agent process and return a handle with ``shutdown()``.
+
+    ``endpoint`` (else ``OTEL_EXPORTER_OTLP_ENDPOINT``) and ``protocol`` (``grpc`` default, or
+    ``http/protobuf``; else ``OTEL_EXPORTER_OTLP_PROTOCOL``) select the OTLP backend; ``otlp=False``
+    disables it. ``instrumentors`` limits which of ``openai``, ``langchain``, ``httpx`` are enabled
+    (default: each whose library is installed).
+    """
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    if sample_ratio is not None and not 0.0 <= sample_ratio <= 1.0:
+        raise ValueError("sample_ratio must be within [0, 1]")
+    if instrumentors is not None:
+        unknown = set(instrumentors) - set(INSTRUMENTORS)
+        if unknown:
+            raise ValueError(f"unknown instrumentors: {sorted(unknown)} (known: {sorted(INSTRUMENTORS)})")
+    content = ContentSettings.resolve(capture_content, content_max_length)
+    proto = _protocol(protocol) if otlp else ""
+    attrs = dict(resource_attributes or {})
+    if service_name:
+        attrs["service.name"] = service_name
+    resource = Resource.create(attrs)
+    handle = InstrumentationHandle(None, None, content=content)
+    extra_exporters = list(span_exporters)
+    readers = list(metric_readers)
+    if jsonl_path:
+        from agentotel.instrumentation.exporters.jsonl import JsonLinesMetricExporter, JsonLinesSpanExporter
+
+        extra_exporters.append(JsonLinesSpanExporter(jsonl_path))
+        readers.append(_periodic(JsonLinesMetricExporter(f"{jsonl_path}.metrics"), metric_interval))
+    if webhook_url:
+        from agentotel.instrumentation.exporters.webhook import WebhookSpanExporter
+
+        extra_exporters.append(WebhookSpanExporter(webhook_url, timeout=export_timeout))
+    if prometheus_port is not None:
+        from agentotel.instrumentation.exporters.prometheus import PrometheusEndpoint
+
+        endpoint_server = PrometheusEndpoint(prometheus_port, prometheus_host)
+        readers.append(endpoint_server.reader)
+        handle.closers.append(endpoint_server.shutdown)
+        handle.prometheus = endpoint_server
+
+    def processor(exporter: Any) -> Any:
+        return BatchSpanProcessor(exporter, max_queue_size=max_queue_size,
+                                  export_timeout_millis=export_timeout * 1000)
+
+    # tracing
+    existing = tracer_provider or trace.get_tracer_provider()
+    if isinstance(existing, TracerProvider):
+        handle.tracer_provider = existing
+        for exporter in extra_exporters + ([_otlp_exporters(proto, endpoint, headers, export_timeout)[0]]
+                                           if otlp and endpoint else []):
+            p = processor(exporter)
+            existing.add_span_processor(p)
+            handle.extra_span_processors.append(p)
+    else:
+        sampler = None
+        if sample_ratio is not None:
+            from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+            sampler = ParentBased(TraceIdRatioBased(sample_ratio))
+        provider = TracerProvider(resource=resource, sampler=sampler, shutdown_on_exit=False)
+        span_exporter = metric_exporter = None
+        if otlp:
+            span_exporter, metric_exporter = _otlp_exporters(proto, endpoint, headers, export_timeout)
+        for exporter in extra_exporters + ([span_exporter] if span_exporter else []):
+            provider.add_span_processor(processor(exporter))
+        if metric_exporter is not None and meter_provider is None:
+            readers.append(_periodic(metric_exporter, metric_interval, export_timeout))
+        trace.set_tracer_provider(provider)  # the instrumentors get it explicitly in any case
+        handle.tracer_provider = provider
+        handle.owns_tracer_provider = True
+
+    # metrics
+    existing_meter = meter_provider or metrics.get_meter_provider()
+    if isinstance(existing_meter, MeterProvider):
+        handle.meter_provider = existing_meter
+        if readers:
+            logger.warning("agentotel: the application's MeterProvider is reused; extra metric readers "
+                           "(Prometheus, JSON-lines) need a MeterProvider of ours")
+    else:
+        provider_m = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False)
+        metrics.set_meter_provider(provider_m)
+        handle.meter_provider = provider_m
+        handle.owns_meter_provider = True
+
+    if performance_monitor:
+        try:
+            from agentotel.instrumentation.monitor import PerformanceMonitor
+
+            handle.monitor = PerformanceMonitor(handle.meter_provider).start()
+        except ImportError:
+            logger.info("psutil is not installed: performance monitor disabled")
+
+    wanted = list(instrumentors) if instrumentors is not None else list(INSTRUMENTORS)
+    for name in wanted:
+        module, path = INSTRUMENTORS[name]
+        if importlib.util.find_spec(module.split(".")[0]) is None or importlib.util.find_spec(module) is None:
+            continue
+        try:
+            instrumentor = _load(path)()
+            if instrumentor.is_instrumented_by_opentelemetry:
+                continue
+            instrumentor.instrument(tracer_provider=handle.tracer_provider, meter_provider=handle.meter_provider,
+                                    content=content)
+            if instrumentor.is_instrumented_by_opentelemetry:
+                handle.instrumentors.append(instrumentor)
+        except Exception:  # noqa: BLE001 - a broken optional library must not break the host
+            logger.warning("agentotel: could not enable the %s instrumentor", name, exc_info=True)
+
+    atexit.register(handle.shutdown)
+    return handle
+
+
+def _periodic(exporter: Any, interval: float | None, timeout: float = DEFAULT_EXPORT_TIMEOUT) -> Any:
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    kwargs: dict[str, Any] = {"export_timeout_millis": timeout * 1000}
+    if interval is not None:
+        kwargs["export_interval_millis"] = interval * 1000
+    return PeriodicExportingMetricReader(exporter, **kwargs)
