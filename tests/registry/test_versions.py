@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import random
-import threading
-from dataclasses import dataclass, field
 
 import pytest
 
@@ -15,14 +13,20 @@ from agentotel.registry import (
     InvalidTransition,
     PromotionConflict,
     PromotionGate,
-    VersionManager,
     VersionNotFound,
     WarehouseEvaluationStore,
     audit_log,
     deployments,
-    environment_states,
 )
-from tests.registry.support import count_rows, discover, make_registry, register
+from tests.registry.support import (
+    BarrierGate,
+    assert_consistent,
+    count_rows,
+    discover,
+    make_registry,
+    race,
+    register,
+)
 
 OPEN = {"dev": GatePolicy(), "staging": GatePolicy(), "prod": GatePolicy()}
 
@@ -121,54 +125,6 @@ def test_expected_active_is_a_compare_and_set(engine):
     assert vm.active_version("bot", "dev") == "1.1.0"
     conflicts = [e for e in audit_log(engine, name="bot") if e.outcome == "conflict"]
     assert len(conflicts) == 2 and all(e.action == "promote" for e in conflicts)
-
-
-@dataclass
-class BarrierGate(PromotionGate):
-    """The real gate, made to wait until every racer has read the environment and passed its gate."""
-
-    barrier: threading.Barrier = field(default_factory=lambda: threading.Barrier(2))
-
-    def evaluate(self, *args, **kwargs):
-        decision = super().evaluate(*args, **kwargs)
-        self.barrier.wait(timeout=20)
-        return decision
-
-
-def race(engine, gate: PromotionGate, jobs) -> tuple[list, list]:
-    """Run ``jobs`` (callables taking a VersionManager) in threads at once; return (results, errors)."""
-    results, errors = [], []
-    lock = threading.Lock()
-
-    def run(job):
-        try:
-            out = job(VersionManager(engine, gate))
-            with lock:
-                results.append(out)
-        except Exception as exc:  # noqa: BLE001 - collected and asserted on
-            with lock:
-                errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads)
-    return results, errors
-
-
-def assert_consistent(engine, name: str, environment: str) -> None:
-    """The pointer names the newest deployment; its revision counts the deployments; history is whole."""
-    [state] = [s for s in environment_states(engine, name) if s.environment == environment]
-    history = deployments(engine, name, environment)
-    assert state.deployment_id == history[0].id
-    assert state.version == history[0].version
-    assert state.revision == len(history)
-    for newer, older in zip(history, history[1:]):
-        assert newer.previous_version == older.version
-    ok = [e for e in audit_log(engine, name=name, environment=environment, limit=None) if e.outcome == "ok"]
-    assert len(ok) == len(history)
 
 
 @pytest.mark.parametrize("occupied", [True, False], ids=["replace-active", "empty-environment"])
