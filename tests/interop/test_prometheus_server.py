@@ -1,0 +1,115 @@
+"""A real Prometheus scrapes the receiver's /metrics; PromQL answers; the shipped rules and dashboard parse."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from agentotel.processors.prometheus_view import ReceiverMetrics
+from tests.interop.support import OTEL_CONFIG, promql, running_prometheus, wait_for
+from tests.interop.test_prometheus_view import known_batch
+
+RULES = OTEL_CONFIG / "prometheus" / "agentotel-rules.yml"
+PROM_DASHBOARD = OTEL_CONFIG / "grafana" / "dashboards" / "agentotel-prometheus.json"
+GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "1h", "$agent": ".*"}
+
+
+def _promtool(*args: str) -> subprocess.CompletedProcess:
+    binary = shutil.which("promtool")
+    assert binary, "promtool (Debian package `prometheus`) is missing"
+    return subprocess.run([binary, *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+def dashboard_expressions() -> list[str]:
+    dashboard = json.loads(PROM_DASHBOARD.read_text())
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])]
+    assert len(exprs) >= 10
+    return exprs
+
+
+def substitute(expr: str) -> str:
+    for name in sorted(GRAFANA_VARIABLES, key=len, reverse=True):
+        expr = expr.replace(name, GRAFANA_VARIABLES[name])
+    assert not re.search(r"\$\w", expr), f"unsubstituted Grafana variable in {expr!r}"
+    return expr
+
+
+def test_prometheus_scrapes_the_agent_view(tmp_path):
+    metrics = ReceiverMetrics()
+    metrics.observe_spans(known_batch())
+    metrics.observe_spans(known_batch())
+    metrics.received("traces", 14)
+    metrics.observe_write("traces", 14, 0.01)
+    server = metrics.serve("127.0.0.1", 0)
+    try:
+        with running_prometheus(tmp_path, f"127.0.0.1:{server.port}", rule_files=[RULES]) as prometheus:
+            up = wait_for(lambda: promql(prometheus, 'up{job="agentotel"} == 1'), timeout=20)
+            assert up, "Prometheus never scraped the receiver"
+            wait_for(lambda: promql(prometheus, "agentotel_llm_tokens_total"), timeout=10)
+
+            by_type = {
+                r["metric"]["type"]: float(r["value"][1])
+                for r in promql(prometheus, 'sum by (type) (agentotel_llm_tokens_total{model="gpt-4o"})')
+            }
+            assert by_type == {"input": 500.0, "output": 100.0}
+            executions = {
+                r["metric"]["status"]: float(r["value"][1])
+                for r in promql(prometheus, 'sum by (status) (agentotel_agent_executions_total{agent="planner"})')
+            }
+            assert executions == {"success": 2.0, "error": 2.0}
+            (cost,) = promql(prometheus, "sum(agentotel_llm_cost_usd_total)")
+            assert float(cost["value"][1]) == pytest.approx(0.06)
+            (tools,) = promql(prometheus, 'agentotel_tool_calls_total{tool="search",status="error"}')
+            assert float(tools["value"][1]) == 2.0
+            (written,) = promql(prometheus, 'agentotel_receiver_written_total{signal="traces"}')
+            assert float(written["value"][1]) == 14.0
+
+            for expr in dashboard_expressions():  # every dashboard query parses and evaluates
+                promql(prometheus, substitute(expr))
+
+            groups = wait_for(lambda: _rule_groups(prometheus), timeout=10)
+            assert {"agentotel.recording", "agentotel.alerts"} <= {g["name"] for g in groups}
+            assert all(rule["health"] != "err" for g in groups for rule in g["rules"])
+    finally:
+        server.close()
+
+
+def _rule_groups(base: str) -> list[dict]:
+    import httpx
+
+    groups = httpx.get(f"{base}/api/v1/rules", timeout=5).json()["data"]["groups"]
+    evaluated = all(rule.get("health") in ("ok", "err") for g in groups for rule in g["rules"])
+    return groups if groups and evaluated else []
+
+
+def test_shipped_rules_pass_promtool_check_and_unit_tests():
+    checked = _promtool("check", "rules", str(RULES))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    tested = _promtool("test", "rules", str(RULES.with_name("agentotel-rules.test.yml")))
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    config = _promtool("check", "config", str(RULES.with_name("prometheus.yml")))
+    assert config.returncode == 0, config.stdout + config.stderr
+
+
+def test_rules_cover_error_rate_latency_cost_and_token_burn():
+    import yaml
+
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    alerts = {rule["alert"]: rule for g in groups for rule in g["rules"] if "alert" in rule}
+    assert {"AgentotelHighErrorRate", "AgentotelHighP95Latency", "AgentotelHighCostPerHour", "AgentotelHighTokenBurn"} <= set(alerts)
+    assert alerts["AgentotelHighErrorRate"]["expr"].endswith("> 0.05") and alerts["AgentotelHighErrorRate"]["for"] == "5m"
+
+
+def test_dashboard_expressions_parse_with_promtool(tmp_path):
+    """Without a server: every dashboard expression as a recording rule through promtool's parser."""
+    import yaml
+
+    rules = [{"record": f"dashboard:expr_{i}", "expr": substitute(e)} for i, e in enumerate(dashboard_expressions())]
+    path = tmp_path / "dashboard-exprs.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    checked = _promtool("check", "rules", str(path))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
