@@ -19,6 +19,7 @@ COMPONENT_COMMANDS: tuple[str, ...] = (
     "agentotel.registry.cli",
     "agentotel.alerting.cli",
     "agentotel.evaluation.cli",
+    "agentotel.dashboard.cli",
     "agentotel.up",
 )
 

@@ -1,0 +1,208 @@
+"""Login and roles for the dashboard.
+
+Users and API keys come from the environment (or ``NAME_FILE``), never in plain text:
+
+- ``AGENTOTEL_DASHBOARD_USERS``: ``name:role:pbkdf2_sha256$ITERATIONS$SALT$HASH`` entries separated by
+  commas or newlines (make one with ``agentotel dashboard --hash-password``);
+- ``AGENTOTEL_DASHBOARD_API_KEYS``: ``name:role:sha256:HEX`` entries (``agentotel dashboard --hash-api-key``).
+
+Roles are ``viewer`` < ``operator`` < ``admin``. Auth is on when any user or key is configured; with none,
+everyone is ``AGENTOTEL_DASHBOARD_ANONYMOUS_ROLE`` (default ``operator``) named ``local`` — the CLI
+refuses that on a non-loopback address. Logins (never the secret) are logged; actions are audited by the
+components they change (alerting, registry) with the user's name as the actor.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import time
+from dataclasses import dataclass
+
+from agentotel.settings import env_str
+
+logger = logging.getLogger("agentotel.dashboard.auth")
+
+ROLES = ("viewer", "operator", "admin")
+USERS_ENV = "AGENTOTEL_DASHBOARD_USERS"
+API_KEYS_ENV = "AGENTOTEL_DASHBOARD_API_KEYS"
+ANONYMOUS_ROLE_ENV = "AGENTOTEL_DASHBOARD_ANONYMOUS_ROLE"
+PBKDF2_ITERATIONS = 240_000
+SESSION_KEY = "agentotel_user"
+FAILURES_KEY = "agentotel_login_failures"
+MAX_FAILURES_BEFORE_DELAY = 3
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str
+
+    def can(self, role: str) -> bool:
+        """Whether this user has ``role`` or a higher one."""
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+@dataclass(frozen=True)
+class Credential:
+    name: str
+    role: str
+    secret_hash: str  # pbkdf2_sha256$… for passwords, sha256:… for API keys
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    users: tuple[Credential, ...] = ()
+    api_keys: tuple[Credential, ...] = ()
+    anonymous_role: str = "operator"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.users or self.api_keys)
+
+    @classmethod
+    def from_env(cls) -> AuthConfig:
+        """Read users, API keys and the anonymous role from the environment; malformed entries are
+        skipped with a warning that names the entry's position, never its content."""
+        role = (os.environ.get(ANONYMOUS_ROLE_ENV) or "operator").strip().lower()
+        if role not in ROLES:
+            logger.warning("%s must be one of %s; using viewer", ANONYMOUS_ROLE_ENV, ", ".join(ROLES))
+            role = "viewer"
+        return cls(
+            users=tuple(_parse_entries(env_str(USERS_ENV) or "", USERS_ENV, "pbkdf2_sha256$")),
+            api_keys=tuple(_parse_entries(env_str(API_KEYS_ENV) or "", API_KEYS_ENV, "sha256:")),
+            anonymous_role=role,
+        )
+
+
+def _parse_entries(raw: str, source: str, scheme: str) -> list[Credential]:
+    out: list[Credential] = []
+    for position, entry in enumerate(p.strip() for p in raw.replace("\n", ",").split(",")):
+        if not entry:
+            continue
+        name, _, rest = entry.partition(":")
+        role, _, secret_hash = rest.partition(":")
+        role = role.strip().lower()
+        if not name or role not in ROLES or not secret_hash.startswith(scheme):
+            logger.warning("%s entry %d is not name:role:%s…; ignored", source, position + 1, scheme)
+            continue
+        out.append(Credential(name.strip(), role, secret_hash.strip()))
+    return out
+
+
+def hash_password(password: str, salt: bytes | None = None, iterations: int = PBKDF2_ITERATIONS) -> str:
+    """``pbkdf2_sha256$ITERATIONS$SALT$HASH`` (base64, no padding) for ``password``."""
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
+    return f"pbkdf2_sha256${iterations}${_b64(salt)}${_b64(digest)}"
+
+
+def hash_api_key(key: str) -> str:
+    """``sha256:HEX`` of an API key (keys are random and long, so a plain digest suffices)."""
+    return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii").rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
+def verify_password(password: str, encoded: str) -> bool:
+    """Constant-time check of ``password`` against a ``hash_password`` string."""
+    try:
+        scheme, iterations, salt, expected = encoded.split("$")
+        if scheme != "pbkdf2_sha256":
+            return False
+        digest = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), _unb64(salt), int(iterations))
+        return hmac.compare_digest(digest, _unb64(expected))
+    except (ValueError, TypeError):
+        return False
+
+
+def authenticate(config: AuthConfig, username: str = "", password: str = "", api_key: str = "") -> User | None:
+    """The user for a name/password pair or an API key, else None."""
+    if api_key:
+        candidate = hash_api_key(api_key)
+        for cred in config.api_keys:
+            if hmac.compare_digest(candidate, cred.secret_hash):
+                return User(cred.name, cred.role)
+        return None
+    if username and password:
+        for cred in config.users:
+            if hmac.compare_digest(cred.name.encode(), username.encode()) and verify_password(password, cred.secret_hash):
+                return User(cred.name, cred.role)
+    return None
+
+
+# ------------------------------------------------------------------------------------------ Streamlit
+
+
+def current_user() -> User | None:
+    """The logged-in user of this session (the local user when auth is off)."""
+    import streamlit as st
+
+    config = AuthConfig.from_env()
+    if not config.enabled:
+        return User("local", config.anonymous_role)
+    stored = st.session_state.get(SESSION_KEY)
+    if isinstance(stored, dict) and stored.get("role") in ROLES and stored.get("name"):
+        return User(str(stored["name"]), str(stored["role"]))
+    return None
+
+
+def require_login(role: str = "viewer") -> User:
+    """The current user; shows the login form and stops the script when nobody is logged in, and stops
+    with a message when the user lacks ``role``."""
+    import streamlit as st
+
+    user = current_user()
+    if user is None:
+        login_form()
+        st.stop()
+    if not user.can(role):
+        st.warning(f"This page needs the {role} role.")
+        st.stop()
+    return user
+
+
+def login_form() -> None:
+    """Name/password or API key form; on success the user is stored in the session and the app reruns."""
+    import streamlit as st
+
+    config = AuthConfig.from_env()
+    st.title("Sign in to agentotel")
+    with st.form("login", clear_on_submit=True):
+        username = st.text_input("User name", key="login_username")
+        password = st.text_input("Password", type="password", key="login_password")
+        api_key = st.text_input("…or API key", type="password", key="login_api_key")
+        submitted = st.form_submit_button("Sign in")
+    if not submitted:
+        return
+    failures = int(st.session_state.get(FAILURES_KEY, 0))
+    if failures >= MAX_FAILURES_BEFORE_DELAY:
+        time.sleep(min(5.0, 0.5 * (failures - MAX_FAILURES_BEFORE_DELAY + 1)))  # slow down guessing
+    user = authenticate(config, username.strip(), password, api_key.strip())
+    if user is None:
+        st.session_state[FAILURES_KEY] = failures + 1
+        logger.warning("dashboard login failed (attempt %d in this session)", failures + 1)
+        st.error("Wrong user name, password or API key.")
+        return
+    st.session_state[FAILURES_KEY] = 0
+    st.session_state[SESSION_KEY] = {"name": user.name, "role": user.role}
+    logger.info("dashboard login: %s (%s)", user.name, user.role)
+    st.rerun()
+
+
+def logout() -> None:
+    import streamlit as st
+
+    user = st.session_state.pop(SESSION_KEY, None)
+    if user:
+        logger.info("dashboard logout: %s", user.get("name"))

@@ -1,0 +1,161 @@
+"""Chrome shared by every page: login check, time-range picker, auto-refresh, filters, empty states,
+guarded loading (no stack traces on screen) and safe CSV downloads.
+
+User-controlled text (span names, content, labels, messages) is never passed to a Markdown-rendering
+element (``st.markdown``, ``st.write``, titles, captions, ``st.info``…): only to ``st.text``, ``st.code``,
+``st.json``, ``st.dataframe`` and charts, which render it inert.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+import pandas as pd
+import streamlit as st
+
+from agentotel.dashboard import auth, data
+from agentotel.dashboard.format import safe_csv
+
+logger = logging.getLogger("agentotel.dashboard")
+T = TypeVar("T")
+
+# label -> (span, granularity of charts)
+TIME_RANGES: dict[str, tuple[timedelta, str]] = {
+    "Last 15 minutes": (timedelta(minutes=15), "1min"),
+    "Last hour": (timedelta(hours=1), "1min"),
+    "Last 6 hours": (timedelta(hours=6), "5min"),
+    "Last 24 hours": (timedelta(hours=24), "15min"),
+    "Last 7 days": (timedelta(days=7), "2h"),
+    "Last 30 days": (timedelta(days=30), "6h"),
+}
+DEFAULT_RANGE = "Last hour"
+REFRESH_CHOICES = (10, 30, 60)
+ALL = "All"
+EMPTY_HINT = """export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317
+export OTEL_SERVICE_NAME=my-agent
+export OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true   # optional: prompts and answers
+
+# in the agent's code, before the LLM client is created:
+from agentotel.instrumentation import instrument
+instrument()"""
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What every page needs: who is looking, at which warehouse, over which window."""
+
+    url: str
+    user: auth.User
+    start: datetime
+    end: datetime
+    granularity: str
+    range_label: str
+
+
+def page(title: str, role: str = "viewer") -> PageContext:
+    """Log-in check, title, and the sidebar's time range and auto-refresh controls."""
+    user = auth.require_login(role)
+    st.title(title)
+    with st.sidebar:
+        label = st.selectbox("Time range", list(TIME_RANGES), index=list(TIME_RANGES).index(DEFAULT_RANGE),
+                             key="time_range")
+        refresh = st.checkbox("Auto-refresh", value=False, key="auto_refresh")
+        interval = st.selectbox("Every (seconds)", REFRESH_CHOICES, index=1, key="refresh_seconds", disabled=not refresh)
+        st.caption("Signed in as")
+        st.text(f"{user.name} ({user.role})")
+        if auth.AuthConfig.from_env().enabled and st.button("Sign out", key="sign_out"):
+            auth.logout()
+            st.rerun()
+    span, granularity = TIME_RANGES.get(label, TIME_RANGES[DEFAULT_RANGE])
+    end = _ceil_now(10)
+    if refresh:
+        _auto_refresh(int(interval))
+    return PageContext(data.db_url(), user, end - span, end, granularity, label)
+
+
+def _ceil_now(seconds: int) -> datetime:
+    """Now, rounded up to ``seconds`` so that reruns within that time share cache entries."""
+    now = time.time()
+    return datetime.fromtimestamp(math.ceil(now / seconds) * seconds, tz=timezone.utc)
+
+
+def _auto_refresh(seconds: int) -> None:
+    """Rerun the whole page every ``seconds`` (a fragment ticks; a full run resets the clock)."""
+    st.session_state["_last_full_run"] = time.monotonic()
+
+    @st.fragment(run_every=seconds)
+    def _tick() -> None:
+        if time.monotonic() - st.session_state.get("_last_full_run", 0.0) >= seconds - 0.5:
+            st.rerun()
+
+    _tick()
+
+
+def load(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """``fn(*args, **kwargs)``, or None with a friendly message: a bad filter value or a refused action
+    is a warning with its reason, a database failure an error without details (those go to the log),
+    never a stack trace."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return fn(*args, **kwargs)
+    except SQLAlchemyError:
+        logger.exception("warehouse query failed")
+        st.error("The warehouse could not answer this query. Check that the database is reachable and "
+                 "migrated (agentotel db upgrade); details are in the dashboard log.")
+    except ImportError as exc:
+        logger.warning("component not available: %s", exc)
+        st.info("This part of agentotel is not installed in this environment.")
+    except Exception as exc:  # noqa: BLE001 - the page must keep working
+        if _is_refusal(exc):
+            st.warning("That cannot be done or shown.")
+            st.text(str(exc)[:800])
+        else:
+            logger.exception("dashboard section failed")
+            st.error("This section could not be loaded; details are in the dashboard log.")
+    return None
+
+
+def _is_refusal(exc: BaseException) -> bool:
+    """Errors that explain themselves: invalid values, missing things, a registry's refusal."""
+    if isinstance(exc, (ValueError, LookupError)):
+        return True
+    return any(cls.__name__ in ("RegistryError", "AlertNotFound") for cls in type(exc).__mro__)
+
+
+def empty_state(what: str = "telemetry") -> None:
+    """Explain how to get data here instead of showing an empty chart."""
+    st.info(f"No {what} in this time range yet. Point an instrumented agent at the receiver "
+            "(started with agentotel up or agentotel receive):")
+    st.code(EMPTY_HINT, language="bash")
+
+
+def choice(label: str, options: Sequence[str], key: str, container: Any = None) -> str | None:
+    """A select box with an ``All`` entry; returns None for All."""
+    where = container or st.sidebar
+    picked = where.selectbox(label, [ALL, *[o for o in options if o is not None]], key=key)
+    return None if picked in (None, ALL) else picked
+
+
+def filters_of(**values: str | None) -> dict[str, str]:
+    """The non-empty filters, for the analytics functions."""
+    return {k: v for k, v in values.items() if v}
+
+
+def download_csv(frame: pd.DataFrame, filename: str, key: str, label: str = "Download CSV") -> None:
+    """A download button whose CSV has formula-like cells neutralised."""
+    st.download_button(label, data=safe_csv(frame), file_name=filename, mime="text/csv", key=key)
+
+
+def chart_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy with ``timestamp`` as UTC datetimes (the browser shows them in its own time zone)."""
+    out = frame.copy()
+    if "timestamp" in out:
+        out["timestamp"] = pd.to_datetime(out["timestamp"], utc=True)
+    return out

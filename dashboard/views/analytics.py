@@ -1,0 +1,55 @@
+"""Analytics: anomalies marked on a series, forecasts with intervals, correlations between metrics."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from agentotel.dashboard import charts, common, data
+from agentotel.dashboard import format as fmt
+
+METRICS = {
+    "Executions": "executions", "Error rate": "error_rate", "Latency p95": "latency_p95", "LLM calls": "llm_calls",
+    "LLM latency p95": "llm_latency_p95", "Tokens": "tokens", "Cost": "cost", "Tool calls": "tool_calls",
+    "Tool error rate": "tool_error_rate",
+}
+
+ctx = common.page("Analytics")
+agent = common.choice("Agent", common.load(data.dimension_values, ctx.url, "agent", ctx.start, ctx.end) or [], "an_agent")
+filters = common.filters_of(agent=agent)
+label = st.selectbox("Metric", list(METRICS), key="an_metric")
+metric = METRICS[label]
+
+overview = common.load(data.overview, ctx.url, ctx.start, ctx.end, filters)
+if overview is not None and overview["executions"] == 0 and overview["llm_calls"] == 0 and overview["tool_calls"] == 0:
+    common.empty_state()
+elif overview is not None:
+    anomaly_tab, forecast_tab, correlation_tab = st.tabs(["Anomalies", "Forecast", "Correlations"])
+    with anomaly_tab:
+        window = st.slider("Baseline window (buckets)", 5, 120, 30, key="an_window")
+        scores = common.load(data.anomalies, ctx.url, metric, ctx.start, ctx.end, ctx.granularity, window, filters)
+        if scores is not None:
+            st.altair_chart(charts.anomalies(common.chart_frame(scores), f"{label}: anomalies"), use_container_width=True)
+            flagged = scores[scores["is_anomaly"].fillna(False).astype(bool)]
+            st.text(f"{fmt.number(len(flagged))} anomalous buckets of {fmt.number(len(scores))} ({ctx.granularity} each)")
+            if not flagged.empty:
+                st.dataframe(flagged, hide_index=True, use_container_width=True)
+    with forecast_tab:
+        steps = st.slider("Buckets ahead", 5, 60, 12, key="an_steps")
+        history = common.load(data.time_series, ctx.url, metric, ctx.start, ctx.end, ctx.granularity, filters)
+        prediction = common.load(data.forecast, ctx.url, metric, steps, ctx.start, ctx.end, ctx.granularity, filters)
+        if history is not None and prediction is not None:
+            st.altair_chart(charts.forecast(common.chart_frame(history), common.chart_frame(prediction),
+                                            f"{label}: forecast with 95% interval"), use_container_width=True)
+            st.text(f"model: {prediction['model'].iloc[0] if len(prediction) else '–'}")
+            common.download_csv(prediction, "forecast.csv", key="dl_forecast")
+    with correlation_tab:
+        picked = st.multiselect("Metrics", list(METRICS), default=["Executions", "Latency p95", "Tokens", "Cost"],
+                                key="an_corr")
+        if len(picked) >= 2:
+            table = common.load(data.correlations, ctx.url, tuple(METRICS[p] for p in picked), ctx.start, ctx.end,
+                                ctx.granularity, filters)
+            if table is not None and not table.empty:
+                st.altair_chart(charts.heatmap(table, "Correlation (Pearson r)"), use_container_width=True)
+                st.dataframe(table, hide_index=True, use_container_width=True)
+        else:
+            st.text("Pick at least two metrics.")

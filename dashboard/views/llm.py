@@ -1,0 +1,59 @@
+"""LLM: calls, tokens, cost, latency percentiles and error rate per model and provider; cost over time."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from agentotel.dashboard import charts, common, data
+from agentotel.dashboard import format as fmt
+
+ctx = common.page("LLM calls")
+provider = common.choice("Provider", common.load(data.dimension_values, ctx.url, "provider", ctx.start, ctx.end) or [],
+                         "llm_provider")
+model = common.choice("Model", common.load(data.dimension_values, ctx.url, "model", ctx.start, ctx.end) or [], "llm_model")
+agent = common.choice("Agent", common.load(data.dimension_values, ctx.url, "agent", ctx.start, ctx.end) or [], "llm_agent")
+filters = common.filters_of(provider=provider, model=model, agent=agent)
+
+stats = common.load(data.llm_stats, ctx.url, ctx.start, ctx.end, ("provider", "model"), filters)
+if stats is not None and (stats.empty or stats["count"].sum() == 0):
+    common.empty_state("LLM calls")
+elif stats is not None:
+    row = st.columns(5)
+    calls = int(stats["count"].sum())
+    errors = int(stats["error_count"].sum())
+    row[0].metric("Calls", fmt.number(calls))
+    row[1].metric("Error rate", fmt.percent(errors / calls if calls else float("nan")))
+    row[2].metric("Input tokens", fmt.number(stats["input_tokens"].sum()))
+    row[3].metric("Output tokens", fmt.number(stats["output_tokens"].sum()))
+    row[4].metric("Cost", fmt.usd(stats["cost_usd"].sum()))
+
+    st.subheader("Per model")
+    columns = ["provider", "model", "count", "error_rate", "latency_p50", "latency_p95", "latency_p99",
+               "input_tokens", "output_tokens", "cost_usd", "cost_per_call"]
+    table = stats[[c for c in columns if c in stats]]
+    st.dataframe(table, hide_index=True, use_container_width=True,
+                 column_config={"error_rate": st.column_config.NumberColumn("error rate", format="percent"),
+                                "latency_p50": st.column_config.NumberColumn("p50 (ms)", format="%.0f"),
+                                "latency_p95": st.column_config.NumberColumn("p95 (ms)", format="%.0f"),
+                                "latency_p99": st.column_config.NumberColumn("p99 (ms)", format="%.0f"),
+                                "cost_usd": st.column_config.NumberColumn("cost", format="dollar"),
+                                "cost_per_call": st.column_config.NumberColumn("cost / call", format="$%.5f")})
+    common.download_csv(table, "llm_models.csv", key="dl_llm")
+
+    left, right = st.columns(2)
+    cost = common.load(data.time_series, ctx.url, "cost", ctx.start, ctx.end, ctx.granularity, filters, "model")
+    if cost is not None and not cost.empty:
+        left.altair_chart(charts.series(common.chart_frame(cost), "Cost over time", "USD", color="model", mark="bar"),
+                          use_container_width=True)
+    tokens = common.load(data.time_series, ctx.url, "tokens", ctx.start, ctx.end, ctx.granularity, filters, "model")
+    if tokens is not None and not tokens.empty:
+        right.altair_chart(charts.series(common.chart_frame(tokens), "Tokens over time", "tokens", color="model"),
+                           use_container_width=True)
+    left, right = st.columns(2)
+    latency = common.load(data.time_series, ctx.url, "llm_latency_p95", ctx.start, ctx.end, ctx.granularity, filters,
+                          "model")
+    if latency is not None and not latency.empty:
+        left.altair_chart(charts.series(common.chart_frame(latency), "Latency p95", "ms", color="model"),
+                          use_container_width=True)
+    right.altair_chart(charts.bars(stats.assign(label=stats["model"].astype(str)), "label", "error_rate",
+                                   "Error rate per model", "error rate", ".0%"), use_container_width=True)

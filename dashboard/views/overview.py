@@ -1,0 +1,77 @@
+"""Overview: executions per minute, success rate, latency percentiles, tokens, cost, top agents and
+models, trends."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from agentotel.dashboard import charts, common, data
+from agentotel.dashboard import format as fmt
+
+ctx = common.page("Overview")
+agent = common.choice("Agent", common.load(data.dimension_values, ctx.url, "agent", ctx.start, ctx.end) or [], "ov_agent")
+service = common.choice("Service", common.load(data.dimension_values, ctx.url, "service", ctx.start, ctx.end) or [],
+                        "ov_service")
+filters = common.filters_of(agent=agent, service=service)
+
+kpis = common.load(data.overview, ctx.url, ctx.start, ctx.end, filters)
+if kpis is not None and kpis["executions"] == 0 and kpis["llm_calls"] == 0 and kpis["tool_calls"] == 0:
+    common.empty_state()
+elif kpis is not None:
+    minutes = max((ctx.end - ctx.start).total_seconds() / 60, 1)
+    row = st.columns(4)
+    row[0].metric("Executions", fmt.number(kpis["executions"]), help=f"{fmt.number(kpis['executions'] / minutes, 2)} per minute")
+    row[1].metric("Success rate", fmt.percent(kpis["success_rate"]))
+    row[2].metric("Latency p50", fmt.duration_ms(kpis["latency_p50_ms"]))
+    row[3].metric("Latency p95", fmt.duration_ms(kpis["latency_p95_ms"]))
+    row = st.columns(4)
+    row[0].metric("LLM calls", fmt.number(kpis["llm_calls"]))
+    row[1].metric("Tokens", fmt.number(kpis["total_tokens"]))
+    row[2].metric("Cost", fmt.usd(kpis["cost_usd"]))
+    row[3].metric("Active agents", fmt.number(kpis["active_agents"]))
+    st.caption(f"Executions per minute: {fmt.number(kpis['executions'] / minutes, 2)} · "
+               f"tool calls: {fmt.number(kpis['tool_calls'])} · tool error rate: {fmt.percent(kpis['tool_error_rate'])}")
+
+    left, right = st.columns(2)
+    executions = common.load(data.time_series, ctx.url, "executions", ctx.start, ctx.end, ctx.granularity, filters)
+    if executions is not None:
+        left.altair_chart(charts.series(common.chart_frame(executions), "Executions", "executions", mark="bar"),
+                          use_container_width=True)
+    success = common.load(data.time_series, ctx.url, "success_rate", ctx.start, ctx.end, ctx.granularity, filters)
+    if success is not None:
+        right.altair_chart(charts.series(common.chart_frame(success), "Success rate", "success", y_format="%"),
+                           use_container_width=True)
+    left, right = st.columns(2)
+    p95 = common.load(data.time_series, ctx.url, "latency_p95", ctx.start, ctx.end, ctx.granularity, filters)
+    p50 = common.load(data.time_series, ctx.url, "latency_p50", ctx.start, ctx.end, ctx.granularity, filters)
+    if p95 is not None and p50 is not None:
+        import pandas as pd
+
+        latency = pd.concat([p50.assign(percentile="p50"), p95.assign(percentile="p95")], ignore_index=True)
+        left.altair_chart(charts.series(common.chart_frame(latency), "Latency", "ms", color="percentile"),
+                          use_container_width=True)
+    cost = common.load(data.time_series, ctx.url, "cost", ctx.start, ctx.end, ctx.granularity, filters)
+    if cost is not None:
+        right.altair_chart(charts.series(common.chart_frame(cost), "Cost", "USD", mark="bar", y_format="$,.4~f"),
+                           use_container_width=True)
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Top agents")
+        agents = common.load(data.top_agents, ctx.url, ctx.start, ctx.end, "count", 10, filters)
+        if agents is not None and not agents.empty:
+            st.dataframe(agents[["agent", "count", "error_rate", "latency_p95", "total_tokens", "cost_usd"]],
+                         hide_index=True, use_container_width=True,
+                         column_config={"error_rate": st.column_config.NumberColumn("error rate", format="percent"),
+                                        "latency_p95": st.column_config.NumberColumn("p95 (ms)", format="%.0f"),
+                                        "cost_usd": st.column_config.NumberColumn("cost", format="dollar")})
+            common.download_csv(agents, "top_agents.csv", key="dl_top_agents")
+    with right:
+        st.subheader("Top models")
+        models = common.load(data.top_models, ctx.url, ctx.start, ctx.end, "count", 10, filters)
+        if models is not None and not models.empty:
+            st.dataframe(models[["provider", "model", "count", "error_rate", "total_tokens", "cost_usd"]],
+                         hide_index=True, use_container_width=True,
+                         column_config={"error_rate": st.column_config.NumberColumn("error rate", format="percent"),
+                                        "cost_usd": st.column_config.NumberColumn("cost", format="dollar")})
+            common.download_csv(models, "top_models.csv", key="dl_top_models")

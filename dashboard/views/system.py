@@ -1,0 +1,64 @@
+"""System: the performance monitor's CPU / memory / disk / network metrics and the receiver's health."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from agentotel.dashboard import charts, common, data
+from agentotel.dashboard import format as fmt
+
+SYSTEM_PREFIXES = ("process.", "system.", "agentotel.monitor.")
+PREFERRED = ("cpu", "memory")
+
+ctx = common.page("System")
+
+st.subheader("Receiver")
+health = common.load(data.ingest_health, ctx.url)
+if health is not None:
+    row = st.columns(4)
+    since = health["seconds_since_span"]
+    row[0].metric("Last span", "never" if since is None else f"{fmt.duration_ms(max(since, 0) * 1000)} ago")
+    row[1].metric("Spans, last 5 min", fmt.number(health["spans_last_5m"]))
+    row[2].metric("Spans, last hour", fmt.number(health["spans_last_1h"]))
+    row[3].metric("Metric points, last 5 min", fmt.number(health["metric_points_last_5m"]))
+    if since is None:
+        st.info("The receiver has not written any span yet.")
+    elif since > 300:
+        st.warning("No span arrived in the last 5 minutes: is the receiver running and are agents sending to it?")
+
+names = common.load(data.metric_names, ctx.url, ctx.start, ctx.end) or []
+receiver_names = tuple(n for n in names if n.startswith(("agentotel.receiver", "agentotel_receiver", "otelcol")))
+if receiver_names:
+    latest = common.load(data.latest_metric_values, ctx.url, receiver_names, ctx.start)
+    if latest is not None and not latest.empty:
+        st.dataframe(latest, hide_index=True, use_container_width=True)
+
+st.subheader("Hosts and processes")
+system_names = [n for n in names if n.startswith(SYSTEM_PREFIXES)]
+if not system_names:
+    st.info("No CPU, memory, disk or network metrics in this time range. The performance monitor sends them "
+            "when an agent calls instrument() (or runs under opentelemetry-instrument) with metrics export on:")
+    st.code("export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317\nexport OTEL_METRICS_EXPORTER=otlp", language="bash")
+else:
+    default = [n for n in system_names if any(p in n for p in PREFERRED)][:4] or system_names[:2]
+    picked = st.multiselect("Metrics", system_names, default=default, key="sys_metrics")
+    latest = common.load(data.latest_metric_values, ctx.url, tuple(picked), ctx.start)
+    if latest is not None and not latest.empty:
+        st.dataframe(latest, hide_index=True, use_container_width=True,
+                     column_config={"value": st.column_config.NumberColumn("latest", format="%.4g")})
+    columns = st.columns(2)
+    for i, name in enumerate(picked):
+        series = common.load(data.time_series, ctx.url, f"metric:{name}", ctx.start, ctx.end, ctx.granularity, None,
+                             "service")
+        if series is not None and not series.empty:
+            columns[i % 2].altair_chart(charts.series(common.chart_frame(series), name, "value", color="service"),
+                                        use_container_width=True)
+
+if ctx.user.can("admin"):
+    st.subheader("Audit trail")
+    trail = common.load(data.audit_trail, ctx.url)
+    if trail is not None and not trail.empty:
+        st.dataframe(trail, hide_index=True, use_container_width=True)
+        common.download_csv(trail, "audit.csv", key="dl_audit")
+    elif trail is not None:
+        st.text("No audited action yet.")
