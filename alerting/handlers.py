@@ -81,11 +81,17 @@ class RedactingFilter(logging.Filter):
             cleaned = redact(message)
             if cleaned != message:
                 record.msg, record.args = cleaned, None
+            if record.exc_info:
+                record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+                record.exc_info = None
         return True
 
 
 _FILTER = RedactingFilter()
-for _name in ("httpx", "httpcore", "agentotel.alerting"):
+# logger filters do not apply to records of child loggers, so every emitting logger is listed
+for _name in ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy",
+              "agentotel.alerting", "agentotel.alerting.handlers", "agentotel.alerting.queue",
+              "agentotel.alerting.engine", "agentotel.alerting.service", "agentotel.alerting.manager"):
     logging.getLogger(_name).addFilter(_FILTER)
 
 

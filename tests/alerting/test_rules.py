@@ -8,7 +8,14 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from agentotel.alerting.rules import EvalContext, RuleError, detect_period, load_rules, parse_duration, parse_rules
+from agentotel.alerting.rules import (
+    EvalContext,
+    RuleError,
+    detect_period,
+    load_rules,
+    parse_duration,
+    parse_rules,
+)
 from agentotel.alerting.sources import InMemoryMetricSource
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
