@@ -40,10 +40,23 @@ class ContentSettings:
         return text[: self.max_length - 12] + "…[truncated]"
 
     def dumps(self, value: Any) -> str:
-        """JSON of ``value`` (non-JSON values as ``str``), clipped to the length limit."""
+        """JSON of ``value`` with every string in it clipped to the length limit (stays valid JSON)."""
         if isinstance(value, str):
             return self.clip(value)
-        return self.clip(json.dumps(value, default=str, ensure_ascii=False))
+        return json.dumps(self._clip_tree(value, 0), default=str, ensure_ascii=False)
+
+    def _clip_tree(self, value: Any, depth: int) -> Any:
+        if isinstance(value, str):
+            return self.clip(value)
+        if depth > 20:
+            return self.clip(str(value))
+        if isinstance(value, Mapping):
+            return {str(k): self._clip_tree(v, depth + 1) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self._clip_tree(v, depth + 1) for v in value]
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        return self.clip(str(value))
 
 
 def text_parts(content: Any) -> list[dict[str, Any]]:
