@@ -1,0 +1,441 @@
+"""The PII redaction step: masks personal data and secrets in captured content before storage.
+
+Detectors: emails, phone numbers (international ``+CC …`` and common national formats), payment cards
+(Luhn and issuer prefix checked), IBANs (mod-97 checksum and country length), US SSNs, UK NINOs, API
+keys and secrets (OpenAI, Anthropic, AWS, GitHub, Slack, Google, JWT, private keys, bearer tokens,
+``api_key=``/``password=`` assignments) and IPv4/IPv6 addresses. Patterns are compiled once; each runs
+only when a cheap probe (a character or literal it needs) is present, so clean text costs a few scans.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from agentotel.processors.records import SpanBatch
+
+DEFAULT_REPLACEMENT = "[REDACTED:{kind}]"
+
+# Attribute keys that carry captured content (exact) and key prefixes (flattened messages)
+CONTENT_KEYS = frozenset(
+    (
+        "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions",
+        "gen_ai.prompt", "gen_ai.completion", "gen_ai.tool.call.arguments", "gen_ai.tool.call.result",
+        "gen_ai.task.input", "gen_ai.task.output", "gen_ai.evaluation.explanation",
+        "input.value", "output.value", "traceloop.entity.input", "traceloop.entity.output",
+        "langfuse.observation.input", "langfuse.observation.output", "langfuse.trace.input",
+        "langfuse.trace.output", "ai.prompt", "ai.prompt.messages", "ai.response.text",
+        "ai.response.object", "ai.response.toolCalls", "ai.toolCall.args", "ai.toolCall.result",
+        "ai.value", "ai.values", "gcp.vertex.agent.llm_request", "gcp.vertex.agent.llm_response",
+        "gcp.vertex.agent.tool_call_args", "gcp.vertex.agent.tool_response", "tool_arguments",
+        "tool_response", "final_result", "pydantic_ai.all_messages", "logfire.msg",
+        "exception.message", "exception.stacktrace",
+        # event attributes of the per-message / choice events
+        "content", "message", "body",
+    )
+)  # fmt: skip
+CONTENT_PREFIXES = (
+    "gen_ai.prompt.", "gen_ai.completion.", "llm.input_messages.", "llm.output_messages.",
+    "llm.prompts.", "llm.choices.", "llm.prompt_template.variables", "embedding.embeddings.",
+    "retrieval.documents.", "reranker.", "langfuse.observation.metadata.", "gen_ai.tool.call.",
+)  # fmt: skip
+
+
+# ---------------------------------------------------------------- validators
+
+
+def luhn_valid(digits: str) -> bool:
+    """Luhn checksum of a digit string."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def _card_issuer(digits: str) -> bool:
+    """Issuer prefixes of the major networks (Visa, Mastercard, Amex, Discover, Diners, JCB, UnionPay)."""
+    first = digits[0]
+    if first == "4":
+        return True
+    two = int(digits[:2])
+    four = int(digits[:4])
+    return (
+        51 <= two <= 55
+        or 2221 <= four <= 2720
+        or two in (34, 37, 36, 38, 35, 62, 65)
+        or digits.startswith(("6011", "64", "300", "301", "302", "303", "304", "305"))
+    )
+
+
+def card_valid(candidate: str) -> bool:
+    digits = candidate.replace(" ", "").replace("-", "")
+    return 13 <= len(digits) <= 19 and digits.isdigit() and _card_issuer(digits) and luhn_valid(digits)
+
+
+IBAN_LENGTHS = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29,
+    "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29,
+    "ES": 24, "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28,
+    "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20,
+    "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22,
+    "MK": 19, "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25,
+    "QA": 29, "RO": 24, "RS": 22, "SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27,
+    "ST": 25, "SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+}  # fmt: skip
+
+
+def iban_valid(candidate: str) -> bool:
+    """Country length (when known) and the ISO 13616 mod-97 checksum."""
+    iban = candidate.replace(" ", "")
+    expected = IBAN_LENGTHS.get(iban[:2])
+    if expected is not None and len(iban) != expected:
+        return False
+    if not 15 <= len(iban) <= 34:
+        return False
+    rearranged = iban[4:] + iban[:4]
+    try:
+        number = int("".join(str(int(char, 36)) for char in rearranged))
+    except ValueError:
+        return False
+    return number % 97 == 1
+
+
+def ssn_valid(candidate: str) -> bool:
+    digits = candidate.replace("-", "").replace(" ", "")
+    area, group, serial = digits[:3], digits[3:5], digits[5:]
+    return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
+
+
+_NINO_BAD_PREFIXES = frozenset(("BG", "GB", "KN", "NK", "NT", "TN", "ZZ"))
+
+
+def nino_valid(candidate: str) -> bool:
+    return candidate[:2] not in _NINO_BAD_PREFIXES
+
+
+def ipv4_valid(candidate: str) -> bool:
+    parts = candidate.split(".")
+    if len(parts) != 4 or any(int(part) > 255 for part in parts):
+        return False
+    return candidate not in ("0.0.0.0", "127.0.0.1", "255.255.255.255")
+
+
+def ipv6_valid(candidate: str) -> bool:
+    if candidate.count(":") < 2 or not any(char not in ":0" for char in candidate.split("%")[0]):
+        return False
+    try:
+        address = ipaddress.IPv6Address(candidate)
+    except ValueError:
+        return False
+    return not (address.is_loopback or address.is_unspecified)
+
+
+_DATE_START = re.compile(r"\d{1,4}[-./]\d{1,2}[-./]\d{1,4}(?!\d)")
+
+
+def phone_valid(candidate: str) -> bool:
+    digits = sum(char.isdigit() for char in candidate)
+    if candidate.startswith("+"):
+        return 8 <= digits <= 15
+    if _DATE_START.match(candidate):
+        return False
+    return 10 <= digits <= 12
+
+
+# ---------------------------------------------------------------- detectors
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One detector form: its regex (after the scan's shared prefix), validator and replaced part.
+
+    ``value`` names a group holding the part replaced (e.g. only the value of ``password=…``); None
+    replaces the whole match.
+    """
+
+    name: str  # detector name users select (email, phone, card, iban, ssn, nino, secret, ip)
+    label: str  # the {kind} of the replacement
+    pattern: str
+    validate: Callable[[str], bool] | None = None
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class Scan:
+    """Branches searched in ONE pass, behind a probe that must be true for the pass to run."""
+
+    prefix: str
+    branches: tuple[Branch, ...]
+    probe: Callable[[str], bool] | None = None
+    flags: int = 0
+
+
+_DIGITS = str.maketrans("", "", "0123456789")
+
+
+def _digit_count(text: str) -> int:
+    return len(text) - len(text.translate(_DIGITS))
+
+
+def _has(*needles: str) -> Callable[[str], bool]:
+    def probe(text: str) -> bool:
+        for needle in needles:
+            if needle in text:
+                return True
+        return False
+
+    return probe
+
+
+_IPV6_HINT = re.compile(r":[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:")
+_ASSIGN_KEYS = (
+    r"api[_\-]?key|apikey|x-api-key|secret[_\-]?key|client[_\-]?secret|secret|password|passwd|pwd"
+    r"|access[_\-]?token|auth[_\-]?token|refresh[_\-]?token|private[_\-]?key|aws_secret_access_key|token"
+)
+_ASSIGN_NEEDLES = tuple(
+    variant
+    for word in ("key", "secret", "passw", "pwd", "token")
+    for variant in (word, word.upper(), word.capitalize())
+)
+
+# Patterns start with a literal or a character class so the regex engine skips ahead quickly; word
+# boundaries are lookbehinds placed after the first character for the same reason.
+SCANS: tuple[Scan, ...] = (
+    Scan(
+        "",
+        (
+            Branch("secret", "SECRET", r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
+            Branch("secret", "SECRET", r"sk-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"),
+            Branch("secret", "SECRET", r"(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Za-z])"),
+            Branch("secret", "SECRET", r"gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}"),
+            Branch("secret", "SECRET", r"xox[abposr]-[A-Za-z0-9\-]{10,}"),
+            Branch("secret", "SECRET", r"AIza[0-9A-Za-z_\-]{35}"),
+            Branch("secret", "SECRET", r"(?:sk|rk)_live_[0-9A-Za-z]{16,}"),
+            Branch("secret", "SECRET", r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
+        ),
+        _has("-----BEGIN", "sk-", "AKIA", "ASIA", "gh", "xox", "AIza", "_live_", "eyJ"),
+    ),
+    Scan(
+        "",
+        (Branch("secret", "SECRET", r"[Bb](?<![A-Za-z0-9][Bb])earer\s+(?P<bearer>[A-Za-z0-9._~+/=\-]{16,})", value="bearer"),),
+        _has("earer"),
+    ),
+    Scan(
+        "",
+        (
+            Branch(
+                "secret",
+                "SECRET",
+                r"(?<![a-z0-9])(?:" + _ASSIGN_KEYS + r")[\"']?\s*[:=]\s*[\"']?(?P<assigned>[^\s\"',;{}\[\]]{4,})",
+                value="assigned",
+            ),
+        ),
+        _has(*_ASSIGN_NEEDLES),
+        re.IGNORECASE,
+    ),
+    Scan(
+        "",
+        (
+            Branch(
+                "email",
+                "EMAIL",
+                r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9\-])",
+            ),
+        ),
+        _has("@"),
+    ),
+    Scan(
+        r"[A-Z](?<![A-Za-z0-9][A-Z])",
+        (
+            Branch("iban", "IBAN", r"[A-Z]\d\d(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])", iban_valid),
+            Branch("nino", "NINO", r"[A-CEGHJ-NPR-TW-Z] ?\d\d ?\d\d ?\d\d ?[A-D](?![A-Za-z0-9])", nino_valid),
+        ),
+        lambda text: _digit_count(text) >= 6,
+    ),
+    Scan(
+        "",
+        (
+            Branch(
+                "ip",
+                "IP",
+                r"[0-9A-Fa-f:](?<![\w:.][0-9A-Fa-f:])[0-9A-Fa-f]{0,3}(?::[0-9A-Fa-f]{0,4}){2,7}"
+                r"(?:\.\d{1,3}){0,3}(?:%[\w.]+)?(?![\w:])",
+                ipv6_valid,
+            ),
+        ),
+        lambda text: "::" in text or _IPV6_HINT.search(text) is not None,
+    ),
+    Scan(
+        r"\d(?<![\w.]\d)",
+        (
+            Branch("ssn", "SSN", r"(?<![\-]\d)\d\d(?P<ssn_sep>[\- ])\d\d(?P=ssn_sep)\d{4}(?![\w\-]|\.\d)", ssn_valid),
+            Branch("ip", "IP", r"\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w]|\.\d)", ipv4_valid),
+            Branch("card", "CARD", r"(?:[ \-]?\d){12,18}(?![\w]|\.\d)", card_valid),
+            Branch(
+                "phone",
+                "PHONE",
+                r"(?<![+\-/:]\d)(?:\d\d(?P<us_sep>[ .\-])\d{3}(?P=us_sep)\d{4}"
+                r"|(?<=0)\d{1,4}(?:[ .\-]\d{2,6}){2,4})(?![\w]|[.\-/:]\d)",
+                phone_valid,
+            ),
+        ),
+        lambda text: _digit_count(text) >= 4,
+    ),
+    Scan(
+        "",
+        (
+            Branch(
+                "phone",
+                "PHONE",
+                r"\+(?<![\w+]\+)\d{1,3}(?:[ .\-]?\(\d{1,4}\))?(?:[ .\-]?\d{1,4}){2,5}(?![\w]|[.\-]\d)"
+                r"|\((?<![\w(]\()\d{3}\) ?\d{3}[ .\-]\d{4}(?![\w]|[.\-]\d)",
+                phone_valid,
+            ),
+        ),
+        lambda text: ("+" in text or "(" in text) and _digit_count(text) >= 8,
+    ),
+)
+DETECTOR_NAMES = tuple(dict.fromkeys(branch.name for scan in SCANS for branch in scan.branches))
+
+
+class Redactor:
+    """Redacts text with the chosen detectors (all by default)."""
+
+    def __init__(self, detectors: Iterable[str] | None = None, replacement: str = DEFAULT_REPLACEMENT) -> None:
+        chosen = DETECTOR_NAMES if detectors is None else tuple(detectors)
+        unknown = sorted(set(chosen) - set(DETECTOR_NAMES))
+        if unknown:
+            raise ValueError(f"unknown PII detector(s) {unknown}; known: {', '.join(DETECTOR_NAMES)}")
+        try:
+            replacement.format(kind="EMAIL")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"replacement {replacement!r} must be a format string with only {{kind}}") from exc
+        self.detectors = tuple(name for name in DETECTOR_NAMES if name in chosen)
+        self.replacement = replacement
+        self.counts: dict[str, int] = {}
+        self._passes: list[tuple[re.Pattern[str], Callable[[str], bool] | None, Callable[[re.Match[str]], str]]] = []
+        for scan in SCANS:
+            branches = [branch for branch in scan.branches if branch.name in chosen]
+            if branches:
+                self._passes.append(self._compile(scan, branches))
+
+    def _compile(self, scan: Scan, branches: list[Branch]):
+        names = {f"b{index}": branch for index, branch in enumerate(branches)}
+        alternation = "|".join(f"(?P<{name}>{branch.pattern})" for name, branch in names.items())
+        pattern = re.compile(f"{scan.prefix}(?:{alternation})", scan.flags)
+        masks = {name: self.replacement.format(kind=branch.label) for name, branch in names.items()}
+        counts = self.counts
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.lastgroup
+            branch = names.get(name)  # type: ignore[arg-type]
+            if branch is None:
+                name = next(key for key in names if match.group(key) is not None)
+                branch = names[name]
+            if branch.validate is not None and not branch.validate(match.group(0)):
+                return match.group(0)
+            counts[branch.label] = counts.get(branch.label, 0) + 1
+            if branch.value is None:
+                return masks[name]
+            start, end = match.span(branch.value)
+            return match.string[match.start() : start] + masks[name] + match.string[end : match.end()]
+
+        return pattern, scan.probe, replace
+
+    def redact_text(self, text: str) -> str:
+        """``text`` with every detected value replaced."""
+        if len(text) < 6:
+            return text
+        for pattern, probe, replace in self._passes:
+            if probe is None or probe(text):
+                text = pattern.sub(replace, text)
+        return text
+
+    def redact_value(self, value: Any) -> Any:
+        """Strings redacted; lists and dicts walked (new containers); other values unchanged."""
+        if isinstance(value, str):
+            return self.redact_text(value)
+        if isinstance(value, list):
+            return [self.redact_value(item) for item in value]
+        if isinstance(value, dict):
+            return {key: self.redact_value(item) for key, item in value.items()}
+        return value
+
+
+_default: Redactor | None = None
+
+
+def redact_text(text: str) -> str:
+    """Redact ``text`` with every detector and the default replacement format."""
+    global _default
+    if _default is None:
+        _default = Redactor()
+    return _default.redact_text(text)
+
+
+class Redact:
+    """Processor: redacts captured content (``input``/``output``, content attributes, span events).
+
+    ``enabled`` turns the step off; ``detectors`` picks detector names (``DETECTOR_NAMES``);
+    ``replacement`` is a format string with ``{kind}``; ``extra_keys`` / ``extra_prefixes`` add attribute
+    keys whose values are content; ``all_event_attributes`` redacts every string of ``gen_ai.*`` events.
+    """
+
+    def __init__(
+        self,
+        enabled: bool = True,
+        detectors: Iterable[str] | None = None,
+        replacement: str = DEFAULT_REPLACEMENT,
+        extra_keys: Iterable[str] = (),
+        extra_prefixes: Iterable[str] = (),
+    ) -> None:
+        self.enabled = enabled
+        self.redactor = Redactor(detectors, replacement)
+        self.content_keys = CONTENT_KEYS | frozenset(extra_keys)
+        self.content_prefixes = CONTENT_PREFIXES + tuple(extra_prefixes)
+        self._is_content: dict[str, bool] = {}
+
+    @property
+    def counts(self) -> Mapping[str, int]:
+        """Values redacted so far, per label."""
+        return self.redactor.counts
+
+    def is_content_key(self, key: str) -> bool:
+        found = self._is_content.get(key)
+        if found is None:
+            found = key in self.content_keys or key.startswith(self.content_prefixes)
+            if len(self._is_content) < 50_000:
+                self._is_content[key] = found
+        return found
+
+    def _attributes(self, attributes: dict[str, Any], everything: bool = False) -> None:
+        redact = self.redactor.redact_value
+        is_content = self.is_content_key
+        for key, value in attributes.items():
+            if isinstance(value, (str, list, dict)) and (everything or is_content(key)):
+                attributes[key] = redact(value)
+
+    def process(self, batch: SpanBatch) -> SpanBatch:
+        if not self.enabled:
+            return batch
+        redact_text = self.redactor.redact_text
+        for record in batch.spans:
+            if record.input:
+                record.input = redact_text(record.input)
+            if record.output:
+                record.output = redact_text(record.output)
+            self._attributes(record.attributes)
+            for event in record.events:
+                attributes = event.get("attributes")
+                if attributes:
+                    name = event.get("name") or ""
+                    self._attributes(attributes, everything=name.startswith("gen_ai."))
+        return batch
