@@ -75,8 +75,6 @@ class BarrierGate(PromotionGate):
 
 
 def race(engine, gate: PromotionGate, jobs) -> tuple[list, list]:
-    from agentotel.registry import VersionManager
-
     """Run ``jobs`` (callables taking a VersionManager) in threads at once; return (results, errors)."""
     results, errors = [], []
     lock = threading.Lock()
