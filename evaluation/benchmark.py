@@ -294,6 +294,8 @@ class BenchmarkSuite:
                 for score in scores:
                     result.scores[score.name] = score
                     emit_evaluation_result(span, score)
+            if result.cost_usd is None and "cost_usd" in result.scores:  # priced from the pricing table
+                result.cost_usd = result.scores["cost_usd"].value
         return result
 
     def _summary(self, run: BenchmarkRun) -> dict[str, Any]:
