@@ -122,6 +122,25 @@ class AgentMetadata:
             raise InvalidMetadata(f"unknown metadata field(s): {', '.join(unknown)}")
         return cls(**dict(data))
 
+    @classmethod
+    def from_version(cls, agent: Any) -> AgentMetadata:
+        """The metadata of a registered ``AgentVersion`` (as returned by ``AgentRegistry.get_agent``)."""
+        if getattr(agent, "source", None) != "registry":
+            raise InvalidMetadata(f"{agent.name}@{agent.version} was discovered in telemetry and has no metadata")
+        return cls(
+            name=agent.name,
+            version=agent.version,
+            model_type=agent.model_type,
+            provider=agent.provider,
+            capabilities=agent.capabilities,
+            dependencies=agent.dependencies,
+            configuration=agent.configuration,
+            tags=agent.tags,
+            description=agent.description,
+            created_at=agent.registered_at or agent.created_at,
+            updated_at=agent.updated_at,
+        )
+
     def with_changes(self, **changes: Any) -> AgentMetadata:
         return replace(self, **changes)
 

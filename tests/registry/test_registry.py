@@ -137,3 +137,54 @@ def test_history_tables_are_append_only(engine, table):
             conn.execute(text(statement))
     assert count_rows(engine, table) == rows
     assert count_rows(engine, table, agent_name="bot") == rows
+
+
+def test_metadata_round_trips_through_the_registry(engine):
+    registry = make_registry(engine)
+    meta = AgentMetadata("bot", "1.0.0", model_type="m", provider="p", capabilities=["a"], tags=["t"],
+                         dependencies={"x": "^1"}, configuration={"k": [1, 2]}, description="d")  # fmt: skip
+    registry.register_agent(meta, actor="ana")
+    back = AgentMetadata.from_version(registry.get_agent("bot", "1.0.0"))
+    assert back.with_changes(created_at=None, updated_at=None) == meta
+    assert back.created_at is not None and back.updated_at is not None
+    discover(engine, "bot", "0.9.0")
+    with pytest.raises(InvalidMetadata, match="discovered in telemetry"):
+        AgentMetadata.from_version(registry.get_agent("bot", "0.9.0"))
+
+
+def test_registration_racing_discovery_and_itself(engine):
+    """The receiver discovering versions while they are registered; two registrations of one version."""
+    import threading
+
+    registry = make_registry(engine)
+    versions = [f"1.{i}.0" for i in range(12)]
+    errors: list[BaseException] = []
+
+    def receiver():
+        try:
+            for v in versions:
+                discover(engine, "bot", v)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    def registrar(actor):
+        for v in versions:
+            try:
+                registry.register_agent(AgentMetadata("bot", v, model_type="m"), actor=actor)
+            except DuplicateVersion:
+                pass
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+
+    threads = [threading.Thread(target=receiver), threading.Thread(target=registrar, args=("ana",)),
+               threading.Thread(target=registrar, args=("bob",))]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    agents = registry.list_agents("bot")
+    assert [a.version for a in agents] == versions
+    assert all(a.registered and a.model_type == "m" for a in agents)
+    registrations = [e for e in audit_log(engine, name="bot", limit=None) if e.action in ("register", "adopt")]
+    assert len(registrations) == len(versions)  # exactly one winner per version
