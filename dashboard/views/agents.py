@@ -26,7 +26,7 @@ elif versions is not None:
         column.metric(env, active.get(env, "–"))
 
     st.subheader("Versions")
-    st.dataframe(mine.drop(columns=["name"]), hide_index=True, use_container_width=True)
+    st.dataframe(mine.drop(columns=["name"]), hide_index=True, width="stretch")
     usage = common.load(data.top_agents, ctx.url, ctx.start, ctx.end, "count", 1000, {"agent": name})
     if usage is not None and not usage.empty:
         st.text(f"{ctx.range_label}: {fmt.number(usage['count'].sum())} executions, "
@@ -70,15 +70,15 @@ elif versions is not None:
     st.subheader("Environments")
     states = common.load(data.environment_states, ctx.url, name)
     if states is not None and not states.empty:
-        st.dataframe(states.drop(columns=["agent_name", "deployment_id"]), hide_index=True, use_container_width=True)
+        st.dataframe(states.drop(columns=["agent_name", "deployment_id"]), hide_index=True, width="stretch")
     else:
         st.text("No version of this agent has been promoted yet.")
     st.subheader("Deployment history")
     history = common.load(data.deployments, ctx.url, name)
     if history is not None and not history.empty:
-        st.dataframe(history, hide_index=True, use_container_width=True)
+        st.dataframe(history, hide_index=True, width="stretch")
         common.download_csv(history, f"deployments_{name}.csv", key="dl_deployments")
     st.subheader("Audit log")
     audit = common.load(data.registry_audit, ctx.url, name)
     if audit is not None and not audit.empty:
-        st.dataframe(audit, hide_index=True, use_container_width=True)
+        st.dataframe(audit, hide_index=True, width="stretch")

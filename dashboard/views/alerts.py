@@ -30,7 +30,7 @@ with firing_tab:
     elif firing is not None:
         shown = firing[["id", "severity", "rule_id", "message", "value", "labels", "acknowledged", "acknowledged_by",
                         "timestamp"]]
-        st.dataframe(shown, hide_index=True, use_container_width=True)
+        st.dataframe(shown, hide_index=True, width="stretch")
         common.download_csv(shown, "firing_alerts.csv", key="dl_firing")
         if ctx.user.can("operator"):
             messages = dict(zip(firing["id"], firing["rule_id"]))
@@ -55,7 +55,7 @@ with pending_tab:
     if pending is not None and pending.empty:
         st.text("No rule is pending (a pending rule's condition holds but its 'for' time has not passed).")
     elif pending is not None:
-        st.dataframe(pending, hide_index=True, use_container_width=True)
+        st.dataframe(pending, hide_index=True, width="stretch")
 
 with resolved_tab:
     resolved = common.load(data.alerts, ctx.url, "resolved", severity, ctx.start, ctx.end)
@@ -63,7 +63,7 @@ with resolved_tab:
         st.text(f"No alert resolved in the {ctx.range_label.lower()}.")
     elif resolved is not None:
         shown = resolved[["id", "severity", "rule_id", "message", "timestamp", "resolved_at", "acknowledged_by"]]
-        st.dataframe(shown, hide_index=True, use_container_width=True)
+        st.dataframe(shown, hide_index=True, width="stretch")
         common.download_csv(shown, "resolved_alerts.csv", key="dl_resolved")
 
 with delivery_tab:
@@ -72,15 +72,15 @@ with delivery_tab:
     if deliveries is not None and deliveries.empty:
         st.text("No notifications queued.")
     elif deliveries is not None:
-        st.dataframe(deliveries, hide_index=True, use_container_width=True)
+        st.dataframe(deliveries, hide_index=True, width="stretch")
         common.download_csv(deliveries, "notifications.csv", key="dl_notifications")
     st.subheader("Dead letters")
     dead = common.load(data.notifications, ctx.url, "dead")
     if dead is not None and dead.empty:
         st.text("No dead letters: every notification was delivered or is still being retried.")
     elif dead is not None:
-        st.dataframe(dead, hide_index=True, use_container_width=True)
+        st.dataframe(dead, hide_index=True, width="stretch")
     st.subheader("Channels")
     channels = common.load(data.channel_states, ctx.url)
     if channels is not None and not channels.empty:
-        st.dataframe(channels, hide_index=True, use_container_width=True)
+        st.dataframe(channels, hide_index=True, width="stretch")

@@ -28,18 +28,18 @@ elif overview is not None:
         window = st.slider("Baseline window (buckets)", 5, 120, 30, key="an_window")
         scores = common.load(data.anomalies, ctx.url, metric, ctx.start, ctx.end, ctx.granularity, window, filters)
         if scores is not None:
-            st.altair_chart(charts.anomalies(common.chart_frame(scores), f"{label}: anomalies"), use_container_width=True)
+            st.altair_chart(charts.anomalies(common.chart_frame(scores), f"{label}: anomalies"), width="stretch")
             flagged = scores[scores["is_anomaly"].fillna(False).astype(bool)]
             st.text(f"{fmt.number(len(flagged))} anomalous buckets of {fmt.number(len(scores))} ({ctx.granularity} each)")
             if not flagged.empty:
-                st.dataframe(flagged, hide_index=True, use_container_width=True)
+                st.dataframe(flagged, hide_index=True, width="stretch")
     with forecast_tab:
         steps = st.slider("Buckets ahead", 5, 60, 12, key="an_steps")
         history = common.load(data.time_series, ctx.url, metric, ctx.start, ctx.end, ctx.granularity, filters)
         prediction = common.load(data.forecast, ctx.url, metric, steps, ctx.start, ctx.end, ctx.granularity, filters)
         if history is not None and prediction is not None:
             st.altair_chart(charts.forecast(common.chart_frame(history), common.chart_frame(prediction),
-                                            f"{label}: forecast with 95% interval"), use_container_width=True)
+                                            f"{label}: forecast with 95% interval"), width="stretch")
             st.text(f"model: {prediction['model'].iloc[0] if len(prediction) else '–'}")
             common.download_csv(prediction, "forecast.csv", key="dl_forecast")
     with correlation_tab:
@@ -49,7 +49,7 @@ elif overview is not None:
             table = common.load(data.correlations, ctx.url, tuple(METRICS[p] for p in picked), ctx.start, ctx.end,
                                 ctx.granularity, filters)
             if table is not None and not table.empty:
-                st.altair_chart(charts.heatmap(table, "Correlation (Pearson r)"), use_container_width=True)
-                st.dataframe(table, hide_index=True, use_container_width=True)
+                st.altair_chart(charts.heatmap(table, "Correlation (Pearson r)"), width="stretch")
+                st.dataframe(table, hide_index=True, width="stretch")
         else:
             st.text("Pick at least two metrics.")

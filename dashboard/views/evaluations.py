@@ -33,7 +33,7 @@ elif runs is not None:
         cases=[(s or {}).get("n_cases") for s in runs["summary"]],
         errors=[(s or {}).get("n_errors") for s in runs["summary"]],
     ).drop(columns=["summary"])
-    st.dataframe(table, hide_index=True, use_container_width=True)
+    st.dataframe(table, hide_index=True, width="stretch")
     common.download_csv(table, "evaluation_runs.csv", key="dl_runs")
 
     labels = {r.id: f"{r.timestamp:%Y-%m-%d %H:%M} · {r.agent_name or '?'} {r.agent_version or ''} · {r.benchmark_id}"
@@ -45,13 +45,13 @@ elif runs is not None:
     if metrics.empty:
         st.text(f"Run {run_id} has no metric summary (status: {run['status']}).")
     else:
-        st.dataframe(metrics, hide_index=True, use_container_width=True,
+        st.dataframe(metrics, hide_index=True, width="stretch",
                      column_config={c: st.column_config.NumberColumn(c, format="%.3f")
                                     for c in ("mean", "ci_low", "ci_high", "std", "median")})
         points = alt.Chart(metrics).mark_point(filled=True, size=80).encode(
             x=alt.X("mean:Q", title="mean (95% CI)"), y=alt.Y("metric:N", title=None))
         rules = alt.Chart(metrics).mark_rule().encode(x="ci_low:Q", x2="ci_high:Q", y="metric:N")
-        st.altair_chart((rules + points).properties(height=max(120, 30 * len(metrics))), use_container_width=True)
+        st.altair_chart((rules + points).properties(height=max(120, 30 * len(metrics))), width="stretch")
 
     st.subheader("Compare with a baseline")
     completed = runs[(runs["status"] == "completed") & (runs["id"] != run_id)]
@@ -80,7 +80,7 @@ elif runs is not None:
                     return [colour] * len(row)
 
                 st.dataframe(shown.style.apply(_highlight, axis=1).format(precision=4), hide_index=True,
-                             use_container_width=True)
+                             width="stretch")
                 common.download_csv(shown, "comparison.csv", key="dl_comparison")
                 st.text(f"{fmt.number(len(regressions))} regressions, "
                         f"{fmt.number(len(report.get('improvements') or []))} improvements "

@@ -31,7 +31,7 @@ elif stats is not None:
     columns = ["provider", "model", "count", "error_rate", "latency_p50", "latency_p95", "latency_p99",
                "input_tokens", "output_tokens", "cost_usd", "cost_per_call"]
     table = stats[[c for c in columns if c in stats]]
-    st.dataframe(table, hide_index=True, use_container_width=True,
+    st.dataframe(table, hide_index=True, width="stretch",
                  column_config={"error_rate": st.column_config.NumberColumn("error rate", format="percent"),
                                 "latency_p50": st.column_config.NumberColumn("p50 (ms)", format="%.0f"),
                                 "latency_p95": st.column_config.NumberColumn("p95 (ms)", format="%.0f"),
@@ -44,16 +44,16 @@ elif stats is not None:
     cost = common.load(data.time_series, ctx.url, "cost", ctx.start, ctx.end, ctx.granularity, filters, "model")
     if cost is not None and not cost.empty:
         left.altair_chart(charts.series(common.chart_frame(cost), "Cost over time", "USD", color="model", mark="bar"),
-                          use_container_width=True)
+                          width="stretch")
     tokens = common.load(data.time_series, ctx.url, "tokens", ctx.start, ctx.end, ctx.granularity, filters, "model")
     if tokens is not None and not tokens.empty:
         right.altair_chart(charts.series(common.chart_frame(tokens), "Tokens over time", "tokens", color="model"),
-                           use_container_width=True)
+                           width="stretch")
     left, right = st.columns(2)
     latency = common.load(data.time_series, ctx.url, "llm_latency_p95", ctx.start, ctx.end, ctx.granularity, filters,
                           "model")
     if latency is not None and not latency.empty:
         left.altair_chart(charts.series(common.chart_frame(latency), "Latency p95", "ms", color="model"),
-                          use_container_width=True)
+                          width="stretch")
     right.altair_chart(charts.bars(stats.assign(label=stats["model"].astype(str)), "label", "error_rate",
-                                   "Error rate per model", "error rate", ".0%"), use_container_width=True)
+                                   "Error rate per model", "error rate", ".0%"), width="stretch")

@@ -36,11 +36,11 @@ elif kpis is not None:
     executions = common.load(data.time_series, ctx.url, "executions", ctx.start, ctx.end, ctx.granularity, filters)
     if executions is not None:
         left.altair_chart(charts.series(common.chart_frame(executions), "Executions", "executions", mark="bar"),
-                          use_container_width=True)
+                          width="stretch")
     success = common.load(data.time_series, ctx.url, "success_rate", ctx.start, ctx.end, ctx.granularity, filters)
     if success is not None:
         right.altair_chart(charts.series(common.chart_frame(success), "Success rate", "success", y_format="%"),
-                           use_container_width=True)
+                           width="stretch")
     left, right = st.columns(2)
     p95 = common.load(data.time_series, ctx.url, "latency_p95", ctx.start, ctx.end, ctx.granularity, filters)
     p50 = common.load(data.time_series, ctx.url, "latency_p50", ctx.start, ctx.end, ctx.granularity, filters)
@@ -49,11 +49,11 @@ elif kpis is not None:
 
         latency = pd.concat([p50.assign(percentile="p50"), p95.assign(percentile="p95")], ignore_index=True)
         left.altair_chart(charts.series(common.chart_frame(latency), "Latency", "ms", color="percentile"),
-                          use_container_width=True)
+                          width="stretch")
     cost = common.load(data.time_series, ctx.url, "cost", ctx.start, ctx.end, ctx.granularity, filters)
     if cost is not None:
         right.altair_chart(charts.series(common.chart_frame(cost), "Cost", "USD", mark="bar", y_format="$,.4~f"),
-                           use_container_width=True)
+                           width="stretch")
 
     left, right = st.columns(2)
     with left:
@@ -61,7 +61,7 @@ elif kpis is not None:
         agents = common.load(data.top_agents, ctx.url, ctx.start, ctx.end, "count", 10, filters)
         if agents is not None and not agents.empty:
             st.dataframe(agents[["agent", "count", "error_rate", "latency_p95", "total_tokens", "cost_usd"]],
-                         hide_index=True, use_container_width=True,
+                         hide_index=True, width="stretch",
                          column_config={"error_rate": st.column_config.NumberColumn("error rate", format="percent"),
                                         "latency_p95": st.column_config.NumberColumn("p95 (ms)", format="%.0f"),
                                         "cost_usd": st.column_config.NumberColumn("cost", format="dollar")})
@@ -71,7 +71,7 @@ elif kpis is not None:
         models = common.load(data.top_models, ctx.url, ctx.start, ctx.end, "count", 10, filters)
         if models is not None and not models.empty:
             st.dataframe(models[["provider", "model", "count", "error_rate", "total_tokens", "cost_usd"]],
-                         hide_index=True, use_container_width=True,
+                         hide_index=True, width="stretch",
                          column_config={"error_rate": st.column_config.NumberColumn("error rate", format="percent"),
                                         "cost_usd": st.column_config.NumberColumn("cost", format="dollar")})
             common.download_csv(models, "top_models.csv", key="dl_top_models")

@@ -31,7 +31,7 @@ receiver_names = tuple(n for n in names if n.startswith(("agentotel.receiver", "
 if receiver_names:
     latest = common.load(data.latest_metric_values, ctx.url, receiver_names, ctx.start)
     if latest is not None and not latest.empty:
-        st.dataframe(latest, hide_index=True, use_container_width=True)
+        st.dataframe(latest, hide_index=True, width="stretch")
 
 st.subheader("Hosts and processes")
 system_names = [n for n in names if n.startswith(SYSTEM_PREFIXES)]
@@ -44,7 +44,7 @@ else:
     picked = st.multiselect("Metrics", system_names, default=default, key="sys_metrics")
     latest = common.load(data.latest_metric_values, ctx.url, tuple(picked), ctx.start)
     if latest is not None and not latest.empty:
-        st.dataframe(latest, hide_index=True, use_container_width=True,
+        st.dataframe(latest, hide_index=True, width="stretch",
                      column_config={"value": st.column_config.NumberColumn("latest", format="%.4g")})
     columns = st.columns(2)
     for i, name in enumerate(picked):
@@ -52,13 +52,13 @@ else:
                              "service")
         if series is not None and not series.empty:
             columns[i % 2].altair_chart(charts.series(common.chart_frame(series), name, "value", color="service"),
-                                        use_container_width=True)
+                                        width="stretch")
 
 if ctx.user.can("admin"):
     st.subheader("Audit trail")
     trail = common.load(data.audit_trail, ctx.url)
     if trail is not None and not trail.empty:
-        st.dataframe(trail, hide_index=True, use_container_width=True)
+        st.dataframe(trail, hide_index=True, width="stretch")
         common.download_csv(trail, "audit.csv", key="dl_audit")
     elif trail is not None:
         st.text("No audited action yet.")

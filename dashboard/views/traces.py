@@ -43,7 +43,7 @@ elif traces is not None:
     st.caption(f"{fmt.number(len(traces))} traces")
     shown = traces[["start_time", "trace_id", "name", "agent_name", "service_name", "duration_ms", "status",
                     "span_count", "error_count"]]
-    st.dataframe(shown, hide_index=True, use_container_width=True,
+    st.dataframe(shown, hide_index=True, width="stretch",
                  column_config={"duration_ms": st.column_config.NumberColumn("duration (ms)", format="%.1f"),
                                 "start_time": st.column_config.DatetimeColumn("start (UTC)", format="YYYY-MM-DD HH:mm:ss")})
     common.download_csv(shown, "traces.csv", key="dl_traces")
@@ -56,7 +56,7 @@ elif traces is not None:
     if spans is not None and not spans.empty:
         st.subheader("Waterfall")
         st.text(f"trace {selected} · {len(spans)} spans · {fmt.duration_ms(spans['duration_ms'].max())}")
-        st.altair_chart(charts.waterfall(spans), use_container_width=True)
+        st.altair_chart(charts.waterfall(spans), width="stretch")
 
         st.subheader("Span details")
         span_names = dict(zip(spans["span_id"], spans["name"]))
