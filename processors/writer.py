@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from agentotel.processors.executions import Node, compute_trace_executions
 from agentotel.processors.records import SpanBatch, SpanRecord
+from agentotel.warehouse.bulk import driver_time, driver_time_ns, dumps_json, fast_insert, ns_to_datetime
 from agentotel.warehouse.models import Agent, AgentExecution, LLMCall, Span, ToolCall
 from agentotel.warehouse.upsert import insert_on_conflict
 
@@ -37,10 +38,6 @@ LLM_COLUMNS = (
 
 BatchObserver = Callable[[SpanBatch], None]
 SpanKeysHook = Callable[[Connection, list[tuple[str, str]]], None]
-
-
-def ns_to_datetime(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns // 1_000_000_000, tz=timezone.utc).replace(microsecond=(ns % 1_000_000_000) // 1000)
 
 
 def execution_id(trace_id: str, span_id: str) -> str:
@@ -129,11 +126,12 @@ class WarehouseWriter:
                 row["agent_id"] = agent_ids.get((row["agent_name"] or "", row["agent_version"] or "")) if row["agent_name"] else None
                 execution_rows.append(row)
 
-        insert_on_conflict(conn, SPANS, [_span_row(s) for s in new_spans], ("trace_id", "span_id"))
-        llm_rows = [_llm_row(s) for s in new_spans if s.llm is not None]
-        insert_on_conflict(conn, LLM_CALLS, llm_rows, ("trace_id", "span_id"))
-        tool_rows = [_tool_row(s) for s in new_spans if s.tool is not None]
-        insert_on_conflict(conn, TOOL_CALLS, tool_rows, ("trace_id", "span_id"))
+        dialect = conn.dialect.name
+        fast_insert(conn, SPANS, [_span_row(s, dialect) for s in new_spans], ("trace_id", "span_id"))
+        llm_rows = [_llm_row(s, dialect) for s in new_spans if s.llm is not None]
+        fast_insert(conn, LLM_CALLS, llm_rows, ("trace_id", "span_id"))
+        tool_rows = [_tool_row(s, dialect) for s in new_spans if s.tool is not None]
+        fast_insert(conn, TOOL_CALLS, tool_rows, ("trace_id", "span_id"))
         if reassign:
             for table in (SPANS, LLM_CALLS, TOOL_CALLS):
                 conn.execute(
@@ -144,7 +142,10 @@ class WarehouseWriter:
                 )
         if stale_executions:
             conn.execute(EXECUTIONS.delete().where(EXECUTIONS.c.id.in_(stale_executions)))
-        insert_on_conflict(
+        for row in execution_rows:
+            row["timestamp"] = driver_time(row["timestamp"], dialect)
+            row["end_time"] = driver_time(row["end_time"], dialect)
+        fast_insert(
             conn,
             EXECUTIONS,
             execution_rows,
@@ -264,7 +265,7 @@ def _execution_row(trace_id: str, key: str, totals: Any, span: SpanRecord | None
     }
 
 
-def _span_row(span: SpanRecord) -> dict[str, Any]:
+def _span_row(span: SpanRecord, dialect: str) -> dict[str, Any]:
     return {
         "trace_id": span.trace_id,
         "span_id": span.span_id,
@@ -273,18 +274,18 @@ def _span_row(span: SpanRecord) -> dict[str, Any]:
         "kind": span.kind,
         "span_type": span.span_type,
         "service_name": span.service_name,
-        "start_time": ns_to_datetime(span.start_ns),
-        "end_time": ns_to_datetime(span.end_ns),
+        "start_time": driver_time_ns(span.start_ns, dialect),
+        "end_time": driver_time_ns(span.end_ns, dialect),
         "duration_ms": span.duration_ms,
         "status_code": span.status_code,
         "status_message": span.status_message,
-        "attributes": span.attributes,
-        "resource_attributes": span.resource_attributes,
-        "events": span.events,
+        "attributes": dumps_json(span.attributes),
+        "resource_attributes": dumps_json(span.resource_attributes),
+        "events": dumps_json(span.events),
         "execution_id": span.execution_id,
         "start_time_unix_nano": span.start_ns,
         "end_time_unix_nano": span.end_ns,
-        "links": span.links,
+        "links": dumps_json(span.links),
         "scope_name": span.scope_name,
         "scope_version": span.scope_version,
         "trace_state": span.trace_state,
@@ -301,7 +302,7 @@ def _span_row(span: SpanRecord) -> dict[str, Any]:
     }
 
 
-def _llm_row(span: SpanRecord) -> dict[str, Any]:
+def _llm_row(span: SpanRecord, dialect: str) -> dict[str, Any]:
     llm = span.llm or {}
     row = {column: llm.get(column) for column in LLM_COLUMNS}
     row.update(
@@ -309,17 +310,17 @@ def _llm_row(span: SpanRecord) -> dict[str, Any]:
         span_id=span.span_id,
         execution_id=span.execution_id,
         duration_ms=span.duration_ms,
-        start_time=ns_to_datetime(span.start_ns),
+        start_time=driver_time_ns(span.start_ns, dialect),
         service_name=span.service_name,
         agent_name=span.agent_name,
-        success=llm.get("success", not span.is_error),
+        success=bool(llm.get("success", not span.is_error)),
     )
     if row["total_tokens"] is None and (row["input_tokens"] is not None or row["output_tokens"] is not None):
         row["total_tokens"] = (row["input_tokens"] or 0) + (row["output_tokens"] or 0)
     return row
 
 
-def _tool_row(span: SpanRecord) -> dict[str, Any]:
+def _tool_row(span: SpanRecord, dialect: str) -> dict[str, Any]:
     tool = span.tool or {}
     return {
         "trace_id": span.trace_id,
@@ -328,9 +329,9 @@ def _tool_row(span: SpanRecord) -> dict[str, Any]:
         "tool_name": tool.get("tool_name"),
         "tool_call_id": tool.get("tool_call_id"),
         "duration_ms": span.duration_ms,
-        "success": tool.get("success", not span.is_error),
+        "success": bool(tool.get("success", not span.is_error)),
         "error_message": tool.get("error_message"),
-        "start_time": ns_to_datetime(span.start_ns),
+        "start_time": driver_time_ns(span.start_ns, dialect),
         "service_name": span.service_name,
         "agent_name": span.agent_name,
     }

@@ -1,0 +1,107 @@
+"""The ingest fast path: ``INSERT … ON CONFLICT`` through the DB-API ``executemany`` with values already
+in the driver's form (JSON text, UTC timestamps), skipping per-value SQLAlchemy bind processing.
+
+The statement is still built and compiled by SQLAlchemy (once per table and dialect), so the SQL is the
+same as ``upsert.insert_on_conflict`` produces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from functools import lru_cache
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, func
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+try:  # orjson is several times faster; the standard library is the fallback
+    import orjson
+
+    def dumps_json(value: Any) -> str | None:
+        if value is None:
+            return None
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+except ImportError:  # pragma: no cover - orjson is a declared dependency
+    import json
+
+    def dumps_json(value: Any) -> str | None:
+        return None if value is None else json.dumps(value, separators=(",", ":"), default=str)
+
+
+SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy's SQLite DateTime stores
+
+
+def ns_to_datetime(ns: int) -> datetime:
+    """An exact-to-the-microsecond aware UTC datetime from Unix nanoseconds (no float rounding)."""
+    return datetime.fromtimestamp(ns // 1_000_000_000, tz=timezone.utc).replace(microsecond=(ns % 1_000_000_000) // 1000)
+
+
+def driver_time(value: datetime | None, dialect: str) -> Any:
+    if value is None or dialect != "sqlite":
+        return value
+    return value.astimezone(timezone.utc).strftime(SQLITE_TIME_FORMAT)
+
+
+_SECOND_TEXT: dict[int, str] = {}
+
+
+def driver_time_ns(ns: int, dialect: str) -> Any:
+    """``driver_time(ns_to_datetime(ns))`` without formatting a whole timestamp per call on SQLite."""
+    if dialect != "sqlite":
+        return ns_to_datetime(ns)
+    seconds, rest = divmod(ns, 1_000_000_000)
+    text = _SECOND_TEXT.get(seconds)
+    if text is None:
+        if len(_SECOND_TEXT) > 100_000:
+            _SECOND_TEXT.clear()
+        text = _SECOND_TEXT[seconds] = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{text}.{rest // 1000:06d}"
+
+
+@lru_cache(maxsize=128)
+def _compiled(
+    table: Table, dialect_name: str, dialect: Any, columns: tuple[str, ...], keys: tuple[str, ...],
+    update_columns: tuple[str, ...], coalesce_columns: tuple[str, ...],
+) -> tuple[str, tuple[str, ...]]:  # fmt: skip
+    insert = pg_insert if dialect_name == "postgresql" else sqlite_insert
+    stmt = insert(table).values({c: bindparam(c) for c in columns})
+    if update_columns:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={
+                c: func.coalesce(stmt.excluded[c], table.c[c]) if c in coalesce_columns else stmt.excluded[c]
+                for c in update_columns
+            },
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    if dialect_name == "postgresql":  # positional %s: rows go to psycopg as tuples too
+        from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+
+        dialect = PGDialect_psycopg(paramstyle="format")
+    compiled = stmt.compile(dialect=dialect)
+    return str(compiled), tuple(compiled.positiontup)
+
+
+def fast_insert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    update_columns: Sequence[str] = (),
+    coalesce_columns: Sequence[str] = (),
+) -> None:
+    """Insert driver-ready ``rows`` (all with the same keys); on conflict do nothing or update."""
+    if not rows:
+        return
+    dialect = conn.dialect
+    sql, order = _compiled(
+        table, dialect.name, dialect, tuple(rows[0]), tuple(keys), tuple(update_columns), tuple(coalesce_columns)
+    )
+    getter = itemgetter(*order)
+    params = [getter(row) for row in rows] if len(order) > 1 else [(getter(row),) for row in rows]
+    conn.exec_driver_sql(sql, params)
