@@ -16,8 +16,10 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
 MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its standard deviation
+ANOMALY_SEASONAL_SMOOTHER = 31
 
 
 def moving_average(values: pd.Series, window: int, min_periods: int | None = None) -> pd.Series:
@@ -110,10 +112,10 @@ def seasonal_strength(values: np.ndarray, period: int) -> float:
     return float(max(0.0, 1 - np.var(resid) / denominator)) if denominator > 0 else 0.0
 
 
-def _stl(values: np.ndarray, period: int):
+def _stl(values: np.ndarray, period: int, seasonal: int = 7):
     from statsmodels.tsa.seasonal import STL
 
-    return STL(np.asarray(values, dtype=float), period=period, robust=True).fit()
+    return STL(np.asarray(values, dtype=float), period=period, seasonal=seasonal, robust=True).fit()
 
 
 def anomaly_scores(
@@ -141,7 +143,8 @@ def anomaly_scores(
     if period == "auto":
         period = detect_seasonality(filled.to_numpy()).period if len(filled) >= 16 else None
     if period and len(filled) >= 2 * int(period) + 1:
-        fit = _stl(filled.to_numpy(), int(period))
+        # a stiff seasonal smoother (31 cycles): the season is not allowed to absorb the anomalies
+        fit = _stl(filled.to_numpy(), int(period), seasonal=ANOMALY_SEASONAL_SMOOTHER)
         baseline = pd.Series(fit.trend + fit.seasonal, index=series.index)
         residual = series - baseline
     else:
@@ -154,8 +157,9 @@ def anomaly_scores(
     rolling_median = residual.rolling(window, min_periods=min_periods).median()
     mad = (residual - rolling_median).abs().rolling(window, min_periods=min_periods).median()
     robust = (residual - rolling_median) / (MAD_TO_SIGMA * mad)
-    robust = robust.where(mad > 0, np.where((residual - rolling_median).abs() > 0, np.inf, 0.0))
-    robust = robust.where(rolling_median.notna())
+    deviation = (residual - rolling_median).abs()
+    robust = robust.where(~(mad == 0), np.where(deviation > 0, np.inf, 0.0))  # flat window: any change is news
+    robust = robust.where(mad.notna() & rolling_median.notna())
     if method == "robust":
         flag = robust.abs() > threshold
     elif method == "zscore":
@@ -204,16 +208,17 @@ def forecast_series(
 
     if steps < 1:
         raise ValueError("steps must be at least 1")
-    y = pd.Series(np.asarray(values, dtype=float)).interpolate(limit_direction="both").to_numpy()
+    y = pd.Series(np.asarray(values, dtype=float)).interpolate(limit_direction="both")
     if len(y) < 10:
         raise ValueError("need at least 10 points to forecast")
     if period == "auto":
-        period = detect_seasonality(y).period
+        period = detect_seasonality(y.to_numpy()).period
     if period and len(y) < 2 * int(period) + 2:
         period = None
     candidates: dict[str, tuple[float, np.ndarray, np.ndarray, np.ndarray]] = {}
 
-    with warnings.catch_warnings():
+    # small matrices: one BLAS thread each is much faster than a contended pool
+    with warnings.catch_warnings(), threadpool_limits(1):
         warnings.simplefilter("ignore")
         ets_specs = [("ets(A,N,{s})", None, False), ("ets(A,Ad,{s})", "add", True)]
         for name, trend, damped in ets_specs:
@@ -238,10 +243,10 @@ def forecast_series(
             except Exception:  # noqa: BLE001 - a candidate that cannot be fitted is skipped
                 continue
         exog, future = _fourier(len(y), steps, int(period)) if period else (None, None)
-        for order, trend in (((1, 0, 0), "c"), ((2, 0, 1), "c"), ((0, 1, 1), "n"), ((1, 1, 1), "n")):
+        for order, trend in (((1, 0, 0), "c"), ((1, 0, 1), "c"), ((2, 0, 1), "c"), ((0, 1, 1), "n")):
             label = f"arima{order}" + ("+fourier" if period else "")
             try:
-                fit = ARIMA(y, order=order, trend=trend, exog=exog).fit()
+                fit = ARIMA(y.to_numpy(), order=order, trend=trend, exog=exog).fit()
                 prediction = fit.get_forecast(steps, exog=future)
                 interval = prediction.conf_int(alpha=alpha)
                 candidates[label] = (

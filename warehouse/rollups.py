@@ -183,6 +183,8 @@ def merge_partials(frame: pd.DataFrame, keys: Sequence[str], sum_columns: Sequen
     """Combine partial aggregates that share ``keys``: sums add, sketches merge."""
     keys = list(keys)
     if frame.empty:
+        if not keys:  # one total row, even over no data
+            return pd.DataFrame([{**{c: 0 for c in sum_columns}, **({"duration_hist": {}} if with_hist else {})}])
         return pd.DataFrame(columns=[*keys, *sum_columns, *(["duration_hist"] if with_hist else [])])
     numeric = frame[[*keys, *sum_columns]].copy()
     for name in sum_columns:

@@ -1,0 +1,123 @@
+"""Rollups equal a direct scan, are idempotent, pick up late rows, and merge sketches within the bound."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+from agentotel.warehouse import sketch
+from agentotel.warehouse.analytics import METRICS, AnalyticsEngine
+from agentotel.warehouse.rollup_models import RollupExecution, RollupLLM
+from agentotel.warehouse.rollups import rebuild_rollups, refresh_rollups
+from tests.warehouse.support import generate, load
+
+T0 = datetime(2026, 11, 2, 10, 0, tzinfo=timezone.utc)
+SPAN = timedelta(hours=3)
+NOW = T0 + SPAN + timedelta(minutes=5)
+
+
+def _pair(engine) -> tuple[AnalyticsEngine, AnalyticsEngine]:
+    return AnalyticsEngine(engine, cache_ttl=0, use_rollups=False), AnalyticsEngine(engine, cache_ttl=0)
+
+
+def _assert_close(direct: pd.DataFrame, rolled: pd.DataFrame, metric: str) -> None:
+    assert list(direct.columns) == list(rolled.columns)
+    assert len(direct) == len(rolled) and len(direct) > 0
+    pd.testing.assert_frame_equal(direct.drop(columns="value"), rolled.drop(columns="value"))
+    a, b = direct["value"].to_numpy(float), rolled["value"].to_numpy(float)
+    assert np.array_equal(np.isnan(a), np.isnan(b)), metric
+    mask = ~np.isnan(a)
+    if METRICS[metric].kind == "quantile":
+        assert np.all(np.abs(b[mask] - a[mask]) <= sketch.RELATIVE_ERROR * np.abs(a[mask]) + 1e-9), metric
+    else:
+        np.testing.assert_allclose(b[mask], a[mask], rtol=1e-9, atol=1e-9, err_msg=metric)
+
+
+def test_rollups_equal_direct_scan(engine):
+    load(engine, generate(600, T0, SPAN, seed=1))
+    assert refresh_rollups(engine, now=NOW) > 0
+    direct, rolled = _pair(engine)
+    # an unaligned start exercises raw head + minute rows + hour rows + raw tail
+    start, end = T0 + timedelta(minutes=7, seconds=13), T0 + SPAN
+    for metric, group in [
+        ("executions", "agent"), ("success_rate", None), ("error_rate", "service"), ("latency_p95", None),
+        ("latency_p50", "agent"), ("llm_calls", "model"), ("llm_error_rate", "provider"), ("llm_latency_p99", None),
+        ("tokens", "model"), ("input_tokens", None), ("output_tokens", "agent"), ("cost", "provider"),
+        ("tool_calls", "tool"), ("tool_error_rate", "tool"), ("latency_avg", None),
+    ]:
+        for granularity in ("5min", "1h"):
+            _assert_close(
+                direct.get_time_series(metric, start, end, granularity, group_by=group),
+                rolled.get_time_series(metric, start, end, granularity, group_by=group),
+                metric,
+            )
+        _assert_close(
+            direct.get_aggregations(metric, group, start=start, end=end).sort_values(group or "value").reset_index(drop=True),
+            rolled.get_aggregations(metric, group, start=start, end=end).sort_values(group or "value").reset_index(drop=True),
+            metric,
+        )
+    filters = {"agent": ["planner", "coder"], "model": "gpt-4o"}
+    _assert_close(
+        direct.get_time_series("cost", start, end, "10min", filters=filters),
+        rolled.get_time_series("cost", start, end, "10min", filters=filters),
+        "cost",
+    )
+
+
+def test_refresh_is_idempotent_and_picks_up_late_rows(engine):
+    data = generate(300, T0, SPAN, seed=2)
+    late = {k: [r for r in v if r.get("start_time", r.get("timestamp")) >= T0 + SPAN - timedelta(minutes=6)] for k, v in data.items()}
+    early = {k: [r for r in v if r not in late[k]] for k, v in data.items()}
+    load(engine, early)
+    refresh_rollups(engine, now=NOW)
+    with engine.connect() as conn:
+        before = conn.execute(select(func.count(), func.sum(RollupExecution.count)).where(RollupExecution.width_s == 60)).one()
+    refresh_rollups(engine, now=NOW)
+    with engine.connect() as conn:
+        again = conn.execute(select(func.count(), func.sum(RollupExecution.count)).where(RollupExecution.width_s == 60)).one()
+    assert again == before and before[1] == len(early["agent_executions"])
+    load(engine, late)  # rows for minutes that were already rolled up
+    refresh_rollups(engine, now=NOW)
+    with engine.connect() as conn:
+        total = conn.execute(select(func.sum(RollupExecution.count)).where(RollupExecution.width_s == 60)).scalar()
+        hours = conn.execute(select(func.sum(RollupExecution.count)).where(RollupExecution.width_s == 3600)).scalar()
+        calls = conn.execute(select(func.sum(RollupLLM.count)).where(RollupLLM.width_s == 60)).scalar()
+    assert total == hours == 300
+    assert calls == len(data["llm_calls"])
+
+
+def test_rebuild_picks_up_backfill_older_than_lateness(engine):
+    load(engine, generate(100, T0 + timedelta(hours=2), timedelta(hours=1), seed=3))
+    refresh_rollups(engine, now=NOW)
+    old = generate(50, T0 - timedelta(days=1), timedelta(hours=1), seed=4)
+    load(engine, old)
+    refresh_rollups(engine, now=NOW)
+    rolled = AnalyticsEngine(engine, cache_ttl=0)
+    window = (T0 - timedelta(days=1), T0)
+    assert rolled.get_aggregations("executions", start=window[0], end=window[1])["value"].iloc[0] == 0  # outside lateness
+    rebuild_rollups(engine, *window)
+    assert rolled.get_aggregations("executions", start=window[0], end=window[1])["value"].iloc[0] == 50
+
+
+def test_rollups_fresh_after_watermark_without_refresh(engine):
+    load(engine, generate(100, T0, timedelta(hours=1), seed=5))
+    refresh_rollups(engine, now=NOW)
+    load(engine, generate(40, T0 + timedelta(hours=1, minutes=30), timedelta(minutes=10), seed=6))
+    rolled = AnalyticsEngine(engine, cache_ttl=0)
+    assert rolled.get_aggregations("executions", start=T0, end=NOW)["value"].iloc[0] == 140  # raw tail after the watermark
+
+
+@pytest.mark.parametrize("q", [0.5, 0.9, 0.95, 0.99])
+def test_sketch_quantile_within_relative_error(q):
+    rng = np.random.default_rng(7)
+    values = np.concatenate([rng.lognormal(5, 1.5, 5000), [0.0, 0.0]])
+    parts = np.array_split(values, 37)
+    merged = sketch.merge(sketch.from_values(p) for p in parts)
+    assert sum(merged.values()) == len(values)
+    exact = np.percentile(values, q * 100, method="inverted_cdf")
+    assert abs(sketch.quantile(merged, q) - exact) <= sketch.RELATIVE_ERROR * exact
+    assert sketch.quantile({}, q) != sketch.quantile({}, q)  # NaN for an empty sketch

@@ -1,0 +1,94 @@
+"""``agentotel export`` and ``agentotel import``: warehouse tables out, offline telemetry in."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import datetime, timedelta, timezone
+
+from agentotel.warehouse.export import COMPRESSIONS, EXPORT_TABLES, FORMATS
+
+_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    export = sub.add_parser("export", help="export a warehouse table to CSV, Parquet or JSON lines")
+    export.add_argument("--table", required=True, choices=EXPORT_TABLES)
+    export.add_argument("--format", required=True, choices=FORMATS, dest="fmt")
+    export.add_argument("--since", help="ISO date/time (UTC if no offset) or an age like 24h, 7d")
+    export.add_argument("--until", help="ISO date/time (exclusive) or an age like 1h")
+    export.add_argument("--agent", help="only rows of this agent")
+    export.add_argument("--compression", choices=COMPRESSIONS)
+    export.add_argument("--chunk-size", type=int, default=50_000, help="rows per read/write chunk")
+    export.add_argument("--db", help="warehouse URL (default: MONITORING_DB_URL or sqlite:///monitoring.db)")
+    export.add_argument("out", metavar="OUT")
+    export.set_defaults(handler=_export)
+
+    load = sub.add_parser("import", help="load OTLP/JSON trace dumps or JSON-lines telemetry files")
+    load.add_argument("files", nargs="+", metavar="FILE")
+    load.add_argument("--db", help="warehouse URL (default: MONITORING_DB_URL or sqlite:///monitoring.db)")
+    load.add_argument("--dry-run", action="store_true", help="validate only; write nothing")
+    load.set_defaults(handler=_import)
+
+
+def parse_time(value: str | None, now: datetime | None = None) -> datetime | None:
+    """ISO 8601 (naive = UTC) or a relative age (``24h`` = 24 hours ago)."""
+    if value is None:
+        return None
+    match = _RELATIVE.match(value)
+    if match:
+        return (now or datetime.now(timezone.utc)) - timedelta(seconds=float(match.group(1)) * _UNIT[match.group(2).lower()])
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"invalid time {value!r}: use ISO 8601 (2026-01-31, 2026-01-31T12:00:00Z) or an age like 24h") from None
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+
+
+def _engine(url: str | None):
+    from agentotel.warehouse.engine import create_db_engine
+
+    return create_db_engine(url)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from agentotel.cli import CommandError
+    from agentotel.warehouse.export import export_table
+
+    try:
+        since, until = parse_time(args.since), parse_time(args.until)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    engine = _engine(args.db)
+    try:
+        result = export_table(
+            engine, args.table, args.fmt, args.out, since=since, until=until, agent=args.agent,
+            compression=args.compression, chunk_size=args.chunk_size,
+        )
+    except (ValueError, OSError) as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        engine.dispose()
+    print(f"exported {result.rows} rows of {result.table} to {result.path}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from agentotel.cli import CommandError
+    from agentotel.warehouse.etl import ETLPipeline
+
+    engine = _engine(args.db)
+    try:
+        pipeline = ETLPipeline(engine)
+        report = pipeline.run(args.files, dry_run=args.dry_run)
+    except (ValueError, OSError) as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        engine.dispose()
+    print(report.summary())
+    for rejection in report.rejected[:50]:
+        print(f"  rejected {rejection.location}: {rejection.reason}")
+    if len(report.rejected) > 50:
+        print(f"  … and {len(report.rejected) - 50} more rejected records")
+    return 0 if not report.failed_files else 1

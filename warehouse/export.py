@@ -1,0 +1,249 @@
+"""data_export: stream a warehouse table to CSV, Parquet or JSON lines, chunk by chunk.
+
+Rows are read with a server-side cursor (``stream_results``) in chunks of ``chunk_size`` and written as they
+come, so a table larger than memory exports in bounded memory. Timestamps are ISO 8601 UTC; JSON columns
+are written as JSON text (CSV, Parquet) or nested objects (JSON lines). CSV cells that a spreadsheet would
+run as a formula (starting with ``= + - @``, tab or carriage return) are prefixed with ``'``. Columns or
+JSON keys that look like secrets (api keys, passwords, authorization headers) are never exported.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import math
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import JSON, Boolean, DateTime, Engine, Float, Integer, Table, select
+
+from agentotel.warehouse.models import Base
+
+FORMATS = ("csv", "parquet", "json")
+COMPRESSIONS = ("gzip", "zstd")
+EXPORT_TABLES = (
+    "spans", "llm_calls", "tool_calls", "agent_executions", "metrics", "agents", "logs", "evaluation_runs", "alerts",
+)
+TIME_COLUMNS = {
+    "spans": "start_time", "llm_calls": "start_time", "tool_calls": "start_time", "agent_executions": "timestamp",
+    "metrics": "timestamp", "agents": "last_seen_at", "logs": "timestamp", "evaluation_runs": "timestamp",
+    "alerts": "timestamp",
+}
+AGENT_COLUMNS = {
+    "spans": "agent_name", "llm_calls": "agent_name", "tool_calls": "agent_name", "agent_executions": "agent_name",
+    "agents": "name", "evaluation_runs": "agent_name",
+}
+SECRET_NAME = re.compile(r"(api[_.-]?key|password|passwd|secret|authorization|bearer|access[_.-]?token|private[_.-]?key)", re.I)
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+REDACTED = "[REDACTED]"
+
+
+@dataclass
+class ExportResult:
+    """What an export wrote."""
+
+    table: str
+    rows: int
+    path: str
+
+
+def neutralise_cell(value: str) -> str:
+    """Prefix a CSV text cell with ``'`` when a spreadsheet would evaluate it (RELIABILITY P4)."""
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+def redact_secrets(value: Any) -> Any:
+    """Copy of a JSON value with the values of secret-looking keys replaced by ``[REDACTED]``."""
+    if isinstance(value, dict):
+        return {k: (REDACTED if SECRET_NAME.search(str(k)) else redact_secrets(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_secrets(v) for v in value]
+    return value
+
+
+def export_table(
+    engine: Engine,
+    table: str,
+    fmt: str,
+    out: str | Path,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    agent: str | None = None,
+    compression: str | None = None,
+    chunk_size: int = 50_000,
+) -> ExportResult:
+    """Write the rows of ``table`` (filtered by time ``[since, until)`` and agent) to ``out``."""
+    if table not in EXPORT_TABLES:
+        raise ValueError(f"unknown table {table!r}; exportable: {', '.join(EXPORT_TABLES)}")
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}")
+    if compression is not None and compression not in COMPRESSIONS:
+        raise ValueError(f"compression must be one of {COMPRESSIONS}")
+    if agent and table not in AGENT_COLUMNS:
+        raise ValueError(f"table {table} has no agent column to filter on")
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be positive")
+    source: Table = Base.metadata.tables[table]
+    columns = [c for c in source.columns if not SECRET_NAME.search(c.name)]
+    stmt = select(*columns)
+    time_column = source.c[TIME_COLUMNS[table]]
+    if since is not None:
+        stmt = stmt.where(time_column >= _utc(since))
+    if until is not None:
+        stmt = stmt.where(time_column < _utc(until))
+    if agent:
+        stmt = stmt.where(source.c[AGENT_COLUMNS[table]] == agent)
+    stmt = stmt.order_by(time_column, *source.primary_key.columns)
+    writer = {"csv": _CsvWriter, "json": _JsonWriter, "parquet": _ParquetWriter}[fmt](columns, compression)
+    rows = 0
+    path = Path(out)
+    with engine.connect() as conn, writer.open(path):
+        result = conn.execution_options(stream_results=True, yield_per=chunk_size).execute(stmt)
+        for chunk in result.partitions(chunk_size):
+            writer.write([_clean(row._mapping, columns) for row in chunk])
+            rows += len(chunk)
+    return ExportResult(table, rows, str(path))
+
+
+def _clean(row, columns) -> dict[str, Any]:
+    out = {}
+    for column in columns:
+        value = row[column.name]
+        if isinstance(column.type, JSON) and value is not None:
+            value = redact_secrets(value)
+        out[column.name] = value
+    return out
+
+
+@contextmanager
+def _binary_sink(path: Path, compression: str | None) -> Iterator[BinaryIO]:
+    if compression == "gzip":
+        with gzip.open(path, "wb") as handle:
+            yield handle
+    elif compression == "zstd":
+        import zstandard
+
+        with open(path, "wb") as raw, zstandard.ZstdCompressor().stream_writer(raw) as handle:
+            yield handle
+    else:
+        with open(path, "wb") as handle:
+            yield handle
+
+
+class _TextWriter:
+    def __init__(self, columns, compression: str | None) -> None:
+        self.columns = columns
+        self.compression = compression
+        self.text: io.TextIOWrapper | None = None
+
+    @contextmanager
+    def open(self, path: Path):
+        with _binary_sink(path, self.compression) as sink:
+            self.text = io.TextIOWrapper(sink, encoding="utf-8", newline="")
+            self.start()
+            yield self
+            self.text.flush()
+            self.text.detach()
+
+    def start(self) -> None:
+        pass
+
+
+class _CsvWriter(_TextWriter):
+    def start(self) -> None:
+        self.csv = csv.writer(self.text, lineterminator="\n")
+        self.csv.writerow([c.name for c in self.columns])
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        self.csv.writerows([[_csv_cell(row[c.name]) for c in self.columns] for row in rows])
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return _iso(value)
+    if isinstance(value, (dict, list)):
+        return neutralise_cell(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+    if isinstance(value, str):
+        return neutralise_cell(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+class _JsonWriter(_TextWriter):
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            self.text.write(json.dumps(row, default=_json_default, ensure_ascii=False, allow_nan=True))
+            self.text.write("\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+class _ParquetWriter:
+    def __init__(self, columns, compression: str | None) -> None:
+        import pyarrow as pa
+
+        self.pa = pa
+        self.columns = columns
+        self.compression = compression or "none"
+        self.schema = pa.schema([pa.field(c.name, _arrow_type(c.type)) for c in columns])
+        self.json_columns = [c.name for c in columns if isinstance(c.type, JSON)]
+
+    @contextmanager
+    def open(self, path: Path):
+        import pyarrow.parquet as pq
+
+        with pq.ParquetWriter(str(path), self.schema, compression=self.compression) as writer:
+            self.writer = writer
+            yield self
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        columns = {}
+        for field in self.schema:
+            values = [row[field.name] for row in rows]
+            if field.name in self.json_columns:
+                values = [None if v is None else json.dumps(v, separators=(",", ":"), ensure_ascii=False) for v in values]
+            elif self.pa.types.is_timestamp(field.type):
+                values = [None if v is None else _utc(v) for v in values]
+            columns[field.name] = self.pa.array(values, type=field.type)
+        self.writer.write_table(self.pa.table(columns, schema=self.schema))
+
+
+def _arrow_type(sa_type):
+    import pyarrow as pa
+
+    if isinstance(sa_type, JSON):
+        return pa.string()
+    impl = getattr(sa_type, "impl", sa_type)
+    if isinstance(impl, DateTime):
+        return pa.timestamp("us", tz="UTC")
+    if isinstance(impl, Boolean):
+        return pa.bool_()
+    if isinstance(impl, Integer):
+        return pa.int64()
+    if isinstance(impl, Float):
+        return pa.float64()
+    return pa.string()
+
+
+def _iso(value: datetime) -> str:
+    return _utc(value).isoformat()
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
