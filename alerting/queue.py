@@ -154,10 +154,13 @@ class NotificationQueue:
                 query = query.where(n.channel.not_in(blocked))
             rows = [dict(r._mapping) for r in conn.execute(query)]
             rows = self._within_rate_limits(conn, rows, now)
-            if rows:
-                delivery_id = uuid.uuid4().hex
-                conn.execute(NOTIFICATIONS.update().where(n.id.in_([r["id"] for r in rows])).values(
-                    status=SENDING, lease_until=now + self.settings.lease, delivery_id=delivery_id, updated_at=now))
+            groups: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+            for row in rows:
+                groups[(row["channel"], row["event"], row["group_key"])].append(row["id"])
+            for ids in groups.values():  # one delivery (message) per group
+                conn.execute(NOTIFICATIONS.update().where(n.id.in_(ids)).values(
+                    status=SENDING, lease_until=now + self.settings.lease, delivery_id=uuid.uuid4().hex,
+                    updated_at=now))
         return rows
 
     def _within_rate_limits(self, conn, rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
@@ -201,11 +204,11 @@ class NotificationQueue:
         try:
             handler.send(event, alerts, idempotency_key=rows[0]["id"])
         except DeliveryError as exc:
-            self._failed(channel, rows, exc, now)
+            self._failed(channel, rows, exc)
             return 0
         except Exception as exc:  # a handler bug must not stop the worker; retried like a failure
             logger.exception("channel %s: unexpected error", channel)
-            self._failed(channel, rows, DeliveryError(f"{type(exc).__name__}: {exc}"), now)
+            self._failed(channel, rows, DeliveryError(f"{type(exc).__name__}: {exc}"))
             return 0
         with write_tx(self.engine) as conn:
             conn.execute(NOTIFICATIONS.update().where(NOTIFICATIONS.c.id.in_(ids)).values(
@@ -216,7 +219,8 @@ class NotificationQueue:
         logger.info("channel %s: delivered %s for %d alert(s)", channel, event, len(ids))
         return len(ids)
 
-    def _failed(self, channel: str, rows: list[dict[str, Any]], exc: DeliveryError, now: datetime) -> None:
+    def _failed(self, channel: str, rows: list[dict[str, Any]], exc: DeliveryError) -> None:
+        now = utcnow()  # after the attempt: a Retry-After counts from the answer
         error = redact(str(exc))[:1000]
         attempts = max(r["attempts"] for r in rows) + 1
         dead = (not exc.retryable) or attempts >= self.settings.max_attempts

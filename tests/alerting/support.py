@@ -38,6 +38,7 @@ class RecordingServer:
 
     responder: Responder | None = None
     requests: list[Recorded] = field(default_factory=list)
+    port: int = 0
 
     def __post_init__(self) -> None:
         recorder = self
@@ -65,7 +66,8 @@ class RecordingServer:
                 pass
 
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ThreadingHTTPServer.allow_reuse_address = True
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
