@@ -30,7 +30,8 @@ from typing import Any
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
-from agentotel.processors.metrics import attributes, ns_to_datetime, write_transaction
+from agentotel.processors.decode import any_value, clean_text
+from agentotel.processors.metrics import attributes, ns_to_datetime, short_text, write_transaction
 from agentotel.warehouse.models import LogRecord, Span
 from agentotel.warehouse.upsert import insert_on_conflict
 
@@ -115,19 +116,17 @@ def _parse_json(value: Any) -> Any:
 
 def log_rows(request: ExportLogsServiceRequest, redact: Callable[[str], str]) -> list[dict[str, Any]]:
     """Plain ``logs`` rows (redacted) for every record of ``request``."""
-    from agentotel.processors.decode import any_value
-
     rows: list[dict[str, Any]] = []
     received = datetime.now(timezone.utc)
     seq = 0
     for resource_logs in request.resource_logs:
         resource = attributes(resource_logs.resource.attributes)
-        service = resource.get("service.name")
+        service = short_text(resource.get("service.name"))
         for scope_logs in resource_logs.scope_logs:
-            scope_name = scope_logs.scope.name or None
+            scope_name = short_text(clean_text(scope_logs.scope.name))
             for record in scope_logs.log_records:
                 attrs = attributes(record.attributes)
-                event_name = record.event_name or (attrs.get("event.name") if isinstance(attrs.get("event.name"), str) else None)
+                event_name = short_text(clean_text(record.event_name) or attrs.get("event.name"))
                 for key in CONTENT_ATTRIBUTES.intersection(attrs):
                     attrs[key] = redact_value(attrs[key], redact)
                 body = redact_value(any_value(record.body), redact) if record.HasField("body") else None
@@ -141,7 +140,7 @@ def log_rows(request: ExportLogsServiceRequest, redact: Callable[[str], str]) ->
                     "time_unix_nano": when_ns or None,
                     "seq": seq,
                     "severity_number": record.severity_number or None,
-                    "severity_text": record.severity_text or None,
+                    "severity_text": short_text(clean_text(record.severity_text), 32),
                     "body": _body_text(body),
                     "attributes": attrs,
                     "resource_attributes": resource,

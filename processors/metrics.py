@@ -49,6 +49,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from sqlalchemy import Connection, Engine, bindparam, select, tuple_, update
 
+from agentotel.processors.decode import any_value, clean_text
 from agentotel.warehouse.models import Metric, Span
 from agentotel.warehouse.upsert import insert_on_conflict
 
@@ -58,6 +59,8 @@ METRICS = Metric.__table__
 SPANS = Span.__table__
 KEY_COLUMNS = ("metric_name", "series_key", "timestamp")
 ID_CHUNK = 400
+MAX_NAME = 255  # metrics.metric_name
+MAX_UNIT = 64
 
 TEMPORALITY = {
     metrics_pb2.AGGREGATION_TEMPORALITY_DELTA: "delta",
@@ -82,21 +85,19 @@ SPAN_ID_KEYS = ("span_id", "span.id", "otel.span_id", "gen_ai.span_id")
 
 
 # -- values ----------------------------------------------------------------------------------------
-def any_value(value: Any) -> Any:
-    """An OTLP ``AnyValue`` as a JSON-compatible Python value (the decoder's, shared with spans)."""
-    from agentotel.processors.decode import any_value as decode_any_value
-
-    return decode_any_value(value)
-
-
 def attributes(key_values: Iterable[Any]) -> dict[str, Any]:
-    """OTLP ``KeyValue`` list → dict (the last value of a repeated key wins)."""
-    return {kv.key: any_value(kv.value) for kv in key_values}
+    """OTLP ``KeyValue`` list → dict (the last value of a repeated key wins; values as the span decoder)."""
+    return {clean_text(kv.key): any_value(kv.value) for kv in key_values}
 
 
 def ns_to_datetime(ns: int) -> datetime:
     """Unix nanoseconds → aware UTC datetime (microseconds; exact integer arithmetic)."""
     return datetime.fromtimestamp(ns // 1_000_000_000, tz=timezone.utc).replace(microsecond=(ns % 1_000_000_000) // 1000)
+
+
+def short_text(value: Any, limit: int = 255) -> str | None:
+    """A string column value cut to its column size (service names, scope names …)."""
+    return value[:limit] if isinstance(value, str) and value else None
 
 
 def finite(number: float | None) -> float | None:
@@ -207,17 +208,26 @@ def _measure(kind: str, point: Any) -> dict[str, Any]:
 
 
 def metric_rows(request: ExportMetricsServiceRequest) -> tuple[list[dict[str, Any]], int]:
-    """Plain ``metrics`` row dicts for every data point, and the number of points rejected (no timestamp)."""
+    """Plain ``metrics`` row dicts for every data point, and the number of points rejected.
+
+    Rejected: points without a timestamp, and points of metrics with an empty name or one longer than
+    the column (255 characters).
+    """
     rows: list[dict[str, Any]] = []
     rejected = 0
     for resource_metrics in request.resource_metrics:
         resource = attributes(resource_metrics.resource.attributes)
-        service = resource.get("service.name")
+        service = short_text(resource.get("service.name"))
         identity = {k: resource[k] for k in IDENTITY_KEYS if k in resource}
         for scope_metrics in resource_metrics.scope_metrics:
-            scope = (scope_metrics.scope.name or None, scope_metrics.scope.version or None)
+            scope = (clean_text(scope_metrics.scope.name) or None, clean_text(scope_metrics.scope.version) or None)
             for metric in scope_metrics.metrics:
                 kind, temporality, points = _points(metric)
+                name = clean_text(metric.name)
+                unit = clean_text(metric.unit)[:MAX_UNIT] or None
+                if not name or len(name) > MAX_NAME:
+                    rejected += len(points)
+                    continue
                 for point in points:
                     if not point.time_unix_nano:
                         rejected += 1
@@ -230,13 +240,13 @@ def metric_rows(request: ExportMetricsServiceRequest) -> tuple[list[dict[str, An
                         measure["buckets"] = {**(measure["buckets"] or {}), "exemplars": exemplars}
                     rows.append(
                         {
-                            "metric_name": metric.name,
-                            "series_key": series_key(metric.name, kind, temporality, resource, scope, point_attrs),
+                            "metric_name": name,
+                            "series_key": series_key(name, kind, temporality, resource, scope, point_attrs),
                             "timestamp": ns_to_datetime(point.time_unix_nano),
                             "start_time": ns_to_datetime(point.start_time_unix_nano) if point.start_time_unix_nano else None,
                             "tags": {**identity, **point_attrs},
                             "metric_type": kind,
-                            "unit": metric.unit or None,
+                            "unit": unit,
                             "temporality": temporality,
                             "service_name": service,
                             "trace_id": trace_id,
@@ -281,7 +291,7 @@ def write_metrics(engine: Engine, request: ExportMetricsServiceRequest) -> int:
     """
     rows, rejected = metric_rows(request)
     if rejected:
-        logger.warning("rejected %d metric data points without time_unix_nano", rejected)
+        logger.warning("rejected %d metric data points (no time_unix_nano, or an empty or over-long name)", rejected)
     if not rows:
         return 0
     with write_transaction(engine) as conn:

@@ -243,3 +243,20 @@ def test_summary_points(engine):
     assert row.buckets == {"quantiles": [{"quantile": 0.5, "value": 2.0}, {"quantile": 0.99, "value": 4.0}]}
     assert row.timestamp == ns_to_datetime(1_795_000_000_123_456_789)
     assert row.timestamp.microsecond == 123456
+
+
+def test_bad_names_are_rejected_without_losing_the_rest(engine):
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+    request = ExportMetricsServiceRequest()
+    scope = request.resource_metrics.add().scope_metrics.add()
+    for name in ("x" * 300, "", "ok\x00nul"):
+        metric = scope.metrics.add()
+        metric.name = name
+        point = metric.gauge.data_points.add()
+        point.time_unix_nano = 1_795_000_000_000_000_000
+        point.as_double = float("nan")
+    assert write_metrics(engine, request) == 1
+    with engine.connect() as conn:
+        (row,) = conn.execute(select(METRICS.c.metric_name, METRICS.c.value)).all()
+    assert row == ("ok\\u0000nul", None)  # NUL kept visible (PostgreSQL refuses it), NaN stored as NULL
