@@ -176,13 +176,11 @@ class Scan:
     branches: tuple[Branch, ...]
     probe: Callable[[str], bool] | None = None
     flags: int = 0
-
-
-_DIGITS = str.maketrans("", "", "0123456789")
-
-
-def _digit_count(text: str) -> int:
-    return len(text) - len(text.translate(_DIGITS))
+    # Optional candidate finders, so the (slower) full pattern is only tried where it can match:
+    anchor: str | None = None  # a cheap regex; the full pattern is matched where it matches
+    needles: tuple[str, ...] = ()  # literals; the full pattern is matched at word starts just before them
+    back_chars: str = ""  # characters a match may span before its needle
+    lowered: bool = False  # needles are searched in the lower-cased text
 
 
 def _has(*needles: str) -> Callable[[str], bool]:
@@ -200,11 +198,6 @@ _ASSIGN_KEYS = (
     r"api[_\-]?key|apikey|x-api-key|secret[_\-]?key|client[_\-]?secret|secret|password|passwd|pwd"
     r"|access[_\-]?token|auth[_\-]?token|refresh[_\-]?token|private[_\-]?key|aws_secret_access_key|token"
 )
-_ASSIGN_NEEDLES = tuple(
-    variant
-    for word in ("key", "secret", "passw", "pwd", "token")
-    for variant in (word, word.upper(), word.capitalize())
-)
 
 # Patterns start with a literal or a character class so the regex engine skips ahead quickly; word
 # boundaries are lookbehinds placed after the first character for the same reason.
@@ -212,7 +205,11 @@ SCANS: tuple[Scan, ...] = (
     Scan(
         "",
         (
-            Branch("secret", "SECRET", r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
+            Branch(
+                "secret",
+                "SECRET",
+                r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
+            ),
             Branch("secret", "SECRET", r"sk-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"),
             Branch("secret", "SECRET", r"(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Za-z])"),
             Branch("secret", "SECRET", r"gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}"),
@@ -225,7 +222,14 @@ SCANS: tuple[Scan, ...] = (
     ),
     Scan(
         "",
-        (Branch("secret", "SECRET", r"[Bb](?<![A-Za-z0-9][Bb])earer\s+(?P<bearer>[A-Za-z0-9._~+/=\-]{16,})", value="bearer"),),
+        (
+            Branch(
+                "secret",
+                "SECRET",
+                r"[Bb](?<![A-Za-z0-9][Bb])earer\s+(?P<bearer>[A-Za-z0-9._~+/=\-]{16,})",
+                value="bearer",
+            ),
+        ),
         _has("earer"),
     ),
     Scan(
@@ -234,12 +238,17 @@ SCANS: tuple[Scan, ...] = (
             Branch(
                 "secret",
                 "SECRET",
-                r"(?<![a-z0-9])(?:" + _ASSIGN_KEYS + r")[\"']?\s*[:=]\s*[\"']?(?P<assigned>[^\s\"',;{}\[\]]{4,})",
+                r"(?<![a-z0-9])(?:"
+                + _ASSIGN_KEYS
+                + r")[\"']?\s*[:=]\s*[\"']?(?P<assigned>[^\s\"',;{}\[\]]{4,})",
                 value="assigned",
             ),
         ),
-        _has(*_ASSIGN_NEEDLES),
+        None,
         re.IGNORECASE,
+        needles=("key", "secret", "passw", "pwd", "token"),
+        back_chars="abcdefghijklmnopqrstuvwxyz0123456789_-",
+        lowered=True,
     ),
     Scan(
         "",
@@ -251,14 +260,21 @@ SCANS: tuple[Scan, ...] = (
             ),
         ),
         _has("@"),
+        needles=("@",),
+        back_chars="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-",
     ),
     Scan(
         r"[A-Z](?<![A-Za-z0-9][A-Z])",
         (
-            Branch("iban", "IBAN", r"[A-Z]\d\d(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])", iban_valid),
+            Branch(
+                "iban",
+                "IBAN",
+                r"[A-Z]\d\d(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])",
+                iban_valid,
+            ),
             Branch("nino", "NINO", r"[A-CEGHJ-NPR-TW-Z] ?\d\d ?\d\d ?\d\d ?[A-D](?![A-Za-z0-9])", nino_valid),
         ),
-        lambda text: _digit_count(text) >= 6,
+        anchor=r"[A-Z][A-Z] ?\d\d",
     ),
     Scan(
         "",
@@ -276,18 +292,24 @@ SCANS: tuple[Scan, ...] = (
     Scan(
         r"\d(?<![\w.]\d)",
         (
-            Branch("ssn", "SSN", r"(?<![\-]\d)\d\d(?P<ssn_sep>[\- ])\d\d(?P=ssn_sep)\d{4}(?![\w\-]|\.\d)", ssn_valid),
+            Branch(
+                "ssn",
+                "SSN",
+                r"(?<![\-]\d)\d\d(?P<ssn_sep>[\- ])\d\d(?P=ssn_sep)\d{4}(?![\w\-]|\.\d)",
+                ssn_valid,
+            ),
             Branch("ip", "IP", r"\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w]|\.\d)", ipv4_valid),
             Branch("card", "CARD", r"(?:[ \-]?\d){12,18}(?![\w]|\.\d)", card_valid),
             Branch(
                 "phone",
                 "PHONE",
                 r"(?<![+\-/:]\d)(?:\d\d(?P<us_sep>[ .\-])\d{3}(?P=us_sep)\d{4}"
-                r"|(?<=0)\d{1,4}(?:[ .\-]\d{2,6}){2,4})(?![\w]|[.\-/:]\d)",
+                r"|(?<=1)(?P<us1_sep>[ .\-])\d{3}(?P=us1_sep)\d{3}(?P=us1_sep)\d{4}"
+                r"|(?<=0)\d{1,4}(?:[ .\-]\d{2,6}){1,4})(?![\w]|[.\-/:]\d)",
                 phone_valid,
             ),
         ),
-        lambda text: _digit_count(text) >= 4,
+        anchor=r"\d(?<![\w.]\d)[\d \-.]{6}",
     ),
     Scan(
         "",
@@ -300,16 +322,107 @@ SCANS: tuple[Scan, ...] = (
                 phone_valid,
             ),
         ),
-        lambda text: ("+" in text or "(" in text) and _digit_count(text) >= 8,
+        _has("+", "("),
+        anchor=r"[+(]\d",
     ),
 )
 DETECTOR_NAMES = tuple(dict.fromkeys(branch.name for scan in SCANS for branch in scan.branches))
 
 
+Decide = Callable[[re.Match[str]], "str | None"]
+
+
+def _splice(text: str, pieces: list[str], last: int) -> str:
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def _anchored_pass(
+    anchor: re.Pattern[str], pattern: re.Pattern[str], decide: Decide, probe: Callable[[str], bool] | None
+) -> Callable[[str], str]:
+    """Try the full pattern only where the cheap anchor matches."""
+
+    def run(text: str) -> str:
+        if probe is not None and not probe(text):
+            return text
+        pieces: list[str] = []
+        last = pos = 0
+        search, match_at = anchor.search, pattern.match
+        while True:
+            hit = search(text, pos)
+            if hit is None:
+                break
+            found = match_at(text, hit.start())
+            if found is not None:
+                replacement = decide(found)
+                if replacement is not None:
+                    pieces.append(text[last : found.start()])
+                    pieces.append(replacement)
+                    last = pos = found.end()
+                    continue
+            pos = hit.start() + 1
+        return _splice(text, pieces, last) if pieces else text
+
+    return run
+
+
+def _needle_pass(
+    scan: Scan, pattern: re.Pattern[str], decide: Decide, probe: Callable[[str], bool] | None
+) -> Callable[[str], str]:
+    """Find literal needles, then match the full pattern at the word starts just before each of them."""
+    needles = scan.needles
+    back = frozenset(scan.back_chars)
+    lowered = scan.lowered
+    max_back = 64
+
+    def run(text: str) -> str:
+        if probe is not None and not probe(text):
+            return text
+        haystack = text.lower() if lowered else text
+        if len(haystack) != len(text):  # lower() changed the length (rare non-ASCII): scan plainly
+            return pattern.sub(lambda m: decide(m) or m.group(0), text)
+        hits = sorted(index for needle in needles for index in _find_all(haystack, needle))
+        pieces: list[str] = []
+        last = 0
+        match_at = pattern.match
+        for index in hits:
+            if index < last:
+                continue
+            start = index
+            floor = max(last, index - max_back)
+            while start > floor and haystack[start - 1] in back:
+                start -= 1
+            for candidate in range(start, index + 1):
+                if candidate != start and haystack[candidate - 1].isalnum():
+                    continue
+                found = match_at(text, candidate)
+                if found is not None and found.end() > index:
+                    replacement = decide(found)
+                    if replacement is not None:
+                        pieces.append(text[last : found.start()])
+                        pieces.append(replacement)
+                        last = found.end()
+                    break
+        return _splice(text, pieces, last) if pieces else text
+
+    return run
+
+
+def _find_all(text: str, needle: str) -> list[int]:
+    found = []
+    index = text.find(needle)
+    while index != -1:
+        found.append(index)
+        index = text.find(needle, index + 1)
+    return found
+
+
 class Redactor:
     """Redacts text with the chosen detectors (all by default)."""
 
-    def __init__(self, detectors: Iterable[str] | None = None, replacement: str = DEFAULT_REPLACEMENT) -> None:
+    def __init__(
+        self, detectors: Iterable[str] | None = None, replacement: str = DEFAULT_REPLACEMENT
+    ) -> None:
         chosen = DETECTOR_NAMES if detectors is None else tuple(detectors)
         unknown = sorted(set(chosen) - set(DETECTOR_NAMES))
         if unknown:
@@ -317,46 +430,63 @@ class Redactor:
         try:
             replacement.format(kind="EMAIL")
         except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"replacement {replacement!r} must be a format string with only {{kind}}") from exc
+            raise ValueError(
+                f"replacement {replacement!r} must be a format string with only {{kind}}"
+            ) from exc
         self.detectors = tuple(name for name in DETECTOR_NAMES if name in chosen)
         self.replacement = replacement
         self.counts: dict[str, int] = {}
-        self._passes: list[tuple[re.Pattern[str], Callable[[str], bool] | None, Callable[[re.Match[str]], str]]] = []
+        self._passes: list[Callable[[str], str]] = []
         for scan in SCANS:
             branches = [branch for branch in scan.branches if branch.name in chosen]
             if branches:
                 self._passes.append(self._compile(scan, branches))
 
-    def _compile(self, scan: Scan, branches: list[Branch]):
+    def _compile(self, scan: Scan, branches: list[Branch]) -> Callable[[str], str]:
         names = {f"b{index}": branch for index, branch in enumerate(branches)}
         alternation = "|".join(f"(?P<{name}>{branch.pattern})" for name, branch in names.items())
         pattern = re.compile(f"{scan.prefix}(?:{alternation})", scan.flags)
         masks = {name: self.replacement.format(kind=branch.label) for name, branch in names.items()}
         counts = self.counts
 
-        def replace(match: re.Match[str]) -> str:
+        def decide(match: re.Match[str]) -> str | None:
+            """The replacement of the matched text, or None to keep it."""
             name = match.lastgroup
             branch = names.get(name)  # type: ignore[arg-type]
             if branch is None:
                 name = next(key for key in names if match.group(key) is not None)
                 branch = names[name]
             if branch.validate is not None and not branch.validate(match.group(0)):
-                return match.group(0)
+                return None
             counts[branch.label] = counts.get(branch.label, 0) + 1
             if branch.value is None:
                 return masks[name]
             start, end = match.span(branch.value)
             return match.string[match.start() : start] + masks[name] + match.string[end : match.end()]
 
-        return pattern, scan.probe, replace
+        probe = scan.probe
+        if scan.anchor is not None:
+            return _anchored_pass(re.compile(scan.anchor), pattern, decide, probe)
+        if scan.needles:
+            return _needle_pass(scan, pattern, decide, probe)
+
+        def replace(match: re.Match[str]) -> str:
+            found = decide(match)
+            return match.group(0) if found is None else found
+
+        def run(text: str) -> str:
+            if probe is not None and not probe(text):
+                return text
+            return pattern.sub(replace, text)
+
+        return run
 
     def redact_text(self, text: str) -> str:
         """``text`` with every detected value replaced."""
         if len(text) < 6:
             return text
-        for pattern, probe, replace in self._passes:
-            if probe is None or probe(text):
-                text = pattern.sub(replace, text)
+        for run in self._passes:
+            text = run(text)
         return text
 
     def redact_value(self, value: Any) -> Any:

@@ -145,7 +145,9 @@ def test_shipped_table_is_documented_and_sane() -> None:
 def test_override_file_json_merges_over_the_shipped_table(tmp_path: Path) -> None:
     path = tmp_path / "prices.json"
     path.write_text(
-        json.dumps({"models": {"gpt-4o": {"input": 1.0}, "my-model": {"input": 1, "output": 2, "reasoning": 4}}})
+        json.dumps(
+            {"models": {"gpt-4o": {"input": 1.0}, "my-model": {"input": 1, "output": 2, "reasoning": 4}}}
+        )
     )
     cost = Cost(pricing_file=path)
     assert cost.cost_of(llm("gpt-4o", 1_000_000, 1_000_000), {}) == pytest.approx(11.0)  # output kept at 10

@@ -128,7 +128,9 @@ def test_framework_provider_falls_back_to_server_address_then_model() -> None:
      (float("nan"), None), ("inf", None), ("12.5", None), ("abc", None), (True, None)],
 )  # fmt: skip
 def test_token_counts_are_coerced_and_invalid_ones_rejected(value, expected) -> None:
-    (record,) = normalized(span({**CHAT, "gen_ai.usage.input_tokens": value, "gen_ai.usage.output_tokens": 3}))
+    (record,) = normalized(
+        span({**CHAT, "gen_ai.usage.input_tokens": value, "gen_ai.usage.output_tokens": 3})
+    )
     assert record.llm["input_tokens"] == expected
     assert record.llm["output_tokens"] == 3
 
@@ -146,7 +148,11 @@ def test_counts_come_from_one_dialect_never_summed() -> None:
             }
         )
     )
-    assert (record.llm["input_tokens"], record.llm["output_tokens"], record.llm["total_tokens"]) == (10, 5, 15)
+    assert (record.llm["input_tokens"], record.llm["output_tokens"], record.llm["total_tokens"]) == (
+        10,
+        5,
+        15,
+    )
 
 
 def test_raw_anthropic_input_gets_the_cache_added_but_inclusive_input_does_not() -> None:
@@ -196,7 +202,10 @@ def test_langfuse_native_usage_is_made_inclusive_and_ttft_and_level_read() -> No
 
 def test_reported_cost_wins_and_is_marked_reported() -> None:
     oi, openlit = normalized(
-        span({"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o", "llm.cost.total": "0.5"}, span_id="c1"),
+        span(
+            {"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o", "llm.cost.total": "0.5"},
+            span_id="c1",
+        ),
         span({**CHAT, "gen_ai.usage.cost": 0.25, "gen_ai.usage.input_tokens": 10}, span_id="c2"),
     )
     assert (oi.llm["cost_usd"], oi.llm["cost_source"]) == (0.5, "reported")
@@ -301,7 +310,9 @@ def test_content_carriers(attributes: dict, events: list, expected_in, expected_
     (record,) = normalized(span({**CHAT, **attributes}, events=events))
 
     def as_value(text: str | None):
-        if text is None or not isinstance(expected_in if text is record.input else expected_out, (list, dict)):
+        if text is None or not isinstance(
+            expected_in if text is record.input else expected_out, (list, dict)
+        ):
             return text
         return json.loads(text)
 
@@ -313,4 +324,10 @@ def test_content_carriers(attributes: dict, events: list, expected_in, expected_
 
 def test_spans_without_genai_keys_are_untouched_other() -> None:
     (record,) = normalized(span({"http.method": "GET"}, "GET /health"))
-    assert (record.span_type, record.llm, record.tool, record.input, record.output) == ("other", None, None, None, None)
+    assert (record.span_type, record.llm, record.tool, record.input, record.output) == (
+        "other",
+        None,
+        None,
+        None,
+        None,
+    )

@@ -1,0 +1,209 @@
+"""PII redaction: every detector positive and negative, the processor's reach, and the false-positive rate."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentotel.processors.records import SpanBatch, SpanRecord
+from agentotel.processors.redact import (
+    DETECTOR_NAMES,
+    Redact,
+    Redactor,
+    card_valid,
+    iban_valid,
+    luhn_valid,
+    redact_text,
+)
+from tests.processors.clean_corpus import CLEAN_TEXTS
+
+POSITIVES = [
+    ("email", "write to john.doe+tag@example.co.uk today", "john.doe+tag@example.co.uk"),
+    ("email", "Contact: Jane_O'Neil@sub.mail.example.org.", "O'Neil@sub.mail.example.org"),
+    ("phone", "call +44 20 7946 0958 now", "+44 20 7946 0958"),
+    ("phone", "my cell is +1 (415) 555-2671", "+1 (415) 555-2671"),
+    ("phone", "US office (415) 555-2671 ext", "(415) 555-2671"),
+    ("phone", "or 415-555-2671.", "415-555-2671"),
+    ("phone", "or 415.555.2671,", "415.555.2671"),
+    ("phone", "Call 1-800-555-0199", "1-800-555-0199"),
+    ("phone", "UK 020 7946 0958 and", "020 7946 0958"),
+    ("phone", "mobile 07700 900123", "07700 900123"),
+    ("phone", "FR 06 12 34 56 78", "06 12 34 56 78"),
+    ("phone", "DE +49 30 1234567", "+49 30 1234567"),
+    ("card", "visa 4111 1111 1111 1111 exp", "4111 1111 1111 1111"),
+    ("card", "mc 5500-0055-5555-5559", "5500-0055-5555-5559"),
+    ("card", "amex 378282246310005", "378282246310005"),
+    ("card", "plain 4012888888881881.", "4012888888881881"),
+    ("iban", "pay DE89 3704 0044 0532 0130 00 please", "DE89 3704 0044 0532 0130 00"),
+    ("iban", "GB82WEST12345698765432", "GB82WEST12345698765432"),
+    ("iban", "FR14 2004 1010 0505 0001 3M02 606", "FR14 2004 1010 0505 0001 3M02 606"),
+    ("iban", "NL91ABNA0417164300 thanks", "NL91ABNA0417164300"),
+    ("ssn", "ssn 123-45-6789 on file", "123-45-6789"),
+    ("ssn", "SSN: 219 09 9999.", "219 09 9999"),
+    ("nino", "NI number AB123456C", "AB123456C"),
+    ("nino", "NINO: JG 10 37 56 A", "JG 10 37 56 A"),
+    (
+        "secret",
+        "OPENAI sk-proj-Ab3dEfGhIjKlMnOpQrStUvWxYz0123456789",
+        "sk-proj-Ab3dEfGhIjKlMnOpQrStUvWxYz0123456789",
+    ),
+    (
+        "secret",
+        "key sk-ant-api03-abcdefghijklmnopqrstuvwxyzABCD",
+        "sk-ant-api03-abcdefghijklmnopqrstuvwxyzABCD",
+    ),
+    ("secret", "aws AKIAIOSFODNN7EXAMPLE x", "AKIAIOSFODNN7EXAMPLE"),
+    ("secret", "gh ghp_abcdefghijklmnopqrstuvwxyzABCDEFGHIJ12", "ghp_abcdefghijklmnopqrstuvwxyzABCDEFGHIJ12"),
+    ("secret", "slack xoxb-1234567890-abcdefghijKL", "xoxb-1234567890-abcdefghijKL"),
+    ("secret", "google AIzaSyA1234567890abcdefghijklmnopqrstuv", "AIzaSyA1234567890abcdefghijklmnopqrstuv"),
+    ("secret", "Authorization: Bearer abcdef1234567890abcdef", "abcdef1234567890abcdef"),
+    ("secret", "api_key=abcd1234efgh&x=1", "abcd1234efgh"),
+    ("secret", '{"password": "hunter22!"}', "hunter22!"),
+    ("secret", "export OPENAI_API_KEY='zzzz9999yyyy'", "zzzz9999yyyy"),
+    ("secret", "client_secret: s3cr3tvalue", "s3cr3tvalue"),
+    (
+        "secret",
+        "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    ),
+    (
+        "secret",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----",
+        "MIIEowIBAAKCAQEA",
+    ),
+    ("ip", "client 192.168.1.20 connected", "192.168.1.20"),
+    ("ip", "from 8.8.8.8.", "8.8.8.8"),
+    ("ip", "v6 2001:db8::8a2e:370:7334 ok", "2001:db8::8a2e:370:7334"),
+    ("ip", "link fe80::1ff:fe23:4567:890a%eth0", "fe80::1ff:fe23:4567:890a"),
+    ("ip", "full 2001:0db8:85a3:0000:0000:8a2e:0370:7334", "2001:0db8:85a3:0000:0000:8a2e:0370:7334"),
+]
+
+NEGATIVES = [
+    ("email", "user@localhost is not an address; @mention neither"),
+    ("phone", "order 1234567890 and 2024-01-15 10:30:00 and 3+4=7"),
+    ("phone", "ISBN 978-0-306-40615-7; build 20241002.3; 01-02-2024 10:30"),
+    ("card", "4111 1111 1111 1112 fails Luhn; 1234567812345678 too"),
+    ("card", "epoch ns 1732628180123456789 and 16 digits 9999999999999995"),
+    ("iban", "DE89 3704 0044 0532 0130 01 has a bad checksum; DE8937040044 too short"),
+    ("ssn", "000-12-3456, 666-12-3456, 900-12-3456, 123-00-4567, 123-45-0000 are invalid"),
+    ("nino", "QQ123456C, BG123456A and AB123456E are not valid NINOs"),
+    ("secret", "sk-short and the key insight; max_tokens: 1024; token budget 128000; pass=no"),
+    ("secret", '"input_tokens": 52, "total_tokens": 99, "api_key_id": null'),
+    ("ip", "version 1.2.3, time 12:30:45, 999.1.1.1, ratio 16:9, std::vector, 127.0.0.1 and ::1"),
+]
+
+
+@pytest.mark.parametrize(
+    ("detector", "text", "secret"), POSITIVES, ids=[f"{p[0]}-{i}" for i, p in enumerate(POSITIVES)]
+)
+def test_detector_redacts(detector: str, text: str, secret: str) -> None:
+    only = Redactor(detectors=[detector])
+    redacted = only.redact_text(text)
+    assert secret not in redacted
+    assert "[REDACTED:" in redacted
+    assert secret not in redact_text(text)  # all detectors together
+
+
+@pytest.mark.parametrize(("detector", "text"), NEGATIVES, ids=[n[0] for n in NEGATIVES])
+def test_detector_leaves_look_alikes(detector: str, text: str) -> None:
+    assert Redactor(detectors=[detector]).redact_text(text) == text
+
+
+def test_validators() -> None:
+    assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
+    assert card_valid("4111 1111 1111 1111") and not card_valid("4111 1111 1111 1112")
+    assert not card_valid("1234567812345670")  # Luhn-valid, but no card network starts with 1
+    assert iban_valid("DE89370400440532013000") and not iban_valid("DE89370400440532013001")
+    assert not iban_valid("DE8937040044053201300")  # wrong length for DE
+
+
+def test_replacement_format_and_labels() -> None:
+    redactor = Redactor(replacement="<{kind}>")
+    assert redactor.redact_text("mail a.b@example.com card 4111111111111111") == "mail <EMAIL> card <CARD>"
+    assert redactor.counts == {"EMAIL": 1, "CARD": 1}
+    with pytest.raises(ValueError, match="format string"):
+        Redactor(replacement="{name}")
+    with pytest.raises(ValueError, match="unknown PII detector"):
+        Redactor(detectors=["email", "dna"])
+    assert set(DETECTOR_NAMES) == {"email", "phone", "card", "iban", "ssn", "nino", "secret", "ip"}
+
+
+def test_false_positive_rate_on_clean_text() -> None:
+    changed = [text for text in CLEAN_TEXTS if redact_text(text) != text]
+    rate = len(changed) / len(CLEAN_TEXTS)
+    print(f"\nredaction false positives: {len(changed)}/{len(CLEAN_TEXTS)} = {rate:.1%}")
+    for text in changed:
+        print("  ", redact_text(text))
+    assert len(CLEAN_TEXTS) >= 100
+    assert rate <= 0.02, changed
+
+
+def _span(attributes: dict, events: list | None = None) -> SpanRecord:
+    return SpanRecord(
+        trace_id="1" * 32,
+        span_id="2" * 16,
+        parent_span_id=None,
+        name="chat",
+        kind="CLIENT",
+        start_ns=0,
+        end_ns=1,
+        status_code="UNSET",
+        status_message=None,
+        attributes=attributes,
+        resource_attributes={"host.ip": "10.1.2.3"},
+        events=events or [],
+        links=[],
+        input="my email is a@b.io",
+        output="call +44 20 7946 0958",
+    )
+
+
+def test_processor_redacts_content_everywhere_and_nothing_else() -> None:
+    record = _span(
+        {
+            "gen_ai.input.messages": '[{"role":"user","parts":[{"type":"text","content":"I am a@b.io"}]}]',
+            "gen_ai.output.messages": ["card 4111111111111111"],
+            "llm.input_messages.0.message.content": "ssn 123-45-6789",
+            "input.value": {"nested": ["ip 192.168.0.9"]},
+            "gen_ai.tool.call.arguments": '{"iban": "GB82WEST12345698765432"}',
+            "server.address": "10.0.0.7",  # not content: kept
+            "user.id": "someone@example.com",  # an identifier, not captured content: kept
+        },
+        events=[
+            {"name": "gen_ai.user.message", "attributes": {"content": "I am a@b.io", "role": "user"}},
+            {
+                "name": "exception",
+                "attributes": {"exception.message": "bad key sk-proj-Ab3dEfGhIjKlMnOpQrStUvWxYz01"},
+            },
+            {"name": "custom", "attributes": {"note": "a@b.io"}},
+        ],
+    )
+    step = Redact()
+    step.process(SpanBatch(spans=[record]))
+    attrs = record.attributes
+    assert record.input == "my email is [REDACTED:EMAIL]"
+    assert record.output == "call [REDACTED:PHONE]"
+    assert "a@b.io" not in attrs["gen_ai.input.messages"]
+    assert attrs["gen_ai.output.messages"] == ["card [REDACTED:CARD]"]
+    assert attrs["llm.input_messages.0.message.content"] == "ssn [REDACTED:SSN]"
+    assert attrs["input.value"] == {"nested": ["ip [REDACTED:IP]"]}
+    assert "GB82" not in attrs["gen_ai.tool.call.arguments"]
+    assert attrs["server.address"] == "10.0.0.7"
+    assert attrs["user.id"] == "someone@example.com"
+    assert record.resource_attributes == {"host.ip": "10.1.2.3"}
+    assert record.events[0]["attributes"] == {"content": "I am [REDACTED:EMAIL]", "role": "user"}
+    assert "sk-proj" not in record.events[1]["attributes"]["exception.message"]
+    assert record.events[2]["attributes"] == {"note": "a@b.io"}
+    assert step.counts["EMAIL"] >= 3
+
+
+def test_processor_configuration() -> None:
+    off = _span({"input.value": "a@b.io"})
+    Redact(enabled=False).process(SpanBatch(spans=[off]))
+    assert off.attributes["input.value"] == "a@b.io" and off.input == "my email is a@b.io"
+
+    only_phone = _span({"input.value": "a@b.io", "my.prompt": "+44 20 7946 0958"})
+    Redact(detectors=["phone"], extra_keys=["my.prompt"], replacement="***").process(
+        SpanBatch(spans=[only_phone])
+    )
+    assert only_phone.attributes == {"input.value": "a@b.io", "my.prompt": "***"}
+    assert only_phone.input == "my email is a@b.io" and only_phone.output == "call ***"
