@@ -476,7 +476,9 @@ def _insert_alert_row(engine: Any, rule_id: str, severity: str, message: str, la
 
     from agentotel.warehouse.models import Alert
 
-    fingerprint = hashlib.sha256(json.dumps({"rule_id": rule_id, **labels}, sort_keys=True).encode()).hexdigest()
+    # Same identity as the alerting component's fingerprint (rule + label set), so either path dedups alike.
+    canonical = json.dumps({"rule_id": rule_id, "labels": labels}, sort_keys=True, separators=(",", ":"))
+    fingerprint = hashlib.sha256(canonical.encode()).hexdigest()[:32]
     now = datetime.now(timezone.utc)
     with engine.begin() as conn:
         result = conn.execute(

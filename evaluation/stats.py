@@ -7,6 +7,7 @@ give p = 1 rather than an exception or NaN.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,7 +24,9 @@ def welch_t_test(a: Sequence[float], b: Sequence[float]) -> float:
     x, y = _arr(a), _arr(b)
     if x.var() == 0 and y.var() == 0:
         return 1.0 if x.mean() == y.mean() else 0.0
-    return _p(stats.ttest_ind(x, y, equal_var=False).pvalue)
+    with warnings.catch_warnings():  # near-constant samples: scipy warns about precision, the p-value stands
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _p(stats.ttest_ind(x, y, equal_var=False).pvalue)
 
 
 def mann_whitney_u(a: Sequence[float], b: Sequence[float]) -> float:
