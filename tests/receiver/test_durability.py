@@ -1,0 +1,236 @@
+"""RELIABILITY.md §2: nothing acknowledged is lost — kill -9 mid-stream, a locked SQLite, a PostgreSQL outage."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from agentotel.warehouse.engine import create_db_engine
+from agentotel.warehouse.models import Span
+from tests.conftest import drop_postgres_database, free_port, new_postgres_database
+from tests.receiver.support import count, start_receiver, wait_for
+
+METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+T0 = time.time_ns() - 3600 * 10**9
+
+
+def batch(n: int, seed: int) -> tuple[bytes, set[str]]:
+    request = ExportTraceServiceRequest()
+    scope = request.resource_spans.add().scope_spans.add()
+    ids = set()
+    for i in range(n):
+        span_id = os.urandom(8)
+        ids.add(span_id.hex())
+        scope.spans.add(trace_id=os.urandom(16), span_id=span_id, name=f"chat {seed}-{i}",
+                        start_time_unix_nano=T0 + i, end_time_unix_nano=T0 + i + 1000)  # fmt: skip
+    return request.SerializeToString(), ids
+
+
+def stored_span_ids(db_url: str) -> set[str]:
+    engine = create_db_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return {row[0] for row in conn.execute(select(Span.span_id))}
+    finally:
+        engine.dispose()
+
+
+def spawn_receiver(db_url: str, spool: Path, grpc_port: int, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "agentotel", "receive", "--db", db_url, "--grpc-port", str(grpc_port),
+         "--http-port", str(free_port()), "--metrics-port", str(free_port()), "--spool-dir", str(spool)],
+        stdout=log.open("a"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def wait_listening(port: int, timeout: float = 30.0) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return time.monotonic() - started
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"receiver did not listen on {port} within {timeout} s")
+
+
+def test_kill_9_loses_nothing_acknowledged(db_url, tmp_path):
+    spool, log, port = tmp_path / "spool", tmp_path / "receiver.log", free_port()
+    proc = spawn_receiver(db_url, spool, port, log)
+    wait_listening(port)
+    acked: set[str] = set()
+    stop = threading.Event()
+
+    def send() -> None:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = channel.unary_unary(METHOD)
+            for seed in range(2000):
+                if stop.is_set():
+                    return
+                body, ids = batch(100, seed)
+                try:
+                    call(body, timeout=5)
+                except grpc.RpcError:
+                    return  # not acknowledged: the client would retry it (that is D2)
+                acked.update(ids)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    assert wait_for(lambda: len(acked) >= 3000, timeout=30)
+    proc.send_signal(signal.SIGKILL)  # mid-stream
+    proc.wait(10)
+    stop.set()
+    sender.join(10)
+    assert acked, "nothing was acknowledged before the kill"
+
+    restarted = spawn_receiver(db_url, spool, port, log)
+    try:
+        ready = wait_listening(port)
+        assert ready <= 5.0, f"ready after {ready:.1f} s"
+        assert wait_for(lambda: acked <= stored_span_ids(db_url), timeout=30), log.read_text()[-2000:]
+        # D2: the client re-sends an already acknowledged batch: no duplicate rows
+        before = len(stored_span_ids(db_url))
+        body, _ = batch(100, 0)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            channel.unary_unary(METHOD)(body, timeout=5)
+            channel.unary_unary(METHOD)(body, timeout=5)
+        assert wait_for(lambda: len(stored_span_ids(db_url)) == before + 100)
+    finally:
+        restarted.terminate()
+        restarted.wait(15)
+
+
+def test_sqlite_locked_by_another_writer_loses_nothing(tmp_path):
+    from agentotel.warehouse.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path}/wh.db"
+    upgrade(create_db_engine(url))
+    server = start_receiver(url, str(tmp_path / "spool"))
+    try:
+        locker = sqlite3.connect(str(tmp_path / "wh.db"), isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")  # another writer holds the database
+        acked: set[str] = set()
+        with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+            call = channel.unary_unary(METHOD)
+            for seed in range(20):
+                body, ids = batch(50, seed)
+                started = time.monotonic()
+                call(body, timeout=5)  # acknowledged from the spool, no "database is locked"
+                assert time.monotonic() - started < 1.0
+                acked.update(ids)
+        time.sleep(6)  # longer than the 5 s busy timeout: writes fail and are retried
+        assert count(server.engine, "spans") == 0
+        locker.execute("ROLLBACK")
+        locker.close()
+        assert wait_for(lambda: acked <= stored_span_ids(url), timeout=30)
+        assert len(stored_span_ids(url)) == 1000
+    finally:
+        server.stop()
+
+
+class TcpProxy:
+    """A loopback TCP proxy that can be cut and restored: a PostgreSQL outage without stopping PostgreSQL."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self._stop = threading.Event()
+        self._conns: list[socket.socket] = []
+        self._listener: socket.socket | None = None
+        self.up()
+
+    def up(self) -> None:
+        self._stop.clear()
+        self._listener = socket.socket()
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", self.port))
+        self._listener.listen(64)
+        self._listener.settimeout(0.2)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def down(self) -> None:
+        self._stop.set()
+        if self._listener is not None:
+            self._listener.close()
+        for conn in self._conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            conn.close()
+        self._conns.clear()
+
+    def _accept(self) -> None:
+        listener = self._listener
+        while not self._stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a: socket.socket, b: socket.socket) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+@pytest.mark.postgres
+def test_postgresql_outage_loses_nothing_acknowledged(tmp_path):
+    real_url = new_postgres_database()
+    try:
+        url = make_url(real_url)
+        proxy = TcpProxy(url.port or 5432)
+        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        server = start_receiver(proxied, str(tmp_path / "spool"))
+        try:
+            acked: set[str] = set()
+            with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+                call = channel.unary_unary(METHOD)
+                body, ids = batch(50, 0)
+                call(body, timeout=5)
+                acked |= ids
+                assert wait_for(lambda: acked <= stored_span_ids(real_url))
+                proxy.down()  # the warehouse is gone
+                for seed in range(1, 21):
+                    body, ids = batch(50, seed)
+                    started = time.monotonic()
+                    call(body, timeout=5)
+                    assert time.monotonic() - started <= 1.0, "answers stay fast while the warehouse is down"
+                    acked |= ids
+                time.sleep(3)
+                assert len(stored_span_ids(real_url)) == 50
+                assert server.drain.failures > 0
+                proxy.up()
+                assert wait_for(lambda: acked <= stored_span_ids(real_url), timeout=40)
+                assert len(stored_span_ids(real_url)) == len(acked) == 1050
+        finally:
+            server.stop()
+            proxy.down()
+    finally:
+        drop_postgres_database(real_url)
