@@ -1,0 +1,150 @@
+"""Every page on a seeded SQLite and PostgreSQL warehouse (Streamlit AppTest, in-process): content,
+filters, and no exception or error element."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.dashboard.support import MARKER, PAGES, VIEWS, dashboard_env
+
+
+def run_page(page: str, **state) -> AppTest:
+    at = AppTest.from_file(str(VIEWS / f"{page}.py"), default_timeout=90)
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def frames(at: AppTest) -> list[pd.DataFrame]:
+    return [d.value for d in at.dataframe]
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join([t.value for t in at.text] + [c.value for c in at.code])
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error if not e.value.startswith("Regression in")]  # a finding, not a failure
+    assert not errors, errors
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_without_errors(seeded, monkeypatch, page):
+    dashboard_env(monkeypatch, seeded.url)
+    at = run_page(page)
+    assert_clean(at)
+    assert at.title[0].value  # the page's own title, not the login form
+    assert not any("No telemetry" in i.value for i in at.info), "seeded data must not show the empty state"
+
+
+def test_overview_kpis_and_filters(seeded, monkeypatch):
+    dashboard_env(monkeypatch, seeded.url)
+    at = run_page("overview")
+    assert_clean(at)
+    kpi = metrics(at)
+    assert kpi["Executions"] == "10"
+    assert kpi["LLM calls"] == "20"
+    assert kpi["Active agents"] == "3"
+    assert kpi["Success rate"] == "80.0%"  # two of ten runs had a failing tool
+    top = frames(at)[0]
+    assert set(top["agent"]) == {"support-agent", "sql-agent", "research-agent"}
+    assert len(at.get("vega_lite_chart")) >= 4
+    at.sidebar.selectbox(key="ov_agent").set_value("sql-agent").run()
+    assert_clean(at)
+    assert metrics(at)["Executions"] == "3"
+    assert metrics(at)["Success rate"] == "66.7%"
+
+
+def test_traces_search_waterfall_and_inert_content(seeded, monkeypatch):
+    dashboard_env(monkeypatch, seeded.url)
+    at = run_page("traces")
+    assert_clean(at)
+    assert len(frames(at)[0]) == 10
+    at.sidebar.text_input(key="tr_agent").input("sql-agent").run()
+    assert set(frames(at)[0]["agent_name"]) == {"sql-agent"}
+    at.sidebar.selectbox(key="tr_status").set_value("Errors only").run()
+    only_errors = frames(at)[0]
+    assert len(only_errors) == 1 and set(only_errors["status"]) == {"error"}
+
+    probe = seeded.facts.traces["probe"]
+    at = run_page("traces")
+    at.sidebar.text_input(key="tr_trace_id").input(probe.upper()).run()
+    assert_clean(at)
+    assert frames(at)[0]["trace_id"].tolist() == [probe]
+    assert at.get("vega_lite_chart"), "the waterfall chart is drawn"
+    # the hostile content is shown, but only in inert elements (code/text/json), never in Markdown
+    assert MARKER in texts(at)
+    markdown = [m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info]
+    assert not any(MARKER in m or "<script>" in m or "](http" in m for m in markdown)
+    span_ids = at.selectbox(key="tr_span").options
+    assert len(span_ids) == 4
+
+    at.sidebar.text_input(key="tr_trace_id").input("not-a-trace-id").run()
+    assert_clean(at)
+    assert any("32 hexadecimal" in w.value for w in at.warning)
+
+
+def test_llm_and_tools_pages(seeded, monkeypatch):
+    dashboard_env(monkeypatch, seeded.url)
+    at = run_page("llm")
+    assert_clean(at)
+    assert metrics(at)["Calls"] == "20"
+    per_model = frames(at)[0]
+    assert set(per_model["model"]) == {"gpt-4o-mini", "claude-3-5-sonnet", "gpt-4o"}
+    assert dict(zip(per_model["model"], per_model["count"]))["gpt-4o-mini"] == 12
+    at.sidebar.selectbox(key="llm_provider").set_value("anthropic").run()
+    assert metrics(at)["Calls"] == "6"
+
+    at = run_page("tools")
+    assert_clean(at)
+    assert metrics(at)["Tool calls"] == "10"
+    assert metrics(at)["Failed calls"] == "2"
+    tools = frames(at)[0]
+    assert dict(zip(tools["tool"], tools["error_count"])) == {"lookup_order": 1, "run_sql": 1, "web_search": 0}
+
+
+def test_agents_evaluations_alerts_system_content(seeded, monkeypatch):
+    dashboard_env(monkeypatch, seeded.url)
+    at = run_page("agents", ag_name="support-agent")
+    assert_clean(at)
+    assert metrics(at)["dev"] == "1.2.0"
+    assert set(frames(at)[0]["version"]) == {"1.2.0", "1.3.0"}
+
+    at = run_page("evaluations")
+    assert_clean(at)
+    assert len(frames(at)[0]) == 2
+    metric_table = frames(at)[1]
+    assert {"accuracy.exact", "latency_ms"} <= set(metric_table["metric"])
+    assert (metric_table["ci_low"] <= metric_table["mean"]).all()
+    # newest run (1.3.0, 8 of 20 wrong) against the 1.2.0 baseline: the regression is flagged and highlighted
+    assert any(e.value.startswith("Regression in") for e in at.error)
+    comparison = frames(at)[2]
+    regressed = set(comparison.loc[comparison["is_regression"].astype(bool), "metric"])
+    assert "accuracy.exact" in regressed
+    assert "accuracy.exact" in texts(at)
+
+    at = run_page("alerts")
+    assert not at.exception
+    assert metrics(at)["Firing"] == "1"
+    firing = frames(at)[0]
+    assert firing["rule_id"].tolist() == ["high-error-rate"]
+
+    at = run_page("system")
+    assert_clean(at)
+    assert metrics(at)["Spans, last hour"] == "40"
+    assert "process.cpu.utilization" in at.multiselect(key="sys_metrics").value
+
+
+def test_empty_warehouse_explains_how_to_send_data(db_url, monkeypatch):
+    dashboard_env(monkeypatch, db_url)
+    for page in ("overview", "traces", "llm", "tools", "analytics"):
+        at = run_page(page)
+        assert not at.exception
+        assert any("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317" in c.value for c in at.code), page
