@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agentotel.processors.normalize.core import content_of
 from agentotel.processors.records import SpanBatch
 
 DEFAULT_REPLACEMENT = "[REDACTED:{kind}]"
@@ -516,7 +517,7 @@ class Redact:
 
     ``enabled`` turns the step off; ``detectors`` picks detector names (``DETECTOR_NAMES``);
     ``replacement`` is a format string with ``{kind}``; ``extra_keys`` / ``extra_prefixes`` add attribute
-    keys whose values are content; ``all_event_attributes`` redacts every string of ``gen_ai.*`` events.
+    keys whose values are content. Every string attribute of ``gen_ai.*`` span events is redacted too.
     """
 
     def __init__(
@@ -546,26 +547,45 @@ class Redact:
                 self._is_content[key] = found
         return found
 
-    def _attributes(self, attributes: dict[str, Any], everything: bool = False) -> None:
-        redact = self.redactor.redact_value
+    def _value(self, value: Any, memo: dict[str, str]) -> Any:
+        """Redacted copy of a string / list / dict; equal strings within one span are scanned once."""
+        if isinstance(value, str):
+            if len(value) < 6:
+                return value
+            found = memo.get(value)
+            if found is None:
+                found = memo[value] = self.redactor.redact_text(value)
+            return found
+        if isinstance(value, list):
+            return [self._value(item, memo) for item in value]
+        if isinstance(value, dict):
+            return {key: self._value(item, memo) for key, item in value.items()}
+        return value
+
+    def _attributes(self, attributes: dict[str, Any], memo: dict[str, str], everything: bool = False) -> None:
         is_content = self.is_content_key
         for key, value in attributes.items():
             if isinstance(value, (str, list, dict)) and (everything or is_content(key)):
-                attributes[key] = redact(value)
+                attributes[key] = self._value(value, memo)
 
     def process(self, batch: SpanBatch) -> SpanBatch:
         if not self.enabled:
             return batch
-        redact_text = self.redactor.redact_text
         for record in batch.spans:
-            if record.input:
-                record.input = redact_text(record.input)
-            if record.output:
-                record.output = redact_text(record.output)
-            self._attributes(record.attributes)
+            memo: dict[str, str] = {}
+            has_content = record.input is not None or record.output is not None
+            # input/output that normalize derived from the carriers are re-derived from the redacted
+            # carriers (cheaper than scanning the same text twice); anything else is scanned itself
+            derived = has_content and content_of(record) == (record.input, record.output)
+            self._attributes(record.attributes, memo)
             for event in record.events:
                 attributes = event.get("attributes")
                 if attributes:
                     name = event.get("name") or ""
-                    self._attributes(attributes, everything=name.startswith("gen_ai."))
+                    self._attributes(attributes, memo, everything=name.startswith("gen_ai."))
+            if derived:
+                record.input, record.output = content_of(record)
+            elif has_content:
+                record.input = self._value(record.input, memo)
+                record.output = self._value(record.output, memo)
         return batch

@@ -207,3 +207,22 @@ def test_processor_configuration() -> None:
     )
     assert only_phone.attributes == {"input.value": "a@b.io", "my.prompt": "***"}
     assert only_phone.input == "my email is a@b.io" and only_phone.output == "call ***"
+
+
+def test_normalized_input_output_are_redacted_with_their_carriers() -> None:
+    from agentotel.processors.normalize import Normalize
+
+    record = _span(
+        {
+            "openinference.span.kind": "LLM",
+            "llm.input_messages.0.message.role": "user",
+            "llm.input_messages.0.message.content": "I am jane@example.org, card 4111 1111 1111 1111",
+            "llm.output_messages.0.message.content": "Noted, jane@example.org",
+            "input.value": "I am jane@example.org, card 4111 1111 1111 1111",
+        }
+    )
+    batch = SpanBatch(spans=[record])
+    Redact().process(Normalize().process(batch))
+    assert "jane@example.org" not in record.input and "4111" not in record.input
+    assert record.output == '[{"content":"Noted, [REDACTED:EMAIL]"}]'
+    assert record.attributes["input.value"] == "I am [REDACTED:EMAIL], card [REDACTED:CARD]"
