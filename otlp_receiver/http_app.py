@@ -146,6 +146,16 @@ class OTLPHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
+    def handle_error(self, request, client_address) -> None:
+        """Failed handshakes and dropped connections are the client's business: log quietly."""
+        import sys
+
+        error = sys.exc_info()[1]
+        if isinstance(error, (ssl.SSLError, ConnectionError, TimeoutError)):
+            logger.debug("connection from %s failed: %s", client_address, error)
+        else:
+            logger.exception("error serving %s", client_address)
+
 
 def create_http_server(
     receiver: Receiver, host: str, port: int, max_body: int, tls: tuple[str, str] | None = None

@@ -20,7 +20,7 @@ from tests.conftest import free_port
 
 def start_receiver(db_url: str, spool_dir: str, **overrides) -> ReceiverServer:
     settings = dataclasses.replace(
-        ReceiverSettings(redact_pii=__import__("os").environ.get("T_REDACT", "1") == "1"),
+        ReceiverSettings(),
         host="127.0.0.1",
         grpc_port=free_port(),
         http_port=free_port(),
