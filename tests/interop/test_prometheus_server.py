@@ -93,13 +93,37 @@ def test_shipped_rules_pass_promtool_check_and_unit_tests():
     assert config.returncode == 0, config.stdout + config.stderr
 
 
-def test_rules_cover_error_rate_latency_cost_and_token_burn():
+# agentotel's own default alert rules -> the Prometheus alerts that mirror them (latency: ms -> s)
+MIRRORED = {
+    "high-error-rate": ("AgentotelHighErrorRate", 1),
+    "slow-p95-latency": ("AgentotelHighP95Latency", 1000),
+    "cost-per-hour": ("AgentotelHighCostPerHour", 1),
+    "tool-error-rate": ("AgentotelHighToolErrorRate", 1),
+}
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def test_rules_mirror_the_alerting_defaults():
     import yaml
 
     groups = yaml.safe_load(RULES.read_text())["groups"]
     alerts = {rule["alert"]: rule for g in groups for rule in g["rules"] if "alert" in rule}
-    assert {"AgentotelHighErrorRate", "AgentotelHighP95Latency", "AgentotelHighCostPerHour", "AgentotelHighTokenBurn"} <= set(alerts)
-    assert alerts["AgentotelHighErrorRate"]["expr"].endswith("> 0.05") and alerts["AgentotelHighErrorRate"]["for"] == "5m"
+    assert {"AgentotelTokenBurnAnomaly", "AgentotelTokenBurnRising", "AgentotelErrorsAndSlow"} <= set(alerts)
+    ours = yaml.safe_load((OTEL_CONFIG / "alert-rules.example.yaml").read_text())["rules"]
+    by_id = {rule["id"]: rule for rule in ours}
+    assert set(MIRRORED) <= set(by_id), "the alerting defaults changed: update agentotel-rules.yml and MIRRORED"
+    for rule_id, (alert_name, scale) in MIRRORED.items():
+        rule, alert = by_id[rule_id], alerts[alert_name]
+        assert f"> {_number(rule['value'] / scale)}" in alert["expr"], rule_id
+        if "resolve_value" in rule:
+            assert f"> {_number(rule['resolve_value'] / scale)}" in alert["expr"], rule_id
+        assert alert.get("for", "0s") == rule.get("for", "0s"), rule_id
+        assert alert["labels"]["severity"] == rule["severity"], rule_id
+    assert alerts["AgentotelErrorsAndSlow"]["labels"]["severity"] == by_id["errors-and-slow"]["severity"]
+    assert alerts["AgentotelTokenBurnAnomaly"]["for"] == by_id["token-burn"]["for"]
 
 
 def test_dashboard_expressions_parse_with_promtool(tmp_path):
