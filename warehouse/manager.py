@@ -159,9 +159,8 @@ def _decode_row(table: Table, row: dict[str, Any]) -> dict[str, Any]:
             continue
         if value is not None and isinstance(value, str) and isinstance(column.type, DateTime):
             parsed = datetime.fromisoformat(value)
-            if table.bind is None and parsed.tzinfo is not None and not column.type.timezone:
-                parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
-            value = parsed
+            parsed = parsed.astimezone(timezone.utc) if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+            value = parsed if column.type.timezone else parsed.replace(tzinfo=None)
         elif value is not None and isinstance(value, str) and isinstance(column.type, Date):
             value = date.fromisoformat(value)
         elif value is not None and isinstance(column.type, Boolean):
