@@ -206,8 +206,8 @@ class ETLPipeline:
                 data = self.transform(item)
                 if item.signal == "traces":
                     for span in data.spans:
-                        first_ns = span.start_time_unix_nano if first_ns is None else min(first_ns, span.start_time_unix_nano)
-                        last_ns = span.start_time_unix_nano if last_ns is None else max(last_ns, span.start_time_unix_nano)
+                        first_ns = span.start_ns if first_ns is None else min(first_ns, span.start_ns)
+                        last_ns = span.start_ns if last_ns is None else max(last_ns, span.start_ns)
                     report.spans += len(data)
                     if not dry_run:
                         batch.spans.extend(data.spans)
