@@ -533,6 +533,7 @@ class Redact:
         self.content_keys = CONTENT_KEYS | frozenset(extra_keys)
         self.content_prefixes = CONTENT_PREFIXES + tuple(extra_prefixes)
         self._is_content: dict[str, bool] = {}
+        self._shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     @property
     def counts(self) -> Mapping[str, int]:
@@ -562,10 +563,23 @@ class Redact:
             return {key: self._value(item, memo) for key, item in value.items()}
         return value
 
+    def content_keys_of(self, attributes: dict[str, Any]) -> tuple[str, ...]:
+        """The content keys among ``attributes``, memoized per key set (spans of one producer share it)."""
+        shape = tuple(attributes)
+        found = self._shapes.get(shape)
+        if found is None:
+            is_content = self.is_content_key
+            found = tuple(key for key in shape if is_content(key))
+            if len(self._shapes) >= 4096:
+                self._shapes.clear()
+            self._shapes[shape] = found
+        return found
+
     def _attributes(self, attributes: dict[str, Any], memo: dict[str, str], everything: bool = False) -> None:
-        is_content = self.is_content_key
-        for key, value in attributes.items():
-            if isinstance(value, (str, list, dict)) and (everything or is_content(key)):
+        keys = tuple(attributes) if everything else self.content_keys_of(attributes)
+        for key in keys:
+            value = attributes[key]
+            if isinstance(value, (str, list, dict)):
                 attributes[key] = self._value(value, memo)
 
     def process(self, batch: SpanBatch) -> SpanBatch:

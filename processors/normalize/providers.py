@@ -32,6 +32,11 @@ ALIASES = {
     "mistral": "mistral_ai",
     "watsonx": "ibm.watsonx.ai",
     "ibm.watson.ai": "ibm.watsonx.ai",
+    # Vercel AI SDK provider ids (ai.model.provider, gen_ai.system)
+    "google.generative-ai": "gcp.gemini",
+    "google.vertex": "gcp.vertex_ai",
+    "amazon-bedrock": "aws.bedrock",
+    "azure-openai": "azure.ai.openai",
 }
 
 # framework / SDK names found in provider keys: not model providers (semconv.md pitfall 4)
@@ -94,9 +99,12 @@ def canonical_provider(value: Any) -> str | None:
     elif key in FRAMEWORKS or not key:
         result = None
     else:
-        head = key.split(".", 1)[0]  # SDK provider ids such as "openai.responses", "openai.chat"
-        if "." in key and (head in CANONICAL or head in ALIASES):
-            result = ALIASES.get(head, head)
+        parts = key.split(".")  # SDK provider ids such as "openai.responses", "google.vertex.chat"
+        two = ".".join(parts[:2])
+        if len(parts) > 2 and two in ALIASES:
+            result = ALIASES[two]
+        elif len(parts) > 1 and (parts[0] in CANONICAL or parts[0] in ALIASES):
+            result = ALIASES.get(parts[0], parts[0])
         else:
             result = key  # a custom provider is stored as given (lower-cased)
     if len(_cache) < 10_000:

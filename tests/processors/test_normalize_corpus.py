@@ -61,3 +61,28 @@ def test_case(case: dict) -> None:
             if record.llm is not None and record.llm.get(key) == value:
                 failures.append(f"{where}: llm.{key} must not be {value!r}")
     assert not failures, "\n".join(failures)
+
+
+def _case(case_id: str) -> dict:
+    return next(case for case in load_corpus()["cases"] if case["id"] == case_id)
+
+
+@pytest.mark.parametrize(
+    ("case_id", "wrapper", "inner"),
+    [("adk-golden-tool-error-v2", "call_llm", "gen"), ("bakeoff-openlit-langchain", "s1", "s0")],
+)
+def test_wrapper_model_spans_in_the_corpus_need_the_tree(case_id: str, wrapper: str, inner: str) -> None:
+    """The corpus leaves these unchecked; semconv.md 2.3 says the wrapper gets no llm_calls row. Only the
+    tree tells: alone, the wrapper looks like any model call."""
+    case = _case(case_id)
+    batch, records = case_batch(case)
+    Normalize().process(batch)
+    assert records[wrapper].span_type == "llm" and records[wrapper].llm is None
+    assert records[inner].llm is not None
+
+    only = [
+        {**s, "parent": "(absent)" if s["parent"] else None} for s in case["spans"] if s["ref"] == wrapper
+    ]
+    alone, alone_records = case_batch({**case, "spans": only})
+    Normalize().process(alone)
+    assert alone_records[wrapper].llm is not None
