@@ -67,6 +67,8 @@ def _comparison_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=float, default=0.05,
                         help="practical threshold: absolute for scores, relative for latency/cost (default 0.05)")
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level after BH (default 0.05)")
+    parser.add_argument("--metric", action="append", dest="metrics", metavar="NAME",
+                        help="compare only this metric (repeatable; default: every shared metric)")
     parser.add_argument("--format", choices=("markdown", "json"), default="markdown")
     parser.add_argument("--alert", action="store_true", help="raise an alert when a regression is found")
 
@@ -176,7 +178,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(_summary_markdown(run.summary) if args.format == "markdown" else json.dumps(run.summary, indent=2, default=str))
     if not args.baseline:
         return 0
-    report = store.compare_runs(engine, run.run_id, args.baseline, threshold=args.threshold, detector=detector)
+    report = store.compare_runs(engine, run.run_id, args.baseline, threshold=args.threshold, detector=detector,
+                                metrics=args.metrics)
     print(detector.generate_report(args.format, report))
     return _verdict(report, detector, engine, args)
 
@@ -187,9 +190,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     engine = _engine(args.db)
     detector = _detector(args)
     try:
-        report = store.compare_runs(engine, args.run_b, args.run_a, threshold=args.threshold, detector=detector)
+        report = store.compare_runs(engine, args.run_b, args.run_a, threshold=args.threshold, detector=detector,
+                                    metrics=args.metrics)
     except (store.RunNotFoundError, store.RunNotComparableError) as exc:
-        raise CommandError(str(exc).strip("'\"")) from None
+        raise CommandError(str(exc)) from None
     print(detector.generate_report(args.format, report))
     return _verdict(report, detector, engine, args)
 
@@ -212,7 +216,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         run = store.load_run(engine, args.run_id)
     except store.RunNotFoundError as exc:
-        raise CommandError(str(exc).strip("'\"")) from None
+        raise CommandError(str(exc)) from None
     comparator = AgentComparator()
     areas = comparator.identify_strong_weak_areas(run) if run.results.get("cases") else {"strong": [], "weak": []}
     advice = comparator.recommend_improvements(run) if run.results.get("cases") else []

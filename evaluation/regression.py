@@ -229,7 +229,7 @@ class RegressionReport:
         for c in self.comparisons:
             verdict_cell = "regression" if c.is_regression else "improvement" if c.is_improvement else (c.note or "—")
             ci = f"[{_num(c.ci_low)}, {_num(c.ci_high)}]" if c.ci_low is not None else "—"
-            change = f"{c.pct_change:+.1f}%" if c.pct_change is not None else _num(c.difference)
+            change = f"{c.pct_change:+.1f}%" if c.pct_change is not None else f"{c.difference:+.3g} (abs.)" if c.difference is not None else "—"
             lines.append(
                 f"| {c.metric} | {_num(c.mean_baseline)} | {_num(c.mean_current)} | {change} | {c.test}"
                 f"{' (paired)' if c.paired else ''} | {_num(c.p_value, 4)} | {_num(c.effect_size)} | {_num(c.cliffs_delta)} "

@@ -185,6 +185,7 @@ def compare_runs(
     threshold: float | None = None,
     detector: RegressionDetector | None = None,
     with_history: bool = True,
+    metrics: Sequence[str] | None = None,
 ) -> RegressionReport:
     """Compare two stored runs; ``report.has_regression`` / ``report.regressions`` give the verdict."""
     from agentotel.evaluation.regression import RegressionDetector
@@ -196,7 +197,7 @@ def compare_runs(
             raise RunNotComparableError(f"evaluation run {run.id!r} ({run.status}) has no case results to compare")
     history = run_history(engine, current, exclude=[baseline.id]) if with_history else []
     detector = detector or RegressionDetector()
-    return detector.detect_regressions(current, baseline, threshold=threshold, history=history)
+    return detector.detect_regressions(current, baseline, threshold=threshold, history=history, metrics=metrics)
 
 
 def recorded_executions(

@@ -16,14 +16,18 @@ FACTS = {
 }
 
 
+def _think() -> None:
+    delay = float(os.environ.get("EVAL_TEST_AGENT_DELAY", "0"))
+    if delay:
+        time.sleep(delay)
+
+
 def qa_agent(question: str) -> str:
     """Answers from a small fact table; raises on questions containing 'explode'."""
     text = question.lower()
     if "explode" in text:
         raise RuntimeError("tool backend unavailable")
-    delay = float(os.environ.get("EVAL_TEST_AGENT_DELAY", "0"))
-    if delay:
-        time.sleep(delay)
+    _think()
     for key, answer in FACTS.items():
         if key in text:
             return answer
@@ -34,6 +38,7 @@ def wrong_agent(question: str) -> str:
     """A worse version: answers wrongly to capital questions and adds an unsupported claim."""
     text = question.lower()
     if "capital" in text:
+        _think()
         return "The capital is Berlin. It has 90 million residents."
     return qa_agent(question)
 

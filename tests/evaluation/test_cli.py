@@ -1,0 +1,94 @@
+"""``agentotel eval run | compare | report`` end to end on SQLite and PostgreSQL."""
+
+import json
+import re
+
+import pytest
+
+from agentotel.cli import main
+
+SUITE = """
+name: capitals
+evaluators: [accuracy, factuality, performance]
+cases:
+""" + "".join(
+    f"""  - id: {country.lower()}-{i}
+    input: "What is the capital of {country}? ({i})"
+    expected: {capital}
+    context: ["The capital of {country} is {capital}."]
+    tags: [capitals]
+"""
+    for i in range(8)
+    for country, capital in (("France", "Paris"), ("Japan", "Tokyo"))
+)
+
+
+def run_id_of(output: str) -> str:
+    return re.search(r"^run (\w+): completed", output, re.M).group(1)
+
+
+def test_run_gate_compare_and_report(db_url, tmp_path, capsys, monkeypatch):
+    # 20 ms per answer: sub-millisecond thread jitter of an instant function would otherwise show as latency changes.
+    monkeypatch.setenv("EVAL_TEST_AGENT_DELAY", "0.02")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(SUITE)
+    agent = "tests.evaluation.sample_agents:"
+    assert main(["eval", "run", str(suite), "--agent", agent + "qa_agent", "--agent-name", "geo", "--agent-version", "1",
+                 "--db", db_url, "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    good = run_id_of(out)
+    assert "| accuracy.fuzzy | 16 | 0.9 |" in out and "latency ms p50" in out
+
+    code = main(["eval", "run", str(suite), "--agent", agent + "wrong_agent", "--agent-name", "geo", "--agent-version", "2",
+                 "--db", db_url, "--baseline", good, "--concurrency", "3", "--no-progress", "--alert"])
+    captured = capsys.readouterr()
+    assert code == 1, captured.out
+    bad = run_id_of(captured.out)
+    assert "**REGRESSION**" in captured.out and "accuracy.fuzzy" in captured.out
+    assert "regression in:" in captured.err and "alert raised:" in captured.err
+
+    assert main(["eval", "compare", good, bad, "--db", db_url, "--format", "json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["baseline_run_id"] == good and data["current_run_id"] == bad and "accuracy.fuzzy" in data["regressions"]
+    # Reversed, quality only improves; latency may differ for real between two runs on a busy machine, so the
+    # gate is narrowed to the quality metrics here.
+    assert main(["eval", "compare", bad, good, "--db", db_url, "--metric", "accuracy.fuzzy", "--metric", "factuality"]) == 0
+    reverse = capsys.readouterr().out
+    assert "**No regression** found." in reverse and "| latency_ms |" not in reverse
+
+    assert main(["eval", "report", bad, "--db", db_url]) == 0
+    report = capsys.readouterr().out
+    assert f"# Evaluation run {bad}" in report and "- agent: geo 2" in report and "## Recommendations" in report
+    assert main(["eval", "report", good, "--db", db_url, "--format", "json"]) == 0
+    stored = json.loads(capsys.readouterr().out)
+    assert stored["status"] == "completed" and stored["summary"]["metrics"]["accuracy.fuzzy"]["mean"] == pytest.approx(0.9)
+
+    assert main(["eval", "list", "--db", db_url]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0].startswith(bad) and listed[1].startswith(good)
+
+
+def test_user_errors_exit_2_with_a_message(tmp_path, capsys, monkeypatch):
+    db = f"sqlite:///{tmp_path}/eval.db"
+    monkeypatch.setenv("MONITORING_DB_URL", db)  # --db defaults to it
+    bad_suite = tmp_path / "bad.yaml"
+    bad_suite.write_text("cases:\n  - id: a\n    expected: x\n")
+    good_suite = tmp_path / "good.yaml"
+    good_suite.write_text("cases:\n  - id: a\n    input: What is the capital of France?\n    expected: Paris\n")
+    cases = [
+        (["eval", "run", str(bad_suite), "--agent", "tests.evaluation.sample_agents:qa_agent"], "case #1 ('a'): 'input' is required"),
+        (["eval", "run", str(good_suite), "--agent", "nowhere:fn"], "cannot import module 'nowhere'"),
+        (["eval", "run", str(good_suite), "--agent", "tests.evaluation.sample_agents:qa_agent", "--baseline", "missing"],
+         "no evaluation run 'missing'"),
+        (["eval", "run", str(good_suite), "--agent", "tests.evaluation.sample_agents:qa_agent", "--evaluator", "nope"],
+         "unknown evaluator 'nope'"),
+        (["eval", "run", str(good_suite), "--endpoint", "http://127.0.0.1:9/v1"], "--endpoint needs --model"),
+        (["eval", "run", "--recorded", "ghost"], "no recorded executions with input for agent 'ghost'"),
+        (["eval", "compare", "x", "y"], "no evaluation run 'y'"),
+        (["eval", "report", "x"], "no evaluation run 'x'"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        assert message in capsys.readouterr().err, argv
+    assert main(["eval", "run", str(good_suite), "--agent", "tests.evaluation.sample_agents:qa_agent", "--no-progress"]) == 0
+    assert (tmp_path / "eval.db").exists()
