@@ -190,7 +190,8 @@ def _legacy_message(role: str, body: Any) -> dict[str, Any]:
     if role == "tool":
         return {"role": "tool", "parts": [{"type": "tool_call_response", "id": body.get("id"), "response": body.get("content")}]}
     parts = _parts(body.get("content"))
-    for call in body.get("tool_calls") or []:
+    calls = _parse_json(body.get("tool_calls"))
+    for call in calls if isinstance(calls, list) else []:
         function = call.get("function") or {} if isinstance(call, dict) else {}
         parts.append(
             {
@@ -223,7 +224,8 @@ def _messages(value: Any) -> list[Any] | None:
 def content_from_events(events: Iterable[tuple[str, Any, dict[str, Any]]]) -> tuple[str | None, str | None]:
     """(input, output) JSON texts from ordered ``(event_name, body, attributes)`` of one span.
 
-    Pure: the span normalizer may use it for the same events carried as span events.
+    Pure, so the span normalizer can use it for the same events carried as span events: pass
+    ``(event["name"], None, event["attributes"])`` (a span event has no body; its message fields are attributes).
     """
     details: tuple[list | None, list | None] | None = None
     legacy_in: list[dict[str, Any]] = []
@@ -240,10 +242,12 @@ def content_from_events(events: Iterable[tuple[str, Any, dict[str, Any]]]) -> tu
                 inputs = [{"role": "system", "parts": system}, *(inputs or [])]
             details = (inputs, _messages(merged.get("gen_ai.output.messages")))
         elif name in MESSAGE_EVENTS:
-            legacy_in.append(_legacy_message(MESSAGE_EVENTS[name], body))
+            # log records carry the message in the body; span events (body None) in their attributes
+            legacy_in.append(_legacy_message(MESSAGE_EVENTS[name], body if body is not None else attrs))
         elif name == CHOICE_EVENT:
+            body = body if body is not None else attrs
             body = body if isinstance(body, dict) else {"message": {"content": body}}
-            message = _legacy_message("assistant", body.get("message") or {})
+            message = _legacy_message("assistant", _parse_json(body.get("message")) or {})
             message["finish_reason"] = body.get("finish_reason")
             index = body.get("index") if isinstance(body.get("index"), int) else 0
             choices.append((index, position, message))

@@ -237,3 +237,18 @@ def test_content_is_redacted_before_storage(engine):
     for text in [*stored, span_input]:
         assert "alice.smith@example.com" not in text
     assert json.loads(span_input)[0]["parts"][0]["content"] == redact_text(secret)
+
+
+def test_content_from_span_events_matches_the_log_record_form():
+    """The same legacy events carried as span events (fields in attributes, JSON strings) normalize alike."""
+    from agentotel.processors.logs import content_from_events
+
+    span_events = [
+        ("gen_ai.system.message", None, {"content": "You are terse.", "gen_ai.system": "openai"}),
+        ("gen_ai.user.message", None, {"content": "Weather in Paris?"}),
+        ("gen_ai.choice", None, {"index": 0, "finish_reason": "tool_calls", "message": json.dumps(
+            {"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function",
+             "function": {"name": "weather", "arguments": '{"city": "Paris"}'}}]})}),
+    ]  # fmt: skip
+    content_in, content_out = content_from_events(span_events)
+    assert (json.loads(content_in), json.loads(content_out)) == (EXPECTED_INPUT, EXPECTED_OUTPUT)
