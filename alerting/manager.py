@@ -227,11 +227,11 @@ class AlertManager:
             for tier_no, tier in enumerate(self.config.policy_for(alert["rule_id"])):
                 if (alert["id"], tier_no) in done or now - started < tier.after:
                     continue
-                for channel in tier.channels:
-                    if queue.enqueue(alert_payload, channel, "trigger", tier_no, now) is None:
+                for channel in tier.channels:  # ``now`` decides which tiers are due; rows get the real time
+                    if queue.enqueue(alert_payload, channel, "trigger", tier_no) is None:
                         with write_tx(self.engine) as conn:  # deduplicated: record it so the tier is done
                             conn.execute(NOTIFICATIONS.insert().values(**notification_row(
-                                alert_payload, channel, "trigger", tier_no, now, status="suppressed")))
+                                alert_payload, channel, "trigger", tier_no, utcnow(), status="suppressed")))
                     else:
                         queued += 1
         return queued

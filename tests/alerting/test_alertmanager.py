@@ -1,0 +1,96 @@
+"""A real Prometheus Alertmanager (Debian package ``prometheus-alertmanager``) on loopback receives our
+alerts through the queue and lists them through its API."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from agentotel.alerting.handlers import AlertmanagerHandler
+from agentotel.alerting.manager import AlertManager
+from agentotel.alerting.queue import NotificationQueue, QueueSettings
+from agentotel.alerting.ssrf import AddressPolicy
+from tests.conftest import ON_CI, free_port
+
+BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+CONFIG = """
+route:
+  receiver: blackhole
+  group_wait: 1s
+receivers:
+  - name: blackhole
+"""
+
+
+@pytest.fixture(scope="module")
+def alertmanager(tmp_path_factory):
+    if BINARY is None:
+        if ON_CI:
+            pytest.fail("prometheus-alertmanager is not installed (.ci/system-packages installs it)")
+        pytest.skip("prometheus-alertmanager is not installed")
+    workdir = tmp_path_factory.mktemp("alertmanager")
+    (workdir / "alertmanager.yml").write_text(CONFIG)
+    port = free_port()
+    proc = subprocess.Popen(
+        [BINARY, f"--config.file={workdir / 'alertmanager.yml'}", f"--storage.path={workdir / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=warn"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"alertmanager did not start: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def listed(url: str, alertname: str, **params) -> list[dict]:
+    response = httpx.get(f"{url}/api/v2/alerts", params={"filter": f'alertname="{alertname}"', **params}, timeout=5)
+    response.raise_for_status()
+    return response.json()
+
+
+def test_alertmanager_receives_lists_and_resolves(engine, alertmanager):
+    handler = AlertmanagerHandler("am", {"url": alertmanager}, AddressPolicy(["127.0.0.1"], use_env=False))
+    queue = NotificationQueue(engine, {"am": handler}, QueueSettings(backoff_base=_seconds(0.1)))
+    manager = AlertManager(engine, queue=queue)
+    rule = f"agent-errors-{engine.dialect.name}"
+    alert_id = manager.create_alert(rule, "critical", "error rate 12%", {"agent": "support-bot", "gen_ai.system": "openai"},
+                                    value=0.12)
+    queue.enqueue(manager.get_alert(alert_id), "am")
+    assert queue.drain(timeout=10) == 1
+    [alert] = listed(alertmanager, rule)
+    assert alert["labels"] == {"alertname": rule, "severity": "critical", "agent": "support-bot",
+                               "gen_ai_system": "openai"}
+    assert alert["annotations"]["summary"] == "error rate 12%" and alert["annotations"]["value"] == "0.12"
+    assert alert["status"]["state"] == "active"
+    manager.resolve_alert(alert_id, by="alice")  # queues the resolve (endsAt) to the channel that got the trigger
+    queue.drain(timeout=10)
+    deadline = time.monotonic() + 5
+    while listed(alertmanager, rule) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert listed(alertmanager, rule) == []  # resolved alerts are no longer active
+
+
+def _seconds(value: float):
+    from datetime import timedelta
+
+    return timedelta(seconds=value)
