@@ -162,3 +162,29 @@ def _span_count(engine) -> int:
 def _span_input(engine, key: tuple[str, str]) -> str | None:
     with engine.connect() as conn:
         return conn.execute(select(SPANS.c.input).where(SPANS.c.trace_id == key[0], SPANS.c.span_id == key[1])).scalar()
+
+
+@pytest.mark.parametrize("dialect", ["sqlite"])  # the warehouse does not matter here: one run is enough
+def test_real_prometheus_scrapes_a_running_receiver(receiver, tmp_path):
+    from tests.interop.support import promql, running_prometheus
+
+    server, engine = receiver
+    spans = [*genai_spans(n_traces=3, agent="support-agent"), *genai_spans(n_traces=1, agent="support-agent", error=True)]
+    exporter = GrpcSpanExporter(endpoint=f"127.0.0.1:{server.grpc_port}", insecure=True, timeout=5)
+    assert exporter.export(spans).name == "SUCCESS"
+    exporter.shutdown()
+    assert wait_for(lambda: _span_count(engine) == len(spans))
+    with running_prometheus(tmp_path, f"127.0.0.1:{server.settings.metrics_port}") as prometheus:
+
+        def executions():
+            rows = promql(prometheus, 'sum by (status) (agentotel_agent_executions_total{agent="support-agent"})')
+            return {r["metric"]["status"]: float(r["value"][1]) for r in rows} or None
+
+        assert wait_for(lambda: executions() == {"success": 3.0, "error": 1.0}, timeout=20), executions()
+        tokens = {
+            r["metric"]["type"]: float(r["value"][1])
+            for r in promql(prometheus, 'sum by (type) (agentotel_llm_tokens_total{agent="support-agent"})')
+        }
+        assert tokens == {"input": 4 * 250.0, "output": 4 * 50.0}
+        (received,) = promql(prometheus, 'agentotel_receiver_received_total{signal="traces"}')
+        assert float(received["value"][1]) == len(spans)
