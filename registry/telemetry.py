@@ -9,6 +9,7 @@ spellings folded onto the registry's environments (``production`` â†’ ``prod`` â
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -98,6 +99,7 @@ def _aggregate(
     since: datetime | None,
     until: datetime | None,
     by_environment: bool,
+    versions: Sequence[str] | None = None,
 ) -> list[tuple[str, str, str | None, dict[str, Any]]]:
     ex = AgentExecution
     version = func.coalesce(ex.agent_version, "")
@@ -125,6 +127,8 @@ def _aggregate(
     stmt = stmt.where(ex.agent_name.is_not(None))
     if agent_name is not None:
         stmt = stmt.where(ex.agent_name == agent_name)
+    if versions is not None:
+        stmt = stmt.where(version.in_(list(versions)))
     if since is not None:
         stmt = stmt.where(ex.timestamp >= since)
     if until is not None:
@@ -170,9 +174,10 @@ def _stats(
     since: datetime | None,
     until: datetime | None,
     by_environment: bool,
+    versions: Sequence[str] | None = None,
 ) -> list[VersionStats]:
     groups: dict[tuple[str, str, str | None], list[dict[str, Any]]] = {}
-    for name, version, env, row in _aggregate(bind, agent_name, since, until, by_environment):
+    for name, version, env, row in _aggregate(bind, agent_name, since, until, by_environment, versions):
         groups.setdefault((name, version, env), []).append(row)
     sources = {(v.name, v.version): v.source for v in list_agent_versions(bind, agent_name)}
     if not by_environment:  # every known version appears, with zeros when it has not run
@@ -209,9 +214,13 @@ def environment_stats(
     agent_name: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    versions: Sequence[str] | None = None,
 ) -> list[VersionStats]:
-    """Per (version, environment reported by telemetry): the same figures; environment None = not reported."""
-    return _stats(bind, agent_name, since, until, by_environment=True)
+    """Per (version, environment reported by telemetry): the same figures; environment None = not reported.
+
+    ``versions`` limits the scan to those versions.
+    """
+    return _stats(bind, agent_name, since, until, by_environment=True, versions=versions)
 
 
 def environment_overview(
@@ -219,7 +228,11 @@ def environment_overview(
 ) -> list[EnvironmentOverview]:
     """dev / staging / prod of ``agent_name``: active version, since when, by whom, and its figures there."""
     states = {s.environment: s for s in environment_states(bind, agent_name)}
-    stats = {(s.version, s.environment): s for s in environment_stats(bind, agent_name, since, until)}
+    active = sorted({s.version for s in states.values()})
+    stats = {
+        (s.version, s.environment): s
+        for s in (environment_stats(bind, agent_name, since, until, versions=active) if active else [])
+    }
     overview = []
     for env in ENVIRONMENTS:
         state = states.get(env)

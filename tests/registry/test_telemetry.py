@@ -103,6 +103,8 @@ def test_discovered_versions_and_figures_per_version_and_environment(receiver):
     assert (per_env[("1.0.0", "prod")].executions, per_env[("1.0.0", "prod")].failures) == (4, 1)
     assert per_env[("1.0.0", "staging")].executions == 2 and per_env[("1.0.0", "staging")].error_rate == 0.0
     assert per_env[("1.0.0", "prod")].cost_usd + per_env[("1.0.0", "staging")].cost_usd == pytest.approx(v1.cost_usd)
+    only = environment_stats(engine, "support-bot", versions=["1.1.0"])
+    assert [(s.version, s.environment, s.executions) for s in only] == [("1.1.0", "staging", 3)]
 
     # the environments view: the version active there and what it does there
     open_gate = PromotionGate(WarehouseEvaluationStore(engine), policies={e: GatePolicy() for e in ("dev", "staging", "prod")})
