@@ -28,7 +28,7 @@ REASONING_KEYS = (
 # claude-…@20241022, command-r-08-2024, gpt-4-0613, gemini-…-001, -latest, -preview, Bedrock -v1:0
 _SUFFIX = re.compile(
     r"(?:-\d{4}-\d{2}-\d{2}|-\d{8}|@\d{8}|@latest|-\d{2}-\d{4}|-\d{2}-\d{2}|-\d{4}|-\d{3}"
-    r"|-latest|-preview|-exp|-v\d+(?::\d+)?|:\d+)$"
+    r"|-latest|-preview|-beta|-exp|-v\d+(?::\d+)?|:\d+)$"
 )
 # Bedrock model ids: [region.]vendor.model
 _BEDROCK_PREFIX = re.compile(

@@ -548,6 +548,10 @@ class Redact:
                 self._is_content[key] = found
         return found
 
+    def redact_value(self, value: Any) -> Any:
+        """A redacted copy of any attribute value or log body (strings, lists, dicts); others unchanged."""
+        return self._value(value, {}) if self.enabled else value
+
     def _value(self, value: Any, memo: dict[str, str]) -> Any:
         """Redacted copy of a string / list / dict; equal strings within one span are scanned once."""
         if isinstance(value, str):

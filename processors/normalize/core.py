@@ -343,12 +343,11 @@ class Normalize:
 
     def __init__(self, drop_wrappers: bool = True) -> None:
         self.drop_wrappers = drop_wrappers
+        self.wrapper_rows_dropped = 0  # llm rows withheld from wrapper spans so far
 
     def process(self, batch: SpanBatch) -> SpanBatch:
         for record in batch.spans:
             normalize_span(record)
         if self.drop_wrappers:
-            dropped = drop_wrapper_rows(batch.spans)
-            if dropped:
-                batch.dropped["llm_wrapper_rows"] = batch.dropped.get("llm_wrapper_rows", 0) + dropped
+            self.wrapper_rows_dropped += drop_wrapper_rows(batch.spans)
         return batch

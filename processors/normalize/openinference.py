@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentotel.processors.normalize._flat import unflatten
+from agentotel.processors.normalize._flat import unflatten, unflatten_many
 from agentotel.processors.normalize._spec import Dialect, UsageKeys
 from agentotel.processors.normalize._values import as_bool, parse_json, to_content
 from agentotel.processors.records import SpanRecord
@@ -14,6 +14,8 @@ OUTPUT_PREFIX = "llm.output_messages."
 # cheap presence probes before scanning the keys
 INPUT_PROBES = ("llm.input_messages.0.message.role", "llm.input_messages.0.message.content")
 OUTPUT_PROBES = ("llm.output_messages.0.message.role", "llm.output_messages.0.message.content")
+INPUT_CONTENTS_PROBE = "llm.input_messages.0.message.contents.0.message_content.text"
+OUTPUT_CONTENTS_PROBE = "llm.output_messages.0.message.contents.0.message_content.text"
 
 
 def _present(attrs: dict[str, Any], probes: tuple[str, ...]) -> bool:
@@ -24,19 +26,15 @@ def content(record: SpanRecord) -> tuple[str | None, str | None]:
     """Flattened ``llm.{input,output}_messages`` first, then ``llm.prompts``/``llm.choices``, then values."""
     attrs = record.attributes
     input_text = output_text = None
-    if (
-        _present(attrs, INPUT_PROBES)
-        or "llm.input_messages.0.message.contents.0.message_content.text" in attrs
-    ):
-        input_text = to_content(unflatten(attrs, INPUT_PREFIX))
-    elif "llm.prompts.0" in attrs or "llm.prompts.0.prompt.text" in attrs:
+    want_in = _present(attrs, INPUT_PROBES) or INPUT_CONTENTS_PROBE in attrs
+    want_out = _present(attrs, OUTPUT_PROBES) or OUTPUT_CONTENTS_PROBE in attrs
+    if want_in or want_out:
+        messages_in, messages_out = unflatten_many(attrs, (INPUT_PREFIX, OUTPUT_PREFIX))
+        input_text = to_content(messages_in) if want_in else None
+        output_text = to_content(messages_out) if want_out else None
+    if input_text is None and ("llm.prompts.0" in attrs or "llm.prompts.0.prompt.text" in attrs):
         input_text = to_content(unflatten(attrs, "llm.prompts."))
-    if (
-        _present(attrs, OUTPUT_PROBES)
-        or "llm.output_messages.0.message.contents.0.message_content.text" in attrs
-    ):
-        output_text = to_content(unflatten(attrs, OUTPUT_PREFIX))
-    elif "llm.choices.0" in attrs or "llm.choices.0.completion.text" in attrs:
+    if output_text is None and ("llm.choices.0" in attrs or "llm.choices.0.completion.text" in attrs):
         output_text = to_content(unflatten(attrs, "llm.choices."))
     if input_text is None:
         input_text = to_content(attrs.get("input.value"))
