@@ -33,6 +33,8 @@ CONTENT_KEYS = frozenset(
         "ai.value", "ai.values", "gcp.vertex.agent.llm_request", "gcp.vertex.agent.llm_response",
         "gcp.vertex.agent.tool_call_args", "gcp.vertex.agent.tool_response", "tool_arguments",
         "tool_response", "final_result", "pydantic_ai.all_messages", "logfire.msg",
+        "llm.prompts",
+        "llm.choices",
         "exception.message", "exception.stacktrace",
         # event attributes of the per-message / choice events
         "content", "message", "body",

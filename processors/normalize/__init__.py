@@ -11,8 +11,18 @@ from agentotel.processors.normalize.classify import classify
 from agentotel.processors.normalize.core import (
     LLM_FIELDS,
     Normalize,
+    content_of,
     drop_wrapper_rows,
     normalize_span,
+    workflow_name_of,
 )
 
-__all__ = ["LLM_FIELDS", "Normalize", "classify", "drop_wrapper_rows", "normalize_span"]
+__all__ = [
+    "LLM_FIELDS",
+    "Normalize",
+    "classify",
+    "content_of",
+    "drop_wrapper_rows",
+    "normalize_span",
+    "workflow_name_of",
+]

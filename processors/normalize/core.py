@@ -58,6 +58,7 @@ USER_KEYS = (
 AGENT_NAME_KEYS = ("gen_ai.agent.name", "agent.name")
 TOOL_NAME_KEYS = ("gen_ai.tool.name", "tool.name")
 TOOL_CALL_ID_KEYS = ("gen_ai.tool.call.id", "tool.id", "tool_call.id")
+WORKFLOW_NAME_KEYS = ("gen_ai.workflow.name", "traceloop.workflow.name", "langfuse.trace.name")
 
 
 def _chain(field: str) -> tuple[str, ...]:
@@ -282,6 +283,11 @@ def agent_name_of(record: SpanRecord) -> str | None:
     if name is None and record.name != "invoke_agent":
         name = record.name or None
     return name
+
+
+def workflow_name_of(attrs: Mapping[str, Any]) -> str | None:
+    """Workflow name carried by a span (semconv.md 2.4); the root span's name is the caller's fallback."""
+    return as_text(first(attrs, WORKFLOW_NAME_KEYS))
 
 
 def content_of(record: SpanRecord) -> tuple[str | None, str | None]:

@@ -32,6 +32,8 @@ def content(record: SpanRecord) -> tuple[str | None, str | None]:
         messages_in, messages_out = unflatten_many(attrs, (INPUT_PREFIX, OUTPUT_PREFIX))
         input_text = to_content(messages_in) if want_in else None
         output_text = to_content(messages_out) if want_out else None
+    if input_text is None and attrs.get("llm.prompts"):  # completions API: a list of prompt strings
+        input_text = to_content(attrs["llm.prompts"])
     if input_text is None and ("llm.prompts.0" in attrs or "llm.prompts.0.prompt.text" in attrs):
         input_text = to_content(unflatten(attrs, "llm.prompts."))
     if output_text is None and ("llm.choices.0" in attrs or "llm.choices.0.completion.text" in attrs):
@@ -77,6 +79,7 @@ DIALECT = Dialect(
         *OUTPUT_PROBES,
         "llm.input_messages.0.message.contents.0.message_content.text",
         "llm.output_messages.0.message.contents.0.message_content.text",
+        "llm.prompts",
         "llm.prompts.0",
         "llm.prompts.0.prompt.text",
         "llm.choices.0",

@@ -27,7 +27,12 @@ CHOICE_EVENT = "gen_ai.choice"
 PROMPT_EVENT = "gen_ai.content.prompt"
 COMPLETION_EVENT = "gen_ai.content.completion"
 EXCEPTION_EVENT = "exception"
-INPUT_REFS = ("gen_ai.input.messages_ref", "gen_ai.input.messages.ref")
+INPUT_REFS = (
+    "gen_ai.input.messages_ref",
+    "gen_ai.input.messages.ref",
+    "gen_ai.system_instructions_ref",
+    "gen_ai.system_instructions.ref",
+)
 OUTPUT_REFS = ("gen_ai.output.messages_ref", "gen_ai.output.messages.ref")
 
 

@@ -308,6 +308,7 @@ def test_agent_identity_and_context() -> None:
         ({"langfuse.observation.input": "in", "langfuse.observation.output": "out"}, [], "in", "out"),
         ({"gen_ai.tool.call.arguments": {"city": "Paris"}, "gen_ai.tool.call.result": "sunny"}, [], {"city": "Paris"}, "sunny"),
         ({"gen_ai.input.messages_ref": "s3://bucket/in.json"}, [], "s3://bucket/in.json", None),
+        ({"llm.prompts": ["Say this is a test"]}, [], ["Say this is a test"], None),
     ],
 )  # fmt: skip
 def test_content_carriers(attributes: dict, events: list, expected_in, expected_out) -> None:
@@ -335,3 +336,11 @@ def test_spans_without_genai_keys_are_untouched_other() -> None:
         None,
         None,
     )
+
+
+def test_workflow_name() -> None:
+    from agentotel.processors.normalize import workflow_name_of
+
+    assert workflow_name_of({"traceloop.workflow.name": "wf", "langfuse.trace.name": "t"}) == "wf"
+    assert workflow_name_of({"gen_ai.workflow.name": "main", "traceloop.workflow.name": "wf"}) == "main"
+    assert workflow_name_of({}) is None
