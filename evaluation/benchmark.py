@@ -35,7 +35,7 @@ from agentotel.evaluation.base import (
 from agentotel.evaluation.factory import build_evaluators
 from agentotel.evaluation.performance import PerformanceEvaluator, ResourceSampler
 from agentotel.evaluation.suite import TestSuite
-from agentotel.evaluation.telemetry import emit_evaluation_result, get_tracer
+from agentotel.evaluation.telemetry import emit_evaluation_error, emit_evaluation_result, get_tracer
 
 
 @dataclass
@@ -290,6 +290,7 @@ class BenchmarkSuite:
                     scores = await evaluator.ascore(case, response)
                 except Exception as exc:  # noqa: BLE001 - recorded, the other evaluators go on
                     result.evaluator_errors[evaluator.name] = f"{error_type_of(exc)}: {exc}"
+                    emit_evaluation_error(span, evaluator.name, error_type_of(exc))
                     continue
                 for score in scores:
                     result.scores[score.name] = score

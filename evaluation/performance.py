@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,47 +18,55 @@ from agentotel.evaluation.base import (
     TestCase,
 )
 
-# USD per 1M tokens (input, output). Override with a JSON file {"model": [input, output], ...}.
-DEFAULT_PRICES: dict[str, tuple[float, float]] = {
+# Used only when the processors' pricing table (agentotel.processors.cost) is not installed.
+FALLBACK_PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o": (2.50, 10.00),
     "gpt-4o-mini": (0.15, 0.60),
     "gpt-4.1": (2.00, 8.00),
     "gpt-4.1-mini": (0.40, 1.60),
-    "gpt-4.1-nano": (0.10, 0.40),
-    "gpt-3.5-turbo": (0.50, 1.50),
-    "o3-mini": (1.10, 4.40),
-    "claude-3-5-sonnet": (3.00, 15.00),
     "claude-3-5-haiku": (0.80, 4.00),
     "claude-sonnet-4": (3.00, 15.00),
 }
 
 
-@dataclass(frozen=True)
 class PricingTable:
-    """Token prices per model, USD per 1M tokens; a model matches its longest listed prefix."""
+    """Token prices, USD per 1M tokens. By default the project's pricing table (the one the receiver
+    uses to cost model calls, with ``AGENTOTEL_PRICING_FILE`` merged over it); ``prices`` gives an
+    explicit ``{model: (input, output)}`` table instead (a model matches its longest listed prefix)."""
 
-    prices: Mapping[str, tuple[float, float]]
+    def __init__(self, prices: Mapping[str, tuple[float, float]] | None = None, pricing_file: str | Path | None = None):
+        self._prices: dict[str, tuple[float, float]] | None = dict(prices) if prices is not None else None
+        self._cost: Any = None
+        if prices is None:
+            try:
+                from agentotel.processors.cost import Cost
+            except ImportError:
+                self._prices = dict(FALLBACK_PRICES)
+            else:
+                from agentotel.settings import env_str
+
+                self._cost = Cost(pricing_file or env_str("AGENTOTEL_PRICING_FILE"))
 
     @classmethod
     def default(cls) -> PricingTable:
-        return cls(DEFAULT_PRICES)
+        return cls()
 
     @classmethod
     def from_file(cls, path: str | Path) -> PricingTable:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        try:
-            prices = {str(m): (float(p[0]), float(p[1])) for m, p in data.items()}
-        except (TypeError, ValueError, IndexError, KeyError, AttributeError):
-            raise ValueError(f"{path}: expected {{model: [input_usd_per_1m, output_usd_per_1m]}}") from None
-        return cls(prices)
+        """The project's table with ``path`` merged over it (its format: ``{"models": {name: {input, output}}}``)."""
+        return cls(pricing_file=path)
 
     def price(self, model: str | None) -> tuple[float, float] | None:
         if not model:
             return None
-        if model in self.prices:
-            return self.prices[model]
-        matches = [m for m in self.prices if model.startswith(m)]
-        return self.prices[max(matches, key=len)] if matches else None
+        if self._cost is not None:
+            found = self._cost.price_for(model)
+            return (found.input, found.output) if found is not None else None
+        assert self._prices is not None
+        if model in self._prices:
+            return self._prices[model]
+        matches = [m for m in self._prices if model.startswith(m)]
+        return self._prices[max(matches, key=len)] if matches else None
 
     def cost(self, model: str | None, input_tokens: int | None, output_tokens: int | None) -> float | None:
         price = self.price(model)

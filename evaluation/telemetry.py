@@ -35,3 +35,9 @@ def emit_evaluation_result(span: Span, score: Score) -> None:
     """Add ``score`` to ``span`` as a ``gen_ai.evaluation.result`` event."""
     if span.is_recording():
         span.add_event(EVALUATION_EVENT, evaluation_attributes(score))
+
+
+def emit_evaluation_error(span: Span, name: str, error_type: str) -> None:
+    """A ``gen_ai.evaluation.result`` event for an evaluation that failed (``error.type`` set, no score)."""
+    if span.is_recording():
+        span.add_event(EVALUATION_EVENT, {"gen_ai.evaluation.name": name, "error.type": error_type})

@@ -126,7 +126,6 @@ def test_terminal_progress_bar_draws_in_place(spans):
 
 
 def test_a_broken_evaluator_is_recorded_and_the_run_goes_on(spans):
-    provider, _ = spans
 
     class Broken(AccuracyEvaluator):
         name = "broken"
@@ -134,11 +133,15 @@ def test_a_broken_evaluator_is_recorded_and_the_run_goes_on(spans):
         def score(self, case, response):
             raise ZeroDivisionError("bad metric")
 
+    provider, exporter = spans
     run = BenchmarkSuite([Broken(), AccuracyEvaluator()], tracer_provider=provider, show_progress=False).run(
         SUITE, CallableAgent(qa_agent))
     assert run.status == "completed"
     assert run.cases[0].evaluator_errors == {"broken": "ZeroDivisionError: bad metric"}
     assert "accuracy.exact" in run.cases[0].scores
+    span = next(s for s in exporter.get_finished_spans() if s.attributes["agentotel.evaluation.case_id"] == "fr")
+    failed = [dict(e.attributes) for e in span.events if "error.type" in e.attributes]
+    assert failed == [{"gen_ai.evaluation.name": "broken", "error.type": "ZeroDivisionError"}]
 
 
 def test_run_is_stored_and_read_back(engine, spans):
@@ -183,3 +186,16 @@ def test_a_crashing_run_is_stored_as_failed(engine, spans):
     stored = store.load_run(engine, "crash-1")
     assert stored.status == "failed" and stored.error_message.endswith("Abort: operator abort")
     assert store.latest_completed_run(engine, "x", "1") is None
+
+
+def test_pricing_uses_the_project_table_a_user_file_or_an_explicit_table(tmp_path):
+    from agentotel.evaluation.performance import PricingTable
+
+    shipped = PricingTable()
+    assert shipped.cost("gpt-4o-mini-2024-07-18", 1_000_000, 1_000_000) == pytest.approx(0.15 + 0.60)
+    assert shipped.cost("unknown-model", 10, 10) is None and shipped.cost("gpt-4o-mini", None, None) is None
+    custom = tmp_path / "prices.json"
+    custom.write_text('{"models": {"house-model": {"input": 1.0, "output": 2.0}}}')
+    assert PricingTable.from_file(custom).cost("house-model", 500_000, 250_000) == pytest.approx(1.0)
+    explicit = PricingTable({"acme": (10.0, 20.0)})
+    assert explicit.cost("acme-large", 100_000, 0) == pytest.approx(1.0) and explicit.cost("gpt-4o", 1, 1) is None

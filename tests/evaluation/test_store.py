@@ -73,9 +73,8 @@ def test_latest_completed_run_history_and_errors(engine):
 
 
 def test_nan_scores_are_stored_as_null(engine):
-    from agentotel.evaluation.base import MetricDefinition, Score
+    from agentotel.evaluation.base import CaseResult, MetricDefinition, Score
     from agentotel.evaluation.benchmark import BenchmarkRun
-    from agentotel.evaluation.base import CaseResult
 
     run = BenchmarkRun("nan-run", "s", "bot", "1", datetime.now(timezone.utc), status="completed",
                        cases=[CaseResult("c", scores={"m": Score("m", float("nan"))}, latency_ms=float("inf"))],
