@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from opentelemetry import trace
 from opentelemetry._logs import LogRecord as ApiLogRecord
 from opentelemetry._logs import SeverityNumber
@@ -252,3 +253,41 @@ def test_content_from_span_events_matches_the_log_record_form():
     ]  # fmt: skip
     content_in, content_out = content_from_events(span_events)
     assert (json.loads(content_in), json.loads(content_out)) == (EXPECTED_INPUT, EXPECTED_OUTPUT)
+
+
+def test_events_written_while_their_span_commits_are_not_lost(engine, dialect):
+    """PostgreSQL, two writers at once: the span transaction is open when the events arrive."""
+    import threading
+
+    from sqlalchemy import insert
+
+    if dialect != "postgresql":
+        pytest.skip("SQLite serializes writers (BEGIN IMMEDIATE)")
+    emitter = EventEmitter()
+    legacy_chat(emitter)
+    request = emitter.request()
+    done = threading.Event()
+    with engine.connect() as span_conn:
+        span_tx = span_conn.begin()
+        # the span writer: insert the span and run the hook, but do not commit yet
+        template = _span_row()
+        span_conn.execute(insert(SPANS), template)
+        attach_pending_content(span_conn, [(TRACE_ID, SPAN_ID)])
+        writer = threading.Thread(target=lambda: (write_logs(engine, request), done.set()))
+        writer.start()
+        assert not done.wait(0.5), "the log writer must wait for the open span transaction"
+        span_tx.commit()
+        writer.join(timeout=10)
+    assert done.is_set()
+    assert _span_content(engine) == (EXPECTED_INPUT, EXPECTED_OUTPUT)
+
+
+def _span_row() -> dict:
+    from datetime import datetime, timedelta, timezone
+
+    start = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+    return {
+        "trace_id": TRACE_ID, "span_id": SPAN_ID, "parent_span_id": None, "name": "chat", "kind": "CLIENT",
+        "span_type": "llm", "service_name": "svc", "start_time": start, "end_time": start + timedelta(seconds=1),
+        "duration_ms": 1000.0, "status_code": "UNSET", "start_time_unix_nano": 0, "end_time_unix_nano": 10**9,
+    }  # fmt: skip
