@@ -3,22 +3,24 @@ one loop (``agentotel alerts run``) or a background thread (``agentotel up``).""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from agentotel.alerting.engine import EvaluationReport, RuleEngine
-from agentotel.alerting.handlers import Handler, build_handlers
+from agentotel.alerting.handlers import CHANNEL_TYPES, Handler, build_handlers, redact
 from agentotel.alerting.manager import AlertManager
 from agentotel.alerting.queue import NotificationQueue, QueueSettings
 from agentotel.alerting.rules import AlertingConfig, load_rules
 from agentotel.alerting.sources import default_source
 from agentotel.alerting.ssrf import AddressPolicy
+from agentotel.alerting.store import AUDIT, insert_audit, write_tx
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +29,13 @@ class AlertingService:
     """Rules engine + alert manager + notification queue wired from one rules file."""
 
     def __init__(self, engine: Engine, config: AlertingConfig, source: Any | None = None,
-                 handlers: dict[str, Handler] | None = None, queue_settings: QueueSettings | None = None) -> None:
+                 handlers: dict[str, Handler] | None = None, queue_settings: QueueSettings | None = None,
+                 actor: str = "system") -> None:
         self.engine = engine
         self.config = config
         if handlers is None:
             handlers = build_handlers(config.channels, AddressPolicy(config.settings.get("allow_hosts", [])))
+        record_config_change(engine, config, actor)
         self.queue = NotificationQueue(engine, handlers, queue_settings or QueueSettings.from_config(config))
         self.manager = AlertManager(engine, config, self.queue)
         self.source = source if source is not None else default_source(engine)
@@ -74,3 +78,49 @@ def start_background(engine: Engine, rules_path: str | Path | None, stop_event: 
                               daemon=True)
     thread.start()
     return thread
+
+
+def config_snapshot(config: AlertingConfig) -> dict[str, Any]:
+    """The rules file as plain JSON for the audit log; literal secrets in channel options are masked."""
+
+    def plain(value: Any) -> Any:
+        return json.loads(json.dumps(value, default=lambda v: str(v) if isinstance(v, timedelta) else repr(v)))
+
+    rules = {r.id: plain({k: v for k, v in vars(r).items() if k not in ("line", "tree", "func")}) for r in config.rules}
+    channels = {}
+    for name, ch in config.channels.items():
+        secret_keys = set(CHANNEL_TYPES[ch.type].secrets)
+        options = {k: ("***" if k in secret_keys and v else v) for k, v in ch.options.items()}
+        channels[name] = plain({"type": ch.type, "options": options, "rate_limit": ch.rate_limit})
+    policies = {name: [{"after": str(t.after), "channels": t.channels} for t in tiers]
+                for name, tiers in config.policies.items()}
+    return json.loads(redact(json.dumps({"settings": plain(config.settings), "rules": rules, "channels": channels,
+                                         "escalation_policies": policies})))
+
+
+def record_config_change(engine: Engine, config: AlertingConfig, actor: str = "system") -> bool:
+    """Append an audit row when the loaded rules / channels / policies differ from the last recorded ones.
+
+    ``before`` holds the old value of every changed rule, channel, policy or setting, ``after`` the new
+    values plus the full snapshot (what the next comparison starts from). Returns whether a row was written.
+    """
+    target = str(config.file or "<inline>")
+    snapshot = config_snapshot(config)
+    with write_tx(engine) as conn:
+        last = conn.execute(select(AUDIT.c.after).where(
+            AUDIT.c.target_type == "alerting_config", AUDIT.c.target_id == target).order_by(AUDIT.c.id.desc()).limit(1)
+        ).scalar_one_or_none()
+        previous = (last or {}).get("snapshot") or {}
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        for section, items in snapshot.items():
+            old_items = previous.get(section) or {}
+            for key in sorted(set(items) | set(old_items)):
+                if items.get(key) != old_items.get(key):
+                    before[f"{section}.{key}"] = old_items.get(key)
+                    after[f"{section}.{key}"] = items.get(key)
+        if not after:
+            return False
+        insert_audit(conn, actor, "config_change" if previous else "config_load", "alerting_config", target,
+                     before or None, {**after, "snapshot": snapshot})
+    return True

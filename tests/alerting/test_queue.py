@@ -53,8 +53,8 @@ def test_backoff_grows_exponentially_with_jitter_and_cap():
 
 
 def test_outage_then_recovery_delivered_exactly_once(engine):
-    """A1: the webhook answers 500 for ~2.5 s, then 200."""
-    recover_at = time.monotonic() + 2.5
+    """A1: the webhook answers 500 for ~1.5 s, then 200 (RELIABILITY says 60 s; back-off is scaled down)."""
+    recover_at = time.monotonic() + 1.5
     with RecordingServer(lambda r, n: (500 if time.monotonic() < recover_at else 200, {}, b"")) as server:
         queue = make_queue(engine, {"hook": WebhookHandler("hook", {"url": server.url}, LOOPBACK)})
         alert = new_alert(engine)
@@ -65,7 +65,7 @@ def test_outage_then_recovery_delivered_exactly_once(engine):
             queue.process_due()
             time.sleep(0.05)
     failures = [r for r in server.requests if r.status == 500]
-    assert len(server.ok()) == 1 and len(failures) >= 3
+    assert len(server.ok()) == 1 and len(failures) >= 2
     assert server.ok()[0].headers["idempotency-key"] == notification_id
     # exponential back-off between attempts (equal jitter: at least half the nominal delay)
     for k in range(1, len(server.requests)):

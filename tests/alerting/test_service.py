@@ -187,3 +187,32 @@ def test_cli_run_once(engine, db_url, servers, tmp_path, capsys):
     assert main(["alerts", "run", "--once", "--rules", str(rules), "--db", db_url]) == 0
     assert "notifications delivered: 2" in capsys.readouterr().out
     assert events(chat) == [("trigger", alert_id)]
+
+
+def test_rule_and_channel_changes_are_audited_without_secrets(engine, monkeypatch):
+    from agentotel.alerting.service import record_config_change
+
+    text = """
+channels:
+  slack: {type: slack, url: "https://hooks.slack.com/services/T0/B0/LITERALsecret99"}
+  pd: {type: pagerduty, routing_key_env: AGENTOTEL_TEST_PD_KEY}
+rules:
+  - {id: errors, type: threshold, metric: error_rate, value: 0.05}
+  - {id: latency, type: threshold, metric: latency_p95, value: 3000}
+"""
+    monkeypatch.setenv("AGENTOTEL_TEST_PD_KEY", "pd-key-from-env-77")
+    config = parse_rules(text, "rules.yaml")
+    build_handlers(config.channels, LOOPBACK)  # registers the secrets, as the service does
+    assert record_config_change(engine, config, actor="alice")
+    assert not record_config_change(engine, parse_rules(text, "rules.yaml"), actor="alice")  # unchanged: no row
+    changed = parse_rules(text.replace("value: 0.05", "value: 0.1").replace("latency_p95", "latency_p99"), "rules.yaml")
+    assert record_config_change(engine, changed, actor="bob")
+    [latest, first] = [r for r in q.audit_log(engine) if r["target_type"] == "alerting_config"]
+    assert (first["actor"], first["action"]) == ("alice", "config_load")
+    assert (latest["actor"], latest["action"]) == ("bob", "config_change")
+    assert latest["before"]["rules.errors"]["value"] == 0.05 and latest["after"]["rules.errors"]["value"] == 0.1
+    assert set(latest["before"]) == {"rules.errors", "rules.latency"}
+    dump = str(q.audit_log(engine))
+    assert "LITERALsecret99" not in dump and "pd-key-from-env-77" not in dump
+    assert first["after"]["channels.slack"]["options"]["url"] == "***"
+    assert first["after"]["channels.pd"]["options"]["routing_key_env"] == "AGENTOTEL_TEST_PD_KEY"
