@@ -10,6 +10,7 @@ even when the backend is black-holed; it also runs at interpreter exit.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib
 import importlib.util
 import logging
@@ -35,6 +36,7 @@ INSTRUMENTORS: dict[str, tuple[str, str]] = {
 DEFAULT_QUEUE_SIZE = 2048
 DEFAULT_EXPORT_TIMEOUT = 3.0
 DEFAULT_SHUTDOWN_TIMEOUT = 5.0
+EXIT_SHUTDOWN_TIMEOUT = 2.0  # at interpreter exit: leaves room for teardown within 5 s
 
 
 @dataclass
@@ -207,15 +209,37 @@ def instrument(
         handle.prometheus = endpoint_server
 
     def processor(exporter: Any) -> Any:
-        return BatchSpanProcessor(exporter, max_queue_size=max_queue_size,
-                                  export_timeout_millis=export_timeout * 1000)
+        # drops are counted by the SDK (otel.sdk.processor.span.processed{error.type="queue_full"})
+        with _env_default("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true"):
+            return BatchSpanProcessor(exporter, max_queue_size=max_queue_size,
+                                      export_timeout_millis=export_timeout * 1000,
+                                      meter_provider=handle.meter_provider)
+
+    span_exporter = metric_exporter = None
+    existing = tracer_provider or trace.get_tracer_provider()
+    if otlp and (endpoint or not isinstance(existing, TracerProvider)):
+        span_exporter, metric_exporter = _otlp_exporters(proto, endpoint, headers, export_timeout)
+
+    # metrics
+    existing_meter = meter_provider or metrics.get_meter_provider()
+    if isinstance(existing_meter, MeterProvider):
+        handle.meter_provider = existing_meter
+        if readers:
+            logger.warning("agentotel: the application's MeterProvider is reused; extra metric readers "
+                           "(Prometheus, JSON-lines) need a MeterProvider of ours")
+    else:
+        if metric_exporter is not None:
+            readers.append(_periodic(metric_exporter, metric_interval, export_timeout))
+        provider_m = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False)
+        metrics.set_meter_provider(provider_m)
+        handle.meter_provider = provider_m
+        handle.owns_meter_provider = True
+
 
     # tracing
-    existing = tracer_provider or trace.get_tracer_provider()
     if isinstance(existing, TracerProvider):
         handle.tracer_provider = existing
-        for exporter in extra_exporters + ([_otlp_exporters(proto, endpoint, headers, export_timeout)[0]]
-                                           if otlp and endpoint else []):
+        for exporter in extra_exporters + ([span_exporter] if span_exporter else []):
             p = processor(exporter)
             existing.add_span_processor(p)
             handle.extra_span_processors.append(p)
@@ -226,29 +250,11 @@ def instrument(
 
             sampler = ParentBased(TraceIdRatioBased(sample_ratio))
         provider = TracerProvider(resource=resource, sampler=sampler, shutdown_on_exit=False)
-        span_exporter = metric_exporter = None
-        if otlp:
-            span_exporter, metric_exporter = _otlp_exporters(proto, endpoint, headers, export_timeout)
         for exporter in extra_exporters + ([span_exporter] if span_exporter else []):
             provider.add_span_processor(processor(exporter))
-        if metric_exporter is not None and meter_provider is None:
-            readers.append(_periodic(metric_exporter, metric_interval, export_timeout))
         trace.set_tracer_provider(provider)  # the instrumentors get it explicitly in any case
         handle.tracer_provider = provider
         handle.owns_tracer_provider = True
-
-    # metrics
-    existing_meter = meter_provider or metrics.get_meter_provider()
-    if isinstance(existing_meter, MeterProvider):
-        handle.meter_provider = existing_meter
-        if readers:
-            logger.warning("agentotel: the application's MeterProvider is reused; extra metric readers "
-                           "(Prometheus, JSON-lines) need a MeterProvider of ours")
-    else:
-        provider_m = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False)
-        metrics.set_meter_provider(provider_m)
-        handle.meter_provider = provider_m
-        handle.owns_meter_provider = True
 
     if performance_monitor:
         try:
@@ -274,8 +280,21 @@ def instrument(
         except Exception:  # noqa: BLE001 - a broken optional library must not break the host
             logger.warning("agentotel: could not enable the %s instrumentor", name, exc_info=True)
 
-    atexit.register(handle.shutdown)
+    atexit.register(handle.shutdown, EXIT_SHUTDOWN_TIMEOUT)
     return handle
+
+
+@contextlib.contextmanager
+def _env_default(name: str, value: str):
+    """Set ``name`` only while the block runs, unless the user set it."""
+    if name in os.environ:
+        yield
+        return
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
 
 
 def _periodic(exporter: Any, interval: float | None, timeout: float = DEFAULT_EXPORT_TIMEOUT) -> Any:

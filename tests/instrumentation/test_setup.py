@@ -1,0 +1,286 @@
+"""``instrument()`` in fresh processes: import isolation, providers, export, entry points, exit, fork."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from importlib.metadata import entry_points
+
+import pytest
+from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+
+from tests.instrumentation.subprocess_support import CHILD_PRELUDE, ROOT, BlackHole, OTLPHTTPSink, run_python
+
+FORBIDDEN = ("sqlalchemy", "pandas", "scipy", "streamlit", "statsmodels", "alembic", "psycopg", "grpc_status",
+             "agentotel.warehouse", "agentotel.otlp_receiver", "agentotel.processors", "agentotel.dashboard",
+             "agentotel.evaluation", "agentotel.alerting", "agentotel.registry")
+
+
+def test_import_loads_nothing_server_side(tmp_path):
+    code = CHILD_PRELUDE + f"""
+import agentotel.instrumentation
+bare = sorted(m for m in sys.modules if m.split(".")[0] in ("grpc", "openai", "langchain_core", "psutil"))
+from agentotel.instrumentation import instrument, AgentTracer
+handle = instrument(service_name="iso", endpoint="http://127.0.0.1:9", export_timeout=0.5,
+                    prometheus_port=0, jsonl_path={str(tmp_path / "s.jsonl")!r})
+import openai
+from tests.instrumentation.fake_llm import FakeLLMServer
+with FakeLLMServer() as server, AgentTracer().trace_agent_call("a"):
+    openai.OpenAI(base_url=server.base_url, api_key="k").chat.completions.create(
+        model="m", messages=[{{"role": "user", "content": "secret prompt"}}])
+handle.shutdown(timeout=2)
+loaded = sorted(m for m in sys.modules if m.startswith({FORBIDDEN!r}))
+print(json.dumps({{"bare": bare, "loaded": loaded, "grpc": "grpc" in sys.modules,
+                   "instrumentors": [type(i).__name__ for i in handle.instrumentors]}}))
+"""
+    result, _ = run_python(code)
+    assert result["bare"] == [], "importing the package must stay lazy"
+    assert result["loaded"] == []
+    assert result["grpc"], "the default OTLP exporter is gRPC (client only)"
+    assert result["instrumentors"] == ["OpenAIInstrumentor", "LangChainInstrumentor", "HTTPXGenAIInstrumentor"]
+    exported = (tmp_path / "s.jsonl").read_text()
+    assert '"chat m"' in exported and "secret prompt" not in exported  # H7: content off by default
+
+
+def _h4_code(port: int, protocol: str) -> str:
+    return CHILD_PRELUDE + f"""
+from agentotel.instrumentation import instrument, AgentTracer
+handle = instrument(service_name="h4", endpoint="http://127.0.0.1:{port}", protocol={protocol!r})
+tracer = AgentTracer()
+for i in range(500):
+    with tracer.trace_tool_call("t"):
+        pass
+handle.force_flush(timeout=0.2)
+print(json.dumps({{"ok": True}}))
+mark()
+"""  # interpreter exit runs handle.shutdown() (atexit)
+
+
+def test_black_holed_backend_exit_within_5s():
+    hole = BlackHole()
+    try:
+        runs = [run_python(_h4_code(hole.port, protocol), timeout=60) for protocol in ("grpc", "http/protobuf")]
+    finally:
+        hole.close()
+    for result, exit_seconds in runs:
+        assert result["ok"] and exit_seconds <= 5.0, exit_seconds
+
+
+_H1 = CHILD_PRELUDE + """
+import openai
+from agentotel.instrumentation import instrument
+from tests.instrumentation.fake_llm import FakeLLMServer
+handle = instrument(service_name="h1", endpoint=ENDPOINT, protocol=PROTOCOL, performance_monitor=False)
+errors, slowest = 0, 0.0
+with FakeLLMServer() as server:
+    client = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
+    for i in range(CALLS):
+        start = time.perf_counter()
+        try:
+            client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+        except Exception:
+            errors += 1
+        slowest = max(slowest, time.perf_counter() - start)
+t0 = time.perf_counter()
+clean = handle.shutdown(timeout=2)
+print(json.dumps({"errors": errors, "slowest": slowest, "shutdown": time.perf_counter() - t0}))
+"""
+
+
+def test_backend_trouble_never_reaches_the_host():
+    """H1: refused, black-holed, 5 s-slow and failing (500) backends; 200 LLM calls each, in parallel."""
+    from tests.conftest import free_port
+
+    hole, slow, failing = BlackHole(), OTLPHTTPSink(delay=5.0), OTLPHTTPSink(status=500)
+    backends = {
+        "refused": (f"http://127.0.0.1:{free_port()}", "grpc"),
+        "black-holed": (f"http://127.0.0.1:{hole.port}", "grpc"),
+        "slow-5s": (slow.endpoint, "http/protobuf"),
+        "http-500": (failing.endpoint, "http/protobuf"),
+    }
+
+    def run(item):
+        endpoint, protocol = item
+        code = _H1.replace("ENDPOINT", repr(endpoint)).replace("PROTOCOL", repr(protocol)).replace("CALLS", "200")
+        return run_python(code, env={"OTEL_BSP_SCHEDULE_DELAY": "50"}, timeout=90)[0]
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            results = dict(zip(backends, pool.map(run, backends.values()), strict=True))
+    finally:
+        for part in (hole, slow, failing):
+            part.close()
+    for backend, result in results.items():
+        assert result["errors"] == 0, backend
+        assert result["slowest"] < 1.0, f"{backend}: a call waited on the telemetry backend"
+        assert result["shutdown"] <= 2.5, backend
+
+
+def test_queue_bounded_and_drops_counted():
+    hole = BlackHole()
+    code = CHILD_PRELUDE + f"""
+import resource
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from agentotel.instrumentation import instrument, AgentTracer
+reader = InMemoryMetricReader()
+handle = instrument(service_name="h3", endpoint="http://127.0.0.1:{hole.port}", metric_readers=[reader],
+                    performance_monitor=False)
+tracer = AgentTracer()
+rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+for i in range(8000):
+    with tracer.trace_tool_call("t", attributes={{"payload": "x" * 200}}):
+        pass
+rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+queue = max(len(p._batch_processor._queue) for p in handle.tracer_provider._active_span_processor._span_processors)
+dropped = 0
+for rm in reader.get_metrics_data().resource_metrics:
+    for sm in rm.scope_metrics:
+        for m in sm.metrics:
+            if m.name == "otel.sdk.processor.span.processed":
+                dropped += sum(p.value for p in m.data.data_points if p.attributes.get("error.type") == "queue_full")
+handle.shutdown(timeout=1)
+print(json.dumps({{"queue": queue, "dropped": dropped, "rss_growth_kib": rss1 - rss0}}))
+"""
+    try:
+        result, _ = run_python(code, timeout=90)
+    finally:
+        hole.close()
+    assert result["queue"] <= 2048
+    assert result["dropped"] >= 8000 - 2048 - 512 * 4
+    assert result["rss_growth_kib"] < 64 * 1024
+
+
+def test_exporter_traffic_is_not_traced_and_spans_arrive():
+    sink = OTLPHTTPSink()
+    code = CHILD_PRELUDE + f"""
+import httpx
+from agentotel.instrumentation import instrument, AgentTracer
+handle = instrument(service_name="h5", endpoint={sink.endpoint!r}, protocol="http/protobuf",
+                    webhook_url={sink.endpoint + "/hook"!r}, performance_monitor=False)
+with AgentTracer().trace_agent_call("app"):
+    httpx.post({sink.endpoint + "/hook"!r}, content=b"{{}}")
+for _ in range(3):
+    handle.force_flush()
+handle.shutdown()
+print(json.dumps({{}}))
+"""
+    try:
+        run_python(code, timeout=60)
+    finally:
+        sink.close()
+    names = sorted(s["name"] for s in sink.spans)
+    assert names == ["POST", "invoke_agent app"], names  # the app's own httpx call only
+    assert sink.requests >= 3  # traces + webhook batches (+ metrics) went out, untraced
+
+
+def test_reuses_the_applications_provider():
+    code = CHILD_PRELUDE + """
+import openai
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from agentotel.instrumentation import instrument
+from tests.instrumentation.fake_llm import FakeLLMServer
+app_exporter = InMemorySpanExporter()
+app_provider = TracerProvider()
+app_provider.add_span_processor(SimpleSpanProcessor(app_exporter))
+trace.set_tracer_provider(app_provider)
+handle = instrument(otlp=True, performance_monitor=False)
+with FakeLLMServer() as server:
+    openai.OpenAI(base_url=server.base_url, api_key="k").chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "hi"}])
+handle.shutdown()
+with app_provider.get_tracer("app").start_as_current_span("after"):
+    pass
+print(json.dumps({"same": handle.tracer_provider is app_provider, "owns": handle.owns_tracer_provider,
+                  "names": [s.name for s in app_exporter.get_finished_spans()]}))
+"""
+    result, _ = run_python(code)
+    assert result["same"] and not result["owns"]
+    assert [n for n in result["names"] if n != "POST"] == ["chat m", "after"]  # POST: the SDK's httpx2 call
+
+
+def test_fork_child_exports_its_own_spans(tmp_path):
+    path = tmp_path / "spans.jsonl"
+    code = CHILD_PRELUDE + f"""
+import os
+from agentotel.instrumentation import instrument, AgentTracer
+handle = instrument(service_name="h6", otlp=False, jsonl_path={str(path)!r}, performance_monitor=False)
+tracer = AgentTracer()
+with tracer.trace_agent_call("before-fork"):
+    pass
+pid = os.fork()
+if pid == 0:
+    with tracer.trace_agent_call("in-child"):
+        pass
+    handle.force_flush(timeout=5)
+    os._exit(0)
+deadline = time.time() + 20
+while time.time() < deadline:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+    time.sleep(0.05)
+else:
+    os.kill(pid, 9)
+    raise SystemExit("child deadlocked")
+with tracer.trace_agent_call("in-parent"):
+    pass
+handle.shutdown()
+print(json.dumps({{"status": status}}))
+"""
+    result, _ = run_python(code, timeout=60)
+    assert result["status"] == 0
+    names = [s["name"] for line in path.read_text().splitlines() for rs in json.loads(line)["resourceSpans"]
+             for ss in rs["scopeSpans"] for s in ss["spans"]]
+    assert sorted(set(names)) == ["invoke_agent before-fork", "invoke_agent in-child", "invoke_agent in-parent"]
+
+
+def test_bad_arguments_raise_clear_errors():
+    from agentotel.instrumentation import instrument
+
+    with pytest.raises(ValueError, match="sample_ratio"):
+        instrument(sample_ratio=2.0)
+    with pytest.raises(ValueError, match="unknown instrumentors"):
+        instrument(instrumentors=["nope"])
+    with pytest.raises(ValueError, match="protocol"):
+        instrument(protocol="carrier-pigeon")
+
+
+def test_entry_points_load_instrumentors():
+    found = {ep.name: ep for ep in entry_points(group="opentelemetry_instrumentor") if ep.name.startswith("agentotel")}
+    assert set(found) == {"agentotel_openai", "agentotel_langchain", "agentotel_httpx"}
+    for ep in found.values():
+        cls = ep.load()
+        assert issubclass(cls, BaseInstrumentor)
+        assert get_dependency_conflicts(cls().instrumentation_dependencies()) is None
+
+
+def test_opentelemetry_instrument_cli_needs_no_code_change(tmp_path):
+    app = tmp_path / "app.py"
+    app.write_text(
+        "import openai\n"
+        "from opentelemetry import trace\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "from opentelemetry.sdk.trace.export import SimpleSpanProcessor, ConsoleSpanExporter\n"
+        "from tests.instrumentation.fake_llm import FakeLLMServer\n"
+        "provider = TracerProvider()\n"
+        "provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))\n"
+        "trace.set_tracer_provider(provider)\n"
+        "with FakeLLMServer() as server:\n"
+        "    openai.OpenAI(base_url=server.base_url, api_key='k').chat.completions.create(\n"
+        "        model='cli-model', messages=[{'role': 'user', 'content': 'hi'}])\n")
+    cli = ROOT / ".venv" / "bin" / "opentelemetry-instrument"
+    if not cli.exists():
+        cli = ROOT / "bin" / "opentelemetry-instrument"
+    proc = subprocess.run([str(cli), sys.executable, str(app)], capture_output=True, text=True, timeout=60,
+                          cwd=str(ROOT), env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
+                                              "OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none",
+                                              "OTEL_LOGS_EXPORTER": "none"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert '"name": "chat cli-model"' in proc.stdout
+    assert '"gen_ai.usage.input_tokens": 1' in proc.stdout
