@@ -446,7 +446,7 @@ def nearest_rank(values: np.ndarray, q: float) -> float:
 def _labels(frame: pd.DataFrame, groups: Sequence[str]) -> pd.DataFrame:
     """Group labels stored as '' (NULL in the source) are shown as None."""
     for g in groups:
-        frame[g] = frame[g].astype(object).where(frame[g].astype(str) != "", None)
+        frame[g] = pd.Series([None if v is None or v == "" else v for v in frame[g]], index=frame.index, dtype=object)
     return frame
 
 
