@@ -151,6 +151,8 @@ class MetricComparison:
     ci_high: float | None = None
     percentiles_current: dict[str, float] = field(default_factory=dict)
     percentiles_baseline: dict[str, float] = field(default_factory=dict)
+    tail_exceedance: float | None = None
+    tail_p_value: float | None = None
     anomaly_score: float | None = None
     practical_change: float | None = None
     worse: bool = False
@@ -237,10 +239,15 @@ class RegressionReport:
             )
         tails = [c for c in self.comparisons if c.percentiles_current and c.kind in RELATIVE_KINDS]
         if tails:
-            lines += ["", "| metric | p50 base → cur | p95 base → cur | p99 base → cur |", "|---|---|---|---|"]
+            lines += [
+                "",
+                "| metric | p50 base → cur | p95 base → cur | p99 base → cur | beyond baseline p95 | tail p |",
+                "|---|---|---|---|---:|---:|",
+            ]
             for c in tails:
                 cells = [f"{_num(c.percentiles_baseline.get(q))} → {_num(c.percentiles_current.get(q))}" for q in ("p50", "p95", "p99")]
-                lines.append(f"| {c.metric} | " + " | ".join(cells) + " |")
+                share = f"{c.tail_exceedance:.1%}" if c.tail_exceedance is not None else "—"
+                lines.append(f"| {c.metric} | " + " | ".join(cells) + f" | {share} | {_num(c.tail_p_value, 4)} |")
         return "\n".join(lines) + "\n"
 
 
@@ -368,6 +375,8 @@ class RegressionDetector:
         if x.size < self.min_samples or y.size < self.min_samples:
             comparison.note = f"too few samples (< {self.min_samples})"
             return comparison
+        if kind in RELATIVE_KINDS:
+            comparison.tail_exceedance, comparison.tail_p_value = stats.tail_exceedance_test(x, y, 95.0, hib)
         comparison.effect_size = stats.cohens_d(x, y)
         comparison.cliffs_delta = stats.cliffs_delta(x, y)
         if kind == "binary":

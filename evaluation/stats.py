@@ -77,6 +77,25 @@ def fisher_exact_test(current: Sequence[float], baseline: Sequence[float]) -> fl
     return _p(stats.fisher_exact(table).pvalue)
 
 
+def tail_exceedance_test(
+    current: Sequence[float], baseline: Sequence[float], q: float = 95.0, higher_is_better: bool = False
+) -> tuple[float | None, float | None]:
+    """Percentile comparison: the share of current values beyond the baseline's ``q``-th percentile (on
+    the bad side) and a one-sided binomial p-value against the expected share (informative: it ignores
+    the uncertainty of the baseline percentile)."""
+    from scipy import stats
+
+    x, y = _arr(current), _arr(baseline)
+    if x.size == 0 or y.size == 0:
+        return None, None
+    expected = 1.0 - q / 100.0
+    if higher_is_better:
+        beyond = int(np.sum(x < np.percentile(y, 100.0 - q)))
+    else:
+        beyond = int(np.sum(x > np.percentile(y, q)))
+    return beyond / x.size, _p(stats.binomtest(beyond, x.size, expected, alternative="greater").pvalue)
+
+
 def cohens_d(a: Sequence[float], b: Sequence[float]) -> float | None:
     """Cohen's d of ``a`` minus ``b`` with the pooled standard deviation (None if undefined)."""
     x, y = _arr(a), _arr(b)

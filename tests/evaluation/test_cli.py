@@ -92,3 +92,35 @@ def test_user_errors_exit_2_with_a_message(tmp_path, capsys, monkeypatch):
         assert message in capsys.readouterr().err, argv
     assert main(["eval", "run", str(good_suite), "--agent", "tests.evaluation.sample_agents:qa_agent", "--no-progress"]) == 0
     assert (tmp_path / "eval.db").exists()
+
+
+def test_run_on_recorded_executions(tmp_path, capsys):
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import insert
+
+    from agentotel.warehouse.engine import create_db_engine
+    from agentotel.warehouse.migrate import upgrade
+    from agentotel.warehouse.models import AgentExecution
+
+    db = f"sqlite:///{tmp_path}/prod.db"
+    engine = create_db_engine(db)
+    upgrade(engine)
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(insert(AgentExecution), [
+            {"id": f"{i:032x}-{i:016x}", "trace_id": f"{i:032x}", "span_id": f"{i:016x}",
+             "timestamp": now - timedelta(minutes=i), "input": f"question {i}", "agent_name": "prod-bot",
+             "agent_version": "3" if i < 6 else "2", "duration": 100.0 + i,
+             "output": "You are an idiot." if i == 1 else f"A calm answer to question {i}."}
+            for i in range(1, 9)
+        ])
+    engine.dispose()
+    assert main(["eval", "run", "--recorded", "prod-bot", "--agent-version", "3", "--since",
+                 (now - timedelta(hours=1)).isoformat(), "--evaluator", "toxicity", "--db", db, "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    run_id = run_id_of(out)
+    assert "5 case(s), 0 error(s)" in out and "| toxicity | 5 | 0.1 |" in out
+    assert main(["eval", "report", run_id, "--db", db, "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["benchmark_id"] == "recorded:prod-bot" and report["agent_version"] == "3"

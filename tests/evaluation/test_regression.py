@@ -112,10 +112,12 @@ def test_reports_in_markdown_and_json():
     assert markdown.startswith("# Regression report: run cur vs baseline base")
     assert "**REGRESSION** in 2 metric(s): accuracy.exact, latency_ms" in markdown
     assert "| latency_ms |" in markdown and "wilcoxon (paired)" in markdown and "p50 base → cur" in markdown
+    assert "beyond baseline p95" in markdown
     data = json.loads(detector.generate_report("json"))
     assert data["has_regression"] is True and data["regressions"] == ["accuracy.exact", "latency_ms"]
     latency = next(m for m in data["metrics"] if m["metric"] == "latency_ms")
     assert {"p_value", "p_value_raw", "effect_size", "cliffs_delta", "pct_change", "ci_low"} <= set(latency)
+    assert latency["tail_exceedance"] > 0.05 and latency["percentiles_current"]["p95"] > latency["percentiles_baseline"]["p95"]
     with pytest.raises(ValueError, match="unknown report format"):
         detector.generate_report("html")
 

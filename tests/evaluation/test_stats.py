@@ -130,3 +130,13 @@ def test_robust_z():
     mad = np.median(np.abs(np.array(history) - 10.0)) * 1.4826
     assert stats.robust_z(13.0, history) == pytest.approx(3.0 / mad)
     assert stats.robust_z(13.0, [1.0, 2.0]) is None
+
+
+def test_tail_exceedance_matches_a_binomial_test():
+    base = np.arange(1, 101, dtype=float)  # p95 = 95.05
+    cur = np.concatenate([np.full(80, 50.0), np.full(20, 99.0)])
+    share, p = stats.tail_exceedance_test(cur, base, 95.0)
+    assert share == 0.2
+    assert p == pytest.approx(sps.binomtest(20, 100, 0.05, alternative="greater").pvalue)
+    share_hib, _ = stats.tail_exceedance_test(cur, base, 95.0, higher_is_better=True)  # below p5 = 5.95
+    assert share_hib == 0.0
