@@ -28,10 +28,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from sqlalchemy import Connection, Engine, bindparam, func, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
 from agentotel.processors.decode import any_value, clean_text
-from agentotel.processors.metrics import attributes, ns_to_datetime, short_text, write_transaction
+from agentotel.processors.metrics import (
+    attributes,
+    lock_traces,
+    ns_to_datetime,
+    short_text,
+    write_transaction,
+)
 from agentotel.warehouse.models import LogRecord, Span
 from agentotel.warehouse.upsert import insert_on_conflict
 
@@ -40,7 +46,6 @@ logger = logging.getLogger(__name__)
 LOGS = LogRecord.__table__
 SPANS = Span.__table__
 ID_CHUNK = 400
-CONTENT_LOCK_NAMESPACE = 0x47454E  # "GEN": pg_advisory_xact_lock(namespace, trace key) of content attachment
 
 DETAILS_EVENT = "gen_ai.client.inference.operation.details"
 MESSAGE_EVENTS = {
@@ -308,31 +313,10 @@ def _refresh_span_content(conn: Connection, span_keys: Iterable[tuple[str, str]]
     return len(updates)
 
 
-def _lock_traces(conn: Connection, trace_ids: Iterable[str]) -> None:
-    """PostgreSQL: serialize content attachment per trace until commit.
-
-    The log writer and the span writer may run at once (several receivers on one database). Without the
-    lock each could miss the other's uncommitted rows (events stored, span not yet visible; span stored,
-    events not yet visible) and the content would never reach the span. With it, whichever transaction
-    comes second sees the first one's committed rows. SQLite writers are serialized already.
-    """
-    if conn.dialect.name != "postgresql":
-        return
-    keys = sorted({int(trace_id[:8], 16) - 2**31 for trace_id in trace_ids})  # int4 from the trace id
-    if keys:
-        conn.execute(
-            text(
-                "SELECT count(pg_advisory_xact_lock(:namespace, k)) "
-                "FROM (SELECT unnest(CAST(:keys AS integer[])) AS k ORDER BY 1) AS ordered"
-            ),
-            {"namespace": CONTENT_LOCK_NAMESPACE, "keys": keys},
-        )
-
-
 def attach_pending_content(conn: Connection, span_keys: list[tuple[str, str]]) -> None:
     """Span-writer ``after_insert`` hook: pull stored GenAI content events onto newly inserted spans."""
     if span_keys:
-        _lock_traces(conn, (trace_id for trace_id, _ in span_keys))
+        lock_traces(conn, (trace_id for trace_id, _ in span_keys))
         _refresh_span_content(conn, span_keys)
 
 
@@ -350,9 +334,12 @@ def write_logs(engine: Engine, request: ExportLogsServiceRequest) -> int:
         if row["event_name"] in CONTENT_EVENTS and row["trace_id"] and row["span_id"]
     }
     with write_transaction(engine) as conn:
-        if content_keys:
-            _lock_traces(conn, (trace_id for trace_id, _ in content_keys))
         insert_on_conflict(conn, LOGS, rows, ("id",))
         if content_keys:
+            # 1. spans already committed (may wait for a span writer's row locks: no trace lock held yet,
+            #    so no deadlock); 2. take the trace locks, then catch the spans committed meanwhile. Span
+            #    writers still running wait for our commit in attach_pending_content and then see these events.
+            _refresh_span_content(conn, content_keys)
+            lock_traces(conn, (trace_id for trace_id, _ in content_keys))
             _refresh_span_content(conn, content_keys)
     return len(rows)

@@ -47,7 +47,7 @@ from typing import Any
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1 import metrics_pb2
-from sqlalchemy import Connection, Engine, bindparam, select, tuple_, update
+from sqlalchemy import Connection, Engine, bindparam, select, text, tuple_, update
 
 from agentotel.processors.decode import any_value, clean_text
 from agentotel.warehouse.models import Metric, Span
@@ -59,6 +59,7 @@ METRICS = Metric.__table__
 SPANS = Span.__table__
 KEY_COLUMNS = ("metric_name", "series_key", "timestamp")
 ID_CHUNK = 400
+TRACE_LOCK_NAMESPACE = 0x47454E  # pg_advisory_xact_lock(namespace, int4 of the trace id)
 MAX_NAME = 255  # metrics.metric_name
 MAX_UNIT = 64
 
@@ -258,6 +259,27 @@ def metric_rows(request: ExportMetricsServiceRequest) -> tuple[list[dict[str, An
     return rows, rejected
 
 
+def lock_traces(conn: Connection, trace_ids: Iterable[str]) -> None:
+    """PostgreSQL: serialize the joins between spans and metric points / log events, per trace, until commit.
+
+    The span writer and the metrics/logs writers may run at once (several receivers on one database).
+    Without the lock each could miss the other's uncommitted rows (point or event stored while its span is
+    not yet visible, and the other way round), and the link or content would never be made. With it,
+    whichever transaction comes second sees the first one's committed rows. SQLite serializes writers already.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    keys = sorted({int(trace_id[:8], 16) - 2**31 for trace_id in trace_ids})  # int4 from the trace id
+    if keys:
+        conn.execute(
+            text(
+                "SELECT count(pg_advisory_xact_lock(:namespace, k)) "
+                "FROM (SELECT unnest(CAST(:keys AS integer[])) AS k ORDER BY 1) AS ordered"
+            ),
+            {"namespace": TRACE_LOCK_NAMESPACE, "keys": keys},
+        )
+
+
 # -- writes ----------------------------------------------------------------------------------------
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
@@ -297,6 +319,7 @@ def write_metrics(engine: Engine, request: ExportMetricsServiceRequest) -> int:
     with write_transaction(engine) as conn:
         linked = {(r["trace_id"], r["span_id"]) for r in rows if r["trace_id"] and r["span_id"]}
         if linked:
+            lock_traces(conn, (trace_id for trace_id, _ in linked))
             executions = _execution_ids(conn, linked)
             for row in rows:
                 row["execution_id"] = executions.get((row["trace_id"], row["span_id"]))
@@ -314,6 +337,7 @@ def link_pending_metrics(conn: Connection, span_keys: list[tuple[str, str]]) -> 
     were stored and execution ids (re)assigned, and covers points that arrived before their span.
     """
     trace_ids = sorted({trace_id for trace_id, _ in span_keys})
+    lock_traces(conn, trace_ids)
     for chunk in _chunks(trace_ids):
         execution = (
             select(SPANS.c.execution_id)

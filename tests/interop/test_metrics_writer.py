@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import func, select
 
 from agentotel.processors.metrics import link_pending_metrics, ns_to_datetime, write_metrics
-from agentotel.warehouse.models import Metric
+from agentotel.warehouse.models import Metric, Span
 from tests.interop.support import insert_span
 
 METRICS = Metric.__table__
@@ -260,3 +260,36 @@ def test_bad_names_are_rejected_without_losing_the_rest(engine):
     with engine.connect() as conn:
         (row,) = conn.execute(select(METRICS.c.metric_name, METRICS.c.value)).all()
     assert row == ("ok\\u0000nul", None)  # NUL kept visible (PostgreSQL refuses it), NaN stored as NULL
+
+
+def test_point_written_while_its_span_commits_gets_the_execution(engine, dialect):
+    """PostgreSQL, two writers at once: the span transaction (with the link hook) is open when the point arrives."""
+    import threading
+
+    from sqlalchemy import insert
+
+    from tests.interop.test_logs_writer import _span_row
+
+    if dialect != "postgresql":
+        pytest.skip("SQLite serializes writers (BEGIN IMMEDIATE)")
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader], resource=Resource.create({"service.name": "svc"}))
+    histogram = provider.get_meter("m").create_histogram("gen_ai.client.operation.duration")
+    with TracerProvider().get_tracer("t").start_as_current_span("chat") as span:
+        histogram.record(0.2)
+    ctx = span.get_span_context()
+    key = (f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}")
+    request = encode_metrics(reader.get_metrics_data())
+    done = threading.Event()
+    with engine.connect() as span_conn:
+        span_tx = span_conn.begin()
+        span_conn.execute(insert(Span.__table__), {**_span_row(), "trace_id": key[0], "span_id": key[1], "execution_id": "exec-1"})
+        link_pending_metrics(span_conn, [key])
+        writer = threading.Thread(target=lambda: (write_metrics(engine, request), done.set()))
+        writer.start()
+        assert not done.wait(0.5), "the metrics writer must wait for the open span transaction"
+        span_tx.commit()
+        writer.join(timeout=10)
+    assert done.is_set()
+    (row,) = _rows(engine, "gen_ai.client.operation.duration")
+    assert (row.trace_id, row.span_id, row.execution_id) == (*key, "exec-1")
