@@ -126,7 +126,7 @@ def _finish(inv: Invocation, result: Any) -> None:
             attrs[sc.RESPONSE_ID] = response_id
         if kind == CHAT:
             choices = getattr(result, "choices", None) or ()
-            attrs[sc.RESPONSE_FINISH_REASONS] = tuple(c.finish_reason or "" for c in choices)
+            attrs[sc.RESPONSE_FINISH_REASONS] = tuple(getattr(c, "finish_reason", None) or "" for c in choices)
             if inv.content.capture:
                 attrs[sc.OUTPUT_MESSAGES] = inv.content.dumps(utils.chat_output_messages(choices))
         else:

@@ -87,11 +87,11 @@ def usage_attributes(usage: Any, attrs: dict[str, Any]) -> tuple[int | None, int
     output_tokens = getattr(usage, "completion_tokens", None)
     if output_tokens is None:
         output_tokens = getattr(usage, "output_tokens", None)
-    if type(input_tokens) is int:
+    if type(input_tokens) is int and input_tokens >= 0:
         attrs[sc.USAGE_INPUT] = input_tokens
     else:
         input_tokens = None
-    if type(output_tokens) is int:
+    if type(output_tokens) is int and output_tokens >= 0:
         attrs[sc.USAGE_OUTPUT] = output_tokens
     else:
         output_tokens = None

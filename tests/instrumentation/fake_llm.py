@@ -27,6 +27,7 @@ constructor arguments / attributes:
 - ``X-Fake-No-Usage: 1``: omit usage everywhere.
 - ``X-Fake-Fail-Midstream: 1``: cut a stream after two chunks with an ``error`` event.
 - ``X-Fake-Delay: seconds``: sleep before answering.
+- ``X-Fake-Malformed: 1``: a JSON-valid, off-schema chat answer (wrong types, junk choices).
 
 The pure builders (:func:`chat_completion`, :func:`chat_chunks`, :func:`embeddings`,
 :func:`response_object`, :func:`handle`) are reused by in-process ``httpx.MockTransport`` servers.
@@ -214,6 +215,14 @@ def response_events(body: Mapping[str, Any], *, chunks: int = 5, usage: bool = T
     return events
 
 
+# JSON-valid but off-schema: wrong types and missing fields (the SDK parses it leniently)
+MALFORMED: dict[str, Any] = {
+    "id": 123, "object": "chat.completion", "model": None,
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": None}, "junk"],
+    "usage": {"prompt_tokens": "seven", "completion_tokens": -1, "prompt_tokens_details": "none"},
+}
+
+
 def error_body(status: int) -> dict[str, Any]:
     kinds = {429: ("rate_limit_exceeded", "Rate limit reached"), 500: ("server_error", "The server had an error")}
     code, message = kinds.get(status, ("invalid_request_error", f"fake error {status}"))
@@ -246,6 +255,8 @@ def handle(
     chunks = int(headers.get("x-fake-chunks", stream_chunks))
     usage = headers.get("x-fake-no-usage") != "1"
     streaming = bool(body.get("stream"))
+    if headers.get("x-fake-malformed") == "1":
+        return 200, "application/json", json.dumps(MALFORMED).encode()
     if path.endswith("/chat/completions"):
         if not streaming:
             result = chat_completion(body, usage=usage, tool_arguments=tool_arguments)
