@@ -81,7 +81,8 @@ class BenchmarkRun:
     def to_samples(self):
         from agentotel.evaluation.regression import RunSamples
 
-        meta = {"agent_name": self.agent_name, "agent_version": self.agent_version, "benchmark_id": self.benchmark_id}
+        meta = {"agent_name": self.agent_name, "agent_version": self.agent_version, "benchmark_id": self.benchmark_id,
+                "suite_hash": self.meta.get("suite_hash")}
         return RunSamples.from_cases(self.cases, self.metrics, run_id=self.run_id, meta=meta)
 
     @property

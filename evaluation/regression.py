@@ -217,11 +217,12 @@ class RegressionReport:
             if self.has_regression
             else "**No regression** found."
         )
-        lines = [
-            title,
-            "",
-            verdict,
-            "",
+        lines = [title, "", verdict, ""]
+        hashes = (self.current_meta.get("suite_hash"), self.baseline_meta.get("suite_hash"))
+        if all(hashes) and hashes[0] != hashes[1]:
+            lines += [f"Note: the runs used different suites (hash {hashes[1][:12]} → {hashes[0][:12]}); "
+                      "only cases with the same id are paired.", ""]
+        lines += [
             f"Benjamini-Hochberg adjusted significance level {self.alpha}; practical threshold {self.threshold} "
             "(absolute for scores and pass rates, relative for latency, cost and counts).",
             "",

@@ -55,7 +55,8 @@ class StoredRun:
     def to_samples(self) -> RunSamples:
         from agentotel.evaluation.regression import RunSamples
 
-        meta = {"agent_name": self.agent_name, "agent_version": self.agent_version, "benchmark_id": self.benchmark_id}
+        meta = {"agent_name": self.agent_name, "agent_version": self.agent_version, "benchmark_id": self.benchmark_id,
+                "suite_hash": self.meta.get("suite_hash")}
         return RunSamples.from_cases(self.cases, self.metric_definitions, run_id=self.id, meta=meta)
 
 

@@ -48,6 +48,14 @@ def test_compare_runs_finds_the_regression_of_a_worse_version(engine):
     # (latency of an in-process function on a busy machine may move either way: not asserted)
     assert not {c.metric for c in back.regressions} - {"latency_ms"}
     assert "accuracy.fuzzy" in {c.metric for c in back.improvements}
+    assert "different suites" not in report.to_markdown()
+
+    other_suite = suite_from_cases("capitals", CASES[:12])
+    BenchmarkSuite(build_evaluators(["accuracy"]), engine=engine, show_progress=False).run(
+        other_suite, CallableAgent(qa_agent, name="geo-bot", version="3.0"), run_id="run-v3")
+    mixed = store.compare_runs(engine, "run-v3", "run-v1")
+    assert "Note: the runs used different suites" in mixed.to_markdown()
+    assert {c.n_current for c in mixed.comparisons if c.metric == "accuracy.fuzzy"} == {12}
 
 
 def test_latest_completed_run_history_and_errors(engine):
