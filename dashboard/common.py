@@ -62,6 +62,7 @@ def page(title: str, role: str = "viewer") -> PageContext:
     """Log-in check, title, and the sidebar's time range and auto-refresh controls."""
     user = auth.require_login(role)
     st.title(title)
+    _show_flash()
     with st.sidebar:
         label = st.selectbox("Time range", list(TIME_RANGES), index=list(TIME_RANGES).index(DEFAULT_RANGE),
                              key="time_range")
@@ -77,6 +78,20 @@ def page(title: str, role: str = "viewer") -> PageContext:
     if refresh:
         _auto_refresh(int(interval))
     return PageContext(data.db_url(), user, end - span, end, granularity, label)
+
+
+def flash(message: str, detail: str = "") -> None:
+    """Show ``message`` (fixed text) and ``detail`` (inert) after the rerun that an action triggers."""
+    st.session_state["_flash"] = (message, detail)
+    st.rerun()
+
+
+def _show_flash() -> None:
+    message, detail = st.session_state.pop("_flash", (None, None))
+    if message:
+        st.success(message)
+        if detail:
+            st.text(detail)
 
 
 def _ceil_now(seconds: int) -> datetime:

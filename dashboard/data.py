@@ -8,6 +8,7 @@ go through the owning component, which audits them, and clear the cache.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import asdict
 from datetime import datetime
@@ -46,8 +47,27 @@ def clear() -> None:
     st.cache_data.clear()
 
 
+def _strip_nul(value: Any) -> Any:
+    """NUL cannot be stored in PostgreSQL text (the receiver escapes it), so no stored value contains it:
+    dropping it from a filter keeps a hostile value from turning into a database error."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_strip_nul(k): _strip_nul(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return type(value)(_strip_nul(v) for v in value)
+    return value
+
+
 def _cache(fn):
-    return st.cache_data(ttl=TTL, max_entries=MAX_ENTRIES, show_spinner=False)(fn)
+    cached = st.cache_data(ttl=TTL, max_entries=MAX_ENTRIES, show_spinner=False)(fn)
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return cached(*_strip_nul(args), **_strip_nul(kwargs))
+
+    call.clear = cached.clear  # type: ignore[attr-defined]
+    return call
 
 
 # ------------------------------------------------------------------------------------- telemetry

@@ -55,8 +55,7 @@ elif versions is not None:
             done = common.load(data.promote, ctx.url, name, version, environment, actor=ctx.user.name, reason=reason,
                                override_reason=override, expected_active=active.get(environment))
             if done is not None:
-                st.success("Promoted.")
-                st.text(f"{name} {done.version} is now active in {done.environment}")
+                common.flash("Promoted.", f"{name} {done.version} is now active in {done.environment}")
         if rollback:
             if not rb_reason.strip():
                 st.warning("A rollback needs a reason.")
@@ -64,8 +63,7 @@ elif versions is not None:
                 done = common.load(data.rollback, ctx.url, name, rb_environment, actor=ctx.user.name,
                                    reason=rb_reason, expected_active=active.get(rb_environment))
                 if done is not None:
-                    st.success("Rolled back.")
-                    st.text(f"{name} {done.version} is now active in {done.environment}")
+                    common.flash("Rolled back.", f"{name} {done.version} is now active in {done.environment}")
 
     st.subheader("Environments")
     states = common.load(data.environment_states, ctx.url, name)

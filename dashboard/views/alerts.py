@@ -40,13 +40,11 @@ with firing_tab:
             if left.button("Acknowledge", key="al_ack"):
                 done = common.load(data.acknowledge_alert, ctx.url, alert_id, ctx.user.name)
                 if done is not None:
-                    st.success("Acknowledged.")
-                    st.rerun()
+                    common.flash("Acknowledged.", f"alert #{alert_id}")
             if right.button("Resolve", key="al_resolve"):
                 done = common.load(data.resolve_alert, ctx.url, alert_id, ctx.user.name)
                 if done is not None:
-                    st.success("Resolved.")
-                    st.rerun()
+                    common.flash("Resolved.", f"alert #{alert_id}")
         else:
             st.info("Acknowledging and resolving alerts needs the operator role.")
 
