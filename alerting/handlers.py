@@ -405,6 +405,13 @@ class EmailHandler(Handler):
         if not (isinstance(to, str) or (isinstance(to, list) and to and all(isinstance(x, str) for x in to))):
             raise ValueError("option 'to' must be an address or a list of addresses")
 
+    def __init__(self, name: str, options: Mapping[str, Any], policy: AddressPolicy | None = None) -> None:
+        super().__init__(name, options, policy)
+        if self.config["username"] and not self.secret.get("password"):
+            var = options.get("password_env")
+            raise ValueError(f"environment variable {var} (or {var}_FILE) is not set" if var else
+                             "'password' (or 'password_env' / 'password_file') is required with 'username'")
+
     def _tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=self.config["ca_file"] or None)
         if not self.config["verify"]:
@@ -462,12 +469,20 @@ CHANNEL_TYPES: dict[str, type[Handler]] = {
 }
 
 
-def build_handlers(channels: Mapping[str, Any], policy: AddressPolicy | None = None) -> dict[str, Handler]:
-    """Handlers for the ``channels`` of a rules file (``ChannelConfig`` values); secrets resolved now."""
+def build_handlers(channels: Mapping[str, Any], policy: AddressPolicy | None = None,
+                   strict: bool = True) -> dict[str, Handler]:
+    """Handlers for the ``channels`` of a rules file (``ChannelConfig`` values); secrets resolved now.
+
+    A channel that cannot be built (e.g. its secret's environment variable is not set) raises ``ValueError``,
+    or with ``strict=False`` is left out with a warning: its notifications then become dead letters
+    ("no handler configured"), visible and re-sendable once the channel is configured.
+    """
     out = {}
     for name, channel in channels.items():
         try:
             out[name] = CHANNEL_TYPES[channel.type](name, channel.options, policy)
         except ValueError as exc:
-            raise ValueError(f"channel {name!r}: {exc}") from None
+            if strict:
+                raise ValueError(f"channel {name!r}: {exc}") from None
+            logger.warning("channel %s disabled: %s", name, redact(exc))
     return out

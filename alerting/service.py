@@ -26,15 +26,19 @@ logger = logging.getLogger(__name__)
 
 
 class AlertingService:
-    """Rules engine + alert manager + notification queue wired from one rules file."""
+    """Rules engine + alert manager + notification queue wired from one rules file.
+
+    ``strict_channels``: fail on a channel that cannot be built (missing secret) instead of disabling it.
+    """
 
     def __init__(self, engine: Engine, config: AlertingConfig, source: Any | None = None,
                  handlers: dict[str, Handler] | None = None, queue_settings: QueueSettings | None = None,
-                 actor: str = "system") -> None:
+                 actor: str = "system", strict_channels: bool = False) -> None:
         self.engine = engine
         self.config = config
         if handlers is None:
-            handlers = build_handlers(config.channels, AddressPolicy(config.settings.get("allow_hosts", [])))
+            handlers = build_handlers(config.channels, AddressPolicy(config.settings.get("allow_hosts", [])),
+                                      strict=strict_channels)
         record_config_change(engine, config, actor)
         self.queue = NotificationQueue(engine, handlers, queue_settings or QueueSettings.from_config(config))
         self.manager = AlertManager(engine, config, self.queue)

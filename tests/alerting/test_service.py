@@ -216,3 +216,29 @@ rules:
     assert "LITERALsecret99" not in dump and "pd-key-from-env-77" not in dump
     assert first["after"]["channels.slack"]["options"]["url"] == "***"
     assert first["after"]["channels.pd"]["options"]["routing_key_env"] == "AGENTOTEL_TEST_PD_KEY"
+
+
+def test_example_rules_start_without_channel_secrets(engine, monkeypatch, caplog, tmp_path):
+    """`agentotel up` loads the example file; channels whose secrets are not set are disabled, not fatal."""
+    from pathlib import Path
+
+    for var in ("SLACK_WEBHOOK_URL", "SMTP_PASSWORD", "PAGERDUTY_ROUTING_KEY"):
+        monkeypatch.delenv(var, raising=False)
+        monkeypatch.delenv(f"{var}_FILE", raising=False)
+    example = tmp_path / "rules.yaml"  # the shipped file with a shorter group_wait
+    shipped = (Path(__file__).parents[2] / "otel-config" / "alert-rules.example.yaml").read_text()
+    assert "group_wait: 10s" in shipped
+    example.write_text(shipped.replace("group_wait: 10s", "group_wait: 0s"))
+    stop = threading.Event()
+    thread = start_background(engine, example, stop, source=InMemoryMetricSource(), poll_interval=0.1)
+    try:
+        alert_id = AlertManager(engine).create_alert("high-error-rate", "critical", "x", {"agent": "a"})
+        assert wait_for(lambda: len(q.dead_letters(engine)) >= 1, timeout=10)
+        assert thread.is_alive()
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    dead = q.dead_letters(engine)
+    assert {d["alert_id"] for d in dead} == {alert_id}
+    assert all("no handler configured" in d["last_error"] for d in dead)
+    assert "channel slack disabled: environment variable SLACK_WEBHOOK_URL" in caplog.text
