@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agentotel.processors.normalize.core import content_of
 from agentotel.processors.records import SpanBatch
 
 DEFAULT_REPLACEMENT = "[REDACTED:{kind}]"
@@ -592,20 +591,15 @@ class Redact:
         if not self.enabled:
             return batch
         for record in batch.spans:
-            memo: dict[str, str] = {}
-            has_content = record.input is not None or record.output is not None
-            # input/output that normalize derived from the carriers are re-derived from the redacted
-            # carriers (cheaper than scanning the same text twice); anything else is scanned itself
-            derived = has_content and content_of(record) == (record.input, record.output)
+            memo: dict[str, str] = {}  # equal strings (input vs its carrier attribute) are scanned once
             self._attributes(record.attributes, memo)
             for event in record.events:
                 attributes = event.get("attributes")
                 if attributes:
                     name = event.get("name") or ""
                     self._attributes(attributes, memo, everything=name.startswith("gen_ai."))
-            if derived:
-                record.input, record.output = content_of(record)
-            elif has_content:
+            if record.input:
                 record.input = self._value(record.input, memo)
+            if record.output:
                 record.output = self._value(record.output, memo)
         return batch
