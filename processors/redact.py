@@ -140,6 +140,13 @@ def ipv6_valid(candidate: str) -> bool:
     return not (address.is_loopback or address.is_unspecified)
 
 
+def assigned_value_valid(candidate: str) -> bool:
+    """A value after ``password=``/``api_key:``: long enough or containing a digit, and not a placeholder."""
+    if candidate.lower() in ("null", "none", "true", "false", "undefined", "redacted", "xxxx", "****"):
+        return False
+    return len(candidate) >= 8 or (len(candidate) >= 4 and any(char.isdigit() for char in candidate))
+
+
 _DATE_START = re.compile(r"\d{1,4}[-./]\d{1,2}[-./]\d{1,4}(?!\d)")
 
 
@@ -212,12 +219,20 @@ SCANS: tuple[Scan, ...] = (
                 "SECRET",
                 r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
             ),
-            Branch("secret", "SECRET", r"sk-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"),
-            Branch("secret", "SECRET", r"(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Za-z])"),
-            Branch("secret", "SECRET", r"gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}"),
-            Branch("secret", "SECRET", r"xox[abposr]-[A-Za-z0-9\-]{10,}"),
-            Branch("secret", "SECRET", r"AIza[0-9A-Za-z_\-]{35}"),
-            Branch("secret", "SECRET", r"(?:sk|rk)_live_[0-9A-Za-z]{16,}"),
+            Branch(
+                "secret",
+                "SECRET",
+                r"(?<![A-Za-z0-9_\-])sk-(?=[A-Za-z0-9_\-]*\d)(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}",
+            ),
+            Branch("secret", "SECRET", r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Za-z])"),
+            Branch(
+                "secret",
+                "SECRET",
+                r"(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})",
+            ),
+            Branch("secret", "SECRET", r"(?<![A-Za-z0-9])xox[abposr]-(?=[A-Za-z0-9\-]*\d)[A-Za-z0-9\-]{10,}"),
+            Branch("secret", "SECRET", r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_\-]{35}"),
+            Branch("secret", "SECRET", r"(?<![A-Za-z0-9])(?:sk|rk)_live_[0-9A-Za-z]{16,}"),
             Branch("secret", "SECRET", r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
         ),
         _has("-----BEGIN", "sk-", "AKIA", "ASIA", "gh", "xox", "AIza", "_live_", "eyJ"),
@@ -243,6 +258,7 @@ SCANS: tuple[Scan, ...] = (
                 r"(?<![a-z0-9])(?:"
                 + _ASSIGN_KEYS
                 + r")[\"']?\s*[:=]\s*[\"']?(?P<assigned>[^\s\"',;{}\[\]]{4,})",
+                assigned_value_valid,
                 value="assigned",
             ),
         ),
@@ -458,7 +474,7 @@ class Redactor:
             if branch is None:
                 name = next(key for key in names if match.group(key) is not None)
                 branch = names[name]
-            if branch.validate is not None and not branch.validate(match.group(0)):
+            if branch.validate is not None and not branch.validate(match.group(branch.value or 0)):
                 return None
             counts[branch.label] = counts.get(branch.label, 0) + 1
             if branch.value is None:
@@ -514,7 +530,8 @@ def redact_text(text: str) -> str:
 
 
 class Redact:
-    """Processor: redacts captured content (``input``/``output``, content attributes, span events).
+    """Processor: redacts captured content (``input``/``output``, content attributes, span events) and
+    error texts (``status_message``, the tool row's ``error_message``).
 
     ``enabled`` turns the step off; ``detectors`` picks detector names (``DETECTOR_NAMES``);
     ``replacement`` is a format string with ``{kind}``; ``extra_keys`` / ``extra_prefixes`` add attribute
@@ -602,4 +619,9 @@ class Redact:
                 record.input = self._value(record.input, memo)
             if record.output:
                 record.output = self._value(record.output, memo)
+            # error texts often quote the offending input (exception messages are redacted in events too)
+            if record.status_message:
+                record.status_message = self._value(record.status_message, memo)
+            if record.tool is not None and record.tool.get("error_message"):
+                record.tool["error_message"] = self._value(record.tool["error_message"], memo)
         return batch

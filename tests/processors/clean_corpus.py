@@ -84,6 +84,10 @@ CLEAN_TEXTS: list[str] = [
     "The span duration_ms is 1500.25 and status OK.",
     "CPU 2 cores at 2.3 GHz, 8 GB RAM, 100 GB disk.",
     "Model context 200000 tokens, output limit 8192.",
+    "Use the task-management-system-design-document template for the desk-organizer-with-drawers plan.",
+    "The refresh token: expired, so the password: field must be re-entered; key: value pairs follow.",
+    "Slack channel #risk-assessment-q3-2024 and the ghost_writer_notes_for_chapter_three file.",
+    "Set api_key to null and token to None in the sample config.",
 ]
 
 _JSON_MESSAGES = [

@@ -88,6 +88,7 @@ NEGATIVES = [
     ("nino", "QQ123456C, BG123456A and AB123456E are not valid NINOs"),
     ("secret", "sk-short and the key insight; max_tokens: 1024; token budget 128000; pass=no"),
     ("secret", '"input_tokens": 52, "total_tokens": 99, "api_key_id": null'),
+    ("secret", "task-management-system-design-document, token: expired, password: null"),
     ("ip", "version 1.2.3, time 12:30:45, 999.1.1.1, ratio 16:9, std::vector, 127.0.0.1 and ::1"),
 ]
 
@@ -226,3 +227,15 @@ def test_normalized_input_output_are_redacted_with_their_carriers() -> None:
     assert "jane@example.org" not in record.input and "4111" not in record.input
     assert record.output == '[{"content":"Noted, [REDACTED:EMAIL]"}]'
     assert record.attributes["input.value"] == "I am [REDACTED:EMAIL], card [REDACTED:CARD]"
+
+
+def test_error_texts_are_redacted_too() -> None:
+    from agentotel.processors.normalize import Normalize
+
+    record = _span({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "send_mail"})
+    record.status_code = "ERROR"
+    record.status_message = "cannot deliver to bob@example.com"
+    batch = SpanBatch(spans=[record])
+    Redact().process(Normalize().process(batch))
+    assert record.status_message == "cannot deliver to [REDACTED:EMAIL]"
+    assert record.tool["error_message"] == "cannot deliver to [REDACTED:EMAIL]"
