@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from datetime import datetime
 from typing import Any
@@ -93,11 +94,16 @@ def _engine(url: str | None):
     from agentotel.warehouse.migrate import upgrade
 
     settings = DatabaseSettings.from_env(url)
+    alembic_logger = logging.getLogger("alembic")
+    level = alembic_logger.level
+    alembic_logger.setLevel(max(logging.WARNING, level))  # migration chatter would bury the results
     try:
         engine = create_db_engine(settings.url, settings)
         upgrade(engine)
     except Exception as exc:  # noqa: BLE001 - any connection/migration failure is the user's to fix
         raise CommandError(f"cannot open database {settings.url!r}: {exc}") from exc
+    finally:
+        alembic_logger.setLevel(level)
     return engine
 
 

@@ -21,6 +21,7 @@ from agentotel.evaluation.base import (
 )
 from agentotel.evaluation.text import (
     NEGATIONS,
+    STOPWORDS,
     TfidfSimilarity,
     content_tokens,
     dense_cosine,
@@ -155,10 +156,12 @@ class CompletenessEvaluator(BaseEvaluator):
 
 
 class FactualityEvaluator(BaseEvaluator):
-    """Claims (sentences) of the answer unsupported by the reference (context + expected) are hallucinations.
+    """Claims (sentences) of the answer unsupported by the reference (context, expected answer and the
+    question itself) are hallucinations.
 
-    A claim is supported when most of its content words occur in the reference, every number it states
-    occurs there, and its closest reference sentence agrees on negation.
+    A claim is supported when most of its content words occur in the reference, every number and named
+    entity (capitalized word after the first) it states occurs there, and its closest reference sentence
+    agrees on negation.
     """
 
     name = "factuality"
@@ -177,7 +180,8 @@ class FactualityEvaluator(BaseEvaluator):
         return bool(case.context or case.expected_answers)
 
     def score(self, case: TestCase, response: AgentResponse) -> list[Score]:
-        reference_text = "\n".join([*case.context, *case.expected_answers])
+        # The question is part of the reference: restating it is not a hallucination.
+        reference_text = "\n".join([*case.context, *case.expected_answers, case.input_text])
         ref_sentences = [(s, {stem(t) for t in content_tokens(s)}, _negated(s)) for s in sentences(reference_text)]
         ref_stems = {stem(t) for t in content_tokens(reference_text)}
         ref_numbers = numbers(reference_text)
@@ -201,11 +205,19 @@ class FactualityEvaluator(BaseEvaluator):
             return False
         if not numbers(claim) <= ref_numbers:
             return False
+        if not {stem(e) for e in entities(claim)} <= ref_stems:
+            return False
         if ref_sentences:
             best = max(ref_sentences, key=lambda r: len(words & r[1]) / max(1, len(words | r[1])))
             if len(words & best[1]) / len(words) >= self.support_threshold and best[2] != _negated(claim):
                 return False
         return True
+
+
+def entities(sentence: str) -> list[str]:
+    """Capitalized words after a sentence's first word, lower-cased (a crude named-entity finder)."""
+    words = re.findall(r"[A-Za-z][A-Za-z']*", sentence)
+    return [w.lower() for w in words[1:] if w[0].isupper() and w.lower() not in STOPWORDS]
 
 
 def _negated(text: str) -> bool:

@@ -125,3 +125,9 @@ def test_evaluate_runs_a_real_agent_over_cases():
     assert result.values("accuracy.fuzzy") == [0.9, 0.9]
     assert result.cases[2].error == "tool backend unavailable" and result.cases[2].error_type == "RuntimeError"
     assert not result.cases[2].scores
+
+
+def test_factuality_without_context_accepts_a_restated_question():
+    case = TestCase("c", "What is the capital of Japan?", expected="Tokyo")
+    assert scores(FactualityEvaluator(), case, "The capital of Japan is Tokyo.")["hallucination"].value == 0.0
+    assert scores(FactualityEvaluator(), case, "The capital of Japan is Osaka.")["hallucination"].value == 1.0
