@@ -316,7 +316,12 @@ SCANS: tuple[Scan, ...] = (
                 r"(?<![\-]\d)\d\d(?P<ssn_sep>[\- ])\d\d(?P=ssn_sep)\d{4}(?![\w\-]|\.\d)",
                 ssn_valid,
             ),
-            Branch("ip", "IP", r"\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w]|\.\d)", ipv4_valid),
+            Branch(
+                "ip",
+                "IP",
+                r"(?<![Vv]ersion \d)(?<![Vv]ersions \d)\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w]|\.\d)",
+                ipv4_valid,
+            ),
             Branch("card", "CARD", r"(?:[ \-]?\d){12,18}(?![\w]|\.\d)", card_valid),
             Branch(
                 "phone",

@@ -89,7 +89,10 @@ NEGATIVES = [
     ("secret", "sk-short and the key insight; max_tokens: 1024; token budget 128000; pass=no"),
     ("secret", '"input_tokens": 52, "total_tokens": 99, "api_key_id": null'),
     ("secret", "task-management-system-design-document, token: expired, password: null"),
-    ("ip", "version 1.2.3, time 12:30:45, 999.1.1.1, ratio 16:9, std::vector, 127.0.0.1 and ::1"),
+    (
+        "ip",
+        "version 4.2.1.0, Version 10.0.19041.1; 1.2.3, time 12:30:45, 999.1.1.1, ratio 16:9, std::vector, 127.0.0.1 and ::1",
+    ),
 ]
 
 
