@@ -39,6 +39,7 @@ EVENTS = ("trigger", "acknowledge", "resolve")
 SIGNATURE_HEADER = "X-Agentotel-Signature"
 TIMESTAMP_HEADER = "X-Agentotel-Timestamp"
 MAX_REDIRECTS = 3
+_CLIENT_LOCK = threading.Lock()
 
 
 class DeliveryError(Exception):
@@ -160,16 +161,23 @@ class Handler:
         content = json.dumps(body, separators=(",", ":"), default=str).encode()
         return self.post_bytes(url, content, {"Content-Type": "application/json", **(headers or {})})
 
+    @property
+    def client(self) -> httpx.Client:
+        """One HTTP client per channel (connection reuse; the TLS context is built once)."""
+        with _CLIENT_LOCK:
+            if getattr(self, "_client", None) is None:
+                self._client = httpx.Client(timeout=self.timeout, follow_redirects=False, trust_env=False)
+            return self._client
+
     def post_bytes(self, url: str, content: bytes, headers: Mapping[str, str]) -> httpx.Response:
         try:
-            with httpx.Client(timeout=self.timeout, follow_redirects=False, trust_env=False) as client:
-                for _ in range(MAX_REDIRECTS + 1):
-                    self.policy.check_url(url)
-                    response = client.post(url, content=content, headers=dict(headers))
-                    if not response.is_redirect:
-                        check_response(response)
-                        return response
-                    url = urljoin(url, response.headers.get("location", ""))
+            for _ in range(MAX_REDIRECTS + 1):
+                self.policy.check_url(url)
+                response = self.client.post(url, content=content, headers=dict(headers))
+                if not response.is_redirect:
+                    check_response(response)
+                    return response
+                url = urljoin(url, response.headers.get("location", ""))
         except SSRFError as exc:
             raise DeliveryError(f"{self.type} channel {self.name!r}: {exc}", retryable=False) from None
         except httpx.HTTPError as exc:
