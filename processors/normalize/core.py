@@ -333,14 +333,14 @@ def drop_wrapper_rows(spans: Sequence[SpanRecord]) -> int:
     for span in spans:
         if span.span_type not in MODEL_TYPES or not span.parent_span_id:
             continue
+        seen = {span.span_id}
         parent = index.get((span.trace_id, span.parent_span_id))
-        hops = 0
-        while parent is not None and hops < 1000:
+        while parent is not None and parent.span_id not in seen:  # parent-id cycles end here
+            seen.add(parent.span_id)
             if parent.span_type in MODEL_TYPES and parent.llm is not None:
                 parent.llm = None
                 dropped += 1
             parent = index.get((span.trace_id, parent.parent_span_id)) if parent.parent_span_id else None
-            hops += 1
     return dropped
 
 

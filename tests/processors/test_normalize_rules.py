@@ -344,3 +344,11 @@ def test_workflow_name() -> None:
     assert workflow_name_of({"traceloop.workflow.name": "wf", "langfuse.trace.name": "t"}) == "wf"
     assert workflow_name_of({"gen_ai.workflow.name": "main", "traceloop.workflow.name": "wf"}) == "main"
     assert workflow_name_of({}) is None
+
+
+def test_parent_id_cycles_and_self_parents_do_not_drop_rows() -> None:
+    own_parent = span({**CHAT, "gen_ai.usage.input_tokens": 1}, span_id="h1", parent="h1")
+    a = span({**CHAT, "gen_ai.usage.input_tokens": 2}, span_id="h2", parent="h3")
+    b = span({"gen_ai.operation.name": "invoke_agent"}, span_id="h3", parent="h2")
+    normalized(own_parent, a, b)
+    assert own_parent.llm is not None and a.llm is not None
