@@ -68,6 +68,8 @@ def _comparison_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=float, default=0.05,
                         help="practical threshold: absolute for scores, relative for latency/cost (default 0.05)")
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level after BH (default 0.05)")
+    parser.add_argument("--min-samples", type=_positive_int, default=5,
+                        help="fewest cases per run for a metric to be tested (default 5)")
     parser.add_argument("--metric", action="append", dest="metrics", metavar="NAME",
                         help="compare only this metric (repeatable; default: every shared metric)")
     parser.add_argument("--format", choices=("markdown", "json"), default="markdown")
@@ -90,14 +92,15 @@ def _iso(text: str) -> datetime:
 
 def _engine(url: str | None):
     from agentotel.settings import DatabaseSettings
-    from agentotel.warehouse.engine import create_db_engine
-    from agentotel.warehouse.migrate import upgrade
 
     settings = DatabaseSettings.from_env(url)
     alembic_logger = logging.getLogger("alembic")
     level = alembic_logger.level
     alembic_logger.setLevel(max(logging.WARNING, level))  # migration chatter would bury the results
     try:
+        from agentotel.warehouse.engine import create_db_engine
+        from agentotel.warehouse.migrate import upgrade
+
         engine = create_db_engine(settings.url, settings)
         upgrade(engine)
     except Exception as exc:  # noqa: BLE001 - any connection/migration failure is the user's to fix
@@ -111,7 +114,7 @@ def _detector(args: argparse.Namespace):
     from agentotel.evaluation.regression import RegressionDetector
 
     try:
-        return RegressionDetector(alpha=args.alpha, threshold=args.threshold)
+        return RegressionDetector(alpha=args.alpha, threshold=args.threshold, min_samples=args.min_samples)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
 

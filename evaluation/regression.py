@@ -217,6 +217,9 @@ class RegressionReport:
             if self.has_regression
             else "**No regression** found."
         )
+        untested = [c.metric for c in self.comparisons if c.p_value is None]
+        if untested:
+            verdict += f" Not tested (too few samples): {', '.join(untested)}."
         lines = [title, "", verdict, ""]
         hashes = (self.current_meta.get("suite_hash"), self.baseline_meta.get("suite_hash"))
         if all(hashes) and hashes[0] != hashes[1]:
