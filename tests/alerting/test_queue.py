@@ -239,3 +239,55 @@ def test_resolve_before_delivery_cancels_the_trigger(engine):
         queue.process_due(now=utcnow() + timedelta(seconds=31))
     assert server.requests == []
     assert [r["status"] for r in rows(engine)] == ["skipped"]
+
+
+def test_two_workers_share_the_queue_without_double_delivery(engine):
+    import threading
+
+    with RecordingServer() as server:
+        handler = WebhookHandler("hook", {"url": server.url}, LOOPBACK)
+        producer = make_queue(engine, {"hook": handler})
+        alerts = [new_alert(engine, f"rule-{i}") for i in range(20)]
+        for alert in alerts:
+            producer.enqueue(alert, "hook")
+        workers = [make_queue(engine, {"hook": handler}, batch_size=3) for _ in range(2)]
+        threads = [threading.Thread(target=w.drain, kwargs={"timeout": 15}) for w in workers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=20)
+    received = [a["fingerprint"] for r in server.requests for a in r.json["alerts"]]
+    assert sorted(received) == sorted(a["fingerprint"] for a in alerts)  # each exactly once
+    assert sum(w.stats["delivered"] for w in workers) == 20
+
+
+def test_no_secret_in_any_alerting_table_after_failures(engine, monkeypatch, caplog):
+    """S5: channel secrets never reach stored rows (errors, payloads, counters, audit) or logs."""
+    import logging
+
+    from sqlalchemy import text
+
+    from agentotel.alerting.handlers import TelegramHandler
+
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("AGENTOTEL_TEST_SLACK_URL", f"http://127.0.0.1:{free_port()}/services/T0/B0/SLACKsecret42")
+    handlers = {
+        "slack": SlackHandler("slack", {"url_env": "AGENTOTEL_TEST_SLACK_URL"}, LOOPBACK),
+        "tg": TelegramHandler("tg", {"bot_token": "4242:TGsecretToken", "chat_id": "1",
+                                     "api_url": f"http://127.0.0.1:{free_port()}"}, LOOPBACK),
+    }
+    with RecordingServer(lambda r, n: (401, {}, b"invalid token 4242:TGsecretToken")) as server:
+        handlers["pd"] = PagerDutyHandler("pd", {"routing_key": "PDsecretRoutingKey", "url": server.url}, LOOPBACK)
+        queue = make_queue(engine, handlers, max_attempts=2, backoff_base=timedelta(seconds=0.01))
+        alert = new_alert(engine)
+        for channel in handlers:
+            queue.enqueue(alert, channel)
+        assert pump(queue, lambda: len(q.dead_letters(engine)) == 3, timeout=10)
+    dump = []
+    with engine.connect() as conn:
+        for table in ("alerts", "alert_notifications", "alert_channel_state", "alert_audit_log", "alert_rule_state"):
+            dump += [str(tuple(r)) for r in conn.execute(text(f"SELECT * FROM {table}"))]
+    everything = "\n".join(dump) + caplog.text
+    assert "401" in everything  # the failures were recorded
+    for secret in ("SLACKsecret42", "TGsecretToken", "PDsecretRoutingKey"):
+        assert secret not in everything, secret
