@@ -31,18 +31,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", action="append", default=None, metavar="KEY=VALUE", help="repeatable; VALUE as JSON if it parses")
     p.add_argument("--changelog", help="changelog entry for this version")
     _actor(p)
+    _db(p)
     p.set_defaults(handler=_register)
 
     p = actions.add_parser("list", help="agents and their versions (registered and discovered)")
     p.add_argument("--name")
     p.add_argument("--registered-only", action="store_true")
     p.add_argument("--json", action="store_true")
+    _db(p)
     p.set_defaults(handler=_list)
 
     p = actions.add_parser("show", help="an agent (environments, versions, stats) or one version in detail")
     p.add_argument("name")
     p.add_argument("version", nargs="?")
     p.add_argument("--json", action="store_true")
+    _db(p)
     p.set_defaults(handler=_show)
 
     p = actions.add_parser("promote", help="make a version active in an environment (gated)")
@@ -53,6 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--override", dest="override_reason", metavar="REASON", help="promote although the gate refuses; audited")
     p.add_argument("--expect-active", metavar="VERSION", help="fail unless VERSION ('none' for nothing) is active now")
     _actor(p)
+    _db(p)
     p.set_defaults(handler=_promote)
 
     p = actions.add_parser("rollback", help="return an environment to its previous (or a named) version")
@@ -61,6 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--to", dest="to_version", metavar="VERSION", help="a version that was active there before")
     p.add_argument("--reason", required=True, help="why (recorded in the audit log)")
     _actor(p)
+    _db(p)
     p.set_defaults(handler=_rollback)
 
     p = actions.add_parser("history", help="audit log of an agent: who changed what, when and why")
@@ -68,11 +73,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--env", dest="environment", choices=("dev", "staging", "prod"))
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true")
+    _db(p)
     p.set_defaults(handler=_history)
 
 
 def _actor(p: argparse.ArgumentParser) -> None:
     p.add_argument("--actor", help=f"who makes the change (default: ${ACTOR_ENV_VAR} or the login name)")
+
+
+def _db(p: argparse.ArgumentParser) -> None:
+    """``--db`` also after the action (``agentotel registry list --db URL``)."""
+    p.add_argument("--db", default=argparse.SUPPRESS, help="warehouse URL (default: MONITORING_DB_URL)")
 
 
 # -- plumbing ---------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ def cli(db_url, capsys):
     return run
 
 
-def test_register_promote_rollback_history(cli, engine):
+def test_register_promote_rollback_history(cli, engine, capsys):
     assert cli("list") == (0, "no agents yet: register one, or point an instrumented agent at the receiver\n", "")
     status, out, _ = cli(
         "register", "support-bot", "1.0.0", "--model-type", "gpt-4o", "--provider", "openai",
@@ -66,6 +66,9 @@ def test_register_promote_rollback_history(cli, engine):
     ]  # fmt: skip
 
     listed = json.loads(cli("list", "--json")[1])
+    # --db is also accepted after the action
+    assert main(["registry", "list", "--json", "--db", engine.url.render_as_string(hide_password=False)]) == 0
+    assert json.loads(capsys.readouterr().out) == listed
     assert [(v["version"], v["environments"]) for v in listed] == [("1.0.0", ["dev"]), ("1.1.0", [])]
 
 
