@@ -140,3 +140,9 @@ def test_tail_exceedance_matches_a_binomial_test():
     assert p == pytest.approx(sps.binomtest(20, 100, 0.05, alternative="greater").pvalue)
     share_hib, _ = stats.tail_exceedance_test(cur, base, 95.0, higher_is_better=True)  # below p5 = 5.95
     assert share_hib == 0.0
+
+
+def test_comparative_summary_lines_up_runs():
+    agg = ResultAggregator(bootstrap=False)
+    runs = {"v1": {"acc": agg.summarize([1.0, 0.0]), "lat": agg.summarize([10.0, 20.0])}, "v2": {"acc": agg.summarize([1.0, 1.0])}}
+    assert agg.comparative_summary(runs) == [{"metric": "acc", "v1": 0.5, "v2": 1.0}, {"metric": "lat", "v1": 15.0, "v2": None}]

@@ -75,3 +75,13 @@ def test_bad_json_and_missing_file(tmp_path):
         load_suite(path)
     with pytest.raises(SuiteError, match="no such suite file"):
         load_suite(tmp_path / "missing.yaml")
+
+
+def test_the_shipped_example_suite_loads():
+    from pathlib import Path
+
+    import agentotel.evaluation
+
+    suite = load_suite(Path(agentotel.evaluation.__file__).with_name("example_suite.yaml"))
+    assert suite.name == "faq-example" and len(suite.cases) == 3
+    assert suite.cases[2].input[0]["role"] == "system" and "performance" in {e["name"] for e in suite.evaluators}
