@@ -124,3 +124,32 @@ def test_run_on_recorded_executions(tmp_path, capsys):
     assert main(["eval", "report", run_id, "--db", db, "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["benchmark_id"] == "recorded:prod-bot" and report["agent_version"] == "3"
+
+
+def test_run_the_example_suite_against_an_openai_compatible_endpoint(tmp_path, capsys):
+    from pathlib import Path
+
+    import agentotel.evaluation
+    from tests.evaluation.fake_openai import ScriptedLLMServer
+
+    answers = {
+        "refund": "You can ask for a refund within 30 days; it goes back to the original payment method.",
+        "password": "Open Settings, then Security, and click Reset password: a reset link is sent to your email.",
+        "delete": "Yes, from Settings > Privacy > Delete account. Deletion is permanent after 14 days.",
+    }
+
+    def responder(body):
+        question = body["messages"][-1]["content"].lower()
+        return next(text for key, text in answers.items() if key in question)
+
+    suite = Path(agentotel.evaluation.__file__).with_name("example_suite.yaml")
+    with ScriptedLLMServer(responder) as server:
+        code = main(["eval", "run", str(suite), "--endpoint", server.base_url, "--model", "gpt-4o-mini",
+                     "--db", f"sqlite:///{tmp_path}/e.db", "--no-progress", "--format", "json"])
+    out = capsys.readouterr().out
+    assert code == 0
+    summary = json.loads(out[out.index("{"):])
+    assert summary["n_errors"] == 0 and summary["metrics"]["completeness"]["mean"] == 1.0
+    assert summary["metrics"]["hallucination"]["mean"] == 0.0
+    assert summary["performance"]["cost_usd_per_request"] > 0
+    assert sum(r["messages"][0]["role"] == "system" for r in server.requests) == 1
