@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
 
 from agentotel.alerting.queue import DELIVERED, PENDING, SENDING, SKIPPED, NotificationQueue, notification_row
 from agentotel.alerting.store import (
@@ -57,6 +58,13 @@ class AlertManager:
         if not rule_id:
             raise ValueError("rule_id is required")
         labels = {str(k): str(v) for k, v in (labels or {}).items()}
+        try:
+            return self._create(rule_id, severity, message, labels, value, annotations, by)
+        except IntegrityError:  # another writer created the firing alert first: update that one
+            return self._create(rule_id, severity, message, labels, value, annotations, by)
+
+    def _create(self, rule_id: str, severity: str, message: str, labels: dict[str, str], value: float | None,
+                annotations: dict | None, by: str) -> int:
         fp = fingerprint(rule_id, labels)
         now = utcnow()
         with write_tx(self.engine) as conn:

@@ -9,9 +9,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from agentotel.warehouse.models import Base
-from sqlalchemy import BigInteger, Float, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Float, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
+
+from agentotel.warehouse.models import Alert, Base
+
+# At most one firing alert per fingerprint (created by the alerting migration on the core ``alerts`` table).
+FIRING_FINGERPRINT_INDEX = Index(
+    "uq_alerts_firing_fingerprint", Alert.fingerprint, unique=True,
+    postgresql_where=text("status = 'firing'"), sqlite_where=text("status = 'firing'"),
+)
 
 
 class AlertRuleState(Base):

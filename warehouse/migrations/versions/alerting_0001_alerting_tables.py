@@ -106,6 +106,9 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_alert_audit_log_target_type_target_id"), "alert_audit_log", ["target_type", "target_id"]
     )
+    # at most one firing alert per fingerprint, even with several writers (partial unique index)
+    op.create_index("uq_alerts_firing_fingerprint", "alerts", ["fingerprint"], unique=True,
+                    postgresql_where=sa.text("status = 'firing'"), sqlite_where=sa.text("status = 'firing'"))
     _make_audit_append_only()
 
 
@@ -132,5 +135,6 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS alert_audit_log_no_change ON alert_audit_log")
         op.execute("DROP FUNCTION IF EXISTS alert_audit_log_append_only()")
+    op.drop_index("uq_alerts_firing_fingerprint", table_name="alerts")
     for name in ("alert_audit_log", "alert_channel_state", "alert_notifications", "alert_silences", "alert_rule_state"):
         op.drop_table(name)
