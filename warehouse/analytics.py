@@ -26,7 +26,7 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from agentotel.warehouse import analytics_stats as st
-from agentotel.warehouse import rollups, sketch
+from agentotel.warehouse import rollups
 from agentotel.warehouse.models import Metric
 
 FILTER_KEYS = ("agent", "model", "provider", "tool", "service")
@@ -192,7 +192,7 @@ class AnalyticsEngine:
 
     def _summary(self, family_name, groups, filters, start, end, quantiles) -> pd.DataFrame:
         family = rollups.FAMILIES[family_name]
-        partials, exact = self._partials(family, start, end, None, filters, groups, with_hist=True)
+        partials, exact = self._partials(family, start, end, None, filters, groups, True, quantiles)
         out = partials[[*groups]].copy() if groups else pd.DataFrame(index=partials.index)
         for column in family.sum_columns:
             out[column] = partials[column].astype(float) if column in ("duration_sum", "cost_usd") else partials[column].astype("int64")
@@ -204,13 +204,14 @@ class AnalyticsEngine:
             if exact is not None:
                 out[name] = _exact_quantiles(exact, groups, q, partials)
             else:
-                out[name] = [sketch.quantile(h, q) for h in partials["duration_hist"]]
+                out[name] = partials[rollups.quantile_column(q)].to_numpy(float)
         return _labels(out.drop(columns=["duration_sum", "duration_count"]), groups).reset_index(drop=True)
 
     def _family_values(self, spec: MetricSpec, start, end, step, filters, groups) -> pd.DataFrame:
         family = rollups.FAMILIES[spec.family]
         keys = (["bucket"] if step is not None else []) + groups
-        partials, exact = self._partials(family, start, end, step, filters, groups, with_hist=spec.kind == "quantile")
+        is_quantile = spec.kind == "quantile"
+        partials, exact = self._partials(family, start, end, step, filters, groups, is_quantile, (spec.q,) if is_quantile else ())
         if spec.kind == "sum":
             value = partials[spec.column].astype(float)
         elif spec.kind == "ratio":
@@ -221,12 +222,12 @@ class AnalyticsEngine:
         elif exact is not None:
             value = _exact_quantiles(exact, keys, spec.q, partials)
         else:
-            value = pd.Series([sketch.quantile(h, spec.q) for h in partials["duration_hist"]], index=partials.index, dtype=float)
+            value = partials[rollups.quantile_column(spec.q)].astype(float)
         frame = partials[keys].copy()
         frame["value"] = np.asarray(value, dtype=float)
         return _labels(frame, groups)
 
-    def _partials(self, family, start, end, step, filters, groups, with_hist):
+    def _partials(self, family, start, end, step, filters, groups, with_hist, quantiles=()):
         """Merged partial aggregates per (bucket, group); plus the raw frame when computed exactly."""
         dims = _dims(family, filters, groups)
         group_columns = [family.dims[g] for g in groups]
@@ -235,7 +236,7 @@ class AnalyticsEngine:
             rollable = width is None or (width >= 60 and width % 60 == 0)
             if self.use_rollups and rollable and rollups.watermark(conn, family) is not None:
                 frame = rollups.read_partials(
-                    conn, family, start, end, int(width) if width else None, dims, group_columns, with_hist
+                    conn, family, start, end, int(width) if width else None, dims, group_columns, with_hist, quantiles
                 )
                 return frame.rename(columns={family.dims[g]: g for g in groups}), None
             raw = rollups.raw_frame(conn, family, start, end, dims)

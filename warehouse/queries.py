@@ -47,7 +47,7 @@ def overview(source: Engine | AnalyticsEngine, start: datetime, end: datetime, f
     executions = _one(analytics.family_summary("executions", None, filters, start, end))
     llm = _one(analytics.family_summary("llm", None, filters, start, end))
     tools = _one(analytics.family_summary("tools", None, filters, start, end))
-    agents = analytics.family_summary("executions", "agent", filters, start, end)
+    agents = analytics.get_aggregations("executions", "agent", filters, start, end)
     return {
         "executions": int(executions.get("count", 0)),
         "success_rate": 1 - executions.get("error_rate", math.nan),
@@ -64,7 +64,7 @@ def overview(source: Engine | AnalyticsEngine, start: datetime, end: datetime, f
         "cost_usd": float(llm.get("cost_usd", 0.0)),
         "tool_calls": int(tools.get("count", 0)),
         "tool_error_rate": tools.get("error_rate", math.nan),
-        "active_agents": int((agents["count"] > 0).sum()) if len(agents) else 0,
+        "active_agents": int((agents["value"] > 0).sum()) if len(agents) else 0,
     }
 
 

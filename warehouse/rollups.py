@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, Table, Text, and_, cast, delete, func, select, text
 
@@ -187,38 +188,59 @@ def partials_from_raw(frame: pd.DataFrame, family: Family, width_s: int = MINUTE
         counts = durations.groupby([*keys, "key"], sort=False).size()
         for index, count in counts.items():
             cell, key = index[:-1], int(index[-1])
-            hists.setdefault(cell, {})[sketch.ZERO_KEY if key == -(10**9) else str(key)] = int(count)
+            hists.setdefault(cell, {})[str(key)] = int(count)
     out["duration_hist"] = [hists.get(tuple(row), {}) for row in out[keys].itertuples(index=False, name=None)]
     return out[columns]
 
 
-def merge_partials(frame: pd.DataFrame, keys: Sequence[str], sum_columns: Sequence[str], with_hist: bool) -> pd.DataFrame:
-    """Combine partial aggregates that share ``keys``: sums add, sketches merge."""
+def quantile_column(q: float) -> str:
+    """Name of the column holding the ``q`` quantile in ``merge_partials`` output."""
+    return f"q_{q:g}"
+
+
+def merge_partials(
+    frame: pd.DataFrame,
+    keys: Sequence[str],
+    sum_columns: Sequence[str],
+    with_hist: bool,
+    quantiles: Sequence[float] = (),
+) -> pd.DataFrame:
+    """Combine partial aggregates that share ``keys``: sums add, sketches merge.
+
+    With ``quantiles`` the merged sketches are not kept: their quantiles are computed for all groups at
+    once (``quantile_column(q)`` columns), which is what readers need and much faster.
+    """
     keys = list(keys)
+    qcols = [quantile_column(q) for q in quantiles] if with_hist else []
     if frame.empty:
         if not keys:  # one total row, even over no data
-            return pd.DataFrame([{**{c: 0 for c in sum_columns}, **({"duration_hist": {}} if with_hist else {})}])
-        return pd.DataFrame(columns=[*keys, *sum_columns, *(["duration_hist"] if with_hist else [])])
+            row = {**{c: 0 for c in sum_columns}, **{c: float("nan") for c in qcols}}
+            if with_hist and not quantiles:
+                row["duration_hist"] = {}
+            return pd.DataFrame([row])
+        return pd.DataFrame(columns=[*keys, *sum_columns, *(qcols or (["duration_hist"] if with_hist else []))])
     numeric = frame[[*keys, *sum_columns]].copy()
     for name in sum_columns:
         numeric[name] = pd.to_numeric(numeric[name], errors="coerce").fillna(0)
     if not keys:
         summed = numeric[list(sum_columns)].sum().to_frame().T
+        codes = np.zeros(len(frame), dtype=np.int64)
     else:
         summed = numeric.groupby(keys, sort=True, dropna=False)[list(sum_columns)].sum().reset_index()
-    if with_hist:
-        if not keys:
-            summed["duration_hist"] = [sketch.merge(frame["duration_hist"])]
-        else:
-            # one pass in Python: group codes follow the (sorted) order of the groupby result above
-            codes = frame.groupby(keys, sort=True, dropna=False).ngroup().to_numpy()
-            merged: list[dict[str, int]] = [{} for _ in range(len(summed))]
-            for code, hist in zip(codes, frame["duration_hist"], strict=True):
-                if hist:
-                    target = merged[code]
-                    for key, count in hist.items():
-                        target[key] = target.get(key, 0) + count
-            summed["duration_hist"] = merged
+        # group codes follow the (sorted) order of the groupby result above
+        codes = frame.groupby(keys, sort=True, dropna=False).ngroup().to_numpy() if with_hist else None
+    if with_hist and quantiles:
+        values = sketch.grouped_quantiles(codes, frame["duration_hist"].tolist(), len(summed), quantiles)
+        for j, column in enumerate(qcols):
+            summed[column] = values[:, j]
+    elif with_hist:
+        merged: list[dict[str, int]] = [{} for _ in range(len(summed))]
+        for code, hist in zip(codes, frame["duration_hist"], strict=True):
+            if hist:
+                target = merged[code]
+                for key, count in hist.items():
+                    target[key] = target.get(key, 0) + count
+        summed["duration_hist"] = merged
     return summed
 
 
@@ -354,12 +376,13 @@ def read_partials(
     filters: Mapping[str, Sequence[str]],
     group_columns: Sequence[str],
     with_hist: bool,
+    quantiles: Sequence[float] = (),
 ) -> pd.DataFrame:
     """Partial aggregates over ``[start, end)`` from rollups + raw tail, merged per bucket and group.
 
     ``width_s`` is the output granularity in seconds (a multiple of 60) or None for one bucket over the
     whole range. Returns columns ``bucket`` (when width_s), the group columns, the sums and, with
-    ``with_hist``, ``duration_hist``. Requires rollups to exist (see ``watermark``).
+    ``with_hist``, ``duration_hist`` (or the ``quantiles`` columns). Requires rollups to exist (see ``watermark``).
     """
     mark = watermark(conn, family)
     covered = _floor(mark, MINUTE) if mark else start
@@ -383,10 +406,11 @@ def read_partials(
     frame = pd.concat([p for p in pieces if not p.empty], ignore_index=True) if any(not p.empty for p in pieces) else None
     keys = (["bucket"] if width_s else []) + list(group_columns)
     if frame is None:
-        return merge_partials(pd.DataFrame(columns=[*keys, *family.sum_columns, "duration_hist"]), keys, family.sum_columns, with_hist)
+        empty = pd.DataFrame(columns=[*keys, *family.sum_columns, "duration_hist"])
+        return merge_partials(empty, keys, family.sum_columns, with_hist, quantiles)
     if width_s:
         frame["bucket"] = pd.to_datetime(frame["bucket"], utc=True).dt.floor(f"{width_s}s")
-    return merge_partials(frame, keys, family.sum_columns, with_hist)
+    return merge_partials(frame, keys, family.sum_columns, with_hist, quantiles)
 
 
 def _read_rollup(

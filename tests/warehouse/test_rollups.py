@@ -121,3 +121,18 @@ def test_sketch_quantile_within_relative_error(q):
     exact = np.percentile(values, q * 100, method="inverted_cdf")
     assert abs(sketch.quantile(merged, q) - exact) <= sketch.RELATIVE_ERROR * exact
     assert sketch.quantile({}, q) != sketch.quantile({}, q)  # NaN for an empty sketch
+
+
+def test_grouped_quantiles_equal_merged_sketch_quantiles():
+    rng = np.random.default_rng(8)
+    sketches = [sketch.from_values(rng.lognormal(4, 1, rng.integers(0, 30))) for _ in range(200)]
+    sketches[3] = {}
+    sketches[4] = sketch.from_values([0.0, 0.0, 5.0])
+    codes = rng.integers(0, 17, len(sketches))
+    codes[codes == 16] = 15  # group 16 stays empty
+    got = sketch.grouped_quantiles(codes, sketches, 17, (0.5, 0.95, 0.99))
+    for g in range(17):
+        merged = sketch.merge(s for s, c in zip(sketches, codes, strict=True) if c == g)
+        for j, q in enumerate((0.5, 0.95, 0.99)):
+            expected = sketch.quantile(merged, q)
+            assert (np.isnan(expected) and np.isnan(got[g, j])) or got[g, j] == pytest.approx(expected), (g, q)
