@@ -265,8 +265,18 @@ class RecordedAgent:
             for r in self._records
         ]
 
+    def _record_for(self, case: TestCase) -> dict[str, Any] | None:
+        return self._by_id.get(case.id) or self._by_input.get(_norm_input(input_as_text(case.input)))
+
+    def evaluated_span(self, case: TestCase) -> tuple[str, str] | None:
+        """(trace_id, span_id) of the recorded execution a case evaluates: its evaluation span's parent."""
+        record = self._record_for(case)
+        if record is None or not record.get("trace_id") or not record.get("span_id"):
+            return None
+        return record["trace_id"], record["span_id"]
+
     async def run(self, case: TestCase) -> AgentResponse:
-        record = self._by_id.get(case.id) or self._by_input.get(_norm_input(input_as_text(case.input)))
+        record = self._record_for(case)
         if record is None:
             return AgentResponse(error="no recorded execution for this case", error_type="NotRecorded")
         failed = not record.get("success", True)

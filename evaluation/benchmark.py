@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
 
 from agentotel import __version__
 from agentotel.evaluation.agents import Agent, error_type_of
@@ -271,7 +272,8 @@ class BenchmarkSuite:
             "agentotel.evaluation.case_id": case.id,
             "agentotel.evaluation.run_id": run_id,
         }
-        with self.tracer.start_as_current_span(f"evaluate {suite.name}", attributes=attributes) as span:
+        parent = _evaluated_span_context(agent, case)
+        with self.tracer.start_as_current_span(f"evaluate {suite.name}", context=parent, attributes=attributes) as span:
             try:
                 response = await agent.run(case)
             except Exception as exc:  # noqa: BLE001 - an agent that raises is one failed case
@@ -311,3 +313,17 @@ class BenchmarkSuite:
             },
             "performance": run.performance,
         }
+
+
+def _evaluated_span_context(agent: Agent, case: TestCase) -> Any:
+    """For recorded executions, a context whose parent is the recorded span, so the evaluation (and its
+    ``gen_ai.evaluation.result`` events) lands in the production trace it judges; else None (current context)."""
+    locate = getattr(agent, "evaluated_span", None)
+    ids = locate(case) if locate is not None else None
+    if not ids:
+        return None
+    try:
+        span_context = SpanContext(int(ids[0], 16), int(ids[1], 16), is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    except (TypeError, ValueError):
+        return None
+    return trace.set_span_in_context(NonRecordingSpan(span_context)) if span_context.is_valid else None

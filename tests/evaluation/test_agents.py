@@ -3,6 +3,9 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import insert
 
 from agentotel.evaluation.agents import (
@@ -121,8 +124,16 @@ def test_recorded_executions_are_evaluated_after_the_fact(engine):
     suite = suite_from_cases("recorded", [TestCase("fr", "what is the capital of   France?", expected="Paris"),
                                           TestCase("jp", "What is the capital of Japan?", expected="Tokyo"),
                                           TestCase("de", "What is the capital of Germany?", expected="Berlin")])
-    run = BenchmarkSuite(build_evaluators(["accuracy"]), show_progress=False).run(suite, agent)
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    run = BenchmarkSuite(build_evaluators(["accuracy"]), tracer_provider=provider, show_progress=False).run(suite, agent)
     fr, jp, de = run.cases
+    # Each evaluation span is a child of the recorded execution's span: it joins the production trace.
+    spans = {s.attributes["agentotel.evaluation.case_id"]: s for s in exporter.get_finished_spans()}
+    assert format(spans["jp"].context.trace_id, "032x") == rows[1]["trace_id"] == jp.trace_id
+    assert format(spans["jp"].parent.span_id, "016x") == rows[1]["span_id"]
+    assert spans["de"].parent is None
     # The France question was asked twice in the window; the latest recording (a failure) is used.
     assert fr.error == "upstream timeout" and fr.error_type == "RecordedError"
     assert jp.output == "It is Tokyo." and jp.latency_ms == 102.0 and jp.scores["accuracy.fuzzy"].value >= 0.8
