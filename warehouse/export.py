@@ -5,6 +5,7 @@ come, so a table larger than memory exports in bounded memory. Timestamps are IS
 are written as JSON text (CSV, Parquet) or nested objects (JSON lines). CSV cells that a spreadsheet would
 run as a formula (starting with ``= + - @``, tab or carriage return) are prefixed with ``'``. Columns or
 JSON keys that look like secrets (api keys, passwords, authorization headers) are never exported.
+``export_period`` is the scheduled form: the last complete hour (day, …) of a table into a directory.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -110,6 +111,35 @@ def export_table(
             writer.write([_clean(row._mapping, columns) for row in chunk])
             rows += len(chunk)
     return ExportResult(table, rows, str(path))
+
+
+def export_period(
+    engine: Engine,
+    table: str,
+    fmt: str,
+    directory: str | Path,
+    period: timedelta,
+    now: datetime | None = None,
+    compression: str | None = None,
+) -> ExportResult | None:
+    """Scheduled exports: write the last complete ``period`` (aligned to the epoch, UTC) of ``table`` to
+    ``directory/<table>-<YYYYmmddTHHMMSSZ>.<ext>``; None when that file already exists (safe to call on
+    every tick). The file appears atomically (written under a temporary name, then renamed)."""
+    if period < timedelta(minutes=1):
+        raise ValueError("period must be at least one minute")
+    now = _utc(now or datetime.now(timezone.utc))
+    seconds = int(period.total_seconds())
+    end = datetime.fromtimestamp(int(now.timestamp()) // seconds * seconds, timezone.utc)
+    start = end - period
+    suffix = {"csv": ".csv", "json": ".jsonl", "parquet": ".parquet"}[fmt] + {"gzip": ".gz", "zstd": ".zst", None: ""}[compression]
+    target = Path(directory) / f"{table}-{start:%Y%m%dT%H%M%SZ}{suffix}"
+    if target.exists():
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    result = export_table(engine, table, fmt, partial, since=start, until=end, compression=compression)
+    partial.replace(target)
+    return ExportResult(table, result.rows, str(target))
 
 
 def _clean(row, columns) -> dict[str, Any]:

@@ -160,3 +160,17 @@ def test_cli_export(seeded, db_url, tmp_path, capsys):
     assert len(rows) == len(expected) > 0
     assert main(["export", "--table", "spans", "--format", "csv", "--db", db_url, "--since", "yesterday", str(out)]) == 2
     assert "invalid time" in capsys.readouterr().err
+
+
+def test_scheduled_export_writes_each_period_once(seeded, tmp_path):
+    from agentotel.warehouse.export import export_period
+
+    now = T0 + timedelta(hours=1, minutes=20)
+    out = tmp_path / "exports"
+    first = export_period(seeded, "agent_executions", "json", out, timedelta(hours=1), now=now, compression="gzip")
+    assert first is not None and first.path.endswith("agent_executions-20261005T080000Z.jsonl.gz")
+    rows = [json.loads(line) for line in gzip.decompress(open(first.path, "rb").read()).decode().splitlines()]
+    expected = _source(seeded, "agent_executions", lambda t: (t.c.timestamp >= T0) & (t.c.timestamp < T0 + timedelta(hours=1)))
+    assert first.rows == len(rows) == len(expected) > 0
+    assert export_period(seeded, "agent_executions", "json", out, timedelta(hours=1), now=now, compression="gzip") is None
+    assert [p.name for p in out.iterdir()] == ["agent_executions-20261005T080000Z.jsonl.gz"]
