@@ -210,8 +210,15 @@ def check_response(response: httpx.Response) -> None:
         return
     retryable = status in (408, 425, 429) or status >= 500
     detail = response.text[:200].replace("\n", " ")
-    raise DeliveryError(f"HTTP {status}: {detail}", retryable=retryable,
-                        retry_after=retry_after_seconds(response.headers.get("retry-after")))
+    retry_after = retry_after_seconds(response.headers.get("retry-after"))
+    if retry_after is None and status == 429:  # Telegram / Discord also say it in the JSON body
+        try:
+            body = response.json()
+            value = body.get("retry_after", (body.get("parameters") or {}).get("retry_after"))
+            retry_after = float(value) if value is not None else None
+        except (ValueError, AttributeError, TypeError):
+            retry_after = None
+    raise DeliveryError(f"HTTP {status}: {detail}", retryable=retryable, retry_after=retry_after)
 
 
 # --- formatting helpers ----------------------------------------------------------------------------------------

@@ -168,6 +168,7 @@ class NotificationQueue:
         kept = []
         budget: dict[str, int] = {}
         seen_groups: set[tuple] = set()
+        deferred: dict[str, list[str]] = defaultdict(list)
         for row in rows:
             limit = self.settings.rate_limits.get(row["channel"])
             if limit is None:
@@ -186,7 +187,16 @@ class NotificationQueue:
                 seen_groups.add(group)
                 kept.append(row)
             else:
+                deferred[row["channel"]].append(row["id"])
                 self.stats["rate_limited"] += 1
+        for channel, ids in deferred.items():  # wait until the oldest message in the window ages out
+            limit = self.settings.rate_limits[channel]
+            oldest = conn.execute(select(func.min(NOTIFICATIONS.c.delivered_at)).where(
+                NOTIFICATIONS.c.channel == channel, NOTIFICATIONS.c.status == DELIVERED,
+                NOTIFICATIONS.c.delivered_at > now - limit.per)).scalar_one_or_none()
+            until = (oldest + limit.per) if oldest is not None else now + limit.per / limit.count
+            conn.execute(NOTIFICATIONS.update().where(NOTIFICATIONS.c.id.in_(ids)).values(
+                next_attempt_at=max(until, now), updated_at=now))
         return kept
 
     def _deliver(self, channel: str, event: str, rows: list[dict[str, Any]]) -> int:
@@ -265,16 +275,26 @@ class NotificationQueue:
                 logger.exception("notification worker: processing failed")
             stop.wait(poll_interval)
 
-    def drain(self, timeout: float = 10.0, poll_interval: float = 0.05) -> int:
-        """Process until nothing is due or in flight, or ``timeout`` seconds pass; returns deliveries."""
+    def drain(self, timeout: float = 10.0) -> int:
+        """Process until nothing is due now (rows waiting for a retry, a rate limit or ``group_wait`` stay
+        queued), or ``timeout`` seconds pass; returns the number of rows delivered."""
         deadline = utcnow() + timedelta(seconds=timeout)
         total = 0
         while utcnow() < deadline:
             total += self.process_due()
-            if not self.pending_count():
+            if not self.due_count():
                 break
-            threading.Event().wait(poll_interval)
         return total
+
+    def due_count(self, now: datetime | None = None) -> int:
+        """Rows a worker would claim now (pending and due, or leased by a worker whose lease expired)."""
+        now = now or utcnow()
+        n = NOTIFICATIONS.c
+        due = or_(and_(n.status == PENDING, n.next_attempt_at <= now), and_(n.status == SENDING, n.lease_until < now))
+        with self.engine.connect() as conn:
+            blocked = select(CHANNEL_STATE.c.channel).where(CHANNEL_STATE.c.blocked_until > now)
+            return int(conn.execute(select(func.count()).select_from(NOTIFICATIONS).where(
+                due, n.channel.not_in(blocked))).scalar_one())
 
     # --- inspection and dead letters -----------------------------------------------------------------------
 
