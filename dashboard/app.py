@@ -1,4 +1,5 @@
-"""The dashboard's entry point (``streamlit run app.py``): login, then a router over the pages in ``views/``."""
+"""The dashboard's entry point (``streamlit run app.py``): a router over the pages in ``views/``, each of which
+requires a login when auth is on."""
 
 from __future__ import annotations
 
@@ -10,27 +11,28 @@ from agentotel.dashboard import auth
 
 VIEWS = Path(__file__).resolve().parent / "views"
 
-st.set_page_config(page_title="agentotel", page_icon=":material/monitoring:", layout="wide")
-
-if auth.current_user() is None:
-    auth.login_form()
-    st.stop()
+# No ":material/…:" icons (page or st.Page): the browser would fetch the favicon from fonts.gstatic.com.
+# An emoji favicon is an inline data: URL.
+st.set_page_config(page_title="agentotel", page_icon="📊", layout="wide")
 
 pages = {
     "Telemetry": [
-        st.Page(VIEWS / "overview.py", title="Overview", icon=":material/dashboard:", default=True, url_path="overview"),
-        st.Page(VIEWS / "traces.py", title="Traces", icon=":material/account_tree:", url_path="traces"),
-        st.Page(VIEWS / "llm.py", title="LLM", icon=":material/smart_toy:", url_path="llm"),
-        st.Page(VIEWS / "tools.py", title="Tools", icon=":material/build:", url_path="tools"),
+        st.Page(VIEWS / "overview.py", title="Overview", default=True, url_path="overview"),
+        st.Page(VIEWS / "traces.py", title="Traces", url_path="traces"),
+        st.Page(VIEWS / "llm.py", title="LLM", url_path="llm"),
+        st.Page(VIEWS / "tools.py", title="Tools", url_path="tools"),
     ],
     "Operate": [
-        st.Page(VIEWS / "agents.py", title="Agents & registry", icon=":material/inventory_2:", url_path="agents"),
-        st.Page(VIEWS / "evaluations.py", title="Evaluations", icon=":material/fact_check:", url_path="evaluations"),
-        st.Page(VIEWS / "alerts.py", title="Alerts", icon=":material/notifications:", url_path="alerts"),
+        st.Page(VIEWS / "agents.py", title="Agents & registry", url_path="agents"),
+        st.Page(VIEWS / "evaluations.py", title="Evaluations", url_path="evaluations"),
+        st.Page(VIEWS / "alerts.py", title="Alerts", url_path="alerts"),
     ],
     "Insight": [
-        st.Page(VIEWS / "system.py", title="System", icon=":material/memory:", url_path="system"),
-        st.Page(VIEWS / "analytics.py", title="Analytics", icon=":material/insights:", url_path="analytics"),
+        st.Page(VIEWS / "system.py", title="System", url_path="system"),
+        st.Page(VIEWS / "analytics.py", title="Analytics", url_path="analytics"),
     ],
 }
-st.navigation(pages).run()
+# Every page starts with auth.require_login(): an anonymous visitor gets the login form on whichever page
+# was asked for (and lands there after signing in); the page list stays hidden until then.
+signed_in = auth.current_user() is not None
+st.navigation(pages, position="sidebar" if signed_in else "hidden").run()

@@ -20,7 +20,7 @@ def series(frame: pd.DataFrame, title: str, y_title: str, color: str | None = No
            y_format: str | None = None) -> alt.Chart:
     """A time series (``timestamp``, ``value``[, ``color``]) as lines or bars."""
     base = alt.Chart(frame, title=title)
-    base = base.mark_bar() if mark == "bar" else base.mark_line(point=False, interpolate="monotone")
+    base = base.mark_bar() if mark == "bar" else base.mark_line(point=alt.OverlayMarkDef(size=18))
     y = alt.Y("value:Q", title=y_title, axis=alt.Axis(format=y_format) if y_format else alt.Axis())
     encoding = {"x": alt.X("timestamp:T", title=None), "y": y,
                 "tooltip": [alt.Tooltip("timestamp:T", format="%H:%M"), alt.Tooltip("value:Q", format=",.4~g")]}
@@ -52,18 +52,18 @@ def waterfall(spans: pd.DataFrame) -> alt.Chart:
     frame["end_ms"] = frame["offset_ms"] + frame["duration_ms"].astype(float)
     frame["type"] = frame["span_type"].fillna("other")
     return (
-        alt.Chart(frame, title="Waterfall")
-        .mark_bar(cornerRadius=2)
+        alt.Chart(frame)
+        .mark_bar(cornerRadius=2, height={"band": 0.7})
         .encode(
             x=alt.X("offset_ms:Q", title="ms since trace start"),
             x2="end_ms:Q",
-            y=alt.Y("row:N", sort=None, title=None, axis=alt.Axis(labelLimit=360)),
+            y=alt.Y("row:N", sort=None, title=None, axis=alt.Axis(labelLimit=360, labelOverlap=False)),
             color=alt.Color("type:N", title="span type",
                             scale=alt.Scale(domain=list(SPAN_COLOURS), range=list(SPAN_COLOURS.values()))),
             tooltip=[alt.Tooltip("type:N"), alt.Tooltip("duration_ms:Q", title="duration (ms)", format=",.1f"),
                      alt.Tooltip("status_code:N", title="status")],
         )
-        .properties(height=max(140, 24 * len(frame)))
+        .properties(height=max(120, 30 * len(frame)))
     )
 
 

@@ -25,7 +25,12 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from agentotel.warehouse.alerting_models import AlertAuditLog, AlertChannelState, AlertNotification, AlertRuleState
+from agentotel.warehouse.alerting_models import (
+    AlertAuditLog,
+    AlertChannelState,
+    AlertNotification,
+    AlertRuleState,
+)
 from agentotel.warehouse.models import Alert, EvaluationRun, Metric, Span
 from agentotel.warehouse.registry_models import RegistryAuditEntry
 

@@ -56,7 +56,7 @@ elif traces is not None:
     if spans is not None and not spans.empty:
         st.subheader("Waterfall")
         st.text(f"trace {selected} · {len(spans)} spans · {fmt.duration_ms(spans['duration_ms'].max())}")
-        st.altair_chart(charts.waterfall(spans), width="stretch")
+        st.altair_chart(charts.waterfall(spans), width="stretch", height=max(160, 32 * len(spans) + 60))
 
         st.subheader("Span details")
         span_names = dict(zip(spans["span_id"], spans["name"]))

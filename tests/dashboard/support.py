@@ -64,9 +64,13 @@ def agent_trace(agent: str, version: str, model: str, provider: str, tool: str, 
     return [root, first, tool_span, second]
 
 
-def seed_telemetry(engine: Engine, leak_port: int = 9) -> Seeded:
+FORMULA_AGENT = "=cmd|' /C calc'!A0"
+
+
+def seed_telemetry(engine: Engine, leak_port: int = 9, formula_agent: bool = False) -> Seeded:
     """Traces of three agents (some failing) a few minutes ago, one of them carrying hostile content
-    (a script tag and a Markdown image pointing at ``leak_port``), plus host metric points."""
+    (a script tag and a Markdown image pointing at ``leak_port``), plus host metric points; with
+    ``formula_agent`` also a trace of an agent whose name is a spreadsheet formula."""
     from agentotel.processors.pipeline import build_trace_pipeline
     from agentotel.settings import ReceiverSettings
 
@@ -84,6 +88,8 @@ def seed_telemetry(engine: Engine, leak_port: int = 9) -> Seeded:
                         question=hostile, answer=hostile)
     probe[0].name = f"invoke_agent {IMAGE.format(port=leak_port)}"  # a hostile span name too
     spans += probe
+    if formula_agent:
+        spans += agent_trace(FORMULA_AGENT, "1.0.0", "gpt-4o-mini", "openai", "search", now - 3 * 60_000_000_000)
     seeded.traces = {"probe": probe[0].trace_id, "support": spans[0].trace_id}
     settings = ReceiverSettings(redact_pii=False)  # keep the probe's URL intact for the leak test
     build_trace_pipeline(engine, settings).consume(SpanBatch(spans=spans))
@@ -128,8 +134,8 @@ def seed_components(engine: Engine, seeded: Seeded) -> Seeded:
     return seeded
 
 
-def seed_all(engine: Engine, leak_port: int = 9) -> Seeded:
-    return seed_components(engine, seed_telemetry(engine, leak_port))
+def seed_all(engine: Engine, leak_port: int = 9, formula_agent: bool = False) -> Seeded:
+    return seed_components(engine, seed_telemetry(engine, leak_port, formula_agent))
 
 
 def table_counts(engine: Engine) -> dict[str, int]:

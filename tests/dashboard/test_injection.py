@@ -84,20 +84,21 @@ def test_every_data_filter_and_sort_field(seeded):
         assert data.trace_spans(url, payload).empty
         assert data.span_content(url, payload, payload) == {}
         assert data.notifications(url, None, payload).empty
-        for refused in (
-            lambda: data.recent_traces(url, start, end, sort=payload),
-            lambda: data.recent_traces(url, start, end, status=payload),
-            lambda: data.top_agents(url, start, end, by=payload),
-            lambda: data.top_models(url, start, end, by=payload),
-            lambda: data.alerts(url, status=payload),
-            lambda: data.alerts(url, severity=payload),
-            lambda: data.notifications(url, payload),
-            lambda: data.evaluation_runs(url, status=payload),
-            lambda: data.time_series(url, payload, start, end, "5min"),
-            lambda: data.overview(url, start, end, {payload: "x"}),
-        ):
+        refused = [
+            (data.recent_traces, (url, start, end), {"sort": payload}),
+            (data.recent_traces, (url, start, end), {"status": payload}),
+            (data.top_agents, (url, start, end), {"by": payload}),
+            (data.top_models, (url, start, end), {"by": payload}),
+            (data.alerts, (url,), {"status": payload}),
+            (data.alerts, (url,), {"severity": payload}),
+            (data.notifications, (url, payload), {}),
+            (data.evaluation_runs, (url,), {"status": payload}),
+            (data.time_series, (url, payload, start, end, "5min"), {}),
+            (data.overview, (url, start, end, {payload: "x"}), {}),
+        ]
+        for fn, args, kwargs in refused:
             with pytest.raises(ValueError):
-                refused()
+                fn(*args, **kwargs)
     assert data.overview(url, start, end, None) == real
     assert table_counts(seeded.engine) == before
 
