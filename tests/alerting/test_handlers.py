@@ -127,6 +127,15 @@ def test_http_status_classification(status, retryable):
     assert f"HTTP {status}" in str(info.value)
 
 
+def test_retry_after_from_telegram_json_body():
+    body = b'{"ok":false,"error_code":429,"parameters":{"retry_after":5}}'
+    with RecordingServer(lambda r, n: (429, {}, body)) as server:
+        with pytest.raises(DeliveryError) as info:
+            TelegramHandler("tg", {"bot_token": "1:x-token", "chat_id": "1", "api_url": server.url}, LOOPBACK).send(
+                "trigger", [alert()], "k")
+    assert info.value.retryable and info.value.retry_after == 5.0
+
+
 def test_retry_after_formats():
     assert retry_after_seconds("3") == 3.0
     assert retry_after_seconds(None) is None

@@ -181,6 +181,7 @@ def test_rate_limit_defers_without_dropping(engine):
             queue.enqueue(new_alert(engine, f"rule-{i}"), "hook")
         queue.process_due()
         assert len(server.requests) == 2 and queue.pending_count() == 3
+        assert queue.due_count() == 0  # deferred until the window frees, not spinning
         queue.process_due()
         assert len(server.requests) == 2  # still within the minute
         queue.process_due(now=utcnow() + timedelta(seconds=61))
