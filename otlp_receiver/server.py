@@ -33,7 +33,7 @@ class ReceiverServer:
 
     def start(self) -> ReceiverServer:
         from agentotel.processors.logs import attach_pending_content, write_logs
-        from agentotel.processors.metrics import write_metrics
+        from agentotel.processors.metrics import link_pending_metrics, write_metrics
         from agentotel.processors.prometheus_view import ReceiverMetrics
 
         s = self.settings
@@ -43,7 +43,7 @@ class ReceiverServer:
         self.spool = Spool(s.spool_dir, max_bytes=s.spool_max_bytes)
         limits = DecodeLimits(s.max_attributes, s.max_attribute_length)
         pipeline = build_trace_pipeline(
-            self.engine, s, observers=[self.metrics.observe_spans], after_insert=[attach_pending_content]
+            self.engine, s, observers=[self.metrics.observe_spans], after_insert=[attach_pending_content, link_pending_metrics]
         )
         self.drain = Drain(
             self.spool,

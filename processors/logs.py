@@ -33,11 +33,11 @@ from sqlalchemy import Connection, Engine, bindparam, func, select, update
 from agentotel.processors.decode import any_value, clean_text
 from agentotel.processors.metrics import (
     attributes,
-    lock_traces,
     ns_to_datetime,
     short_text,
     write_transaction,
 )
+from agentotel.warehouse.locks import lock_traces
 from agentotel.warehouse.models import LogRecord, Span
 from agentotel.warehouse.upsert import insert_on_conflict
 

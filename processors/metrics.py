@@ -47,9 +47,10 @@ from typing import Any
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1 import metrics_pb2
-from sqlalchemy import Connection, Engine, bindparam, select, text, tuple_, update
+from sqlalchemy import Connection, Engine, bindparam, select, tuple_, update
 
 from agentotel.processors.decode import any_value, clean_text
+from agentotel.warehouse.locks import lock_traces
 from agentotel.warehouse.models import Metric, Span
 from agentotel.warehouse.upsert import insert_on_conflict
 
@@ -59,7 +60,6 @@ METRICS = Metric.__table__
 SPANS = Span.__table__
 KEY_COLUMNS = ("metric_name", "series_key", "timestamp")
 ID_CHUNK = 400
-TRACE_LOCK_NAMESPACE = 0x47454E  # pg_advisory_xact_lock(namespace, int4 of the trace id)
 MAX_NAME = 255  # metrics.metric_name
 MAX_UNIT = 64
 
@@ -257,27 +257,6 @@ def metric_rows(request: ExportMetricsServiceRequest) -> tuple[list[dict[str, An
                         }
                     )
     return rows, rejected
-
-
-def lock_traces(conn: Connection, trace_ids: Iterable[str]) -> None:
-    """PostgreSQL: serialize the joins between spans and metric points / log events, per trace, until commit.
-
-    The span writer and the metrics/logs writers may run at once (several receivers on one database).
-    Without the lock each could miss the other's uncommitted rows (point or event stored while its span is
-    not yet visible, and the other way round), and the link or content would never be made. With it,
-    whichever transaction comes second sees the first one's committed rows. SQLite serializes writers already.
-    """
-    if conn.dialect.name != "postgresql":
-        return
-    keys = sorted({int(trace_id[:8], 16) - 2**31 for trace_id in trace_ids})  # int4 from the trace id
-    if keys:
-        conn.execute(
-            text(
-                "SELECT count(pg_advisory_xact_lock(:namespace, k)) "
-                "FROM (SELECT unnest(CAST(:keys AS integer[])) AS k ORDER BY 1) AS ordered"
-            ),
-            {"namespace": TRACE_LOCK_NAMESPACE, "keys": keys},
-        )
 
 
 # -- writes ----------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, bindparam, select, update
 from agentotel.processors.executions import Node, compute_trace_executions
 from agentotel.processors.records import SpanBatch, SpanRecord
 from agentotel.warehouse.bulk import driver_time, driver_time_ns, dumps_json, fast_insert, ns_to_datetime
+from agentotel.warehouse.locks import lock_traces
 from agentotel.warehouse.models import Agent, AgentExecution, LLMCall, Span, ToolCall
 from agentotel.warehouse.upsert import insert_on_conflict
 
@@ -74,6 +75,7 @@ class WarehouseWriter:
     # -- the transaction ------------------------------------------------------------------------
     def _write(self, conn: Connection, batch: SpanBatch) -> list[SpanRecord]:
         trace_ids = sorted({s.trace_id for s in batch.spans})
+        lock_traces(conn, trace_ids)  # first, so that our hooks and other receivers' writers cannot deadlock us
         stored = _fetch_structure(conn, trace_ids)
         stored_keys = {(row.trace_id, row.span_id) for rows in stored.values() for row in rows}
 
