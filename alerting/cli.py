@@ -94,8 +94,8 @@ def _run(args: argparse.Namespace) -> int:
         report = service.tick()
         service.queue.drain(timeout=30)
         if report is not None:
-            print(f"evaluated {len(config.rules)} rules: " + ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()))
-                  or "nothing active")
+            counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()))
+            print(f"evaluated {len(config.rules)} rules: {counts or 'nothing pending or firing'}")
             for rule_id, error in report.errors.items():
                 print(f"rule {rule_id}: {error}")
         print(f"notifications delivered: {service.queue.stats['delivered']}, pending: {service.queue.pending_count()}")
