@@ -65,26 +65,42 @@ class SchemaManager:
         return [rev.revision for rev in script.walk_revisions()]
 
     def migrate_to_version(self, version: str) -> set[str]:
-        """Upgrade or downgrade to ``version`` (a revision id, ``heads`` or ``base``)."""
+        """Bring the schema to exactly ``version`` and its ancestors: upgrade to it, and downgrade every
+        applied revision that is not among them (other branches back to their base). ``heads`` applies
+        everything; ``base`` removes everything."""
         from alembic import command
         from alembic.script import ScriptDirectory
 
         cfg = alembic_config(self.engine)
         script = ScriptDirectory.from_config(cfg)
-        if version not in ("heads", "head", "base"):
+        if version in ("heads", "head"):
+            return self.create_schema()
+        keep: set[str] = set()
+        if version != "base":
             script.get_revision(version)  # raises for an unknown revision
-        current = current_revisions(self.engine)
-        downgrade = version == "base" or (
-            version not in ("heads", "head")
-            and any(version != c and version in {r.revision for r in script.iterate_revisions(c, "base")} for c in current)
-        )
+            keep = {rev.revision for rev in script.iterate_revisions(version, "base")}
         with self.engine.begin() as connection:
             cfg.attributes["connection"] = connection
-            if downgrade:
-                command.downgrade(cfg, version if version == "base" else f"{version}")
-            else:
+            for head in sorted(current_revisions(self.engine) - keep):
+                command.downgrade(cfg, self._downgrade_target(script, head, keep))
+            if version != "base":
                 command.upgrade(cfg, version)
         return current_revisions(self.engine)
+
+    @staticmethod
+    def _downgrade_target(script, head: str, keep: set[str]) -> str:
+        """The newest revision of ``head``'s own branch that is kept, else that branch's base."""
+        revision = script.get_revision(head)
+        while revision is not None:
+            if revision.revision in keep:
+                return revision.revision
+            if not revision.down_revision:
+                break
+            revision = script.get_revision(revision.down_revision)
+        labels = sorted(revision.branch_labels) if revision is not None else []
+        if not labels:
+            raise ValueError(f"cannot downgrade {head}: its branch has no label")
+        return f"{labels[0]}@base"
 
     def add_column(self, table: str, column: Column) -> bool:
         """Add ``column`` to ``table`` unless it exists; True when added."""
