@@ -26,7 +26,7 @@ from tests.evaluation.test_simulation import draw  # noqa: E402  (the simulation
 
 def detection(trials: int) -> None:
     print(f"regression detection, 10 metrics, n=200 per arm, unpaired, {trials} trials per row (BH, alpha 0.05)")
-    detector = RegressionDetector(bootstrap=False)
+    detector = RegressionDetector(bootstrap=False, secondary_tests=False)
     for factor in (1.0, 1.05, 1.10, 1.20):
         rng = np.random.default_rng(int(factor * 1000))
         hits = others = 0
@@ -39,7 +39,7 @@ def detection(trials: int) -> None:
         print(f"  latency x{factor:.2f}: latency flagged in {hits / trials:6.1%}, other metric flagged in "
               f"{others / trials:5.1%}  ({per:.1f} ms per comparison)")
     rng = np.random.default_rng(99)
-    with_bh = RegressionDetector(bootstrap=False, threshold=0.0)
+    with_bh = RegressionDetector(bootstrap=False, threshold=0.0, secondary_tests=False)
     flagged = raw = 0
     for _ in range(trials):
         report = with_bh.detect_regressions(draw(rng), draw(rng))

@@ -281,7 +281,9 @@ class RegressionDetector:
         n_resamples: int = 1000,
         seed: int | None = 0,
         anomaly_z: float = 3.0,
+        secondary_tests: bool = True,
     ):
+        """``secondary_tests=False`` skips the unpaired tests that do not decide (faster, same verdicts)."""
         if not 0 < alpha < 1:
             raise ValueError(f"alpha must be in (0, 1), got {alpha}")
         if threshold < 0:
@@ -294,6 +296,7 @@ class RegressionDetector:
         self.n_resamples = n_resamples
         self.seed = seed
         self.anomaly_z = anomaly_z
+        self.secondary_tests = secondary_tests
         self.last_report: RegressionReport | None = None
 
     def detect_regressions(
@@ -314,8 +317,7 @@ class RegressionDetector:
         history_means = self._history_means(history)
         names = [m for m in cur.metrics if m in base.metrics and (metrics is None or m in metrics)]
         comparisons = [
-            self._compare(name, cur.metrics[name], base.metrics[name], self.thresholds.get(name, threshold), history_means.get(name))
-            for name in sorted(names)
+            self._compare(name, cur.metrics[name], base.metrics[name], history_means.get(name)) for name in sorted(names)
         ]
         tested = [c for c in comparisons if c.p_value_raw is not None]
         _, adjusted = stats.benjamini_hochberg([c.p_value_raw for c in tested], self.alpha)
@@ -346,9 +348,7 @@ class RegressionDetector:
                     out.setdefault(metric, []).append(value)
         return out
 
-    def _compare(
-        self, name: str, cur: MetricSeries, base: MetricSeries, threshold: float, history: list[float] | None
-    ) -> MetricComparison:
+    def _compare(self, name: str, cur: MetricSeries, base: MetricSeries, history: list[float] | None) -> MetricComparison:
         definition = cur.definition
         x, y, paired = self._align(cur, base)
         kind, hib = definition.kind, definition.higher_is_better
@@ -377,7 +377,7 @@ class RegressionDetector:
                 if comparison.anomaly_score >= self.anomaly_z:
                     comparison.note = "anomalous vs history"
         if x.size < self.min_samples or y.size < self.min_samples:
-            comparison.note = f"too few samples (< {self.min_samples})"
+            comparison.note = "; ".join(filter(None, [comparison.note, f"too few samples (< {self.min_samples})"]))
             return comparison
         if kind in RELATIVE_KINDS:
             comparison.tail_exceedance, comparison.tail_p_value = stats.tail_exceedance_test(x, y, 95.0, hib)
@@ -391,8 +391,10 @@ class RegressionDetector:
                 comparison.test = "fisher_exact"
                 comparison.p_value_raw = stats.fisher_exact_test(x, y)
         else:
-            comparison.welch_p = stats.welch_t_test(x, y)
-            comparison.mannwhitney_p = stats.mann_whitney_u(x, y)
+            if self.secondary_tests or (not paired and kind not in RELATIVE_KINDS):
+                comparison.welch_p = stats.welch_t_test(x, y)
+            if self.secondary_tests or (not paired and kind in RELATIVE_KINDS):
+                comparison.mannwhitney_p = stats.mann_whitney_u(x, y)
             if paired:
                 comparison.test = "wilcoxon"
                 comparison.p_value_raw = stats.wilcoxon_signed_rank(x, y)

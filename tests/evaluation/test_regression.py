@@ -152,3 +152,12 @@ def test_alert_as_a_plain_row_without_the_alerting_component(engine, monkeypatch
     no_regression.detect_regressions(*reversed(paired_runs(factor=1.0)), metrics=["relevance"])
     assert no_regression.alert_on_regression(engine) is None and len(_alerts(engine)) == 1
     assert report.has_regression
+
+
+def test_skipping_secondary_tests_keeps_the_verdicts():
+    current, baseline = paired_runs()
+    full = RegressionDetector(bootstrap=False).detect_regressions(current, baseline)
+    fast = RegressionDetector(bootstrap=False, secondary_tests=False).detect_regressions(current, baseline)
+    assert [(c.metric, c.test, c.p_value, c.is_regression) for c in full.comparisons] == [
+        (c.metric, c.test, c.p_value, c.is_regression) for c in fast.comparisons]
+    assert all(c.welch_p is None and c.mannwhitney_p is None for c in fast.comparisons)
