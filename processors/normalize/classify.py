@@ -58,7 +58,7 @@ OPERATIONS: dict[str, str] = {
     "invoke_agent": "agent",
     "invoke_workflow": "chain",
     "execute_task": "chain",
-    "create_agent": "other",  # agent set-up, not a run
+    "create_agent": "agent",  # the corpus (Langfuse's agent-create) wins over semconv.md's "other"
     "create_memory": "other",
     "update_memory": "other",
     "search_memory": "other",

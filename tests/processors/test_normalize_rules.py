@@ -64,7 +64,7 @@ CHAT = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"}
         ({"openinference.span.kind": "prompt"}, "x", None, "chain"),
         ({"langfuse.observation.type": "span", "gen_ai.operation.name": "chat"}, "x", None, "llm"),
         ({"langfuse.observation.type": "guardrail"}, "x", None, "other"),
-        ({"gen_ai.operation.name": "create_agent"}, "x", None, "other"),
+        ({"gen_ai.operation.name": "create_agent"}, "x", None, "agent"),
         ({"gen_ai.operation.name": "search_memory"}, "x", None, "other"),
         ({"gen_ai.operation.name": "retrieval"}, "x", None, "retriever"),
         ({"gen_ai.operation.name": "model_request"}, "x", None, "llm"),
