@@ -43,6 +43,12 @@ class ContentSettings:
         """JSON of ``value`` with every string in it clipped to the length limit (stays valid JSON)."""
         if isinstance(value, str):
             return self.clip(value)
+        try:
+            text = json.dumps(value, default=str, ensure_ascii=False)
+        except (TypeError, ValueError):  # e.g. non-string keys, cycles
+            text = None
+        if text is not None and len(text) <= self.max_length:
+            return text  # no string inside can exceed the limit
         return json.dumps(self._clip_tree(value, 0), default=str, ensure_ascii=False)
 
     def _clip_tree(self, value: Any, depth: int) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any
 
 from opentelemetry import context as context_api
@@ -12,8 +13,8 @@ from opentelemetry import trace
 LLM_SPAN_KEY = context_api.create_key("agentotel-llm-span")
 # value: the context that was current before a callback-driven span was attached.
 PARENT_CONTEXT_KEY = context_api.create_key("agentotel-parent-context")
-# value: True while the OpenAI SDK wrapper runs (the httpx hooks then leave the HTTP span alone).
-SDK_CALL_KEY = context_api.create_key("agentotel-sdk-call")
+# True while the OpenAI SDK wrapper runs (the httpx hooks then leave the HTTP span alone)
+IN_SDK_CALL: contextvars.ContextVar[bool] = contextvars.ContextVar("agentotel_in_sdk_call", default=False)
 
 _SUPPRESS = context_api._SUPPRESS_INSTRUMENTATION_KEY
 _SUPPRESS_PLAIN = "suppress_instrumentation"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import threading
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
-from opentelemetry.metrics import Meter, get_meter
+from opentelemetry.metrics import CallbackOptions, Meter, Observation, get_meter
 
 from agentotel import __version__
 from agentotel.instrumentation import semconv as sc
@@ -34,6 +37,72 @@ class BoundedLabels:
         return OTHER
 
 
+class DeferredRecorder:
+    """Records measurements off the caller's thread: the hot path only appends to a bounded queue.
+
+    A daemon thread drains it (every 0.5 s, or sooner when 512 are pending), and every metric
+    collection drains it first, so readers never miss a measurement taken before they collect. When
+    the queue is full, measurements are dropped and counted. Survives ``fork()`` (the child starts its
+    own thread). The price: no exemplars (the measurement is recorded outside the span's context).
+    """
+
+    MAX_PENDING = 16384
+    WAKE_AT = 512
+
+    def __init__(self) -> None:
+        self._queue: deque[tuple[Callable[..., None], float, dict[str, Any]]] = deque()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self.dropped = 0
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        self._wake = threading.Event()
+        self._thread = None
+
+    def add(self, record: Callable[..., None], value: float, attrs: dict[str, Any]) -> None:
+        queue = self._queue
+        if len(queue) >= self.MAX_PENDING:
+            self.dropped += 1
+            return
+        queue.append((record, value, attrs))
+        if self._thread is None or self._pid != os.getpid():
+            self._start()
+        elif len(queue) >= self.WAKE_AT:
+            self._wake.set()
+
+    def _start(self) -> None:
+        self._pid = os.getpid()
+        self._thread = threading.Thread(target=self._run, name="agentotel-metrics", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(0.5)
+            self._wake.clear()
+            self.drain()
+
+    def drain(self) -> None:
+        """Record everything pending (any thread may call this)."""
+        queue = self._queue
+        while True:
+            try:
+                record, value, attrs = queue.popleft()
+            except IndexError:
+                return
+            try:
+                record(value, attrs)
+            except Exception as err:  # noqa: BLE001 - a metrics fault must not kill the drainer
+                from agentotel.instrumentation._guard import report
+
+                report("metrics.record", err)
+
+
+RECORDER = DeferredRecorder()
+
+
 class GenAIInstruments:
     """Histograms of semconv section 1.3 plus agentotel's agent/tool counters."""
 
@@ -59,20 +128,35 @@ class GenAIInstruments:
             sc.METRIC_TOOL_CALLS, unit="{call}", description="Tool calls by outcome")
         self.agent_label = BoundedLabels()
         self.tool_label = BoundedLabels()
+        # drains pending measurements before each collection; reports what a full queue dropped
+        meter.create_observable_counter(
+            "agentotel.instrumentation.dropped_measurements", [self._drain_on_collect], unit="{measurement}",
+            description="Metric measurements dropped because the pending queue was full")
+        add = RECORDER.add
+        self.record_duration = lambda seconds, attrs: add(self.duration.record, seconds, attrs)
+        self.record_ttfc = lambda seconds, attrs: add(self.time_to_first_chunk.record, seconds, attrs)
+        self.record_tpoc = lambda seconds, attrs: add(self.time_per_output_chunk.record, seconds, attrs)
+
+    @staticmethod
+    def _drain_on_collect(options: CallbackOptions):
+        RECORDER.drain()
+        return [Observation(RECORDER.dropped)]
 
     def record_usage(self, attrs: dict[str, Any], input_tokens: int | None, output_tokens: int | None) -> None:
+        record = self.token_usage.record
         if input_tokens is not None:
-            self.token_usage.record(input_tokens, {**attrs, sc.TOKEN_TYPE: "input"})
+            RECORDER.add(record, input_tokens, {**attrs, sc.TOKEN_TYPE: "input"})
         if output_tokens is not None:
-            self.token_usage.record(output_tokens, {**attrs, sc.TOKEN_TYPE: "output"})
+            RECORDER.add(record, output_tokens, {**attrs, sc.TOKEN_TYPE: "output"})
 
     def record_agent(self, name: str | None, seconds: float, error: str | None) -> None:
         attrs = {sc.AGENT_NAME: self.agent_label(name), sc.OUTCOME: "error" if error else "success"}
-        self.agent_executions.add(1, attrs)
-        self.agent_duration.record(seconds, {sc.AGENT_NAME: attrs[sc.AGENT_NAME]})
+        RECORDER.add(self.agent_executions.add, 1, attrs)
+        RECORDER.add(self.agent_duration.record, seconds, {sc.AGENT_NAME: attrs[sc.AGENT_NAME]})
 
     def record_tool(self, name: str | None, error: str | None) -> None:
-        self.tool_calls.add(1, {sc.TOOL_NAME: self.tool_label(name), sc.OUTCOME: "error" if error else "success"})
+        RECORDER.add(self.tool_calls.add, 1,
+                     {sc.TOOL_NAME: self.tool_label(name), sc.OUTCOME: "error" if error else "success"})
 
 
 def build_instruments(scope: str, meter_provider: Any = None) -> GenAIInstruments:

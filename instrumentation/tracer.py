@@ -122,7 +122,7 @@ class _Scope:
                                                  sc.SERVER_PORT) if k in self._attrs}
             if self._response_model:
                 attrs[sc.RESPONSE_MODEL] = self._response_model
-            instruments.duration.record(seconds, {**attrs, sc.ERROR_TYPE: etype} if etype else attrs)
+            instruments.record_duration(seconds, {**attrs, sc.ERROR_TYPE: etype} if etype else attrs)
             instruments.record_usage(attrs, *self._usage)
 
     def __enter__(self) -> _Scope:

@@ -13,7 +13,7 @@ from typing import Any
 
 from agentotel.instrumentation import semconv as sc
 from agentotel.instrumentation._content import ContentSettings, openai_input_messages
-from agentotel.instrumentation._context import SDK_CALL_KEY, owned_llm_span
+from agentotel.instrumentation._context import IN_SDK_CALL, owned_llm_span
 from agentotel.instrumentation._guard import report
 from agentotel.instrumentation.instruments import GenAIInstruments
 
@@ -70,9 +70,7 @@ class GenAIHooks:
         self.request_hook(span, request)
 
     def _on_request(self, span: Any, request: Any) -> None:
-        from opentelemetry import context as context_api
-
-        if context_api.get_value(SDK_CALL_KEY) or owned_llm_span() is not None or not span.is_recording():
+        if IN_SDK_CALL.get() or owned_llm_span() is not None or not span.is_recording():
             return
         url = request.url
         operation = _operation(request.method, url.path)
@@ -164,7 +162,7 @@ class GenAIHooks:
                 metric_attrs = {**metric_attrs, sc.RESPONSE_MODEL: attrs[sc.RESPONSE_MODEL]}
         if span.is_recording():
             span.set_attributes(attrs)
-        self.instruments.duration.record(perf_counter() - start, metric_attrs)
+        self.instruments.record_duration(perf_counter() - start, metric_attrs)
         self.instruments.record_usage(metric_attrs, usage[0], usage[1])
 
 

@@ -271,13 +271,13 @@ class OTelCallbackHandler(BaseCallbackHandler):
         if run.first_token is not None:
             ttfc = run.first_token - run.start
             attrs[sc.RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
-            self._instruments.time_to_first_chunk.record(ttfc, run.metric_attrs)
+            self._instruments.record_ttfc(ttfc, run.metric_attrs)
         if self._content.capture:
             attrs[sc.OUTPUT_MESSAGES] = self._content.dumps(utils.output_messages(response))
         if span.is_recording():
             span.set_attributes(attrs)
         span.end()
-        self._instruments.duration.record(perf_counter() - run.start, run.metric_attrs)
+        self._instruments.record_duration(perf_counter() - run.start, run.metric_attrs)
         self._instruments.record_usage(run.metric_attrs, usage.get("input"), usage.get("output"))
 
     @_guarded("llm_error")
@@ -287,7 +287,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
             return
         etype = self._fail(run, error)
         run.span.end()
-        self._instruments.duration.record(perf_counter() - run.start, {**run.metric_attrs, sc.ERROR_TYPE: etype})
+        self._instruments.record_duration(perf_counter() - run.start, {**run.metric_attrs, sc.ERROR_TYPE: etype})
 
     # --- tools ------------------------------------------------------------------------------------------
     @_guarded("tool_start")

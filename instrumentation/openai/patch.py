@@ -16,7 +16,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from agentotel.instrumentation import semconv as sc
 from agentotel.instrumentation._content import ContentSettings
-from agentotel.instrumentation._context import SDK_CALL_KEY, effective_context, owned_llm_span, suppressed
+from agentotel.instrumentation._context import IN_SDK_CALL, effective_context, owned_llm_span, suppressed
 from agentotel.instrumentation._guard import error_type, report
 from agentotel.instrumentation._stream import AsyncStreamProxy, StreamState, SyncStreamProxy
 from agentotel.instrumentation.instruments import GenAIInstruments
@@ -28,9 +28,9 @@ CHAT, EMBEDDINGS, RESPONSES = "chat", "embeddings", "responses"
 class Invocation:
     """One model call in flight: its span, start time and metric attributes."""
 
-    __slots__ = ("span", "start", "metric_attrs", "instruments", "content", "kind", "token")
+    __slots__ = ("span", "start", "metric_attrs", "instruments", "content", "kind", "token", "flag")
 
-    def __init__(self, span, start, metric_attrs, instruments, content, kind, token) -> None:
+    def __init__(self, span, start, metric_attrs, instruments, content, kind, token, flag) -> None:
         self.span = span
         self.start = start
         self.metric_attrs = metric_attrs
@@ -38,10 +38,12 @@ class Invocation:
         self.content = content
         self.kind = kind
         self.token = token
+        self.flag = flag
 
     def release(self) -> None:
         """Restore the caller's context (the span stays open for streams)."""
         if self.token is not None:
+            IN_SDK_CALL.reset(self.flag)
             context_api.detach(self.token)
             self.token = None
 
@@ -53,7 +55,7 @@ class Invocation:
             span.set_status(Status(StatusCode.ERROR, str(exc)[:1024]))
             span.record_exception(exc)
         span.end()
-        self.instruments.duration.record(perf_counter() - self.start, {**self.metric_attrs, sc.ERROR_TYPE: etype})
+        self.instruments.record_duration(perf_counter() - self.start, {**self.metric_attrs, sc.ERROR_TYPE: etype})
 
     def succeed(self, attrs: dict[str, Any], response_model: Any, usage: tuple[int | None, int | None]) -> None:
         span = self.span
@@ -64,7 +66,7 @@ class Invocation:
         if response_model:
             metric_attrs[sc.RESPONSE_MODEL] = response_model
         instruments = self.instruments
-        instruments.duration.record(perf_counter() - self.start, metric_attrs)
+        instruments.record_duration(perf_counter() - self.start, metric_attrs)
         if usage[0] is not None or usage[1] is not None:
             instruments.record_usage(metric_attrs, usage[0], usage[1])
 
@@ -103,9 +105,8 @@ def _start(tracer, instruments, content: ContentSettings, kind: str, instance, k
                 span.set_attributes(utils.responses_request_content(kwargs, content))
         except Exception as err:  # noqa: BLE001
             report("openai.request_content", err)
-    ctx = context_api.set_value(SDK_CALL_KEY, True, trace.set_span_in_context(span, parent))
-    token = context_api.attach(ctx)
-    return Invocation(span, perf_counter(), metric_attrs, instruments, content, kind, token)
+    token = context_api.attach(trace.set_span_in_context(span, parent))
+    return Invocation(span, perf_counter(), metric_attrs, instruments, content, kind, token, IN_SDK_CALL.set(True))
 
 
 def _finish(inv: Invocation, result: Any) -> None:
@@ -196,11 +197,11 @@ class ChatStreamState(StreamState):
         inv = self.inv
         if self.first is not None:
             ttfc = self.first - inv.start
-            inv.instruments.time_to_first_chunk.record(ttfc, inv.metric_attrs)
+            inv.instruments.record_ttfc(ttfc, inv.metric_attrs)
             if inv.span.is_recording():
                 inv.span.set_attribute(sc.RESPONSE_TIME_TO_FIRST_CHUNK, ttfc)
             if self.count > 1 and self.last is not None:
-                inv.instruments.time_per_output_chunk.record((self.last - self.first) / (self.count - 1),
+                inv.instruments.record_tpoc((self.last - self.first) / (self.count - 1),
                                                              inv.metric_attrs)
         if exc is not None:
             inv.fail(exc)
@@ -258,11 +259,11 @@ class ResponsesStreamState(StreamState):
         inv = self.inv
         if self.first is not None:
             ttfc = self.first - inv.start
-            inv.instruments.time_to_first_chunk.record(ttfc, inv.metric_attrs)
+            inv.instruments.record_ttfc(ttfc, inv.metric_attrs)
             if inv.span.is_recording():
                 inv.span.set_attribute(sc.RESPONSE_TIME_TO_FIRST_CHUNK, ttfc)
             if self.count > 1:
-                inv.instruments.time_per_output_chunk.record((self.last - self.first) / (self.count - 1),
+                inv.instruments.record_tpoc((self.last - self.first) / (self.count - 1),
                                                              inv.metric_attrs)
         if exc is not None:
             inv.fail(exc)

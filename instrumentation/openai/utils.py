@@ -24,13 +24,15 @@ _server_cache: dict[int, tuple[Any, str | None, int | None, str]] = {}
 def server_of(instance: Any) -> tuple[str | None, int | None, str]:
     """(server.address, server.port, provider) of the client behind a resource ``instance``."""
     client = getattr(instance, "_client", None)
-    base_url = getattr(client, "base_url", None)
-    if base_url is None:
-        return None, None, "openai"
+    base_url = getattr(client, "_base_url", None)  # the property would re-validate it on every call
     key = id(client)
     hit = _server_cache.get(key)
     if hit is not None and hit[0] is base_url:
         return hit[1], hit[2], hit[3]
+    if base_url is None:
+        base_url = getattr(client, "base_url", None)
+    if base_url is None:
+        return None, None, "openai"
     host = getattr(base_url, "host", None) or None
     port = getattr(base_url, "port", None)
     if port is None:
@@ -39,7 +41,7 @@ def server_of(instance: Any) -> tuple[str | None, int | None, str]:
     provider = "azure.ai.openai" if host and host.endswith(".openai.azure.com") else "openai"
     if len(_server_cache) > 1024:
         _server_cache.clear()
-    _server_cache[key] = (base_url, host, port, provider)
+    _server_cache[key] = (getattr(client, "_base_url", base_url), host, port, provider)
     return host, port, provider
 
 
