@@ -147,12 +147,15 @@ def _traffic(telemetry: _Telemetry, base_url: str, rng: random.Random, summary: 
 
     client = openai.OpenAI(base_url=base_url, api_key="demo-key", max_retries=0, timeout=10)
     weights = [a.weight for a in AGENTS]
+    # Every agent once, then one failing tool and one rate-limited model call, whatever the duration;
+    # after that, random traffic until the time or run budget is spent.
+    scripted = [(agent, None) for agent in AGENTS] + [(AGENTS[3], "tool"), (AGENTS[1], "429")]
     deadline = time.monotonic() + max(0.0, duration_s)
-    while summary.runs < max_runs and (summary.runs == 0 or time.monotonic() < deadline):
-        agent = rng.choices(AGENTS, weights)[0]
+    while summary.runs < max_runs and (scripted or time.monotonic() < deadline):
+        agent, forced = scripted.pop(0) if scripted else (rng.choices(AGENTS, weights)[0], None)
         question = rng.choice(agent.questions)
         try:
-            _run_agent(telemetry.tracer, client, agent, question, rng, summary)
+            _run_agent(telemetry.tracer, client, agent, question, rng, summary, forced)
         except Exception as exc:  # noqa: BLE001 - failures are part of the demo; the span has them
             summary.failed_runs += 1
             logger.debug("demo run of %s failed: %s", agent.name, exc)
@@ -161,7 +164,8 @@ def _traffic(telemetry: _Telemetry, base_url: str, rng: random.Random, summary: 
 
 
 def _run_agent(tracer: Any, client: Any, agent: DemoAgent, question: str, rng: random.Random,
-               summary: DemoSummary) -> str:
+               summary: DemoSummary, forced: str | None = None) -> str:
+    """One agent run: model → tool → model. ``forced`` = ``tool`` fails the tool, ``429`` the first model call."""
     tool = rng.choice(agent.tools)
     tools = [{"type": "function", "function": {
         "name": tool, "description": f"demo tool {tool}",
@@ -171,13 +175,13 @@ def _run_agent(tracer: Any, client: Any, agent: DemoAgent, question: str, rng: r
         {"role": "user", "content": question},
     ]
     with tracer.trace_agent_call(agent.name, version=agent.version, conversation_id=uuid.uuid4().hex[:12]) as run:
-        first = _chat(tracer, client, agent, messages, tools, rng, summary)
+        first = _chat(tracer, client, agent, messages, tools, rng, summary, forced)
         call = first.choices[0].message.tool_calls[0]
         arguments = json.loads(call.function.arguments or "{}")
         with tracer.trace_tool_call(tool, call_id=call.id, arguments=arguments) as tool_scope:
             summary.tool_calls += 1
             time.sleep(rng.uniform(0.005, 0.05))
-            if rng.random() < agent.tool_failure_rate:
+            if forced == "tool" or rng.random() < agent.tool_failure_rate:
                 raise ToolFailed(f"{tool} timed out")
             result = _tool_result(tool, arguments)
             tool_scope.set_result(result)
@@ -190,10 +194,12 @@ def _run_agent(tracer: Any, client: Any, agent: DemoAgent, question: str, rng: r
 
 
 def _chat(tracer: Any, client: Any, agent: DemoAgent, messages: list, tools: list | None, rng: random.Random,
-          summary: DemoSummary) -> Any:
+          summary: DemoSummary, forced: str | None = None) -> Any:
     summary.llm_calls += 1
     headers = {}
-    if rng.random() < agent.llm_failure_rate:
+    if forced == "429":
+        headers["X-Demo-Fail"] = "429"
+    elif rng.random() < agent.llm_failure_rate:
         headers["X-Demo-Fail"] = rng.choice(["429", "500"])
     kwargs: dict[str, Any] = {"model": agent.model, "messages": messages, "extra_headers": headers}
     if tools:
