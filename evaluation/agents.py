@@ -13,6 +13,7 @@ import importlib.util
 import inspect
 import sys
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -159,11 +160,7 @@ class OpenAIEndpointAgent:
         version: str = "",
         client: Any = None,
     ):
-        if client is None:
-            from openai import AsyncOpenAI
-
-            client = AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
-        self.client = client
+        self._clients = LoopBoundClient(client, base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
         self.model = model
         self.system_prompt = system_prompt
         self.temperature = temperature
@@ -188,7 +185,7 @@ class OpenAIEndpointAgent:
             kwargs["max_tokens"] = self.max_tokens
         start = time.perf_counter()
         try:
-            completion = await self.client.chat.completions.create(**kwargs)
+            completion = await self._clients.get().chat.completions.create(**kwargs)
         except Exception as exc:  # noqa: BLE001
             return AgentResponse(
                 latency_ms=(time.perf_counter() - start) * 1000.0,
@@ -209,9 +206,34 @@ class OpenAIEndpointAgent:
         )
 
     async def aclose(self) -> None:
-        close = getattr(self.client, "close", None)
-        if close is not None:
-            await close()
+        await self._clients.aclose()
+
+
+class LoopBoundClient:
+    """An ``openai.AsyncOpenAI`` per event loop (its connection pool belongs to the loop that opened it, and
+    every ``BenchmarkSuite.run`` has its own loop). A client passed in is used as is."""
+
+    def __init__(self, client: Any = None, **options: Any):
+        self._given = client
+        self._options = options
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
+    def get(self) -> Any:
+        if self._given is not None:
+            return self._given
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            from openai import AsyncOpenAI
+
+            client = self._clients[loop] = AsyncOpenAI(**self._options)
+        return client
+
+    async def aclose(self) -> None:
+        """Close the current loop's client (or the given one)."""
+        client = self._given if self._given is not None else self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.close()
 
 
 def _openai_error_type(exc: BaseException) -> str:

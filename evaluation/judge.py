@@ -13,6 +13,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from agentotel.evaluation.agents import LoopBoundClient
 from agentotel.evaluation.base import (
     AgentResponse,
     BaseEvaluator,
@@ -100,11 +101,7 @@ class LLMJudgeEvaluator(BaseEvaluator):
         self.scale = (float(scale[0]), float(scale[1]))
         self.pass_threshold = pass_threshold
         self.requires_ground_truth = metric == "accuracy"
-        if client is None:
-            from openai import AsyncOpenAI
-
-            client = AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=1)
-        self.client = client
+        self._clients = LoopBoundClient(client, base_url=base_url, api_key=api_key, timeout=timeout, max_retries=1)
         self._tracer = trace.get_tracer("agentotel.evaluation.judge", tracer_provider=tracer_provider)
 
     def get_metrics(self) -> dict[str, MetricDefinition]:
@@ -134,7 +131,7 @@ class LLMJudgeEvaluator(BaseEvaluator):
             span.set_attribute("gen_ai.request.temperature", 0.0)
             span.set_attribute("gen_ai.evaluation.name", self.metric_name)
             try:
-                completion = await self.client.chat.completions.create(
+                completion = await self._clients.get().chat.completions.create(
                     model=self.model, messages=self.messages(case, response), temperature=0
                 )
             except Exception as exc:

@@ -36,6 +36,8 @@ class ScriptedLLMServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, like real endpoints: clients pool connections
+
             def log_message(self, *args: Any) -> None:
                 pass
 
