@@ -43,6 +43,7 @@ class ExecutionTotals:
 class TraceExecutions:
     executions: dict[str, ExecutionTotals] = field(default_factory=dict)  # key span id → totals
     owner: dict[str, str | None] = field(default_factory=dict)  # span id → key span id of its execution
+    wrappers: set[str] = field(default_factory=set)  # model spans with model spans below: no llm_calls row
 
 
 def _ancestors(node: Node, nodes: dict[str, Node], limit: int = 10_000):
@@ -86,7 +87,7 @@ def compute_trace_executions(nodes: dict[str, Node]) -> TraceExecutions:
         for node in nodes.values():
             result.owner[node.span_id] = key
 
-    wrappers: set[str] = set()
+    wrappers = result.wrappers
     for node in nodes.values():
         if node.span_type in MODEL_TYPES:
             for ancestor in _ancestors(node, nodes):

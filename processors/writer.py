@@ -98,6 +98,7 @@ class WarehouseWriter:
         execution_rows: list[dict[str, Any]] = []
         reassign: list[dict[str, Any]] = []
         stale_executions: list[str] = []
+        stale_llm_rows: list[dict[str, Any]] = []
         existing_exec = _fetch_execution_ids(conn, list(new_by_trace))
         for trace_id, spans in new_by_trace.items():
             old_rows = {row.span_id: row for row in stored.get(trace_id, [])}
@@ -112,6 +113,8 @@ class WarehouseWriter:
             for span in spans:
                 owner = result.owner.get(span.span_id)
                 span.execution_id = execution_id(trace_id, owner) if owner else None
+                if span.span_id in result.wrappers:
+                    span.llm = None  # repeats its children's usage (semconv.md 2.3): no llm_calls row
                 if span.span_type != "agent" and owner is not None:
                     span.agent_name = owner_agent.get(owner)
             for sid, row in old_rows.items():
@@ -120,6 +123,8 @@ class WarehouseWriter:
                 name = row.agent_name if row.span_type == "agent" else (owner_agent.get(owner) if owner else None)
                 if new_exec != row.execution_id or name != row.agent_name:
                     reassign.append({"t": trace_id, "s": sid, "e": new_exec, "a": name})
+                if sid in result.wrappers and row.llm_row is not None:
+                    stale_llm_rows.append({"t": trace_id, "s": sid})
             wanted = {execution_id(trace_id, key) for key in result.executions}
             stale_executions.extend(eid for eid in existing_exec.get(trace_id, ()) if eid not in wanted)
             for key, totals in result.executions.items():
@@ -142,6 +147,11 @@ class WarehouseWriter:
                     .values(execution_id=bindparam("e"), agent_name=bindparam("a")),
                     reassign,
                 )
+        if stale_llm_rows:
+            conn.execute(
+                LLM_CALLS.delete().where(LLM_CALLS.c.trace_id == bindparam("t"), LLM_CALLS.c.span_id == bindparam("s")),
+                stale_llm_rows,
+            )
         if stale_executions:
             conn.execute(EXECUTIONS.delete().where(EXECUTIONS.c.id.in_(stale_executions)))
         for row in execution_rows:
@@ -198,7 +208,7 @@ def _fetch_structure(conn: Connection, trace_ids: list[str]) -> dict[str, list[A
                 s.trace_id, s.span_id, s.parent_span_id, s.span_type, s.start_time_unix_nano,
                 s.end_time_unix_nano, s.status_code, s.status_message, s.agent_name, s.agent_version,
                 s.service_name, s.execution_id, s.conversation_id, s.user_id,
-                llm.input_tokens, llm.output_tokens, llm.total_tokens, llm.cost_usd,
+                llm.input_tokens, llm.output_tokens, llm.total_tokens, llm.cost_usd, llm.span_id.label("llm_row"),
             )  # fmt: skip
             .select_from(SPANS.outerjoin(LLM_CALLS, (llm.trace_id == s.trace_id) & (llm.span_id == s.span_id)))
             .where(s.trace_id.in_(chunk))

@@ -79,7 +79,9 @@ def test_tokens_roll_up_to_every_agent_above_and_skip_wrappers(engine):
     assert spans["0000000000000001"].execution_id is None  # above every agent
     assert spans["0000000000000006"].execution_id.endswith("0000000000000005")
     assert spans["0000000000000004"].agent_name == "planner"
-    assert {row.span_id: row.agent_name for row in snap["llm"]}["0000000000000006"] == "researcher"
+    llm_rows = {row.span_id: row.agent_name for row in snap["llm"]}
+    assert llm_rows["0000000000000006"] == "researcher"
+    assert "0000000000000007" not in llm_rows  # the wrapper repeats its child's usage: no llm_calls row
 
 
 def test_arrival_order_and_batching_do_not_change_the_tables(engine, db_url):
