@@ -131,14 +131,14 @@ def test_rules_drive_notifications_end_to_end(engine, servers):
     assert events(chat)[-1] == ("resolve", alert_id)
 
 
-def test_background_thread_delivers_and_stops(engine, servers, tmp_path, monkeypatch):
+def test_background_thread_delivers_and_stops(sqlite_engine, servers, tmp_path, monkeypatch):
     chat, pager, oncall = servers
     rules = tmp_path / "rules.yaml"
     rules.write_text(config_text(chat.url, pager.url, oncall.url))
     stop = threading.Event()
-    thread = start_background(engine, rules, stop, source=InMemoryMetricSource(), poll_interval=0.1)
+    thread = start_background(sqlite_engine, rules, stop, source=InMemoryMetricSource(), poll_interval=0.1)
     try:
-        alert_id = AlertManager(engine).create_alert("eval-regression", "error", "x", {"agent": "z"})
+        alert_id = AlertManager(sqlite_engine).create_alert("eval-regression", "error", "x", {"agent": "z"})
         assert wait_for(lambda: events(chat) == [("trigger", alert_id)], timeout=10)
     finally:
         stop.set()
@@ -149,23 +149,23 @@ def test_background_thread_delivers_and_stops(engine, servers, tmp_path, monkeyp
 # --- command line -------------------------------------------------------------------------------------------
 
 
-def test_cli_list_ack_resolve_and_dead_letters(engine, db_url, capsys):
-    manager = AlertManager(engine)
+def test_cli_list_ack_resolve_and_dead_letters(sqlite_engine, sqlite_db_url, capsys):
+    manager = AlertManager(sqlite_engine)
     alert_id = manager.create_alert("latency", "warning", "p95 high", {"agent": "a"})
-    assert main(["alerts", "list", "--db", db_url]) == 0
+    assert main(["alerts", "list", "--db", sqlite_db_url]) == 0
     assert f"{alert_id}" in capsys.readouterr().out
-    assert main(["alerts", "ack", str(alert_id), "--by", "alice", "--db", db_url]) == 0
+    assert main(["alerts", "ack", str(alert_id), "--by", "alice", "--db", sqlite_db_url]) == 0
     assert manager.get_alert(alert_id)["acknowledged_by"] == "alice"
-    assert main(["alerts", "resolve", str(alert_id), "--db", db_url]) == 0
+    assert main(["alerts", "resolve", str(alert_id), "--db", sqlite_db_url]) == 0
     assert manager.get_alert(alert_id)["status"] == "resolved"
     capsys.readouterr()
-    assert main(["alerts", "ack", "424242", "--by", "x", "--db", db_url]) == 2
+    assert main(["alerts", "ack", "424242", "--by", "x", "--db", sqlite_db_url]) == 2
     assert "no alert with id 424242" in capsys.readouterr().err
-    assert main(["alerts", "dead-letters", "--db", db_url]) == 0
+    assert main(["alerts", "dead-letters", "--db", sqlite_db_url]) == 0
     assert "no dead letters" in capsys.readouterr().out
-    assert main(["alerts", "dead-letters", "--resend", "nope", "--db", db_url]) == 2
-    assert main(["alerts", "silence", "--match", "agent=a", "--for", "1h", "--by", "alice", "--db", db_url]) == 0
-    assert len(q.silences(engine)) == 1
+    assert main(["alerts", "dead-letters", "--resend", "nope", "--db", sqlite_db_url]) == 2
+    assert main(["alerts", "silence", "--match", "agent=a", "--for", "1h", "--by", "alice", "--db", sqlite_db_url]) == 0
+    assert len(q.silences(sqlite_engine)) == 1
 
 
 def test_cli_check_rules(tmp_path, capsys):
@@ -179,12 +179,12 @@ def test_cli_check_rules(tmp_path, capsys):
     assert f"{bad}:5: rule 'a': value: must be a number" in capsys.readouterr().err
 
 
-def test_cli_run_once(engine, db_url, servers, tmp_path, capsys):
+def test_cli_run_once(sqlite_engine, sqlite_db_url, servers, tmp_path, capsys):
     chat, pager, oncall = servers
     rules = tmp_path / "rules.yaml"
     rules.write_text(config_text(chat.url, pager.url, oncall.url, rules=False))
-    alert_id = AlertManager(engine).create_alert("eval-regression", "error", "x", {"agent": "q"})
-    assert main(["alerts", "run", "--once", "--rules", str(rules), "--db", db_url]) == 0
+    alert_id = AlertManager(sqlite_engine).create_alert("eval-regression", "error", "x", {"agent": "q"})
+    assert main(["alerts", "run", "--once", "--rules", str(rules), "--db", sqlite_db_url]) == 0
     assert "notifications delivered: 2" in capsys.readouterr().out
     assert events(chat) == [("trigger", alert_id)]
 
@@ -218,7 +218,7 @@ rules:
     assert first["after"]["channels.pd"]["options"]["routing_key_env"] == "AGENTOTEL_TEST_PD_KEY"
 
 
-def test_example_rules_start_without_channel_secrets(engine, monkeypatch, caplog, tmp_path):
+def test_example_rules_start_without_channel_secrets(sqlite_engine, monkeypatch, caplog, tmp_path):
     """`agentotel up` loads the example file; channels whose secrets are not set are disabled, not fatal."""
     from pathlib import Path
 
@@ -230,15 +230,15 @@ def test_example_rules_start_without_channel_secrets(engine, monkeypatch, caplog
     assert "group_wait: 10s" in shipped
     example.write_text(shipped.replace("group_wait: 10s", "group_wait: 0s"))
     stop = threading.Event()
-    thread = start_background(engine, example, stop, source=InMemoryMetricSource(), poll_interval=0.1)
+    thread = start_background(sqlite_engine, example, stop, source=InMemoryMetricSource(), poll_interval=0.1)
     try:
-        alert_id = AlertManager(engine).create_alert("high-error-rate", "critical", "x", {"agent": "a"})
-        assert wait_for(lambda: len(q.dead_letters(engine)) >= 1, timeout=10)
+        alert_id = AlertManager(sqlite_engine).create_alert("high-error-rate", "critical", "x", {"agent": "a"})
+        assert wait_for(lambda: len(q.dead_letters(sqlite_engine)) >= 1, timeout=10)
         assert thread.is_alive()
     finally:
         stop.set()
         thread.join(timeout=10)
-    dead = q.dead_letters(engine)
+    dead = q.dead_letters(sqlite_engine)
     assert {d["alert_id"] for d in dead} == {alert_id}
     assert all("no handler configured" in d["last_error"] for d in dead)
     assert "channel slack disabled: environment variable SLACK_WEBHOOK_URL" in caplog.text
