@@ -1,5 +1,5 @@
-"""A seeded warehouse per dialect shared by the read-only page tests of a module (seeding runs the real
-pipeline and a real benchmark suite, so it is done once)."""
+"""A seeded warehouse per dialect shared by the read-only dashboard tests (seeding runs the real pipeline
+and a real benchmark suite, so it is done once per session; tests that change data use their own)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import DIALECTS, drop_postgres_database, new_postgres_database
 
 
-@pytest.fixture(scope="module", params=DIALECTS)
+@pytest.fixture(scope="session", params=DIALECTS)
 def seeded(request, tmp_path_factory):
     from agentotel.warehouse.engine import create_db_engine
     from agentotel.warehouse.migrate import upgrade
