@@ -30,7 +30,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from agentotel.alerting.ssrf import AddressPolicy, SSRFError
+from agentotel.alerting.ssrf import AddressPolicy, ResolutionError, SSRFError
 from agentotel.settings import env_str
 
 logger = logging.getLogger(__name__)
@@ -178,8 +178,9 @@ class Handler:
                     check_response(response)
                     return response
                 url = urljoin(url, response.headers.get("location", ""))
-        except SSRFError as exc:
-            raise DeliveryError(f"{self.type} channel {self.name!r}: {exc}", retryable=False) from None
+        except SSRFError as exc:  # refused targets are permanent; a failed DNS lookup may be temporary
+            raise DeliveryError(f"{self.type} channel {self.name!r}: {exc}",
+                                retryable=isinstance(exc, ResolutionError)) from None
         except httpx.HTTPError as exc:
             raise DeliveryError(f"{self.type} channel {self.name!r}: {type(exc).__name__}: {exc}") from None
         raise DeliveryError(f"{self.type} channel {self.name!r}: too many redirects", retryable=False)
@@ -464,7 +465,8 @@ class EmailHandler(Handler):
                     client.login(str(self.config["username"]), self.secret.get("password") or "")
                 client.send_message(message, to_addrs=recipients)
         except SSRFError as exc:
-            raise DeliveryError(f"email channel {self.name!r}: {exc}", retryable=False) from None
+            raise DeliveryError(f"email channel {self.name!r}: {exc}",
+                                retryable=isinstance(exc, ResolutionError)) from None
         except smtplib.SMTPAuthenticationError as exc:
             raise DeliveryError(f"email channel {self.name!r}: authentication failed ({exc.smtp_code})",
                                 retryable=False) from None

@@ -25,6 +25,10 @@ class SSRFError(Exception):
     """The target address is not allowed."""
 
 
+class ResolutionError(SSRFError):
+    """The target host name could not be resolved (may be temporary)."""
+
+
 def is_internal(ip: IPAddress) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
@@ -63,7 +67,7 @@ class AddressPolicy:
             try:
                 infos = socket.getaddrinfo(host, port or 0, proto=socket.IPPROTO_TCP)
             except socket.gaierror as exc:
-                raise SSRFError(f"cannot resolve host {host!r}: {exc.strerror}") from None
+                raise ResolutionError(f"cannot resolve host {host!r}: {exc.strerror}") from None
             addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
         for ip in addresses:
             if is_internal(ip) and not self._ip_allowed(ip):

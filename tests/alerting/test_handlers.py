@@ -244,7 +244,9 @@ def test_ssrf_refuses_metadata_and_loopback_unless_allow_listed():
     policy = AddressPolicy(use_env=False)
     with RecordingServer() as server:
         for url in ("http://169.254.169.254/latest/meta-data/", server.url + "/hook", "http://[::1]:9/",
-                    "http://localhost:9/", "file:///etc/passwd", "gopher://127.0.0.1/"):
+                    "http://localhost:9/", "file:///etc/passwd", "gopher://127.0.0.1/",
+                    f"http://2130706433:{server.port}/", f"http://0x7f000001:{server.port}/",
+                    f"http://127.1:{server.port}/", "http://[::ffff:169.254.169.254]/"):
             with pytest.raises(DeliveryError) as info:
                 WebhookHandler("hook", {"url": url}, policy).send("trigger", [alert()], "k")
             assert not info.value.retryable, url
@@ -254,6 +256,13 @@ def test_ssrf_refuses_metadata_and_loopback_unless_allow_listed():
         WebhookHandler("hook", {"url": server.url + "/hook"}, AddressPolicy(["127.0.0.0/8"], use_env=False)).send(
             "trigger", [alert()], "k")
         assert len(server.requests) == 2
+
+
+def test_unresolvable_host_is_retried_not_dead_lettered():
+    with pytest.raises(DeliveryError, match="cannot resolve") as info:
+        WebhookHandler("hook", {"url": "http://no-such-host.invalid/hook"}, AddressPolicy(use_env=False)).send(
+            "trigger", [alert()], "k")
+    assert info.value.retryable
 
 
 def test_ssrf_allow_list_from_environment(monkeypatch):
