@@ -110,3 +110,21 @@ def test_wrapped_stream_is_still_an_openai_stream(instrument_openai, client):
     assert isinstance(stream, openai.Stream)
     assert stream.response.status_code == 200
     stream.close()
+
+
+def test_metric_queue_is_bounded_and_drops_are_counted(meter_provider, metric_reader, monkeypatch):
+    from agentotel.instrumentation.instruments import RECORDER, build_instruments
+    from tests.instrumentation.support import points
+
+    instruments = build_instruments("agentotel.test", meter_provider)
+    RECORDER.drain()
+    monkeypatch.setattr(RECORDER, "MAX_PENDING", 10)
+    monkeypatch.setattr(RECORDER, "WAKE_AT", 10**9)
+    before = RECORDER.dropped
+    for _ in range(25):
+        instruments.record_duration(0.1, {sc.OPERATION: "chat"})
+    assert RECORDER.dropped - before >= 10
+    [duration] = points(metric_reader, sc.METRIC_OPERATION_DURATION)  # collection drains what is pending
+    assert duration.count + (RECORDER.dropped - before) == 25  # each one recorded or counted as dropped
+    [dropped] = points(metric_reader, "agentotel.instrumentation.dropped_measurements")
+    assert dropped.value >= RECORDER.dropped - before
