@@ -135,6 +135,8 @@ class NotificationQueue:
     def process_due(self, now: datetime | None = None, limit: int | None = None) -> int:
         """Send every due notification once (grouped); returns the number of rows delivered."""
         now = now or utcnow()
+        if not self.due_count(now):  # a read: idle polling never takes the write lock
+            return 0
         rows = self._claim(now, limit or self.settings.batch_size)
         groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
