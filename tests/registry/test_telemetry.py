@@ -72,7 +72,7 @@ def test_discovered_versions_and_figures_per_version_and_environment(receiver):
     for spans in batches:
         assert exporter.export(spans) == SpanExportResult.SUCCESS
     exporter.shutdown()
-    assert wait_for(lambda: count_rows(engine, "agent_executions") == 10, timeout=15)
+    assert wait_for(lambda: count_rows(engine, "agent_executions") == 10, timeout=30)
 
     # discovered: every (name, version) the receiver saw, version '' when unknown
     found = {v.version: v for v in discovered_versions(engine, "support-bot")}
