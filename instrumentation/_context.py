@@ -16,13 +16,13 @@ PARENT_CONTEXT_KEY = context_api.create_key("agentotel-parent-context")
 # True while the OpenAI SDK wrapper runs (the httpx hooks then leave the HTTP span alone)
 IN_SDK_CALL: contextvars.ContextVar[bool] = contextvars.ContextVar("agentotel_in_sdk_call", default=False)
 
-_SUPPRESS = context_api._SUPPRESS_INSTRUMENTATION_KEY
-_SUPPRESS_PLAIN = "suppress_instrumentation"
+SUPPRESS_KEY = context_api._SUPPRESS_INSTRUMENTATION_KEY
+SUPPRESS_PLAIN_KEY = "suppress_instrumentation"
 
 
 def suppressed() -> bool:
     """True when instrumentation is suppressed (OTel suppression key, e.g. inside exporters)."""
-    return bool(context_api.get_value(_SUPPRESS) or context_api.get_value(_SUPPRESS_PLAIN))
+    return bool(context_api.get_value(SUPPRESS_KEY) or context_api.get_value(SUPPRESS_PLAIN_KEY))
 
 
 def owned_llm_span() -> Any:
@@ -33,13 +33,14 @@ def owned_llm_span() -> Any:
     return None
 
 
-def effective_context() -> context_api.Context:
+def effective_context(ctx: context_api.Context | None = None) -> context_api.Context:
     """The current context, skipping callback-attached spans that already ended.
 
     LangChain ends some async runs in a copied context, so the span attached at the start may stay
     current in the caller's context after it ended; new spans must then use that span's parent.
     """
-    ctx = context_api.get_current()
+    if ctx is None:
+        ctx = context_api.get_current()
     for _ in range(64):
         parent = ctx.get(PARENT_CONTEXT_KEY)
         if parent is None:

@@ -16,7 +16,13 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from agentotel.instrumentation import semconv as sc
 from agentotel.instrumentation._content import ContentSettings
-from agentotel.instrumentation._context import IN_SDK_CALL, effective_context, owned_llm_span, suppressed
+from agentotel.instrumentation._context import (
+    IN_SDK_CALL,
+    LLM_SPAN_KEY,
+    SUPPRESS_KEY,
+    SUPPRESS_PLAIN_KEY,
+    effective_context,
+)
 from agentotel.instrumentation._guard import error_type, report
 from agentotel.instrumentation._stream import AsyncStreamProxy, StreamState, SyncStreamProxy
 from agentotel.instrumentation.instruments import GenAIInstruments
@@ -73,8 +79,12 @@ class Invocation:
 
 def _start(tracer, instruments, content: ContentSettings, kind: str, instance, kwargs) -> Invocation | None:
     """Open the span for a call, or ``None`` when this call is not ours to trace."""
-    if suppressed() or owned_llm_span() is not None:
+    ctx = context_api.get_current()
+    if ctx.get(SUPPRESS_KEY) or ctx.get(SUPPRESS_PLAIN_KEY):
         return None
+    owner = ctx.get(LLM_SPAN_KEY)
+    if owner is not None and owner.is_recording():
+        return None  # a higher-level instrumentor (LangChain, AgentTracer) owns this LLM call
     address, port, provider = utils.server_of(instance)
     model = kwargs.get("model")
     model = model if isinstance(model, str) else None
@@ -95,7 +105,7 @@ def _start(tracer, instruments, content: ContentSettings, kind: str, instance, k
         if isinstance(fmt, str):
             attrs[sc.REQUEST_ENCODING_FORMATS] = (fmt,)
     name = f"{operation} {model}" if model else operation
-    parent = effective_context()
+    parent = effective_context(ctx)
     span = tracer.start_span(name, parent, SpanKind.CLIENT, attrs)
     if content.capture and span.is_recording():
         try:
