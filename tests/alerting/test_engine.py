@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
+import pytest
 from sqlalchemy import select
 
 from agentotel.alerting.engine import RuleEngine
@@ -164,3 +165,71 @@ def test_rule_removed_from_file_resolves_its_alerts(engine):
     assert len(AlertManager(engine).get_active_alerts()) == 1
     RuleEngine(engine, parse_rules("rules: []", "rules.yaml"), line.source).evaluate(T0 + MIN)
     assert AlertManager(engine).get_active_alerts() == [] and states(engine) == {}
+
+
+def _frame(values, end, **labels) -> pd.DataFrame:
+    n = len(values)
+    return pd.DataFrame({"timestamp": [end - MIN * (n - 1 - i) for i in range(n)], "value": list(values),
+                         **{k: [v] * n for k, v in labels.items()}})
+
+
+def _steady(n):
+    import math
+
+    return [100 + 2 * math.sin(i) for i in range(n)]
+
+
+# rule file, metric frames that make it fire at T0, frames one minute later that resolve it
+LIFECYCLES = {
+    "threshold": (
+        "  - {id: r, type: threshold, metric: m, window: 1m, aggregation: last, op: '>', value: 5}\n",
+        lambda: {"m": _frame([1, 9], T0)},
+        lambda: {"m": _frame([1, 9, 2], T0 + MIN)},
+    ),
+    "anomaly": (
+        "  - {id: r, type: anomaly, metric: m, lookback: 2h, threshold: 4}\n",
+        lambda: {"m": _frame(_steady(60) + [160], T0)},
+        lambda: {"m": _frame(_steady(60) + [160, 101], T0 + MIN)},
+    ),
+    "trend": (
+        "  - {id: r, type: trend, metric: m, windows: 5}\n",
+        lambda: {"m": _frame([1, 2, 3, 4, 5], T0)},
+        lambda: {"m": _frame([1, 2, 3, 4, 5, 3], T0 + MIN)},
+    ),
+    "composite": (
+        "  - {id: e, type: threshold, metric: err, window: 1m, aggregation: last, op: '>', value: 0.1}\n"
+        "  - {id: s, type: threshold, metric: lat, window: 1m, aggregation: last, op: '>', value: 100}\n"
+        "  - {id: r, type: composite, expr: e and s}\n",
+        lambda: {"err": _frame([0.5], T0), "lat": _frame([500], T0)},
+        lambda: {"err": _frame([0.5, 0.0], T0 + MIN), "lat": _frame([500, 500], T0 + MIN)},
+    ),
+    "custom": (
+        "  - {id: r, type: custom, function: 'tests.alerting.custom_rules:queue_depth_over', params: {limit: 50}}\n",
+        lambda: {"queue_depth": _frame([80], T0, agent="x")},
+        lambda: {"queue_depth": _frame([80, 10], T0 + MIN, agent="x")},
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LIFECYCLES))
+def test_each_rule_type_fires_and_resolves(sqlite_engine, kind):
+    rules, firing, resolved = LIFECYCLES[kind]
+    config = parse_rules("rules:\n" + rules, "rules.yaml")
+    source = InMemoryMetricSource(firing())
+    engine_ = RuleEngine(sqlite_engine, config, source)
+    manager = AlertManager(sqlite_engine)
+    assert manager.get_active_alerts() == []
+    report = engine_.evaluate(T0)
+    assert report.errors == {}
+    assert [a["rule_id"] for a in manager.get_active_alerts() if a["rule_id"] == "r"] == ["r"]
+    for name, frame in resolved().items():
+        source.set(name, frame)
+    engine_.evaluate(T0 + MIN)
+    assert [a for a in manager.get_active_alerts() if a["rule_id"] == "r"] == []
+    assert [a["status"] for a in q_alerts(sqlite_engine) if a["rule_id"] == "r"] == ["resolved"]
+
+
+def q_alerts(engine):
+    from agentotel.warehouse.alerting_queries import alerts
+
+    return alerts(engine)
