@@ -119,3 +119,30 @@ def test_rollback_needs_a_reason(engine, db_url, monkeypatch):
     at = _submit(at, "Roll back")
     assert any("needs a reason" in w.value for w in at.warning)
     assert VersionManager(engine).active_version("support-agent", "dev") == "1.2.0"
+
+
+def test_alerts_page_shows_deliveries_and_dead_letters(engine, db_url, monkeypatch):
+    from datetime import timedelta
+
+    from agentotel.alerting.queue import NotificationQueue
+    from agentotel.alerting.store import utcnow
+
+    dashboard_env(monkeypatch, db_url)
+    manager = AlertManager(engine)
+    alert_id = manager.create_alert("tool-error-rate", "warning", "run_sql failing", labels={"tool": "run_sql"}, by="rules")
+    queue = NotificationQueue(engine)  # no handler for "pagerduty": the delivery becomes a dead letter
+    assert queue.enqueue(manager.get_alert(alert_id), "pagerduty") is not None
+    assert queue.enqueue(manager.get_alert(alert_id), "slack", now=utcnow() + timedelta(hours=1)) is not None
+    queue.process_due(now=utcnow() + timedelta(minutes=5))
+    at = run_page("alerts")
+    assert_clean(at)
+    deliveries = [d.value for d in at.dataframe if tuple(d.value.columns)[:3] == ("id", "alert_id", "channel")]
+    assert len(deliveries) == 2  # all notifications, then the dead letters
+    everything = deliveries[0]
+    assert dict(zip(everything["channel"], everything["status"])) == {"pagerduty": "dead", "slack": "pending"}
+    dead = [d.value for d in at.dataframe if "status" in d.value and set(d.value["status"]) == {"dead"}]
+    assert dead and dead[0]["channel"].tolist() == ["pagerduty"]
+    assert "no handler configured" in dead[0]["last_error"].iloc[0]
+    at.selectbox(key="al_delivery_status").set_value("pending").run()
+    pending = [d.value for d in at.dataframe if "status" in d.value and set(d.value["status"]) == {"pending"}]
+    assert pending and pending[0]["channel"].tolist() == ["slack"]
