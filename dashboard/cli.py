@@ -24,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("AGENTOTEL_DASHBOARD_PORT", "8501")),
                         help="port (default 8501)")
+    parser.add_argument("--receiver-metrics", metavar="URL",
+                        help="the receiver's Prometheus endpoint for health figures (default http://127.0.0.1:9464/metrics)")
     parser.add_argument("--allow-anonymous", action="store_true",
                         help="allow a non-loopback --host without users or API keys configured")
     parser.add_argument("--hash-password", action="store_true",
@@ -58,21 +60,25 @@ def streamlit_command(host: str, port: int) -> list[str]:
     ]
 
 
-def dashboard_env(db_url: str | None, base: Mapping[str, str] | None = None) -> dict[str, str]:
+def dashboard_env(db_url: str | None, base: Mapping[str, str] | None = None,
+                  receiver_metrics: str | None = None) -> dict[str, str]:
     """The environment of the Streamlit process: the warehouse URL travels here, not on the command line."""
-    from agentotel.dashboard.data import DB_URL_ENV
+    from agentotel.dashboard.data import DB_URL_ENV, RECEIVER_METRICS_ENV
 
     env = dict(os.environ if base is None else base)
     if db_url:
         env[DB_URL_ENV] = db_url
+    if receiver_metrics:
+        env[RECEIVER_METRICS_ENV] = receiver_metrics
     env.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
     return env
 
 
 def start_dashboard(db_url: str | None = None, host: str = "127.0.0.1", port: int = 8501,
-                    **popen_kwargs) -> subprocess.Popen:
+                    receiver_metrics: str | None = None, **popen_kwargs) -> subprocess.Popen:
     """Start the dashboard as a child process and return it (the caller stops it)."""
-    return subprocess.Popen(streamlit_command(host, port), env=dashboard_env(db_url), **popen_kwargs)
+    env = dashboard_env(db_url, receiver_metrics=receiver_metrics)
+    return subprocess.Popen(streamlit_command(host, port), env=env, **popen_kwargs)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if not 0 < args.port < 65536:
         raise CommandError("--port must be between 1 and 65535")
-    process = start_dashboard(args.db, args.host, args.port)
+    process = start_dashboard(args.db, args.host, args.port, args.receiver_metrics)
     try:
         return process.wait()
     except KeyboardInterrupt:

@@ -20,12 +20,18 @@ import streamlit as st
 from agentotel.settings import DEFAULT_DB_URL, env_str
 
 DB_URL_ENV = "AGENTOTEL_DASHBOARD_DB_URL"
+RECEIVER_METRICS_ENV = "AGENTOTEL_DASHBOARD_RECEIVER_METRICS_URL"
+DEFAULT_RECEIVER_METRICS = "http://127.0.0.1:9464/metrics"
 TTL = 15  # seconds: fresh enough for a live view, cheap under auto-refresh
 MAX_ENTRIES = 256
 
 
 def db_url() -> str:
     return os.environ.get(DB_URL_ENV) or env_str("MONITORING_DB_URL", DEFAULT_DB_URL) or DEFAULT_DB_URL
+
+
+def receiver_metrics_url() -> str:
+    return os.environ.get(RECEIVER_METRICS_ENV) or DEFAULT_RECEIVER_METRICS
 
 
 @st.cache_resource(show_spinner=False)
@@ -193,6 +199,26 @@ def ingest_health(url: str) -> dict[str, Any]:
     from agentotel.warehouse import dashboard_queries
 
     return dashboard_queries.ingest_health(engine(url))
+
+
+@st.cache_data(ttl=5, max_entries=4, show_spinner=False)
+def receiver_health(metrics_url: str) -> dict[str, float] | None:
+    """The receiver's own health series from its Prometheus endpoint, summed over labels
+    (``agentotel_receiver_*``); None when the endpoint does not answer."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        response = httpx.get(metrics_url, timeout=2.0, follow_redirects=False)
+        response.raise_for_status()
+    except httpx.HTTPError:
+        return None
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name.startswith("agentotel_receiver_") and not sample.name.endswith(("_created", "_bucket")):
+                totals[sample.name] = totals.get(sample.name, 0.0) + float(sample.value)
+    return totals
 
 
 @_cache

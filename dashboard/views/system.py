@@ -26,6 +26,23 @@ if health is not None:
     elif since > 300:
         st.warning("No span arrived in the last 5 minutes: is the receiver running and are agents sending to it?")
 
+metrics_url = data.receiver_metrics_url()
+receiver = common.load(data.receiver_health, metrics_url)
+if receiver is None:
+    st.text(f"The receiver's /metrics endpoint ({metrics_url}) does not answer; is agentotel receive running?")
+else:
+    written = receiver.get("agentotel_receiver_written_total", 0.0)
+    received = receiver.get("agentotel_receiver_received_total", 0.0)
+    row = st.columns(4)
+    row[0].metric("Received (items)", fmt.number(received))
+    row[1].metric("Written (items)", fmt.number(written))
+    row[2].metric("Rejected (items)", fmt.number(receiver.get("agentotel_receiver_rejected_total", 0.0)))
+    row[3].metric("Write queue", f"{fmt.number(receiver.get('agentotel_receiver_spool_records', 0.0))} requests",
+                  help=f"drain lag {fmt.duration_ms(receiver.get('agentotel_receiver_drain_lag_seconds', 0.0) * 1000)}")
+    errors = receiver.get("agentotel_receiver_export_errors_total", 0.0)
+    if errors:
+        st.warning(f"{fmt.number(errors)} export requests were answered with an error since the receiver started.")
+
 names = common.load(data.metric_names, ctx.url, ctx.start, ctx.end) or []
 receiver_names = tuple(n for n in names if n.startswith(("agentotel.receiver", "agentotel_receiver", "otelcol")))
 if receiver_names:

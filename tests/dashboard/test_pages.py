@@ -151,3 +151,30 @@ def test_empty_warehouse_explains_how_to_send_data(db_url, monkeypatch):
         at = run_page(page)
         assert not at.exception
         assert any("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317" in c.value for c in at.code), page
+
+
+def test_system_page_reads_receiver_health(seeded, monkeypatch):
+    from agentotel.dashboard.data import RECEIVER_METRICS_ENV
+    from agentotel.processors.prometheus_view import ReceiverMetrics
+    from tests.conftest import free_port
+
+    receiver = ReceiverMetrics()
+    receiver.received_total.labels(signal="traces").inc(1200)
+    receiver.received_total.labels(signal="metrics").inc(34)
+    receiver.observe_write("traces", 1190, 0.05)
+    port = free_port()
+    server = receiver.serve("127.0.0.1", port)
+    try:
+        dashboard_env(monkeypatch, seeded.url, **{RECEIVER_METRICS_ENV: f"http://127.0.0.1:{port}/metrics"})
+        at = run_page("system")
+        assert_clean(at)
+        shown = metrics(at)
+        assert shown["Received (items)"] == "1.2k"
+        assert shown["Written (items)"] == "1.2k"
+        assert shown["Rejected (items)"] == "0"
+    finally:
+        server.close()
+    dashboard_env(monkeypatch, seeded.url, **{RECEIVER_METRICS_ENV: f"http://127.0.0.1:{free_port()}/metrics"})
+    at = run_page("system")
+    assert_clean(at)
+    assert any("does not answer" in t.value for t in at.text)
