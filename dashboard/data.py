@@ -321,6 +321,21 @@ def environment_states(url: str, name: str | None = None) -> pd.DataFrame:
 
 
 @_cache
+def version_stats(url: str, name: str, start: datetime, end: datetime) -> pd.DataFrame:
+    """Per version of ``name`` in the window: executions, error rate, cost, tokens, mean duration."""
+    from agentotel.registry.telemetry import version_stats as stats
+
+    rows = stats(engine(url), name, since=start, until=end)
+    return pd.DataFrame(
+        [{"version": r.version, "source": r.source, "executions": r.executions, "error_rate": r.error_rate,
+          "cost_usd": r.cost_usd, "tokens": r.tokens, "avg_duration_ms": r.avg_duration_ms,
+          "last_execution": r.last_execution} for r in rows],
+        columns=["version", "source", "executions", "error_rate", "cost_usd", "tokens", "avg_duration_ms",
+                 "last_execution"],
+    )
+
+
+@_cache
 def deployments(url: str, name: str, limit: int = 50) -> pd.DataFrame:
     from agentotel.warehouse import registry_queries
 

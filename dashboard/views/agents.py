@@ -27,10 +27,15 @@ elif versions is not None:
 
     st.subheader("Versions")
     st.dataframe(mine.drop(columns=["name"]), hide_index=True, width="stretch")
-    usage = common.load(data.top_agents, ctx.url, ctx.start, ctx.end, "count", 1000, {"agent": name})
-    if usage is not None and not usage.empty:
-        st.text(f"{ctx.range_label}: {fmt.number(usage['count'].sum())} executions, "
-                f"error rate {fmt.percent(usage['error_rate'].iloc[0])}, cost {fmt.usd(usage['cost_usd'].sum())}")
+    st.subheader(f"Per version, {ctx.range_label.lower()}")
+    per_version = common.load(data.version_stats, ctx.url, name, ctx.start, ctx.end)
+    if per_version is not None and not per_version.empty:
+        st.dataframe(per_version, hide_index=True, width="stretch",
+                     column_config={"error_rate": st.column_config.NumberColumn("error rate", format="percent"),
+                                    "cost_usd": st.column_config.NumberColumn("cost", format="dollar"),
+                                    "avg_duration_ms": st.column_config.NumberColumn("avg (ms)", format="%.0f")})
+        executions = int(per_version["executions"].sum())
+        st.text(f"{fmt.number(executions)} executions, cost {fmt.usd(per_version['cost_usd'].sum())}")
 
     registered = mine[mine["source"] == "registry"]["version"].tolist()
     if not ctx.user.can("operator"):

@@ -106,6 +106,9 @@ def test_agents_evaluations_alerts_system_content(seeded, monkeypatch):
     assert_clean(at)
     assert metrics(at)["dev"] == "1.2.0"
     assert set(frames(at)[0]["version"]) == {"1.2.0", "1.3.0"}
+    per_version = frames(at)[1].set_index("version")
+    assert per_version.loc["1.2.0", "executions"] == 6 and per_version.loc["1.3.0", "executions"] == 0
+    assert abs(per_version.loc["1.2.0", "error_rate"] - 1 / 6) < 1e-9
 
     at = run_page("evaluations")
     assert_clean(at)
