@@ -686,6 +686,11 @@ def _rule(raw: Any, file: str | None) -> Rule:
             raise ValueError("must be a list of label names")
         return list(v)
 
+    def filter_map(v: Any) -> dict[str, str | list[str]]:
+        if not isinstance(v, dict):
+            raise ValueError("must be a mapping of label → value or list of values")
+        return {str(k): [str(i) for i in x] if isinstance(x, list) else str(x) for k, x in _strip(v).items()}
+
     def number(v: Any) -> float:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ValueError(f"must be a number, not {v!r}")
@@ -709,7 +714,7 @@ def _rule(raw: Any, file: str | None) -> Rule:
     if kind in ("threshold", "anomaly", "trend"):
         common.update(
             metric=get("metric", str, required=True),
-            filters=get("filters", lambda v: _strip(str_map(v)), {}),
+            filters=get("filters", filter_map, {}),
             group_by=get("group_by", str_list, []),
             step=get("step", parse_duration, timedelta(minutes=1)),
         )

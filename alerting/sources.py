@@ -57,7 +57,7 @@ class InMemoryMetricSource:
         for key, wanted in (filters or {}).items():
             if key not in frame.columns:
                 return empty_frame(group_by)
-            mask &= frame[key] == wanted
+            mask &= frame[key].isin(wanted) if isinstance(wanted, (list, tuple, set)) else frame[key] == wanted
         frame = frame[mask]
         if frame.empty:
             return empty_frame(group_by)
@@ -124,7 +124,8 @@ class EvaluationMetricSource:
             EvaluationRun.status == "completed", EvaluationRun.timestamp >= start - timedelta(days=1),
             EvaluationRun.timestamp < end)
         for key, wanted in (filters or {}).items():
-            query = query.where(getattr(EvaluationRun, EVALUATION_LABELS[key]) == wanted)
+            column = getattr(EvaluationRun, EVALUATION_LABELS[key])
+            query = query.where(column.in_(wanted) if isinstance(wanted, (list, tuple)) else column == wanted)
         records = []
         with self.engine.connect() as conn:
             for row in conn.execute(query):

@@ -278,3 +278,11 @@ def test_parse_duration():
     assert parse_duration(30) == timedelta(seconds=30)
     with pytest.raises(ValueError):
         parse_duration("-5m")
+
+
+def test_filters_take_a_value_or_a_list():
+    text = THRESHOLD.replace("group_by: [agent]", "group_by: [agent]\n    filters: {agent: [a, c]}")
+    frames = {"error_rate": pd.concat([series([0.10] * 5, agent=x) for x in ("a", "b", "c")])}
+    assert sorted(k[0][1] for k in evaluate(text, frames)) == ["a", "c"]
+    single = THRESHOLD.replace("group_by: [agent]", "group_by: [agent]\n    filters: {agent: b}")
+    assert [k[0][1] for k in evaluate(single, frames)] == ["b"]
