@@ -4,7 +4,9 @@
 minute from ``watermark - lateness`` to the newest source row, so re-running adds nothing twice and rows
 that arrive up to ``lateness`` (default 15 minutes) after an already rolled-up minute are re-aggregated.
 Older back-fills (``agentotel import`` of offline data, repairs) call ``rebuild_rollups(engine, start, end)``
-for their time range. Hour rows are merged from the minute rows of every hour touched.
+for their time range. Hour rows are merged from the minute rows of every hour touched. Each bucket also
+has a TOTAL row (all dimensions = ``TOTAL``) for unfiltered, ungrouped reads: sum over cells OR read
+the total, never both.
 
 Readers use ``read_partials``: rollup rows for the covered part of a range, raw rows turned into the same
 per-minute partial aggregates for the rest (the minutes at or after the watermark), so results are fresh
@@ -42,6 +44,7 @@ REBUILD_CHUNK = timedelta(hours=6)
 _PG_LOCK_KEY = 0x6167656E746F74  # advisory lock: one refresher at a time per database
 
 SUM_COLUMNS_BASE = ("count", "success_count", "duration_count", "duration_sum")
+TOTAL = "\x01*"  # dimension value of the per-bucket total rows (a control character: no real name)
 
 
 @dataclass(frozen=True)
@@ -315,7 +318,7 @@ def rebuild_range(conn: Connection, family: Family, start: datetime, end: dateti
         if first > cursor:
             conn.execute(_delete_rows(family, MINUTE, cursor, first))
         chunk_end = min(hi, first + REBUILD_CHUNK)
-        partials = partials_from_raw(raw_frame(conn, family, first, chunk_end), family, MINUTE)
+        partials = with_totals(partials_from_raw(raw_frame(conn, family, first, chunk_end), family, MINUTE), family)
         conn.execute(_delete_rows(family, MINUTE, first, chunk_end))
         written += _insert(conn, family, partials, MINUTE)
         cursor = chunk_end
@@ -323,13 +326,28 @@ def rebuild_range(conn: Connection, family: Family, start: datetime, end: dateti
     return written
 
 
+def with_totals(partials: pd.DataFrame, family: Family) -> pd.DataFrame:
+    """``partials`` plus one ``TOTAL`` row per bucket (every dimension = ``TOTAL``): the unfiltered,
+    ungrouped reads (the dashboard's main charts) then read one row per minute instead of one per cell."""
+    if partials.empty:
+        return partials
+    totals = merge_partials(partials, ["bucket"], family.sum_columns, with_hist=True)
+    for column in family.dim_columns:
+        totals[column] = TOTAL
+    return pd.concat([partials, totals[partials.columns]], ignore_index=True)
+
+
 def _rebuild_hours(conn: Connection, family: Family, lo: datetime, hi: datetime) -> int:
     rollup = family.rollup
-    stmt = select(rollup).where(rollup.c.width_s == MINUTE, rollup.c.bucket >= lo, rollup.c.bucket < hi)
+    columns = [c for c in rollup.columns if c.name != "duration_hist"]
+    stmt = select(*columns, cast(rollup.c.duration_hist, Text).label("duration_hist")).where(
+        rollup.c.width_s == MINUTE, rollup.c.bucket >= lo, rollup.c.bucket < hi
+    )
     minutes = frame_from_result(conn.execute(stmt))
     conn.execute(_delete_rows(family, HOUR, lo, hi))
     if minutes.empty:
         return 0
+    minutes["duration_hist"] = [_loads(text) if text else {} for text in minutes["duration_hist"]]
     minutes["bucket"] = pd.to_datetime(minutes["bucket"], utc=True).dt.floor("3600s")
     hours = merge_partials(minutes, ["bucket", *family.dim_columns], family.sum_columns, with_hist=True)
     return _insert(conn, family, hours, HOUR)
@@ -427,6 +445,9 @@ def _read_rollup(
     rollup = family.rollup
     where = [rollup.c.width_s == width, rollup.c.bucket >= lo, rollup.c.bucket < hi]
     where += [rollup.c[column].in_([str(v) for v in values]) for column, values in filters.items()]
+    first_dim = rollup.c[family.dim_columns[0]]
+    # the per-bucket TOTAL rows answer unfiltered, ungrouped reads; every other read skips them
+    where.append(first_dim == TOTAL if not filters and not group_columns else first_dim != TOTAL)
     if with_hist:
         cols = [rollup.c.bucket, *(rollup.c[c] for c in group_columns), *(rollup.c[c] for c in family.sum_columns)]
         # the sketch as text, decoded below with a fast JSON parser (the JSON type's json.loads dominates)

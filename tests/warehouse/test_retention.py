@@ -14,7 +14,7 @@ from agentotel.warehouse.manager import DatabaseManager
 from agentotel.warehouse.models import AgentExecution, Alert, LLMCall, Span, ToolCall
 from agentotel.warehouse.retention import apply_retention
 from agentotel.warehouse.rollup_models import RollupExecution, RollupLLM
-from agentotel.warehouse.rollups import refresh_rollups
+from agentotel.warehouse.rollups import TOTAL, refresh_rollups
 from agentotel.warehouse.upsert import insert_on_conflict
 from tests.warehouse.support import generate, load
 
@@ -59,9 +59,9 @@ def _check_after(engine, data, removed) -> None:
     assert _count(engine, Alert) == 1 and removed["alerts"] == 1
     # rollups agree with what is left
     with engine.connect() as conn:
-        rolled = conn.execute(select(func.sum(RollupExecution.count)).where(RollupExecution.width_s == 60)).scalar()
-        hourly = conn.execute(select(func.sum(RollupExecution.count)).where(RollupExecution.width_s == 3600)).scalar()
-        llm = conn.execute(select(func.sum(RollupLLM.count)).where(RollupLLM.width_s == 60)).scalar()
+        rolled = conn.execute(select(func.sum(RollupExecution.count)).where(RollupExecution.width_s == 60, RollupExecution.agent_name != TOTAL)).scalar()
+        hourly = conn.execute(select(func.sum(RollupExecution.count)).where(RollupExecution.width_s == 3600, RollupExecution.agent_name != TOTAL)).scalar()
+        llm = conn.execute(select(func.sum(RollupLLM.count)).where(RollupLLM.width_s == 60, RollupLLM.agent_name != TOTAL)).scalar()
     assert rolled == hourly == len(recent["agent_executions"])
     assert llm == len(recent["llm_calls"])
     analytics = AnalyticsEngine(engine, cache_ttl=0)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from agentotel.warehouse import sketch
 from agentotel.warehouse.analytics import METRICS, AnalyticsEngine
 from agentotel.warehouse.rollup_models import RollupExecution, RollupLLM
-from agentotel.warehouse.rollups import rebuild_rollups, refresh_rollups
+from agentotel.warehouse.rollups import TOTAL, rebuild_rollups, refresh_rollups
 from tests.warehouse.support import generate, load
 
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=timezone.utc)
@@ -75,18 +75,20 @@ def test_refresh_is_idempotent_and_picks_up_late_rows(engine):
     load(engine, early)
     refresh_rollups(engine, now=NOW)
     with engine.connect() as conn:
-        before = conn.execute(select(func.count(), func.sum(RollupExecution.count)).where(RollupExecution.width_s == 60)).one()
+        before = conn.execute(select(func.count(), func.sum(RollupExecution.count)).where(RollupExecution.width_s == 60, RollupExecution.agent_name != TOTAL)).one()
     refresh_rollups(engine, now=NOW)
     with engine.connect() as conn:
-        again = conn.execute(select(func.count(), func.sum(RollupExecution.count)).where(RollupExecution.width_s == 60)).one()
+        again = conn.execute(select(func.count(), func.sum(RollupExecution.count)).where(RollupExecution.width_s == 60, RollupExecution.agent_name != TOTAL)).one()
     assert again == before and before[1] == len(early["agent_executions"])
     load(engine, late)  # rows for minutes that were already rolled up
     refresh_rollups(engine, now=NOW)
     with engine.connect() as conn:
-        total = conn.execute(select(func.sum(RollupExecution.count)).where(RollupExecution.width_s == 60)).scalar()
-        hours = conn.execute(select(func.sum(RollupExecution.count)).where(RollupExecution.width_s == 3600)).scalar()
-        calls = conn.execute(select(func.sum(RollupLLM.count)).where(RollupLLM.width_s == 60)).scalar()
+        total = conn.execute(select(func.sum(RollupExecution.count)).where(RollupExecution.width_s == 60, RollupExecution.agent_name != TOTAL)).scalar()
+        hours = conn.execute(select(func.sum(RollupExecution.count)).where(RollupExecution.width_s == 3600, RollupExecution.agent_name != TOTAL)).scalar()
+        calls = conn.execute(select(func.sum(RollupLLM.count)).where(RollupLLM.width_s == 60, RollupLLM.agent_name != TOTAL)).scalar()
+        totals = conn.execute(select(func.sum(RollupExecution.count)).where(RollupExecution.agent_name == TOTAL)).scalar()
     assert total == hours == 300
+    assert totals == 2 * 300  # one TOTAL row per minute and per hour, equal to the sum of the cells
     assert calls == len(data["llm_calls"])
 
 
