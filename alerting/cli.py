@@ -171,6 +171,15 @@ def _check(args: argparse.Namespace) -> int:
     print(f"{args.file}: OK — {len(config.rules)} rules ("
           + ", ".join(f"{n} {t}" for t, n in sorted(types.items())) + f"), {len(config.channels)} channels, "
           f"{len(config.policies)} escalation policies")
+    try:
+        from agentotel.warehouse.analytics import METRICS
+    except ImportError:
+        return 0
+    for rule in config.rules:
+        metric = getattr(rule, "metric", None)
+        if metric and metric not in METRICS and not metric.startswith(("metric:", "evaluation:")):
+            print(f"warning: rule {rule.id!r} (line {rule.line}): metric {metric!r} is not an analytics metric "
+                  f"({', '.join(sorted(METRICS))}, metric:<name>, evaluation:<name>)")
     return 0
 
 

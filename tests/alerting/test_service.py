@@ -173,6 +173,10 @@ def test_cli_check_rules(tmp_path, capsys):
     good.write_text("rules:\n  - {id: a, type: threshold, metric: error_rate, value: 0.1}\n")
     assert main(["alerts", "check-rules", str(good)]) == 0
     assert "OK — 1 rules (1 threshold)" in capsys.readouterr().out
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("rules:\n  - {id: a, type: threshold, metric: eror_rate, value: 0.1}\n")
+    assert main(["alerts", "check-rules", str(typo)]) == 0
+    assert "warning: rule 'a' (line 2): metric 'eror_rate' is not an analytics metric" in capsys.readouterr().out
     bad = tmp_path / "bad.yaml"
     bad.write_text("rules:\n  - id: a\n    type: threshold\n    metric: error_rate\n    value: lots\n")
     assert main(["alerts", "check-rules", str(bad)]) == 2
