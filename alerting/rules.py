@@ -484,6 +484,7 @@ class _LineLoader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict:
+    loader.flatten_mapping(node)  # YAML merge keys (<<: *defaults)
     mapping = {}
     lines = {}
     for key_node, value_node in node.value:

@@ -286,3 +286,16 @@ def test_filters_take_a_value_or_a_list():
     assert sorted(k[0][1] for k in evaluate(text, frames)) == ["a", "c"]
     single = THRESHOLD.replace("group_by: [agent]", "group_by: [agent]\n    filters: {agent: b}")
     assert [k[0][1] for k in evaluate(single, frames)] == ["b"]
+
+
+def test_yaml_anchors_and_merge_keys():
+    text = """
+rules:
+  - &base {id: a, type: threshold, metric: error_rate, value: 0.1, for: 5m}
+  - <<: *base
+    id: b
+    value: 0.2
+"""
+    config = parse_rules(text, "r.yaml")
+    assert [(r.id, r.value, r.for_) for r in config.rules] == [("a", 0.1, timedelta(minutes=5)),
+                                                                ("b", 0.2, timedelta(minutes=5))]
