@@ -48,7 +48,7 @@ print(json.dumps({{"bare": bare, "loaded": loaded, "grpc": "grpc" in sys.modules
 def _h4_code(port: int, protocol: str) -> str:
     return CHILD_PRELUDE + f"""
 from agentotel.instrumentation import instrument, AgentTracer
-handle = instrument(service_name="h4", endpoint="http://127.0.0.1:{port}", protocol={protocol!r})
+handle = instrument(service_name="h4", endpoint="http://127.0.0.1:{port}", protocol={protocol!r}, instrumentors=())
 tracer = AgentTracer()
 for i in range(500):
     with tracer.trace_tool_call("t"):
@@ -127,10 +127,10 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from agentotel.instrumentation import instrument, AgentTracer
 reader = InMemoryMetricReader()
 handle = instrument(service_name="h3", endpoint="http://127.0.0.1:{hole.port}", metric_readers=[reader],
-                    performance_monitor=False)
+                    performance_monitor=False, instrumentors=())
 tracer = AgentTracer()
 rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-for i in range(8000):
+for i in range(5000):
     with tracer.trace_tool_call("t", attributes={{"payload": "x" * 200}}):
         pass
 rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -149,7 +149,7 @@ print(json.dumps({{"queue": queue, "dropped": dropped, "rss_growth_kib": rss1 - 
     finally:
         hole.close()
     assert result["queue"] <= 2048
-    assert result["dropped"] >= 8000 - 2048 - 512 * 4
+    assert result["dropped"] >= 5000 - 2048 - 512 * 4
     assert result["rss_growth_kib"] < 64 * 1024
 
 
@@ -162,9 +162,7 @@ handle = instrument(service_name="h5", endpoint={sink.endpoint!r}, protocol="htt
                     webhook_url={sink.endpoint + "/hook"!r}, performance_monitor=False)
 with AgentTracer().trace_agent_call("app"):
     httpx.post({sink.endpoint + "/hook"!r}, content=b"{{}}")
-for _ in range(3):
-    handle.force_flush()
-handle.shutdown()
+handle.shutdown()  # flushes
 print(json.dumps({{}}))
 """
     try:
@@ -173,7 +171,7 @@ print(json.dumps({{}}))
         sink.close()
     names = sorted(s["name"] for s in sink.spans)
     assert names == ["POST", "invoke_agent app"], names  # the app's own httpx call only
-    assert sink.requests >= 3  # traces + webhook batches (+ metrics) went out, untraced
+    assert sink.requests >= 2  # the trace batch and the webhook batch went out, untraced
 
 
 def test_reuses_the_applications_provider():
@@ -209,7 +207,8 @@ def test_fork_child_exports_its_own_spans(tmp_path):
     code = CHILD_PRELUDE + f"""
 import os
 from agentotel.instrumentation import instrument, AgentTracer
-handle = instrument(service_name="h6", otlp=False, jsonl_path={str(path)!r}, performance_monitor=False)
+handle = instrument(service_name="h6", otlp=False, jsonl_path={str(path)!r}, performance_monitor=False,
+                    instrumentors=())
 tracer = AgentTracer()
 with tracer.trace_agent_call("before-fork"):
     pass
