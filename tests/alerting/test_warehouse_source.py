@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import insert
 
 from agentotel.alerting.engine import RuleEngine
@@ -66,9 +67,14 @@ def seed(engine, now: datetime) -> None:
         ])
 
 
-def test_rules_over_the_real_analytics_engine(engine):
+@pytest.mark.parametrize("rollups", [False, True], ids=["raw", "rollups"])
+def test_rules_over_the_real_analytics_engine(engine, rollups):
     now = datetime.now(timezone.utc)
     seed(engine, now)
+    if rollups:  # as under `agentotel up`: reads combine rollups and the raw rows after the watermark
+        from agentotel.warehouse.rollups import refresh_rollups
+
+        assert refresh_rollups(engine, lateness=timedelta(0), now=now + timedelta(minutes=2)) > 0
     source = default_source(engine)
     assert isinstance(source, WarehouseMetricSource)
     report = RuleEngine(engine, parse_rules(RULES, "rules.yaml"), source).evaluate(now)
