@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import Engine
 
@@ -69,6 +69,8 @@ class ImportReport:
     rejected: list[Rejection] = field(default_factory=list)
     failed_files: list[str] = field(default_factory=list)
     dry_run: bool = False
+    first_ns: int | None = None  # earliest / latest span start seen (for the rollup rebuild)
+    last_ns: int | None = None
 
     def summary(self) -> str:
         verb = "validated" if self.dry_run else "imported"
@@ -100,22 +102,40 @@ class ETLPipeline:
     # ------------------------------------------------------------------------------------------ extract
 
     def extract(self, source: str | Path) -> Iterator[Record | Rejection]:
-        """Records of one file; unreadable lines come out as ``Rejection``s."""
+        """Records of one file, read lazily line by line; unreadable lines come out as ``Rejection``s.
+
+        A file whose first line is not a complete JSON document is read whole (one pretty-printed request);
+        if that fails too, it is taken as JSON lines again (with the first line rejected)."""
         path = Path(source)
-        data = _read_bytes(path)
-        stripped = data.strip()
-        if not stripped:
-            return
-        try:
-            document = json.loads(stripped)
-        except ValueError:
-            document = None
-        if isinstance(document, dict):
-            yield self._record(f"{path}", stripped)
-            return
-        for number, line in enumerate(data.splitlines(), start=1):
-            if line.strip():
-                yield self._record(f"{path}:{number}", line)
+        with _open(path) as lines:
+            first_number, first = 0, b""
+            for number, line in enumerate(lines, start=1):
+                if line.strip():
+                    first_number, first = number, line
+                    break
+            if not first:
+                return
+            try:
+                json.loads(first)
+            except ValueError:
+                rest = lines.read()
+                whole = (first + rest).strip()
+                try:
+                    document = json.loads(whole)
+                except ValueError:
+                    document = None
+                if isinstance(document, dict):
+                    yield self._record(str(path), whole)
+                    return
+                yield self._record(f"{path}:{first_number}", first)
+                for number, line in enumerate(rest.splitlines(), start=first_number + 1):
+                    if line.strip():
+                        yield self._record(f"{path}:{number}", line)
+                return
+            yield self._record(f"{path}:{first_number}", first)
+            for number, line in enumerate(lines, start=first_number + 1):
+                if line.strip():
+                    yield self._record(f"{path}:{number}", line)
 
     def _record(self, location: str, raw: bytes) -> Record | Rejection:
         from agentotel.otlp_receiver.codec import LOGS, METRICS, TRACES, decode_json
@@ -189,44 +209,46 @@ class ETLPipeline:
 
         report = ImportReport(dry_run=dry_run)
         batch = SpanBatch()
-        first_ns, last_ns = None, None
         for source in sources:
             report.files += 1
             try:
-                items = list(self.extract(source))
+                items = self.extract(source)
+                for item in items:
+                    self._handle(item, report, batch, dry_run)
+                    if len(batch.spans) >= BATCH_SPANS:
+                        self.load(batch)
+                        batch = SpanBatch()
             except OSError as exc:
                 report.failed_files.append(f"{source} ({exc.strerror or exc})")
-                continue
-            for item in items:
-                if isinstance(item, Rejection):
-                    report.rejected.append(item)
-                    continue
-                report.records += 1
-                report.rejected.extend(self.validate(item))
-                data = self.transform(item)
-                if item.signal == "traces":
-                    for span in data.spans:
-                        first_ns = span.start_ns if first_ns is None else min(first_ns, span.start_ns)
-                        last_ns = span.start_ns if last_ns is None else max(last_ns, span.start_ns)
-                    report.spans += len(data)
-                    if not dry_run:
-                        batch.spans.extend(data.spans)
-                        if len(batch.spans) >= BATCH_SPANS:
-                            self.load(batch)
-                            batch = SpanBatch()
-                elif item.signal == "metrics":
-                    report.metric_points += _count_points(data)
-                    if not dry_run:
-                        self.load(data, "metrics")
-                else:
-                    report.log_records += sum(len(s.log_records) for r in data.resource_logs for s in r.scope_logs)
-                    if not dry_run:
-                        self.load(data, "logs")
         if not dry_run and batch.spans:
             self.load(batch)
-        if not dry_run and first_ns is not None:
-            report.rollup_rows = self._rebuild_rollups(first_ns, last_ns)
+        if not dry_run and report.first_ns is not None:
+            report.rollup_rows = self._rebuild_rollups(report.first_ns, report.last_ns)
         return report
+
+    def _handle(self, item: Record | Rejection, report: ImportReport, batch, dry_run: bool) -> None:
+        """Validate, transform and queue (traces) or load (metrics, logs) one extracted item."""
+        if isinstance(item, Rejection):
+            report.rejected.append(item)
+            return
+        report.records += 1
+        report.rejected.extend(self.validate(item))
+        data = self.transform(item)
+        if item.signal == "traces":
+            for span in data.spans:
+                report.first_ns = span.start_ns if report.first_ns is None else min(report.first_ns, span.start_ns)
+                report.last_ns = span.start_ns if report.last_ns is None else max(report.last_ns, span.start_ns)
+            report.spans += len(data)
+            if not dry_run:
+                batch.spans.extend(data.spans)
+        elif item.signal == "metrics":
+            report.metric_points += _count_points(data)
+            if not dry_run:
+                self.load(data, "metrics")
+        else:
+            report.log_records += sum(len(s.log_records) for r in data.resource_logs for s in r.scope_logs)
+            if not dry_run:
+                self.load(data, "logs")
 
     def _rebuild_rollups(self, first_ns: int, last_ns: int) -> int:
         from sqlalchemy import select
@@ -276,13 +298,11 @@ def _count_points(request) -> int:
     return total
 
 
-def _read_bytes(path: Path) -> bytes:
+def _open(path: Path) -> BinaryIO:
+    """The file as binary lines, transparently gunzipped."""
     with open(path, "rb") as handle:
         head = handle.read(2)
-    if head == b"\x1f\x8b":
-        with gzip.open(path, "rb") as handle:
-            return handle.read()
-    return path.read_bytes()
+    return gzip.open(path, "rb") if head == b"\x1f\x8b" else open(path, "rb")  # noqa: SIM115
 
 
 def _snake(key: str) -> str:

@@ -133,3 +133,15 @@ def test_import_single_document_and_rollups_rebuilt(engine, tmp_path, db_url, ca
     missing = tmp_path / "nope.jsonl"
     assert main(["import", str(missing), "--db", db_url]) == 1
     assert "unreadable" in capsys.readouterr().out
+
+
+def test_gzipped_lines_with_a_bad_first_line(engine, tmp_path):
+    import gzip
+
+    source = tmp_path / "runs.jsonl"
+    _record_runs(source, 2, time.time_ns() - 3600 * 10**9)
+    packed = tmp_path / "runs.jsonl.gz"
+    packed.write_bytes(gzip.compress(b"{oops\n\n" + source.read_bytes()))
+    report = ETLPipeline(engine).run([packed])
+    assert report.spans == 6 and _count(engine, Span) == 6
+    assert [(r.location, r.reason.split(":")[0]) for r in report.rejected] == [(f"{packed}:1", "not valid JSON")]
