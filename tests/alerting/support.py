@@ -98,7 +98,8 @@ def self_signed_cert(directory: Path) -> tuple[Path, Path]:
 class SMTPServer:
     """aiosmtpd on 127.0.0.1 with STARTTLS required and AUTH (user/password); records messages."""
 
-    def __init__(self, cert: Path, key: Path, user: str, password: str, port: int | None = None) -> None:
+    def __init__(self, cert: Path, key: Path, user: str, password: str, port: int | None = None,
+                 implicit_tls: bool = False) -> None:
         import ssl
 
         from aiosmtpd.controller import Controller
@@ -112,7 +113,8 @@ class SMTPServer:
             async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
                 outer.messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
                                        "data": envelope.content.decode("utf-8", "replace"),
-                                       "tls": session.ssl is not None, "auth": session.authenticated})
+                                       "tls": server.transport.get_extra_info("cipher") is not None,
+                                       "auth": session.authenticated})
                 return "250 OK"
 
         def authenticator(server, session, envelope, mechanism, auth_data):
@@ -122,9 +124,11 @@ class SMTPServer:
 
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(str(cert), str(key))
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, tls_context=context,
-                                     require_starttls=True, authenticator=authenticator, auth_required=True,
-                                     ready_timeout=10)
+        # implicit TLS: aiosmtpd only counts STARTTLS as TLS for AUTH, so the check is left to the socket
+        tls = ({"ssl_context": context, "auth_require_tls": False} if implicit_tls
+               else {"tls_context": context, "require_starttls": True})
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, authenticator=authenticator,
+                                     auth_required=True, ready_timeout=10, **tls)
 
     def start(self) -> SMTPServer:
         self.controller.start()

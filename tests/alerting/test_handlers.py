@@ -178,6 +178,19 @@ def test_email_starttls_auth(cert, monkeypatch):
     assert "agent: agent-3" in msg["data"]
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # the socket itself is TLS
+def test_email_implicit_tls(cert, monkeypatch):
+    monkeypatch.setenv("AGENTOTEL_TEST_SMTP_PASSWORD", "smtp-pa55word")
+    smtp = SMTPServer(*cert, user="alerts", password="smtp-pa55word", implicit_tls=True).start()
+    try:
+        options = email_options(smtp.port, cert[0]) | {"ssl": True, "starttls": False}
+        EmailHandler("mail", options, LOOPBACK).send("resolve", [alert(4)], "idem-4")
+    finally:
+        smtp.stop()
+    [msg] = smtp.messages
+    assert msg["auth"] and msg["tls"] and "Subject: [RESOLVED]" in msg["data"]
+
+
 def test_email_wrong_password_is_permanent_and_secret_free(cert, monkeypatch, caplog):
     monkeypatch.setenv("AGENTOTEL_TEST_SMTP_PASSWORD", "not-the-Pa55word")
     smtp = SMTPServer(*cert, user="alerts", password="smtp-pa55word").start()
