@@ -10,6 +10,7 @@ then times:
 - cost by agent (24 h)
 - top failing tools (24 h)
 - overview KPIs (24 h)
+- the newest failed traces (a page of 50, read from ``spans`` either way)
 
 each as the median of ``--repeat`` runs (the TTL cache off), reading raw rows and reading rollups, and the
 rollup build and an incremental refresh. Bounded: fixed row count; one run per database.
@@ -128,6 +129,7 @@ def workload(analytics: AnalyticsEngine, start: datetime, end: datetime) -> dict
         "cost by agent (24h)": lambda: analytics.get_aggregations("cost", "agent", start=start, end=end),
         "top failing tools (24h)": lambda: queries.top_failing_tools(analytics, start, end),
         "overview KPIs (24h)": lambda: queries.overview(analytics, start, end),
+        "recent failed traces, page 1 (spans)": lambda: queries.recent_traces(analytics, start, end, status="error"),
     }
 
 

@@ -192,7 +192,7 @@ class AnalyticsEngine:
 
     def _summary(self, family_name, groups, filters, start, end, quantiles) -> pd.DataFrame:
         family = rollups.FAMILIES[family_name]
-        partials, exact = self._partials(family, start, end, None, filters, groups, True, quantiles)
+        partials, exact = self._partials(family, start, end, None, filters, groups, bool(quantiles), quantiles)
         out = partials[[*groups]].copy() if groups else pd.DataFrame(index=partials.index)
         for column in family.sum_columns:
             out[column] = partials[column].astype(float) if column in ("duration_sum", "cost_usd") else partials[column].astype("int64")
