@@ -29,7 +29,6 @@ from alembic.operations import Operations
 from sqlalchemy import Column, Connection, Engine, inspect, text
 
 from agentotel.warehouse.migrate import alembic_config, current_revisions, upgrade
-from agentotel.warehouse.models import Base
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +171,20 @@ def _convert(conn: Connection, table: str, column: str, now: datetime, days_ahea
     q = lambda name: _q(conn, name)  # noqa: E731
     temp = f"{table}__partitioned"
     conn.execute(text(f"LOCK TABLE {q(table)} IN ACCESS EXCLUSIVE MODE"))
+    # the table's own indexes and unique constraints as they are now (other revisions may have added some)
+    index_definitions = [
+        row[0]
+        for row in conn.execute(
+            text("SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid "
+                 "WHERE t.relname = :t AND t.relnamespace = current_schema()::regnamespace "
+                 "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)"),
+            {"t": table},
+        )
+    ]
+    uniques = inspect(conn).get_unique_constraints(table)
+    for definition in index_definitions:
+        if definition.startswith("CREATE UNIQUE"):
+            raise ValueError(f"cannot partition {table}: a unique index that is not a constraint: {definition}")
     conn.execute(text(f"CREATE TABLE {q(temp)} (LIKE {q(table)} INCLUDING DEFAULTS) PARTITION BY RANGE ({q(column)})"))
     first = conn.execute(text(f"SELECT min({q(column)}) FROM {q(table)}")).scalar()  # noqa: S608 - identifiers quoted
     first_day = (first.astimezone(timezone.utc).date() if first else now.date())
@@ -193,15 +206,11 @@ def _convert(conn: Connection, table: str, column: str, now: datetime, days_ahea
         conn.execute(text(f"ALTER SEQUENCE {sequence} OWNED BY {q(table)}.id"))
     keys = ", ".join(q(c) for c in PARTITIONED_KEYS[table])
     conn.execute(text(f"ALTER TABLE {q(table)} ADD CONSTRAINT {q('pk_' + table)} PRIMARY KEY ({keys})"))
-    model = Base.metadata.tables[table]
-    for constraint in model.constraints:
-        if constraint.__class__.__name__ == "UniqueConstraint":
-            cols = [c.name for c in constraint.columns]
-            if column not in cols:
-                cols.append(column)
-            conn.execute(text(f"ALTER TABLE {q(table)} ADD CONSTRAINT {q(str(constraint.name))} UNIQUE ({', '.join(q(c) for c in cols)})"))
-    for index in model.indexes:
-        index.create(conn)
+    for unique in uniques:  # a partitioned table's unique keys must contain the partition key
+        cols = list(unique["column_names"]) + ([column] if column not in unique["column_names"] else [])
+        conn.execute(text(f"ALTER TABLE {q(table)} ADD CONSTRAINT {q(unique['name'])} UNIQUE ({', '.join(q(c) for c in cols)})"))
+    for definition in index_definitions:
+        conn.execute(text(definition))
 
 
 def _partition_name(table: str, day: date) -> str:

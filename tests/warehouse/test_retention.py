@@ -111,6 +111,10 @@ def test_partitioning_on_postgres(engine):
     total_spans = sum(len(d["spans"]) for d in data.values())
     assert _count(engine, Span) == total_spans
     assert inspect(engine).get_pk_constraint("spans")["constrained_columns"] == ["trace_id", "span_id", "start_time"]
+    indexes = {i["name"] for i in inspect(engine).get_indexes("metrics")} | {i["name"] for i in inspect(engine).get_indexes("spans")}
+    assert {"ix_metrics_trace_id_span_id", "ix_metrics_timestamp", "ix_spans_start_time", "ix_spans_execution_id"} <= indexes
+    uniques = inspect(engine).get_unique_constraints("metrics")
+    assert [u["column_names"] for u in uniques] == [["metric_name", "series_key", "timestamp"]]
     with engine.connect() as conn:
         assert sm.partitioned_tables(conn) >= {"spans", "llm_calls", "tool_calls", "metrics"}
         assert sm.conflict_keys(conn, "spans") == ("trace_id", "span_id", "start_time")
