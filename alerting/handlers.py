@@ -385,7 +385,7 @@ class AlertmanagerHandler(Handler):
         items = []
         for alert in alerts:
             labels = {"alertname": str(alert.get("rule_id")), "severity": str(alert.get("severity"))}
-            labels |= {_label_name(k): str(v) for k, v in (alert.get("labels") or {}).items()}
+            labels |= {_label_name(k): str(v) for k, v in (alert.get("labels") or {}).items() if str(v) != ""}
             item: dict[str, Any] = {
                 "labels": labels,
                 "annotations": {"summary": str(alert.get("message", "")), "value": _value_text(alert),
