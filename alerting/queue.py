@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import threading
@@ -65,6 +66,14 @@ def backoff(attempt: int, base: timedelta, cap: timedelta) -> timedelta:
     """Exponential back-off with "equal jitter": half fixed, half random, capped at ``cap``."""
     delay = min(cap.total_seconds(), base.total_seconds() * (2 ** max(0, attempt - 1)))
     return timedelta(seconds=delay / 2 + random.uniform(0, delay / 2))  # noqa: S311 - jitter, not crypto
+
+
+def idempotency_key(ids: list[str]) -> str:
+    """The key of one message: the row id, or for a group a digest of its row ids, so that a retry whose
+    group gained a member is a new message for the receiver (nothing in it is dropped as a duplicate)."""
+    if len(ids) == 1:
+        return ids[0]
+    return hashlib.sha256(",".join(sorted(ids)).encode()).hexdigest()[:32]
 
 
 def notification_row(alert: Mapping[str, Any], channel: str, event: str, tier: int, now: datetime,
@@ -214,7 +223,7 @@ class NotificationQueue:
             return 0
         alerts = [r["payload"] for r in rows]
         try:
-            handler.send(event, alerts, idempotency_key=rows[0]["id"])
+            handler.send(event, alerts, idempotency_key=idempotency_key(ids))
         except DeliveryError as exc:
             self._failed(channel, rows, exc)
             return 0

@@ -292,3 +292,19 @@ def test_no_secret_in_any_alerting_table_after_failures(engine, monkeypatch, cap
     assert "401" in everything  # the failures were recorded
     for secret in ("SLACKsecret42", "TGsecretToken", "PDsecretRoutingKey"):
         assert secret not in everything, secret
+
+
+def test_group_that_gains_a_member_on_retry_gets_a_new_idempotency_key(engine):
+    from agentotel.alerting.queue import idempotency_key
+
+    answers = iter([500, 200, 200])
+    with RecordingServer(lambda r, n: (next(answers), {}, b"")) as server:
+        queue = make_queue(engine, {"hook": WebhookHandler("hook", {"url": server.url}, LOOPBACK)},
+                           backoff_base=timedelta(seconds=0.02))
+        first = queue.enqueue(new_alert(engine, "latency", agent="a"), "hook")
+        queue.process_due()  # fails
+        second = queue.enqueue(new_alert(engine, "latency", agent="b"), "hook")
+        assert pump(queue, lambda: len(server.ok()) == 1, timeout=5)
+    keys = [r.headers["idempotency-key"] for r in server.requests]
+    assert keys == [first, idempotency_key([first, second])]
+    assert len(server.ok()[0].json["alerts"]) == 2
