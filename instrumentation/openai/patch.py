@@ -205,18 +205,18 @@ class ChatStreamState(StreamState):
 
     def finish(self, exc: BaseException | None) -> None:
         inv = self.inv
+        attrs: dict[str, Any] = {}
         if self.first is not None:
             ttfc = self.first - inv.start
+            attrs[sc.RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
             inv.instruments.record_ttfc(ttfc, inv.metric_attrs)
-            if inv.span.is_recording():
-                inv.span.set_attribute(sc.RESPONSE_TIME_TO_FIRST_CHUNK, ttfc)
             if self.count > 1 and self.last is not None:
-                inv.instruments.record_tpoc((self.last - self.first) / (self.count - 1),
-                                                             inv.metric_attrs)
+                inv.instruments.record_tpoc((self.last - self.first) / (self.count - 1), inv.metric_attrs)
         if exc is not None:
+            if attrs and inv.span.is_recording():
+                inv.span.set_attributes(attrs)
             inv.fail(exc)
             return
-        attrs: dict[str, Any] = {}
         usage = utils.usage_attributes(self.usage, attrs)
         if isinstance(self.model, str):
             attrs[sc.RESPONSE_MODEL] = self.model
