@@ -160,6 +160,17 @@ def test_explicit_agent_metadata_and_nested_openai_call(instrument_langchain, fa
     assert _parent_of(inner, spans) is agent
 
 
+def test_lc_agent_name_marks_only_the_agent_boundary(instrument_langchain, span_exporter):
+    inner = RunnableLambda(lambda x: x + 1).with_config(run_name="step")
+    outer = RunnableLambda(lambda x: inner.invoke(x)).with_config(run_name="researcher",
+                                                                  metadata={"lc_agent_name": "researcher"})
+    assert outer.invoke(1) == 2
+    spans = span_exporter.get_finished_spans()
+    agent = by_name(spans, "invoke_agent researcher")
+    step = by_name(spans, "step")  # inherits lc_agent_name metadata, but is not an agent
+    assert sc.OPERATION not in step.attributes and _parent_of(step, spans) is agent
+
+
 class _Docs(BaseRetriever):
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun):
         return [Document(page_content=f"doc about {query}"), Document(page_content="other")]
