@@ -7,7 +7,9 @@ Streamlit's AppTest (the page script end to end: queries, frames, charts) for th
 "Last 24 hours" ranges. Reported per page: cold (data cache cleared before each run) and warm (cached)
 median of ``--repeat`` runs. Target: cold ≤ 1 s per page.
 
-    .venv/bin/python benchmarks/dashboard.py [--spans 1000000] [--repeat 3]
+    .venv/bin/python benchmarks/dashboard.py [--spans 1000000] [--repeat 3] [--url URL]
+
+``--url`` renders against an already loaded warehouse instead (nothing is loaded or dropped).
 """
 
 from __future__ import annotations
@@ -29,13 +31,14 @@ RANGES = ("Last hour", "Last 24 hours")
 
 
 def render_ms(page: str, time_range: str, repeat: int, cold: bool) -> tuple[float, bool]:
-    import streamlit as st
     from streamlit.testing.v1 import AppTest
 
     samples, clean = [], True
     for _ in range(repeat):
         if cold:
-            st.cache_data.clear()
+            from agentotel.dashboard import data
+
+            data.clear()
         at = AppTest.from_file(str(ROOT / "dashboard" / "views" / f"{page}.py"), default_timeout=600)
         at.session_state["time_range"] = time_range
         started = time.perf_counter()
@@ -50,6 +53,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--url", help="an already loaded warehouse to render against (kept)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     logging.getLogger("streamlit").setLevel(logging.ERROR)
@@ -61,16 +65,17 @@ def main() -> int:
     from tests.dashboard.support import seed_components, seed_telemetry
 
     end = datetime.now(timezone.utc).replace(second=0, microsecond=0)
-    url = new_postgres_database(migrated=True)
+    url = args.url or new_postgres_database(migrated=True)
     try:
-        print(f"loading {args.spans:,} spans into PostgreSQL …", flush=True)
-        load_s = populate("postgresql", url, args.spans, end)
         engine = create_db_engine(url)
-        facts = seed_components(engine, seed_telemetry(engine))
+        if not args.url:
+            print(f"loading {args.spans:,} spans into PostgreSQL …", flush=True)
+            load_s = populate("postgresql", url, args.spans, end)
+            facts = seed_components(engine, seed_telemetry(engine))
+            print(f"\nloaded in {load_s:.1f} s; {len(facts.run_ids)} evaluation runs, alert #{facts.alert_id}")
         t = time.perf_counter()
         refresh_rollups(engine, now=datetime.now(timezone.utc) + timedelta(minutes=1))
-        print(f"\nloaded in {load_s:.1f} s; rollups built in {time.perf_counter() - t:.1f} s; "
-              f"{len(facts.run_ids)} evaluation runs, alert #{facts.alert_id}")
+        print(f"rollups refreshed in {time.perf_counter() - t:.1f} s")
         os.environ["AGENTOTEL_DASHBOARD_DB_URL"] = url
         for name in ("AGENTOTEL_DASHBOARD_USERS", "AGENTOTEL_DASHBOARD_API_KEYS"):
             os.environ.pop(name, None)
@@ -93,7 +98,8 @@ def main() -> int:
             data.engine(url).dispose()
         except Exception:  # noqa: BLE001
             pass
-        drop_postgres_database(url)
+        if not args.url:
+            drop_postgres_database(url)
     return 0
 
 

@@ -116,25 +116,36 @@ def load(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
     """``fn(*args, **kwargs)``, or None with a friendly message: a bad filter value or a refused action
     is a warning with its reason, a database failure an error without details (those go to the log),
     never a stack trace."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     try:
         return fn(*args, **kwargs)
-    except SQLAlchemyError:
-        logger.exception("warehouse query failed")
+    except Exception as exc:  # noqa: BLE001 - the page must keep working
+        _report(exc)
+        return None
+
+
+def load_many(calls: dict[str, tuple]) -> dict[str, Any]:
+    """Several ``(fn, *args)`` reads, each result or None (after the message ``load`` shows). They run one
+    after the other on purpose: the work is mostly pandas under the GIL, and in sequence the analytics
+    engine's cache lets later reads reuse the partial aggregates of earlier ones."""
+    return {name: load(call[0], *call[1:]) for name, call in calls.items()}
+
+
+def _report(exc: BaseException) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if isinstance(exc, SQLAlchemyError):
+        logger.error("warehouse query failed", exc_info=exc)
         st.error("The warehouse could not answer this query. Check that the database is reachable and "
                  "migrated (agentotel db upgrade); details are in the dashboard log.")
-    except ImportError as exc:
+    elif isinstance(exc, ImportError):
         logger.warning("component not available: %s", exc)
         st.info("This part of agentotel is not installed in this environment.")
-    except Exception as exc:  # noqa: BLE001 - the page must keep working
-        if _is_refusal(exc):
-            st.warning("That cannot be done or shown.")
-            st.text(str(exc)[:800])
-        else:
-            logger.exception("dashboard section failed")
-            st.error("This section could not be loaded; details are in the dashboard log.")
-    return None
+    elif _is_refusal(exc):
+        st.warning("That cannot be done or shown.")
+        st.text(str(exc)[:800])
+    else:
+        logger.error("dashboard section failed", exc_info=exc)
+        st.error("This section could not be loaded; details are in the dashboard log.")
 
 
 def _is_refusal(exc: BaseException) -> bool:

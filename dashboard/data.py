@@ -45,12 +45,15 @@ def engine(url: str):
 def analytics(url: str):
     from agentotel.warehouse.analytics import AnalyticsEngine
 
-    return AnalyticsEngine(engine(url), cache_ttl=0)  # st.cache_data caches instead
+    # Its own short cache lets the pages of one run share partial aggregates (the KPIs and the top-agents
+    # table read the same per-agent summary); st.cache_data keeps the finished results.
+    return AnalyticsEngine(engine(url), cache_ttl=TTL)
 
 
 def clear() -> None:
     """Forget cached reads (after an action changed the database)."""
     st.cache_data.clear()
+    analytics.clear()
 
 
 def _strip_nul(value: Any) -> Any:
@@ -129,6 +132,14 @@ def dimension_values(url: str, key: str, start: datetime, end: datetime) -> list
     from agentotel.warehouse import queries
 
     return queries.dimension_values(analytics(url), key, start, end)
+
+
+@_cache
+def dimension_options(url: str, family: str, keys: tuple[str, ...], start: datetime, end: datetime) -> dict[str, list[str]]:
+    """The values of several dimensions of one family (``executions``, ``llm``, ``tools``) seen in
+    ``[start, end)``, read in one pass (for the filter select boxes)."""
+    frame = analytics(url).family_summary(family, list(keys), None, start, end, quantiles=())
+    return {key: sorted({str(v) for v in frame[key].tolist() if v is not None and v == v}) for key in keys}
 
 
 @_cache

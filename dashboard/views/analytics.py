@@ -23,8 +23,8 @@ overview = common.load(data.overview, ctx.url, ctx.start, ctx.end, filters)
 if overview is not None and overview["executions"] == 0 and overview["llm_calls"] == 0 and overview["tool_calls"] == 0:
     common.empty_state()
 elif overview is not None:
-    anomaly_tab, forecast_tab, correlation_tab = st.tabs(["Anomalies", "Forecast", "Correlations"])
-    with anomaly_tab:
+    view = st.radio("Analysis", ["Anomalies", "Forecast", "Correlations"], horizontal=True, key="an_view")
+    if view == "Anomalies":  # only the chosen analysis is computed
         window = st.slider("Baseline window (buckets)", 5, 120, 30, key="an_window")
         scores = common.load(data.anomalies, ctx.url, metric, ctx.start, ctx.end, ctx.granularity, window, filters)
         if scores is not None:
@@ -33,7 +33,7 @@ elif overview is not None:
             st.text(f"{fmt.number(len(flagged))} anomalous buckets of {fmt.number(len(scores))} ({ctx.granularity} each)")
             if not flagged.empty:
                 st.dataframe(flagged, hide_index=True, width="stretch")
-    with forecast_tab:
+    elif view == "Forecast":
         steps = st.slider("Buckets ahead", 5, 60, 12, key="an_steps")
         history = common.load(data.time_series, ctx.url, metric, ctx.start, ctx.end, ctx.granularity, filters)
         prediction = common.load(data.forecast, ctx.url, metric, steps, ctx.start, ctx.end, ctx.granularity, filters)
@@ -42,7 +42,7 @@ elif overview is not None:
                                             f"{label}: forecast with 95% interval"), width="stretch")
             st.text(f"model: {prediction['model'].iloc[0] if len(prediction) else '–'}")
             common.download_csv(prediction, "forecast.csv", key="dl_forecast")
-    with correlation_tab:
+    else:
         picked = st.multiselect("Metrics", list(METRICS), default=["Executions", "Latency p95", "Tokens", "Cost"],
                                 key="an_corr")
         if len(picked) >= 2:

@@ -8,13 +8,19 @@ from agentotel.dashboard import charts, common, data
 from agentotel.dashboard import format as fmt
 
 ctx = common.page("LLM calls")
-provider = common.choice("Provider", common.load(data.dimension_values, ctx.url, "provider", ctx.start, ctx.end) or [],
-                         "llm_provider")
-model = common.choice("Model", common.load(data.dimension_values, ctx.url, "model", ctx.start, ctx.end) or [], "llm_model")
-agent = common.choice("Agent", common.load(data.dimension_values, ctx.url, "agent", ctx.start, ctx.end) or [], "llm_agent")
+options = common.load(data.dimension_options, ctx.url, "llm", ("provider", "model", "agent"), ctx.start, ctx.end) or {}
+provider = common.choice("Provider", options.get("provider", []), "llm_provider")
+model = common.choice("Model", options.get("model", []), "llm_model")
+agent = common.choice("Agent", options.get("agent", []), "llm_agent")
 filters = common.filters_of(provider=provider, model=model, agent=agent)
 
-stats = common.load(data.llm_stats, ctx.url, ctx.start, ctx.end, ("provider", "model"), filters)
+got = common.load_many({
+    "stats": (data.llm_stats, ctx.url, ctx.start, ctx.end, ("provider", "model"), filters),
+    "cost": (data.time_series, ctx.url, "cost", ctx.start, ctx.end, ctx.granularity, filters, "model"),
+    "tokens": (data.time_series, ctx.url, "tokens", ctx.start, ctx.end, ctx.granularity, filters, "model"),
+    "latency": (data.time_series, ctx.url, "llm_latency_p95", ctx.start, ctx.end, ctx.granularity, filters),
+})
+stats = got["stats"]
 if stats is not None and (stats.empty or stats["count"].sum() == 0):
     common.empty_state("LLM calls")
 elif stats is not None:
@@ -41,19 +47,17 @@ elif stats is not None:
     common.download_csv(table, "llm_models.csv", key="dl_llm")
 
     left, right = st.columns(2)
-    cost = common.load(data.time_series, ctx.url, "cost", ctx.start, ctx.end, ctx.granularity, filters, "model")
+    cost = got["cost"]
     if cost is not None and not cost.empty:
         left.altair_chart(charts.series(common.chart_frame(cost), "Cost over time", "USD", color="model", mark="bar"),
                           width="stretch")
-    tokens = common.load(data.time_series, ctx.url, "tokens", ctx.start, ctx.end, ctx.granularity, filters, "model")
+    tokens = got["tokens"]
     if tokens is not None and not tokens.empty:
         right.altair_chart(charts.series(common.chart_frame(tokens), "Tokens over time", "tokens", color="model"),
                            width="stretch")
     left, right = st.columns(2)
-    latency = common.load(data.time_series, ctx.url, "llm_latency_p95", ctx.start, ctx.end, ctx.granularity, filters,
-                          "model")
+    latency = got["latency"]
     if latency is not None and not latency.empty:
-        left.altair_chart(charts.series(common.chart_frame(latency), "Latency p95", "ms", color="model"),
-                          width="stretch")
+        left.altair_chart(charts.series(common.chart_frame(latency), "Latency p95 (all models)", "ms"), width="stretch")
     right.altair_chart(charts.bars(stats.assign(label=stats["model"].astype(str)), "label", "error_rate",
                                    "Error rate per model", "error rate", ".0%"), width="stretch")

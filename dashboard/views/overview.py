@@ -9,12 +9,19 @@ from agentotel.dashboard import charts, common, data
 from agentotel.dashboard import format as fmt
 
 ctx = common.page("Overview")
-agent = common.choice("Agent", common.load(data.dimension_values, ctx.url, "agent", ctx.start, ctx.end) or [], "ov_agent")
-service = common.choice("Service", common.load(data.dimension_values, ctx.url, "service", ctx.start, ctx.end) or [],
-                        "ov_service")
+options = common.load(data.dimension_options, ctx.url, "executions", ("agent", "service"), ctx.start, ctx.end) or {}
+agent = common.choice("Agent", options.get("agent", []), "ov_agent")
+service = common.choice("Service", options.get("service", []), "ov_service")
 filters = common.filters_of(agent=agent, service=service)
 
-kpis = common.load(data.overview, ctx.url, ctx.start, ctx.end, filters)
+series = ("executions", "success_rate", "latency_p95", "cost")
+got = common.load_many({
+    "kpis": (data.overview, ctx.url, ctx.start, ctx.end, filters),
+    **{m: (data.time_series, ctx.url, m, ctx.start, ctx.end, ctx.granularity, filters) for m in series},
+    "agents": (data.top_agents, ctx.url, ctx.start, ctx.end, "count", 10, filters),
+    "models": (data.top_models, ctx.url, ctx.start, ctx.end, "count", 10, filters),
+})
+kpis = got["kpis"]
 if kpis is not None and kpis["executions"] == 0 and kpis["llm_calls"] == 0 and kpis["tool_calls"] == 0:
     common.empty_state()
 elif kpis is not None:
@@ -33,32 +40,23 @@ elif kpis is not None:
                f"tool calls: {fmt.number(kpis['tool_calls'])} · tool error rate: {fmt.percent(kpis['tool_error_rate'])}")
 
     left, right = st.columns(2)
-    executions = common.load(data.time_series, ctx.url, "executions", ctx.start, ctx.end, ctx.granularity, filters)
-    if executions is not None:
-        left.altair_chart(charts.series(common.chart_frame(executions), "Executions", "executions", mark="bar"),
+    if got["executions"] is not None:
+        left.altair_chart(charts.series(common.chart_frame(got["executions"]), "Executions", "executions", mark="bar"),
                           width="stretch")
-    success = common.load(data.time_series, ctx.url, "success_rate", ctx.start, ctx.end, ctx.granularity, filters)
-    if success is not None:
-        right.altair_chart(charts.series(common.chart_frame(success), "Success rate", "success", y_format="%"),
-                           width="stretch")
+    if got["success_rate"] is not None:
+        right.altair_chart(charts.series(common.chart_frame(got["success_rate"]), "Success rate", "success",
+                                         y_format="%"), width="stretch")
     left, right = st.columns(2)
-    p95 = common.load(data.time_series, ctx.url, "latency_p95", ctx.start, ctx.end, ctx.granularity, filters)
-    p50 = common.load(data.time_series, ctx.url, "latency_p50", ctx.start, ctx.end, ctx.granularity, filters)
-    if p95 is not None and p50 is not None:
-        import pandas as pd
-
-        latency = pd.concat([p50.assign(percentile="p50"), p95.assign(percentile="p95")], ignore_index=True)
-        left.altair_chart(charts.series(common.chart_frame(latency), "Latency", "ms", color="percentile"),
-                          width="stretch")
-    cost = common.load(data.time_series, ctx.url, "cost", ctx.start, ctx.end, ctx.granularity, filters)
-    if cost is not None:
-        right.altair_chart(charts.series(common.chart_frame(cost), "Cost", "USD", mark="bar", y_format="$,.4~f"),
+    if got["latency_p95"] is not None:
+        left.altair_chart(charts.series(common.chart_frame(got["latency_p95"]), "Latency p95", "ms"), width="stretch")
+    if got["cost"] is not None:
+        right.altair_chart(charts.series(common.chart_frame(got["cost"]), "Cost", "USD", mark="bar", y_format="$,.4~f"),
                            width="stretch")
 
     left, right = st.columns(2)
     with left:
         st.subheader("Top agents")
-        agents = common.load(data.top_agents, ctx.url, ctx.start, ctx.end, "count", 10, filters)
+        agents = got["agents"]
         if agents is not None and not agents.empty:
             st.dataframe(agents[["agent", "count", "error_rate", "latency_p95", "total_tokens", "cost_usd"]],
                          hide_index=True, width="stretch",
@@ -68,7 +66,7 @@ elif kpis is not None:
             common.download_csv(agents, "top_agents.csv", key="dl_top_agents")
     with right:
         st.subheader("Top models")
-        models = common.load(data.top_models, ctx.url, ctx.start, ctx.end, "count", 10, filters)
+        models = got["models"]
         if models is not None and not models.empty:
             st.dataframe(models[["provider", "model", "count", "error_rate", "total_tokens", "cost_usd"]],
                          hide_index=True, width="stretch",

@@ -8,11 +8,16 @@ from agentotel.dashboard import charts, common, data
 from agentotel.dashboard import format as fmt
 
 ctx = common.page("Tools")
-tool = common.choice("Tool", common.load(data.dimension_values, ctx.url, "tool", ctx.start, ctx.end) or [], "tl_tool")
-agent = common.choice("Agent", common.load(data.dimension_values, ctx.url, "agent", ctx.start, ctx.end) or [], "tl_agent")
+options = common.load(data.dimension_options, ctx.url, "tools", ("tool", "agent"), ctx.start, ctx.end) or {}
+tool = common.choice("Tool", options.get("tool", []), "tl_tool")
+agent = common.choice("Agent", options.get("agent", []), "tl_agent")
 filters = common.filters_of(tool=tool, agent=agent)
 
-stats = common.load(data.tool_stats, ctx.url, ctx.start, ctx.end, ("tool",), filters)
+got = common.load_many({
+    "stats": (data.tool_stats, ctx.url, ctx.start, ctx.end, ("tool",), filters),
+    "usage": (data.time_series, ctx.url, "tool_calls", ctx.start, ctx.end, ctx.granularity, filters, "tool"),
+})
+stats = got["stats"]
 if stats is not None and (stats.empty or stats["count"].sum() == 0):
     common.empty_state("tool calls")
 elif stats is not None:
@@ -33,7 +38,7 @@ elif stats is not None:
     left.altair_chart(charts.bars(table, "tool", "count", "Calls per tool", "calls"), width="stretch")
     right.altair_chart(charts.bars(table, "tool", "error_rate", "Error rate per tool", "error rate", ".0%"),
                        width="stretch")
-    usage = common.load(data.time_series, ctx.url, "tool_calls", ctx.start, ctx.end, ctx.granularity, filters, "tool")
+    usage = got["usage"]
     if usage is not None and not usage.empty:
         st.altair_chart(charts.series(common.chart_frame(usage), "Tool calls over time", "calls", color="tool", mark="bar"),
                         width="stretch")

@@ -140,10 +140,16 @@ def test_analytics_page(seeded, monkeypatch):
     dashboard_env(monkeypatch, seeded.url)
     at = run_page("analytics")
     assert_clean(at)
-    assert len(at.get("vega_lite_chart")) == 3  # anomalies, forecast with interval, correlation heat map
-    assert any(t.value.startswith("model: ") for t in at.text)
+    assert len(at.get("vega_lite_chart")) == 1  # anomalies marked on the series
+    assert any(t.value.endswith("(1min each)") for t in at.text)
+    at.radio(key="an_view").set_value("Forecast").run()
+    assert_clean(at)
+    assert len(at.get("vega_lite_chart")) == 1 and any(t.value.startswith("model: ") for t in at.text)
+    at.radio(key="an_view").set_value("Correlations").run()
+    assert_clean(at)
     correlations = frames(at)[-1]
     assert {"metric_a", "metric_b", "pearson_r"} <= set(correlations.columns)
+    assert len(correlations) == 6  # 4 metrics, every pair
     at.selectbox(key="an_metric").set_value("Cost").run()
     assert_clean(at)
 
