@@ -219,6 +219,74 @@ def worker(variant: str, transport: str, base_url: str | None) -> None:
     tracer_provider.shutdown()
 
 
+# --- micro: our wrapper alone, hot loop, in-process -----------------------------------------------------------
+def micro(n: int = 20000) -> None:
+    """Cost of agentotel's wrapper around a call that returns a pre-built result (no SDK, no transport),
+    next to a bare hand-written span: stable figures on a busy machine (warm caches, so lower than the
+    end-to-end ones)."""
+    from opentelemetry.trace import SpanKind
+
+    from agentotel.instrumentation._content import ContentSettings
+    from agentotel.instrumentation.instruments import build_instruments
+    from agentotel.instrumentation.openai import patch
+
+    tracer_provider, meter_provider = _providers()
+    client = _mock_client()
+    _use_prebuilt_chunks(client)
+    result = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    tracer = tracer_provider.get_tracer("bench")
+    instruments = build_instruments("bench", meter_provider)
+    resource = client.chat.completions
+
+    class Replay:  # an openai.Stream stand-in over pre-built chunks
+        def __init__(self, chunks):
+            self._iterator = iter(chunks)
+
+        def __iter__(self):
+            return self._iterator
+
+        def __next__(self):
+            return next(self._iterator)
+
+    def timed(fn) -> float:
+        for _ in range(n // 10):
+            fn()
+        samples = []
+        perf = time.perf_counter_ns
+        for _ in range(n):
+            start = perf()
+            fn()
+            samples.append(perf() - start)
+        return statistics.median(samples) / 1000
+
+    def span() -> None:
+        with tracer.start_as_current_span("chat gpt-4o-mini", kind=SpanKind.CLIENT,
+                                          attributes={"gen_ai.operation.name": "chat"}):
+            pass
+
+    rows = [("one hand-written span (1 attribute)", timed(span))]
+    kwargs = {"model": "gpt-4o-mini", "messages": MESSAGES}
+    for capture in (False, True):
+        wrapper = patch.sync_wrapper("chat", tracer, instruments, ContentSettings(capture=capture))
+        rows.append((f"agentotel chat call, content {'on' if capture else 'off'}",
+                     timed(lambda w=wrapper: w(lambda *a, **k: result, resource, (), kwargs))))
+    stream_kwargs = {**kwargs, "stream": True}
+    wrapper = patch.sync_wrapper("chat", tracer, instruments, ContentSettings(capture=False))
+    streamed = {}
+    for chunks in (20, 100):
+        plain = timed(lambda c=chunks: [None for _ in Replay(_PREBUILT[c])])
+        traced = timed(lambda c=chunks: [None for _ in wrapper(lambda *a, **k: Replay(_PREBUILT[c]), resource, (),
+                                                                stream_kwargs)])
+        streamed[chunks] = traced - plain
+    rows.append(("agentotel streamed call, 20 chunks", streamed[20]))
+    rows.append(("agentotel per streamed chunk", (streamed[100] - streamed[20]) / 80))
+    print(f"\n## micro (in-process hot loop, median of {n} calls)")
+    print("| what | µs |")
+    print("|---|---|")
+    for label, value in rows:
+        print(f"| {label} | {value:.2f} |")
+
+
 # --- parent ------------------------------------------------------------------------------------------------
 class Worker:
     def __init__(self, variant: str, transport: str, base_url: str | None) -> None:
@@ -314,11 +382,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--transport", default="mock,loopback")
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--micro", action="store_true", help="only the in-process wrapper figures")
     parser.add_argument("--worker")
     parser.add_argument("--base-url")
     args = parser.parse_args()
     if args.worker:
         worker(args.worker, args.transport, args.base_url)
+        return
+    if args.micro:
+        micro()
         return
     variants = args.variants.split(",")
     if "none" not in variants:
