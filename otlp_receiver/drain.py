@@ -6,16 +6,19 @@ Traces go through the processor pipeline; metrics and logs through their writers
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from google.protobuf.message import Message
 from sqlalchemy import Engine
+from sqlalchemy import exc as sa_exc
 
 from agentotel.otlp_receiver.codec import LOGS, METRICS, SIGNALS_BY_CODE, TRACES
-from agentotel.otlp_receiver.spool import Spool
+from agentotel.otlp_receiver.spool import Record, Spool
 from agentotel.processors.base import Pipeline
 from agentotel.processors.decode import DecodeLimits, decode_request
 from agentotel.processors.records import SpanBatch
@@ -24,6 +27,18 @@ logger = logging.getLogger(__name__)
 
 MetricsWriter = Callable[[Engine, Message], int]
 LogsWriter = Callable[[Engine, Message], int]
+
+
+def is_transient(error: BaseException) -> bool:
+    """A failure that will pass (database down, locked, connection lost): retry the same records later.
+
+    Anything else is a property of the data (a value the database refuses, a bug on an odd input) and
+    would block the drain forever if retried: those items are isolated and quarantined instead.
+    """
+    if isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError,
+                          sa_exc.TimeoutError, OSError, TimeoutError)):  # fmt: skip
+        return True
+    return isinstance(error, sa_exc.DBAPIError) and bool(error.connection_invalidated)
 
 
 class Drain:
@@ -50,6 +65,7 @@ class Drain:
         self.periodic = [(interval, task, 0.0) for interval, task in (periodic or [])]
         self.stop_event = threading.Event()
         self.failures = 0
+        self.quarantined = 0
         self.last_error: str | None = None
         self._thread: threading.Thread | None = None
 
@@ -87,6 +103,18 @@ class Drain:
         records = self.spool.read(max_records=256, wait=wait)
         if not records:
             return 0
+        try:
+            self._write_records(records)
+        except Exception as error:
+            if is_transient(error):
+                raise
+            logger.error("a batch failed permanently (%s: %s); isolating the bad items", type(error).__name__, error)
+            for record in records:
+                self._write_isolated(record)
+        self.spool.commit(records[-1].end)
+        return len(records)
+
+    def _write_records(self, records: list[Record]) -> None:
         batch = SpanBatch()
         for record in records:
             signal = SIGNALS_BY_CODE.get(record.type)
@@ -106,8 +134,37 @@ class Drain:
                 self._timed("logs", lambda r=request: self.write_logs(self.engine, r))
         if batch.spans:
             self._write_spans(batch)
-        self.spool.commit(records[-1].end)
-        return len(records)
+
+    def _write_isolated(self, record: Record) -> None:
+        """Write one record; if it still fails, write its spans one by one and quarantine the failures."""
+        try:
+            self._write_records([record])
+            return
+        except Exception as error:
+            if is_transient(error):
+                raise
+            if record.type != TRACES.code:
+                self._quarantine(record.type, record.payload, error)
+                return
+        request = TRACES.request_type()
+        request.ParseFromString(record.payload)
+        for span in decode_request(request, self.limits).spans:
+            try:
+                self._write_spans(SpanBatch(spans=[span]))
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                self._quarantine(record.type, json.dumps({"trace_id": span.trace_id, "span_id": span.span_id,
+                                                           "name": span.name}).encode(), error)  # fmt: skip
+
+    def _quarantine(self, record_type: int, payload: bytes, error: BaseException) -> None:
+        self.quarantined += 1
+        directory = Path(self.spool.dir) / "quarantine"
+        directory.mkdir(exist_ok=True)
+        stamp = f"{time.time_ns()}-{self.quarantined}"
+        (directory / f"{stamp}.bin").write_bytes(payload)
+        (directory / f"{stamp}.txt").write_text(f"record type {record_type}\n{type(error).__name__}: {error}\n")
+        logger.error("quarantined an item the warehouse refuses (%s: %s) in %s", type(error).__name__, error, directory)
 
     def _write_spans(self, batch: SpanBatch) -> None:
         count = len(batch)

@@ -46,9 +46,7 @@ def any_value(value: Any, limits: DecodeLimits = DEFAULT_LIMITS) -> Any:
     which = value.WhichOneof("value")
     if which == "string_value":
         text = value.string_value
-        if len(text) > limits.max_string_length:
-            text = text[: limits.max_string_length]
-        return clean_text(text)
+        return text[: limits.max_string_length] if len(text) > limits.max_string_length else text
     if which == "int_value":
         return value.int_value
     if which == "double_value":
@@ -61,32 +59,41 @@ def any_value(value: Any, limits: DecodeLimits = DEFAULT_LIMITS) -> Any:
     if which == "array_value":
         return [any_value(item, limits) for item in value.array_value.values]
     if which == "kvlist_value":
-        return {clean_text(kv.key): any_value(kv.value, limits) for kv in value.kvlist_value.values}
+        return {kv.key: any_value(kv.value, limits) for kv in value.kvlist_value.values}
     if which == "bytes_value":
         return base64.b64encode(value.bytes_value).decode("ascii")
     return None
 
 
 def attributes_dict(key_values: Any, limits: DecodeLimits = DEFAULT_LIMITS) -> tuple[dict[str, Any], int]:
-    """Attributes as a dict, capped at ``limits.max_attributes``; returns (dict, number dropped)."""
+    """Attributes as a dict, capped at ``limits.max_attributes``; returns (dict, number dropped).
+
+    The hot loop of ingest: the common scalar types are inlined. Strings are kept as they are (NUL
+    included); the writer makes them storable (``warehouse.bulk``).
+    """
     out: dict[str, Any] = {}
-    truncated: list[str] = []
+    truncated: list[str] | None = None
     cap = limits.max_attributes
     max_len = limits.max_string_length
     dropped = 0
+    if len(key_values) > cap:
+        dropped = len(key_values) - cap
+        key_values = key_values[:cap]
     for kv in key_values:
-        if len(out) >= cap:
-            dropped += 1
-            continue
         value = kv.value
-        if value.WhichOneof("value") == "string_value":
+        which = value.WhichOneof("value")
+        if which == "string_value":
             text = value.string_value
             if len(text) > max_len:
-                truncated.append(kv.key)
+                truncated = (truncated or []) + [kv.key]
                 text = text[:max_len]
-            out[clean_text(kv.key)] = clean_text(text)
+            out[kv.key] = text
+        elif which == "int_value":
+            out[kv.key] = value.int_value
+        elif which == "bool_value":
+            out[kv.key] = value.bool_value
         else:
-            out[clean_text(kv.key)] = any_value(value, limits)
+            out[kv.key] = any_value(value, limits)
     if truncated:
         out[TRUNCATED_KEY] = truncated
     return out, dropped

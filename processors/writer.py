@@ -12,7 +12,15 @@ from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from agentotel.processors.executions import Node, compute_trace_executions
 from agentotel.processors.records import SpanBatch, SpanRecord
-from agentotel.warehouse.bulk import driver_time, driver_time_ns, dumps_json, fast_insert, ns_to_datetime
+from agentotel.warehouse.bulk import (
+    driver_time,
+    driver_time_ns,
+    dumps_json,
+    fast_insert,
+    ns_to_datetime,
+    storable,
+    storable_int,
+)
 from agentotel.warehouse.locks import lock_traces
 from agentotel.warehouse.models import Agent, AgentExecution, LLMCall, Span, ToolCall
 from agentotel.warehouse.upsert import insert_on_conflict
@@ -36,6 +44,12 @@ LLM_COLUMNS = (
     "total_tokens", "cached_input_tokens", "cost_usd", "time_to_first_token_ms", "finish_reason",
     "error_type", "streaming", "cost_source",
 )  # fmt: skip
+
+LLM_TEXT_LIMITS = {"provider": 64, "request_model": 255, "response_model": 255, "operation": 64,
+                   "finish_reason": 64, "error_type": 255, "cost_source": 16}  # fmt: skip
+EXECUTION_TEXT_LIMITS = (("input", None), ("output", None), ("error_message", None), ("service_name", 255),
+                         ("conversation_id", 255), ("user_id", 255))  # fmt: skip
+LLM_INT_COLUMNS = ("input_tokens", "output_tokens", "total_tokens", "cached_input_tokens")
 
 BatchObserver = Callable[[SpanBatch], None]
 SpanKeysHook = Callable[[Connection, list[tuple[str, str]]], None]
@@ -62,8 +76,10 @@ class WarehouseWriter:
     def consume(self, batch: SpanBatch) -> None:
         with self.engine.connect() as conn:
             conn.info["write"] = True
+            self._new_agent_ids: dict[tuple[str, str], int] = {}
             with conn.begin():
                 new_spans = self._write(conn, batch)
+            self._agent_ids.update(self._new_agent_ids)  # only ids that were committed are cached
         if new_spans and self.observers:
             stored = SpanBatch(spans=new_spans)
             for observer in self.observers:
@@ -74,6 +90,11 @@ class WarehouseWriter:
 
     # -- the transaction ------------------------------------------------------------------------
     def _write(self, conn: Connection, batch: SpanBatch) -> list[SpanRecord]:
+        for span in batch.spans:
+            span.agent_name, span.agent_version = storable(span.agent_name, 255), storable(span.agent_version, 64)
+            if span.llm is not None:  # counts beyond 32 bits are a producer's bug: unknown, not a poison pill
+                for column in LLM_INT_COLUMNS:
+                    span.llm[column] = storable_int(span.llm.get(column))
         trace_ids = sorted({s.trace_id for s in batch.spans})
         lock_traces(conn, trace_ids)  # first, so that our hooks and other receivers' writers cannot deadlock us
         stored = _fetch_structure(conn, trace_ids)
@@ -155,6 +176,8 @@ class WarehouseWriter:
         if stale_executions:
             conn.execute(EXECUTIONS.delete().where(EXECUTIONS.c.id.in_(stale_executions)))
         for row in execution_rows:
+            for column, limit in EXECUTION_TEXT_LIMITS:
+                row[column] = storable(row[column], limit)
             row["timestamp"] = driver_time(row["timestamp"], dialect)
             row["end_time"] = driver_time(row["end_time"], dialect)
         fast_insert(
@@ -173,23 +196,21 @@ class WarehouseWriter:
     def _agent_ids_for(self, conn: Connection, spans: Iterable[SpanRecord]) -> dict[tuple[str, str], int]:
         wanted = {(s.agent_name, s.agent_version or "") for s in spans if s.span_type == "agent" and s.agent_name}
         missing = [key for key in wanted if key not in self._agent_ids]
+        found: dict[tuple[str, str], int] = {}
         if missing:
             now = datetime.now(timezone.utc)
-            provider_of = {}
             insert_on_conflict(
                 conn,
                 AGENTS,
-                [
-                    {"name": n, "version": v, "source": "telemetry", "created_at": now, "updated_at": now,
-                     "last_seen_at": now, "provider": provider_of.get(n)}
-                    for n, v in missing
-                ],
+                [{"name": n, "version": v, "source": "telemetry", "created_at": now, "updated_at": now,
+                  "last_seen_at": now} for n, v in missing],
                 ("name", "version"),
             )  # fmt: skip
             names = sorted({n for n, _ in missing})
             for row in conn.execute(select(AGENTS.c.id, AGENTS.c.name, AGENTS.c.version).where(AGENTS.c.name.in_(names))):
-                self._agent_ids[(row.name, row.version)] = row.id
-        return {key: self._agent_ids[key] for key in wanted if key in self._agent_ids}
+                found[(row.name, row.version)] = row.id
+            self._new_agent_ids.update(found)
+        return {key: found.get(key, self._agent_ids.get(key)) for key in wanted if key in found or key in self._agent_ids}
 
 
 # -- reads --------------------------------------------------------------------------------------------
@@ -285,7 +306,7 @@ def _span_row(span: SpanRecord, dialect: str) -> dict[str, Any]:
         "name": span.name,
         "kind": span.kind,
         "span_type": span.span_type,
-        "service_name": span.service_name,
+        "service_name": storable(span.service_name, 255),
         "start_time": driver_time_ns(span.start_ns, dialect),
         "end_time": driver_time_ns(span.end_ns, dialect),
         "duration_ms": span.duration_ms,
@@ -298,32 +319,32 @@ def _span_row(span: SpanRecord, dialect: str) -> dict[str, Any]:
         "start_time_unix_nano": span.start_ns,
         "end_time_unix_nano": span.end_ns,
         "links": dumps_json(span.links),
-        "scope_name": span.scope_name,
-        "scope_version": span.scope_version,
-        "trace_state": span.trace_state,
+        "scope_name": storable(span.scope_name, 255),
+        "scope_version": storable(span.scope_version, 64),
+        "trace_state": storable(span.trace_state),
         "flags": span.flags,
         "dropped_attributes_count": span.dropped_attributes_count,
         "dropped_events_count": span.dropped_events_count,
         "dropped_links_count": span.dropped_links_count,
         "agent_name": span.agent_name,
         "agent_version": span.agent_version,
-        "conversation_id": span.conversation_id,
-        "user_id": span.user_id,
-        "input": span.input,
-        "output": span.output,
+        "conversation_id": storable(span.conversation_id, 255),
+        "user_id": storable(span.user_id, 255),
+        "input": storable(span.input),
+        "output": storable(span.output),
     }
 
 
 def _llm_row(span: SpanRecord, dialect: str) -> dict[str, Any]:
     llm = span.llm or {}
-    row = {column: llm.get(column) for column in LLM_COLUMNS}
+    row = {column: storable(llm.get(column), LLM_TEXT_LIMITS.get(column)) for column in LLM_COLUMNS}
     row.update(
         trace_id=span.trace_id,
         span_id=span.span_id,
         execution_id=span.execution_id,
         duration_ms=span.duration_ms,
         start_time=driver_time_ns(span.start_ns, dialect),
-        service_name=span.service_name,
+        service_name=storable(span.service_name, 255),
         agent_name=span.agent_name,
         success=bool(llm.get("success", not span.is_error)),
     )
@@ -338,12 +359,12 @@ def _tool_row(span: SpanRecord, dialect: str) -> dict[str, Any]:
         "trace_id": span.trace_id,
         "span_id": span.span_id,
         "execution_id": span.execution_id,
-        "tool_name": tool.get("tool_name"),
-        "tool_call_id": tool.get("tool_call_id"),
+        "tool_name": storable(tool.get("tool_name"), 255),
+        "tool_call_id": storable(tool.get("tool_call_id"), 255),
         "duration_ms": span.duration_ms,
         "success": bool(tool.get("success", not span.is_error)),
-        "error_message": tool.get("error_message"),
+        "error_message": storable(tool.get("error_message")),
         "start_time": driver_time_ns(span.start_ns, dialect),
-        "service_name": span.service_name,
+        "service_name": storable(span.service_name, 255),
         "agent_name": span.agent_name,
     }

@@ -7,29 +7,52 @@ same as ``upsert.insert_on_conflict`` produces.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Table, bindparam, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-try:  # orjson is several times faster; the standard library is the fallback
-    import orjson
+NUL = "\x00"
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
-    def dumps_json(value: Any) -> str | None:
-        if value is None:
-            return None
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
-except ImportError:  # pragma: no cover - orjson is a declared dependency
-    import json
+def dumps_json(value: Any) -> str | None:
+    """Compact JSON text; a NUL character (which PostgreSQL cannot store) is kept visible, escaped."""
+    if value is None:
+        return None
+    text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    if "\\u0000" in text:
+        text = _JSON_NUL.sub(r"\1\\\\u0000", text)
+    return text
 
-    def dumps_json(value: Any) -> str | None:
-        return None if value is None else json.dumps(value, separators=(",", ":"), default=str)
+
+def storable(value: Any, limit: int | None = None) -> Any:
+    """A text value PostgreSQL can store: NUL becomes the visible escape ``\\u0000``, and a value longer
+    than its ``String(limit)`` column is cut (PostgreSQL would refuse the whole batch)."""
+    if type(value) is not str:
+        return value
+    if NUL in value:
+        value = value.replace(NUL, "\\u0000")
+    if limit is not None and len(value) > limit:
+        value = value[:limit]
+    return value
+
+
+INT32_MAX = 2**31 - 1
+
+
+def storable_int(value: Any) -> int | None:
+    """An ``Integer`` column value: a count beyond 32 bits is a producer's bug, stored as unknown."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if -INT32_MAX <= value <= INT32_MAX else None
 
 
 SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy's SQLite DateTime stores
