@@ -156,10 +156,11 @@ def wait_idle(page, timeout: float = 30.0) -> None:
 
 
 def test_every_page_renders_with_numbers_and_charts(live):
+    from playwright.sync_api import expect
+
     page, errors = open_page(live, "Overview", "Top agents")
-    metrics = page.locator('[data-testid="stMetric"]').all_inner_texts()
-    assert any("Executions" in m and "11" in m for m in metrics), metrics
-    assert any("LLM calls" in m and "22" in m for m in metrics), metrics
+    expect(page.locator('[data-testid="stMetric"]', has_text="Executions")).to_contain_text("11", timeout=30_000)
+    expect(page.locator('[data-testid="stMetric"]', has_text="LLM calls")).to_contain_text("22", timeout=30_000)
     page.locator('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg').first.wait_for()
     assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 4
     page.screenshot(path=str(live.artifacts / "dashboard-overview.png"), full_page=True)
@@ -212,8 +213,10 @@ def test_hostile_span_content_makes_no_request(live):
 def test_csv_download_is_neutralised(live):
     page, _ = open_page(live, "Overview", "Top agents")
     wait_idle(page)
+    button = page.locator('[data-testid="stColumn"]', has_text="Top agents").get_by_role("button", name="Download CSV")
+    button.wait_for(timeout=30_000)
     with page.expect_download(timeout=30_000) as download:
-        page.get_by_role("button", name="Download CSV").first.click()
+        button.click()
     path = live.work / "top_agents.csv"
     download.value.save_as(path)
     text = path.read_text(encoding="utf-8")
