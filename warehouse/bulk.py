@@ -121,6 +121,9 @@ def fast_insert(
     """Insert driver-ready ``rows`` (all with the same keys); on conflict do nothing or update."""
     if not rows:
         return
+    if conn.dialect.name == "postgresql" and not update_columns and len(rows) >= COPY_MIN_ROWS:
+        _copy_insert(conn, table, rows, keys)
+        return
     dialect = conn.dialect
     sql, order = _compiled(
         table, dialect.name, dialect, tuple(rows[0]), tuple(keys), tuple(update_columns), tuple(coalesce_columns)
@@ -128,3 +131,31 @@ def fast_insert(
     getter = itemgetter(*order)
     params = [getter(row) for row in rows] if len(order) > 1 else [(getter(row),) for row in rows]
     conn.exec_driver_sql(sql, params)
+
+
+COPY_MIN_ROWS = 64
+
+
+def _copy_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
+    """PostgreSQL: ``COPY`` into a session-local staging table, then one ``INSERT … SELECT … ON CONFLICT
+    DO NOTHING`` (several times faster than row-by-row parameters; same idempotent result)."""
+    columns = list(rows[0])
+    staging = f"_agentotel_stage_{table.name}"
+    quote = conn.dialect.identifier_preparer.quote
+    column_list = ", ".join(quote(c) for c in columns)
+    key_list = ", ".join(quote(k) for k in keys)
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {quote(staging)} "  # noqa: S608 - identifiers from our models
+            f"(LIKE {quote(table.name)} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        with cursor.copy(f"COPY {quote(staging)} ({column_list}) FROM STDIN") as copy:
+            getter = itemgetter(*columns)
+            for row in rows:
+                copy.write_row(getter(row))
+        cursor.execute(
+            f"INSERT INTO {quote(table.name)} ({column_list}) "  # noqa: S608 - identifiers from our models
+            f"SELECT DISTINCT ON ({key_list}) {column_list} FROM {quote(staging)} ON CONFLICT ({key_list}) DO NOTHING"
+        )
+        cursor.execute(f"TRUNCATE {quote(staging)}")
