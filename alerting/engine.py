@@ -48,8 +48,7 @@ class RuleEngine:
         report = EvaluationReport(now)
         ctx = EvalContext(self.source, now)
         states = self._load_states()
-        self._forget_manually_resolved(states)
-        changed: dict[tuple[str, str], dict[str, Any]] = {}
+        changed: dict[tuple[str, str], dict[str, Any]] = {key: states[key] for key in self._forget_manually_resolved(states)}
         for rule in self.config.rules:
             try:
                 samples = rule.evaluate(ctx)
@@ -124,16 +123,19 @@ class RuleEngine:
         with self.engine.connect() as conn:
             return {(r.rule_id, r.fingerprint): dict(r._mapping) for r in conn.execute(select(RULE_STATE))}
 
-    def _forget_manually_resolved(self, states: dict[tuple[str, str], dict[str, Any]]) -> None:
+    def _forget_manually_resolved(self, states: dict[tuple[str, str], dict[str, Any]]) -> list[tuple[str, str]]:
         """A firing series whose alert was resolved by hand starts over (fires again if still true)."""
         ids = [s["alert_id"] for s in states.values() if s["state"] == "firing" and s["alert_id"] is not None]
         if not ids:
-            return
+            return []
         with self.engine.connect() as conn:
             resolved = set(conn.execute(select(ALERTS.c.id).where(ALERTS.c.id.in_(ids), ALERTS.c.status == "resolved")).scalars())
-        for state in states.values():
+        reset = []
+        for key, state in states.items():
             if state["alert_id"] in resolved:
                 state.update(state="inactive", active_since=None, clear_since=None, alert_id=None)
+                reset.append(key)
+        return reset
 
     def _save(self, states: Any, now: datetime) -> None:
         keep, drop = [], []

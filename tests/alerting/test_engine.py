@@ -233,3 +233,15 @@ def q_alerts(engine):
     from agentotel.warehouse.alerting_queries import alerts
 
     return alerts(engine)
+
+
+def test_manually_resolved_series_that_vanished_leaves_no_state(sqlite_engine):
+    config = parse_rules(RULES.replace("for: 2m", "for: 0s"), "rules.yaml")
+    line = Timeline()
+    rules = RuleEngine(sqlite_engine, config, line.source)
+    rules.evaluate(line.at(0, "a", 0.5))
+    [alert] = AlertManager(sqlite_engine).get_active_alerts()
+    AlertManager(sqlite_engine).resolve_alert(alert["id"], by="alice")
+    rules.evaluate(T0 + 20 * MIN)  # no data any more
+    assert states(sqlite_engine) == {}
+    assert AlertManager(sqlite_engine).get_active_alerts() == []
