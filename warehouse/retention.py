@@ -18,11 +18,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Connection, Engine, and_, delete, exists, func, select
+from sqlalchemy import Connection, Engine, and_, delete, exists, func, or_, select
 
 from agentotel.warehouse import schema_manager
 from agentotel.warehouse.models import Base
-from agentotel.warehouse.rollups import FAMILIES, HOUR, MINUTE, _ceil, _floor, rebuild_range
+from agentotel.warehouse.rollups import COARSE_LEVELS, FAMILIES, HOUR, MINUTE, _ceil, _floor, rebuild_range
 
 logger = logging.getLogger(__name__)
 
@@ -126,10 +126,9 @@ def _trim_rollups(conn: Connection, cutoffs: Mapping[str, datetime]) -> dict[str
         rollup = family.rollup
         if conn.execute(select(func.count()).select_from(rollup)).scalar() == 0:
             continue
-        minute_cut, hour_cut = _floor(cutoff, MINUTE), _floor(cutoff, HOUR)
+        hour_cut = _floor(cutoff, HOUR)
         stmt = delete(rollup).where(
-            ((rollup.c.width_s == MINUTE) & (rollup.c.bucket < minute_cut))
-            | ((rollup.c.width_s == HOUR) & (rollup.c.bucket < hour_cut))
+            or_(*((rollup.c.width_s == width) & (rollup.c.bucket < _floor(cutoff, width)) for width in (MINUTE, *COARSE_LEVELS)))
         )
         count = conn.execute(stmt).rowcount or 0
         # the boundary minute/hour (and the children removed after the cut-off) are recomputed

@@ -1,7 +1,7 @@
 """Rollup tables: executions, LLM calls and tool calls pre-aggregated per minute (and per hour).
 
-Each row is one (width, bucket start, dimensions) cell; ``width_s`` is 60 for minute rows and 3600 for
-hour rows (merged from the minute rows, so long ranges read 60x fewer rows). Dimensions that are NULL in the source are stored as ``""``
+Each row is one (width, bucket start, dimensions) cell; ``width_s`` is 60 for minute rows, 600 and 3600 for
+10-minute and hour rows (merged from the minute rows, so long ranges read far fewer rows). Dimensions that are NULL in the source are stored as ``""``
 so that they can be part of the primary key. Durations are kept as a mergeable sketch
 (``agentotel.warehouse.sketch``): a sparse JSON histogram over fixed log-spaced buckets.
 """
@@ -22,7 +22,7 @@ class RollupExecution(Base):
 
     __tablename__ = "rollup_executions"
 
-    width_s: Mapped[int] = mapped_column(Integer, primary_key=True)  # 60 (minute) or 3600 (hour)
+    width_s: Mapped[int] = mapped_column(Integer, primary_key=True)  # 60, 600 or 3600 seconds
     bucket: Mapped[datetime] = mapped_column(primary_key=True)
     agent_name: Mapped[str] = mapped_column(String(255), primary_key=True)
     service_name: Mapped[str] = mapped_column(String(255), primary_key=True)
@@ -38,7 +38,7 @@ class RollupLLM(Base):
 
     __tablename__ = "rollup_llm"
 
-    width_s: Mapped[int] = mapped_column(Integer, primary_key=True)  # 60 (minute) or 3600 (hour)
+    width_s: Mapped[int] = mapped_column(Integer, primary_key=True)  # 60, 600 or 3600 seconds
     bucket: Mapped[datetime] = mapped_column(primary_key=True)
     agent_name: Mapped[str] = mapped_column(String(255), primary_key=True)
     service_name: Mapped[str] = mapped_column(String(255), primary_key=True)
@@ -60,7 +60,7 @@ class RollupTool(Base):
 
     __tablename__ = "rollup_tools"
 
-    width_s: Mapped[int] = mapped_column(Integer, primary_key=True)  # 60 (minute) or 3600 (hour)
+    width_s: Mapped[int] = mapped_column(Integer, primary_key=True)  # 60, 600 or 3600 seconds
     bucket: Mapped[datetime] = mapped_column(primary_key=True)
     agent_name: Mapped[str] = mapped_column(String(255), primary_key=True)
     service_name: Mapped[str] = mapped_column(String(255), primary_key=True)

@@ -4,7 +4,8 @@
 minute from ``watermark - lateness`` to the newest source row, so re-running adds nothing twice and rows
 that arrive up to ``lateness`` (default 15 minutes) after an already rolled-up minute are re-aggregated.
 Older back-fills (``agentotel import`` of offline data, repairs) call ``rebuild_rollups(engine, start, end)``
-for their time range. Hour rows are merged from the minute rows of every hour touched. Each bucket also
+for their time range. 10-minute and hour rows are merged from the minute rows of every hour touched, so a
+long range reads hour rows in the middle and finer rows only at its edges. Each bucket also
 has a TOTAL row (all dimensions = ``TOTAL``) for unfiltered, ungrouped reads: sum over cells OR read
 the total, never both.
 
@@ -37,7 +38,9 @@ except ImportError:  # pragma: no cover - optional speed-up
 logger = logging.getLogger(__name__)
 
 MINUTE = 60
+TEN_MINUTES = 600
 HOUR = 3600
+COARSE_LEVELS = (TEN_MINUTES, HOUR)  # merged from the minute rows
 DEFAULT_LATENESS = timedelta(minutes=15)
 FUTURE_SLACK = timedelta(minutes=1)
 REBUILD_CHUNK = timedelta(hours=6)
@@ -322,7 +325,7 @@ def rebuild_range(conn: Connection, family: Family, start: datetime, end: dateti
         conn.execute(_delete_rows(family, MINUTE, first, chunk_end))
         written += _insert(conn, family, partials, MINUTE)
         cursor = chunk_end
-    written += _rebuild_hours(conn, family, _floor(lo, HOUR), _ceil(hi, HOUR))
+    written += _rebuild_coarse(conn, family, _floor(lo, HOUR), _ceil(hi, HOUR))
     return written
 
 
@@ -337,20 +340,46 @@ def with_totals(partials: pd.DataFrame, family: Family) -> pd.DataFrame:
     return pd.concat([partials, totals[partials.columns]], ignore_index=True)
 
 
-def _rebuild_hours(conn: Connection, family: Family, lo: datetime, hi: datetime) -> int:
+def _rebuild_coarse(conn: Connection, family: Family, lo: datetime, hi: datetime) -> int:
+    """Recompute the 10-minute and hour rows of ``[lo, hi)`` (hour-aligned) from the minute rows."""
     rollup = family.rollup
     columns = [c for c in rollup.columns if c.name != "duration_hist"]
     stmt = select(*columns, cast(rollup.c.duration_hist, Text).label("duration_hist")).where(
         rollup.c.width_s == MINUTE, rollup.c.bucket >= lo, rollup.c.bucket < hi
     )
     minutes = frame_from_result(conn.execute(stmt))
-    conn.execute(_delete_rows(family, HOUR, lo, hi))
+    for width in COARSE_LEVELS:
+        conn.execute(_delete_rows(family, width, lo, hi))
     if minutes.empty:
         return 0
     minutes["duration_hist"] = [_loads(text) if text else {} for text in minutes["duration_hist"]]
-    minutes["bucket"] = pd.to_datetime(minutes["bucket"], utc=True).dt.floor("3600s")
-    hours = merge_partials(minutes, ["bucket", *family.dim_columns], family.sum_columns, with_hist=True)
-    return _insert(conn, family, hours, HOUR)
+    buckets = pd.to_datetime(minutes["bucket"], utc=True)
+    written = 0
+    for width in COARSE_LEVELS:
+        coarse = merge_partials(
+            minutes.assign(bucket=buckets.dt.floor(f"{width}s")), ["bucket", *family.dim_columns], family.sum_columns, with_hist=True
+        )
+        written += _insert(conn, family, coarse, width)
+    return written
+
+
+def segments(lo: datetime, hi: datetime, widths: Sequence[int]) -> list[tuple[int, datetime, datetime]]:
+    """Cover ``[lo, hi)`` (minute-aligned) with as few rollup rows as possible: the coarsest aligned
+    ``widths`` in the middle, finer ones at the edges (minutes always allowed)."""
+    levels = sorted({MINUTE, *widths}, reverse=True)
+
+    def cover(a: datetime, b: datetime, index: int) -> list[tuple[int, datetime, datetime]]:
+        if a >= b:
+            return []
+        width = levels[index]
+        if width == MINUTE:
+            return [(MINUTE, a, b)]
+        inner_a, inner_b = _ceil(a, width), _floor(b, width)
+        if inner_a >= inner_b:
+            return cover(a, b, index + 1)
+        return [*cover(a, inner_a, index + 1), (width, inner_a, inner_b), *cover(inner_b, b, index + 1)]
+
+    return cover(lo, hi, 0)
 
 
 def _delete_rows(family: Family, width_s: int, lo: datetime, hi: datetime):
@@ -412,15 +441,9 @@ def read_partials(
         if lo < hi:
             pieces.append(partials_from_raw(raw_frame(conn, family, lo, hi, filters), family, MINUTE))
     if m0 < m1:
-        use_hours = width_s is None or width_s % HOUR == 0
-        h0, h1 = _ceil(m0, HOUR), _floor(m1, HOUR)
-        if use_hours and h0 < h1:
-            ranges = [(MINUTE, m0, h0), (HOUR, h0, h1), (MINUTE, h1, m1)]
-        else:
-            ranges = [(MINUTE, m0, m1)]
-        for width, lo, hi in ranges:
-            if lo < hi:
-                pieces.append(_read_rollup(conn, family, width, lo, hi, filters, group_columns, width_s, with_hist))
+        usable = [w for w in COARSE_LEVELS if width_s is None or width_s % w == 0]
+        for width, lo, hi in segments(m0, m1, usable):
+            pieces.append(_read_rollup(conn, family, width, lo, hi, filters, group_columns, width_s, with_hist))
     frame = pd.concat([p for p in pieces if not p.empty], ignore_index=True) if any(not p.empty for p in pieces) else None
     keys = (["bucket"] if width_s else []) + list(group_columns)
     if frame is None:

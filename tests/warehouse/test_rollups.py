@@ -87,8 +87,9 @@ def test_refresh_is_idempotent_and_picks_up_late_rows(engine):
         hours = conn.execute(select(func.sum(RollupExecution.count)).where(RollupExecution.width_s == 3600, RollupExecution.agent_name != TOTAL)).scalar()
         calls = conn.execute(select(func.sum(RollupLLM.count)).where(RollupLLM.width_s == 60, RollupLLM.agent_name != TOTAL)).scalar()
         totals = conn.execute(select(func.sum(RollupExecution.count)).where(RollupExecution.agent_name == TOTAL)).scalar()
-    assert total == hours == 300
-    assert totals == 2 * 300  # one TOTAL row per minute and per hour, equal to the sum of the cells
+        tens = conn.execute(select(func.sum(RollupExecution.count)).where(RollupExecution.width_s == 600, RollupExecution.agent_name != TOTAL)).scalar()
+    assert total == hours == tens == 300
+    assert totals == 3 * 300  # one TOTAL row per minute, 10 minutes and hour, equal to the sum of the cells
     assert calls == len(data["llm_calls"])
 
 
@@ -138,3 +139,14 @@ def test_grouped_quantiles_equal_merged_sketch_quantiles():
         for j, q in enumerate((0.5, 0.95, 0.99)):
             expected = sketch.quantile(merged, q)
             assert (np.isnan(expected) and np.isnan(got[g, j])) or got[g, j] == pytest.approx(expected), (g, q)
+
+
+def test_segments_cover_a_range_with_coarse_rows_in_the_middle():
+    from agentotel.warehouse.rollups import segments
+
+    lo, hi = datetime(2026, 1, 1, 9, 47, tzinfo=timezone.utc), datetime(2026, 1, 1, 13, 23, tzinfo=timezone.utc)
+    parts = segments(lo, hi, (600, 3600))
+    assert [(w, a.strftime("%H:%M"), b.strftime("%H:%M")) for w, a, b in parts] == [
+        (60, "09:47", "09:50"), (600, "09:50", "10:00"), (3600, "10:00", "13:00"), (600, "13:00", "13:20"), (60, "13:20", "13:23"),
+    ]
+    assert segments(lo, hi, ()) == [(60, lo, hi)]
