@@ -26,6 +26,11 @@ _TARGETS = (
     ("openai.resources.embeddings", "AsyncEmbeddings", "create", "embeddings", True),
     ("openai.resources.responses", "Responses", "create", "responses", False),
     ("openai.resources.responses", "AsyncResponses", "create", "responses", True),
+    # structured-output helpers post directly (they do not go through create)
+    ("openai.resources.chat.completions", "Completions", "parse", "chat", False),
+    ("openai.resources.chat.completions", "AsyncCompletions", "parse", "chat", True),
+    ("openai.resources.responses", "Responses", "parse", "responses", False),
+    ("openai.resources.responses", "AsyncResponses", "parse", "responses", True),
 )
 
 
@@ -57,6 +62,8 @@ class OpenAIInstrumentor(BaseInstrumentor):
                 owner = getattr(module, cls)
             except (ImportError, AttributeError):
                 continue  # older openai without this API
+            if not hasattr(owner, method):
+                continue
             factory = async_wrapper if is_async else sync_wrapper
             wrap_function_wrapper(owner, method, factory(kind, tracer, instruments, content))
             self._patched.append((owner, method))

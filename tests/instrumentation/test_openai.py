@@ -269,3 +269,19 @@ def test_raw_response_api(instrument_openai, client, span_exporter):
     assert raw.parse().choices[0].message.content == "echo: hello there"
     [span] = span_exporter.get_finished_spans()
     assert span.attributes[sc.USAGE_INPUT] == 4
+
+
+def test_parse_helpers_are_traced(instrument_openai, client, span_exporter):
+    completion = client.chat.completions.parse(model="gpt-4o-mini", messages=MESSAGES)
+    assert completion.choices[0].message.content == "echo: hello there"
+    response = client.responses.parse(model="gpt-4.1", input="hi")
+    assert response.output_text == "echo: hi"
+    chat, resp = span_exporter.get_finished_spans()
+    assert chat.name == "chat gpt-4o-mini" and chat.attributes[sc.USAGE_INPUT] == 4
+    assert resp.name == "chat gpt-4.1" and resp.attributes[sc.RESPONSE_ID] == "resp_fake"
+
+
+async def test_async_parse_helper(instrument_openai, async_client, span_exporter):
+    await async_client.chat.completions.parse(model="m", messages=MESSAGES)
+    [span] = span_exporter.get_finished_spans()
+    assert span.attributes[sc.USAGE_OUTPUT] == 3
