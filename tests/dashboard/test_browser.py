@@ -164,9 +164,9 @@ def test_every_page_renders_with_numbers_and_charts(live):
     page.locator('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg').first.wait_for()
     assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 4
     page.screenshot(path=str(live.artifacts / "dashboard-overview.png"), full_page=True)
-    for link, expect in PAGES.items():
+    for link, marker in PAGES.items():
         page.locator('[data-testid="stSidebarNav"]').get_by_text(link, exact=True).click()
-        page.get_by_text(expect, exact=True).first.wait_for(timeout=30_000)
+        page.get_by_text(marker, exact=True).first.wait_for(timeout=30_000)
         wait_idle(page)
         body = page.inner_text("body")
         assert "Traceback" not in body and "could not be loaded" not in body, link

@@ -125,24 +125,44 @@ DDL = ("CREATE", "DROP", "ALTER", "LOCK", "COMMENT", "TRUNCATE")  # identifiers 
 QUOTERS = {"q", "_q", "quote", "quote_identifier", "quoted_name"}
 
 
-def _quoted_identifier(value: ast.FormattedValue) -> bool:
-    """``{q(table)}``: an identifier passed through a quoting function, not a value."""
-    call = value.value
-    name = call.func.id if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) else ""
-    return name in QUOTERS
+def _is_quoting(expr: ast.AST, identifiers: set[str]) -> bool:
+    """``q(x)``, a name bound to one, or ``", ".join(q(c) for c in cols)``: identifiers, not values."""
+    if isinstance(expr, ast.Name):
+        return expr.id in identifiers
+    if not isinstance(expr, ast.Call):
+        return False
+    if isinstance(expr.func, ast.Name):
+        return expr.func.id in QUOTERS
+    if isinstance(expr.func, ast.Attribute) and expr.func.attr == "join" and expr.args:
+        arg = expr.args[0]
+        return isinstance(arg, (ast.GeneratorExp, ast.ListComp)) and _is_quoting(arg.elt, identifiers)
+    return False
 
 
-def _sql_building(node: ast.AST) -> bool:
+def _identifier_names(tree: ast.AST) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            if _is_quoting(node.value, names):
+                names.add(node.targets[0].id)
+    return names
+
+
+def _sql_building(node: ast.AST, identifiers: frozenset[str] = frozenset()) -> bool:
     """An f-string interpolating values (quoted identifiers and DDL statements aside), a ``%`` or ``+``
     on a string, or ``.format()``."""
     if isinstance(node, ast.JoinedStr):
         head = next((v.value for v in node.values if isinstance(v, ast.Constant)), "")
         if str(head).lstrip().upper().startswith(DDL):
             return False
-        return any(isinstance(v, ast.FormattedValue) and not _quoted_identifier(v) for v in node.values)
+        return any(isinstance(v, ast.FormattedValue) and not _is_quoting(v.value, set(identifiers))
+                   for v in node.values)
     if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mod, ast.Add)):
+        if isinstance(node.op, ast.Add) and all(isinstance(side, ast.JoinedStr) for side in (node.left, node.right)):
+            return _sql_building(node.left, identifiers) or _sql_building(node.right, identifiers)
         return any(isinstance(side, (ast.Constant, ast.JoinedStr)) and isinstance(getattr(side, "value", ""), str)
-                   for side in (node.left, node.right)) or _sql_building(node.left) or _sql_building(node.right)
+                   for side in (node.left, node.right)) or _sql_building(node.left, identifiers) \
+            or _sql_building(node.right, identifiers)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
         return True
     return False
@@ -150,6 +170,7 @@ def _sql_building(node: ast.AST) -> bool:
 
 def _offences(path: Path) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    identifiers = frozenset(_identifier_names(tree))
     found = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
@@ -160,7 +181,7 @@ def _offences(path: Path) -> list[str]:
             is_sql = func.attr in SQL_METHODS or (func.attr in SQL_FUNCTIONS and base in ("sa", "sqlalchemy"))
         else:
             is_sql = getattr(func, "id", "") in SQL_FUNCTIONS
-        if is_sql and node.args and _sql_building(node.args[0]):
+        if is_sql and node.args and _sql_building(node.args[0], identifiers):
             found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     return found
 
@@ -177,11 +198,14 @@ def test_static_check_catches_offenders(tmp_path):
     bad.write_text("conn.execute(text(f\"SELECT * FROM spans WHERE agent_name = '{agent}'\"))\n"
                    "conn.exec_driver_sql('DELETE FROM x WHERE id = %s' % ident)\n"
                    "conn.execute(text('SELECT 1 FROM t WHERE a = ' + value))\n"
-                   "conn.execute(text('SELECT :a').bindparams(a=value))\n")
+                   "conn.execute(text('SELECT :a').bindparams(a=value))\n"
+                   "cols = ', '.join(q(c) for c in names)\n"
+                   "conn.execute(text(f'SELECT {cols} FROM {q(table)} WHERE a = :a'), {'a': value})\n"
+                   "conn.execute(text(f'SELECT {cols} FROM t WHERE a = {value}'))\n")
     global ROOT
     saved, ROOT = ROOT, tmp_path
     try:
-        assert len(_offences(bad)) == 3
+        assert [int(o.rsplit(":", 1)[1]) for o in _offences(bad)] == [1, 2, 3, 7]
     finally:
         ROOT = saved
 
