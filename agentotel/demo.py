@@ -74,16 +74,25 @@ class DemoSummary:
     notes: list[str] = field(default_factory=list)
 
 
-def run_demo(otlp_endpoint: str = "http://127.0.0.1:4317", db_url: str | None = None, duration_s: float = 20.0,
+DEFAULT_SECONDS = 20.0
+SECONDS_ENV = "AGENTOTEL_DEMO_SECONDS"
+
+
+def run_demo(otlp_endpoint: str = "http://127.0.0.1:4317", db_url: str | None = None, duration_s: float | None = None,
              max_runs: int = 300, seed: int | None = None, protocol: str | None = None) -> DemoSummary:
     """Send demo traffic to the receiver at ``otlp_endpoint`` for about ``duration_s`` seconds (at most
     ``max_runs`` agent runs), then add registry versions, two
     evaluation runs and a firing alert to the warehouse at ``db_url`` (skipped when None).
 
-    ``protocol`` is ``grpc`` or ``http/protobuf``; by default gRPC for port 4317, else OTLP/HTTP."""
+    ``protocol`` is ``grpc`` or ``http/protobuf``; by default gRPC for port 4317, else OTLP/HTTP.
+    ``duration_s`` defaults to ``AGENTOTEL_DEMO_SECONDS`` (else 20)."""
     from urllib.parse import urlsplit
 
     from agentotel.demo_llm import DemoLLMServer
+    from agentotel.settings import env_float
+
+    if duration_s is None:
+        duration_s = min(max(env_float(SECONDS_ENV, DEFAULT_SECONDS), 0.0), 3600.0)
 
     if protocol is None:
         protocol = "grpc" if urlsplit(otlp_endpoint).port == 4317 else "http/protobuf"

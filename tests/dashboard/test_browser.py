@@ -256,3 +256,58 @@ def test_login_required_when_auth_is_on(live):
         page.close()
     finally:
         stop(process)
+
+
+def test_up_demo_end_to_end(tmp_path):
+    """``agentotel up --demo``: receiver, dashboard and the demo workload; the browser sees living data."""
+    from playwright.sync_api import expect, sync_playwright
+
+    ports = {name: free_port() for name in ("grpc", "http", "metrics", "dashboard")}
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOTEL_DASHBOARD_", "MONITORING_"))}
+    environment["AGENTOTEL_DEMO_SECONDS"] = "2"
+    log_path = tmp_path / "up.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "agentotel", "up", "--demo", "--db", f"sqlite:///{tmp_path}/up.db",
+             "--grpc-port", str(ports["grpc"]), "--http-port", str(ports["http"]),
+             "--metrics-port", str(ports["metrics"]), "--dashboard-port", str(ports["dashboard"]),
+             "--spool-dir", str(tmp_path / "spool"), "--retention", "0"],
+            env=environment, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while "demo data loaded" not in log_path.read_text(errors="replace"):
+            assert process.poll() is None, log_path.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, log_path.read_text(errors="replace")[-3000:]
+            time.sleep(0.5)
+        base = f"http://127.0.0.1:{ports['dashboard']}"
+        assert httpx.get(f"{base}/_stcore/health", timeout=5).text == "ok"
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            errors: list[str] = []
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            page.goto(base + "/", wait_until="domcontentloaded")
+            executions = page.locator('[data-testid="stMetric"]', has_text="Executions")
+            expect(executions).to_contain_text("Executions", timeout=60_000)
+            assert int(executions.locator('[data-testid="stMetricValue"]').inner_text().replace(",", "")) >= 6
+            expect(page.locator('[data-testid="stMetric"]', has_text="Active agents")).to_contain_text("3")
+            page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=30_000)
+            artifacts = Path(os.environ.get("AGENTOTEL_TEST_ARTIFACTS") or tmp_path)
+            artifacts.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(artifacts / "dashboard-up-demo.png"), full_page=True)
+            page.locator('[data-testid="stSidebarNav"]').get_by_text("Alerts", exact=True).click()
+            expect(page.locator('[data-testid="stMetric"]', has_text="Firing")).not_to_contain_text("Firing0",
+                                                                                                  timeout=30_000)
+            page.locator('[data-testid="stSidebarNav"]').get_by_text("Evaluations", exact=True).click()
+            page.get_by_text("Compare with a baseline", exact=True).wait_for(timeout=30_000)
+            expect(page.locator('[data-testid="stAlertContentError"]')).to_contain_text("Regression in",
+                                                                                       timeout=30_000)
+            browser.close()
+        assert errors == [], errors
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
