@@ -145,3 +145,25 @@ def test_gzipped_lines_with_a_bad_first_line(engine, tmp_path):
     report = ETLPipeline(engine).run([packed])
     assert report.spans == 6 and _count(engine, Span) == 6
     assert [(r.location, r.reason.split(":")[0]) for r in report.rejected] == [(f"{packed}:1", "not valid JSON")]
+
+
+def test_import_metrics_lines(engine, tmp_path):
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from agentotel.instrumentation.exporters.otlp_json import metrics_to_otlp_json
+    from agentotel.warehouse.models import Metric
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader], resource=Resource.create({"service.name": "offline-svc"}))
+    counter = provider.get_meter("etl-test").create_counter("agent.requests")
+    counter.add(3, {"agent": "helper"})
+    counter.add(4, {"agent": "other"})
+    path = tmp_path / "metrics.jsonl"
+    path.write_text(json.dumps(metrics_to_otlp_json(reader.get_metrics_data())) + "\n")
+    provider.shutdown()
+    report = ETLPipeline(engine).run([path])
+    assert report.metric_points == 2 and not report.rejected
+    with engine.connect() as conn:
+        values = sorted(v for (v,) in conn.execute(select(Metric.value).where(Metric.metric_name == "agent.requests")))
+    assert values == [3.0, 4.0]
