@@ -16,6 +16,7 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
+from agentotel.cli import CommandError
 from agentotel.otlp_receiver.cli import add_receiver_arguments, receiver_settings
 from agentotel.settings import DatabaseSettings
 
@@ -40,12 +41,9 @@ def _maintenance_tasks(args: argparse.Namespace, db_url: str) -> list[tuple[floa
 
     manager = DatabaseManager(db_url)
     tasks: list[tuple[float, object]] = []
-    try:
-        from agentotel.warehouse.rollups import refresh_rollups
+    from agentotel.warehouse.rollups import refresh_rollups
 
-        tasks.append((5.0, lambda: refresh_rollups(manager.engine)))
-    except ImportError:
-        logger.info("rollups not available")
+    tasks.append((5.0, lambda: refresh_rollups(manager.engine)))
     age = parse_age(args.retention)
     if age > timedelta(0):
         tasks.append((3600.0, lambda: manager.cleanup_old_data(age)))
@@ -60,6 +58,8 @@ def _maintenance_tasks(args: argparse.Namespace, db_url: str) -> list[tuple[floa
 def run_up(args: argparse.Namespace) -> int:
     from agentotel.otlp_receiver.server import ReceiverServer
 
+    for noisy in ("httpx", "httpx2", "openai"):  # the demo's client requests are not news
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     db_url = DatabaseSettings.from_env(args.db).url
     settings = receiver_settings(args)
     server = ReceiverServer(db_url, settings, periodic_tasks=_maintenance_tasks(args, db_url)).start()
@@ -71,12 +71,13 @@ def run_up(args: argparse.Namespace) -> int:
 
     rules = args.rules or _default_rules()
     if rules:
-        try:
-            from agentotel.alerting.service import start_background
+        from agentotel.alerting.service import start_background
 
+        try:
             threads.append(start_background(server.engine, rules, stop))
-        except ImportError:
-            logger.warning("alerting is not available; rules not evaluated")
+        except ValueError as exc:  # RuleError included: the message names file, line and rule
+            server.stop()
+            raise CommandError(f"alert rules not loaded: {exc}") from None
     if not args.no_dashboard:
         children.append(
             subprocess.Popen(
