@@ -50,7 +50,7 @@ class DeferredRecorder:
     WAKE_AT = 512
 
     def __init__(self) -> None:
-        self._queue: deque[tuple[Callable[..., None], float, dict[str, Any]]] = deque()
+        self._queue: deque[tuple[Callable[..., None], float, Any]] = deque()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._pid = 0
@@ -62,7 +62,7 @@ class DeferredRecorder:
         self._wake = threading.Event()
         self._thread = None
 
-    def add(self, record: Callable[..., None], value: float, attrs: dict[str, Any]) -> None:
+    def add(self, record: Callable[..., None], value: float, attrs: Any) -> None:
         queue = self._queue
         if len(queue) >= self.MAX_PENDING:
             self.dropped += 1
@@ -141,6 +141,18 @@ class GenAIInstruments:
     def _drain_on_collect(options: CallbackOptions):
         RECORDER.drain()
         return [Observation(RECORDER.dropped)]
+
+    def record_call(self, attrs: dict[str, Any], seconds: float, usage: tuple[int | None, int | None]) -> None:
+        """Duration and token usage of one model call, as one pending entry (recorded by the drainer)."""
+        RECORDER.add(self._record_call, seconds, (attrs, usage))
+
+    def _record_call(self, seconds: float, payload: tuple[dict[str, Any], tuple[int | None, int | None]]) -> None:
+        attrs, (input_tokens, output_tokens) = payload
+        self.duration.record(seconds, attrs)
+        if input_tokens is not None:
+            self.token_usage.record(input_tokens, {**attrs, sc.TOKEN_TYPE: "input"})
+        if output_tokens is not None:
+            self.token_usage.record(output_tokens, {**attrs, sc.TOKEN_TYPE: "output"})
 
     def record_usage(self, attrs: dict[str, Any], input_tokens: int | None, output_tokens: int | None) -> None:
         record = self.token_usage.record

@@ -71,10 +71,7 @@ class Invocation:
         metric_attrs = self.metric_attrs
         if response_model:
             metric_attrs[sc.RESPONSE_MODEL] = response_model
-        instruments = self.instruments
-        instruments.record_duration(perf_counter() - self.start, metric_attrs)
-        if usage[0] is not None or usage[1] is not None:
-            instruments.record_usage(metric_attrs, usage[0], usage[1])
+        self.instruments.record_call(metric_attrs, perf_counter() - self.start, usage)
 
 
 def _start(tracer, instruments, content: ContentSettings, kind: str, instance, kwargs) -> Invocation | None:

@@ -45,12 +45,22 @@ def server_of(instance: Any) -> tuple[str | None, int | None, str]:
     return host, port, provider
 
 
+_CHAT_NUMERIC = dict(CHAT_PARAMS)
+_CHAT_OTHER = frozenset({"max_completion_tokens", "max_tokens", "stop", "n", "stream"})
+
+
 def chat_request_attributes(kwargs: dict[str, Any], attrs: dict[str, Any]) -> None:
-    """Request parameters of ``chat.completions.create`` into ``attrs``."""
-    for key, attr in CHAT_PARAMS:
-        value = kwargs.get(key)
-        if value is not None and type(value) in _NUMBERS:
-            attrs[attr] = value
+    """Request parameters of ``chat.completions.create`` into ``attrs`` (only the keys the call has)."""
+    other = False
+    for key, value in kwargs.items():
+        attr = _CHAT_NUMERIC.get(key)
+        if attr is not None:
+            if value is not None and type(value) in _NUMBERS:
+                attrs[attr] = value
+        elif key in _CHAT_OTHER:
+            other = True
+    if not other:
+        return
     max_tokens = kwargs.get("max_completion_tokens") or kwargs.get("max_tokens")
     if type(max_tokens) is int:
         attrs[sc.REQUEST_MAX_TOKENS] = max_tokens
