@@ -10,6 +10,7 @@ is neutralised (P4); with auth on, an anonymous visitor gets only the login form
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -258,9 +259,9 @@ def test_login_required_when_auth_is_on(live):
         stop(process)
 
 
-def test_up_demo_end_to_end(tmp_path):
+def test_up_demo_end_to_end(live, tmp_path):
     """``agentotel up --demo``: receiver, dashboard and the demo workload; the browser sees living data."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     ports = {name: free_port() for name in ("grpc", "http", "metrics", "dashboard")}
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOTEL_DASHBOARD_", "MONITORING_"))}
@@ -281,28 +282,26 @@ def test_up_demo_end_to_end(tmp_path):
             time.sleep(0.5)
         base = f"http://127.0.0.1:{ports['dashboard']}"
         assert httpx.get(f"{base}/_stcore/health", timeout=5).text == "ok"
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            errors: list[str] = []
-            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-            page.goto(base + "/", wait_until="domcontentloaded")
-            executions = page.locator('[data-testid="stMetric"]', has_text="Executions")
-            expect(executions).to_contain_text("Executions", timeout=60_000)
-            assert int(executions.locator('[data-testid="stMetricValue"]').inner_text().replace(",", "")) >= 6
-            expect(page.locator('[data-testid="stMetric"]', has_text="Active agents")).to_contain_text("3")
-            page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=30_000)
-            artifacts = Path(os.environ.get("AGENTOTEL_TEST_ARTIFACTS") or tmp_path)
-            artifacts.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(artifacts / "dashboard-up-demo.png"), full_page=True)
-            page.locator('[data-testid="stSidebarNav"]').get_by_text("Alerts", exact=True).click()
-            expect(page.locator('[data-testid="stMetric"]', has_text="Firing")).not_to_contain_text("Firing0",
-                                                                                                  timeout=30_000)
-            page.locator('[data-testid="stSidebarNav"]').get_by_text("Evaluations", exact=True).click()
-            page.get_by_text("Compare with a baseline", exact=True).wait_for(timeout=30_000)
-            expect(page.locator('[data-testid="stAlertContentError"]')).to_contain_text("Regression in",
-                                                                                       timeout=30_000)
-            browser.close()
+        page = live.browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors: list[str] = []
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.goto(base + "/", wait_until="domcontentloaded")
+        executions = page.locator('[data-testid="stMetric"]', has_text="Executions")
+        expect(executions).to_contain_text("Executions", timeout=60_000)
+        assert int(executions.locator('[data-testid="stMetricValue"]').inner_text().replace(",", "")) >= 6
+        expect(page.locator('[data-testid="stMetric"]', has_text="Active agents")).to_contain_text("3")
+        page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=30_000)
+        artifacts = Path(os.environ.get("AGENTOTEL_TEST_ARTIFACTS") or tmp_path)
+        artifacts.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(artifacts / "dashboard-up-demo.png"), full_page=True)
+        page.locator('[data-testid="stSidebarNav"]').get_by_text("Alerts", exact=True).click()
+        firing = page.locator('[data-testid="stMetric"]', has_text="Firing").locator('[data-testid="stMetricValue"]')
+        expect(firing).to_have_text(re.compile(r"^[1-9][0-9]*$"), timeout=30_000)  # the demo's alert fires
+        page.locator('[data-testid="stSidebarNav"]').get_by_text("Evaluations", exact=True).click()
+        page.get_by_text("Compare with a baseline", exact=True).wait_for(timeout=30_000)
+        expect(page.locator('[data-testid="stAlertContentError"]')).to_contain_text("Regression in",
+                                                                                   timeout=30_000)
+        page.close()
         assert errors == [], errors
     finally:
         process.terminate()
