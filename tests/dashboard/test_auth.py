@@ -76,3 +76,19 @@ def test_login_wrong_then_right(seeded, monkeypatch):
     everything = " ".join(str(e.value) for e in (*at.text, *at.code, *at.markdown, *at.caption))
     assert PASSWORD not in everything and "pbkdf2" not in everything  # S5: no secret on screen
     assert len(frames(at)) == 2
+
+
+def test_admin_sees_the_audit_trail_operator_does_not(seeded, monkeypatch):
+    keys = ",".join([f"root:admin:{hash_api_key('admin-key-1')}", f"ops:operator:{hash_api_key('ops-key-1')}"])
+    dashboard_env(monkeypatch, seeded.url, **{API_KEYS_ENV: keys})
+    for key, sees in (("admin-key-1", True), ("ops-key-1", False)):
+        at = run_page("system")
+        at.text_input(key="login_api_key").input(key)
+        at = at.button[0].click().run()
+        assert_clean(at)
+        trails = [d.value for d in at.dataframe if {"source", "actor", "action"} <= set(d.value.columns)]
+        assert bool(trails) is sees
+        if sees:
+            trail = trails[0]
+            assert {("registry", "seed", "promote"), ("alerting", "seed", "create")} <= set(
+                zip(trail["source"], trail["actor"], trail["action"]))
