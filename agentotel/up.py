@@ -82,7 +82,8 @@ def run_up(args: argparse.Namespace) -> int:
         children.append(
             subprocess.Popen(
                 [sys.executable, "-m", "agentotel", "dashboard", "--db", db_url, "--host", settings.host,
-                 "--port", str(args.dashboard_port)]
+                 "--port", str(args.dashboard_port),
+                 "--receiver-metrics", f"http://{settings.host}:{settings.metrics_port}/metrics"]
             )  # fmt: skip
         )
         print(f"dashboard: http://{settings.host}:{args.dashboard_port}", flush=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -99,12 +100,19 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise CommandError("--port must be between 1 and 65535")
     process = start_dashboard(args.db, args.host, args.port, args.receiver_metrics)
+    # Being stopped (SIGTERM from `agentotel up`, a supervisor, a test) stops Streamlit too: no orphans.
+    signal.signal(signal.SIGTERM, lambda *_: process.terminate())
     try:
         return process.wait()
     except KeyboardInterrupt:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _stop(process)
         return 130
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
