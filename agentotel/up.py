@@ -36,22 +36,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_up)
 
 
+EXPORTED_TABLES = ("agent_executions", "llm_calls", "tool_calls", "spans")
+
+
 def _maintenance_tasks(args: argparse.Namespace, db_url: str) -> list[tuple[float, object]]:
+    """Retention (hourly) and scheduled exports; the receiver itself refreshes the rollups."""
     from agentotel.warehouse.manager import DatabaseManager, parse_age
 
     manager = DatabaseManager(db_url)
     tasks: list[tuple[float, object]] = []
-    from agentotel.warehouse.rollups import refresh_rollups
-
-    tasks.append((5.0, lambda: refresh_rollups(manager.engine)))
     age = parse_age(args.retention)
     if age > timedelta(0):
         tasks.append((3600.0, lambda: manager.cleanup_old_data(age)))
     if args.export_every:
-        from agentotel.warehouse.export import scheduled_export
+        from agentotel.warehouse.export import export_period
 
-        interval = parse_age(args.export_every).total_seconds()
-        tasks.append((interval, lambda: scheduled_export(manager.engine, Path(args.export_dir))))
+        period = parse_age(args.export_every)
+
+        def export_all() -> None:
+            for table in EXPORTED_TABLES:
+                export_period(manager.engine, table, "parquet", Path(args.export_dir), period)
+
+        tasks.append((min(period.total_seconds(), 60.0), export_all))
     return tasks
 
 

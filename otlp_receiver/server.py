@@ -53,7 +53,7 @@ class ReceiverServer:
             write_metrics=write_metrics,
             write_logs=write_logs,
             on_written=self.metrics.observe_write,
-            periodic=[(1.0, self._report_spool), *self.periodic_tasks],
+            periodic=[(1.0, self._report_spool), (5.0, self._refresh_rollups), *self.periodic_tasks],
         )
         self.receiver = Receiver(self.spool, ApiKeyAuth(s.api_keys), s.max_attributes, counters=self.metrics)
         tls_pair = None
@@ -79,6 +79,12 @@ class ReceiverServer:
             self.engine.url.render_as_string(hide_password=True),
         )  # fmt: skip
         return self
+
+    def _refresh_rollups(self) -> None:
+        """Keep the per-minute rollups the analytics read current (incremental, idempotent)."""
+        from agentotel.warehouse.rollups import refresh_rollups
+
+        refresh_rollups(self.engine)
 
     def _report_spool(self) -> None:
         self.metrics.set_spool(self.spool.pending_bytes(), self.spool.lag_seconds())

@@ -72,6 +72,15 @@ class WarehouseWriter:
         self.observers = list(observers)
         self.after_insert = list(after_insert)
         self._agent_ids: dict[tuple[str, str], int] = {}
+        self._conflict_keys: dict[str, tuple[str, ...]] = {}
+
+    def _keys(self, conn: Connection, table: str) -> tuple[str, ...]:
+        """The ON CONFLICT target: (trace_id, span_id), plus the partition key once partitioning is on."""
+        if table not in self._conflict_keys:
+            from agentotel.warehouse.schema_manager import conflict_keys
+
+            self._conflict_keys[table] = conflict_keys(conn, table)
+        return self._conflict_keys[table]
 
     def consume(self, batch: SpanBatch) -> None:
         with self.engine.connect() as conn:
@@ -155,11 +164,11 @@ class WarehouseWriter:
                 execution_rows.append(row)
 
         dialect = conn.dialect.name
-        fast_insert(conn, SPANS, [_span_row(s, dialect) for s in new_spans], ("trace_id", "span_id"))
+        fast_insert(conn, SPANS, [_span_row(s, dialect) for s in new_spans], self._keys(conn, "spans"))
         llm_rows = [_llm_row(s, dialect) for s in new_spans if s.llm is not None]
-        fast_insert(conn, LLM_CALLS, llm_rows, ("trace_id", "span_id"))
+        fast_insert(conn, LLM_CALLS, llm_rows, self._keys(conn, "llm_calls"))
         tool_rows = [_tool_row(s, dialect) for s in new_spans if s.tool is not None]
-        fast_insert(conn, TOOL_CALLS, tool_rows, ("trace_id", "span_id"))
+        fast_insert(conn, TOOL_CALLS, tool_rows, self._keys(conn, "tool_calls"))
         if reassign:
             for table in (SPANS, LLM_CALLS, TOOL_CALLS):
                 conn.execute(

@@ -129,3 +129,22 @@ def test_trace_without_agent_is_one_execution_keyed_by_its_root(engine):
     writer.consume(SpanBatch(spans=spans[1:]))
     executions = snapshot(engine)["executions"]
     assert [(e.id, e.tokens_used, e.is_agent_span) for e in executions] == [(f"{trace}-0000000000000011", 35, False)]
+
+
+def test_writes_stay_idempotent_on_partitioned_postgresql():
+    """Partitioning (a PostgreSQL feature) changes the primary keys; the writer's ON CONFLICT follows."""
+    from agentotel.warehouse.engine import create_db_engine
+    from agentotel.warehouse.schema_manager import enable_partitioning
+    from tests.conftest import drop_postgres_database, new_postgres_database
+
+    url = new_postgres_database()
+    engine = create_db_engine(url)
+    try:
+        assert "spans" in enable_partitioning(engine)
+        WarehouseWriter(engine).consume(SpanBatch(spans=agent_trace("f" * 32)))
+        first = snapshot(engine)
+        WarehouseWriter(engine).consume(SpanBatch(spans=agent_trace("f" * 32)))
+        assert snapshot(engine) == first and len(first["spans"]) == 8
+    finally:
+        engine.dispose()
+        drop_postgres_database(url)
