@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from agentotel.warehouse.alerting_models import (
     AlertAuditLog,
@@ -18,6 +17,7 @@ from agentotel.warehouse.alerting_models import (
     AlertRuleState,
     AlertSilence,
 )
+from agentotel.warehouse.engine import write_transaction as write_tx  # noqa: F401 - re-exported for alerting modules
 from agentotel.warehouse.models import Alert
 
 ALERTS = Alert.__table__
@@ -36,18 +36,6 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
-@contextmanager
-def write_tx(engine: Engine) -> Iterator[Connection]:
-    """A write transaction (SQLite: ``BEGIN IMMEDIATE`` through the engine's begin hook)."""
-    with engine.connect() as conn:
-        conn.info["write"] = True
-        try:
-            with conn.begin():
-                yield conn
-        finally:
-            conn.info.pop("write", None)
 
 
 def fingerprint(rule_id: str, labels: Mapping[str, Any] | None) -> str:

@@ -35,8 +35,15 @@ from agentotel.processors.metrics import (
     attributes,
     ns_to_datetime,
     short_text,
-    write_transaction,
 )
+from agentotel.processors.normalize.otel import (
+    CHOICE_EVENT,
+    COMPLETION_EVENT,
+    DETAILS_EVENT,
+    MESSAGE_EVENTS,
+    PROMPT_EVENT,
+)
+from agentotel.warehouse.engine import write_transaction
 from agentotel.warehouse.locks import lock_traces
 from agentotel.warehouse.models import LogRecord, Span
 from agentotel.warehouse.upsert import insert_on_conflict
@@ -47,16 +54,6 @@ LOGS = LogRecord.__table__
 SPANS = Span.__table__
 ID_CHUNK = 400
 
-DETAILS_EVENT = "gen_ai.client.inference.operation.details"
-MESSAGE_EVENTS = {
-    "gen_ai.system.message": "system",
-    "gen_ai.user.message": "user",
-    "gen_ai.assistant.message": "assistant",
-    "gen_ai.tool.message": "tool",
-}
-CHOICE_EVENT = "gen_ai.choice"
-PROMPT_EVENT = "gen_ai.content.prompt"
-COMPLETION_EVENT = "gen_ai.content.completion"
 EVALUATION_EVENT = "gen_ai.evaluation.result"
 CONTENT_EVENTS = frozenset({DETAILS_EVENT, CHOICE_EVENT, PROMPT_EVENT, COMPLETION_EVENT, *MESSAGE_EVENTS})
 GENAI_EVENTS = CONTENT_EVENTS | {EVALUATION_EVENT}

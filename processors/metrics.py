@@ -41,7 +41,6 @@ import json
 import logging
 import math
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
@@ -50,6 +49,7 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 from sqlalchemy import Connection, Engine, bindparam, select, tuple_, update
 
 from agentotel.processors.decode import any_value, clean_text
+from agentotel.warehouse.engine import write_transaction
 from agentotel.warehouse.locks import lock_traces
 from agentotel.warehouse.models import Metric, Span
 from agentotel.warehouse.upsert import insert_on_conflict
@@ -260,13 +260,6 @@ def metric_rows(request: ExportMetricsServiceRequest) -> tuple[list[dict[str, An
 
 
 # -- writes ----------------------------------------------------------------------------------------
-@contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A write transaction (``BEGIN IMMEDIATE`` on SQLite, as the span writer does)."""
-    with engine.connect() as conn:
-        conn.info["write"] = True
-        with conn.begin():
-            yield conn
 
 
 def _chunks(items: list, size: int = ID_CHUNK) -> Iterator[list]:

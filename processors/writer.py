@@ -21,6 +21,7 @@ from agentotel.warehouse.bulk import (
     storable,
     storable_int,
 )
+from agentotel.warehouse.engine import write_transaction
 from agentotel.warehouse.locks import lock_traces
 from agentotel.warehouse.models import Agent, AgentExecution, LLMCall, Span, ToolCall
 from agentotel.warehouse.upsert import insert_on_conflict
@@ -83,12 +84,10 @@ class WarehouseWriter:
         return self._conflict_keys[table]
 
     def consume(self, batch: SpanBatch) -> None:
-        with self.engine.connect() as conn:
-            conn.info["write"] = True
-            self._new_agent_ids: dict[tuple[str, str], int] = {}
-            with conn.begin():
-                new_spans = self._write(conn, batch)
-            self._agent_ids.update(self._new_agent_ids)  # only ids that were committed are cached
+        self._new_agent_ids: dict[tuple[str, str], int] = {}
+        with write_transaction(self.engine) as conn:
+            new_spans = self._write(conn, batch)
+        self._agent_ids.update(self._new_agent_ids)  # only ids that were committed are cached
         if new_spans and self.observers:
             stored = SpanBatch(spans=new_spans)
             for observer in self.observers:

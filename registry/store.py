@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
@@ -12,6 +10,7 @@ from sqlalchemy import Connection, Engine, insert
 
 from agentotel.registry.errors import InvalidMetadata
 from agentotel.registry.secrets import redact_secrets
+from agentotel.warehouse.engine import write_transaction
 from agentotel.warehouse.registry_models import RegistryAuditEntry
 
 ACTOR_MAX = 255
@@ -37,23 +36,6 @@ def clean_reason(reason: Any, required: bool = False, what: str = "reason") -> s
     if required and reason is None:
         raise InvalidMetadata(f"a {what} is required")
     return reason
-
-
-@contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that holds the database's write lock from its first statement.
-
-    SQLite: ``BEGIN IMMEDIATE`` (the engine's ``begin`` hook reads ``conn.info["write"]``), so two
-    writers serialize instead of failing on lock upgrade. PostgreSQL: an ordinary transaction; callers
-    lock the rows they compare-and-set with ``SELECT … FOR UPDATE``.
-    """
-    with engine.connect() as conn:
-        conn.info["write"] = True
-        try:
-            with conn.begin():
-                yield conn
-        finally:
-            conn.info.pop("write", None)
 
 
 def json_safe(value: Any) -> Any:
