@@ -1,0 +1,231 @@
+"""RELIABILITY.md §1 load scenarios against a real `agentotel receive` subprocess (OTLP/gRPC, 100-span
+requests of GenAI agent traces), each bounded in count and time:
+
+    rate     L1/L2/L3: a constant offered rate for a duration; prints sent, acked, stored, Export latency,
+             receiver CPU and RSS (and RSS growth after minute 5 for a soak)
+    overload L4: a multiple of the rate for a duration with a small spool; every refused request must be
+             answered UNAVAILABLE (+RetryInfo) within 1 s and, retried by the client, land
+    prober   L6: one trace per second, read back by id 2 s later; counts notfound / missingspans /
+             incorrectresult
+
+    .venv/bin/python benchmarks/load.py rate --rate 10000 --seconds 15 [--db sqlite|postgresql]
+    .venv/bin/python benchmarks/load.py overload --rate 30000 --seconds 60
+    .venv/bin/python benchmarks/load.py prober --seconds 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import grpc
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.ingest import AGENTOTEL, METHOD, build_requests, count_spans, free_port, fresh_database  # noqa: E402
+
+BATCH = 100
+# what the OTel Python exporter retries (semconv.md §4), RESOURCE_EXHAUSTED included: grpc's own
+# concurrent-RPC limit answers with it
+RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.DEADLINE_EXCEEDED,
+             grpc.StatusCode.CANCELLED, grpc.StatusCode.ABORTED}  # fmt: skip
+
+
+class Receiver:
+    """`agentotel receive` on free loopback ports, its process sampled for CPU and RSS."""
+
+    def __init__(self, db_url: str, spool_max_bytes: int | None = None) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="agentotel-load-"))
+        self.grpc_port = free_port()
+        argv = [str(AGENTOTEL), "--log-level", "WARNING", "receive", "--db", db_url, "--grpc-port", str(self.grpc_port),
+                "--http-port", str(free_port()), "--metrics-port", str(free_port()), "--spool-dir", str(self.dir / "spool")]  # fmt: skip
+        if spool_max_bytes:
+            argv += ["--spool-max-bytes", str(spool_max_bytes)]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=open(self.dir / "log", "w"))  # noqa: SIM115
+        self.ps = psutil.Process(self.proc.pid)
+        self.rss: list[tuple[float, int]] = []
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.grpc_port}")
+        grpc.channel_ready_future(self.channel).result(timeout=60)
+        self.call = self.channel.unary_unary(METHOD)
+        self._stop = threading.Event()
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        started = time.monotonic()
+        while not self._stop.wait(1.0):
+            try:
+                self.rss.append((time.monotonic() - started, self.ps.memory_info().rss))
+            except psutil.Error:
+                return
+
+    def stop(self) -> float:
+        cpu = self.ps.cpu_times()
+        self._stop.set()
+        self.channel.close()
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        return cpu.user + cpu.system
+
+
+def send_at_rate(receiver: Receiver, requests: list[bytes], rate: float, seconds: float, retry: bool) -> dict:
+    """Offer ``rate`` spans/s for ``seconds``; returns counts and latencies (refusals retried if ``retry``)."""
+    interval = BATCH / rate
+    latencies: list[float] = []
+    refusals: list[float] = []
+    codes: dict[str, int] = {}
+    acked = sent = 0
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def one(body: bytes) -> None:
+        nonlocal acked
+        for _ in range(200):
+            started = time.perf_counter()
+            try:
+                receiver.call(body, timeout=30)
+            except grpc.RpcError as exc:
+                with lock:
+                    refusals.append(time.perf_counter() - started)
+                    codes[exc.code().name] = codes.get(exc.code().name, 0) + 1
+                if retry and exc.code() in RETRYABLE:
+                    time.sleep(0.5)
+                    continue
+                return
+            with lock:
+                latencies.append(time.perf_counter() - started)
+                acked += BATCH
+            return
+
+    threads: list[threading.Thread] = []
+    next_at = time.monotonic()
+    for body in requests:
+        if time.monotonic() >= deadline:
+            break
+        t = threading.Thread(target=one, args=(body,), daemon=True)
+        t.start()
+        threads.append(t)
+        sent += BATCH
+        next_at += interval
+        time.sleep(max(0.0, next_at - time.monotonic()))
+    give_up = time.monotonic() + 600
+    for t in threads:
+        t.join(max(0.0, give_up - time.monotonic()))
+    unresolved = sum(t.is_alive() for t in threads)
+    latencies.sort()
+    return {"sent": sent, "acked": acked, "refusals": refusals, "unresolved": unresolved, "codes": codes,
+            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else float("nan")}  # fmt: skip
+
+
+def wait_stored(db_url: str, expected: int, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    stored = 0
+    while time.monotonic() < deadline:
+        stored = count_spans(db_url)
+        if stored >= expected:
+            break
+        time.sleep(0.2)
+    return stored
+
+
+def rate_mode(args, db_url: str) -> None:
+    requests = build_requests(int(args.rate * args.seconds) + BATCH, BATCH, random.Random(1))
+    receiver = Receiver(db_url)
+    try:
+        result = send_at_rate(receiver, requests, args.rate, args.seconds, retry=False)
+        stored = wait_stored(db_url, result["acked"], timeout=600)
+    finally:
+        cpu = receiver.stop()
+    late = [rss for t, rss in receiver.rss if t >= 300]
+    growth = ((late[-1] - late[0]) / 2**20) / ((len(late) - 1) / 60) if len(late) > 60 else float("nan")
+    print(f"rate {args.rate:.0f} spans/s for {args.seconds:.0f} s: sent {result['sent']}, acked {result['acked']}, "
+          f"stored {stored}, missing {result['acked'] - min(stored, result['acked'])}, p99 Export {result['p99_ms']:.0f} ms, "
+          f"refused {len(result['refusals'])}, receiver CPU {cpu:.1f} s, peak RSS "
+          f"{max(r for _, r in receiver.rss) / 2**20:.0f} MiB, RSS growth after minute 5 {growth:.2f} MiB/min")  # fmt: skip
+
+
+def overload_mode(args, db_url: str) -> None:
+    requests = build_requests(int(args.rate * args.seconds) + BATCH, BATCH, random.Random(2))
+    receiver = Receiver(db_url, spool_max_bytes=args.spool_mib * 2**20)
+    try:
+        result = send_at_rate(receiver, requests, args.rate, args.seconds, retry=True)
+        stored = wait_stored(db_url, result["acked"], timeout=900)
+    finally:
+        cpu = receiver.stop()
+    refusals = sorted(result["refusals"])
+    slowest = refusals[-1] * 1000 if refusals else 0.0
+    print(f"overload {args.rate:.0f} spans/s for {args.seconds:.0f} s, spool {args.spool_mib} MiB: sent {result['sent']}, "
+          f"acked after retries {result['acked']} ({result['unresolved']} requests still retrying at the limit), stored {stored}, refusals {len(refusals)} {result['codes']} (slowest answer {slowest:.0f} ms), "
+          f"receiver CPU {cpu:.1f} s, peak RSS {max(r for _, r in receiver.rss) / 2**20:.0f} MiB")  # fmt: skip
+
+
+def prober_mode(args, db_url: str) -> None:
+    import psycopg
+
+    receiver = Receiver(db_url)
+    counts = {"written": 0, "notfound": 0, "missingspans": 0, "incorrectresult": 0}
+    rng = random.Random(3)
+    pending: list[tuple[float, bytes, set[str]]] = []
+    deadline = time.monotonic() + args.seconds
+    try:
+        while time.monotonic() < deadline or pending:
+            now = time.monotonic()
+            if now < deadline:
+                body = build_requests(4, 4, rng)[0]
+                from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+                request = ExportTraceServiceRequest.FromString(body)
+                spans = request.resource_spans[0].scope_spans[0].spans
+                receiver.call(body, timeout=10)
+                counts["written"] += 1
+                pending.append((now + 2.0, spans[0].trace_id.hex().encode(), {s.span_id.hex() for s in spans}))
+            while pending and pending[0][0] <= time.monotonic():
+                _, trace_id, span_ids = pending.pop(0)
+                rows = _read_trace(db_url, trace_id.decode(), psycopg)
+                if not rows:
+                    counts["notfound"] += 1
+                elif set(rows) != span_ids:
+                    counts["missingspans" if set(rows) < span_ids else "incorrectresult"] += 1
+            time.sleep(max(0.0, 1.0 - (time.monotonic() - now)))
+    finally:
+        receiver.stop()
+    print(f"prober for {args.seconds:.0f} s: {counts}")
+
+
+def _read_trace(db_url: str, trace_id: str, psycopg) -> list[str]:
+    if db_url.startswith("sqlite"):
+        import sqlite3
+
+        with sqlite3.connect(f"file:{db_url[len('sqlite:///'):]}?mode=ro", uri=True, timeout=5) as conn:
+            return [r[0] for r in conn.execute("select span_id from spans where trace_id = ?", (trace_id,))]
+    with psycopg.connect(db_url, connect_timeout=5) as conn:
+        return [r[0] for r in conn.execute("select span_id from spans where trace_id = %s", (trace_id,))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=["rate", "overload", "prober"])
+    parser.add_argument("--rate", type=float, default=10_000)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--spool-mib", type=int, default=64)
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    args = parser.parse_args()
+    url, cleanup = fresh_database(args.db)
+    try:
+        {"rate": rate_mode, "overload": overload_mode, "prober": prober_mode}[args.mode](args, url)
+    finally:
+        cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
