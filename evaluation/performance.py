@@ -18,16 +18,6 @@ from agentotel.evaluation.base import (
     TestCase,
 )
 
-# Used only when the processors' pricing table (agentotel.processors.cost) is not installed.
-FALLBACK_PRICES: dict[str, tuple[float, float]] = {
-    "gpt-4o": (2.50, 10.00),
-    "gpt-4o-mini": (0.15, 0.60),
-    "gpt-4.1": (2.00, 8.00),
-    "gpt-4.1-mini": (0.40, 1.60),
-    "claude-3-5-haiku": (0.80, 4.00),
-    "claude-sonnet-4": (3.00, 15.00),
-}
-
 
 class PricingTable:
     """Token prices, USD per 1M tokens. By default the project's pricing table (the one the receiver
@@ -38,14 +28,10 @@ class PricingTable:
         self._prices: dict[str, tuple[float, float]] | None = dict(prices) if prices is not None else None
         self._cost: Any = None
         if prices is None:
-            try:
-                from agentotel.processors.cost import Cost
-            except ImportError:
-                self._prices = dict(FALLBACK_PRICES)
-            else:
-                from agentotel.settings import env_str
+            from agentotel.processors.cost import Cost
+            from agentotel.settings import env_str
 
-                self._cost = Cost(pricing_file or env_str("AGENTOTEL_PRICING_FILE"))
+            self._cost = Cost(pricing_file or env_str("AGENTOTEL_PRICING_FILE"))
 
     @classmethod
     def default(cls) -> PricingTable:

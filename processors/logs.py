@@ -43,6 +43,7 @@ from agentotel.processors.normalize.otel import (
     MESSAGE_EVENTS,
     PROMPT_EVENT,
 )
+from agentotel.processors.redact import redact_text
 from agentotel.warehouse.engine import write_transaction
 from agentotel.warehouse.locks import lock_traces
 from agentotel.warehouse.models import LogRecord, Span
@@ -76,15 +77,6 @@ CONTENT_ATTRIBUTES = frozenset(
 
 
 # -- redaction -------------------------------------------------------------------------------------
-def _redactor() -> Callable[[str], str]:
-    """The shared PII redactor. Missing means a broken install: refuse rather than store content raw."""
-    try:
-        from agentotel.processors.redact import redact_text
-    except ImportError as exc:  # pragma: no cover - depends on the installed tree
-        raise RuntimeError("agentotel.processors.redact is missing: refusing to store log content unredacted") from exc
-    return redact_text
-
-
 def redact_value(value: Any, redact: Callable[[str], str]) -> Any:
     """``redact`` applied to every string inside a JSON-like value."""
     if isinstance(value, str):
@@ -322,7 +314,7 @@ def write_logs(engine: Engine, request: ExportLogsServiceRequest) -> int:
 
     Returns the number of records accepted (stored now or already present).
     """
-    rows = log_rows(request, _redactor())
+    rows = log_rows(request, redact_text)
     if not rows:
         return 0
     content_keys = {

@@ -23,17 +23,13 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
+from orjson import loads as _loads  # parses the sketches several times faster than json
 from sqlalchemy import Connection, Engine, Table, Text, and_, cast, delete, func, select, text
 
 from agentotel.warehouse import sketch
 from agentotel.warehouse.models import AgentExecution, LLMCall, ToolCall
 from agentotel.warehouse.rollup_models import RollupExecution, RollupLLM, RollupState, RollupTool
 from agentotel.warehouse.upsert import insert_on_conflict
-
-try:  # orjson parses the sketches several times faster; the standard library does the same job
-    from orjson import loads as _loads
-except ImportError:  # pragma: no cover - optional speed-up
-    from json import loads as _loads
 
 logger = logging.getLogger(__name__)
 
