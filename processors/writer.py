@@ -156,9 +156,13 @@ class WarehouseWriter:
                     stale_llm_rows.append({"t": trace_id, "s": sid})
             wanted = {execution_id(trace_id, key) for key in result.executions}
             stale_executions.extend(eid for eid in existing_exec.get(trace_id, ()) if eid not in wanted)
+            context = _trace_context(spans, old_rows.values())
             for key, totals in result.executions.items():
                 source = fresh.get(key)
                 row = _execution_row(trace_id, key, totals, source, old_rows.get(key))
+                # the conversation and user of a run: its own span's, else the trace's (semconv.md 2.4)
+                row["conversation_id"] = row["conversation_id"] or context[0]
+                row["user_id"] = row["user_id"] or context[1]
                 row["agent_id"] = agent_ids.get((row["agent_name"] or "", row["agent_version"] or "")) if row["agent_name"] else None
                 execution_rows.append(row)
 
@@ -194,7 +198,7 @@ class WarehouseWriter:
             execution_rows,
             ("id",),
             update_columns=EXECUTION_UPDATE_COLUMNS,
-            coalesce_columns=("input", "output", "agent_id", "conversation_id", "user_id"),
+            coalesce_columns=("input", "output", "agent_id"),
         )
         keys = [(s.trace_id, s.span_id) for s in new_spans]
         for hook in self.after_insert:
@@ -267,6 +271,16 @@ def _node_from_record(span: SpanRecord) -> Node:
         return Node(span.span_id, span.parent_span_id, span.span_type, span.start_ns)
     return Node(span.span_id, span.parent_span_id, span.span_type, span.start_ns, llm.get("input_tokens"),
                 llm.get("output_tokens"), llm.get("total_tokens"), llm.get("cost_usd"))  # fmt: skip
+
+
+def _trace_context(fresh: Iterable[SpanRecord], stored: Iterable[Any]) -> tuple[str | None, str | None]:
+    """(conversation id, user id) of a trace: from its earliest span that carries each (order-independent)."""
+    candidates = [(s.start_ns, s.span_id, s.conversation_id, s.user_id) for s in fresh]
+    candidates += [(r.start_time_unix_nano, r.span_id, r.conversation_id, r.user_id) for r in stored]
+    candidates.sort(key=lambda c: (c[0], c[1]))
+    conversation = next((c[2] for c in candidates if c[2]), None)
+    user = next((c[3] for c in candidates if c[3]), None)
+    return conversation, user
 
 
 def _execution_row(trace_id: str, key: str, totals: Any, span: SpanRecord | None, row: Any) -> dict[str, Any]:

@@ -148,3 +148,15 @@ def test_writes_stay_idempotent_on_partitioned_postgresql():
     finally:
         engine.dispose()
         drop_postgres_database(url)
+
+
+def test_conversation_and_user_come_from_the_trace_whatever_the_order(engine):
+    trace = "9" * 32
+    spans = agent_trace(trace)
+    spans[2].conversation_id, spans[2].user_id = "conv-7", "user-3"  # only a child LLM span carries them
+    writer = WarehouseWriter(engine)
+    for span in reversed(spans):  # children first, one span per batch
+        writer.consume(SpanBatch(spans=[span]))
+    with engine.connect() as conn:
+        rows = conn.execute(select(AgentExecution.conversation_id, AgentExecution.user_id)).all()
+    assert rows and all(tuple(row) == ("conv-7", "user-3") for row in rows)
