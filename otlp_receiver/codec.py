@@ -55,6 +55,26 @@ def decode_proto(signal: Signal, body: bytes) -> Message:
     return request
 
 
+def decode_proto_salvaging(signal: Signal, body: bytes) -> tuple[Message, int, bool]:
+    """``decode_proto``; for traces that protobuf refuses as a whole (e.g. one string with invalid UTF-8),
+    the request without the spans that do not parse. Returns (request, spans dropped, salvaged)."""
+    try:
+        return decode_proto(signal, body), 0, False
+    except InvalidArgument as error:
+        if signal is not TRACES or "UTF-8" not in str(error):  # too deep, truncated, …: refuse the request
+            raise
+        from agentotel.otlp_receiver.salvage import WireError, salvage_traces
+
+        try:
+            kept, dropped = salvage_traces(body)
+            request = decode_proto(signal, kept)
+        except (WireError, InvalidArgument):
+            raise error from None
+        if not dropped:
+            raise error from None
+        return request, dropped, True
+
+
 def decode_json(signal: Signal, body: bytes) -> Message:
     try:
         document = json.loads(body)

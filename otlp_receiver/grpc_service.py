@@ -10,7 +10,7 @@ import grpc
 from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-from agentotel.otlp_receiver.codec import SIGNALS, Signal, decode_proto
+from agentotel.otlp_receiver.codec import SIGNALS, Signal, decode_proto_salvaging
 from agentotel.otlp_receiver.errors import ReceiverError
 from agentotel.otlp_receiver.receiver import Receiver
 
@@ -48,8 +48,9 @@ def _handler(receiver: Receiver, signal: Signal):
         try:
             metadata = dict(context.invocation_metadata())
             receiver.authenticate(signal, metadata.get("authorization"), metadata.get("x-api-key"))
-            request = decode_proto(signal, request_bytes)
-            return receiver.export(signal, request, request_bytes).SerializeToString()
+            request, dropped, salvaged = decode_proto_salvaging(signal, request_bytes)
+            raw = None if salvaged else request_bytes
+            return receiver.export(signal, request, raw, undecodable=dropped).SerializeToString()
         except ReceiverError as error:
             _abort(context, error)
         except Exception:  # never let a bug kill the server thread silently

@@ -9,7 +9,13 @@ import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from agentotel.otlp_receiver.codec import SIGNALS, decode_json, decode_proto, encode_response, status_body
+from agentotel.otlp_receiver.codec import (
+    SIGNALS,
+    decode_json,
+    decode_proto_salvaging,
+    encode_response,
+    status_body,
+)
 from agentotel.otlp_receiver.errors import (
     InvalidArgument,
     MethodNotAllowed,
@@ -55,8 +61,12 @@ class _Handler(BaseHTTPRequestHandler):
                 raise UnsupportedMediaType(f"unsupported Content-Type {content_type!r}: use {PROTOBUF} or {JSON}")
             body = self._read_body()
             body = inflate(body, self.headers.get("Content-Encoding", ""), self.max_body)
-            request = decode_json(signal, body) if as_json else decode_proto(signal, body)
-            response = self.receiver.export(signal, request, None if as_json else body)
+            if as_json:
+                request, dropped, raw = decode_json(signal, body), 0, None
+            else:
+                request, dropped, salvaged = decode_proto_salvaging(signal, body)
+                raw = None if salvaged else body
+            response = self.receiver.export(signal, request, raw, undecodable=dropped)
             self._reply(200, encode_response(response, as_json), JSON if as_json else PROTOBUF)
         except ReceiverError as error:
             if isinstance(error, TooLarge):

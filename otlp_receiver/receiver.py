@@ -41,12 +41,17 @@ class Receiver:
             self.counters.export_error(signal.name, "unauthenticated")
             raise Unauthenticated("missing or invalid API key (send `authorization: Bearer KEY` or `x-api-key: KEY`)")
 
-    def export(self, signal: Signal, request: Message, raw: bytes | None) -> Message:
-        """Accept ``request`` (``raw`` is its protobuf encoding when the client sent protobuf)."""
+    def export(self, signal: Signal, request: Message, raw: bytes | None, undecodable: int = 0) -> Message:
+        """Accept ``request`` (``raw`` is its protobuf encoding when the client sent protobuf;
+        ``undecodable`` spans were already dropped from it because they did not parse)."""
         rejected = 0
         message = ""
         if signal.name == "traces":
             validation = validate_traces(request, self.max_attributes)
+            if undecodable:
+                validation.rejected += undecodable
+                validation.reasons["span(s) that do not parse (e.g. invalid UTF-8 in a string)"] = undecodable
+                validation.changed = True
             rejected = validation.rejected
             message = validation.message()
             if validation.changed:

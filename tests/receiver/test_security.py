@@ -124,16 +124,24 @@ def test_long_strings_are_truncated_and_flagged(db_url, tmp_path):
         server.stop()
 
 
-def test_invalid_utf8_is_rejected_with_a_clear_message(receiver_pg_or_sqlite):
+def test_invalid_utf8_drops_only_that_span(receiver_pg_or_sqlite):
+    """B6, the better form: the span with invalid UTF-8 is rejected through partial_success, the rest kept."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
     server = receiver_pg_or_sqlite
-    body = span_request(1, name="abc").SerializeToString().replace(b"abc", b"a\xffc")
+    request = span_request(3)
+    request.resource_spans[0].scope_spans[0].spans[1].name = "abc"
+    body = request.SerializeToString().replace(b"abc", b"a\xffc")
     response = http_post(server, body)
-    assert response.status_code == 400
-    assert "UTF-8" in response.content.decode("utf-8", "replace")
-    with pytest.raises(grpc.RpcError) as info:
-        with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
-            channel.unary_unary(TRACE_METHOD)(body, timeout=5)
-    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "UTF-8" in info.value.details()
+    assert response.status_code == 200
+    partial = ExportTraceServiceResponse.FromString(response.content).partial_success
+    assert partial.rejected_spans == 1 and "UTF-8" in partial.error_message
+    with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+        answer = ExportTraceServiceResponse.FromString(channel.unary_unary(TRACE_METHOD)(body, timeout=5))
+    assert answer.partial_success.rejected_spans == 1
+    assert wait_for(lambda: count(server.engine, "spans") == 2)  # the same two good spans, sent twice
+    # a request that is not protobuf at all is still refused whole
+    assert http_post(server, b"\xff\xfe garbage").status_code == 400
 
 
 @pytest.fixture
