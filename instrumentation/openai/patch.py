@@ -294,38 +294,53 @@ def _state_for(inv: Invocation) -> StreamState:
     return ResponsesStreamState(inv) if inv.kind == RESPONSES else ChatStreamState(inv)
 
 
+def _begin(kind: str, tracer, instruments: GenAIInstruments, content: ContentSettings, instance, kwargs):
+    """The call's telemetry, or None (a fault of ours never stops the host's call)."""
+    try:
+        return _start(tracer, instruments, content, kind, instance, kwargs)
+    except Exception as err:  # noqa: BLE001
+        report(f"openai.{kind}.start", err)
+        return None
+
+
+def _failed(inv: Invocation, kind: str, exc: BaseException) -> None:
+    """Record the host's exception (the caller re-raises it unchanged)."""
+    try:
+        inv.release()
+        inv.fail(exc)
+    except Exception as err:  # noqa: BLE001
+        report(f"openai.{kind}.fail", err)
+
+
+def _returned(inv: Invocation, kind: str, kwargs, result, stream_proxy):
+    """Finish the telemetry of a returned call; a stream is handed back wrapped in ``stream_proxy``."""
+    try:
+        inv.release()
+        if kwargs.get("stream") is True:
+            if _is_stream(result):
+                return stream_proxy(result, _state_for(inv))
+            inv.succeed({}, None, (None, None))  # a raw response around a stream: nothing to read
+        else:
+            _finish(inv, result)
+    except Exception as err:  # noqa: BLE001
+        report(f"openai.{kind}.finish", err)
+        _end_quietly(inv)
+    return result
+
+
 def sync_wrapper(kind: str, tracer, instruments: GenAIInstruments, content: ContentSettings):
     """Wrapper for a synchronous ``create``."""
 
     def traced(wrapped, instance, args, kwargs):
-        try:
-            inv = _start(tracer, instruments, content, kind, instance, kwargs)
-        except Exception as err:  # noqa: BLE001
-            report(f"openai.{kind}.start", err)
-            inv = None
+        inv = _begin(kind, tracer, instruments, content, instance, kwargs)
         if inv is None:
             return wrapped(*args, **kwargs)
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
-            try:
-                inv.release()
-                inv.fail(exc)
-            except Exception as err:  # noqa: BLE001
-                report(f"openai.{kind}.fail", err)
+            _failed(inv, kind, exc)
             raise
-        try:
-            inv.release()
-            if kwargs.get("stream") is True:
-                if _is_stream(result):
-                    return SyncStreamProxy(result, _state_for(inv))
-                inv.succeed({}, None, (None, None))  # a raw response around a stream: nothing to read
-            else:
-                _finish(inv, result)
-        except Exception as err:  # noqa: BLE001
-            report(f"openai.{kind}.finish", err)
-            _end_quietly(inv)
-        return result
+        return _returned(inv, kind, kwargs, result, SyncStreamProxy)
 
     return traced
 
@@ -334,34 +349,15 @@ def async_wrapper(kind: str, tracer, instruments: GenAIInstruments, content: Con
     """Wrapper for an asynchronous ``create``."""
 
     async def traced(wrapped, instance, args, kwargs):
-        try:
-            inv = _start(tracer, instruments, content, kind, instance, kwargs)
-        except Exception as err:  # noqa: BLE001
-            report(f"openai.{kind}.start", err)
-            inv = None
+        inv = _begin(kind, tracer, instruments, content, instance, kwargs)
         if inv is None:
             return await wrapped(*args, **kwargs)
         try:
             result = await wrapped(*args, **kwargs)
         except BaseException as exc:
-            try:
-                inv.release()
-                inv.fail(exc)
-            except Exception as err:  # noqa: BLE001
-                report(f"openai.{kind}.fail", err)
+            _failed(inv, kind, exc)
             raise
-        try:
-            inv.release()
-            if kwargs.get("stream") is True:
-                if _is_stream(result):
-                    return AsyncStreamProxy(result, _state_for(inv))
-                inv.succeed({}, None, (None, None))  # a raw response around a stream: nothing to read
-            else:
-                _finish(inv, result)
-        except Exception as err:  # noqa: BLE001
-            report(f"openai.{kind}.finish", err)
-            _end_quietly(inv)
-        return result
+        return _returned(inv, kind, kwargs, result, AsyncStreamProxy)
 
     return traced
 
