@@ -1,38 +1,71 @@
-"""Opt-in message content capture: the setting (read once) and the JSON shapes of semconv's messages."""
+"""Opt-in message content capture: the setting (read once) and the JSON shapes of semconv's messages.
+
+Modes (``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``, semconv.md 1.4): ``true``/``SPAN_ONLY``
+put the content on the spans; ``EVENT_ONLY`` on a ``gen_ai.client.inference.operation.details`` log
+record only; ``SPAN_AND_EVENT`` on both. Anything else (unset, ``false``, ``NO_CONTENT``) captures none.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 MAX_LENGTH_ENV = "AGENTOTEL_CAPTURE_MAX_LENGTH"
 DEFAULT_MAX_LENGTH = 8192
 
-_ON = {"true", "1", "yes", "span_only", "span_and_event", "event_only"}
+SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT = "SPAN_ONLY", "EVENT_ONLY", "SPAN_AND_EVENT"
+_MODES = {"true": SPAN_ONLY, "1": SPAN_ONLY, "yes": SPAN_ONLY, "span_only": SPAN_ONLY,
+          "event_only": EVENT_ONLY, "span_and_event": SPAN_AND_EVENT}
+
+
+def parse_mode(value: str | None) -> str | None:
+    """The capture mode a setting names (``None``: no content)."""
+    return _MODES.get((value or "").strip().lower())
 
 
 @dataclass(frozen=True)
 class ContentSettings:
-    """Whether to record prompts/completions/tool arguments, and the per-value length limit."""
+    """Whether to record prompts/completions/tool arguments, where (span, event), and the length limit.
+
+    ``on_span`` / ``on_event`` are derived from ``capture`` and ``mode`` once, for the hot paths.
+    """
 
     capture: bool = False
     max_length: int = DEFAULT_MAX_LENGTH
+    mode: str = SPAN_ONLY
+    on_span: bool = field(init=False, repr=False, compare=False)
+    on_event: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.mode not in (SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT):
+            raise ValueError(f"unknown content capture mode {self.mode!r}")
+        object.__setattr__(self, "on_span", bool(self.capture) and self.mode != EVENT_ONLY)
+        object.__setattr__(self, "on_event", bool(self.capture) and self.mode != SPAN_ONLY)
 
     @classmethod
-    def resolve(cls, capture: bool | None = None, max_length: int | None = None) -> ContentSettings:
-        """Argument > environment > default (off)."""
+    def resolve(cls, capture: bool | str | None = None, max_length: int | None = None) -> ContentSettings:
+        """Argument > environment > default (off).
+
+        ``capture`` may be a bool (``True``: on, in the environment's mode if it names one, else
+        ``SPAN_ONLY``) or a mode string as in the environment variable.
+        """
+        env_mode = parse_mode(os.environ.get(CAPTURE_ENV))
         if capture is None:
-            capture = os.environ.get(CAPTURE_ENV, "").strip().lower() in _ON
+            mode = env_mode
+        elif isinstance(capture, str):
+            mode = parse_mode(capture)
+        else:
+            mode = (env_mode or SPAN_ONLY) if capture else None
         if max_length is None:
             try:
                 max_length = int(os.environ.get(MAX_LENGTH_ENV, DEFAULT_MAX_LENGTH))
             except ValueError:
                 max_length = DEFAULT_MAX_LENGTH
-        return cls(capture=bool(capture), max_length=max(16, max_length))
+        return cls(capture=mode is not None, max_length=max(16, max_length), mode=mode or SPAN_ONLY)
 
     def clip(self, text: str) -> str:
         if len(text) <= self.max_length:

@@ -53,6 +53,9 @@ SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
 INPUT_MESSAGES = "gen_ai.input.messages"
 OUTPUT_MESSAGES = "gen_ai.output.messages"
 TOOL_DEFINITIONS = "gen_ai.tool.definitions"
+CONTENT_KEYS = (SYSTEM_INSTRUCTIONS, INPUT_MESSAGES, OUTPUT_MESSAGES, TOOL_DEFINITIONS)
+# the opt-in content event (a log record; semconv.md 1.4)
+EVENT_INFERENCE_DETAILS = "gen_ai.client.inference.operation.details"
 # metrics
 TOKEN_TYPE = "gen_ai.token.type"
 ERROR_TYPE = "error.type"

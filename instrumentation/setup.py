@@ -2,7 +2,9 @@
 
 Providers: the ones passed in, else the application's SDK providers when it configured some (reused as
 they are: our exporters are only added when asked for explicitly), else new ones that we own (made
-global, OTLP export; ``OTEL_*`` variables honoured by the SDK and exporters). ``handle.shutdown()``
+global, OTLP export; ``OTEL_*`` variables honoured by the SDK and exporters). A LoggerProvider is set
+up (or reused) the same way when the content capture mode emits events (``EVENT_ONLY``,
+``SPAN_AND_EVENT``) or one is passed in; its OTLP log exporter uses the traces' protocol and endpoint. ``handle.shutdown()``
 uninstalls the instrumentors, then flushes and shuts the owned providers down within ``timeout`` seconds
 even when the backend is black-holed; it also runs at interpreter exit.
 """
@@ -50,6 +52,9 @@ class InstrumentationHandle:
     owns_tracer_provider: bool = False
     owns_meter_provider: bool = False
     extra_span_processors: list[Any] = field(default_factory=list)
+    logger_provider: Any = None
+    owns_logger_provider: bool = False
+    extra_log_processors: list[Any] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
     content: ContentSettings = field(default_factory=ContentSettings)
     prometheus: Any = None
@@ -57,7 +62,14 @@ class InstrumentationHandle:
 
     def force_flush(self, timeout: float = DEFAULT_SHUTDOWN_TIMEOUT) -> bool:
         """Export what is queued (bounded by ``timeout`` seconds)."""
-        return _bounded(lambda: self.tracer_provider.force_flush(int(timeout * 1000)), timeout)
+
+        def flush() -> bool:
+            done = self.tracer_provider.force_flush(int(timeout * 1000))
+            if self.logger_provider is not None:
+                done = self.logger_provider.force_flush(int(timeout * 1000)) and done
+            return done
+
+        return _bounded(flush, timeout)
 
     def shutdown(self, timeout: float = DEFAULT_SHUTDOWN_TIMEOUT) -> bool:
         """Uninstrument, flush and shut down; returns within ``timeout`` seconds (False if cut short)."""
@@ -78,6 +90,11 @@ class InstrumentationHandle:
                 self.tracer_provider.shutdown()
             else:
                 for processor in self.extra_span_processors:
+                    processor.shutdown()
+            if self.owns_logger_provider:
+                self.logger_provider.shutdown()
+            else:
+                for processor in self.extra_log_processors:
                     processor.shutdown()
             if self.owns_meter_provider:
                 self.meter_provider.shutdown(timeout_millis=max(0.0, deadline - time.monotonic()) * 1000)
@@ -134,6 +151,21 @@ def _otlp_exporters(protocol: str, endpoint: str | None, headers: Mapping[str, s
             OTLPMetricExporter(endpoint=f"{base}/v1/metrics" if base else None, headers=headers, timeout=timeout))
 
 
+def _otlp_log_exporter(protocol: str, endpoint: str | None, headers: Mapping[str, str] | None,
+                       timeout: float) -> Any:
+    """The OTLP log exporter matching the span exporter (protocol, endpoint, headers, timeout)."""
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+
+        insecure = True if endpoint and endpoint.startswith("http://") else None
+        return OTLPLogExporter(endpoint=endpoint, headers=dict(headers) if headers else None, timeout=timeout,
+                               insecure=insecure)
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+
+    base = endpoint.rstrip("/") if endpoint else None
+    return OTLPLogExporter(endpoint=f"{base}/v1/logs" if base else None, headers=headers, timeout=timeout)
+
+
 def _load(path: str) -> Any:
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
@@ -145,7 +177,7 @@ def instrument(
     *,
     protocol: str | None = None,
     headers: Mapping[str, str] | None = None,
-    capture_content: bool | None = None,
+    capture_content: bool | str | None = None,
     content_max_length: int | None = None,
     sample_ratio: float | None = None,
     otlp: bool = True,
@@ -163,13 +195,17 @@ def instrument(
     resource_attributes: Mapping[str, Any] | None = None,
     tracer_provider: Any = None,
     meter_provider: Any = None,
+    logger_provider: Any = None,
 ) -> InstrumentationHandle:
     """Set up telemetry for this agent process and return a handle with ``shutdown()``.
 
     ``endpoint`` (else ``OTEL_EXPORTER_OTLP_ENDPOINT``) and ``protocol`` (``grpc`` default, or
     ``http/protobuf``; else ``OTEL_EXPORTER_OTLP_PROTOCOL``) select the OTLP backend; ``otlp=False``
     disables it. ``instrumentors`` limits which of ``openai``, ``langchain``, ``httpx`` are enabled
-    (default: each whose library is installed).
+    (default: each whose library is installed). ``capture_content``: ``True``/``False`` or a mode of
+    ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` (``SPAN_ONLY``, ``EVENT_ONLY``,
+    ``SPAN_AND_EVENT``); the event modes need a LoggerProvider (``logger_provider``, else the
+    application's, else one of ours with OTLP log export).
     """
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.resources import Resource
@@ -256,6 +292,10 @@ def instrument(
         handle.tracer_provider = provider
         handle.owns_tracer_provider = True
 
+    if content.on_event or logger_provider is not None:
+        _setup_logs(handle, logger_provider, resource, proto if otlp else None, endpoint, headers, export_timeout,
+                    max_queue_size)
+
     if performance_monitor:
         try:
             from agentotel.instrumentation.monitor import PerformanceMonitor
@@ -274,7 +314,7 @@ def instrument(
             if instrumentor.is_instrumented_by_opentelemetry:
                 continue
             instrumentor.instrument(tracer_provider=handle.tracer_provider, meter_provider=handle.meter_provider,
-                                    content=content)
+                                    logger_provider=handle.logger_provider, content=content)
             if instrumentor.is_instrumented_by_opentelemetry:
                 handle.instrumentors.append(instrumentor)
         except Exception:  # noqa: BLE001 - a broken optional library must not break the host
@@ -282,6 +322,34 @@ def instrument(
 
     atexit.register(handle.shutdown, EXIT_SHUTDOWN_TIMEOUT)
     return handle
+
+
+def _setup_logs(handle: InstrumentationHandle, logger_provider: Any, resource: Any, protocol: str | None,
+                endpoint: str | None, headers: Mapping[str, str] | None, timeout: float, queue_size: int) -> None:
+    """Reuse the given or the application's SDK LoggerProvider, else own one; OTLP log export as for spans."""
+    from opentelemetry import _logs
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+
+    existing = logger_provider or _logs.get_logger_provider()
+    reuse = isinstance(existing, LoggerProvider)
+    exporter = None
+    if protocol and (endpoint or not reuse):
+        exporter = _otlp_log_exporter(protocol, endpoint, headers, timeout)
+    processor = (BatchLogRecordProcessor(exporter, max_queue_size=queue_size, export_timeout_millis=timeout * 1000)
+                 if exporter is not None else None)
+    if reuse:
+        handle.logger_provider = existing
+        if processor is not None:
+            existing.add_log_record_processor(processor)
+            handle.extra_log_processors.append(processor)
+        return
+    provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    if processor is not None:
+        provider.add_log_record_processor(processor)
+    _logs.set_logger_provider(provider)  # ignored (with a warning) when one was set before
+    handle.logger_provider = provider
+    handle.owns_logger_provider = True
 
 
 @contextlib.contextmanager

@@ -75,7 +75,7 @@ class _Scope:
             else:
                 op = self._attrs[sc.OPERATION]
                 span_name, span_kind = (f"{op} {self.name}" if self.name else op), SpanKind.CLIENT
-            if self._arguments is not None and t.content.capture:
+            if self._arguments is not None and t.content.on_span:
                 self._attrs[sc.TOOL_CALL_ARGUMENTS] = t.content.dumps(self._arguments)
             self.span = t.tracer.start_span(span_name, effective_context(), span_kind, self._attrs)
             self._token = attach_span(self.span, llm=self.kind == LLM)
@@ -148,7 +148,7 @@ class _Scope:
                 template._attrs[sc.TOOL_NAME] = fn.__name__
             elif template.kind == AGENT:
                 template._attrs[sc.AGENT_NAME] = fn.__name__
-        capture = template._tracer.content.capture
+        capture = template._tracer.content.on_span
 
         def scope_for(args: tuple, kwargs: dict) -> _Scope:
             scope = template._clone()
@@ -205,7 +205,7 @@ class _Scope:
 
     def set_result(self, result: Any) -> None:
         """A tool's result (recorded only with content capture on)."""
-        if self._tracer.content.capture:
+        if self._tracer.content.on_span:
             self.set_attribute(sc.TOOL_CALL_RESULT, self._tracer.content.dumps(getattr(result, "content", result)))
 
     def set_usage(self, input_tokens: int | None = None, output_tokens: int | None = None, *,

@@ -91,7 +91,7 @@ class GenAIHooks:
         streaming = body.get("stream") is True
         if streaming:
             attrs[sc.REQUEST_STREAM] = True
-        if self.content.capture and isinstance(body.get("messages"), list):
+        if self.content.on_span and isinstance(body.get("messages"), list):
             system, messages = openai_input_messages(body["messages"])
             attrs[sc.INPUT_MESSAGES] = self.content.dumps(messages)
             if system:
@@ -188,7 +188,7 @@ def _response_attributes(body: Any, attrs: dict[str, Any], content: ContentSetti
     if isinstance(choices, list):
         attrs[sc.RESPONSE_FINISH_REASONS] = tuple(str(c.get("finish_reason") or "") for c in choices
                                                    if isinstance(c, dict))
-        if content.capture:
+        if content.on_span:
             attrs[sc.OUTPUT_MESSAGES] = content.dumps([
                 {"role": "assistant", "parts": [{"type": "text", "content": (c.get("message") or {}).get("content")}],
                  "finish_reason": c.get("finish_reason")} for c in choices if isinstance(c, dict)])

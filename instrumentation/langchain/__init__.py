@@ -47,12 +47,14 @@ class LangChainInstrumentor(BaseInstrumentor):
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
+        from agentotel.instrumentation._events import content_events
         from agentotel.instrumentation.langchain.callback import OTelCallbackHandler
 
         tracer = get_tracer(SCOPE, __version__, kwargs.get("tracer_provider"), schema_url=sc.SCHEMA_URL)
         instruments = build_instruments(SCOPE, kwargs.get("meter_provider"))
         content = kwargs.get("content") or ContentSettings.resolve(kwargs.get("capture_content"))
-        self.handler = OTelCallbackHandler(tracer, instruments, content)
+        self.handler = OTelCallbackHandler(tracer, instruments, content,
+                                           content_events(SCOPE, kwargs.get("logger_provider"), content))
         wrap_function_wrapper("langchain_core.callbacks.base", "BaseCallbackManager.__init__",
                               _AddHandler(self.handler))
 

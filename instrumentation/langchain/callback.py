@@ -19,6 +19,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from agentotel.instrumentation import semconv as sc
 from agentotel.instrumentation._content import ContentSettings
 from agentotel.instrumentation._context import attach_span, detach, effective_context, suppressed
+from agentotel.instrumentation._events import ContentEvents
 from agentotel.instrumentation._guard import error_type, report
 from agentotel.instrumentation.instruments import GenAIInstruments
 from agentotel.instrumentation.langchain import utils
@@ -29,7 +30,7 @@ _MAX_RUNS = 10_000
 
 
 class _Run:
-    __slots__ = ("span", "token", "start", "kind", "name", "parent", "metric_attrs", "first_token", "agent")
+    __slots__ = ("span", "token", "start", "kind", "name", "parent", "metric_attrs", "first_token", "agent", "event")
 
     def __init__(self, span, kind, name, parent, metric_attrs=None) -> None:
         self.span = span
@@ -41,6 +42,7 @@ class _Run:
         self.metric_attrs = metric_attrs
         self.first_token = None
         self.agent = kind == AGENT
+        self.event: dict[str, Any] | None = None  # the content event's request part (event modes)
 
 
 def _guarded(site: str):
@@ -64,11 +66,13 @@ class OTelCallbackHandler(BaseCallbackHandler):
     run_inline = True  # same task/context as the run, so the attached context reaches the model call
     raise_error = False
 
-    def __init__(self, tracer: trace.Tracer, instruments: GenAIInstruments, content: ContentSettings) -> None:
+    def __init__(self, tracer: trace.Tracer, instruments: GenAIInstruments, content: ContentSettings,
+                 events: ContentEvents | None = None) -> None:
         super().__init__()
         self._tracer = tracer
         self._instruments = instruments
         self._content = content
+        self._events = events
         self._runs: dict[UUID, _Run | None] = {}
         self._lock = threading.Lock()
 
@@ -208,11 +212,16 @@ class OTelCallbackHandler(BaseCallbackHandler):
             attrs[sc.AGENT_NAME] = agent
         span_name = f"{operation} {model}" if model else operation
         span = self._tracer.start_span(span_name, self._parent_context(parent_run_id), SpanKind.CLIENT, attrs)
+        run = _Run(span, LLM, span_name, parent, metric_attrs)
         if self._content.capture and span.is_recording():
-            self._capture_input(span, messages, params)
-        self._open(run_id, _Run(span, LLM, span_name, parent, metric_attrs), llm=True)
+            request = self._input_content(messages, params)
+            if self._content.on_span:
+                span.set_attributes(request)
+            if self._events is not None:
+                run.event = {**attrs, **request}
+        self._open(run_id, run, llm=True)
 
-    def _capture_input(self, span, messages, params) -> None:
+    def _input_content(self, messages, params) -> dict[str, str]:
         content = self._content
         system: list[dict[str, Any]] = []
         out: list[dict[str, Any]] = []
@@ -223,12 +232,13 @@ class OTelCallbackHandler(BaseCallbackHandler):
                 system.extend(entry["parts"])
             else:
                 out.append(entry)
-        span.set_attribute(sc.INPUT_MESSAGES, content.dumps(out))
+        request = {sc.INPUT_MESSAGES: content.dumps(out)}
         if system:
-            span.set_attribute(sc.SYSTEM_INSTRUCTIONS, content.dumps(system))
+            request[sc.SYSTEM_INSTRUCTIONS] = content.dumps(system)
         tools = params.get("tools")
         if tools:
-            span.set_attribute(sc.TOOL_DEFINITIONS, content.dumps(tools))
+            request[sc.TOOL_DEFINITIONS] = content.dumps(tools)
+        return request
 
     @_guarded("chat_model_start")
     def on_chat_model_start(self, serialized, messages, *, run_id, parent_run_id=None, tags=None,
@@ -274,6 +284,10 @@ class OTelCallbackHandler(BaseCallbackHandler):
             self._instruments.record_ttfc(ttfc, run.metric_attrs)
         if self._content.capture:
             attrs[sc.OUTPUT_MESSAGES] = self._content.dumps(utils.output_messages(response))
+        if run.event is not None:
+            self._events.emit(span, {**run.event, **attrs})
+            if not self._content.on_span:
+                attrs.pop(sc.OUTPUT_MESSAGES, None)
         if span.is_recording():
             span.set_attributes(attrs)
         span.end()
@@ -286,6 +300,8 @@ class OTelCallbackHandler(BaseCallbackHandler):
         if run is None or run.span is None:
             return
         etype = self._fail(run, error)
+        if run.event is not None:
+            self._events.emit(run.span, {**run.event, sc.ERROR_TYPE: etype})
         run.span.end()
         self._instruments.record_duration(perf_counter() - run.start, {**run.metric_attrs, sc.ERROR_TYPE: etype})
 
@@ -309,7 +325,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
         agent = self._agent_name(parent)
         if agent:
             attrs[sc.AGENT_NAME] = agent
-        if self._content.capture:
+        if self._content.on_span:
             attrs[sc.TOOL_CALL_ARGUMENTS] = self._content.dumps(inputs if inputs is not None else input_str)
         span = self._tracer.start_span(f"execute_tool {name}", self._parent_context(parent_run_id),
                                        SpanKind.INTERNAL, attrs)
@@ -320,7 +336,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
         run = self._close(run_id)
         if run is None or run.span is None:
             return
-        if self._content.capture and run.span.is_recording():
+        if self._content.on_span and run.span.is_recording():
             result = getattr(output, "content", output)
             run.span.set_attribute(sc.TOOL_CALL_RESULT, self._content.dumps(result))
         if getattr(output, "status", None) == "error":  # ToolMessage from a handled tool error
@@ -352,7 +368,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
         attrs: dict[str, Any] = {sc.OPERATION: sc.OP_RETRIEVAL, sc.DATA_SOURCE_ID: name}
         if (metadata or {}).get("ls_vector_store_provider"):
             attrs[sc.PROVIDER] = str(metadata["ls_vector_store_provider"])
-        if self._content.capture:
+        if self._content.on_span:
             attrs["gen_ai.retrieval.query.text"] = self._content.clip(str(query))
         span = self._tracer.start_span(f"retrieval {name}", self._parent_context(parent_run_id), SpanKind.CLIENT,
                                        attrs)

@@ -37,8 +37,9 @@ _TARGETS = (
 class OpenAIInstrumentor(BaseInstrumentor):
     """Instruments the ``openai`` client with GenAI semconv spans and metrics.
 
-    ``instrument(tracer_provider=..., meter_provider=..., capture_content=None)``; content capture
-    defaults to ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` (off).
+    ``instrument(tracer_provider=..., meter_provider=..., logger_provider=..., capture_content=None)``;
+    content capture defaults to ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` (off); its event
+    modes emit ``gen_ai.client.inference.operation.details`` through ``logger_provider`` (else the global one).
     """
 
     def __init__(self) -> None:
@@ -50,11 +51,13 @@ class OpenAIInstrumentor(BaseInstrumentor):
     def _instrument(self, **kwargs: Any) -> None:
         import importlib
 
+        from agentotel.instrumentation._events import content_events
         from agentotel.instrumentation.openai.patch import async_wrapper, sync_wrapper
 
         tracer = get_tracer(SCOPE, __version__, kwargs.get("tracer_provider"), schema_url=sc.SCHEMA_URL)
         instruments = build_instruments(SCOPE, kwargs.get("meter_provider"))
         content = kwargs.get("content") or ContentSettings.resolve(kwargs.get("capture_content"))
+        events = content_events(SCOPE, kwargs.get("logger_provider"), content)
         self._patched = []
         for module_name, cls, method, kind, is_async in _TARGETS:
             try:
@@ -65,7 +68,7 @@ class OpenAIInstrumentor(BaseInstrumentor):
             if not hasattr(owner, method):
                 continue
             factory = async_wrapper if is_async else sync_wrapper
-            wrap_function_wrapper(owner, method, factory(kind, tracer, instruments, content))
+            wrap_function_wrapper(owner, method, factory(kind, tracer, instruments, content, events))
             self._patched.append((owner, method))
 
     def _uninstrument(self, **kwargs: Any) -> None:

@@ -23,6 +23,7 @@ from agentotel.instrumentation._context import (
     SUPPRESS_PLAIN_KEY,
     effective_context,
 )
+from agentotel.instrumentation._events import ContentEvents
 from agentotel.instrumentation._guard import error_type, report
 from agentotel.instrumentation._stream import AsyncStreamProxy, StreamState, SyncStreamProxy
 from agentotel.instrumentation.instruments import GenAIInstruments
@@ -32,11 +33,17 @@ CHAT, EMBEDDINGS, RESPONSES = "chat", "embeddings", "responses"
 
 
 class Invocation:
-    """One model call in flight: its span, start time and metric attributes."""
+    """One model call in flight: its span, start time and metric attributes.
 
-    __slots__ = ("span", "start", "metric_attrs", "instruments", "content", "kind", "token", "flag")
+    ``event`` holds the content event's request part (GenAI attributes and input content) when the
+    content mode emits events, else ``None``.
+    """
 
-    def __init__(self, span, start, metric_attrs, instruments, content, kind, token, flag) -> None:
+    __slots__ = ("span", "start", "metric_attrs", "instruments", "content", "kind", "token", "flag", "events",
+                 "event")
+
+    def __init__(self, span, start, metric_attrs, instruments, content, kind, token, flag, events=None,
+                 event=None) -> None:
         self.span = span
         self.start = start
         self.metric_attrs = metric_attrs
@@ -45,6 +52,8 @@ class Invocation:
         self.kind = kind
         self.token = token
         self.flag = flag
+        self.events = events
+        self.event = event
 
     def release(self) -> None:
         """Restore the caller's context (the span stays open for streams)."""
@@ -60,11 +69,17 @@ class Invocation:
             span.set_attribute(sc.ERROR_TYPE, etype)
             span.set_status(Status(StatusCode.ERROR, str(exc)[:1024]))
             span.record_exception(exc)
+        if self.event is not None:
+            self.events.emit(span, {**self.event, sc.ERROR_TYPE: etype})
         span.end()
         self.instruments.record_duration(perf_counter() - self.start, {**self.metric_attrs, sc.ERROR_TYPE: etype})
 
     def succeed(self, attrs: dict[str, Any], response_model: Any, usage: tuple[int | None, int | None]) -> None:
         span = self.span
+        if self.event is not None:
+            self.events.emit(span, {**self.event, **attrs})
+            if not self.content.on_span:
+                attrs.pop(sc.OUTPUT_MESSAGES, None)
         if attrs and span.is_recording():
             span.set_attributes(attrs)
         span.end()
@@ -74,7 +89,8 @@ class Invocation:
         self.instruments.record_call(metric_attrs, perf_counter() - self.start, usage)
 
 
-def _start(tracer, instruments, content: ContentSettings, kind: str, instance, kwargs) -> Invocation | None:
+def _start(tracer, instruments, content: ContentSettings, kind: str, instance, kwargs,
+           events: ContentEvents | None = None) -> Invocation | None:
     """Open the span for a call, or ``None`` when this call is not ours to trace."""
     ctx = context_api.get_current()
     if ctx.get(SUPPRESS_KEY) or ctx.get(SUPPRESS_PLAIN_KEY):
@@ -104,16 +120,20 @@ def _start(tracer, instruments, content: ContentSettings, kind: str, instance, k
     name = f"{operation} {model}" if model else operation
     parent = effective_context(ctx)
     span = tracer.start_span(name, parent, SpanKind.CLIENT, attrs)
-    if content.capture and span.is_recording():
+    event = None
+    if content.capture and kind != EMBEDDINGS and span.is_recording():
         try:
-            if kind == CHAT:
-                span.set_attributes(utils.chat_request_content(kwargs, content))
-            elif kind == RESPONSES:
-                span.set_attributes(utils.responses_request_content(kwargs, content))
+            request = (utils.chat_request_content(kwargs, content) if kind == CHAT
+                       else utils.responses_request_content(kwargs, content))
+            if content.on_span:
+                span.set_attributes(request)
+            if events is not None:
+                event = {**attrs, **request}
         except Exception as err:  # noqa: BLE001
             report("openai.request_content", err)
     token = context_api.attach(trace.set_span_in_context(span, parent))
-    return Invocation(span, perf_counter(), metric_attrs, instruments, content, kind, token, IN_SDK_CALL.set(True))
+    return Invocation(span, perf_counter(), metric_attrs, instruments, content, kind, token, IN_SDK_CALL.set(True),
+                      events, event)
 
 
 def _finish(inv: Invocation, result: Any) -> None:
@@ -294,10 +314,11 @@ def _state_for(inv: Invocation) -> StreamState:
     return ResponsesStreamState(inv) if inv.kind == RESPONSES else ChatStreamState(inv)
 
 
-def _begin(kind: str, tracer, instruments: GenAIInstruments, content: ContentSettings, instance, kwargs):
+def _begin(kind: str, tracer, instruments: GenAIInstruments, content: ContentSettings, instance, kwargs,
+           events: ContentEvents | None = None):
     """The call's telemetry, or None (a fault of ours never stops the host's call)."""
     try:
-        return _start(tracer, instruments, content, kind, instance, kwargs)
+        return _start(tracer, instruments, content, kind, instance, kwargs, events)
     except Exception as err:  # noqa: BLE001
         report(f"openai.{kind}.start", err)
         return None
@@ -328,11 +349,12 @@ def _returned(inv: Invocation, kind: str, kwargs, result, stream_proxy):
     return result
 
 
-def sync_wrapper(kind: str, tracer, instruments: GenAIInstruments, content: ContentSettings):
+def sync_wrapper(kind: str, tracer, instruments: GenAIInstruments, content: ContentSettings,
+                 events: ContentEvents | None = None):
     """Wrapper for a synchronous ``create``."""
 
     def traced(wrapped, instance, args, kwargs):
-        inv = _begin(kind, tracer, instruments, content, instance, kwargs)
+        inv = _begin(kind, tracer, instruments, content, instance, kwargs, events)
         if inv is None:
             return wrapped(*args, **kwargs)
         try:
@@ -345,11 +367,12 @@ def sync_wrapper(kind: str, tracer, instruments: GenAIInstruments, content: Cont
     return traced
 
 
-def async_wrapper(kind: str, tracer, instruments: GenAIInstruments, content: ContentSettings):
+def async_wrapper(kind: str, tracer, instruments: GenAIInstruments, content: ContentSettings,
+                  events: ContentEvents | None = None):
     """Wrapper for an asynchronous ``create``."""
 
     async def traced(wrapped, instance, args, kwargs):
-        inv = _begin(kind, tracer, instruments, content, instance, kwargs)
+        inv = _begin(kind, tracer, instruments, content, instance, kwargs, events)
         if inv is None:
             return await wrapped(*args, **kwargs)
         try:

@@ -42,6 +42,24 @@ def metric_reader() -> InMemoryMetricReader:
 
 
 @pytest.fixture
+def log_exporter() -> Any:
+    """The SDK's in-memory log record exporter (``InMemoryLogRecordExporter``; older SDKs: ``InMemoryLogExporter``)."""
+    from opentelemetry.sdk._logs import export
+
+    return (getattr(export, "InMemoryLogRecordExporter", None) or export.InMemoryLogExporter)()
+
+
+@pytest.fixture
+def logger_provider(log_exporter) -> Any:
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+
+    provider = LoggerProvider(shutdown_on_exit=False)
+    provider.add_log_record_processor(SimpleLogRecordProcessor(log_exporter))
+    return provider
+
+
+@pytest.fixture
 def tracer_provider(span_exporter: InMemorySpanExporter) -> TracerProvider:
     provider = TracerProvider(shutdown_on_exit=False)
     provider.add_span_processor(SimpleSpanProcessor(span_exporter))

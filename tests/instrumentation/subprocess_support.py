@@ -71,8 +71,12 @@ class BlackHole:
         self.sock.close()
 
 
+def _attrs(items) -> dict:
+    return {kv.key: kv.value.WhichOneof("value") and getattr(kv.value, kv.value.WhichOneof("value")) for kv in items}
+
+
 class OTLPHTTPSink:
-    """A minimal OTLP/HTTP trace sink: decodes protobuf requests and records span names and attributes.
+    """A minimal OTLP/HTTP sink: decodes protobuf trace and log requests; records spans and log records.
 
     ``status`` (default 200) and ``delay`` (seconds before answering) simulate failing/slow backends.
     """
@@ -81,6 +85,7 @@ class OTLPHTTPSink:
         self.status = status
         self.delay = delay
         self.spans: list[dict] = []
+        self.logs: list[dict] = []
         self.requests = 0
         sink = self
 
@@ -102,10 +107,21 @@ class OTLPHTTPSink:
                     for rs in request.resource_spans:
                         for ss in rs.scope_spans:
                             for span in ss.spans:
-                                attrs = {kv.key: kv.value.WhichOneof("value") and getattr(
-                                    kv.value, kv.value.WhichOneof("value")) for kv in span.attributes}
-                                sink.spans.append({"name": span.name, "attributes": attrs,
-                                                   "scope": ss.scope.name})
+                                sink.spans.append({"name": span.name, "attributes": _attrs(span.attributes),
+                                                   "scope": ss.scope.name, "trace_id": span.trace_id.hex(),
+                                                   "span_id": span.span_id.hex()})
+                if self.path == "/v1/logs" and sink.status == 200:
+                    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+                        ExportLogsServiceRequest,
+                    )
+
+                    request = ExportLogsServiceRequest.FromString(body)
+                    for rl in request.resource_logs:
+                        for sl in rl.scope_logs:
+                            for record in sl.log_records:
+                                sink.logs.append({"event_name": record.event_name, "scope": sl.scope.name,
+                                                  "attributes": _attrs(record.attributes),
+                                                  "trace_id": record.trace_id.hex(), "span_id": record.span_id.hex()})
                 self.send_response(sink.status)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", "0")

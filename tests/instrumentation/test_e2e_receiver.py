@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import select
 
 from agentotel.instrumentation import AgentTracer, instrument
+from agentotel.instrumentation import semconv as sc
 from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.models import AgentExecution, LLMCall, Span, ToolCall
 from tests.conftest import free_port
@@ -121,3 +123,54 @@ def test_agent_run_lands_in_the_warehouse(db_url, tmp_path, fake_llm):
     assert types["execute_tool add"] == "tool" and types["invoke_agent streamer"] == "agent"
     assert {s["scope_name"] for s in spans if s["span_type"] == "llm"} == {
         "agentotel.instrumentation.langchain", "agentotel.instrumentation.openai"}
+
+
+def test_content_event_fills_the_span_content(db_url, tmp_path, fake_llm):
+    """EVENT_ONLY: the span carries no content; the gen_ai.client.inference.operation.details log record
+    travels the OTLP logs path and the receiver puts its content onto that span."""
+    from opentelemetry.sdk._logs import LoggerProvider
+
+    from agentotel.warehouse.models import LogRecord
+
+    grpc_port = free_port()
+    log = (tmp_path / "receiver.log").open("w")
+    receiver = subprocess.Popen(
+        [sys.executable, "-m", "agentotel", "receive", "--db", db_url, "--host", "127.0.0.1",
+         "--grpc-port", str(grpc_port), "--http-port", str(free_port()), "--metrics-port", str(free_port()),
+         "--spool-dir", str(tmp_path / "spool")], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_listening(grpc_port, receiver)
+        handle = instrument(service_name="e2e-events", endpoint=f"http://127.0.0.1:{grpc_port}",
+                            tracer_provider=TracerProvider(shutdown_on_exit=False),
+                            meter_provider=MeterProvider(shutdown_on_exit=False),
+                            logger_provider=LoggerProvider(shutdown_on_exit=False), capture_content="EVENT_ONLY",
+                            performance_monitor=False, instrumentors=["openai"])
+        try:
+            client = openai.OpenAI(base_url=fake_llm.base_url, api_key="k", max_retries=0)
+            client.chat.completions.create(model="gpt-4o-mini", messages=[
+                {"role": "system", "content": "be brief"}, {"role": "user", "content": "what is up"}])
+        finally:
+            assert handle.shutdown(timeout=10)
+        engine = create_db_engine(db_url)
+        try:
+            deadline = time.monotonic() + 15
+            while True:
+                [span] = _rows(engine, Span)
+                if span["output"] is not None or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            logs = [r for r in _rows(engine, LogRecord) if r["event_name"] == sc.EVENT_INFERENCE_DETAILS]
+        finally:
+            engine.dispose()
+    finally:
+        receiver.terminate()
+        receiver.wait(15)
+        log.close()
+    assert span["name"] == "chat gpt-4o-mini", (tmp_path / "receiver.log").read_text()[-3000:]
+    assert sc.INPUT_MESSAGES not in span["attributes"] and sc.OUTPUT_MESSAGES not in span["attributes"]
+    [event] = logs
+    assert (event["trace_id"], event["span_id"]) == (span["trace_id"], span["span_id"])
+    assert event["scope_name"] == "agentotel.instrumentation.openai"
+    assert json.loads(span["input"])[0] == {"role": "system", "parts": [{"type": "text", "content": "be brief"}]}
+    assert json.loads(span["input"])[1]["parts"][0]["content"] == "what is up"
+    assert json.loads(span["output"])[0]["parts"][0]["content"] == "echo: what is up"

@@ -34,13 +34,15 @@ with FakeLLMServer() as server, AgentTracer().trace_agent_call("a"):
 handle.shutdown(timeout=2)
 loaded = sorted(m for m in sys.modules if m.startswith({FORBIDDEN!r}))
 print(json.dumps({{"bare": bare, "loaded": loaded, "grpc": "grpc" in sys.modules,
-                   "instrumentors": [type(i).__name__ for i in handle.instrumentors]}}))
+                   "instrumentors": [type(i).__name__ for i in handle.instrumentors],
+                   "logs": handle.logger_provider is not None}}))
 """
     result, _ = run_python(code)
     assert result["bare"] == [], "importing the package must stay lazy"
     assert result["loaded"] == []
     assert result["grpc"], "the default OTLP exporter is gRPC (client only)"
     assert result["instrumentors"] == ["OpenAIInstrumentor", "LangChainInstrumentor", "HTTPXGenAIInstrumentor"]
+    assert not result["logs"], "no LoggerProvider without a content event mode"
     exported = (tmp_path / "s.jsonl").read_text()
     assert '"chat m"' in exported and "secret prompt" not in exported  # H7: content off by default
 
@@ -172,6 +174,66 @@ print(json.dumps({{}}))
     names = sorted(s["name"] for s in sink.spans)
     assert names == ["POST", "invoke_agent app"], names  # the app's own httpx call only
     assert sink.requests >= 2  # the trace batch and the webhook batch went out, untraced
+
+
+def test_event_mode_sets_up_otlp_log_export():
+    """EVENT_ONLY: a LoggerProvider of ours exports the content event over OTLP next to the spans; shut down
+    with the handle. Without an event mode no LoggerProvider is set up."""
+    sink = OTLPHTTPSink()
+    code = CHILD_PRELUDE + f"""
+import openai
+from agentotel.instrumentation import instrument
+from tests.instrumentation.fake_llm import FakeLLMServer
+handle = instrument(service_name="ev", endpoint={sink.endpoint!r}, protocol="http/protobuf", capture_content="EVENT_ONLY",
+                    performance_monitor=False, instrumentors=["openai"])
+with FakeLLMServer() as server:
+    openai.OpenAI(base_url=server.base_url, api_key="k").chat.completions.create(
+        model="m", messages=[{{"role": "user", "content": "secret prompt"}}])
+owned = handle.owns_logger_provider
+processors = handle.logger_provider._multi_log_record_processor._log_record_processors
+handle.shutdown()  # the only export: the batch delay is 60 s
+print(json.dumps({{"owned": owned, "processors": [type(p).__name__ for p in processors]}}))
+"""
+    try:
+        result, _ = run_python(code, env={"OTEL_BLRP_SCHEDULE_DELAY": "60000", "OTEL_BSP_SCHEDULE_DELAY": "60000"},
+                               timeout=60)
+    finally:
+        sink.close()
+    assert result["owned"] and result["processors"] == ["BatchLogRecordProcessor"]
+    [span] = [s for s in sink.spans if s["name"] == "chat m"]
+    assert "gen_ai.input.messages" not in span["attributes"]  # EVENT_ONLY: content on the event only
+    [event] = sink.logs
+    assert event["event_name"] == "gen_ai.client.inference.operation.details"
+    assert event["scope"] == "agentotel.instrumentation.openai"
+    assert (event["trace_id"], event["span_id"]) == (span["trace_id"], span["span_id"])
+    assert "secret prompt" in event["attributes"]["gen_ai.input.messages"]
+    assert event["attributes"]["gen_ai.usage.input_tokens"] == 2
+
+
+def test_reuses_the_applications_logger_provider():
+    code = CHILD_PRELUDE + """
+import openai
+from opentelemetry import _logs
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs import export
+from agentotel.instrumentation import instrument
+from tests.instrumentation.fake_llm import FakeLLMServer
+exporter = (getattr(export, "InMemoryLogRecordExporter", None) or export.InMemoryLogExporter)()
+app = LoggerProvider()
+app.add_log_record_processor(export.SimpleLogRecordProcessor(exporter))
+_logs.set_logger_provider(app)
+handle = instrument(otlp=False, capture_content="SPAN_AND_EVENT", performance_monitor=False, instrumentors=["openai"])
+with FakeLLMServer() as server:
+    openai.OpenAI(base_url=server.base_url, api_key="k").chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "hi"}])
+handle.shutdown()
+app.get_logger("app").emit(event_name="app.after")  # the application's provider is left running
+print(json.dumps({"same": handle.logger_provider is app, "owns": handle.owns_logger_provider,
+                  "events": [r.log_record.event_name for r in exporter.get_finished_logs()]}))
+"""
+    result, _ = run_python(code)
+    assert result["same"] and not result["owns"]
+    assert result["events"] == ["gen_ai.client.inference.operation.details", "app.after"]
 
 
 def test_reuses_the_applications_provider():
