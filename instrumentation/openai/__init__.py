@@ -32,6 +32,14 @@ _TARGETS = (
     ("openai.resources.responses", "Responses", "parse", "responses", False),
     ("openai.resources.responses", "AsyncResponses", "parse", "responses", True),
 )
+# the ``.stream()`` helpers (chat.completions / beta.chat.completions / responses) run the traced
+# ``create(stream=True)`` when entered; their streams' ``close`` (also run on ``__exit__``) ends its span
+_HELPER_STREAMS = (
+    ("openai.lib.streaming.chat", "ChatCompletionStream", False),
+    ("openai.lib.streaming.chat", "AsyncChatCompletionStream", True),
+    ("openai.lib.streaming.responses", "ResponseStream", False),
+    ("openai.lib.streaming.responses", "AsyncResponseStream", True),
+)
 
 
 class OpenAIInstrumentor(BaseInstrumentor):
@@ -52,7 +60,12 @@ class OpenAIInstrumentor(BaseInstrumentor):
         import importlib
 
         from agentotel.instrumentation._events import content_events
-        from agentotel.instrumentation.openai.patch import async_wrapper, sync_wrapper
+        from agentotel.instrumentation.openai.patch import (
+            async_helper_close_wrapper,
+            async_wrapper,
+            helper_close_wrapper,
+            sync_wrapper,
+        )
 
         tracer = get_tracer(SCOPE, __version__, kwargs.get("tracer_provider"), schema_url=sc.SCHEMA_URL)
         instruments = build_instruments(SCOPE, kwargs.get("meter_provider"))
@@ -70,6 +83,14 @@ class OpenAIInstrumentor(BaseInstrumentor):
             factory = async_wrapper if is_async else sync_wrapper
             wrap_function_wrapper(owner, method, factory(kind, tracer, instruments, content, events))
             self._patched.append((owner, method))
+        for module_name, cls, is_async in _HELPER_STREAMS:
+            try:
+                owner = getattr(importlib.import_module(module_name), cls)
+            except (ImportError, AttributeError):
+                continue  # openai without these helpers
+            if hasattr(owner, "close"):
+                wrap_function_wrapper(owner, "close", async_helper_close_wrapper if is_async else helper_close_wrapper)
+                self._patched.append((owner, "close"))
 
     def _uninstrument(self, **kwargs: Any) -> None:
         for owner, method in self._patched:

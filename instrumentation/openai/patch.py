@@ -385,6 +385,36 @@ def async_wrapper(kind: str, tracer, instruments: GenAIInstruments, content: Con
     return traced
 
 
+def _finish_helper_stream(helper: Any) -> None:
+    """End the span of the raw stream under a ``.stream()`` helper (its ``close`` only closes the response)."""
+    try:
+        raw = getattr(helper, "_raw_stream", None)
+        if isinstance(raw, (SyncStreamProxy, AsyncStreamProxy)):
+            raw._self_finish(None)
+    except Exception as err:  # noqa: BLE001
+        report("openai.stream_helper.close", err)
+
+
+def helper_close_wrapper(wrapped, instance, args, kwargs):
+    """``close()`` of the ``.stream()`` helpers' streams (sync): the span ends with the stream.
+
+    The helpers call the traced ``create(stream=True)`` when entered, so that call is the one LLM span;
+    exhausting the stream ends it as usual, and leaving the ``with`` block early ends it here.
+    """
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        _finish_helper_stream(instance)
+
+
+async def async_helper_close_wrapper(wrapped, instance, args, kwargs):
+    """``close()`` of the async ``.stream()`` helpers' streams."""
+    try:
+        return await wrapped(*args, **kwargs)
+    finally:
+        _finish_helper_stream(instance)
+
+
 def _end_quietly(inv: Invocation) -> None:
     try:
         if getattr(inv.span, "end_time", 1) is None:

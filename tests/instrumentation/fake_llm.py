@@ -204,14 +204,35 @@ def response_object(body: Mapping[str, Any], *, usage: bool = True, status: str 
 
 
 def response_events(body: Mapping[str, Any], *, chunks: int = 5, usage: bool = True) -> list[dict[str, Any]]:
-    """The typed SSE events of a streamed Responses API answer."""
+    """The typed SSE events of a streamed Responses API answer (the sequence the ``.stream()`` helper needs:
+    created, output item and content part opened, text deltas, parts and item done, completed)."""
     final = response_object(body, usage=usage)
     started = {**final, "status": "in_progress", "output": [], "usage": None}
-    events: list[dict[str, Any]] = [{"type": "response.created", "sequence_number": 0, "response": started}]
-    for i in range(chunks):
-        events.append({"type": "response.output_text.delta", "sequence_number": i + 1, "item_id": "msg_fake",
-                       "output_index": 0, "content_index": 0, "delta": f"t{i} ", "logprobs": []})
-    events.append({"type": "response.completed", "sequence_number": chunks + 1, "response": final})
+    [message] = final["output"]
+    part = message["content"][0]
+    where = {"item_id": message["id"], "output_index": 0}
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": started},
+        {"type": "response.in_progress", "response": started},
+        {"type": "response.output_item.added", "output_index": 0,
+         "item": {**message, "status": "in_progress", "content": []}},
+        {"type": "response.content_part.added", **where, "content_index": 0,
+         "part": {"type": "output_text", "text": "", "annotations": []}},
+    ]
+    pieces = [f"t{i} " for i in range(max(0, chunks - 1))] + [part["text"]] if chunks else []
+    events.extend({"type": "response.output_text.delta", **where, "content_index": 0, "delta": piece,
+                   "logprobs": []} for piece in pieces)
+    text = "".join(pieces)
+    final = {**final, "output": [{**message, "content": [{**part, "text": text}]}]}  # what the deltas spelled
+    events += [
+        {"type": "response.output_text.done", **where, "content_index": 0, "text": text, "logprobs": []},
+        {"type": "response.content_part.done", **where, "content_index": 0, "part": {**part, "text": text}},
+        {"type": "response.output_item.done", "output_index": 0,
+         "item": {**message, "content": [{**part, "text": text}]}},
+        {"type": "response.completed", "response": final},
+    ]
+    for number, event in enumerate(events):
+        event["sequence_number"] = number
     return events
 
 

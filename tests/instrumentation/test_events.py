@@ -133,7 +133,7 @@ async def test_async_chat_and_responses_events(events_openai, async_client, span
     assert json.loads(responses[sc.SYSTEM_INSTRUCTIONS]) == [{"type": "text", "content": "answer in French"}]
     assert json.loads(responses[sc.OUTPUT_MESSAGES])[0]["parts"][0]["content"] == "echo: hi you"
     streamed = dict(by_span[spans["chat d"].context.span_id].attributes)
-    assert json.loads(streamed[sc.OUTPUT_MESSAGES])[0]["parts"][0]["content"] == "echo: hi"
+    assert json.loads(streamed[sc.OUTPUT_MESSAGES])[0]["parts"][0]["content"] == "t0 t1 t2 t3 echo: hi"
 
 
 def test_failed_call_event_has_error_type(events_openai, client, fake_llm, span_exporter, log_exporter, mode):
