@@ -27,10 +27,12 @@ class HTTPXGenAIInstrumentor(BaseInstrumentor):
     def _instrument(self, **kwargs: Any) -> None:
         from opentelemetry.instrumentation import httpx as contrib
 
+        from agentotel.instrumentation._events import content_events
         from agentotel.instrumentation.httpx.hooks import GenAIHooks
 
         content = kwargs.get("content") or ContentSettings.resolve(kwargs.get("capture_content"))
-        hooks = GenAIHooks(build_instruments(SCOPE, kwargs.get("meter_provider")), content)
+        hooks = GenAIHooks(build_instruments(SCOPE, kwargs.get("meter_provider")), content,
+                           content_events(SCOPE, kwargs.get("logger_provider"), content))
         options = {
             "tracer_provider": kwargs.get("tracer_provider"),
             "meter_provider": kwargs.get("meter_provider"),

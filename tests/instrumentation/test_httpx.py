@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import openai
 import pytest
@@ -50,11 +52,103 @@ def test_error_status(instrument_httpx, fake_llm, span_exporter):
     assert span.attributes[sc.ERROR_TYPE] == "429" and span.status.status_code is StatusCode.ERROR
 
 
-def test_streamed_raw_call_keeps_request_attributes(instrument_httpx, fake_llm, span_exporter):
-    with httpx.stream("POST", f"{fake_llm.base_url}/chat/completions", json={**BODY, "stream": True}) as reply:
-        assert b"[DONE]" in reply.read()
+def _plain_body(fake_llm, body: dict) -> bytes:
+    """What the server streams for ``body`` (the fake is deterministic), read without instrumentation."""
+    from tests.instrumentation.fake_llm import handle
+
+    return handle("/v1/chat/completions" if "messages" in body else "/v1/responses", body)[2]
+
+
+def test_streamed_raw_call_gets_usage_from_the_final_chunk(instrument_httpx, fake_llm, span_exporter,
+                                                           metric_reader):
+    body = {**BODY, "stream": True, "stream_options": {"include_usage": True}}
+    with httpx.stream("POST", f"{fake_llm.base_url}/chat/completions", json=body) as reply:
+        assert span_exporter.get_finished_spans() == ()  # the span lasts until the body is read
+        received = b"".join(reply.iter_raw())
+    assert received == _plain_body(fake_llm, body)  # passed through unchanged
     [span] = span_exporter.get_finished_spans()
-    assert span.name == "chat raw-model" and span.attributes[sc.REQUEST_STREAM] is True
+    attrs = span.attributes
+    assert span.name == "chat raw-model" and attrs[sc.REQUEST_STREAM] is True
+    assert attrs[sc.USAGE_INPUT] == 2 and attrs[sc.USAGE_OUTPUT] == 5
+    assert attrs[sc.RESPONSE_MODEL] == "raw-model-2024-01-01" and attrs[sc.RESPONSE_ID] == "chatcmpl-fake"
+    assert attrs[sc.RESPONSE_FINISH_REASONS] == ("stop",)
+    assert 0 < attrs[sc.RESPONSE_TIME_TO_FIRST_CHUNK] < 5
+    usage = {p.attributes[sc.TOKEN_TYPE]: p.sum for p in points(metric_reader, sc.METRIC_TOKEN_USAGE)}
+    assert usage == {"input": 2, "output": 5}
+
+
+def test_streamed_raw_call_without_usage(instrument_httpx, fake_llm, span_exporter, metric_reader):
+    with httpx.stream("POST", f"{fake_llm.base_url}/chat/completions", json={**BODY, "stream": True}) as reply:
+        lines = list(reply.iter_lines())
+    assert lines[-2] == "data: [DONE]"
+    [span] = span_exporter.get_finished_spans()
+    assert sc.USAGE_INPUT not in span.attributes and span.attributes[sc.RESPONSE_FINISH_REASONS] == ("stop",)
+    assert points(metric_reader, sc.METRIC_TOKEN_USAGE) == []
+
+
+def test_abandoned_raw_stream_ends_the_span(instrument_httpx, fake_llm, span_exporter):
+    body = {**BODY, "stream": True, "stream_options": {"include_usage": True}}
+    with httpx.Client() as http:
+        reply = http.send(http.build_request("POST", f"{fake_llm.base_url}/chat/completions", json=body),
+                          stream=True)
+        assert span_exporter.get_finished_spans() == ()
+        reply.close()  # never read
+        [span] = span_exporter.get_finished_spans()
+    assert span.status.status_code is StatusCode.UNSET and sc.USAGE_INPUT not in span.attributes
+
+
+async def test_async_raw_stream_and_responses_api(instrument_httpx, fake_llm, span_exporter):
+    body = {**BODY, "stream": True, "stream_options": {"include_usage": True}}
+    async with httpx.AsyncClient() as http:
+        async with http.stream("POST", f"{fake_llm.base_url}/chat/completions", json=body) as reply:
+            received = b"".join([chunk async for chunk in reply.aiter_raw()])
+        responses = {"model": "r", "input": "hi you", "stream": True}
+        async with http.stream("POST", f"{fake_llm.base_url}/responses", json=responses) as reply:
+            events = [line async for line in reply.aiter_lines() if line.startswith("event:")]
+    assert received == _plain_body(fake_llm, body) and events[-1] == "event: response.completed"
+    chat, resp = span_exporter.get_finished_spans()
+    assert chat.attributes[sc.USAGE_OUTPUT] == 5 and chat.attributes[sc.RESPONSE_FINISH_REASONS] == ("stop",)
+    assert resp.name == "chat r" and resp.attributes[sc.USAGE_INPUT] == 2 and resp.attributes[sc.USAGE_OUTPUT] == 3
+    assert resp.attributes[sc.RESPONSE_ID] == "resp_fake"
+
+
+def test_sse_watch_handles_lines_split_across_chunks():
+    """Transport chunks need not end at line ends: every split of the body gives the same reading."""
+    from agentotel.instrumentation.httpx.hooks import _SSEWatch
+    from tests.instrumentation.fake_llm import handle
+
+    body = {**BODY, "n": 1, "stream": True, "stream_options": {"include_usage": True}}
+    raw = handle("/v1/chat/completions", body)[2]
+    # as OpenAI sends it: "usage": null in every chunk but the last
+    raw = b"\n".join(line.replace(b"data: {", b'data: {"usage": null, ', 1) if b'"usage"' not in line else line
+                      for line in raw.split(b"\n"))
+    assert raw.count(b'"usage": null') > 3
+    for size in (1, 7, 64, len(raw)):
+        seen = []
+        watch = _SSEWatch([raw[i:i + size] for i in range(0, len(raw), size)], lambda w, exc, seen=seen: seen.append(exc))
+        assert b"".join(watch) == raw and seen == [None]
+        assert json.loads(watch.usage_line)["usage"]["prompt_tokens"] == 2, size
+        assert watch.finish_reasons == {0: "stop"}
+
+
+def test_raw_call_content_event(tracer_provider, meter_provider, logger_provider, fake_llm, span_exporter,
+                                log_exporter):
+    from agentotel.instrumentation._content import ContentSettings
+
+    instrumentor = HTTPXGenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider,
+                            logger_provider=logger_provider, content=ContentSettings(capture=True, mode="EVENT_ONLY"))
+    try:
+        httpx.post(f"{fake_llm.base_url}/chat/completions", json=BODY)
+    finally:
+        instrumentor.uninstrument()
+    [span] = span_exporter.get_finished_spans()
+    [record] = [r.log_record for r in log_exporter.get_finished_logs()]
+    assert record.event_name == sc.EVENT_INFERENCE_DETAILS
+    assert (record.trace_id, record.span_id) == (span.context.trace_id, span.context.span_id)
+    assert sc.INPUT_MESSAGES not in span.attributes and sc.OUTPUT_MESSAGES not in span.attributes
+    assert "hi you" in record.attributes[sc.INPUT_MESSAGES]
+    assert "echo: hi you" in record.attributes[sc.OUTPUT_MESSAGES] and record.attributes[sc.USAGE_INPUT] == 2
 
 
 def test_other_urls_stay_plain_http_spans(instrument_httpx, fake_llm, span_exporter):
