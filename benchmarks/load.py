@@ -16,6 +16,7 @@ requests of GenAI agent traces), each bounded in count and time:
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import random
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import grpc
 import psutil
+from google.rpc import error_details_pb2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -77,6 +79,15 @@ class Receiver:
         return cpu.user + cpu.system
 
 
+def retry_delay(error: grpc.RpcError) -> float | None:
+    """The delay a refusal asks for (``google.rpc.RetryInfo`` in the trailing metadata), if any."""
+    for key, value in error.trailing_metadata() or ():
+        if key == "google.rpc.retryinfo-bin":
+            info = error_details_pb2.RetryInfo.FromString(value)
+            return info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+    return None
+
+
 def send_at_rate(receiver: Receiver, requests: list[bytes], rate: float, seconds: float, retry: bool) -> dict:
     """Offer ``rate`` spans/s for ``seconds``; returns counts and latencies (refusals retried if ``retry``)."""
     interval = BATCH / rate
@@ -89,6 +100,7 @@ def send_at_rate(receiver: Receiver, requests: list[bytes], rate: float, seconds
 
     def one(body: bytes) -> None:
         nonlocal acked
+        backoff = 1.0
         for _ in range(200):
             started = time.perf_counter()
             try:
@@ -97,8 +109,10 @@ def send_at_rate(receiver: Receiver, requests: list[bytes], rate: float, seconds
                 with lock:
                     refusals.append(time.perf_counter() - started)
                     codes[exc.code().name] = codes.get(exc.code().name, 0) + 1
-                if retry and exc.code() in RETRYABLE:
-                    time.sleep(0.5)
+                if retry and exc.code() in RETRYABLE:  # as the OTel SDK exporters do: the server's
+                    delay = retry_delay(exc) or backoff  # RetryInfo, else exponential back-off, with jitter
+                    backoff = min(backoff * 2, 32.0)
+                    time.sleep(delay * random.uniform(0.8, 1.2))
                     continue
                 return
             with lock:
@@ -153,19 +167,53 @@ def rate_mode(args, db_url: str) -> None:
           f"{max(r for _, r in receiver.rss) / 2**20:.0f} MiB, RSS growth after minute 5 {growth:.2f} MiB/min")  # fmt: skip
 
 
+def answer_times(port: int, body: bytes, seconds: float, interval: float = 0.2) -> list[tuple[str, float]]:
+    """In its own process (free of the load generator's threads): one Export every ``interval`` s,
+    without retry; returns (status, seconds to the answer) for each — the server's responsiveness."""
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    call = channel.unary_unary(METHOD)
+    out: list[tuple[str, float]] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        started = time.perf_counter()
+        try:
+            call(body, timeout=30)
+            code = "OK"
+        except grpc.RpcError as exc:
+            code = exc.code().name
+        out.append((code, time.perf_counter() - started))
+        time.sleep(interval)
+    channel.close()
+    return out
+
+
+def _percentiles(values: list[float]) -> str:
+    if not values:
+        return "none"
+    values = sorted(values)
+    return (f"p50 {values[len(values) // 2] * 1000:.0f} ms, p99 {values[max(0, int(len(values) * 0.99) - 1)] * 1000:.0f} ms, "
+            f"max {values[-1] * 1000:.0f} ms")  # fmt: skip
+
+
 def overload_mode(args, db_url: str) -> None:
     requests = build_requests(int(args.rate * args.seconds) + BATCH, BATCH, random.Random(2))
     receiver = Receiver(db_url, spool_max_bytes=args.spool_mib * 2**20)
-    try:
-        result = send_at_rate(receiver, requests, args.rate, args.seconds, retry=True)
-        stored = wait_stored(db_url, result["acked"], timeout=900)
-    finally:
-        cpu = receiver.stop()
-    refusals = sorted(result["refusals"])
-    slowest = refusals[-1] * 1000 if refusals else 0.0
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        try:
+            probe = pool.apply_async(answer_times, (receiver.grpc_port, requests[0], args.seconds))
+            result = send_at_rate(receiver, requests, args.rate, args.seconds, retry=True)
+            probed = probe.get(timeout=args.seconds + 120)
+            stored = wait_stored(db_url, result["acked"], timeout=900)
+        finally:
+            cpu = receiver.stop()
+    refused = [t for code, t in probed if code != "OK"]
     print(f"overload {args.rate:.0f} spans/s for {args.seconds:.0f} s, spool {args.spool_mib} MiB: sent {result['sent']}, "
-          f"acked after retries {result['acked']} ({result['unresolved']} requests still retrying at the limit), stored {stored}, refusals {len(refusals)} {result['codes']} (slowest answer {slowest:.0f} ms), "
-          f"receiver CPU {cpu:.1f} s, peak RSS {max(r for _, r in receiver.rss) / 2**20:.0f} MiB")  # fmt: skip
+          f"acked after retries {result['acked']} ({result['unresolved']} requests still retrying at the limit), "
+          f"stored {stored}, refusals {len(result['refusals'])} {result['codes']}\n"
+          f"  refusal answer time seen by the load generator: {_percentiles(result['refusals'])}\n"
+          f"  seen by a separate prober process: {len(refused)} of {len(probed)} probes refused, answered in "
+          f"{_percentiles(refused)} (accepted: {_percentiles([t for code, t in probed if code == 'OK'])})\n"
+          f"  receiver CPU {cpu:.1f} s, peak RSS {max(r for _, r in receiver.rss) / 2**20:.0f} MiB")  # fmt: skip
 
 
 def prober_mode(args, db_url: str) -> None:

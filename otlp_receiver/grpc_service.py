@@ -48,6 +48,7 @@ def _handler(receiver: Receiver, signal: Signal):
         try:
             metadata = dict(context.invocation_metadata())
             receiver.authenticate(signal, metadata.get("authorization"), metadata.get("x-api-key"))
+            receiver.admit(signal, len(request_bytes))
             request, dropped, salvaged = decode_proto_salvaging(signal, request_bytes)
             raw = None if salvaged else request_bytes
             return receiver.export(signal, request, raw, undecodable=dropped).SerializeToString()
@@ -66,7 +67,7 @@ def create_grpc_server(
     receiver: Receiver,
     address: str,
     max_message_bytes: int,
-    max_workers: int = 8,
+    max_workers: int = 32,
     tls: tuple[bytes, bytes] | None = None,
 ) -> tuple[grpc.Server, int]:
     """Bind the three OTLP services on ``address`` ("host:port"); returns (server, bound port)."""
@@ -77,7 +78,7 @@ def create_grpc_server(
             ("grpc.max_send_message_length", 4 * 1024 * 1024),
             ("grpc.so_reuseport", 0),
         ],
-        maximum_concurrent_rpcs=max_workers * 16,
+        maximum_concurrent_rpcs=max_workers * 8,
     )
     for signal in SIGNALS.values():
         method = grpc.unary_unary_rpc_method_handler(_handler(receiver, signal))

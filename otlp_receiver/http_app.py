@@ -61,6 +61,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise UnsupportedMediaType(f"unsupported Content-Type {content_type!r}: use {PROTOBUF} or {JSON}")
             body = self._read_body()
             body = inflate(body, self.headers.get("Content-Encoding", ""), self.max_body)
+            self.receiver.admit(signal, len(body))
             if as_json:
                 request, dropped, raw = decode_json(signal, body), 0, None
             else:

@@ -41,6 +41,13 @@ class Receiver:
             self.counters.export_error(signal.name, "unauthenticated")
             raise Unauthenticated("missing or invalid API key (send `authorization: Bearer KEY` or `x-api-key: KEY`)")
 
+    def admit(self, signal: Signal, size: int) -> None:
+        """Refuse early, before decoding, when the spool has no room for ``size`` bytes: under overload
+        the refusal must be fast and cheap (RELIABILITY L4), not paid for with a parse and validation."""
+        if not self.spool.has_room(size):
+            self.counters.export_error(signal.name, "spool_full")
+            raise Unavailable("receiver is overloaded: spool is full, retry later", retry_after=self.retry_after_seconds)
+
     def export(self, signal: Signal, request: Message, raw: bytes | None, undecodable: int = 0) -> Message:
         """Accept ``request`` (``raw`` is its protobuf encoding when the client sent protobuf;
         ``undecodable`` spans were already dropped from it because they did not parse)."""
@@ -65,7 +72,7 @@ class Receiver:
         if items == 0:
             return export_response(signal, rejected, message)
         payload = raw if raw is not None else request.SerializeToString()
-        try:
+        try:  # has_room() said yes before decoding; the append decides, atomically
             self.spool.append(signal.code, payload)
         except SpoolFull as exc:
             self.counters.export_error(signal.name, "spool_full")

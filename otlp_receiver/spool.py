@@ -91,6 +91,11 @@ class Spool:
         with self._cond:
             return self._pending_bytes_locked()
 
+    def has_room(self, size: int) -> bool:
+        """Whether a record of ``size`` payload bytes would fit now (a cheap check before decoding it)."""
+        with self._cond:
+            return self._pending_bytes_locked() + HEADER.size + size <= self.max_bytes
+
     def _pending_bytes_locked(self) -> int:
         cp = self._checkpoint
         return sum(size for i, size in self._sizes.items() if i >= cp.segment) - (

@@ -192,5 +192,9 @@ def test_full_spool_answers_retryably_with_retry_info(db_url, tmp_path):
         assert "grpc-status-details-bin" in trailers
         response = http_post(server, span_request(1).SerializeToString())
         assert response.status_code == 503 and int(response.headers["Retry-After"]) >= 1
+        # refused before it is decoded (L4: refusals stay cheap under overload)
+        with pytest.raises(grpc.RpcError) as info:
+            raw_grpc(server, b"\xff not protobuf")
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
     finally:
         server.stop()

@@ -85,8 +85,10 @@ def test_full_spool_refuses_retryably(tmp_path):
     spool.append(1, b"x" * 500)
     with pytest.raises(SpoolFull):
         spool.append(1, b"x" * 600)
+    assert spool.has_room(400) and not spool.has_room(600)  # the cheap check agrees with append
     records = spool.read(wait=0.1)
     spool.commit(records[-1].end)
+    assert spool.has_room(600)
     spool.append(1, b"x" * 600)  # room again once drained
     spool.close()
 
