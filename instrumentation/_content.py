@@ -17,6 +17,18 @@ CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 MAX_LENGTH_ENV = "AGENTOTEL_CAPTURE_MAX_LENGTH"
 DEFAULT_MAX_LENGTH = 8192
 
+# json.dumps(value, default=str, ensure_ascii=False), without building an encoder per call
+_encode = json.JSONEncoder(default=str, ensure_ascii=False).encode
+try:  # the C encoder built once, without the circular-reference check (a cycle ends in RecursionError)
+    from json.encoder import c_make_encoder, encode_basestring
+
+    _c_encoder = c_make_encoder(None, str, encode_basestring, None, ": ", ", ", False, False, True)
+
+    def _fast_encode(value: Any) -> str:
+        return "".join(_c_encoder(value, 0))
+except (ImportError, TypeError):  # no C accelerator
+    _fast_encode = _encode
+
 SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT = "SPAN_ONLY", "EVENT_ONLY", "SPAN_AND_EVENT"
 _MODES = {"true": SPAN_ONLY, "1": SPAN_ONLY, "yes": SPAN_ONLY, "span_only": SPAN_ONLY,
           "event_only": EVENT_ONLY, "span_and_event": SPAN_AND_EVENT}
@@ -77,12 +89,12 @@ class ContentSettings:
         if isinstance(value, str):
             return self.clip(value)
         try:
-            text = json.dumps(value, default=str, ensure_ascii=False)
-        except (TypeError, ValueError):  # e.g. non-string keys, cycles
+            text = _fast_encode(value)
+        except (TypeError, ValueError, RecursionError):  # e.g. non-string keys, cycles
             text = None
         if text is not None and len(text) <= self.max_length:
             return text  # no string inside can exceed the limit
-        return json.dumps(self._clip_tree(value, 0), default=str, ensure_ascii=False)
+        return _encode(self._clip_tree(value, 0))
 
     def _clip_tree(self, value: Any, depth: int) -> Any:
         if isinstance(value, str):

@@ -32,6 +32,9 @@ class SyncStreamProxy(wrapt.ObjectProxy):
         super().__init__(wrapped)
         self._self_state = state
         self._self_done = False
+        # bound once: the per-chunk path does two calls and no attribute searches through the proxy
+        self._self_next = wrapped.__next__
+        self._self_on_chunk = state.on_chunk
 
     def _self_finish(self, exc: BaseException | None) -> None:
         if self._self_done:
@@ -47,7 +50,7 @@ class SyncStreamProxy(wrapt.ObjectProxy):
 
     def __next__(self) -> Any:
         try:
-            chunk = self.__wrapped__.__next__()
+            chunk = self._self_next()
         except StopIteration:
             self._self_finish(None)
             raise
@@ -55,7 +58,7 @@ class SyncStreamProxy(wrapt.ObjectProxy):
             self._self_finish(exc)
             raise
         try:
-            self._self_state.on_chunk(chunk)
+            self._self_on_chunk(chunk)
         except Exception as err:  # noqa: BLE001
             report("stream.chunk", err)
         return chunk
@@ -88,6 +91,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):
         super().__init__(wrapped)
         self._self_state = state
         self._self_done = False
+        self._self_on_chunk = state.on_chunk
 
     def _self_finish(self, exc: BaseException | None) -> None:
         if self._self_done:
@@ -111,7 +115,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):
             self._self_finish(exc)
             raise
         try:
-            self._self_state.on_chunk(chunk)
+            self._self_on_chunk(chunk)
         except Exception as err:  # noqa: BLE001
             report("stream.chunk", err)
         return chunk

@@ -142,17 +142,24 @@ class GenAIInstruments:
         RECORDER.drain()
         return [Observation(RECORDER.dropped)]
 
-    def record_call(self, attrs: dict[str, Any], seconds: float, usage: tuple[int | None, int | None]) -> None:
-        """Duration and token usage of one model call, as one pending entry (recorded by the drainer)."""
-        RECORDER.add(self._record_call, seconds, (attrs, usage))
+    def record_call(self, attrs: dict[str, Any], seconds: float, usage: tuple[int | None, int | None],
+                    stream_times: tuple[float, float | None] | None = None) -> None:
+        """Duration, token usage and (streams) time to first chunk / per later chunk of one model call, as
+        one pending entry (recorded by the drainer)."""
+        RECORDER.add(self._record_call, seconds, (attrs, usage, stream_times))
 
-    def _record_call(self, seconds: float, payload: tuple[dict[str, Any], tuple[int | None, int | None]]) -> None:
-        attrs, (input_tokens, output_tokens) = payload
+    def _record_call(self, seconds: float, payload: tuple[dict[str, Any], tuple[int | None, int | None],
+                                                           tuple[float, float | None] | None]) -> None:
+        attrs, (input_tokens, output_tokens), stream_times = payload
         self.duration.record(seconds, attrs)
         if input_tokens is not None:
             self.token_usage.record(input_tokens, {**attrs, sc.TOKEN_TYPE: "input"})
         if output_tokens is not None:
             self.token_usage.record(output_tokens, {**attrs, sc.TOKEN_TYPE: "output"})
+        if stream_times is not None:
+            self.time_to_first_chunk.record(stream_times[0], attrs)
+            if stream_times[1] is not None:
+                self.time_per_output_chunk.record(stream_times[1], attrs)
 
     def record_usage(self, attrs: dict[str, Any], input_tokens: int | None, output_tokens: int | None) -> None:
         record = self.token_usage.record

@@ -19,6 +19,7 @@ from agentotel.instrumentation._content import ContentSettings
 from agentotel.instrumentation._context import (
     IN_SDK_CALL,
     LLM_SPAN_KEY,
+    PARENT_CONTEXT_KEY,
     SUPPRESS_KEY,
     SUPPRESS_PLAIN_KEY,
     effective_context,
@@ -40,7 +41,7 @@ class Invocation:
     """
 
     __slots__ = ("span", "start", "metric_attrs", "instruments", "content", "kind", "token", "flag", "events",
-                 "event")
+                 "event", "stream_times")
 
     def __init__(self, span, start, metric_attrs, instruments, content, kind, token, flag, events=None,
                  event=None) -> None:
@@ -54,6 +55,7 @@ class Invocation:
         self.flag = flag
         self.events = events
         self.event = event
+        self.stream_times: tuple[float, float | None] | None = None  # (time to first chunk, per later chunk)
 
     def release(self) -> None:
         """Restore the caller's context (the span stays open for streams)."""
@@ -86,29 +88,38 @@ class Invocation:
         metric_attrs = self.metric_attrs
         if response_model:
             metric_attrs[sc.RESPONSE_MODEL] = response_model
-        self.instruments.record_call(metric_attrs, perf_counter() - self.start, usage)
+        self.instruments.record_call(metric_attrs, perf_counter() - self.start, usage, self.stream_times)
+
+    def record_stream_times(self) -> None:
+        """Time to first chunk / per chunk of a failed stream (a finished one records them in ``succeed``)."""
+        times = self.stream_times
+        if times is not None:
+            self.instruments.record_ttfc(times[0], self.metric_attrs)
+            if times[1] is not None:
+                self.instruments.record_tpoc(times[1], self.metric_attrs)
+
+
+_get_current = context_api.get_current
+_attach = context_api.attach
+_in_context = trace.set_span_in_context
+_CLIENT = SpanKind.CLIENT
 
 
 def _start(tracer, instruments, content: ContentSettings, kind: str, instance, kwargs,
            events: ContentEvents | None = None) -> Invocation | None:
     """Open the span for a call, or ``None`` when this call is not ours to trace."""
-    ctx = context_api.get_current()
-    if ctx.get(SUPPRESS_KEY) or ctx.get(SUPPRESS_PLAIN_KEY):
+    ctx = _get_current()
+    get = ctx.get
+    if get(SUPPRESS_KEY) or get(SUPPRESS_PLAIN_KEY):
         return None
-    owner = ctx.get(LLM_SPAN_KEY)
+    owner = get(LLM_SPAN_KEY)
     if owner is not None and owner.is_recording():
         return None  # a higher-level instrumentor (LangChain, AgentTracer) owns this LLM call
-    address, port, provider = utils.server_of(instance)
     model = kwargs.get("model")
-    model = model if isinstance(model, str) else None
-    operation = sc.OP_EMBEDDINGS if kind == EMBEDDINGS else sc.OP_CHAT
-    metric_attrs: dict[str, Any] = {sc.OPERATION: operation, sc.PROVIDER: provider}
-    if model:
-        metric_attrs[sc.REQUEST_MODEL] = model
-    if address:
-        metric_attrs[sc.SERVER_ADDRESS] = address
-        metric_attrs[sc.SERVER_PORT] = port
-    attrs = dict(metric_attrs)
+    template, name = utils.call_template(instance, model if isinstance(model, str) else None,
+                                         sc.OP_EMBEDDINGS if kind == EMBEDDINGS else sc.OP_CHAT)
+    metric_attrs = template.copy()
+    attrs = template.copy()
     if kind == CHAT:
         utils.chat_request_attributes(kwargs, attrs)
     elif kind == RESPONSES:
@@ -117,30 +128,28 @@ def _start(tracer, instruments, content: ContentSettings, kind: str, instance, k
         fmt = kwargs.get("encoding_format")
         if isinstance(fmt, str):
             attrs[sc.REQUEST_ENCODING_FORMATS] = (fmt,)
-    name = f"{operation} {model}" if model else operation
-    parent = effective_context(ctx)
-    span = tracer.start_span(name, parent, SpanKind.CLIENT, attrs)
-    event = None
-    if content.capture and kind != EMBEDDINGS and span.is_recording():
+    request = None
+    if content.capture and kind != EMBEDDINGS:
         try:
             request = (utils.chat_request_content(kwargs, content) if kind == CHAT
                        else utils.responses_request_content(kwargs, content))
-            if content.on_span:
-                span.set_attributes(request)
-            if events is not None:
-                event = {**attrs, **request}
         except Exception as err:  # noqa: BLE001
             report("openai.request_content", err)
-    token = context_api.attach(trace.set_span_in_context(span, parent))
+    parent = ctx if get(PARENT_CONTEXT_KEY) is None else effective_context(ctx)
+    # one attribute batch at start (the content too, in the span modes): one cleaning pass in the SDK
+    span = tracer.start_span(name, parent, _CLIENT, {**attrs, **request} if request and content.on_span else attrs)
+    event = {**attrs, **request} if request and events is not None and span.is_recording() else None
+    token = _attach(_in_context(span, parent))
     return Invocation(span, perf_counter(), metric_attrs, instruments, content, kind, token, IN_SDK_CALL.set(True),
                       events, event)
 
 
-def _finish(inv: Invocation, result: Any) -> None:
-    """Record a non-streamed result."""
+def _finish(inv: Invocation, result: Any, attrs: dict[str, Any] | None = None) -> None:
+    """Record a non-streamed result (or a stream's final response; ``attrs``: what the stream added)."""
     if type(result).__name__ == "LegacyAPIResponse":  # with_raw_response: parse once, cached by openai
         result = result.parse()
-    attrs: dict[str, Any] = {}
+    if attrs is None:
+        attrs = {}
     usage = utils.usage_attributes(getattr(result, "usage", None), attrs)
     response_model = getattr(result, "model", None)
     if isinstance(response_model, str):
@@ -226,10 +235,10 @@ class ChatStreamState(StreamState):
         if self.first is not None:
             ttfc = self.first - inv.start
             attrs[sc.RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
-            inv.instruments.record_ttfc(ttfc, inv.metric_attrs)
-            if self.count > 1 and self.last is not None:
-                inv.instruments.record_tpoc((self.last - self.first) / (self.count - 1), inv.metric_attrs)
+            inv.stream_times = (ttfc, (self.last - self.first) / (self.count - 1)
+                                if self.count > 1 and self.last is not None else None)
         if exc is not None:
+            inv.record_stream_times()
             if attrs and inv.span.is_recording():
                 inv.span.set_attributes(attrs)
             inv.fail(exc)
@@ -284,21 +293,20 @@ class ResponsesStreamState(StreamState):
 
     def finish(self, exc: BaseException | None) -> None:
         inv = self.inv
+        attrs: dict[str, Any] = {}
         if self.first is not None:
             ttfc = self.first - inv.start
-            inv.instruments.record_ttfc(ttfc, inv.metric_attrs)
-            if inv.span.is_recording():
-                inv.span.set_attribute(sc.RESPONSE_TIME_TO_FIRST_CHUNK, ttfc)
-            if self.count > 1:
-                inv.instruments.record_tpoc((self.last - self.first) / (self.count - 1),
-                                                             inv.metric_attrs)
+            attrs[sc.RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
+            inv.stream_times = (ttfc, (self.last - self.first) / (self.count - 1) if self.count > 1 else None)
         if exc is not None:
+            inv.record_stream_times()
+            if attrs and inv.span.is_recording():
+                inv.span.set_attributes(attrs)
             inv.fail(exc)
             return
         if self.final is not None:
-            _finish(inv, self.final)
+            _finish(inv, self.final, attrs)
             return
-        attrs: dict[str, Any] = {}
         if isinstance(self.model, str):
             attrs[sc.RESPONSE_MODEL] = self.model
         if isinstance(self.response_id, str):

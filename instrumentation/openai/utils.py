@@ -45,6 +45,35 @@ def server_of(instance: Any) -> tuple[str | None, int | None, str]:
     return host, port, provider
 
 
+_templates: dict[tuple[int, str | None, str], tuple[Any, dict[str, Any], str]] = {}
+
+
+def call_template(instance: Any, model: str | None, operation: str) -> tuple[dict[str, Any], str]:
+    """(metric attributes, span name) shared by every call of ``operation`` on ``model`` through one client.
+
+    Cached per (client, model, operation) and checked against the client's base URL object (held, so its
+    identity cannot be reused); callers copy the dict.
+    """
+    client = getattr(instance, "_client", None)
+    base_url = getattr(client, "_base_url", None)
+    key = (id(client), model, operation)
+    hit = _templates.get(key)
+    if hit is not None and hit[0] is base_url and base_url is not None:
+        return hit[1], hit[2]
+    address, port, provider = server_of(instance)
+    template: dict[str, Any] = {sc.OPERATION: operation, sc.PROVIDER: provider}
+    if model:
+        template[sc.REQUEST_MODEL] = model
+    if address:
+        template[sc.SERVER_ADDRESS] = address
+        template[sc.SERVER_PORT] = port
+    name = f"{operation} {model}" if model else operation
+    if len(_templates) > 1024:
+        _templates.clear()
+    _templates[key] = (base_url, template, name)
+    return template, name
+
+
 _CHAT_NUMERIC = dict(CHAT_PARAMS)
 _CHAT_OTHER = frozenset({"max_completion_tokens", "max_tokens", "stop", "n", "stream"})
 
