@@ -56,6 +56,9 @@ BatchObserver = Callable[[SpanBatch], None]
 SpanKeysHook = Callable[[Connection, list[tuple[str, str]]], None]
 
 
+_MISSING = object()
+
+
 def execution_id(trace_id: str, span_id: str) -> str:
     return f"{trace_id}-{span_id}"
 
@@ -167,7 +170,9 @@ class WarehouseWriter:
                 execution_rows.append(row)
 
         dialect = conn.dialect.name
-        fast_insert(conn, SPANS, [_span_row(s, dialect) for s in new_spans], self._keys(conn, "spans"))
+        resources: dict[int, str | None] = {}  # spans of one resource share its attribute dict: encode it once
+        span_rows = [_span_row(s, dialect, resources) for s in new_spans]
+        fast_insert(conn, SPANS, span_rows, self._keys(conn, "spans"))
         llm_rows = [_llm_row(s, dialect) for s in new_spans if s.llm is not None]
         fast_insert(conn, LLM_CALLS, llm_rows, self._keys(conn, "llm_calls"))
         tool_rows = [_tool_row(s, dialect) for s in new_spans if s.tool is not None]
@@ -320,7 +325,14 @@ def _execution_row(trace_id: str, key: str, totals: Any, span: SpanRecord | None
     }
 
 
-def _span_row(span: SpanRecord, dialect: str) -> dict[str, Any]:
+def _json_list(value: list[Any]) -> str | None:
+    return "[]" if not value else dumps_json(value)
+
+
+def _span_row(span: SpanRecord, dialect: str, resources: dict[int, str | None]) -> dict[str, Any]:
+    resource = resources.get(id(span.resource_attributes), _MISSING)
+    if resource is _MISSING:
+        resource = resources[id(span.resource_attributes)] = dumps_json(span.resource_attributes)
     return {
         "trace_id": span.trace_id,
         "span_id": span.span_id,
@@ -335,12 +347,12 @@ def _span_row(span: SpanRecord, dialect: str) -> dict[str, Any]:
         "status_code": span.status_code,
         "status_message": span.status_message,
         "attributes": dumps_json(span.attributes),
-        "resource_attributes": dumps_json(span.resource_attributes),
-        "events": dumps_json(span.events),
+        "resource_attributes": resource,
+        "events": _json_list(span.events),
         "execution_id": span.execution_id,
         "start_time_unix_nano": span.start_ns,
         "end_time_unix_nano": span.end_ns,
-        "links": dumps_json(span.links),
+        "links": _json_list(span.links),
         "scope_name": storable(span.scope_name, 255),
         "scope_version": storable(span.scope_version, 64),
         "trace_state": storable(span.trace_state),

@@ -48,6 +48,9 @@ def _configure_sqlite(engine: Engine) -> None:
         # Let SQLAlchemy manage transactions (pysqlite's own BEGIN handling defers too late).
         dbapi_connection.isolation_level = None
         cur = dbapi_connection.cursor()
+        # 16 KiB pages for a new file (no effect on an existing one): span rows carry ~1.5 KB of JSON and
+        # content, and bigger pages cut insert+commit cost by ~20% (benchmarks/ingest.py)
+        cur.execute("PRAGMA page_size=16384")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=5000")
