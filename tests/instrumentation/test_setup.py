@@ -158,12 +158,16 @@ print(json.dumps({{"queue": queue, "dropped": dropped, "rss_growth_kib": rss1 - 
 def test_exporter_traffic_is_not_traced_and_spans_arrive():
     sink = OTLPHTTPSink()
     code = CHILD_PRELUDE + f"""
-import httpx
+import httpx, openai
 from agentotel.instrumentation import instrument, AgentTracer
+from tests.instrumentation.fake_llm import FakeLLMServer
 handle = instrument(service_name="h5", endpoint={sink.endpoint!r}, protocol="http/protobuf",
-                    webhook_url={sink.endpoint + "/hook"!r}, performance_monitor=False)
-with AgentTracer().trace_agent_call("app"):
+                    webhook_url={sink.endpoint + "/hook"!r}, capture_content="SPAN_AND_EVENT",
+                    performance_monitor=False)
+with FakeLLMServer() as server, AgentTracer().trace_agent_call("app"):
     httpx.post({sink.endpoint + "/hook"!r}, content=b"{{}}")
+    openai.OpenAI(base_url=server.base_url, api_key="k").chat.completions.create(
+        model="m", messages=[{{"role": "user", "content": "hi"}}])
 handle.shutdown()  # flushes
 print(json.dumps({{}}))
 """
@@ -172,8 +176,10 @@ print(json.dumps({{}}))
     finally:
         sink.close()
     names = sorted(s["name"] for s in sink.spans)
-    assert names == ["POST", "invoke_agent app"], names  # the app's own httpx call only
-    assert sink.requests >= 2  # the trace batch and the webhook batch went out, untraced
+    # the app's own calls only: its httpx POST, the OpenAI client's (httpx2) POST under the chat span
+    assert names == ["POST", "POST", "chat m", "invoke_agent app"], names
+    assert [r["event_name"] for r in sink.logs] == ["gen_ai.client.inference.operation.details"]
+    assert sink.requests >= 3  # trace, log and webhook batches went out, untraced
 
 
 def test_event_mode_sets_up_otlp_log_export():
@@ -299,6 +305,61 @@ print(json.dumps({{"status": status}}))
     names = [s["name"] for line in path.read_text().splitlines() for rs in json.loads(line)["resourceSpans"]
              for ss in rs["scopeSpans"] for s in ss["spans"]]
     assert sorted(set(names)) == ["invoke_agent before-fork", "invoke_agent in-child", "invoke_agent in-parent"]
+
+
+def test_fork_child_traces_its_openai_calls(tmp_path):
+    """H6 with the OpenAI instrumentor: a forked worker (gunicorn-style, after the parent made calls and
+    started the metrics thread) traces its own client's calls, restarts the metrics thread, exits cleanly."""
+    path = tmp_path / "spans.jsonl"
+    child_out = tmp_path / "child.json"
+    code = CHILD_PRELUDE + f"""
+import os
+import openai
+from agentotel.instrumentation import instrument
+from agentotel.instrumentation.instruments import RECORDER
+from tests.instrumentation.fake_llm import FakeLLMServer
+handle = instrument(service_name="h6", otlp=False, jsonl_path={str(path)!r}, performance_monitor=False,
+                    instrumentors=["openai"])
+with FakeLLMServer() as server:
+    parent_client = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
+    parent_client.chat.completions.create(model="before-fork", messages=[{{"role": "user", "content": "hi"}}])
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            client = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
+            with client.chat.completions.create(model="in-child", messages=[{{"role": "user", "content": "hi"}}],
+                                                stream=True, stream_options={{"include_usage": True}}) as stream:
+                chunks = list(stream)
+            handle.force_flush(timeout=5)
+            with open({str(child_out)!r}, "w") as out:
+                json.dump({{"chunks": len(chunks), "recorder_pid": RECORDER._pid == os.getpid(),
+                           "recorder_alive": RECORDER._thread is not None and RECORDER._thread.is_alive()}}, out)
+            code = 0
+        finally:
+            os._exit(code)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        raise SystemExit("child deadlocked")
+    parent_client.chat.completions.create(model="in-parent", messages=[{{"role": "user", "content": "hi"}}])
+handle.shutdown()
+print(json.dumps({{"status": status}}))
+"""
+    result, _ = run_python(code, timeout=60)
+    assert result["status"] == 0
+    child = json.loads(child_out.read_text())
+    assert child == {"chunks": 8, "recorder_pid": True, "recorder_alive": True}
+    spans = {s["name"]: s for line in path.read_text().splitlines() for rs in json.loads(line)["resourceSpans"]
+             for ss in rs["scopeSpans"] for s in ss["spans"]}
+    assert {"chat before-fork", "chat in-child", "chat in-parent"} <= set(spans)
+    usage = {a["key"]: a["value"] for a in spans["chat in-child"]["attributes"]}
+    assert usage["gen_ai.usage.input_tokens"] == {"intValue": "1"}
 
 
 def test_bad_arguments_raise_clear_errors():
