@@ -24,6 +24,7 @@ def normalize_url(url: str) -> str:
 def create_db_engine(url: str | None = None, settings: DatabaseSettings | None = None, **kwargs) -> Engine:
     """Create an engine for ``url`` (or ``MONITORING_DB_URL``) with pool and SSL from settings."""
     settings = settings or DatabaseSettings.from_env(url)
+    kwargs.setdefault("hide_parameters", True)  # error messages must not copy captured content into logs
     sa_url = make_url(normalize_url(url or settings.url))
     if sa_url.get_backend_name() == "sqlite":
         engine = create_engine(sa_url, poolclass=NullPool, **kwargs)

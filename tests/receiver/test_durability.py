@@ -234,3 +234,62 @@ def test_postgresql_outage_loses_nothing_acknowledged(tmp_path):
             proxy.down()
     finally:
         drop_postgres_database(real_url)
+
+
+def test_disk_full_answers_retryably_and_recovers(tmp_path):
+    """D5: the receiver's files cannot grow (RLIMIT_FSIZE, the portable stand-in for a full disk): Exports
+    are refused with UNAVAILABLE within 1 s, /metrics keeps serving, and once there is room again every
+    refused batch, re-sent, lands beside the acknowledged ones."""
+    import httpx
+    import psutil
+
+    db_url = f"sqlite:///{tmp_path}/warehouse.db"
+    port, metrics_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentotel", "receive", "--db", db_url, "--grpc-port", str(port),
+         "--http-port", str(free_port()), "--metrics-port", str(metrics_port), "--spool-dir", str(tmp_path / "spool")],
+        stdout=(tmp_path / "receiver.log").open("a"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_listening(port)
+        largest = max(p.stat().st_size for p in tmp_path.rglob("*") if p.is_file())
+        limit = largest + 256 * 1024
+        psutil.Process(proc.pid).rlimit(psutil.RLIMIT_FSIZE, (limit, psutil.RLIM_INFINITY))  # soft: liftable
+        acked: set[str] = set()
+        refused: list[tuple[bytes, set[str]]] = []
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = channel.unary_unary(METHOD)
+            for seed in range(1000):
+                body, ids = batch(100, seed)
+                started = time.monotonic()
+                try:
+                    call(body, timeout=10)
+                    acked |= ids
+                except grpc.RpcError as exc:
+                    assert exc.code() == grpc.StatusCode.UNAVAILABLE, exc
+                    assert time.monotonic() - started <= 1.0
+                    assert "google.rpc.retryinfo-bin" in dict(exc.trailing_metadata())
+                    refused.append((body, ids))
+                    if len(refused) >= 5:
+                        break
+            assert refused, f"the file size limit never refused an Export ({len(acked)} spans acked)"
+            assert httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).status_code == 200
+
+            psutil.Process(proc.pid).rlimit(psutil.RLIMIT_FSIZE, (psutil.RLIM_INFINITY, psutil.RLIM_INFINITY))
+            for body, ids in refused:  # the client's retry, now that there is room
+                assert wait_for(lambda body=body: _accepted(call, body), timeout=15)
+                acked |= ids
+        assert wait_for(lambda: acked <= stored_span_ids(db_url), timeout=30), (tmp_path / "receiver.log").read_text()[-2000:]
+        assert proc.poll() is None, "the receiver died"
+        assert "'chat " not in (tmp_path / "receiver.log").read_text(), "failed writes logged the span values"
+    finally:
+        proc.terminate()
+        proc.wait(15)
+
+
+def _accepted(call, body: bytes) -> bool:
+    try:
+        call(body, timeout=5)
+        return True
+    except grpc.RpcError:
+        return False
