@@ -73,6 +73,9 @@ class Drain:
         self._thread = threading.Thread(target=self.run, name="spool-drain", daemon=True)
         self._thread.start()
 
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()
         if self._thread is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -21,6 +22,7 @@ from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.migrate import upgrade
 
 logger = logging.getLogger(__name__)
+FULL_ROLLUP_REFRESH_S = 300.0
 
 
 @dataclass
@@ -42,9 +44,11 @@ class ReceiverServer:
         self.metrics = ReceiverMetrics()
         self.spool = Spool(s.spool_dir, max_bytes=s.spool_max_bytes)
         limits = DecodeLimits(s.max_attributes, s.max_attribute_length)
+        self._last_full_refresh = float("-inf")
         pipeline = build_trace_pipeline(
             self.engine, s, observers=[self.metrics.observe_spans], after_insert=[attach_pending_content, link_pending_metrics]
         )
+        self.writer = pipeline.consumer
         self.drain = Drain(
             self.spool,
             self.engine,
@@ -81,10 +85,17 @@ class ReceiverServer:
         return self
 
     def _refresh_rollups(self) -> None:
-        """Keep the per-minute rollups the analytics read current (incremental, idempotent)."""
-        from agentotel.warehouse.rollups import refresh_rollups
+        """Keep the per-minute rollups the analytics read current: every 5 s the minutes this receiver's
+        writes changed; every 5 minutes (and first) the watermark pass, for rows other processes wrote."""
+        from agentotel.warehouse.rollups import refresh_minutes, refresh_rollups
 
-        refresh_rollups(self.engine)
+        now = time.monotonic()
+        if now - self._last_full_refresh >= FULL_ROLLUP_REFRESH_S:
+            self._last_full_refresh = now
+            refresh_rollups(self.engine)
+        minutes, self.writer.dirty_minutes = self.writer.dirty_minutes, set()
+        if refresh_minutes(self.engine, minutes) is None:  # another refresher holds the lock: keep them
+            self.writer.dirty_minutes |= minutes
 
     def _report_spool(self) -> None:
         self.metrics.set_spool(self.spool.pending_bytes(), self.spool.lag_seconds())
@@ -102,12 +113,15 @@ class ReceiverServer:
         self.grpc_server.stop(grace=2).wait(3)
         self.http_server.shutdown()
         self.http_server.server_close()
-        import time
-
         deadline = time.monotonic() + drain_timeout
         while self.spool.pending_bytes() > 0 and time.monotonic() < deadline and self.drain.failures == 0:
             time.sleep(0.05)
         self.drain.stop()
+        if not self.drain.is_alive() and self.drain.failures == 0:
+            try:  # what the last batches changed, so that a restart does not depend on the lateness window
+                self._refresh_rollups()
+            except Exception:  # noqa: BLE001 - the data is stored; the next start's watermark pass catches up
+                logger.exception("final rollup refresh failed")
         self.spool.close()
         try:
             self.metrics_server.shutdown()

@@ -57,6 +57,7 @@ SpanKeysHook = Callable[[Connection, list[tuple[str, str]]], None]
 
 
 _MISSING = object()
+NS_PER_MINUTE = 60 * 10**9
 
 
 def execution_id(trace_id: str, span_id: str) -> str:
@@ -76,6 +77,7 @@ class WarehouseWriter:
         self.observers = list(observers)
         self.after_insert = list(after_insert)
         self._agent_ids: dict[tuple[str, str], int] = {}
+        self.dirty_minutes: set[int] = set()  # minutes (Unix ns // 60e9) whose rollups committed rows changed
         self._conflict_keys: dict[str, tuple[str, ...]] = {}
 
     def _keys(self, conn: Connection, table: str) -> tuple[str, ...]:
@@ -88,9 +90,11 @@ class WarehouseWriter:
 
     def consume(self, batch: SpanBatch) -> None:
         self._new_agent_ids: dict[tuple[str, str], int] = {}
+        self._touched: set[int] = set()
         with write_transaction(self.engine) as conn:
             new_spans = self._write(conn, batch)
         self._agent_ids.update(self._new_agent_ids)  # only ids that were committed are cached
+        self.dirty_minutes |= self._touched
         if new_spans and self.observers:
             stored = SpanBatch(spans=new_spans)
             for observer in self.observers:
@@ -123,8 +127,10 @@ class WarehouseWriter:
             return []
 
         new_by_trace: dict[str, list[SpanRecord]] = {}
+        touched = self._touched  # minutes of every row written, updated or deleted below (for the rollups)
         for span in new_spans:
             new_by_trace.setdefault(span.trace_id, []).append(span)
+            touched.add(span.start_ns // NS_PER_MINUTE)
 
         agent_ids = self._agent_ids_for(conn, new_spans)
         execution_rows: list[dict[str, Any]] = []
@@ -155,14 +161,22 @@ class WarehouseWriter:
                 name = row.agent_name if row.span_type == "agent" else (owner_agent.get(owner) if owner else None)
                 if new_exec != row.execution_id or name != row.agent_name:
                     reassign.append({"t": trace_id, "s": sid, "e": new_exec, "a": name})
+                    touched.add(row.start_time_unix_nano // NS_PER_MINUTE)
                 if sid in result.wrappers and row.llm_row is not None:
                     stale_llm_rows.append({"t": trace_id, "s": sid})
+                    touched.add(row.start_time_unix_nano // NS_PER_MINUTE)
             wanted = {execution_id(trace_id, key) for key in result.executions}
-            stale_executions.extend(eid for eid in existing_exec.get(trace_id, ()) if eid not in wanted)
+            for eid in existing_exec.get(trace_id, ()):
+                if eid not in wanted:
+                    stale_executions.append(eid)
+                    old = old_rows.get(eid[len(trace_id) + 1 :])
+                    if old is not None:
+                        touched.add(old.start_time_unix_nano // NS_PER_MINUTE)
             context = _trace_context(spans, old_rows.values())
             for key, totals in result.executions.items():
                 source = fresh.get(key)
                 row = _execution_row(trace_id, key, totals, source, old_rows.get(key))
+                touched.add((source.start_ns if source is not None else old_rows[key].start_time_unix_nano) // NS_PER_MINUTE)
                 # the conversation and user of a run: its own span's, else the trace's (semconv.md 2.4)
                 row["conversation_id"] = row["conversation_id"] or context[0]
                 row["user_id"] = row["user_id"] or context[1]

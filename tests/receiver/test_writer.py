@@ -160,3 +160,42 @@ def test_conversation_and_user_come_from_the_trace_whatever_the_order(engine):
     with engine.connect() as conn:
         rows = conn.execute(select(AgentExecution.conversation_id, AgentExecution.user_id)).all()
     assert rows and all(tuple(row) == ("conv-7", "user-3") for row in rows)
+
+
+def _rollup_rows(engine) -> dict:
+    from agentotel.warehouse.rollup_models import RollupExecution, RollupLLM, RollupTool
+
+    with engine.connect() as conn:
+        return {m.__tablename__: sorted(map(tuple, conn.execute(select(m.__table__)).all()), key=repr)
+                for m in (RollupExecution, RollupLLM, RollupTool)}  # fmt: skip
+
+
+def test_rollups_of_the_minutes_a_writer_touched_equal_a_full_rebuild(engine):
+    """The receiver refreshes exactly the minutes its writes changed: a child arriving late re-assigns rows
+    and changes an execution in an earlier minute; a trace 3 hours old lies beyond any lateness window."""
+    from datetime import datetime, timezone
+
+    from agentotel.warehouse.rollups import rebuild_rollups, refresh_minutes
+
+    minute = 60_000  # ms
+    edge = minute - (T0 // MS) % minute  # ms from T0 to the next minute
+    spans = []
+    # the second run's agent starts 5 ms before a minute edge and its children after it
+    for i, offset in enumerate((0, edge - 15, 3 * minute + edge - 300, -180 * minute)):
+        for s in agent_trace(f"{i + 1:032x}"):
+            s.start_ns += offset * MS
+            s.end_ns += offset * MS
+            spans.append(s)
+    random.Random(3).shuffle(spans)
+    spans.sort(key=lambda s: (s.span_type == "agent", -s.start_ns if s.span_type == "agent" else 0))  # outer agents last
+    writer = WarehouseWriter(engine)
+    for span in spans:  # one span per batch: every late child re-assigns what is already stored
+        writer.consume(SpanBatch(spans=[span]))
+        assert refresh_minutes(engine, writer.dirty_minutes) is not None
+        writer.dirty_minutes.clear()
+    incremental = _rollup_rows(engine)
+    assert incremental["rollup_llm"] and incremental["rollup_executions"] and incremental["rollup_tools"]
+
+    start = datetime.fromtimestamp(T0 / 1e9 - 4 * 3600, tz=timezone.utc)
+    rebuild_rollups(engine, start, datetime.fromtimestamp(T0 / 1e9 + 3600, tz=timezone.utc))
+    assert _rollup_rows(engine) == incremental
