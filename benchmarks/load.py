@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import grpc
@@ -88,7 +89,7 @@ def retry_delay(error: grpc.RpcError) -> float | None:
     return None
 
 
-def send_at_rate(receiver: Receiver, requests: list[bytes], rate: float, seconds: float, retry: bool) -> dict:
+def send_at_rate(receiver: Receiver, requests: Iterable[bytes], rate: float, seconds: float, retry: bool) -> dict:
     """Offer ``rate`` spans/s for ``seconds``; returns counts and latencies (refusals retried if ``retry``)."""
     interval = BATCH / rate
     latencies: list[float] = []
@@ -152,7 +153,12 @@ def wait_stored(db_url: str, expected: int, timeout: float) -> int:
 
 
 def rate_mode(args, db_url: str) -> None:
-    requests = build_requests(int(args.rate * args.seconds) + BATCH, BATCH, random.Random(1))
+    rng = random.Random(1)
+    count = int(args.rate * args.seconds / BATCH) + 1
+    if count <= 5_000:  # built up front: the sending loop stays cheap
+        requests = build_requests(count * BATCH, BATCH, rng)
+    else:  # a soak: built as they are sent, so the client's memory stays flat
+        requests = (build_requests(BATCH, BATCH, rng)[0] for _ in range(count))
     receiver = Receiver(db_url)
     try:
         result = send_at_rate(receiver, requests, args.rate, args.seconds, retry=False)
