@@ -20,9 +20,9 @@ from agentotel.processors.pipeline import build_trace_pipeline
 from agentotel.settings import ReceiverSettings
 from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.migrate import upgrade
+from agentotel.warehouse.rollup_schedule import RollupSchedule
 
 logger = logging.getLogger(__name__)
-FULL_ROLLUP_REFRESH_S = 300.0
 
 
 @dataclass
@@ -44,11 +44,13 @@ class ReceiverServer:
         self.metrics = ReceiverMetrics()
         self.spool = Spool(s.spool_dir, max_bytes=s.spool_max_bytes)
         limits = DecodeLimits(s.max_attributes, s.max_attribute_length)
-        self._last_full_refresh = float("-inf")
         pipeline = build_trace_pipeline(
             self.engine, s, observers=[self.metrics.observe_spans], after_insert=[attach_pending_content, link_pending_metrics]
         )
         self.writer = pipeline.consumer
+        # the watermark pass once at start (rows written while we were down); then our own writes' minutes:
+        # back-fills by other processes rebuild their own range (``rebuild_rollups``)
+        self.rollups = RollupSchedule(self.engine, full_interval=float("inf"))
         self.drain = Drain(
             self.spool,
             self.engine,
@@ -85,17 +87,12 @@ class ReceiverServer:
         return self
 
     def _refresh_rollups(self) -> None:
-        """Keep the per-minute rollups the analytics read current: every 5 s the minutes this receiver's
-        writes changed; every 5 minutes (and first) the watermark pass, for rows other processes wrote."""
-        from agentotel.warehouse.rollups import refresh_minutes, refresh_rollups
-
+        """Keep the per-minute rollups the analytics read current: the minutes this receiver's writes
+        changed (``RollupSchedule``), after the watermark pass at start."""
         now = time.monotonic()
-        if now - self._last_full_refresh >= FULL_ROLLUP_REFRESH_S:
-            self._last_full_refresh = now
-            refresh_rollups(self.engine)
-        minutes, self.writer.dirty_minutes = self.writer.dirty_minutes, set()
-        if refresh_minutes(self.engine, minutes) is None:  # another refresher holds the lock: keep them
-            self.writer.dirty_minutes |= minutes
+        self.rollups.add(self.writer.dirty_minutes, now)
+        self.writer.dirty_minutes = set()
+        self.rollups.tick(now)
 
     def _report_spool(self) -> None:
         self.metrics.set_spool(self.spool.pending_bytes(), self.spool.lag_seconds())
@@ -119,7 +116,8 @@ class ReceiverServer:
         self.drain.stop()
         if not self.drain.is_alive() and self.drain.failures == 0:
             try:  # what the last batches changed, so that a restart does not depend on the lateness window
-                self._refresh_rollups()
+                self.rollups.add(self.writer.dirty_minutes, time.monotonic())
+                self.rollups.flush()
             except Exception:  # noqa: BLE001 - the data is stored; the next start's watermark pass catches up
                 logger.exception("final rollup refresh failed")
         self.spool.close()

@@ -150,3 +150,21 @@ def test_segments_cover_a_range_with_coarse_rows_in_the_middle():
         (60, "09:47", "09:50"), (600, "09:50", "10:00"), (3600, "10:00", "13:00"), (600, "13:00", "13:20"), (60, "13:20", "13:23"),
     ]
     assert segments(lo, hi, ()) == [(60, lo, hi)]
+
+
+def test_rollup_schedule_rebuilds_a_minute_once_it_stops_changing_or_has_waited(engine):
+    from agentotel.warehouse.rollup_schedule import RollupSchedule
+
+    schedule = RollupSchedule(engine, max_delay=60.0)
+    schedule.add({100, 101}, now=0.0)
+    schedule.tick(now=0.0)
+    assert set(schedule.pending) == {100, 101}  # both still being written
+    schedule.add({101}, now=5.0)
+    schedule.tick(now=5.0)
+    assert set(schedule.pending) == {101}  # 100 stopped changing: rebuilt
+    schedule.add({101}, now=61.0)
+    schedule.tick(now=61.0)
+    assert not schedule.pending  # 101 kept changing but waited 60 s: rebuilt
+    schedule.add({102}, now=62.0)
+    schedule.flush()
+    assert not schedule.pending
