@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import openai
 from langchain_core.tools import tool
@@ -46,6 +48,24 @@ def _wait_listening(port: int, proc: subprocess.Popen, timeout: float = 40.0) ->
     raise AssertionError(f"receiver did not listen on {port} within {timeout} s")
 
 
+@contextmanager
+def _receiver(db_url: str, tmp_path) -> Iterator[int]:
+    """``agentotel receive`` in a subprocess on a free gRPC port (its log in ``tmp_path``)."""
+    grpc_port = free_port()
+    log = (tmp_path / "receiver.log").open("w")
+    receiver = subprocess.Popen(
+        [sys.executable, "-m", "agentotel", "receive", "--db", db_url, "--host", "127.0.0.1",
+         "--grpc-port", str(grpc_port), "--http-port", str(free_port()), "--metrics-port", str(free_port()),
+         "--spool-dir", str(tmp_path / "spool")], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_listening(grpc_port, receiver)
+        yield grpc_port
+    finally:
+        receiver.terminate()
+        receiver.wait(15)
+        log.close()
+
+
 def _rows(engine, model, timeout: float = 15.0, expect: int = 1):
     deadline = time.monotonic() + timeout
     with engine.connect() as conn:
@@ -58,14 +78,7 @@ def _rows(engine, model, timeout: float = 15.0, expect: int = 1):
 
 
 def test_agent_run_lands_in_the_warehouse(db_url, tmp_path, fake_llm):
-    grpc_port = free_port()
-    log = (tmp_path / "receiver.log").open("w")
-    receiver = subprocess.Popen(
-        [sys.executable, "-m", "agentotel", "receive", "--db", db_url, "--host", "127.0.0.1",
-         "--grpc-port", str(grpc_port), "--http-port", str(free_port()), "--metrics-port", str(free_port()),
-         "--spool-dir", str(tmp_path / "spool")], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_listening(grpc_port, receiver)
+    with _receiver(db_url, tmp_path) as grpc_port:
         tracer_provider, meter_provider = TracerProvider(shutdown_on_exit=False), MeterProvider(shutdown_on_exit=False)
         handle = instrument(service_name="e2e-agents", endpoint=f"http://127.0.0.1:{grpc_port}",
                             tracer_provider=tracer_provider, meter_provider=meter_provider,
@@ -92,10 +105,6 @@ def test_agent_run_lands_in_the_warehouse(db_url, tmp_path, fake_llm):
             spans = _rows(engine, Span, expect=10)
         finally:
             engine.dispose()
-    finally:
-        receiver.terminate()
-        receiver.wait(15)
-        log.close()
 
     assert set(executions) == {"calc", "streamer"}, (tmp_path / "receiver.log").read_text()[-3000:]
     calc, streamer = executions["calc"], executions["streamer"]
@@ -132,14 +141,7 @@ def test_content_event_fills_the_span_content(db_url, tmp_path, fake_llm):
 
     from agentotel.warehouse.models import LogRecord
 
-    grpc_port = free_port()
-    log = (tmp_path / "receiver.log").open("w")
-    receiver = subprocess.Popen(
-        [sys.executable, "-m", "agentotel", "receive", "--db", db_url, "--host", "127.0.0.1",
-         "--grpc-port", str(grpc_port), "--http-port", str(free_port()), "--metrics-port", str(free_port()),
-         "--spool-dir", str(tmp_path / "spool")], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_listening(grpc_port, receiver)
+    with _receiver(db_url, tmp_path) as grpc_port:
         handle = instrument(service_name="e2e-events", endpoint=f"http://127.0.0.1:{grpc_port}",
                             tracer_provider=TracerProvider(shutdown_on_exit=False),
                             meter_provider=MeterProvider(shutdown_on_exit=False),
@@ -162,10 +164,6 @@ def test_content_event_fills_the_span_content(db_url, tmp_path, fake_llm):
             logs = [r for r in _rows(engine, LogRecord) if r["event_name"] == sc.EVENT_INFERENCE_DETAILS]
         finally:
             engine.dispose()
-    finally:
-        receiver.terminate()
-        receiver.wait(15)
-        log.close()
     assert span["name"] == "chat gpt-4o-mini", (tmp_path / "receiver.log").read_text()[-3000:]
     assert sc.INPUT_MESSAGES not in span["attributes"] and sc.OUTPUT_MESSAGES not in span["attributes"]
     [event] = logs
