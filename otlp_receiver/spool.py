@@ -94,7 +94,10 @@ class Spool:
     def has_room(self, size: int) -> bool:
         """Whether a record of ``size`` payload bytes would fit now (a cheap check before decoding it)."""
         with self._cond:
-            return self._pending_bytes_locked() + HEADER.size + size <= self.max_bytes
+            return self._fits_locked(HEADER.size + size)
+
+    def _fits_locked(self, frame_bytes: int) -> bool:
+        return self._pending_bytes_locked() + frame_bytes <= self.max_bytes
 
     def _pending_bytes_locked(self) -> int:
         cp = self._checkpoint
@@ -108,7 +111,7 @@ class Spool:
         with self._cond:
             if self._closed:
                 raise SpoolError("spool is closed")
-            if self._pending_bytes_locked() + len(frame) > self.max_bytes:
+            if not self._fits_locked(len(frame)):
                 raise SpoolFull(f"spool holds more than {self.max_bytes} bytes not yet written to the warehouse")
             if self._write_offset >= self.segment_bytes:
                 self._rotate_locked()
