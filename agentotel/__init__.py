@@ -1,3 +1,5 @@
 """agentotel: OpenTelemetry-native monitoring for AI agents."""
 
-__version__ = "0.1.0"
+from agentotel.core.version import __version__
+
+__all__ = ["__version__"]

@@ -12,6 +12,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from agentotel.core.errors import CommandError
+
 COMPONENT_COMMANDS: tuple[str, ...] = (
     "agentotel.otlp_receiver.cli",
     "agentotel.warehouse.cli",
@@ -48,10 +50,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"agentotel: error: {exc}", file=sys.stderr)
         return 2
     return int(result or 0)
-
-
-class CommandError(Exception):
-    """A user-facing error: printed without a traceback, exit status 2."""
 
 
 if __name__ == "__main__":

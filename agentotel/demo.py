@@ -88,8 +88,8 @@ def run_demo(otlp_endpoint: str = "http://127.0.0.1:4317", db_url: str | None = 
     ``duration_s`` defaults to ``AGENTOTEL_DEMO_SECONDS`` (else 20)."""
     from urllib.parse import urlsplit
 
+    from agentotel.core.settings import env_float
     from agentotel.demo_llm import DemoLLMServer
-    from agentotel.settings import env_float
 
     if duration_s is None:
         duration_s = min(max(env_float(SECONDS_ENV, DEFAULT_SECONDS), 0.0), 3600.0)

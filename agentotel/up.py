@@ -16,9 +16,9 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
-from agentotel.cli import CommandError
+from agentotel.core.errors import CommandError
+from agentotel.core.settings import DatabaseSettings
 from agentotel.otlp_receiver.cli import add_receiver_arguments, receiver_settings
-from agentotel.settings import DatabaseSettings
 
 logger = logging.getLogger(__name__)
 

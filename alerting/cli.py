@@ -60,7 +60,7 @@ def _engine(args: argparse.Namespace):
 
 def _load(path: str):
     from agentotel.alerting.rules import RuleError, load_rules
-    from agentotel.cli import CommandError
+    from agentotel.core.errors import CommandError
 
     try:
         return load_rules(path)
@@ -74,8 +74,8 @@ def _run(args: argparse.Namespace) -> int:
 
     from agentotel.alerting.rules import AlertingConfig
     from agentotel.alerting.service import AlertingService
-    from agentotel.cli import CommandError
-    from agentotel.settings import env_str
+    from agentotel.core.errors import CommandError
+    from agentotel.core.settings import env_str
     from agentotel.warehouse.migrate import upgrade
 
     path = args.rules or env_str(RULES_ENV)
@@ -126,7 +126,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _ack(args: argparse.Namespace) -> int:
     from agentotel.alerting.manager import AlertManager, AlertNotFound
-    from agentotel.cli import CommandError
+    from agentotel.core.errors import CommandError
 
     try:
         alert = AlertManager(_engine(args)).acknowledge_alert(args.id, args.by)
@@ -138,7 +138,7 @@ def _ack(args: argparse.Namespace) -> int:
 
 def _resolve(args: argparse.Namespace) -> int:
     from agentotel.alerting.manager import AlertManager, AlertNotFound
-    from agentotel.cli import CommandError
+    from agentotel.core.errors import CommandError
 
     try:
         alert = AlertManager(_engine(args)).resolve_alert(args.id, args.by)
@@ -151,7 +151,7 @@ def _resolve(args: argparse.Namespace) -> int:
 def _silence(args: argparse.Namespace) -> int:
     from agentotel.alerting.manager import AlertManager
     from agentotel.alerting.rules import parse_duration
-    from agentotel.cli import CommandError
+    from agentotel.core.errors import CommandError
 
     try:
         matchers = dict(m.split("=", 1) for m in args.match)
@@ -185,7 +185,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _dead_letters(args: argparse.Namespace) -> int:
     from agentotel.alerting.queue import NotificationQueue
-    from agentotel.cli import CommandError
+    from agentotel.core.errors import CommandError
     from agentotel.warehouse.alerting_queries import dead_letters
 
     engine = _engine(args)

@@ -31,7 +31,7 @@ from urllib.parse import urljoin
 import httpx
 
 from agentotel.alerting.ssrf import AddressPolicy, ResolutionError, SSRFError
-from agentotel.settings import env_str
+from agentotel.core.settings import env_str
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from agentotel.settings import env_list
+from agentotel.core.settings import env_list
 
 ALLOW_ENV = "AGENTOTEL_ALERT_ALLOW_HOSTS"
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agentotel.core.settings import ReceiverSettings  # noqa: E402
 from agentotel.otlp_receiver.errors import InvalidArgument  # noqa: E402
 from agentotel.otlp_receiver.ingest import ingest_traces  # noqa: E402
 from agentotel.processors.pipeline import build_trace_pipeline  # noqa: E402
-from agentotel.settings import ReceiverSettings  # noqa: E402
 from agentotel.warehouse.engine import create_db_engine  # noqa: E402
 from agentotel.warehouse.migrate import upgrade  # noqa: E402
 from benchmarks.ingest import build_requests  # noqa: E402

@@ -23,7 +23,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from agentotel.settings import env_str
+from agentotel.core.settings import env_str
 
 logger = logging.getLogger("agentotel.dashboard.auth")
 

@@ -83,7 +83,7 @@ def start_dashboard(db_url: str | None = None, host: str = "127.0.0.1", port: in
 
 
 def run(args: argparse.Namespace) -> int:
-    from agentotel.cli import CommandError
+    from agentotel.core.errors import CommandError
     from agentotel.dashboard import auth
 
     if args.hash_password or args.hash_api_key:

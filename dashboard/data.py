@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from agentotel.settings import DEFAULT_DB_URL, env_str
+from agentotel.core.settings import DEFAULT_DB_URL, env_str
 
 DB_URL_ENV = "AGENTOTEL_DASHBOARD_DB_URL"
 RECEIVER_METRICS_ENV = "AGENTOTEL_DASHBOARD_RECEIVER_METRICS_URL"

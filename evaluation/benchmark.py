@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
 
-from agentotel import __version__
+from agentotel.core.version import __version__
 from agentotel.evaluation.agents import Agent, error_type_of
 from agentotel.evaluation.aggregate import ResultAggregator
 from agentotel.evaluation.base import (

@@ -13,7 +13,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from agentotel.cli import CommandError
+from agentotel.core.errors import CommandError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -91,7 +91,7 @@ def _iso(text: str) -> datetime:
 
 
 def _engine(url: str | None):
-    from agentotel.settings import DatabaseSettings
+    from agentotel.core.settings import DatabaseSettings
 
     settings = DatabaseSettings.from_env(url)
     alembic_logger = logging.getLogger("alembic")

@@ -28,8 +28,8 @@ class PricingTable:
         self._prices: dict[str, tuple[float, float]] | None = dict(prices) if prices is not None else None
         self._cost: Any = None
         if prices is None:
+            from agentotel.core.settings import env_str
             from agentotel.processors.cost import Cost
-            from agentotel.settings import env_str
 
             self._cost = Cost(pricing_file or env_str("AGENTOTEL_PRICING_FILE"))
 

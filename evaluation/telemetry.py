@@ -7,7 +7,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import Span, Tracer
 
-from agentotel import __version__
+from agentotel.core.version import __version__
 from agentotel.evaluation.base import Score, finite_or_none
 
 EVALUATION_EVENT = "gen_ai.evaluation.result"

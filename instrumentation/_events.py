@@ -14,7 +14,7 @@ from typing import Any
 
 from opentelemetry import trace
 
-from agentotel import __version__
+from agentotel.core.version import __version__
 from agentotel.instrumentation import semconv as sc
 from agentotel.instrumentation._content import ContentSettings
 from agentotel.instrumentation._guard import report

@@ -10,7 +10,7 @@ from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation, get_meter
 
-from agentotel import __version__
+from agentotel.core.version import __version__
 from agentotel.instrumentation import semconv as sc
 
 MAX_LABEL_VALUES = 100

@@ -12,7 +12,7 @@ from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Observation, get_meter
 
-from agentotel import __version__
+from agentotel.core.version import __version__
 from agentotel.instrumentation._guard import report
 
 SCOPE = "agentotel.instrumentation.monitor"

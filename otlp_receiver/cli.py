@@ -8,7 +8,7 @@ import signal
 import threading
 import time
 
-from agentotel.settings import DatabaseSettings, ReceiverSettings
+from agentotel.core.settings import DatabaseSettings, ReceiverSettings
 
 
 def add_receiver_arguments(parser: argparse.ArgumentParser) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from agentotel.core.settings import ReceiverSettings
 from agentotel.otlp_receiver.auth import ApiKeyAuth
 from agentotel.otlp_receiver.drain import Drain
 from agentotel.otlp_receiver.grpc_service import create_grpc_server
@@ -17,7 +18,6 @@ from agentotel.otlp_receiver.receiver import Receiver
 from agentotel.otlp_receiver.spool import Spool
 from agentotel.processors.decode import DecodeLimits
 from agentotel.processors.pipeline import build_trace_pipeline
-from agentotel.settings import ReceiverSettings
 from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.migrate import upgrade
 from agentotel.warehouse.rollup_schedule import RollupSchedule

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine
 
+from agentotel.core.settings import ReceiverSettings
 from agentotel.processors.base import Pipeline
 from agentotel.processors.sample import Sample
 from agentotel.processors.writer import BatchObserver, SpanKeysHook, WarehouseWriter
-from agentotel.settings import ReceiverSettings
 
 
 def build_trace_pipeline(

@@ -108,7 +108,7 @@ def _who(args: argparse.Namespace) -> str:
 
 
 def _run(args: argparse.Namespace, action) -> int:
-    from agentotel.cli import CommandError
+    from agentotel.core.errors import CommandError
     from agentotel.registry.errors import RegistryError
 
     engine = _engine(args)
@@ -150,7 +150,7 @@ def _table(headers: list[str], rows: list[list[Any]]) -> None:
 
 # -- handlers ---------------------------------------------------------------------------------------
 def _metadata_from_args(args: argparse.Namespace):
-    from agentotel.cli import CommandError
+    from agentotel.core.errors import CommandError
     from agentotel.registry.metadata import AgentMetadata
 
     data: dict[str, Any] = {}
@@ -181,7 +181,7 @@ def _metadata_from_args(args: argparse.Namespace):
 
 
 def _pairs(items: list[str], flag: str, json_values: bool) -> dict[str, Any]:
-    from agentotel.cli import CommandError
+    from agentotel.core.errors import CommandError
 
     out: dict[str, Any] = {}
     for item in items:

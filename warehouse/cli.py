@@ -40,7 +40,7 @@ def _backup(args: argparse.Namespace) -> int:
 
 
 def _restore(args: argparse.Namespace) -> int:
-    from agentotel.cli import CommandError
+    from agentotel.core.errors import CommandError
 
     try:
         counts = _manager(args).restore(args.path)
@@ -51,7 +51,7 @@ def _restore(args: argparse.Namespace) -> int:
 
 
 def _cleanup(args: argparse.Namespace) -> int:
-    from agentotel.cli import CommandError
+    from agentotel.core.errors import CommandError
     from agentotel.warehouse.manager import DatabaseManager, parse_age
 
     try:

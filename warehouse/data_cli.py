@@ -53,7 +53,7 @@ def _engine(url: str | None):
 
 
 def _export(args: argparse.Namespace) -> int:
-    from agentotel.cli import CommandError
+    from agentotel.core.errors import CommandError
     from agentotel.warehouse.export import export_table
 
     try:
@@ -75,7 +75,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from agentotel.cli import CommandError
+    from agentotel.core.errors import CommandError
     from agentotel.warehouse.etl import ETLPipeline
 
     engine = _engine(args.db)

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from agentotel.settings import DatabaseSettings
+from agentotel.core.settings import DatabaseSettings
 
 
 def normalize_url(url: str) -> str:

@@ -85,8 +85,8 @@ class ETLPipeline:
     """extract → validate → transform → load, with the receiver's processors."""
 
     def __init__(self, engine: Engine, settings=None) -> None:
+        from agentotel.core.settings import ReceiverSettings
         from agentotel.processors.pipeline import build_trace_pipeline
-        from agentotel.settings import ReceiverSettings
 
         self.engine = engine
         self.settings = settings or ReceiverSettings.from_env()

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Boolean, Date, DateTime, Engine, MetaData, Table, func, select, text
 
-from agentotel.settings import DatabaseSettings
+from agentotel.core.settings import DatabaseSettings
 from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.migrate import current_revisions, upgrade
 

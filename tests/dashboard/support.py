@@ -71,8 +71,8 @@ def seed_telemetry(engine: Engine, leak_port: int = 9, formula_agent: bool = Fal
     """Traces of three agents (some failing) a few minutes ago, one of them carrying hostile content
     (a script tag and a Markdown image pointing at ``leak_port``), plus host metric points; with
     ``formula_agent`` also a trace of an agent whose name is a spreadsheet formula."""
+    from agentotel.core.settings import ReceiverSettings
     from agentotel.processors.pipeline import build_trace_pipeline
-    from agentotel.settings import ReceiverSettings
 
     seeded = Seeded()
     now = time.time_ns()

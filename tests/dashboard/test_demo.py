@@ -25,8 +25,8 @@ def _wait_for(engine, table, minimum: int, timeout: float = 15.0) -> int:
 
 
 def test_demo_fills_the_warehouse_and_runs_twice(tmp_path):
+    from agentotel.core.settings import ReceiverSettings
     from agentotel.otlp_receiver.server import ReceiverServer
-    from agentotel.settings import ReceiverSettings
 
     url = f"sqlite:///{tmp_path}/demo.db"
     settings = ReceiverSettings(grpc_port=free_port(), http_port=free_port(), metrics_port=free_port(),

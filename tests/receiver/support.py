@@ -13,8 +13,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from sqlalchemy import func, select, text
 
+from agentotel.core.settings import ReceiverSettings
 from agentotel.otlp_receiver.server import ReceiverServer
-from agentotel.settings import ReceiverSettings
 from tests.conftest import free_port
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agentotel.core.settings import ReceiverSettings
 from agentotel.otlp_receiver.errors import InvalidArgument
 from agentotel.otlp_receiver.ingest import ingest_traces
 from agentotel.processors.pipeline import build_trace_pipeline
-from agentotel.settings import ReceiverSettings
 from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.migrate import upgrade
 from tests.receiver.support import genai_spans

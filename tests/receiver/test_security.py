@@ -15,7 +15,7 @@ import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from agentotel.settings import ReceiverSettings
+from agentotel.core.settings import ReceiverSettings
 from tests.receiver.support import count, genai_spans, scalar, start_receiver, wait_for
 from tests.receiver.test_bad_input import TRACE_METHOD, http_post, span_request
 
