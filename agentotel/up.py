@@ -41,17 +41,18 @@ EXPORTED_TABLES = ("agent_executions", "llm_calls", "tool_calls", "spans")
 
 def _maintenance_tasks(args: argparse.Namespace, db_url: str) -> list[tuple[float, object]]:
     """Retention (hourly) and scheduled exports; the receiver itself refreshes the rollups."""
-    from agentotel.warehouse.manager import DatabaseManager, parse_age
+    from agentotel.core.durations import parse_duration
+    from agentotel.warehouse.manager import DatabaseManager
 
     manager = DatabaseManager(db_url)
     tasks: list[tuple[float, object]] = []
-    age = parse_age(args.retention)
+    age = parse_duration(args.retention)
     if age > timedelta(0):
         tasks.append((3600.0, lambda: manager.cleanup_old_data(age)))
     if args.export_every:
         from agentotel.warehouse.export import export_period
 
-        period = parse_age(args.export_every)
+        period = parse_duration(args.export_every)
 
         def export_all() -> None:
             for table in EXPORTED_TABLES:

@@ -150,7 +150,7 @@ def _resolve(args: argparse.Namespace) -> int:
 
 def _silence(args: argparse.Namespace) -> int:
     from agentotel.alerting.manager import AlertManager
-    from agentotel.alerting.rules import parse_duration
+    from agentotel.core.durations import parse_duration
     from agentotel.core.errors import CommandError
 
     try:

@@ -17,10 +17,11 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, delete, or_, select
 
-from agentotel.alerting.handlers import redact
 from agentotel.alerting.manager import AlertManager
 from agentotel.alerting.rules import AlertingConfig, EvalContext, Rule, Sample
-from agentotel.alerting.store import ALERTS, RULE_STATE, as_utc, fingerprint, utcnow, write_tx
+from agentotel.alerting.store import ALERTS, RULE_STATE, fingerprint, write_tx
+from agentotel.core.secrets import redact_text
+from agentotel.core.utc import as_utc, utcnow
 from agentotel.warehouse.upsert import insert_on_conflict
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class RuleEngine:
                 samples = rule.evaluate(ctx)
             except Exception as exc:  # a broken rule or source must not stop the others
                 ctx.results[rule.id] = []
-                report.errors[rule.id] = redact(f"{type(exc).__name__}: {exc}")[:500]
+                report.errors[rule.id] = redact_text(f"{type(exc).__name__}: {exc}")[:500]
                 logger.warning("rule %s: evaluation failed: %s", rule.id, report.errors[rule.id])
                 continue
             ctx.results[rule.id] = samples

@@ -24,13 +24,15 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from email.message import EmailMessage
-from email.utils import formatdate, parsedate_to_datetime
+from email.utils import formatdate
 from typing import Any, ClassVar
 from urllib.parse import urljoin
 
 import httpx
 
 from agentotel.alerting.ssrf import AddressPolicy, ResolutionError, SSRFError
+from agentotel.core.retry_after import retry_after_seconds
+from agentotel.core.secrets import install_log_filter, redact_text, register_secret
 from agentotel.core.settings import env_str
 
 logger = logging.getLogger(__name__)
@@ -46,54 +48,17 @@ class DeliveryError(Exception):
     """A failed delivery. ``retryable`` failures are retried with back-off; others go to dead letters."""
 
     def __init__(self, message: str, retryable: bool = True, retry_after: float | None = None) -> None:
-        super().__init__(redact(message))
+        super().__init__(redact_text(message))
         self.retryable = retryable
         self.retry_after = retry_after
 
 
-# --- secrets ---------------------------------------------------------------------------------------------
+# --- secrets: masked by agentotel.core.secrets ------------------------------------------------------------
 
-_SECRETS: set[str] = set()
-_SECRETS_LOCK = threading.Lock()
-
-
-def register_secret(value: str | None) -> None:
-    """Remember ``value`` so that ``redact`` (and the log filter) hide it everywhere."""
-    if value and len(value) >= 4:
-        with _SECRETS_LOCK:
-            _SECRETS.add(value)
-
-
-def redact(text: Any) -> str:
-    """``text`` with every registered secret replaced by ``[REDACTED]``."""
-    out = str(text)
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        if secret in out:
-            out = out.replace(secret, "[REDACTED]")
-    return out
-
-
-class RedactingFilter(logging.Filter):
-    """Rewrites log records so that no registered secret is emitted (httpx logs request URLs)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if _SECRETS:
-            message = record.getMessage()
-            cleaned = redact(message)
-            if cleaned != message:
-                record.msg, record.args = cleaned, None
-            if record.exc_info:
-                record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-                record.exc_info = None
-        return True
-
-
-_FILTER = RedactingFilter()
 # logger filters do not apply to records of child loggers, so every emitting logger is listed
-for _name in ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy",
-              "agentotel.alerting", "agentotel.alerting.handlers", "agentotel.alerting.queue",
-              "agentotel.alerting.engine", "agentotel.alerting.service", "agentotel.alerting.manager"):
-    logging.getLogger(_name).addFilter(_FILTER)
+install_log_filter(("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy",
+                    "agentotel.alerting", "agentotel.alerting.handlers", "agentotel.alerting.queue",
+                    "agentotel.alerting.engine", "agentotel.alerting.service", "agentotel.alerting.manager"))
 
 
 def resolve_secret(options: Mapping[str, Any], name: str, required: bool = True) -> str | None:
@@ -185,23 +150,6 @@ class Handler:
             raise DeliveryError(f"{self.type} channel {self.name!r}: {type(exc).__name__}: {exc}") from None
         raise DeliveryError(f"{self.type} channel {self.name!r}: too many redirects", retryable=False)
 
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 def check_response(response: httpx.Response) -> None:
@@ -501,5 +449,5 @@ def build_handlers(channels: Mapping[str, Any], policy: AddressPolicy | None = N
         except ValueError as exc:
             if strict:
                 raise ValueError(f"channel {name!r}: {exc}") from None
-            logger.warning("channel %s disabled: %s", name, redact(exc))
+            logger.warning("channel %s disabled: %s", name, redact_text(exc))
     return out

@@ -27,8 +27,10 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, func, or_, select
 
-from agentotel.alerting.handlers import DeliveryError, Handler, redact
-from agentotel.alerting.store import CHANNEL_STATE, NOTIFICATIONS, insert_audit, utcnow, write_tx
+from agentotel.alerting.handlers import DeliveryError, Handler
+from agentotel.alerting.store import CHANNEL_STATE, NOTIFICATIONS, insert_audit, write_tx
+from agentotel.core.secrets import redact_text
+from agentotel.core.utc import utcnow
 from agentotel.warehouse.upsert import insert_on_conflict
 
 logger = logging.getLogger(__name__)
@@ -242,7 +244,7 @@ class NotificationQueue:
 
     def _failed(self, channel: str, rows: list[dict[str, Any]], exc: DeliveryError) -> None:
         now = utcnow()  # after the attempt: a Retry-After counts from the answer
-        error = redact(str(exc))[:1000]
+        error = redact_text(str(exc))[:1000]
         attempts = max(r["attempts"] for r in rows) + 1
         dead = (not exc.retryable) or attempts >= self.settings.max_attempts
         delay = backoff(attempts, self.settings.backoff_base, self.settings.backoff_max)

@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from agentotel.core.durations import parse_duration
+
 SEVERITIES = ("critical", "error", "warning", "info")
 RULE_TYPES = ("threshold", "anomaly", "trend", "composite", "custom")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 
 
 class RuleError(ValueError):
@@ -44,21 +44,6 @@ class RuleError(ValueError):
         where = f"{file or '<rules>'}:{line}" if line else (file or "<rules>")
         super().__init__(f"{where}: " + (f"rule {rule!r}: " if rule else "") + message)
 
-
-def parse_duration(value: Any) -> timedelta:
-    """``90``, ``"90s"``, ``"5m"``, ``"1.5h"``, ``"2d"`` → timedelta (bare numbers are seconds)."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, bool):
-        raise ValueError(f"not a duration: {value!r}")
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError(f"negative duration: {value!r}")
-        return timedelta(seconds=float(value))
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 1h, 2d)")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
 # --- samples and evaluation context -------------------------------------------------------------------

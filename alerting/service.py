@@ -14,13 +14,14 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from agentotel.alerting.engine import EvaluationReport, RuleEngine
-from agentotel.alerting.handlers import CHANNEL_TYPES, Handler, build_handlers, redact
+from agentotel.alerting.handlers import CHANNEL_TYPES, Handler, build_handlers
 from agentotel.alerting.manager import AlertManager
 from agentotel.alerting.queue import NotificationQueue, QueueSettings
 from agentotel.alerting.rules import AlertingConfig, load_rules
 from agentotel.alerting.sources import default_source
 from agentotel.alerting.ssrf import AddressPolicy
 from agentotel.alerting.store import AUDIT, insert_audit, write_tx
+from agentotel.core.secrets import redact_text
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def config_snapshot(config: AlertingConfig) -> dict[str, Any]:
         channels[name] = plain({"type": ch.type, "options": options, "rate_limit": ch.rate_limit})
     policies = {name: [{"after": str(t.after), "channels": t.channels} for t in tiers]
                 for name, tiers in config.policies.items()}
-    return json.loads(redact(json.dumps({"settings": plain(config.settings), "rules": rules, "channels": channels,
+    return json.loads(redact_text(json.dumps({"settings": plain(config.settings), "rules": rules, "channels": channels,
                                          "escalation_policies": policies})))
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
+from agentotel.core.secrets import redact_text
+from agentotel.core.utc import as_utc, utcnow
 from agentotel.warehouse.alerting_models import (
     AlertAuditLog,
     AlertChannelState,
@@ -27,15 +29,6 @@ NOTIFICATIONS = AlertNotification.__table__
 CHANNEL_STATE = AlertChannelState.__table__
 AUDIT = AlertAuditLog.__table__
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 def fingerprint(rule_id: str, labels: Mapping[str, Any] | None) -> str:
@@ -76,12 +69,10 @@ def insert_audit(conn: Connection, actor: str, action: str, target_type: str, ta
                  before: Mapping[str, Any] | None = None, after: Mapping[str, Any] | None = None,
                  now: datetime | None = None) -> None:
     """Append one audit row; secret values are redacted from the before/after snapshots."""
-    from agentotel.alerting.handlers import redact
-
     def clean(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
         if value is None:
             return None
-        return json.loads(redact(json.dumps(dict(value), default=str)))
+        return json.loads(redact_text(json.dumps(dict(value), default=str)))
 
     conn.execute(AUDIT.insert().values(
         timestamp=now or utcnow(), actor=str(actor or "system")[:255], action=action, target_type=target_type,

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from agentotel.core.secrets import redact_text
 from agentotel.core.settings import DEFAULT_DB_URL, env_str
 
 DB_URL_ENV = "AGENTOTEL_DASHBOARD_DB_URL"
@@ -283,12 +284,7 @@ def _redact_column(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     """Channel errors may quote a webhook URL or key: pass them through the alerting redactor (S5)."""
     if frame.empty or column not in frame:
         return frame
-    try:
-        from agentotel.alerting.handlers import redact
-    except ImportError:  # alerting not installed: hide the raw text rather than risk a secret
-        frame[column] = frame[column].map(lambda v: None if v is None else "(hidden)")
-        return frame
-    frame[column] = frame[column].map(lambda v: None if v is None else redact(str(v)))
+    frame[column] = frame[column].map(lambda v: None if v is None else redact_text(v))
     return frame
 
 

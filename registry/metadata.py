@@ -16,8 +16,8 @@ from typing import Any
 
 import semver
 
+from agentotel.core.secrets import redact_secrets
 from agentotel.registry.errors import InvalidMetadata
-from agentotel.registry.secrets import redact_secrets
 
 NAME_MAX = 255
 VERSION_MAX = 64

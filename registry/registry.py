@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from agentotel.core.utc import utcnow
 from agentotel.registry.errors import (
     AgentNotFound,
     DuplicateVersion,
@@ -21,7 +22,7 @@ from agentotel.registry.errors import (
     VersionNotFound,
 )
 from agentotel.registry.metadata import IMMUTABLE_FIELDS, MUTABLE_FIELDS, AgentMetadata, validate_name
-from agentotel.registry.store import clean_reason, insert_audit, utcnow, validate_actor, write_transaction
+from agentotel.registry.store import clean_reason, insert_audit, validate_actor, write_transaction
 from agentotel.registry.versions import VersionManager
 from agentotel.warehouse.models import Agent
 from agentotel.warehouse.registry_models import RegistryChangelog

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert
 
+from agentotel.core.secrets import redact_secrets
+from agentotel.core.utc import utcnow
 from agentotel.registry.errors import InvalidMetadata
-from agentotel.registry.secrets import redact_secrets
 from agentotel.warehouse.engine import write_transaction
 from agentotel.warehouse.registry_models import RegistryAuditEntry
 
 ACTOR_MAX = 255
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def validate_actor(actor: Any) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, case, func, select
 
+from agentotel.core.utc import as_utc
 from agentotel.warehouse.models import AgentExecution, Span
 from agentotel.warehouse.registry_queries import (
     ENVIRONMENTS,
@@ -155,17 +156,11 @@ def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "cost_usd": float(sum(float(p["cost_usd"] or 0) for p in parts)),
         "tokens": int(sum(int(p["tokens"] or 0) for p in parts)),
         "avg_duration_ms": (sum(float(a) * n for a, n in weighted) / weight) if weight else None,
-        "first_execution": _utc(min(firsts)) if firsts else None,
-        "last_execution": _utc(max(lasts)) if lasts else None,
+        "first_execution": as_utc(min(firsts)) if firsts else None,
+        "last_execution": as_utc(max(lasts)) if lasts else None,
     }
 
 
-def _utc(value: Any) -> datetime | None:
-    from agentotel.warehouse.types import UtcDateTime
-
-    if isinstance(value, str):  # SQLite returns MIN/MAX of a timestamp column as text
-        value = datetime.fromisoformat(value)
-    return UtcDateTime().process_result_value(value, None)
 
 
 def _stats(

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from agentotel.core.utc import as_utc
 from agentotel.warehouse import analytics_stats as st
 from agentotel.warehouse import rollups
 from agentotel.warehouse.models import Metric
@@ -127,7 +128,7 @@ class AnalyticsEngine:
         ``floor(start)`` to before ``end`` is present, empty ones filled with 0 (counts, sums) or NaN
         (rates, means, percentiles). ``filters`` maps agent/model/provider/tool/service to a value or a list.
         """
-        start, end = _utc(start), _utc(end)
+        start, end = as_utc(start), as_utc(end)
         groups = _as_list(group_by)
         key = ("ts", metric, start, end, granularity, _freeze(filters), tuple(groups))
         return self._cached(key, lambda: self._time_series(metric, start, end, granularity, filters, groups))
@@ -158,8 +159,8 @@ class AnalyticsEngine:
     ) -> pd.DataFrame:
         """``metric`` over ``[start, end)`` (default: everything) per group: group columns and ``value``,
         sorted by value, largest first."""
-        start = _utc(start) if start else _EPOCH
-        end = _utc(end) if end else datetime.now(timezone.utc) + timedelta(days=1)
+        start = as_utc(start) if start else _EPOCH
+        end = as_utc(end) if end else datetime.now(timezone.utc) + timedelta(days=1)
         groups = _as_list(group_by)
         key = ("agg", metric, start, end, _freeze(filters), tuple(groups))
         return self._cached(key, lambda: self._aggregations(metric, groups, filters, start, end))
@@ -184,8 +185,8 @@ class AnalyticsEngine:
         """Every measure of one family (``executions``, ``llm``, ``tools``) per group in one read:
         count, success_count, error_count, error_rate, latency_avg, latency_p50/p95/p99 and, for ``llm``,
         input/output/total tokens and cost_usd."""
-        start = _utc(start) if start else _EPOCH
-        end = _utc(end) if end else datetime.now(timezone.utc) + timedelta(days=1)
+        start = as_utc(start) if start else _EPOCH
+        end = as_utc(end) if end else datetime.now(timezone.utc) + timedelta(days=1)
         groups = _as_list(group_by)
         key = ("summary", family, start, end, _freeze(filters), tuple(groups), tuple(quantiles))
         return self._cached(key, lambda: self._summary(family, groups, filters, start, end, tuple(quantiles)))
@@ -366,8 +367,8 @@ class AnalyticsEngine:
         return series
 
     def _default_range(self, start, end, granularity, buckets):
-        end = _utc(end) if end else datetime.now(timezone.utc)
-        start = _utc(start) if start else end - _granularity(granularity) * buckets
+        end = as_utc(end) if end else datetime.now(timezone.utc)
+        start = as_utc(start) if start else end - _granularity(granularity) * buckets
         return end, start
 
 
@@ -474,12 +475,6 @@ def _sort_key(column: pd.Series) -> pd.Series:
     return column if column.name == "timestamp" else column.astype(str)
 
 
-def _utc(value: datetime | str) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 def _copy(value):

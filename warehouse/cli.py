@@ -51,11 +51,12 @@ def _restore(args: argparse.Namespace) -> int:
 
 
 def _cleanup(args: argparse.Namespace) -> int:
+    from agentotel.core.durations import parse_duration
     from agentotel.core.errors import CommandError
-    from agentotel.warehouse.manager import DatabaseManager, parse_age
+    from agentotel.warehouse.manager import DatabaseManager
 
     try:
-        age = parse_age(args.older_than)
+        age = parse_duration(args.older_than)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     removed = DatabaseManager(args.db).cleanup_old_data(age)

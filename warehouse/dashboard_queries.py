@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
+from agentotel.core.utc import as_utc
 from agentotel.warehouse.alerting_models import (
     AlertAuditLog,
     AlertChannelState,
@@ -54,10 +55,6 @@ def _check(value: str | None, allowed: Sequence[str], what: str) -> str | None:
     return value
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 def _frame(engine: Engine, stmt, columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -88,9 +85,9 @@ def alerts_table(
     if severity is not None:
         stmt = stmt.where(t.c.severity == severity)
     if start is not None:
-        stmt = stmt.where(t.c.timestamp >= _utc(start))
+        stmt = stmt.where(t.c.timestamp >= as_utc(start))
     if end is not None:
-        stmt = stmt.where(t.c.timestamp < _utc(end))
+        stmt = stmt.where(t.c.timestamp < as_utc(end))
     return _frame(engine, stmt.order_by(t.c.timestamp.desc(), t.c.id.desc()).limit(_limit(limit)))
 
 
@@ -156,9 +153,9 @@ def metric_names(
     t = Metric.__table__
     stmt = select(t.c.metric_name).distinct()
     if start is not None:
-        stmt = stmt.where(t.c.timestamp >= _utc(start))
+        stmt = stmt.where(t.c.timestamp >= as_utc(start))
     if end is not None:
-        stmt = stmt.where(t.c.timestamp < _utc(end))
+        stmt = stmt.where(t.c.timestamp < as_utc(end))
     if prefix:
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = stmt.where(t.c.metric_name.like(escaped + "%", escape="\\"))
@@ -176,7 +173,7 @@ def latest_metric_values(engine: Engine, names: Sequence[str], start: datetime |
         t.c.metric_name.in_(list(names))
     )
     if start is not None:
-        newest = newest.where(t.c.timestamp >= _utc(start))
+        newest = newest.where(t.c.timestamp >= as_utc(start))
     newest = newest.group_by(t.c.metric_name, t.c.service_name).subquery()
     stmt = (
         select(t.c.metric_name, t.c.service_name, func.avg(t.c.value).label("value"), func.max(t.c.unit).label("unit"),
@@ -192,7 +189,7 @@ def latest_metric_values(engine: Engine, names: Sequence[str], start: datetime |
 def ingest_health(engine: Engine, now: datetime | None = None) -> dict[str, Any]:
     """What the receiver wrote: newest span and metric times, seconds since then, spans and metric
     points in the last 5 minutes and in the last hour."""
-    now = _utc(now) or datetime.now(timezone.utc)
+    now = as_utc(now) or datetime.now(timezone.utc)
     spans = Span.__table__
     metrics = Metric.__table__
     with engine.connect() as conn:
@@ -207,7 +204,7 @@ def ingest_health(engine: Engine, now: datetime | None = None) -> dict[str, Any]
         points_5m = conn.execute(
             select(func.count()).select_from(metrics).where(metrics.c.timestamp >= now - timedelta(minutes=5))
         ).scalar_one()
-    last_span, last_metric = _utc(last_span), _utc(last_metric)
+    last_span, last_metric = as_utc(last_span), as_utc(last_metric)
     return {
         "last_span_at": last_span,
         "last_metric_at": last_metric,
@@ -240,9 +237,9 @@ def evaluation_runs(
     if status is not None:
         stmt = stmt.where(t.c.status == status)
     if start is not None:
-        stmt = stmt.where(t.c.timestamp >= _utc(start))
+        stmt = stmt.where(t.c.timestamp >= as_utc(start))
     if end is not None:
-        stmt = stmt.where(t.c.timestamp < _utc(end))
+        stmt = stmt.where(t.c.timestamp < as_utc(end))
     return _frame(engine, stmt.order_by(t.c.timestamp.desc(), t.c.id.desc()).limit(_limit(limit)))
 
 

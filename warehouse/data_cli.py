@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import re
-from datetime import datetime, timedelta, timezone
 
+from agentotel.core.utc import parse_time
 from agentotel.warehouse.export import COMPRESSIONS, EXPORT_TABLES, FORMATS
-
-_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,19 +27,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     load.add_argument("--dry-run", action="store_true", help="validate only; write nothing")
     load.set_defaults(handler=_import)
 
-
-def parse_time(value: str | None, now: datetime | None = None) -> datetime | None:
-    """ISO 8601 (naive = UTC) or a relative age (``24h`` = 24 hours ago)."""
-    if value is None:
-        return None
-    match = _RELATIVE.match(value)
-    if match:
-        return (now or datetime.now(timezone.utc)) - timedelta(seconds=float(match.group(1)) * _UNIT[match.group(2).lower()])
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"invalid time {value!r}: use ISO 8601 (2026-01-31, 2026-01-31T12:00:00Z) or an age like 24h") from None
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
 
 
 def _engine(url: str | None):

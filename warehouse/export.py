@@ -15,7 +15,6 @@ import gzip
 import io
 import json
 import math
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +24,8 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import JSON, Boolean, DateTime, Engine, Float, Integer, Table, select
 
+from agentotel.core.secrets import is_secret_key, redact_secrets
+from agentotel.core.utc import as_utc
 from agentotel.warehouse.models import Base
 
 FORMATS = ("csv", "parquet", "json")
@@ -41,9 +42,7 @@ AGENT_COLUMNS = {
     "spans": "agent_name", "llm_calls": "agent_name", "tool_calls": "agent_name", "agent_executions": "agent_name",
     "agents": "name", "evaluation_runs": "agent_name",
 }
-SECRET_NAME = re.compile(r"(api[_.-]?key|password|passwd|secret|authorization|bearer|access[_.-]?token|private[_.-]?key)", re.I)
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-REDACTED = "[REDACTED]"
 
 
 @dataclass
@@ -59,14 +58,6 @@ def neutralise_cell(value: str) -> str:
     """Prefix a CSV text cell with ``'`` when a spreadsheet would evaluate it (RELIABILITY P4)."""
     return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
-
-def redact_secrets(value: Any) -> Any:
-    """Copy of a JSON value with the values of secret-looking keys replaced by ``[REDACTED]``."""
-    if isinstance(value, dict):
-        return {k: (REDACTED if SECRET_NAME.search(str(k)) else redact_secrets(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact_secrets(v) for v in value]
-    return value
 
 
 def export_table(
@@ -92,13 +83,13 @@ def export_table(
     if chunk_size < 1:
         raise ValueError("chunk_size must be positive")
     source: Table = Base.metadata.tables[table]
-    columns = [c for c in source.columns if not SECRET_NAME.search(c.name)]
+    columns = [c for c in source.columns if not is_secret_key(c.name)]
     stmt = select(*columns)
     time_column = source.c[TIME_COLUMNS[table]]
     if since is not None:
-        stmt = stmt.where(time_column >= _utc(since))
+        stmt = stmt.where(time_column >= as_utc(since))
     if until is not None:
-        stmt = stmt.where(time_column < _utc(until))
+        stmt = stmt.where(time_column < as_utc(until))
     if agent:
         stmt = stmt.where(source.c[AGENT_COLUMNS[table]] == agent)
     stmt = stmt.order_by(time_column, *source.primary_key.columns)
@@ -127,7 +118,7 @@ def export_period(
     every tick). The file appears atomically (written under a temporary name, then renamed)."""
     if period < timedelta(minutes=1):
         raise ValueError("period must be at least one minute")
-    now = _utc(now or datetime.now(timezone.utc))
+    now = as_utc(now or datetime.now(timezone.utc))
     seconds = int(period.total_seconds())
     end = datetime.fromtimestamp(int(now.timestamp()) // seconds * seconds, timezone.utc)
     start = end - period
@@ -249,7 +240,7 @@ class _ParquetWriter:
             if field.name in self.json_columns:
                 values = [None if v is None else json.dumps(v, separators=(",", ":"), ensure_ascii=False) for v in values]
             elif self.pa.types.is_timestamp(field.type):
-                values = [None if v is None else _utc(v) for v in values]
+                values = [None if v is None else as_utc(v) for v in values]
             columns[field.name] = self.pa.array(values, type=field.type)
         self.writer.write_table(self.pa.table(columns, schema=self.schema))
 
@@ -272,8 +263,5 @@ def _arrow_type(sa_type):
 
 
 def _iso(value: datetime) -> str:
-    return _utc(value).isoformat()
+    return as_utc(value).isoformat()
 
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Boolean, Date, DateTime, Engine, MetaData, Table, func, select, text
 
+from agentotel.core.durations import parse_duration
 from agentotel.core.settings import DatabaseSettings
 from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.migrate import current_revisions, upgrade
@@ -23,20 +23,7 @@ from agentotel.warehouse.migrate import current_revisions, upgrade
 BACKUP_FORMAT = "agentotel-backup"
 SKIP_TABLES = {"alembic_version"}
 CHUNK_ROWS = 5000
-_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "": 86400}
 
-
-def parse_age(value: str | int | float | timedelta) -> timedelta:
-    """``30d``, ``12h``, ``90m``, ``2w``; a bare number means days."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, (int, float)):
-        return timedelta(days=value)
-    match = _AGE.match(str(value))
-    if not match:
-        raise ValueError(f"invalid age {value!r}: use e.g. 30d, 12h, 90m, 2w or a number of days")
-    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
 
 
 class DatabaseManager:
@@ -63,7 +50,7 @@ class DatabaseManager:
         """Delete (or drop partitions of) data older than ``older_than``; returns rows removed per table."""
         from agentotel.warehouse.retention import apply_retention
 
-        return apply_retention(self.engine, parse_age(older_than))
+        return apply_retention(self.engine, parse_duration(older_than))
 
     # -- backup / restore --------------------------------------------------------------------------
     def _reflect(self) -> MetaData:

@@ -26,6 +26,7 @@ import pandas as pd
 from orjson import loads as _loads  # parses the sketches several times faster than json
 from sqlalchemy import Connection, Engine, Table, Text, and_, cast, delete, func, select, text
 
+from agentotel.core.utc import as_utc
 from agentotel.warehouse import sketch
 from agentotel.warehouse.models import AgentExecution, LLMCall, ToolCall
 from agentotel.warehouse.rollup_models import RollupExecution, RollupLLM, RollupState, RollupTool
@@ -303,9 +304,9 @@ def refresh_minutes(engine: Engine, minutes: Iterable[int], now: datetime | None
                         select(func.max(family.time)).where(family.time >= start, family.time < min(end, now + FUTURE_SLACK))
                     ).scalar()
                     if found is not None:
-                        newest = _utc(found) if newest is None else max(newest, _utc(found))
+                        newest = as_utc(found) if newest is None else max(newest, as_utc(found))
                 old = conn.execute(select(state_table.c.watermark).where(state_table.c.name == family.name)).scalar()
-                if newest is None or (old is not None and _utc(old) >= newest):
+                if newest is None or (old is not None and as_utc(old) >= newest):
                     continue
                 insert_on_conflict(
                     conn,
@@ -328,7 +329,7 @@ def rebuild_rollups(engine: Engine, start: datetime, end: datetime, families: Se
         conn.info["write"] = True
         with conn.begin():
             for name in families or FAMILIES:
-                written += rebuild_range(conn, FAMILIES[name], _utc(start), _utc(end))
+                written += rebuild_range(conn, FAMILIES[name], as_utc(start), as_utc(end))
     return written
 
 
@@ -342,13 +343,13 @@ def _refresh_family(conn: Connection, family: Family, lateness: timedelta, now: 
     if watermark is None:
         lo = conn.execute(select(func.min(family.time))).scalar()
     else:
-        lo = min(_utc(watermark), _utc(newest)) - lateness
-    hi = _floor(_utc(newest), MINUTE) + timedelta(seconds=MINUTE)
-    written = rebuild_range(conn, family, _utc(lo), hi)
+        lo = min(as_utc(watermark), as_utc(newest)) - lateness
+    hi = _floor(as_utc(newest), MINUTE) + timedelta(seconds=MINUTE)
+    written = rebuild_range(conn, family, as_utc(lo), hi)
     insert_on_conflict(
         conn,
         state_table,
-        [{"name": family.name, "watermark": _utc(newest), "updated_at": now, "rows_written": written}],
+        [{"name": family.name, "watermark": as_utc(newest), "updated_at": now, "rows_written": written}],
         ["name"],
         update_columns=["watermark", "updated_at", "rows_written"],
     )
@@ -366,7 +367,7 @@ def rebuild_range(conn: Connection, family: Family, start: datetime, end: dateti
         if first is None:
             conn.execute(_delete_rows(family, MINUTE, cursor, hi))
             break
-        first = _floor(_utc(first), MINUTE)
+        first = _floor(as_utc(first), MINUTE)
         if first > cursor:
             conn.execute(_delete_rows(family, MINUTE, cursor, first))
         chunk_end = min(hi, first + REBUILD_CHUNK)
@@ -460,7 +461,7 @@ def watermark(conn: Connection, family: Family) -> datetime | None:
     """The newest source time rolled up for ``family`` (None: never refreshed)."""
     state_table = RollupState.__table__
     value = conn.execute(select(state_table.c.watermark).where(state_table.c.name == family.name)).scalar()
-    return _utc(value) if value is not None else None
+    return as_utc(value) if value is not None else None
 
 
 def read_partials(
@@ -541,19 +542,13 @@ def _read_rollup(
 # ---------------------------------------------------------------------------------------------- time
 
 
-def _utc(value: datetime) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def _floor(value: datetime, seconds: int) -> datetime:
-    value = _utc(value)
+    value = as_utc(value)
     delta = value - _EPOCH
     whole = int(delta.total_seconds() // seconds) * seconds
     return _EPOCH + timedelta(seconds=whole)
@@ -561,7 +556,7 @@ def _floor(value: datetime, seconds: int) -> datetime:
 
 def _ceil(value: datetime, seconds: int) -> datetime:
     floored = _floor(value, seconds)
-    return floored if floored == _utc(value) else floored + timedelta(seconds=seconds)
+    return floored if floored == as_utc(value) else floored + timedelta(seconds=seconds)
 
 
 __all__ = [

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from agentotel.core.retry_after import retry_after_seconds
 from agentotel.instrumentation.exporters.otlp_json import spans_to_otlp_json
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class WebhookSpanExporter(SpanExporter):
                 if reply.status_code not in RETRYABLE:
                     logger.warning("webhook refused the batch: HTTP %d", reply.status_code)
                     break
-                delay = _retry_after(reply.headers.get("Retry-After"), delay)
+                delay = retry_after_seconds(reply.headers.get("Retry-After")) or delay
             if attempt == self._max_retries or self._stop.wait(min(delay, max(0.0, deadline - time.monotonic()))):
                 break
         self.failed_batches += 1
@@ -74,12 +75,3 @@ class WebhookSpanExporter(SpanExporter):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
-
-
-def _retry_after(value: str | None, default: float) -> float:
-    if not value:
-        return default
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return default

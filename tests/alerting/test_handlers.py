@@ -17,7 +17,6 @@ from agentotel.alerting.handlers import (
     SlackHandler,
     TelegramHandler,
     WebhookHandler,
-    retry_after_seconds,
     verify_signature,
 )
 from agentotel.alerting.ssrf import AddressPolicy, SSRFError, is_internal
@@ -134,13 +133,6 @@ def test_retry_after_from_telegram_json_body():
             TelegramHandler("tg", {"bot_token": "1:x-token", "chat_id": "1", "api_url": server.url}, LOOPBACK).send(
                 "trigger", [alert()], "k")
     assert info.value.retryable and info.value.retry_after == 5.0
-
-
-def test_retry_after_formats():
-    assert retry_after_seconds("3") == 3.0
-    assert retry_after_seconds(None) is None
-    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
-    assert retry_after_seconds("soon") is None
 
 
 def test_connection_refused_is_retryable():

@@ -13,7 +13,8 @@ from agentotel.alerting.handlers import EmailHandler, PagerDutyHandler, SlackHan
 from agentotel.alerting.manager import AlertManager
 from agentotel.alerting.queue import NotificationQueue, QueueSettings, RateLimit, backoff
 from agentotel.alerting.ssrf import AddressPolicy
-from agentotel.alerting.store import NOTIFICATIONS, utcnow
+from agentotel.alerting.store import NOTIFICATIONS
+from agentotel.core.utc import utcnow
 from agentotel.warehouse import alerting_queries as q
 from tests.alerting.support import RecordingServer, SMTPServer, self_signed_cert, wait_for
 from tests.conftest import free_port

@@ -13,7 +13,6 @@ from agentotel.alerting.rules import (
     RuleError,
     detect_period,
     load_rules,
-    parse_duration,
     parse_rules,
 )
 from agentotel.alerting.sources import InMemoryMetricSource
@@ -270,14 +269,6 @@ def test_load_rules_reads_the_example_file_and_reports_missing_files(tmp_path):
                                                                           "tool_error_rate"}
     with pytest.raises(RuleError, match="cannot read"):
         load_rules(tmp_path / "missing.yaml")
-
-
-def test_parse_duration():
-    assert parse_duration("90s") == timedelta(seconds=90)
-    assert parse_duration("1.5h") == timedelta(minutes=90)
-    assert parse_duration(30) == timedelta(seconds=30)
-    with pytest.raises(ValueError):
-        parse_duration("-5m")
 
 
 def test_filters_take_a_value_or_a_list():

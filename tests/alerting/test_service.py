@@ -16,8 +16,8 @@ from agentotel.alerting.rules import parse_rules
 from agentotel.alerting.service import AlertingService, start_background
 from agentotel.alerting.sources import InMemoryMetricSource
 from agentotel.alerting.ssrf import AddressPolicy
-from agentotel.alerting.store import utcnow
 from agentotel.cli import main
+from agentotel.core.utc import utcnow
 from agentotel.warehouse import alerting_queries as q
 from tests.alerting.support import RecordingServer, wait_for
 

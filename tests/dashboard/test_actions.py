@@ -125,7 +125,7 @@ def test_alerts_page_shows_deliveries_and_dead_letters(engine, db_url, monkeypat
     from datetime import timedelta
 
     from agentotel.alerting.queue import NotificationQueue
-    from agentotel.alerting.store import utcnow
+    from agentotel.core.utc import utcnow
 
     dashboard_env(monkeypatch, db_url)
     manager = AlertManager(engine)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from agentotel.processors.records import SpanBatch
 from agentotel.processors.writer import WarehouseWriter
-from agentotel.warehouse.manager import DatabaseManager, parse_age
+from agentotel.warehouse.manager import DatabaseManager
 from agentotel.warehouse.models import AgentExecution, Span
 from tests.conftest import drop_postgres_database, new_postgres_database
 from tests.receiver.test_writer import agent_trace
@@ -42,14 +41,6 @@ def test_backup_restores_into_an_empty_database_of_either_dialect(engine, db_url
     finally:
         if target == "postgresql":
             drop_postgres_database(target_url)
-
-
-def test_parse_age():
-    assert parse_age("30d") == timedelta(days=30)
-    assert parse_age("12h") == timedelta(hours=12)
-    assert parse_age("7") == timedelta(days=7)
-    with pytest.raises(ValueError, match="invalid age"):
-        parse_age("soon")
 
 
 def test_db_cli_upgrade_backup_restore(tmp_path):

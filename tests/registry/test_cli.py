@@ -35,7 +35,7 @@ def test_register_promote_rollback_history(cli, engine, capsys):
     status, out, _ = cli("show", "support-bot", "1.0.0")
     assert status == 0
     assert "model_type: gpt-4o" in out and "capabilities: search" in out
-    assert '"temperature": 0.2' in out and "***REDACTED***" in out and "sk-live" not in out
+    assert '"temperature": 0.2' in out and "[REDACTED]" in out and "sk-live" not in out
     assert "changelog" in out and "ana: first" in out
 
     assert cli("promote", "support-bot", "1.0.0", "--to", "dev", "--actor", "ana")[1] == (
@@ -121,7 +121,7 @@ def test_register_from_file_and_default_database(tmp_path, monkeypatch, capsys):
     shown = json.loads((capsys.readouterr(), main(["registry", "show", "bot", "2.0.0", "--json"]), capsys.readouterr())[2].out)
     agent = shown["agent"]
     assert (agent["model_type"], agent["capabilities"], agent["tags"]) == ("gpt-4o-mini", ["search"], ["override"])
-    assert agent["configuration"] == {"temperature": 0.1, "password": "***REDACTED***"}
+    assert agent["configuration"] == {"temperature": 0.1, "password": "[REDACTED]"}
     assert agent["registered_by"] == "ci-bot"
     bad = tmp_path / "bad.yaml"
     bad.write_text("colour: red\n", encoding="utf-8")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from agentotel.core.secrets import REDACTED, is_secret_key, redact_secrets
 from agentotel.registry import AgentMetadata, InvalidMetadata
 from agentotel.registry.gate import GatePolicy, policies_from_env
-from agentotel.registry.secrets import REDACTED, is_secret_key, redact_secrets
 from agentotel.warehouse.registry_queries import version_sort_key
 
 

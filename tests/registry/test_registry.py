@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from agentotel.core.secrets import REDACTED
 from agentotel.registry import (
     AgentMetadata,
     AgentNotFound,
@@ -16,7 +17,6 @@ from agentotel.registry import (
     audit_log,
     changelog,
 )
-from agentotel.registry.secrets import REDACTED
 from tests.registry.support import count_rows, discover, make_registry, scalar
 
 
