@@ -1,5 +1,5 @@
 """Notification channels: Slack, email (SMTP), PagerDuty Events v2, generic webhook (HMAC-signed),
-Telegram, Discord and Prometheus Alertmanager.
+Telegram, Discord, Prometheus Alertmanager and ``log`` (one line per notification in the console).
 
 A handler sends one event (``trigger`` | ``acknowledge`` | ``resolve``) for a group of alerts and raises
 ``DeliveryError`` (``retryable`` or permanent, with the channel's ``Retry-After``) when it fails.
@@ -427,10 +427,40 @@ class EmailHandler(Handler):
             raise DeliveryError(f"email channel {self.name!r}: {type(exc).__name__}: {exc}") from None
 
 
+ALERT_LOGGER = "agentotel.alerts"
+LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR,
+              "critical": logging.CRITICAL}
+install_log_filter((ALERT_LOGGER,))
+
+
+class LogHandler(Handler):
+    """Writes each notification as one line to the ``agentotel.alerts`` logger (the console of ``agentotel
+    up`` / ``alerts run``): needs no account or network, so it works out of the box (the demo uses it)."""
+
+    type = "log"
+    events = frozenset(EVENTS)
+    options = {"level": "warning"}
+
+    @classmethod
+    def validate_options(cls, options):
+        super().validate_options(options)
+        if str(options.get("level", "warning")).lower() not in LOG_LEVELS:
+            raise ValueError(f"option 'level' must be one of {', '.join(LOG_LEVELS)}")
+
+    def send(self, event, alerts, idempotency_key):
+        log = logging.getLogger(ALERT_LOGGER)
+        level = LOG_LEVELS[str(self.config["level"]).lower()]
+        for alert in alerts:
+            labels = ", ".join(f"{k}={v}" for k, v in (alert.get("labels") or {}).items())
+            value = f" (value {_value_text(alert)})" if alert.get("value") is not None else ""
+            log.log(level, "%s %s%s%s", title(event, [alert]), alert.get("message", ""), value,
+                    f" [{labels}]" if labels else "")
+
+
 CHANNEL_TYPES: dict[str, type[Handler]] = {
     cls.type: cls
     for cls in (SlackHandler, EmailHandler, PagerDutyHandler, WebhookHandler, TelegramHandler, DiscordHandler,
-                AlertmanagerHandler)
+                AlertmanagerHandler, LogHandler)
 }
 
 
