@@ -16,7 +16,6 @@ File layout::
 from __future__ import annotations
 
 import importlib
-import math
 import operator
 import re
 import string
@@ -30,6 +29,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from agentotel.core import anomaly
 from agentotel.core.durations import parse_duration
 
 SEVERITIES = ("critical", "error", "warning", "info")
@@ -203,52 +203,20 @@ class AnomalyRule(MetricRule):
                 same_phase = history[len(history) - period :: -period][::-1]
                 if len(same_phase) >= 3:
                     baseline = same_phase
-            score = anomaly_score(current, baseline, self.method)
+            score = anomaly.score(current, baseline, "robust" if self.method == "mad" else "zscore")
             signed = {"up": score, "down": -score}.get(self.direction, abs(score))
             active = bool(signed > self.threshold)
             out.append(Sample(labels, current, active, not active,
-                              {"score": _finite(score), "season_period": period, "baseline_points": len(baseline)}))
+                              {"score": score, "capped": anomaly.is_capped(score), "season_period": period,
+                               "baseline_points": len(baseline)}))
         return out
 
     def _period(self, history: np.ndarray) -> int | None:
         if isinstance(self.season, timedelta):
             return max(1, round(self.season / self.step))
         if self.season == "auto":
-            return detect_period(history)
+            return anomaly.detect_seasonality(history).period
         return None
-
-
-def anomaly_score(current: float, baseline: np.ndarray, method: str) -> float:
-    """Signed distance of ``current`` from ``baseline`` in robust (MAD) or classic (std) units."""
-    if method == "mad":
-        center = float(np.median(baseline))
-        spread = 1.4826 * float(np.median(np.abs(baseline - center)))
-        if spread == 0:
-            spread = float(np.std(baseline))
-    else:
-        center, spread = float(np.mean(baseline)), float(np.std(baseline, ddof=1) if len(baseline) > 1 else 0)
-    if spread == 0:
-        return 0.0 if current == center else math.copysign(math.inf, current - center)
-    return (current - center) / spread
-
-
-def detect_period(values: np.ndarray, min_corr: float = 0.5) -> int | None:
-    """The lag (≥ 2 points) with the highest autocorrelation peak above ``min_corr``, if any."""
-    n = len(values)
-    if n < 8 or float(np.std(values)) == 0:
-        return None
-    from statsmodels.tsa.stattools import acf
-
-    corr = acf(values, nlags=n // 2, fft=True)
-    best, best_lag = min_corr, None
-    for lag in range(2, len(corr) - 1):
-        if corr[lag] > best and corr[lag] >= corr[lag - 1] and corr[lag] >= corr[lag + 1]:
-            best, best_lag = float(corr[lag]), lag
-    return best_lag
-
-
-def _finite(x: float) -> float | str:
-    return x if math.isfinite(x) else ("inf" if x > 0 else "-inf")
 
 
 @dataclass

@@ -22,11 +22,13 @@ from typing import Any
 
 import numpy as np
 
+from agentotel.core import anomaly
 from agentotel.evaluation import stats
 from agentotel.evaluation.base import CaseResult, MetricDefinition, finite_or_none, json_safe
 
 LOWER_IS_BETTER_HINTS = ("latency", "duration", "cost", "token", "error", "hallucination", "toxicity")
 RELATIVE_KINDS = ("latency", "cost", "count")
+MIN_HISTORY = 3  # earlier runs needed before a run is scored against its history (agentotel.core.anomaly)
 
 
 def default_definition(name: str) -> MetricDefinition:
@@ -371,8 +373,8 @@ class RegressionDetector:
             else:
                 comparison.practical_change = abs(diff)
         if history and mean_c is not None:
-            z = stats.robust_z(mean_c, history)
-            if z is not None:
+            z = anomaly.score(mean_c, history, "robust") if len(history) >= MIN_HISTORY else math.nan
+            if math.isfinite(z):
                 comparison.anomaly_score = -z if hib else z  # positive = unusually bad
                 if comparison.anomaly_score >= self.anomaly_z:
                     comparison.note = "anomalous vs history"

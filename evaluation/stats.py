@@ -164,20 +164,6 @@ def bootstrap_mean_difference(
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
-def robust_z(value: float, history: Sequence[float]) -> float | None:
-    """(value - median) / (1.4826 * MAD) of earlier values; the std if the MAD is 0; None below 3 values."""
-    h = _arr(history)
-    if h.size < 3:
-        return None
-    median = float(np.median(h))
-    scale = 1.4826 * float(np.median(np.abs(h - median)))
-    if scale == 0:
-        scale = float(h.std(ddof=1))
-    if scale == 0:
-        return 0.0 if value == median else math.copysign(math.inf, value - median)
-    return (value - median) / scale
-
-
 def _p(value: float) -> float:
     value = float(value)
     return 1.0 if math.isnan(value) else min(1.0, max(0.0, value))

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from agentotel.core import anomaly
 from agentotel.core.utc import as_utc
 from agentotel.warehouse import analytics_stats as st
 from agentotel.warehouse import rollups
@@ -300,10 +301,10 @@ class AnalyticsEngine:
 
     def detect_seasonality(
         self, metric: str, start: datetime, end: datetime, granularity: str = "5min", filters=None
-    ) -> st.Seasonality:
+    ) -> anomaly.Seasonality:
         """Dominant season of ``metric`` (period in buckets, ACF peak, STL strength)."""
         series = self.get_time_series(metric, start, end, granularity, filters)["value"]
-        return st.detect_seasonality(series.to_numpy())
+        return anomaly.detect_seasonality(series.to_numpy())
 
     def detect_anomalies(
         self,

@@ -1,9 +1,9 @@
 """Statistics on regular time series (pure functions; ``AnalyticsEngine`` feeds them warehouse data).
 
 Moving averages and exponential smoothing, Pearson/Spearman correlations with p-values (scipy),
-seasonality detection (autocorrelation + STL seasonal strength), anomaly scores (rolling z-score and
-robust median/MAD, on STL residuals when a season is found) and forecasts (ETS and ARIMA from statsmodels,
-the lowest AIC wins, with prediction intervals).
+anomaly scores over a series (``agentotel.core.anomaly``'s scores and seasonality, on STL residuals when
+a season is found) and forecasts (ETS and ARIMA from statsmodels, the lowest AIC wins, with prediction
+intervals).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import pandas as pd
 from scipy import stats
 from threadpoolctl import threadpool_limits
 
-MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its standard deviation
+from agentotel.core import anomaly
+
 ANOMALY_SEASONAL_SMOOTHER = 31
 
 
@@ -60,64 +61,6 @@ def correlation_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["metric_a", "metric_b", "n", "pearson_r", "pearson_p", "spearman_r", "spearman_p"])
 
 
-@dataclass(frozen=True)
-class Seasonality:
-    """A detected season: ``period`` in points (None when none), its ACF value and STL strength (0..1)."""
-
-    period: int | None
-    acf: float
-    strength: float
-
-
-def detect_seasonality(
-    values: pd.Series | np.ndarray,
-    max_period: int | None = None,
-    min_acf: float = 0.3,
-    min_strength: float = 0.3,
-) -> Seasonality:
-    """Find the dominant season: the highest local ACF peak of the detrended series, confirmed by STL.
-
-    Seasonal strength is ``max(0, 1 - var(resid) / var(seasonal + resid))`` (Wang, Smith & Hyndman).
-    """
-    from statsmodels.tsa.stattools import acf
-
-    x = pd.Series(np.asarray(values, dtype=float)).interpolate(limit_direction="both").to_numpy()
-    n = len(x)
-    if n < 8 or np.ptp(x) == 0:
-        return Seasonality(None, 0.0, 0.0)
-    max_period = min(max_period or n // 2, n // 2)
-    trend_window = max(3, (max_period * 2) | 1)
-    detrended = x - pd.Series(x).rolling(trend_window, center=True, min_periods=1).mean().to_numpy()
-    if np.ptp(detrended) == 0:
-        return Seasonality(None, 0.0, 0.0)
-    coefficients = acf(detrended, nlags=max_period, fft=True)
-    best_lag, best_value = None, -1.0
-    for lag in range(2, len(coefficients) - 1):
-        c = coefficients[lag]
-        if c > coefficients[lag - 1] and c >= coefficients[lag + 1] and c > best_value:
-            best_lag, best_value = lag, float(c)
-    if best_lag is None or best_value < max(min_acf, 2 / math.sqrt(n)) or n < 2 * best_lag + 1:
-        return Seasonality(None, max(best_value, 0.0), 0.0)
-    strength = seasonal_strength(x, best_lag)
-    if strength < min_strength:
-        return Seasonality(None, best_value, strength)
-    return Seasonality(best_lag, best_value, strength)
-
-
-def seasonal_strength(values: np.ndarray, period: int) -> float:
-    """STL seasonal strength of ``values`` for ``period``."""
-    result = _stl(values, period)
-    resid, seasonal = result.resid, result.seasonal
-    denominator = np.var(seasonal + resid)
-    return float(max(0.0, 1 - np.var(resid) / denominator)) if denominator > 0 else 0.0
-
-
-def _stl(values: np.ndarray, period: int, seasonal: int = 7):
-    from statsmodels.tsa.seasonal import STL
-
-    return STL(np.asarray(values, dtype=float), period=period, seasonal=seasonal, robust=True).fit()
-
-
 def anomaly_scores(
     values: pd.Series,
     window: int,
@@ -125,14 +68,15 @@ def anomaly_scores(
     period: int | None | str = "auto",
     method: str = "robust",
 ) -> pd.DataFrame:
-    """Score every point; ``is_anomaly`` where the chosen score exceeds ``threshold`` in absolute value.
+    """Score every point against the ``window`` points before it (``agentotel.core.anomaly``'s definition).
 
-    - ``zscore``: ``(x - mean) / std`` of the previous ``window`` points (the point itself excluded);
-    - ``robust``: ``(x - median) / (1.4826 * MAD)`` over the trailing ``window`` points;
-    - when a season is found (``period="auto"``) or given, both are computed on the STL residuals
-      (trend and season removed, robust fit), so a daily peak is not an anomaly; ``expected`` is
-      trend + season (or the rolling median).
-    ``method`` picks the flagging score: ``robust`` (default), ``zscore`` or ``either``.
+    ``zscore`` and ``robust_score`` are ``anomaly.rolling_scores`` over the series, so each equals
+    ``anomaly.score(x[i], x[i-window:i])``: the value an alert rule computes for the same baseline. A
+    point needs ``max(3, window // 4)`` finite baseline values. When a season is found (``period="auto"``,
+    16 points or more) or given, both are computed on the STL residuals (trend and season removed,
+    robust fit), so a daily peak is not an anomaly; ``expected`` is then trend + season, otherwise the
+    baseline's median. ``method`` picks the flagging score: ``robust`` (default), ``zscore`` or
+    ``either``; ``is_anomaly`` where its absolute value exceeds ``threshold``.
     """
     if method not in ("robust", "zscore", "either"):
         raise ValueError("method must be robust, zscore or either")
@@ -141,38 +85,33 @@ def anomaly_scores(
     series = pd.Series(np.asarray(values, dtype=float), index=getattr(values, "index", None))
     filled = series.interpolate(limit_direction="both")
     if period == "auto":
-        period = detect_seasonality(filled.to_numpy()).period if len(filled) >= 16 else None
+        period = anomaly.detect_seasonality(filled.to_numpy()).period if len(filled) >= 16 else None
     if period and len(filled) >= 2 * int(period) + 1:
         # a stiff seasonal smoother (31 cycles): the season is not allowed to absorb the anomalies
-        fit = _stl(filled.to_numpy(), int(period), seasonal=ANOMALY_SEASONAL_SMOOTHER)
+        fit = anomaly.stl(filled.to_numpy(), int(period), seasonal=ANOMALY_SEASONAL_SMOOTHER)
         baseline = pd.Series(fit.trend + fit.seasonal, index=series.index)
         residual = series - baseline
     else:
         period = None
-        baseline = series.rolling(window, min_periods=1).median()
         residual = series
     min_periods = max(3, window // 4)
-    previous = residual.shift(1).rolling(window, min_periods=min_periods)
-    z = (residual - previous.mean()) / previous.std()
-    rolling_median = residual.rolling(window, min_periods=min_periods).median()
-    mad = (residual - rolling_median).abs().rolling(window, min_periods=min_periods).median()
-    robust = (residual - rolling_median) / (MAD_TO_SIGMA * mad)
-    deviation = (residual - rolling_median).abs()
-    robust = robust.where(~(mad == 0), np.where(deviation > 0, np.inf, 0.0))  # flat window: any change is news
-    robust = robust.where(mad.notna() & rolling_median.notna())
+    robust = anomaly.rolling_scores(residual.to_numpy(), window, "robust", min_periods)
+    z = anomaly.rolling_scores(residual.to_numpy(), window, "zscore", min_periods).score
+    robust_score = pd.Series(robust.score, index=series.index)
+    zscore = pd.Series(z, index=series.index)
     if method == "robust":
-        flag = robust.abs() > threshold
+        flag = robust_score.abs() > threshold
     elif method == "zscore":
-        flag = z.abs() > threshold
+        flag = zscore.abs() > threshold
     else:
-        flag = (robust.abs() > threshold) | (z.abs() > threshold)
-    expected = baseline if period else rolling_median
+        flag = (robust_score.abs() > threshold) | (zscore.abs() > threshold)
+    expected = baseline if period else pd.Series(robust.center, index=series.index)
     return pd.DataFrame(
         {
             "value": series,
             "expected": expected,
-            "zscore": z,
-            "robust_score": robust,
+            "zscore": zscore,
+            "robust_score": robust_score,
             "is_anomaly": flag.fillna(False).astype(bool) & series.notna(),
             "period": period or 0,
         },
@@ -212,7 +151,7 @@ def forecast_series(
     if len(y) < 10:
         raise ValueError("need at least 10 points to forecast")
     if period == "auto":
-        period = detect_seasonality(y.to_numpy()).period
+        period = anomaly.detect_seasonality(y.to_numpy()).period
     if period and len(y) < 2 * int(period) + 2:
         period = None
     candidates: dict[str, tuple[float, np.ndarray, np.ndarray, np.ndarray]] = {}

@@ -5,17 +5,19 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from agentotel.alerting.rules import (
     EvalContext,
     RuleError,
-    detect_period,
     load_rules,
     parse_rules,
 )
 from agentotel.alerting.sources import InMemoryMetricSource
+from agentotel.core.anomaly import SCORE_CAP
+from agentotel.warehouse.analytics_stats import anomaly_scores
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 STEP = timedelta(minutes=1)
@@ -126,12 +128,28 @@ def test_anomaly_seasonal_baseline_uses_same_phase():
     assert not plain.active
 
 
-def test_detect_period_none_for_noise_free_constant_and_white_noise():
-    import numpy as np
+@pytest.mark.parametrize(("method", "column"), [("mad", "robust_score"), ("zscore", "zscore")])
+def test_anomaly_rule_and_analytics_give_the_same_score_for_the_same_baseline(method, column):
+    # one series; the rule sees the 40 points before each end point, analytics a 40-point trailing window
+    rng = np.random.default_rng(11)
+    values = list(100 + rng.normal(0, 3, 120))
+    values[70], values[95] = 140.0, 60.0
+    window = 40
+    analytics = anomaly_scores(pd.Series(values), window=window, period=None)
+    rule = ANOMALY.format(method=method, direction="both", season="none")
+    for end in (45, 70, 95, 119):
+        sample = evaluate(rule, {"tokens": series(values[end - window : end + 1])})[()]
+        assert sample.details["baseline_points"] == window
+        assert sample.details["score"] == pytest.approx(analytics[column].iloc[end], rel=1e-9)
+        assert sample.active == (abs(analytics[column].iloc[end]) > 4)
 
-    assert detect_period(np.full(50, 3.0)) is None
-    rng = np.random.default_rng(7)
-    assert detect_period(rng.normal(size=200)) is None
+
+def test_anomaly_flat_baseline_gives_a_capped_finite_score():
+    rule = ANOMALY.format(method="mad", direction="both", season="none")
+    sample = evaluate(rule, {"tokens": series([100.0] * 30 + [101.0])})[()]
+    assert sample.active and sample.details["score"] == SCORE_CAP and sample.details["capped"]
+    same = evaluate(rule, {"tokens": series([100.0] * 31)})[()]
+    assert not same.active and same.details["score"] == 0.0 and not same.details["capped"]
 
 
 TREND = """

@@ -125,13 +125,6 @@ def test_degenerate_tests_give_p_one():
     assert stats.mcnemar_test([1] * 5, [1] * 5)[0] == 1.0
 
 
-def test_robust_z():
-    history = [10.0, 11.0, 9.0, 10.0, 10.5]
-    mad = np.median(np.abs(np.array(history) - 10.0)) * 1.4826
-    assert stats.robust_z(13.0, history) == pytest.approx(3.0 / mad)
-    assert stats.robust_z(13.0, [1.0, 2.0]) is None
-
-
 def test_tail_exceedance_matches_a_binomial_test():
     base = np.arange(1, 101, dtype=float)  # p95 = 95.05
     cur = np.concatenate([np.full(80, 50.0), np.full(20, 99.0)])

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 from statsmodels.tsa.holtwinters import SimpleExpSmoothing
-from statsmodels.tsa.seasonal import STL
 
+from agentotel.core.anomaly import SCORE_CAP
 from agentotel.warehouse import analytics_stats as st
 
 
@@ -56,28 +56,25 @@ def test_correlations_match_scipy():
     assert np.isnan(constant.pearson_r.iloc[0])
 
 
-def test_seasonality_detection_and_strength_match_stl():
-    x = _seasonal(600, 48, seed=3)
-    found = st.detect_seasonality(x)
-    assert found.period == 48
-    fit = STL(x, period=48, robust=True).fit()
-    expected = max(0.0, 1 - np.var(fit.resid) / np.var(fit.seasonal + fit.resid))
-    assert found.strength == pytest.approx(expected)
-    noise = np.random.default_rng(4).normal(size=600)
-    assert st.detect_seasonality(noise).period is None
-
-
-def test_robust_scores_match_definition():
+def test_scores_match_definition_against_the_previous_window():
     x = pd.Series(np.random.default_rng(5).normal(0, 1, 100))
     scores = st.anomaly_scores(x, window=20, period=None)
     i = 60
-    window = x.iloc[i - 19 : i + 1]
-    median = np.median(window)
-    med_series = x.rolling(20, min_periods=5).median()
-    mad = np.median(np.abs((x - med_series).iloc[i - 19 : i + 1]))
+    previous = x.iloc[i - 20 : i]  # the point itself is not part of its baseline
+    median = np.median(previous)
+    mad = np.median(np.abs(previous - median))
     assert scores.robust_score.iloc[i] == pytest.approx((x.iloc[i] - median) / (1.4826 * mad))
-    previous = x.iloc[i - 20 : i]
+    assert scores.expected.iloc[i] == pytest.approx(median)
     assert scores.zscore.iloc[i] == pytest.approx((x.iloc[i] - previous.mean()) / previous.std(ddof=1))
+    assert scores.robust_score.iloc[:5].isna().all()  # fewer than max(3, 20 // 4) earlier points
+
+
+def test_flat_window_gives_capped_scores_not_infinity():
+    x = pd.Series([5.0] * 30 + [6.0, 5.0])
+    scores = st.anomaly_scores(x, window=10, period=None)
+    assert scores.robust_score.iloc[30] == SCORE_CAP and scores.zscore.iloc[30] == SCORE_CAP
+    assert scores.is_anomaly.iloc[30] and not scores.is_anomaly.iloc[29]
+    assert np.isfinite(scores[["robust_score", "zscore"]].dropna().to_numpy()).all()
 
 
 def test_anomalies_found_in_seasonal_series():
