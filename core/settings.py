@@ -1,25 +1,65 @@
-"""Settings read from the environment (argument > environment > default).
+"""Server-side settings: every environment variable the server reads, read here and nowhere else.
 
-The names come from the design document: ``MONITORING_DB_URL``, ``MONITORING_DB_SSL``,
-``MONITORING_DB_POOL_SIZE``, ``MONITORING_DB_MAX_OVERFLOW``. Every secret may also be given as
-``NAME_FILE`` pointing at a file that holds it.
+Argument > environment > default. Each concern has one frozen settings object with ``from_env(...)``
+(environment > default; explicit values as keywords win) and, where the command line has flags for it,
+``resolve(args)`` (a flag given on the command line wins). Commands resolve once, at the edge (the
+``cli`` modules, ``agentotel up``, the dashboard's script run), and pass the objects or plain values
+down; components never read the environment themselves.
+
+Every variable may also be given as ``NAME_FILE`` naming a file that holds the value (Docker and
+Kubernetes secrets); ``NAME`` wins over ``NAME_FILE``. The one lookup of a variable chosen by the user is
+:func:`secret_from_env`, for a secret that a rules file names (``url_env: SLACK_URL``).
+
+The database names come from the design document: ``MONITORING_DB_URL``, ``MONITORING_DB_SSL``,
+``MONITORING_DB_POOL_SIZE``, ``MONITORING_DB_MAX_OVERFLOW``. The instrumentation, which runs inside the
+user's agent process, reads its own ``OTEL_*`` settings (``agentotel.instrumentation``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+from argparse import Namespace
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_DB_URL = "sqlite:///monitoring.db"
+DEFAULT_RECEIVER_METRICS_URL = "http://127.0.0.1:9464/metrics"
+
+# database (design document)
+DB_URL_ENV = "MONITORING_DB_URL"
+DB_SSL_ENV = "MONITORING_DB_SSL"
+DB_POOL_SIZE_ENV = "MONITORING_DB_POOL_SIZE"
+DB_MAX_OVERFLOW_ENV = "MONITORING_DB_MAX_OVERFLOW"
+# dashboard (its Streamlit process receives its warehouse URL from ``agentotel dashboard`` here)
+DASHBOARD_DB_URL_ENV = "AGENTOTEL_DASHBOARD_DB_URL"
+DASHBOARD_HOST_ENV = "AGENTOTEL_DASHBOARD_HOST"
+DASHBOARD_PORT_ENV = "AGENTOTEL_DASHBOARD_PORT"
+DASHBOARD_RECEIVER_METRICS_ENV = "AGENTOTEL_DASHBOARD_RECEIVER_METRICS_URL"
+DASHBOARD_USERS_ENV = "AGENTOTEL_DASHBOARD_USERS"
+DASHBOARD_API_KEYS_ENV = "AGENTOTEL_DASHBOARD_API_KEYS"
+DASHBOARD_ANONYMOUS_ROLE_ENV = "AGENTOTEL_DASHBOARD_ANONYMOUS_ROLE"
+# alerting, registry, evaluation
+ALERT_RULES_ENV = "AGENTOTEL_ALERT_RULES"
+ALERT_ALLOW_HOSTS_ENV = "AGENTOTEL_ALERT_ALLOW_HOSTS"
+REGISTRY_GATE_ENV = "AGENTOTEL_REGISTRY_GATE"
+ACTOR_ENV = "AGENTOTEL_ACTOR"
+JUDGE_BASE_URL_ENV = "AGENTOTEL_JUDGE_BASE_URL"
+OPENAI_BASE_URL_ENV = "OPENAI_BASE_URL"
+OPENAI_API_KEY_ENV = "OPENAI_API_KEY"
+PRICING_FILE_ENV = "AGENTOTEL_PRICING_FILE"
 
 
-def env_str(name: str, default: str | None = None) -> str | None:
-    """Value of ``name``, or the contents of the file named by ``name_FILE``, else ``default``."""
+# -- reading the environment (only here) -------------------------------------------------------------
+
+
+def _raw(name: str) -> str | None:
+    """``name``, else the contents of the file named by ``name_FILE``, else None (empty counts as unset)."""
     value = os.environ.get(name)
-    if value is not None and value != "":
+    if value is not None and value.strip() != "":
         return value
     path = os.environ.get(f"{name}_FILE")
     if path:
@@ -28,12 +68,18 @@ def env_str(name: str, default: str | None = None) -> str | None:
                 return fh.read().strip()
         except OSError as exc:
             logger.warning("cannot read %s_FILE: %s", name, exc.strerror)
-    return default
+    return None
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    """Value of ``name``, or the contents of the file named by ``name_FILE``, else ``default``."""
+    value = _raw(name)
+    return default if value is None else value
 
 
 def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
+    raw = _raw(name)
+    if raw is None:
         return default
     try:
         return int(raw)
@@ -43,8 +89,8 @@ def env_int(name: str, default: int) -> int:
 
 
 def env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
+    raw = _raw(name)
+    if raw is None:
         return default
     try:
         return float(raw)
@@ -54,8 +100,8 @@ def env_float(name: str, default: float) -> float:
 
 
 def env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
+    raw = _raw(name)
+    if raw is None:
         return default
     value = raw.strip().lower()
     if value in ("1", "true", "yes", "on", "require", "verify-full", "verify-ca"):
@@ -73,8 +119,26 @@ def env_list(name: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
+def secret_from_env(name: str) -> str | None:
+    """The secret in the variable a configuration file names (``url_env: SLACK_URL``), or ``NAME_FILE``.
+
+    The one lookup of a variable the user chooses; everything else the server reads is a setting above.
+    """
+    return env_str(name)
+
+
+def _given(args: Namespace | None, name: str):
+    """The value of flag ``name`` if it was given on the command line (flags default to None)."""
+    return None if args is None else getattr(args, name, None)
+
+
+# -- settings objects ----------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class DatabaseSettings:
+    """The warehouse: ``--db`` > ``MONITORING_DB_URL`` > ``sqlite:///monitoring.db``; pool and SSL."""
+
     url: str = DEFAULT_DB_URL
     ssl: str | None = None  # libpq sslmode, e.g. "require"; None leaves the URL as given
     pool_size: int = 5
@@ -82,21 +146,54 @@ class DatabaseSettings:
 
     @classmethod
     def from_env(cls, url: str | None = None) -> DatabaseSettings:
-        ssl = env_str("MONITORING_DB_SSL")
+        ssl = env_str(DB_SSL_ENV)
         if ssl is not None and ssl.lower() in ("1", "true", "yes", "on"):
             ssl = "require"
         elif ssl is not None and ssl.lower() in ("0", "false", "no", "off"):
             ssl = "disable"
         return cls(
-            url=url or env_str("MONITORING_DB_URL", DEFAULT_DB_URL) or DEFAULT_DB_URL,
+            url=url or env_str(DB_URL_ENV, DEFAULT_DB_URL) or DEFAULT_DB_URL,
             ssl=ssl,
-            pool_size=env_int("MONITORING_DB_POOL_SIZE", 5),
-            max_overflow=env_int("MONITORING_DB_MAX_OVERFLOW", 10),
+            pool_size=env_int(DB_POOL_SIZE_ENV, 5),
+            max_overflow=env_int(DB_MAX_OVERFLOW_ENV, 10),
         )
+
+    @classmethod
+    def resolve(cls, args: Namespace | None = None) -> DatabaseSettings:
+        """``args.db`` (``core.cli_args.add_database_argument``) > environment > default."""
+        return cls.from_env(_given(args, "db"))
+
+    @property
+    def display_url(self) -> str:
+        """The URL with its password hidden, for messages and logs."""
+        return mask_url_password(self.url)
+
+
+def mask_url_password(url: str) -> str:
+    """``scheme://user:***@host/db`` for a URL with a password; other URLs unchanged."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if not password:
+        return url
+    userinfo, _, hostinfo = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return parts._replace(netloc=f"{user}:***@{hostinfo}").geturl()
+
+
+# flag (argparse dest) -> ReceiverSettings field, for the flags that map one to one
+_RECEIVER_FLAGS = (
+    "host", "grpc_port", "http_port", "metrics_port", "tls_cert", "tls_key", "spool_dir", "spool_max_bytes",
+    "max_request_bytes", "sample_rate", "pricing_file",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class ReceiverSettings:
+    """The receiver and its pipeline (``agentotel receive``/``up``): listeners, limits, spool, processing."""
+
     host: str = "127.0.0.1"
     grpc_port: int = 4317
     http_port: int = 4318
@@ -131,5 +228,114 @@ class ReceiverSettings:
             max_attribute_length=env_int("AGENTOTEL_MAX_ATTRIBUTE_LENGTH", 1024 * 1024),
             sample_rate=env_float("AGENTOTEL_SAMPLE_RATE", 1.0),
             redact_pii=env_bool("AGENTOTEL_REDACT_PII", True),
-            pricing_file=env_str("AGENTOTEL_PRICING_FILE"),
+            pricing_file=env_str(PRICING_FILE_ENV),
         )
+
+    @classmethod
+    def resolve(cls, args: Namespace | None = None) -> ReceiverSettings:
+        """The flags of ``agentotel receive`` given on the command line > environment > defaults.
+
+        ``--api-key`` (repeatable) replaces ``AGENTOTEL_API_KEYS``; ``--no-redact`` turns redaction off.
+        """
+        base = cls.from_env()
+        given = {name: _given(args, name) for name in _RECEIVER_FLAGS}
+        changes = {name: value for name, value in given.items() if value is not None}
+        if _given(args, "api_key"):
+            changes["api_keys"] = tuple(args.api_key)  # type: ignore[union-attr]
+        if _given(args, "no_redact"):
+            changes["redact_pii"] = False
+        return dataclasses.replace(base, **changes)
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """The promotion gate's policies (raw ``ENV=LEVEL,…``, parsed by the registry) and who acts."""
+
+    gate: str | None = None
+    actor: str | None = None
+
+    @classmethod
+    def from_env(cls, actor: str | None = None) -> RegistrySettings:
+        return cls(gate=env_str(REGISTRY_GATE_ENV), actor=actor or env_str(ACTOR_ENV))
+
+    @classmethod
+    def resolve(cls, args: Namespace | None = None) -> RegistrySettings:
+        """``--actor`` > ``AGENTOTEL_ACTOR`` (the caller falls back to the login name)."""
+        return cls.from_env(actor=_given(args, "actor"))
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    """The dashboard: its warehouse, address, the receiver's /metrics, login entries (hashed secrets)."""
+
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    host: str = "127.0.0.1"
+    port: int = 8501
+    receiver_metrics_url: str = DEFAULT_RECEIVER_METRICS_URL
+    users: str = ""  # name:role:pbkdf2_sha256$… entries, parsed by agentotel.dashboard.auth
+    api_keys: str = ""  # name:role:sha256:… entries
+    anonymous_role: str = "operator"  # validated by agentotel.dashboard.auth
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
+
+    @classmethod
+    def from_env(cls, db_url: str | None = None) -> DashboardSettings:
+        """Warehouse: ``db_url`` > ``AGENTOTEL_DASHBOARD_DB_URL`` > ``MONITORING_DB_URL`` > default."""
+        return cls(
+            database=DatabaseSettings.from_env(db_url or env_str(DASHBOARD_DB_URL_ENV)),
+            host=env_str(DASHBOARD_HOST_ENV, "127.0.0.1") or "127.0.0.1",
+            port=env_int(DASHBOARD_PORT_ENV, 8501),
+            receiver_metrics_url=env_str(DASHBOARD_RECEIVER_METRICS_ENV) or DEFAULT_RECEIVER_METRICS_URL,
+            users=env_str(DASHBOARD_USERS_ENV) or "",
+            api_keys=env_str(DASHBOARD_API_KEYS_ENV) or "",
+            anonymous_role=(env_str(DASHBOARD_ANONYMOUS_ROLE_ENV) or "operator").strip().lower(),
+            registry=RegistrySettings.from_env(),
+        )
+
+    @classmethod
+    def resolve(cls, args: Namespace | None = None) -> DashboardSettings:
+        """``--db``, ``--host``, ``--port``, ``--receiver-metrics`` > environment > defaults."""
+        base = cls.from_env(_given(args, "db"))
+        changes = {"host": _given(args, "host"), "port": _given(args, "port"),
+                   "receiver_metrics_url": _given(args, "receiver_metrics")}
+        return dataclasses.replace(base, **{k: v for k, v in changes.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class AlertingSettings:
+    """The rules file and the hosts notification channels may reach although internal (SSRF allow-list)."""
+
+    rules_file: str | None = None
+    allow_hosts: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, rules_file: str | None = None) -> AlertingSettings:
+        return cls(rules_file=rules_file or env_str(ALERT_RULES_ENV), allow_hosts=tuple(env_list(ALERT_ALLOW_HOSTS_ENV)))
+
+    @classmethod
+    def resolve(cls, args: Namespace | None = None) -> AlertingSettings:
+        """``--rules`` > ``AGENTOTEL_ALERT_RULES``."""
+        return cls.from_env(rules_file=_given(args, "rules"))
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """What evaluators and endpoint agents need from the environment: the OpenAI key, the judge's base
+    URL (``AGENTOTEL_JUDGE_BASE_URL`` > ``OPENAI_BASE_URL``) and the pricing file merged over the
+    project's table."""
+
+    openai_api_key: str | None = None
+    judge_base_url: str | None = None
+    pricing_file: str | None = None
+
+    @classmethod
+    def from_env(cls, openai_api_key: str | None = None) -> EvaluationSettings:
+        return cls(
+            openai_api_key=openai_api_key or env_str(OPENAI_API_KEY_ENV),
+            judge_base_url=env_str(JUDGE_BASE_URL_ENV) or env_str(OPENAI_BASE_URL_ENV),
+            pricing_file=env_str(PRICING_FILE_ENV),
+        )
+
+    @classmethod
+    def resolve(cls, args: Namespace | None = None) -> EvaluationSettings:
+        """``--api-key`` > ``OPENAI_API_KEY``."""
+        return cls.from_env(openai_api_key=_given(args, "api_key"))

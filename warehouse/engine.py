@@ -1,15 +1,29 @@
-"""Engines from settings: URL normalization, pool sizing, SSL, and SQLite pragmas for concurrent ingest."""
+"""Engines from settings: URL normalization, pool sizing, SSL, and SQLite pragmas for concurrent ingest.
+
+``open_warehouse(settings)`` is how commands open the warehouse: connected and migrated, or one
+``WarehouseUnavailable`` error that names the database.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from alembic.util.exc import CommandError as AlembicError
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from agentotel.core.settings import DatabaseSettings
+from agentotel.core.errors import CommandError
+from agentotel.core.settings import DEFAULT_DB_URL, DatabaseSettings
+from agentotel.warehouse.migrate import upgrade
+
+
+class WarehouseUnavailable(CommandError):
+    """The warehouse cannot be opened or migrated. The message names it (password hidden) and says why;
+    a ``CommandError``, so the command line prints it as one line and exits with status 2."""
 
 
 def normalize_url(url: str) -> str:
@@ -22,8 +36,9 @@ def normalize_url(url: str) -> str:
 
 
 def create_db_engine(url: str | None = None, settings: DatabaseSettings | None = None, **kwargs) -> Engine:
-    """Create an engine for ``url`` (or ``MONITORING_DB_URL``) with pool and SSL from settings."""
-    settings = settings or DatabaseSettings.from_env(url)
+    """Create an engine for ``url`` (else ``settings.url``) with pool and SSL from ``settings`` (resolved by
+    the caller; without them, the defaults). Connects lazily and migrates nothing: see ``open_warehouse``."""
+    settings = settings or DatabaseSettings(url=url or DEFAULT_DB_URL)
     kwargs.setdefault("hide_parameters", True)  # error messages must not copy captured content into logs
     sa_url = make_url(normalize_url(url or settings.url))
     if sa_url.get_backend_name() == "sqlite":
@@ -41,6 +56,44 @@ def create_db_engine(url: str | None = None, settings: DatabaseSettings | None =
         connect_args=connect_args,
         **kwargs,
     )
+
+
+def open_warehouse(settings: DatabaseSettings | str, *, migrate: bool = True, quiet: bool = True, **kwargs) -> Engine:
+    """The engine of the warehouse ``settings`` name (a URL: default pool and SSL), connected and, unless
+    ``migrate`` is false, migrated to every head: the one way commands open the warehouse.
+
+    ``quiet`` keeps Alembic's per-revision INFO lines out of the command's output. Raises
+    ``WarehouseUnavailable`` (one line: the database, password hidden, and the reason) if the database
+    cannot be reached, its driver is missing or its schema cannot be migrated.
+    """
+    if isinstance(settings, str):
+        settings = DatabaseSettings(url=settings)
+    engine: Engine | None = None
+    alembic_logger = logging.getLogger("alembic")
+    level = alembic_logger.level
+    if quiet:
+        alembic_logger.setLevel(max(logging.WARNING, alembic_logger.getEffectiveLevel()))
+    try:
+        engine = create_db_engine(settings.url, settings, **kwargs)
+        if migrate:
+            upgrade(engine)
+        else:
+            with engine.connect():
+                pass
+    except (SQLAlchemyError, AlembicError, ImportError, OSError, ValueError) as exc:
+        if engine is not None:
+            engine.dispose()
+        raise WarehouseUnavailable(f"cannot open the warehouse {settings.display_url}: {_reason(exc)}") from exc
+    finally:
+        alembic_logger.setLevel(level)
+    return engine
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of the driver's own message (SQLAlchemy wraps it with SQL and a help link)."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    return lines[0] if lines else type(cause).__name__
 
 
 def _configure_sqlite(engine: Engine) -> None:
