@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,15 +19,18 @@ DEFAULT_MAX_LENGTH = 8192
 
 # json.dumps(value, default=str, ensure_ascii=False), without building an encoder per call
 _encode = json.JSONEncoder(default=str, ensure_ascii=False).encode
+_fast_encode: Callable[[Any], str] = _encode
 try:  # the C encoder built once, without the circular-reference check (a cycle ends in RecursionError)
-    from json.encoder import c_make_encoder, encode_basestring
+    from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 
     _c_encoder = c_make_encoder(None, str, encode_basestring, None, ": ", ", ", False, False, True)
 
-    def _fast_encode(value: Any) -> str:
+    def _c_encode(value: Any) -> str:
         return "".join(_c_encoder(value, 0))
+
+    _fast_encode = _c_encode
 except (ImportError, TypeError):  # no C accelerator
-    _fast_encode = _encode
+    pass
 
 SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT = "SPAN_ONLY", "EVENT_ONLY", "SPAN_AND_EVENT"
 _MODES = {"true": SPAN_ONLY, "1": SPAN_ONLY, "yes": SPAN_ONLY, "span_only": SPAN_ONLY,

@@ -27,7 +27,7 @@ def suppressed() -> bool:
 
 def owned_llm_span() -> Any:
     """The recording LLM span a higher-level instrumentor owns in this context, else ``None``."""
-    span = context_api.get_value(LLM_SPAN_KEY)
+    span: Any = context_api.get_value(LLM_SPAN_KEY)
     if span is not None and span.is_recording():
         return span
     return None
@@ -42,7 +42,7 @@ def effective_context(ctx: context_api.Context | None = None) -> context_api.Con
     if ctx is None:
         ctx = context_api.get_current()
     for _ in range(64):
-        parent = ctx.get(PARENT_CONTEXT_KEY)
+        parent: Any = ctx.get(PARENT_CONTEXT_KEY)
         if parent is None:
             return ctx
         span = trace.get_current_span(ctx)
@@ -66,7 +66,7 @@ def attach_span(span: Any, llm: bool = False) -> object:
     return context_api.attach(ctx)
 
 
-def detach(token: object) -> bool:
+def detach(token: Any) -> bool:
     """Detach quietly; ``False`` when the token belongs to another context (async callbacks)."""
     var = getattr(token, "var", None)
     if var is None:

@@ -136,34 +136,36 @@ def _otlp_exporters(protocol: str, endpoint: str | None, headers: Mapping[str, s
                     timeout: float) -> tuple[Any, Any]:
     """(span exporter, metric exporter), imported only now (the gRPC one brings grpc in)."""
     if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetrics
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpans
 
         insecure = True if endpoint and endpoint.startswith("http://") else None
-        kwargs = {"endpoint": endpoint, "headers": dict(headers) if headers else None, "timeout": timeout,
-                  "insecure": insecure}
-        return OTLPSpanExporter(**kwargs), OTLPMetricExporter(**kwargs)
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        kwargs: dict[str, Any] = {"endpoint": endpoint, "headers": dict(headers) if headers else None,
+                                  "timeout": timeout, "insecure": insecure}
+        return GrpcSpans(**kwargs), GrpcMetrics(**kwargs)
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetrics
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpans
 
     base = endpoint.rstrip("/") if endpoint else None
-    return (OTLPSpanExporter(endpoint=f"{base}/v1/traces" if base else None, headers=headers, timeout=timeout),
-            OTLPMetricExporter(endpoint=f"{base}/v1/metrics" if base else None, headers=headers, timeout=timeout))
+    plain = dict(headers) if headers else None
+    return (HttpSpans(endpoint=f"{base}/v1/traces" if base else None, headers=plain, timeout=timeout),
+            HttpMetrics(endpoint=f"{base}/v1/metrics" if base else None, headers=plain, timeout=timeout))
 
 
 def _otlp_log_exporter(protocol: str, endpoint: str | None, headers: Mapping[str, str] | None,
                        timeout: float) -> Any:
     """The OTLP log exporter matching the span exporter (protocol, endpoint, headers, timeout)."""
     if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogs
 
         insecure = True if endpoint and endpoint.startswith("http://") else None
-        return OTLPLogExporter(endpoint=endpoint, headers=dict(headers) if headers else None, timeout=timeout,
-                               insecure=insecure)
-    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+        return GrpcLogs(endpoint=endpoint, headers=dict(headers) if headers else None, timeout=timeout,
+                        insecure=insecure)
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogs
 
     base = endpoint.rstrip("/") if endpoint else None
-    return OTLPLogExporter(endpoint=f"{base}/v1/logs" if base else None, headers=headers, timeout=timeout)
+    return HttpLogs(endpoint=f"{base}/v1/logs" if base else None, headers=dict(headers) if headers else None,
+                    timeout=timeout)
 
 
 def _load(path: str) -> Any:
@@ -338,7 +340,7 @@ def _setup_logs(handle: InstrumentationHandle, logger_provider: Any, resource: A
         exporter = _otlp_log_exporter(protocol, endpoint, headers, timeout)
     processor = (BatchLogRecordProcessor(exporter, max_queue_size=queue_size, export_timeout_millis=timeout * 1000)
                  if exporter is not None else None)
-    if reuse:
+    if isinstance(existing, LoggerProvider):
         handle.logger_provider = existing
         if processor is not None:
             existing.add_log_record_processor(processor)

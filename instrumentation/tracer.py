@@ -128,16 +128,14 @@ class _Scope:
     def __enter__(self) -> _Scope:
         return self.start()
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         self.end(exc)
-        return False
 
     async def __aenter__(self) -> _Scope:
         return self.start()
 
-    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         self.end(exc)
-        return False
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Decorate ``fn``: each call runs in a fresh scope (named after ``fn`` when unnamed)."""

@@ -183,7 +183,7 @@ class GenAIHooks:
             metric_attrs = {**metric_attrs, sc.ERROR_TYPE: attrs[sc.ERROR_TYPE]}
         elif sc.RESPONSE_MODEL in attrs:
             metric_attrs = {**metric_attrs, sc.RESPONSE_MODEL: attrs[sc.RESPONSE_MODEL]}
-        if event is not None:
+        if event is not None and self.events is not None:
             self.events.emit(span, {**event, **attrs})
             if not self.content.on_span:
                 attrs.pop(sc.OUTPUT_MESSAGES, None)
@@ -388,7 +388,8 @@ def _response_attributes(body: Any, attrs: dict[str, Any], content: ContentSetti
             attrs[sc.OUTPUT_MESSAGES] = content.dumps([
                 {"role": "assistant", "parts": [{"type": "text", "content": (c.get("message") or {}).get("content")}],
                  "finish_reason": c.get("finish_reason")} for c in choices if isinstance(c, dict)])
-    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    raw_usage = body.get("usage")
+    usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
     input_tokens = usage.get("prompt_tokens", usage.get("input_tokens"))
     output_tokens = usage.get("completion_tokens", usage.get("output_tokens"))
     input_tokens = input_tokens if type(input_tokens) is int else None

@@ -34,13 +34,13 @@ class _Run:
 
     def __init__(self, span, kind, name, parent, metric_attrs=None) -> None:
         self.span = span
-        self.token = None
+        self.token: Any = None
         self.start = perf_counter()
         self.kind = kind
         self.name = name
         self.parent = parent
         self.metric_attrs = metric_attrs
-        self.first_token = None
+        self.first_token: float | None = None
         self.agent = kind == AGENT
         self.event: dict[str, Any] | None = None  # the content event's request part (event modes)
 
@@ -226,7 +226,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
         system: list[dict[str, Any]] = []
         out: list[dict[str, Any]] = []
         for message in messages:
-            entry = utils.message_dict(message) if not isinstance(message, str) else {
+            entry: dict[str, Any] = utils.message_dict(message) if not isinstance(message, str) else {
                 "role": "user", "parts": [{"type": "text", "content": message}]}
             if entry["role"] == "system":
                 system.extend(entry["parts"])
@@ -284,7 +284,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
             self._instruments.record_ttfc(ttfc, run.metric_attrs)
         if self._content.capture:
             attrs[sc.OUTPUT_MESSAGES] = self._content.dumps(utils.output_messages(response))
-        if run.event is not None:
+        if run.event is not None and self._events is not None:
             self._events.emit(span, {**run.event, **attrs})
             if not self._content.on_span:
                 attrs.pop(sc.OUTPUT_MESSAGES, None)
@@ -300,7 +300,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
         if run is None or run.span is None:
             return
         etype = self._fail(run, error)
-        if run.event is not None:
+        if run.event is not None and self._events is not None:
             self._events.emit(run.span, {**run.event, sc.ERROR_TYPE: etype})
         run.span.end()
         self._instruments.record_duration(perf_counter() - run.start, {**run.metric_attrs, sc.ERROR_TYPE: etype})

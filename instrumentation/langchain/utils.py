@@ -80,7 +80,7 @@ def request_attributes(metadata: Mapping[str, Any], params: Mapping[str, Any], a
         if type(value) in (int, float):
             attrs[attr] = value
     top_k = params.get("top_k")
-    if type(top_k) in (int, float):
+    if isinstance(top_k, (int, float)) and not isinstance(top_k, bool):
         attrs[sc.REQUEST_TOP_K] = float(top_k)
     stop = params.get("stop") or metadata.get("ls_stop")
     if isinstance(stop, str):

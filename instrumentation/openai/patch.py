@@ -112,7 +112,7 @@ def _start(tracer, instruments, content: ContentSettings, kind: str, instance, k
     get = ctx.get
     if get(SUPPRESS_KEY) or get(SUPPRESS_PLAIN_KEY):
         return None
-    owner = get(LLM_SPAN_KEY)
+    owner: Any = get(LLM_SPAN_KEY)
     if owner is not None and owner.is_recording():
         return None  # a higher-level instrumentor (LangChain, AgentTracer) owns this LLM call
     model = kwargs.get("model")
@@ -183,13 +183,13 @@ class ChatStreamState(StreamState):
 
     def __init__(self, inv: Invocation) -> None:
         self.inv = inv
-        self.first = None
-        self.last = None
+        self.first: float | None = None
+        self.last: float | None = None
         self.count = 0
         self.finish_reasons: dict[int, str] = {}
-        self.usage = None
-        self.model = None
-        self.response_id = None
+        self.usage: Any = None
+        self.model: str | None = None
+        self.response_id: str | None = None
         self.texts: dict[int, list[str]] | None = {} if inv.content.capture else None
         self.calls: dict[int, dict[int, dict[str, Any]]] = {}
 
@@ -215,7 +215,7 @@ class ChatStreamState(StreamState):
         delta = choice.delta
         if delta is None:
             return
-        if delta.content:
+        if delta.content and self.texts is not None:
             self.texts.setdefault(choice.index, []).append(delta.content)
         for call in delta.tool_calls or ():
             calls = self.calls.setdefault(choice.index, {})
@@ -270,12 +270,12 @@ class ResponsesStreamState(StreamState):
 
     def __init__(self, inv: Invocation) -> None:
         self.inv = inv
-        self.first = None
-        self.last = None
+        self.first: float | None = None
+        self.last: float | None = None
         self.count = 0
-        self.final = None
-        self.model = None
-        self.response_id = None
+        self.final: Any = None
+        self.model: str | None = None
+        self.response_id: str | None = None
 
     def on_chunk(self, event: Any) -> None:
         kind = event.type
@@ -297,7 +297,8 @@ class ResponsesStreamState(StreamState):
         if self.first is not None:
             ttfc = self.first - inv.start
             attrs[sc.RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
-            inv.stream_times = (ttfc, (self.last - self.first) / (self.count - 1) if self.count > 1 else None)
+            last = self.last if self.last is not None else self.first
+            inv.stream_times = (ttfc, (last - self.first) / (self.count - 1) if self.count > 1 else None)
         if exc is not None:
             inv.record_stream_times()
             if attrs and inv.span.is_recording():
