@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint bench install clean
+.PHONY: up test test-fast lint clean-install bench install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,12 +17,24 @@ install: $(STAMP)
 up: $(STAMP)
 	$(BIN)/agentotel up --demo
 
-test: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -p no:cacheprovider
-
+# The checks that run before any test. Shipped code: every import declared, in pyproject.toml ([tool.deptry]);
+# tests and benchmarks: nothing imported that is not declared (the dev/bench groups count there).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/deptry .
+	$(BIN)/deptry tests benchmarks -kf agentotel -kf tests -kf benchmarks --exclude '\.venv' --ignore DEP002,DEP004
+
+# Everything (what CI runs): about 6-7 min on a quiet 2-core machine.
+test: lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# The quick loop: no browser, no subprocess soaks, no long end-to-end runs (the `slow` marker); under 90 s.
+test-fast: lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
+
+# The wheel in fresh virtual environments, as a user installs it (.ci/run runs it on CI).
+clean-install:
+	$(PYTHON) .ci/clean-install
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
