@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from agentotel.processors.records import SpanBatch, SpanRecord
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CORPUS = (
-    Path(os.environ.get("AGENTOTEL_SHARED_DIR", REPO_ROOT.parent / "shared"))
-    / "fixtures"
-    / "genai-dialects.json"
-)
+from tests.shared_files import dialect_corpus
 
 
 def load_corpus() -> dict[str, Any]:
-    """The corpus; skipped locally when absent, a failure on CI."""
-    if not CORPUS.is_file():
-        message = f"GenAI dialect corpus not found at {CORPUS} (set AGENTOTEL_SHARED_DIR)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return json.loads(CORPUS.read_text(encoding="utf-8"))
+    """The corpus; skipped locally when absent, a failure on CI (tests/shared_files.py)."""
+    return dialect_corpus()
 
 
 def _hex(nbytes: int) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import random
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -14,8 +13,8 @@ from sqlalchemy import select
 
 from agentotel.warehouse.models import LLMCall, Span, ToolCall
 from tests.receiver.support import count, start_receiver, wait_for
+from tests.shared_files import dialect_corpus
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "genai-dialects.json"
 KINDS = {"INTERNAL": 1, "SERVER": 2, "CLIENT": 3, "PRODUCER": 4, "CONSUMER": 5}
 STATUS = {"UNSET": 0, "OK": 1, "ERROR": 2}
 
@@ -40,7 +39,7 @@ def attributes(mapping: dict) -> list[dict]:
 
 def corpus_requests(rng: random.Random, parts: int) -> tuple[list[bytes], list[tuple[str, str, str, dict]]]:
     """OTLP/JSON requests holding every corpus span (shuffled), and (case, ref, ids…, expect) to check."""
-    cases = json.loads(CORPUS.read_text())["cases"]
+    cases = dialect_corpus()["cases"]
     t0 = time.time_ns() - 3600 * 10**9
     items = []  # (resource, scope, span json)
     expectations = []
