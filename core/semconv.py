@@ -1,6 +1,10 @@
-"""GenAI semantic-convention names we emit (kept here: upstream constants moved to semantic-conventions-genai).
+"""The GenAI attribute vocabulary: the semantic-convention names agentotel emits and reads as canonical.
 
-Only current names (semconv v1.37+ with the v1.40/v1.41 additions); see ``shared/semconv.md`` section 1.
+One home for the instrumentation (which emits them), the processors (which normalize every dialect onto
+them) and evaluation (which writes ``gen_ai.evaluation.result`` events). Only current names (semconv
+v1.37+ with the v1.40/v1.41 additions; see ``shared/semconv.md`` section 1); each dialect's own or
+deprecated spellings stay with that dialect's normalizer. Plain constants: light enough for the
+instrumentation (upstream's constants live in semantic-conventions-genai, not a dependency of ours).
 """
 
 from __future__ import annotations
@@ -56,6 +60,12 @@ TOOL_DEFINITIONS = "gen_ai.tool.definitions"
 CONTENT_KEYS = (SYSTEM_INSTRUCTIONS, INPUT_MESSAGES, OUTPUT_MESSAGES, TOOL_DEFINITIONS)
 # the opt-in content event (a log record; semconv.md 1.4)
 EVENT_INFERENCE_DETAILS = "gen_ai.client.inference.operation.details"
+# evaluation (semconv.md 1.2)
+EVENT_EVALUATION_RESULT = "gen_ai.evaluation.result"
+EVALUATION_NAME = "gen_ai.evaluation.name"
+EVALUATION_SCORE_VALUE = "gen_ai.evaluation.score.value"
+EVALUATION_SCORE_LABEL = "gen_ai.evaluation.score.label"
+EVALUATION_EXPLANATION = "gen_ai.evaluation.explanation"
 # metrics
 TOKEN_TYPE = "gen_ai.token.type"
 ERROR_TYPE = "error.type"

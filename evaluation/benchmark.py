@@ -22,6 +22,7 @@ from typing import Any, TextIO
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
 
+from agentotel.core import semconv as sc
 from agentotel.core.version import __version__
 from agentotel.evaluation.agents import Agent, error_type_of
 from agentotel.evaluation.aggregate import ResultAggregator
@@ -266,8 +267,8 @@ class BenchmarkSuite:
         self, suite: TestSuite, agent: Agent, case: TestCase, evaluators: Sequence[BaseEvaluator], run_id: str
     ) -> CaseResult:
         attributes = {
-            "gen_ai.agent.name": getattr(agent, "name", "") or "",
-            "gen_ai.agent.version": getattr(agent, "version", "") or "",
+            sc.AGENT_NAME: getattr(agent, "name", "") or "",
+            sc.AGENT_VERSION: getattr(agent, "version", "") or "",
             "agentotel.evaluation.suite": suite.name,
             "agentotel.evaluation.case_id": case.id,
             "agentotel.evaluation.run_id": run_id,

@@ -13,6 +13,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from agentotel.core import semconv as sc
 from agentotel.evaluation.agents import LoopBoundClient
 from agentotel.evaluation.base import (
     AgentResponse,
@@ -125,11 +126,11 @@ class LLMJudgeEvaluator(BaseEvaluator):
     async def ascore(self, case: TestCase, response: AgentResponse) -> list[Score]:
         low, high = self.scale
         with self._tracer.start_as_current_span(f"chat {self.model}", kind=SpanKind.CLIENT) as span:
-            span.set_attribute("gen_ai.operation.name", "chat")
-            span.set_attribute("gen_ai.provider.name", "openai")
-            span.set_attribute("gen_ai.request.model", self.model)
-            span.set_attribute("gen_ai.request.temperature", 0.0)
-            span.set_attribute("gen_ai.evaluation.name", self.metric_name)
+            span.set_attribute(sc.OPERATION, sc.OP_CHAT)
+            span.set_attribute(sc.PROVIDER, "openai")
+            span.set_attribute(sc.REQUEST_MODEL, self.model)
+            span.set_attribute(sc.REQUEST_TEMPERATURE, 0.0)
+            span.set_attribute(sc.EVALUATION_NAME, self.metric_name)
             try:
                 completion = await self._clients.get().chat.completions.create(
                     model=self.model, messages=self.messages(case, response), temperature=0
@@ -139,13 +140,13 @@ class LLMJudgeEvaluator(BaseEvaluator):
                 span.set_status(Status(StatusCode.ERROR, str(exc)))
                 raise
             if completion.model:
-                span.set_attribute("gen_ai.response.model", completion.model)
+                span.set_attribute(sc.RESPONSE_MODEL, completion.model)
             if completion.usage is not None:
-                span.set_attribute("gen_ai.usage.input_tokens", completion.usage.prompt_tokens)
-                span.set_attribute("gen_ai.usage.output_tokens", completion.usage.completion_tokens)
+                span.set_attribute(sc.USAGE_INPUT, completion.usage.prompt_tokens)
+                span.set_attribute(sc.USAGE_OUTPUT, completion.usage.completion_tokens)
             reply = (completion.choices[0].message.content or "") if completion.choices else ""
             if completion.choices and completion.choices[0].finish_reason:
-                span.set_attribute("gen_ai.response.finish_reasons", [completion.choices[0].finish_reason])
+                span.set_attribute(sc.RESPONSE_FINISH_REASONS, [completion.choices[0].finish_reason])
         raw, explanation = parse_judgement(reply, low, high)
         value = (raw - low) / (high - low) if high > low else 1.0
         label = pass_label(value >= self.pass_threshold)

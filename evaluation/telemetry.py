@@ -7,10 +7,11 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import Span, Tracer
 
+from agentotel.core import semconv as sc
 from agentotel.core.version import __version__
 from agentotel.evaluation.base import Score, finite_or_none
 
-EVALUATION_EVENT = "gen_ai.evaluation.result"
+EVALUATION_EVENT = sc.EVENT_EVALUATION_RESULT
 SCOPE_NAME = "agentotel.evaluation"
 
 
@@ -20,14 +21,14 @@ def get_tracer(tracer_provider: Any = None) -> Tracer:
 
 def evaluation_attributes(score: Score) -> dict[str, Any]:
     """The event's attributes (semconv ``gen_ai.evaluation.*``); unset values are left out."""
-    attributes: dict[str, Any] = {"gen_ai.evaluation.name": score.name}
+    attributes: dict[str, Any] = {sc.EVALUATION_NAME: score.name}
     value = finite_or_none(score.value)
     if value is not None:
-        attributes["gen_ai.evaluation.score.value"] = value
+        attributes[sc.EVALUATION_SCORE_VALUE] = value
     if score.label:
-        attributes["gen_ai.evaluation.score.label"] = score.label
+        attributes[sc.EVALUATION_SCORE_LABEL] = score.label
     if score.explanation:
-        attributes["gen_ai.evaluation.explanation"] = score.explanation[:4096]
+        attributes[sc.EVALUATION_EXPLANATION] = score.explanation[:4096]
     return attributes
 
 
@@ -40,4 +41,4 @@ def emit_evaluation_result(span: Span, score: Score) -> None:
 def emit_evaluation_error(span: Span, name: str, error_type: str) -> None:
     """A ``gen_ai.evaluation.result`` event for an evaluation that failed (``error.type`` set, no score)."""
     if span.is_recording():
-        span.add_event(EVALUATION_EVENT, {"gen_ai.evaluation.name": name, "error.type": error_type})
+        span.add_event(EVALUATION_EVENT, {sc.EVALUATION_NAME: name, sc.ERROR_TYPE: error_type})

@@ -14,8 +14,8 @@ from typing import Any
 
 from opentelemetry import trace
 
+from agentotel.core import semconv as sc
 from agentotel.core.version import __version__
-from agentotel.instrumentation import semconv as sc
 from agentotel.instrumentation._content import ContentSettings
 from agentotel.instrumentation._guard import report
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation, get_meter
 
+from agentotel.core import semconv as sc
 from agentotel.core.version import __version__
-from agentotel.instrumentation import semconv as sc
 
 MAX_LABEL_VALUES = 100
 OTHER = "other"

@@ -30,8 +30,8 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from agentotel.core import semconv as sc
 from agentotel.core.version import __version__
-from agentotel.instrumentation import semconv as sc
 from agentotel.instrumentation._content import ContentSettings
 from agentotel.instrumentation._context import attach_span, detach, effective_context
 from agentotel.instrumentation._guard import error_type, report

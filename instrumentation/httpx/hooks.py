@@ -18,7 +18,7 @@ from typing import Any
 
 from opentelemetry.trace import Status, StatusCode
 
-from agentotel.instrumentation import semconv as sc
+from agentotel.core import semconv as sc
 from agentotel.instrumentation._content import ContentSettings, openai_input_messages
 from agentotel.instrumentation._context import IN_SDK_CALL, owned_llm_span
 from agentotel.instrumentation._events import ContentEvents

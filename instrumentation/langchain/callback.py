@@ -16,7 +16,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from agentotel.instrumentation import semconv as sc
+from agentotel.core import semconv as sc
 from agentotel.instrumentation._content import ContentSettings
 from agentotel.instrumentation._context import attach_span, detach, effective_context, suppressed
 from agentotel.instrumentation._events import ContentEvents

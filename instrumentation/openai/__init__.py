@@ -10,8 +10,8 @@ from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.trace import get_tracer
 from wrapt import wrap_function_wrapper
 
+from agentotel.core import semconv as sc
 from agentotel.core.version import __version__
-from agentotel.instrumentation import semconv as sc
 from agentotel.instrumentation._content import ContentSettings
 from agentotel.instrumentation.instruments import build_instruments
 from agentotel.instrumentation.openai.package import _instruments

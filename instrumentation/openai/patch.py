@@ -14,7 +14,7 @@ from opentelemetry import context as context_api
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from agentotel.instrumentation import semconv as sc
+from agentotel.core import semconv as sc
 from agentotel.instrumentation._content import ContentSettings
 from agentotel.instrumentation._context import (
     IN_SDK_CALL,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentotel.instrumentation import semconv as sc
+from agentotel.core import semconv as sc
 from agentotel.instrumentation._content import ContentSettings, openai_input_messages, text_parts
 
 _NUMBERS = (int, float)

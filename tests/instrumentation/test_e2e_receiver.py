@@ -18,8 +18,8 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import select
 
+from agentotel.core import semconv as sc
 from agentotel.instrumentation import AgentTracer, instrument
-from agentotel.instrumentation import semconv as sc
 from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.models import AgentExecution, LLMCall, Span, ToolCall
 from tests.conftest import free_port

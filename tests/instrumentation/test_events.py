@@ -9,7 +9,7 @@ from typing import Any
 import openai
 import pytest
 
-from agentotel.instrumentation import semconv as sc
+from agentotel.core import semconv as sc
 from agentotel.instrumentation._content import (
     EVENT_ONLY,
     SPAN_AND_EVENT,

@@ -9,7 +9,7 @@ import openai
 import pytest
 from opentelemetry.trace import StatusCode
 
-from agentotel.instrumentation import semconv as sc
+from agentotel.core import semconv as sc
 from agentotel.instrumentation.httpx import HTTPXGenAIInstrumentor
 from tests.instrumentation.support import points
 

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import SpanKind, StatusCode
 
-from agentotel.instrumentation import semconv as sc
+from agentotel.core import semconv as sc
 from agentotel.instrumentation._content import ContentSettings
 from agentotel.instrumentation.openai import OpenAIInstrumentor
 from tests.instrumentation.support import points

@@ -8,7 +8,7 @@ import openai
 import pytest
 from opentelemetry.sdk.trace import Span
 
-from agentotel.instrumentation import semconv as sc
+from agentotel.core import semconv as sc
 from agentotel.instrumentation.openai.patch import ChatStreamState
 
 MESSAGES = [{"role": "user", "content": "hello there"}]

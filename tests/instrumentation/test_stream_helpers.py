@@ -6,7 +6,7 @@ import openai
 import pytest
 from opentelemetry.trace import StatusCode
 
-from agentotel.instrumentation import semconv as sc
+from agentotel.core import semconv as sc
 from tests.instrumentation.support import points
 
 MESSAGES = [{"role": "user", "content": "hello there"}]

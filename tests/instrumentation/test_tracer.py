@@ -8,8 +8,8 @@ import json
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
+from agentotel.core import semconv as sc
 from agentotel.instrumentation import AgentTracer
-from agentotel.instrumentation import semconv as sc
 from tests.instrumentation.support import by_name, points
 
 
