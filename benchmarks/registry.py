@@ -37,7 +37,7 @@ def seed(engine, executions: int) -> None:
         ts = start + timedelta(seconds=i * 5)
         version, env = VERSIONS[i % len(VERSIONS)], ENVIRONMENTS[(i // 7) % len(ENVIRONMENTS)]
         ex_rows.append({
-            "id": f"{trace}-{span}", "timestamp": ts, "duration": 800.0 + i % 300, "tokens_used": 300,
+            "id": f"{trace}-{span}", "timestamp": ts, "duration_ms": 800.0 + i % 300, "tokens_used": 300,
             "success": i % 23 != 0, "trace_id": trace, "span_id": span, "agent_name": "bench-bot",
             "agent_version": version, "input_tokens": 250, "output_tokens": 50, "cost_usd": 0.0004,
         })  # fmt: skip

@@ -304,7 +304,7 @@ class RecordedAgent:
         failed = not record.get("success", True)
         return AgentResponse(
             output=record.get("output") or "",
-            latency_ms=float(record.get("duration") or 0.0),
+            latency_ms=float(record.get("duration_ms") or 0.0),
             input_tokens=record.get("input_tokens"),
             output_tokens=record.get("output_tokens"),
             cost_usd=record.get("cost_usd"),

@@ -212,7 +212,7 @@ def recorded_executions(
     """Recorded agent executions (newest first) of an agent, optionally a version and a time window."""
     t = AgentExecution
     query = select(
-        t.id, t.timestamp, t.input, t.output, t.duration, t.success, t.error_message, t.input_tokens,
+        t.id, t.timestamp, t.input, t.output, t.duration_ms, t.success, t.error_message, t.input_tokens,
         t.output_tokens, t.cost_usd, t.trace_id, t.span_id, t.agent_version,
     ).where(t.agent_name == agent_name, t.input.is_not(None))
     if agent_version is not None:

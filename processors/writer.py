@@ -36,7 +36,7 @@ AGENTS = Agent.__table__
 ID_CHUNK = 500
 
 EXECUTION_UPDATE_COLUMNS = (
-    "agent_id", "timestamp", "input", "output", "duration", "tokens_used", "success", "error_message",
+    "agent_id", "timestamp", "input", "output", "duration_ms", "tokens_used", "success", "error_message",
     "agent_name", "agent_version", "service_name", "end_time", "input_tokens", "output_tokens", "cost_usd",
     "llm_call_count", "tool_call_count", "conversation_id", "user_id", "is_agent_span",
 )  # fmt: skip
@@ -319,7 +319,7 @@ def _execution_row(trace_id: str, key: str, totals: Any, span: SpanRecord | None
         "agent_id": None,
         "timestamp": ns_to_datetime(start),
         "end_time": ns_to_datetime(end),
-        "duration": (end - start) / 1e6,
+        "duration_ms": (end - start) / 1e6,
         "success": success,
         "error_message": None if success else (message or "error"),
         "agent_name": agent_name,

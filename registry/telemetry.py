@@ -111,7 +111,7 @@ def _aggregate(
         func.sum(case((ex.success.is_(False), 1), else_=0)).label("failures"),
         func.coalesce(func.sum(ex.cost_usd), 0.0).label("cost_usd"),
         func.coalesce(func.sum(ex.tokens_used), 0).label("tokens"),
-        func.avg(ex.duration).label("avg_duration_ms"),
+        func.avg(ex.duration_ms).label("avg_duration_ms"),
         func.min(ex.timestamp).label("first_execution"),
         func.max(ex.timestamp).label("last_execution"),
     ]

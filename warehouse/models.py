@@ -68,6 +68,7 @@ class AgentExecution(Base):
     __table_args__ = (
         UniqueConstraint("trace_id", "span_id"),
         Index(None, "timestamp"),
+        Index(None, "agent_id", "timestamp"),
         Index(None, "agent_name", "timestamp"),
     )
 
@@ -76,10 +77,11 @@ class AgentExecution(Base):
     timestamp: Mapped[datetime] = mapped_column()
     input: Mapped[str | None] = mapped_column(Text)
     output: Mapped[str | None] = mapped_column(Text)
-    duration: Mapped[float | None] = mapped_column(Float)  # milliseconds
+    duration_ms: Mapped[float | None] = mapped_column(Float)
     tokens_used: Mapped[int] = mapped_column(Integer, default=0)
     success: Mapped[bool] = mapped_column(Boolean, default=True)
     error_message: Mapped[str | None] = mapped_column(Text)
+    meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONType)
     # added columns
     trace_id: Mapped[str] = mapped_column(String(32))
     span_id: Mapped[str] = mapped_column(String(16))
@@ -104,11 +106,13 @@ class Metric(Base):
     __table_args__ = (
         UniqueConstraint("metric_name", "series_key", "timestamp"),
         Index(None, "timestamp"),
-        Index(None, "execution_id"),
+        Index(None, "execution_id", "metric_name"),
         Index(None, "trace_id", "span_id"),  # interop_0001: link points to spans that arrive later
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    # No foreign key to agent_executions: a point may arrive before its execution, and executions are re-keyed
+    # as a trace's spans arrive; the writers keep the link (``processors.metrics.link_pending_metrics``).
     execution_id: Mapped[str | None] = mapped_column(String(49))
     metric_name: Mapped[str] = mapped_column(String(255))
     value: Mapped[float | None] = mapped_column(Float)

@@ -116,7 +116,7 @@ FAMILIES: dict[str, Family] = {
     ),
 }
 
-_DURATION = {"executions": _ex.c.duration, "llm": _llm.c.duration_ms, "tools": _tool.c.duration_ms}
+_DURATION = {"executions": _ex.c.duration_ms, "llm": _llm.c.duration_ms, "tools": _tool.c.duration_ms}
 _SUCCESS = {"executions": _ex.c.success, "llm": _llm.c.success, "tools": _tool.c.success}
 
 

@@ -50,7 +50,7 @@ def seed(engine, now: datetime) -> None:
             trace = f"{agent:0>8}{i:024x}"[-32:]
             executions.append({
                 "id": f"{trace}-{i:016x}", "trace_id": trace, "span_id": f"{i:016x}", "agent_name": agent,
-                "timestamp": now - timedelta(seconds=30), "duration": 100.0 + i, "tokens_used": 10,
+                "timestamp": now - timedelta(seconds=30), "duration_ms": 100.0 + i, "tokens_used": 10,
                 "success": i >= failures, "error_message": None if i >= failures else "boom",
             })
     with engine.begin() as conn:

@@ -98,7 +98,7 @@ def _execution(i, agent_version, when, output, success=True):
     return {
         "id": f"{i:032x}-{i:016x}", "trace_id": f"{i:032x}", "span_id": f"{i:016x}", "timestamp": when,
         "input": "What is the capital of France?" if i % 2 else "What is the capital of Japan?",
-        "output": output, "duration": 100.0 + i, "success": success, "agent_name": "support-bot",
+        "output": output, "duration_ms": 100.0 + i, "success": success, "agent_name": "support-bot",
         "agent_version": agent_version, "input_tokens": 10, "output_tokens": 5, "cost_usd": 0.001,
         "error_message": None if success else "upstream timeout",
     }

@@ -111,7 +111,7 @@ def test_run_on_recorded_executions(tmp_path, capsys):
         conn.execute(insert(AgentExecution), [
             {"id": f"{i:032x}-{i:016x}", "trace_id": f"{i:032x}", "span_id": f"{i:016x}",
              "timestamp": now - timedelta(minutes=i), "input": f"question {i}", "agent_name": "prod-bot",
-             "agent_version": "3" if i < 6 else "2", "duration": 100.0 + i,
+             "agent_version": "3" if i < 6 else "2", "duration_ms": 100.0 + i,
              "output": "You are an idiot." if i == 1 else f"A calm answer to question {i}."}
             for i in range(1, 9)
         ])

@@ -91,7 +91,7 @@ def generate(
         out["spans"].insert(len(out["spans"]) - llm_per_exec - tools_per_exec,
                             _span(trace_id, root, None, f"invoke_agent {agent}", "agent", service, t0, end, ok, agent, exec_id))
         out["agent_executions"].append({
-            "id": exec_id, "agent_id": None, "timestamp": t0, "input": None, "output": None, "duration": duration,
+            "id": exec_id, "agent_id": None, "timestamp": t0, "input": None, "output": None, "duration_ms": duration,
             "tokens_used": tokens_in + tokens_out, "success": ok, "error_message": None if ok else "agent failed",
             "trace_id": trace_id, "span_id": root, "agent_name": agent, "agent_version": "1.0",
             "service_name": service, "end_time": end, "input_tokens": tokens_in, "output_tokens": tokens_out,

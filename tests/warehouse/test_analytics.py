@@ -21,7 +21,7 @@ T0 = datetime(2026, 11, 3, 9, 0, tzinfo=timezone.utc)
 
 
 def _execution(i: int, minute: int, agent: str, duration: float, success: bool = True) -> dict:
-    return {"id": f"{i:032x}-{i:016x}", "timestamp": T0 + timedelta(minutes=minute, seconds=i % 50), "duration": duration,
+    return {"id": f"{i:032x}-{i:016x}", "timestamp": T0 + timedelta(minutes=minute, seconds=i % 50), "duration_ms": duration,
             "tokens_used": 0, "success": success, "trace_id": f"{i:032x}", "span_id": f"{i:016x}", "agent_name": agent,
             "service_name": "svc", "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0, "llm_call_count": 0,
             "tool_call_count": 0, "is_agent_span": True}
@@ -132,7 +132,7 @@ def test_dashboard_queries(engine):
     assert kpis["executions"] == 120 and kpis["active_agents"] == len({e["agent_name"] for e in executions})
     assert kpis["error_rate"] == pytest.approx(sum(not e["success"] for e in executions) / 120)
     assert kpis["cost_usd"] == pytest.approx(sum(c["cost_usd"] for c in data["llm_calls"]))
-    assert kpis["latency_p95_ms"] == pytest.approx(np.percentile([e["duration"] for e in executions], 95, method="inverted_cdf"))
+    assert kpis["latency_p95_ms"] == pytest.approx(np.percentile([e["duration_ms"] for e in executions], 95, method="inverted_cdf"))
     top = queries.top_agents(analytics, T0, end, by="cost_usd", limit=3)
     assert len(top) == 3 and top.cost_usd.is_monotonic_decreasing
     models = queries.top_models(analytics, T0, end)

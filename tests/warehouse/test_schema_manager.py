@@ -7,21 +7,8 @@ from sqlalchemy import Column, String, inspect
 
 from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.schema_manager import SchemaManager
-from tests.conftest import drop_postgres_database, new_postgres_database
 
 ROLLUPS = {"rollup_executions", "rollup_llm", "rollup_tools", "rollup_state"}
-
-
-@pytest.fixture
-def empty_url(dialect, tmp_path):
-    if dialect == "sqlite":
-        yield f"sqlite:///{tmp_path}/empty.db"
-        return
-    url = new_postgres_database(migrated=False)
-    try:
-        yield url
-    finally:
-        drop_postgres_database(url)
 
 
 def test_versions_up_and_down(empty_url):
