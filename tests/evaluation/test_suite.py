@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from agentotel.evaluation.suite import SuiteError, load_suite
+from agentotel.cli import main
+from agentotel.evaluation.suite import SuiteError, load_suite, suite_from_dict
 
 YAML_SUITE = """
 name: geography
@@ -47,25 +48,55 @@ def test_yaml_and_json_suites_load_to_the_same_content(tmp_path):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("cases:\n  - id: a\n    expected: x\n", "case #1 ('a'): 'input' is required"),
-        ("cases:\n  - input: q\n  - input: r\n    tags: {a: 1}\n", "case #2 ('case-2'): 'tags' must be a list"),
-        ("cases:\n  - id: a\n    input: q\n  - id: a\n    input: r\n", "case #2 ('a'): duplicate id, first used by case #1"),
-        ("cases:\n  - id: a\n    input: q\n    expcted: x\n", "case #1 ('a'): unknown field(s) ['expcted']"),
-        ("cases:\n  - id: a\n    input: q\n    required_points: [ok, {x: 1}]\n", "'required_points' item 2 must be text"),
-        ("cases: []\n", "'cases' must be a non-empty list"),
-        ("cases:\n  - [1, 2]\n", "case #1: a case must be a mapping, got list"),
-        ("name: x\ncases:\n  - input: q\n    expected: {a: b}\n", "'expected' must be text or a list of texts"),
-        ("cases:\n  - input: q\n  bad: [\n", "invalid YAML at line"),
-        ("evaluators: accuracy\ncases:\n  - input: q\n", "'evaluators' must be a list"),
+        ("cases:\n  - id: a\n    expected: x\n", ":2: case #1 ('a'): 'input' is required"),
+        ("cases:\n  - input: q\n  - input: r\n    tags: {a: 1}\n", ":4: case #2 ('case-2'): 'tags': Input should be a valid list"),
+        ("cases:\n  - id: a\n    input: q\n  - id: a\n    input: r\n", ":4: case #2 ('a'): duplicate id, first used by case #1"),
+        ("cases:\n  - id: a\n    input: q\n    expcted: x\n", ":4: case #1 ('a'): unknown field 'expcted'"),
+        ("cases:\n  - id: a\n    input: q\n    required_points: [ok, {x: 1}]\n",
+         ":4: case #1 ('a'): 'required_points' item 2: Input should be a valid string"),
+        ("cases: []\n", ":1: 'cases': List should have at least 1 item"),
+        ("cases:\n  - [1, 2]\n", ":2: case #1: must be a mapping, got list"),
+        ("name: x\ncases:\n  - input: q\n    expected: {a: b}\n", ":4: case #1 ('case-1'): 'expected': must be text or a list of texts"),
+        ("cases:\n  - input: q\n  bad: [\n", "invalid YAML at line 3"),
+        ("evaluators: accuracy\ncases:\n  - input: q\n", ":1: 'evaluators': Input should be a valid list"),
+        ("evaluators:\n  - accuracy\n  - {metric: x}\ncases:\n  - input: q\n", ":3: evaluator #2: 'name' is required"),
+        ("cases:\n  - input: q\n    expected: [a, {b: 1}]\n", ":3: case #1 ('case-1'): 'expected': item 2 must be text, got dict"),
+        ("- input: q\n- input: [{role: user}]\n", ":2: case #2 ('case-2'): 'input': as a list must hold chat messages"),
+        ("name: [1]\ncases:\n  - input: q\n", ":1: 'name': Input should be a valid string"),
+        ("cases:\n  - input: q\n    metadata: [1]\n    tags: 3\n", ":4: case #1 ('case-1'): 'tags': Input should be a valid list (and 1 more)"),
     ],
 )
-def test_malformed_suites_name_file_and_case(tmp_path, content, message):
+def test_malformed_suites_name_file_line_and_case(tmp_path, content, message):
     path = tmp_path / "bad.yaml"
     path.write_text(content)
     with pytest.raises(SuiteError) as excinfo:
         load_suite(path)
-    assert str(path) in str(excinfo.value)
+    assert str(excinfo.value).startswith(str(path))
     assert message in str(excinfo.value)
+    assert "\n" not in str(excinfo.value)
+
+
+def test_json_suite_errors_name_the_line_too(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"cases": [{"input": "q"}, {"input": "r", "tags": {"a": 1}}]}, indent=2))
+    with pytest.raises(SuiteError, match=r"bad\.json:8: case #2 \('case-2'\): 'tags': Input should be a valid list"):
+        load_suite(path)
+
+
+def test_suite_given_as_data_is_validated_by_the_same_models():
+    suite = suite_from_dict([{"input": "q", "expected": 42}], default_name="inline")
+    assert suite.name == "inline" and suite.cases[0].expected == "42"
+    with pytest.raises(SuiteError, match=r"^<suite>: case #1 \('case-1'\): 'input' is required$"):
+        suite_from_dict([{"expected": "x"}])
+
+
+def test_eval_run_on_a_bad_suite_prints_one_line_and_exits_2(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: broken\ncases:\n  - id: a\n    input: q\n    tags: {a: 1}\n")
+    code = main(["eval", "run", str(path), "--agent", "tests.evaluation.sample_agents:qa_agent", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == f"agentotel: error: {path}:5: case #1 ('a'): 'tags': Input should be a valid list\n"
 
 
 def test_bad_json_and_missing_file(tmp_path):
