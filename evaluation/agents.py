@@ -17,21 +17,13 @@ import weakref
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from agentotel.evaluation.base import AgentResponse, TestCase, input_as_text
 
 
 class AgentLoadError(ValueError):
     """A ``module:function`` reference that cannot be loaded."""
-
-
-@runtime_checkable
-class Agent(Protocol):
-    name: str
-    version: str
-
-    async def run(self, case: TestCase) -> AgentResponse: ...
 
 
 def error_type_of(exc: BaseException) -> str:

@@ -12,10 +12,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from agentotel.evaluation.agents import Agent
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -73,6 +70,16 @@ class AgentResponse:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """An agent under evaluation: ``run`` returns the response, with a failure in ``error``, never raising."""
+
+    name: str
+    version: str
+
+    async def run(self, case: TestCase) -> AgentResponse: ...
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,10 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCod
 
 from agentotel.core import semconv as sc
 from agentotel.core.version import __version__
-from agentotel.evaluation.agents import Agent, error_type_of
+from agentotel.evaluation.agents import error_type_of
 from agentotel.evaluation.aggregate import ResultAggregator
 from agentotel.evaluation.base import (
+    Agent,
     AgentResponse,
     BaseEvaluator,
     CaseResult,

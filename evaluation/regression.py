@@ -7,12 +7,11 @@ comparison are adjusted with Benjamini-Hochberg. A metric regressed when it move
 direction, its adjusted p-value is below ``alpha``, and the change is beyond the practical threshold:
 an absolute change for 0..1 scores and pass rates, a relative change for latency, cost and counts.
 It also reports percentage change, percentiles, Cohen's d, Cliff's delta, a bootstrap CI of the mean
-difference and an anomaly score (robust z) of the current mean against earlier runs.
+difference and an anomaly score (``agentotel.core.anomaly``, robust) of the current mean against earlier runs.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from agentotel.alerting.manager import AlertManager
 from agentotel.core import anomaly
 from agentotel.evaluation import stats
 from agentotel.evaluation.base import CaseResult, MetricDefinition, finite_or_none, json_safe
@@ -440,11 +440,11 @@ class RegressionDetector:
         severity: str | None = None,
         rule_id: str = "evaluation.regression",
         labels: Mapping[str, str] | None = None,
-    ) -> Any:
+    ) -> int | None:
         """Raise an alert for a report with regressions (None when there is none).
 
-        Uses ``agentotel.alerting.manager.AlertManager`` when the alerting component is installed,
-        otherwise inserts a plain ``alerts`` row; returns what the manager returned or the row id.
+        Through ``agentotel.alerting.manager.AlertManager`` (a firing alert with the same labels is updated,
+        not duplicated); returns the alert id.
         """
         report = report or self.last_report
         if report is None or not report.has_regression:
@@ -452,13 +452,7 @@ class RegressionDetector:
         severity = severity or ("critical" if any((c.practical_change or 0) >= 4 * report.threshold for c in report.regressions) else "warning")
         alert_labels = regression_labels(report, labels)
         message = regression_message(report)
-        try:
-            from agentotel.alerting.manager import AlertManager
-        except ImportError:
-            AlertManager = None  # noqa: N806
-        if AlertManager is not None:
-            return AlertManager(engine).create_alert(rule_id=rule_id, severity=severity, message=message, labels=alert_labels)
-        return _insert_alert_row(engine, rule_id, severity, message, alert_labels)
+        return AlertManager(engine).create_alert(rule_id=rule_id, severity=severity, message=message, labels=alert_labels)
 
 
 def regression_labels(report: RegressionReport, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -486,22 +480,3 @@ def regression_message(report: RegressionReport) -> str:
         f"Evaluation regression for {who}{' ' + str(version) if version else ''}: run {report.current_run_id} vs "
         f"baseline {report.baseline_run_id}: " + "; ".join(parts)
     )
-
-
-def _insert_alert_row(engine: Any, rule_id: str, severity: str, message: str, labels: dict[str, str]) -> int:
-    from sqlalchemy import insert
-
-    from agentotel.warehouse.models import Alert
-
-    # Same identity as the alerting component's fingerprint (rule + label set), so either path dedups alike.
-    canonical = json.dumps({"rule_id": rule_id, "labels": labels}, sort_keys=True, separators=(",", ":"))
-    fingerprint = hashlib.sha256(canonical.encode()).hexdigest()[:32]
-    now = datetime.now(timezone.utc)
-    with engine.begin() as conn:
-        result = conn.execute(
-            insert(Alert).values(
-                rule_id=rule_id, timestamp=now, severity=severity, message=message, acknowledged=False,
-                status="firing", fingerprint=fingerprint, labels=labels, updated_at=now,
-            )
-        )
-        return int(result.inserted_primary_key[0])
