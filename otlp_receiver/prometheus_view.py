@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from agentotel.processors.records import SpanBatch
 
@@ -184,7 +184,5 @@ class ReceiverMetrics:
     # -- serving -------------------------------------------------------------------------------
     def serve(self, host: str = "127.0.0.1", port: int = 9464) -> MetricsServer:
         """Start ``/metrics`` on ``host:port`` (port 0 picks a free one) in a daemon thread."""
-        from prometheus_client import start_http_server
-
         server, thread = start_http_server(port, addr=host, registry=self.registry)
         return MetricsServer(server, thread)

@@ -36,7 +36,7 @@ class ReceiverServer:
     def start(self) -> ReceiverServer:
         from agentotel.processors.logs import attach_pending_content, write_logs
         from agentotel.processors.metrics import link_pending_metrics, write_metrics
-        from agentotel.processors.prometheus_view import ReceiverMetrics
+        from agentotel.otlp_receiver.prometheus_view import ReceiverMetrics
 
         s = self.settings
         self.engine: Engine = create_db_engine(self.db_url)

@@ -164,7 +164,7 @@ def test_empty_warehouse_explains_how_to_send_data(db_url, monkeypatch):
 
 def test_system_page_reads_receiver_health(seeded, monkeypatch):
     from agentotel.dashboard.data import RECEIVER_METRICS_ENV
-    from agentotel.processors.prometheus_view import ReceiverMetrics
+    from agentotel.otlp_receiver.prometheus_view import ReceiverMetrics
     from tests.conftest import free_port
 
     receiver = ReceiverMetrics()

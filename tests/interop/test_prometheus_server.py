@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from agentotel.processors.prometheus_view import ReceiverMetrics
+from agentotel.otlp_receiver.prometheus_view import ReceiverMetrics
 from tests.interop.support import OTEL_CONFIG, promql, running_prometheus, wait_for
 from tests.interop.test_prometheus_view import known_batch
 

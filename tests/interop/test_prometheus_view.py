@@ -6,7 +6,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from agentotel.processors.prometheus_view import OTHER, LabelLimiter, ReceiverMetrics
+from agentotel.otlp_receiver.prometheus_view import OTHER, LabelLimiter, ReceiverMetrics
 from agentotel.processors.records import SpanBatch, SpanRecord
 
 SECOND = 1_000_000_000
