@@ -5,7 +5,7 @@
     registry.register_agent(AgentMetadata("support-bot", "1.2.0", model_type="gpt-4o"), actor="ana")
     registry.versions.promote("support-bot", "1.2.0", "dev", actor="ana")
 
-Read-only queries for dashboards live in ``agentotel.warehouse.registry_queries`` (versions,
+Read-only queries for dashboards live in ``agentotel.registry.queries`` (versions,
 environments, deployments, changelog, audit log) and ``agentotel.registry.telemetry`` (discovered
 versions, executions / cost / error rate per version and per environment).
 """
@@ -32,17 +32,7 @@ from agentotel.registry.gate import (
     policies_from_env,
 )
 from agentotel.registry.metadata import AgentMetadata
-from agentotel.registry.registry import AgentRegistry
-from agentotel.registry.telemetry import (
-    EnvironmentOverview,
-    VersionStats,
-    discovered_versions,
-    environment_overview,
-    environment_stats,
-    version_stats,
-)
-from agentotel.registry.versions import VersionManager
-from agentotel.warehouse.registry_queries import (
+from agentotel.registry.queries import (
     ENVIRONMENTS,
     AgentVersion,
     AuditEntry,
@@ -55,6 +45,16 @@ from agentotel.warehouse.registry_queries import (
     environment_states,
     list_agent_versions,
 )
+from agentotel.registry.registry import AgentRegistry
+from agentotel.registry.telemetry import (
+    EnvironmentOverview,
+    VersionStats,
+    discovered_versions,
+    environment_overview,
+    environment_stats,
+    version_stats,
+)
+from agentotel.registry.versions import VersionManager
 
 __all__ = [
     "DEFAULT_POLICIES",

@@ -200,7 +200,7 @@ def _pairs(items: list[str], flag: str, json_values: bool) -> dict[str, Any]:
 
 def _register(args: argparse.Namespace) -> int:
     from agentotel.registry import AgentRegistry
-    from agentotel.warehouse.registry_queries import get_agent_version
+    from agentotel.registry.queries import get_agent_version
 
     def action(engine) -> int:
         metadata = _metadata_from_args(args)
@@ -355,7 +355,7 @@ def _rollback(args: argparse.Namespace) -> int:
 
 def _history(args: argparse.Namespace) -> int:
     from agentotel.registry import AgentNotFound, audit_log
-    from agentotel.warehouse.registry_queries import agent_exists
+    from agentotel.registry.queries import agent_exists
 
     def action(engine) -> int:
         if not agent_exists(engine, args.name):

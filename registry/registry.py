@@ -22,11 +22,7 @@ from agentotel.registry.errors import (
     VersionNotFound,
 )
 from agentotel.registry.metadata import IMMUTABLE_FIELDS, MUTABLE_FIELDS, AgentMetadata, validate_name
-from agentotel.registry.store import clean_reason, insert_audit, validate_actor, write_transaction
-from agentotel.registry.versions import VersionManager
-from agentotel.warehouse.models import Agent
-from agentotel.warehouse.registry_models import RegistryChangelog
-from agentotel.warehouse.registry_queries import (
+from agentotel.registry.queries import (
     AgentVersion,
     AuditEntry,
     agent_exists,
@@ -37,6 +33,10 @@ from agentotel.warehouse.registry_queries import (
     list_agent_versions,
     version_sort_key,
 )
+from agentotel.registry.store import clean_reason, insert_audit, validate_actor, write_transaction
+from agentotel.registry.versions import VersionManager
+from agentotel.warehouse.models import Agent
+from agentotel.warehouse.registry_models import RegistryChangelog
 
 _REGISTRATION_ATTEMPTS = 3
 AGENTS = Agent.__table__

@@ -17,8 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, case, func, select
 
 from agentotel.core.utc import as_utc
-from agentotel.warehouse.models import AgentExecution, Span
-from agentotel.warehouse.registry_queries import (
+from agentotel.registry.queries import (
     ENVIRONMENTS,
     AgentVersion,
     bind_connection,
@@ -26,6 +25,7 @@ from agentotel.warehouse.registry_queries import (
     list_agent_versions,
     version_sort_key,
 )
+from agentotel.warehouse.models import AgentExecution, Span
 
 ENVIRONMENT_ALIASES = {
     "development": "dev",

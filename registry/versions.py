@@ -29,16 +29,7 @@ from agentotel.registry.errors import (
     VersionNotFound,
 )
 from agentotel.registry.gate import GateDecision, PromotionGate, WarehouseEvaluationStore
-from agentotel.registry.store import (
-    audit_attempt,
-    clean_reason,
-    insert_audit,
-    utcnow,
-    validate_actor,
-    write_transaction,
-)
-from agentotel.warehouse.registry_models import RegistryChangelog, RegistryDeployment, RegistryEnvironment
-from agentotel.warehouse.registry_queries import (
+from agentotel.registry.queries import (
     ENVIRONMENTS,
     AgentVersion,
     AuditEntry,
@@ -55,6 +46,15 @@ from agentotel.warehouse.registry_queries import (
     get_deployment,
     list_agent_versions,
 )
+from agentotel.registry.store import (
+    audit_attempt,
+    clean_reason,
+    insert_audit,
+    utcnow,
+    validate_actor,
+    write_transaction,
+)
+from agentotel.warehouse.registry_models import RegistryChangelog, RegistryDeployment, RegistryEnvironment
 
 _UNSET: Any = object()
 

@@ -7,7 +7,7 @@ import pytest
 from agentotel.core.secrets import REDACTED, is_secret_key, redact_secrets
 from agentotel.registry import AgentMetadata, InvalidMetadata
 from agentotel.registry.gate import GatePolicy, policies_from_env
-from agentotel.warehouse.registry_queries import version_sort_key
+from agentotel.registry.queries import version_sort_key
 
 
 @pytest.mark.parametrize("version", ["1.0.0", "0.1.2", "2.0.0-rc.1", "1.2.3-alpha.1+build.7", "10.20.30"])

@@ -1,8 +1,9 @@
-"""Read queries of the agent registry: versions, environments, deployments, changelog, audit log.
+"""The registry's reads: versions, environments, deployments, changelog, audit log.
 
 Every function takes an ``Engine`` or an open ``Connection`` and returns frozen dataclasses (a list of
-them becomes a DataFrame with ``pandas.DataFrame(rows)``). Used by ``agentotel.registry`` and the
-dashboard; nothing here writes.
+them becomes a DataFrame with ``pandas.DataFrame(rows)``). Used by the rest of ``agentotel.registry``
+and, through its package API, the dashboard; nothing here writes. (Per-version telemetry figures are
+in ``telemetry.py``.)
 """
 
 from __future__ import annotations
