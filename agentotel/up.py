@@ -17,8 +17,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from agentotel.core.errors import CommandError
-from agentotel.core.settings import DatabaseSettings
-from agentotel.otlp_receiver.cli import add_receiver_arguments, receiver_settings
+from agentotel.core.settings import AlertingSettings, DatabaseSettings, ReceiverSettings
+from agentotel.otlp_receiver.cli import add_receiver_arguments
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +39,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 EXPORTED_TABLES = ("agent_executions", "llm_calls", "tool_calls", "spans")
 
 
-def _maintenance_tasks(args: argparse.Namespace, db_url: str) -> list[tuple[float, object]]:
+def _maintenance_tasks(args: argparse.Namespace, database: DatabaseSettings) -> list[tuple[float, object]]:
     """Retention (hourly) and scheduled exports; the receiver itself refreshes the rollups."""
     from agentotel.core.durations import parse_duration
     from agentotel.warehouse.manager import DatabaseManager
 
-    manager = DatabaseManager(db_url)
+    manager = DatabaseManager(settings=database)
     tasks: list[tuple[float, object]] = []
     age = parse_duration(args.retention)
     if age > timedelta(0):
@@ -67,9 +67,10 @@ def run_up(args: argparse.Namespace) -> int:
 
     for noisy in ("httpx", "httpx2", "openai"):  # the demo's client requests are not news
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    db_url = DatabaseSettings.from_env(args.db).url
-    settings = receiver_settings(args)
-    server = ReceiverServer(db_url, settings, periodic_tasks=_maintenance_tasks(args, db_url)).start()
+    database = DatabaseSettings.resolve(args)
+    db_url = database.url
+    settings = ReceiverSettings.resolve(args)
+    server = ReceiverServer(database, settings, periodic_tasks=_maintenance_tasks(args, database)).start()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -81,22 +82,26 @@ def run_up(args: argparse.Namespace) -> int:
         from agentotel.alerting.service import start_background
 
         try:
-            threads.append(start_background(server.engine, rules, stop))
+            threads.append(start_background(server.engine, rules, stop,
+                                            allow_hosts=AlertingSettings.from_env().allow_hosts))
         except ValueError as exc:  # RuleError included: the message names file, line and rule
             server.stop()
             raise CommandError(f"alert rules not loaded: {exc}") from None
     if not args.no_dashboard:
+        from agentotel.dashboard.cli import dashboard_env
+
         children.append(
             subprocess.Popen(
-                [sys.executable, "-m", "agentotel", "dashboard", "--db", db_url, "--host", settings.host,
+                [sys.executable, "-m", "agentotel", "dashboard", "--host", settings.host,
                  "--port", str(args.dashboard_port),
-                 "--receiver-metrics", f"http://{settings.host}:{settings.metrics_port}/metrics"]
+                 "--receiver-metrics", f"http://{settings.host}:{settings.metrics_port}/metrics"],
+                env=dashboard_env(db_url),  # the URL (and its password) stays out of the process list
             )  # fmt: skip
         )
         print(f"dashboard: http://{settings.host}:{args.dashboard_port}", flush=True)
     print(
         f"receiver: OTLP/gRPC {settings.host}:{server.grpc_port}  OTLP/HTTP http://{settings.host}:{server.http_port}"
-        f"  metrics http://{settings.host}:{settings.metrics_port}/metrics  warehouse {db_url}",
+        f"  metrics http://{settings.host}:{settings.metrics_port}/metrics  warehouse {database.display_url}",
         flush=True,
     )
     if args.demo:

@@ -5,17 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 
-RULES_ENV = "AGENTOTEL_ALERT_RULES"
+from agentotel.core.cli_args import add_database_argument
+from agentotel.core.settings import ALERT_RULES_ENV
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", help="warehouse URL (default: MONITORING_DB_URL or sqlite:///monitoring.db)")
+    add_database_argument(common)
     alerts = sub.add_parser("alerts", help="alert rules, alerts, silences and notifications")
     actions = alerts.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
 
     run = actions.add_parser("run", parents=[common], help="evaluate rules and deliver notifications")
-    run.add_argument("--rules", help=f"rules file (default: ${RULES_ENV})")
+    run.add_argument("--rules", help=f"rules file (default: ${ALERT_RULES_ENV})")
     mode = run.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="one round, then deliver what is due and exit")
     mode.add_argument("--interval", type=float, help="seconds between rule evaluations (overrides the file)")
@@ -53,9 +54,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _engine(args: argparse.Namespace):
-    from agentotel.warehouse.engine import create_db_engine
+    from agentotel.core.settings import DatabaseSettings
+    from agentotel.warehouse.engine import open_warehouse
 
-    return create_db_engine(args.db)
+    return open_warehouse(DatabaseSettings.resolve(args))
 
 
 def _load(path: str):
@@ -75,19 +77,18 @@ def _run(args: argparse.Namespace) -> int:
     from agentotel.alerting.rules import AlertingConfig
     from agentotel.alerting.service import AlertingService
     from agentotel.core.errors import CommandError
-    from agentotel.core.settings import env_str
-    from agentotel.warehouse.migrate import upgrade
+    from agentotel.core.settings import AlertingSettings
 
-    path = args.rules or env_str(RULES_ENV)
+    settings = AlertingSettings.resolve(args)
+    path = settings.rules_file
     config = _load(path) if path else AlertingConfig()
     if args.interval is not None:
         if args.interval <= 0:
             raise CommandError("--interval must be positive")
         config.settings["evaluation_interval"] = timedelta(seconds=args.interval)
     engine = _engine(args)
-    upgrade(engine)
     try:
-        service = AlertingService(engine, config)
+        service = AlertingService(engine, config, allow_hosts=settings.allow_hosts)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     if args.once:

@@ -33,7 +33,7 @@ import httpx
 from agentotel.alerting.ssrf import AddressPolicy, ResolutionError, SSRFError
 from agentotel.core.retry_after import retry_after_seconds
 from agentotel.core.secrets import install_log_filter, redact_text, register_secret
-from agentotel.core.settings import env_str
+from agentotel.core.settings import secret_from_env
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def resolve_secret(options: Mapping[str, Any], name: str, required: bool = True)
     """The secret ``name`` from ``name`` / ``name_env`` / ``name_file`` options."""
     if options.get(f"{name}_env"):
         var = str(options[f"{name}_env"])
-        value = env_str(var)
+        value = secret_from_env(var)
         if not value and required:
             raise ValueError(f"environment variable {var} (or {var}_FILE) is not set")
     elif options.get(f"{name}_file"):

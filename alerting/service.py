@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,16 +31,18 @@ class AlertingService:
     """Rules engine + alert manager + notification queue wired from one rules file.
 
     ``strict_channels``: fail on a channel that cannot be built (missing secret) instead of disabling it.
+    ``allow_hosts``: internal hosts the channels may reach besides the file's ``settings.allow_hosts``
+    (``AlertingSettings.allow_hosts``, resolved by the command).
     """
 
     def __init__(self, engine: Engine, config: AlertingConfig, source: Any | None = None,
                  handlers: dict[str, Handler] | None = None, queue_settings: QueueSettings | None = None,
-                 actor: str = "system", strict_channels: bool = False) -> None:
+                 actor: str = "system", strict_channels: bool = False, allow_hosts: Iterable[str] = ()) -> None:
         self.engine = engine
         self.config = config
         if handlers is None:
-            handlers = build_handlers(config.channels, AddressPolicy(config.settings.get("allow_hosts", [])),
-                                      strict=strict_channels)
+            policy = AddressPolicy([*config.settings.get("allow_hosts", []), *allow_hosts])
+            handlers = build_handlers(config.channels, policy, strict=strict_channels)
         record_config_change(engine, config, actor)
         self.queue = NotificationQueue(engine, handlers, queue_settings or QueueSettings.from_config(config))
         self.manager = AlertManager(engine, config, self.queue)
@@ -71,14 +74,15 @@ class AlertingService:
 
 
 def start_background(engine: Engine, rules_path: str | Path | None, stop_event: threading.Event,
-                     source: Any | None = None, poll_interval: float = 1.0) -> threading.Thread:
+                     source: Any | None = None, poll_interval: float = 1.0,
+                     allow_hosts: Iterable[str] = ()) -> threading.Thread:
     """Start the alerting service in a daemon thread (for ``agentotel up``); stops when ``stop_event`` is set.
 
     Without a rules file the service still delivers notifications of alerts created through the API
     (e.g. evaluation regressions) — there are just no rules and no channels.
     """
     config = load_rules(rules_path) if rules_path else AlertingConfig()
-    service = AlertingService(engine, config, source)
+    service = AlertingService(engine, config, source, allow_hosts=allow_hosts)
     thread = threading.Thread(target=service.run, args=(stop_event, poll_interval), name="agentotel-alerting",
                               daemon=True)
     thread.start()

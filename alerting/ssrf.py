@@ -3,7 +3,8 @@
 A channel URL (or SMTP host) whose host resolves to a loopback, link-local (cloud metadata, e.g.
 169.254.169.254), private, shared, reserved or multicast address is refused unless the host, the address
 or a network containing it is allow-listed (rules ``settings.allow_hosts`` and the environment variable
-``AGENTOTEL_ALERT_ALLOW_HOSTS``, comma-separated). Redirects are checked the same way before they are
+``AGENTOTEL_ALERT_ALLOW_HOSTS``, comma-separated, which ``AlertingSettings`` resolves and the command passes
+in). Redirects are checked the same way before they are
 followed. Every address a name resolves to must pass, so a name that also resolves to an internal address
 is refused.
 """
@@ -15,9 +16,6 @@ import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from agentotel.core.settings import env_list
-
-ALLOW_ENV = "AGENTOTEL_ALERT_ALLOW_HOSTS"
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -38,8 +36,9 @@ def is_internal(ip: IPAddress) -> bool:
 class AddressPolicy:
     """Decides whether a channel may connect to a URL or host."""
 
-    def __init__(self, allow: Iterable[str] = (), use_env: bool = True) -> None:
-        entries = [*allow, *(env_list(ALLOW_ENV) if use_env else [])]
+    def __init__(self, allow: Iterable[str] = ()) -> None:
+        """``allow``: host names, addresses and networks that may be reached although internal."""
+        entries = list(allow)
         self.allowed_hosts: set[str] = set()
         self.allowed_networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
         for entry in entries:

@@ -51,7 +51,7 @@ def main() -> None:
     engine = create_db_engine(args.db or f"sqlite:///{tempfile.mkdtemp()}/outage.db")
     upgrade(engine)
     handler = WebhookHandler("hook", {"url": f"http://127.0.0.1:{server.server_address[1]}/"},
-                             AddressPolicy(["127.0.0.1"], use_env=False))
+                             AddressPolicy(["127.0.0.1"]))
     queue = NotificationQueue(engine, {"hook": handler},
                               QueueSettings(backoff_base=timedelta(seconds=args.backoff_base), max_attempts=50))
     manager = AlertManager(engine)

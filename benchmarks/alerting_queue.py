@@ -52,7 +52,7 @@ def main() -> None:
     engine = create_db_engine(url)
     upgrade(engine)
     handler = WebhookHandler("hook", {"url": f"http://127.0.0.1:{server.server_address[1]}/"},
-                             AddressPolicy(["127.0.0.1"], use_env=False))
+                             AddressPolicy(["127.0.0.1"]))
     queue = NotificationQueue(engine, {"hook": handler}, QueueSettings(batch_size=500, dedup_window=timedelta(minutes=5)))
 
     alerts = []

@@ -21,6 +21,7 @@ import dataclasses
 import logging
 import os
 from argparse import Namespace
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -125,6 +126,12 @@ def secret_from_env(name: str) -> str | None:
     The one lookup of a variable the user chooses; everything else the server reads is a setting above.
     """
     return env_str(name)
+
+
+def child_environment(overrides: Mapping[str, str], base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a child process: this process's (or ``base``) with ``overrides`` set. How a
+    command hands resolved settings to a process it starts (the dashboard's Streamlit server)."""
+    return {**(os.environ if base is None else base), **overrides}
 
 
 def _given(args: Namespace | None, name: str):

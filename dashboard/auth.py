@@ -8,7 +8,8 @@ Users and API keys come from the environment (or ``NAME_FILE``), never in plain 
 
 Roles are ``viewer`` < ``operator`` < ``admin``. Auth is on when any user or key is configured; with none,
 everyone is ``AGENTOTEL_DASHBOARD_ANONYMOUS_ROLE`` (default ``operator``) named ``local`` — the CLI
-refuses that on a non-loopback address. Logins (never the secret) are logged; actions are audited by the
+refuses that on a non-loopback address. ``DashboardSettings`` (``agentotel.core.settings``) reads the
+variables; ``AuthConfig.from_settings`` parses them. Logins (never the secret) are logged; actions are audited by the
 components they change (alerting, registry) with the user's name as the actor.
 """
 
@@ -18,19 +19,18 @@ import base64
 import hashlib
 import hmac
 import logging
-import os
 import secrets
 import time
 from dataclasses import dataclass
 
-from agentotel.core.settings import env_str
+from agentotel.core.settings import DASHBOARD_ANONYMOUS_ROLE_ENV as ANONYMOUS_ROLE_ENV
+from agentotel.core.settings import DASHBOARD_API_KEYS_ENV as API_KEYS_ENV
+from agentotel.core.settings import DASHBOARD_USERS_ENV as USERS_ENV
+from agentotel.core.settings import DashboardSettings
 
 logger = logging.getLogger("agentotel.dashboard.auth")
 
 ROLES = ("viewer", "operator", "admin")
-USERS_ENV = "AGENTOTEL_DASHBOARD_USERS"
-API_KEYS_ENV = "AGENTOTEL_DASHBOARD_API_KEYS"
-ANONYMOUS_ROLE_ENV = "AGENTOTEL_DASHBOARD_ANONYMOUS_ROLE"
 PBKDF2_ITERATIONS = 240_000
 SESSION_KEY = "agentotel_user"
 FAILURES_KEY = "agentotel_login_failures"
@@ -65,18 +65,23 @@ class AuthConfig:
         return bool(self.users or self.api_keys)
 
     @classmethod
-    def from_env(cls) -> AuthConfig:
-        """Read users, API keys and the anonymous role from the environment; malformed entries are
-        skipped with a warning that names the entry's position, never its content."""
-        role = (os.environ.get(ANONYMOUS_ROLE_ENV) or "operator").strip().lower()
+    def from_settings(cls, settings: DashboardSettings) -> AuthConfig:
+        """Users, API keys and the anonymous role of resolved settings; malformed entries are skipped with
+        a warning that names the entry's position, never its content."""
+        role = settings.anonymous_role
         if role not in ROLES:
             logger.warning("%s must be one of %s; using viewer", ANONYMOUS_ROLE_ENV, ", ".join(ROLES))
             role = "viewer"
         return cls(
-            users=tuple(_parse_entries(env_str(USERS_ENV) or "", USERS_ENV, "pbkdf2_sha256$")),
-            api_keys=tuple(_parse_entries(env_str(API_KEYS_ENV) or "", API_KEYS_ENV, "sha256:")),
+            users=tuple(_parse_entries(settings.users, USERS_ENV, "pbkdf2_sha256$")),
+            api_keys=tuple(_parse_entries(settings.api_keys, API_KEYS_ENV, "sha256:")),
             anonymous_role=role,
         )
+
+    @classmethod
+    def from_env(cls) -> AuthConfig:
+        """``from_settings`` of this process's ``DashboardSettings`` (the dashboard's script run is an edge)."""
+        return cls.from_settings(DashboardSettings.from_env())
 
 
 def _parse_entries(raw: str, source: str, scheme: str) -> list[Credential]:

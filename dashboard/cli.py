@@ -8,25 +8,31 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import os
 import signal
 import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from agentotel.core.cli_args import add_database_argument
+from agentotel.core.settings import (
+    DASHBOARD_DB_URL_ENV,
+    DASHBOARD_RECEIVER_METRICS_ENV,
+    DashboardSettings,
+    child_environment,
+)
+
 APP = Path(__file__).resolve().parent / "app.py"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("dashboard", help="run the Streamlit dashboard")
-    parser.add_argument("--db", help="warehouse URL (default MONITORING_DB_URL or sqlite:///monitoring.db)")
-    parser.add_argument("--host", default=os.environ.get("AGENTOTEL_DASHBOARD_HOST", "127.0.0.1"),
-                        help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("AGENTOTEL_DASHBOARD_PORT", "8501")),
-                        help="port (default 8501)")
+    add_database_argument(parser)
+    parser.add_argument("--host", help="address to bind (default: AGENTOTEL_DASHBOARD_HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default: AGENTOTEL_DASHBOARD_PORT or 8501)")
     parser.add_argument("--receiver-metrics", metavar="URL",
-                        help="the receiver's Prometheus endpoint for health figures (default http://127.0.0.1:9464/metrics)")
+                        help="the receiver's Prometheus endpoint for health figures "
+                             "(default: AGENTOTEL_DASHBOARD_RECEIVER_METRICS_URL or http://127.0.0.1:9464/metrics)")
     parser.add_argument("--allow-anonymous", action="store_true",
                         help="allow a non-loopback --host without users or API keys configured")
     parser.add_argument("--hash-password", action="store_true",
@@ -45,8 +51,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def streamlit_command(host: str, port: int) -> list[str]:
-    """The ``streamlit run`` command line: headless, no usage statistics, no file watcher."""
+def streamlit_command(host: str, port: int, quiet: bool = False) -> list[str]:
+    """The ``streamlit run`` command line: headless, no usage statistics, no file watcher; ``quiet`` logs
+    errors only (``agentotel up`` without ``-v``)."""
     return [
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.address", host,
@@ -58,33 +65,47 @@ def streamlit_command(host: str, port: int) -> list[str]:
         "--client.toolbarMode", "minimal",
         "--global.developmentMode", "false",
         "--theme.base", "light",
+        *(("--logger.level", "error") if quiet else ()),
     ]
 
 
 def dashboard_env(db_url: str | None, base: Mapping[str, str] | None = None,
                   receiver_metrics: str | None = None) -> dict[str, str]:
     """The environment of the Streamlit process: the warehouse URL travels here, not on the command line."""
-    from agentotel.dashboard.data import DB_URL_ENV, RECEIVER_METRICS_ENV
-
-    env = dict(os.environ if base is None else base)
-    if db_url:
-        env[DB_URL_ENV] = db_url
-    if receiver_metrics:
-        env[RECEIVER_METRICS_ENV] = receiver_metrics
+    overrides = {DASHBOARD_DB_URL_ENV: db_url, DASHBOARD_RECEIVER_METRICS_ENV: receiver_metrics}
+    env = child_environment({k: v for k, v in overrides.items() if v}, base)
     env.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
     return env
 
 
 def start_dashboard(db_url: str | None = None, host: str = "127.0.0.1", port: int = 8501,
-                    receiver_metrics: str | None = None, **popen_kwargs) -> subprocess.Popen:
-    """Start the dashboard as a child process and return it (the caller stops it)."""
+                    receiver_metrics: str | None = None, quiet: bool = False, **popen_kwargs) -> subprocess.Popen:
+    """Start the dashboard as a child process and return it (the caller stops it). ``quiet``: errors only,
+    and Streamlit's banner ("You can now view your Streamlit app…", "Stopping…") not printed."""
     env = dashboard_env(db_url, receiver_metrics=receiver_metrics)
-    return subprocess.Popen(streamlit_command(host, port), env=env, **popen_kwargs)
+    if quiet:
+        popen_kwargs.setdefault("stdout", subprocess.DEVNULL)
+    return subprocess.Popen(streamlit_command(host, port, quiet), env=env, **popen_kwargs)
+
+
+def refuse_exposure(settings: DashboardSettings, allow_anonymous: bool = False) -> None:
+    """``CommandError`` when the dashboard would listen beyond loopback with no login configured."""
+    from agentotel.core.errors import CommandError
+    from agentotel.dashboard import auth
+
+    if not is_loopback(settings.host) and not auth.AuthConfig.from_settings(settings).enabled and not allow_anonymous:
+        raise CommandError(
+            f"refusing to serve the dashboard on {settings.host} without login: set AGENTOTEL_DASHBOARD_USERS or "
+            "AGENTOTEL_DASHBOARD_API_KEYS (or pass --allow-anonymous)"
+        )
+    if not 0 < settings.port < 65536:
+        raise CommandError("--port must be between 1 and 65535")
 
 
 def run(args: argparse.Namespace) -> int:
     from agentotel.core.errors import CommandError
     from agentotel.dashboard import auth
+    from agentotel.warehouse.engine import open_warehouse
 
     if args.hash_password or args.hash_api_key:
         secret = sys.stdin.readline().rstrip("\n")
@@ -92,14 +113,10 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError("nothing on stdin to hash")
         print(auth.hash_password(secret) if args.hash_password else auth.hash_api_key(secret))
         return 0
-    if not is_loopback(args.host) and not auth.AuthConfig.from_env().enabled and not args.allow_anonymous:
-        raise CommandError(
-            f"refusing to serve the dashboard on {args.host} without login: set AGENTOTEL_DASHBOARD_USERS or "
-            "AGENTOTEL_DASHBOARD_API_KEYS (or pass --allow-anonymous)"
-        )
-    if not 0 < args.port < 65536:
-        raise CommandError("--port must be between 1 and 65535")
-    process = start_dashboard(args.db, args.host, args.port, args.receiver_metrics)
+    settings = DashboardSettings.resolve(args)
+    refuse_exposure(settings, args.allow_anonymous)
+    open_warehouse(settings.database).dispose()  # the pages read a reachable, migrated warehouse
+    process = start_dashboard(settings.database.url, settings.host, settings.port, settings.receiver_metrics_url)
     # Being stopped (SIGTERM from `agentotel up`, a supervisor, a test) stops Streamlit too: no orphans.
     signal.signal(signal.SIGTERM, lambda *_: process.terminate())
     try:

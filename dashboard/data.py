@@ -1,6 +1,7 @@
 """Cached wrappers around the warehouse query functions: the only way pages reach the database.
 
-The warehouse URL comes from ``AGENTOTEL_DASHBOARD_DB_URL`` (set by ``agentotel dashboard``), else
+The dashboard process is configured through its environment (``agentotel dashboard`` sets it); ``settings()``
+resolves it (``DashboardSettings``): the warehouse URL from ``AGENTOTEL_DASHBOARD_DB_URL``, else
 ``MONITORING_DB_URL``. Every read is ``st.cache_data`` with a short TTL and takes the URL as its first
 argument, so two warehouses never share cache entries. Actions (acknowledge, resolve, promote, rollback)
 go through the owning component, which audits them, and clear the cache.
@@ -9,7 +10,6 @@ go through the owning component, which audits them, and clear the cache.
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -18,28 +18,32 @@ import pandas as pd
 import streamlit as st
 
 from agentotel.core.secrets import redact_text
-from agentotel.core.settings import DEFAULT_DB_URL, env_str
+from agentotel.core.settings import DASHBOARD_DB_URL_ENV as DB_URL_ENV  # noqa: F401 - the CLI sets it
+from agentotel.core.settings import DASHBOARD_RECEIVER_METRICS_ENV as RECEIVER_METRICS_ENV  # noqa: F401 - likewise
+from agentotel.core.settings import DashboardSettings, DatabaseSettings
 
-DB_URL_ENV = "AGENTOTEL_DASHBOARD_DB_URL"
-RECEIVER_METRICS_ENV = "AGENTOTEL_DASHBOARD_RECEIVER_METRICS_URL"
-DEFAULT_RECEIVER_METRICS = "http://127.0.0.1:9464/metrics"
 TTL = 15  # seconds: fresh enough for a live view, cheap under auto-refresh
 MAX_ENTRIES = 256
 
 
+def settings() -> DashboardSettings:
+    """The dashboard's settings, resolved from this process's environment (the script run is its edge)."""
+    return DashboardSettings.from_env()
+
+
 def db_url() -> str:
-    return os.environ.get(DB_URL_ENV) or env_str("MONITORING_DB_URL", DEFAULT_DB_URL) or DEFAULT_DB_URL
+    return settings().database.url
 
 
 def receiver_metrics_url() -> str:
-    return os.environ.get(RECEIVER_METRICS_ENV) or DEFAULT_RECEIVER_METRICS
+    return settings().receiver_metrics_url
 
 
 @st.cache_resource(show_spinner=False)
 def engine(url: str):
     from agentotel.warehouse.engine import create_db_engine
 
-    return create_db_engine(url)
+    return create_db_engine(url, DatabaseSettings.from_env(url))  # pool and SSL as configured
 
 
 @st.cache_resource(show_spinner=False)
@@ -362,10 +366,10 @@ def registry_audit(url: str, name: str | None = None, limit: int = 100) -> pd.Da
 
 def promote(url: str, name: str, version: str, environment: str, *, actor: str, reason: str | None,
             override_reason: str | None, expected_active: str | None):
-    from agentotel.registry import VersionManager
+    from agentotel.registry import VersionManager, parse_policies
 
     try:
-        return VersionManager(engine(url)).promote(name, version, environment, actor=actor, reason=reason or None,
+        return VersionManager(engine(url), policies=parse_policies(settings().registry.gate)).promote(name, version, environment, actor=actor, reason=reason or None,
                                                    override_reason=override_reason or None,
                                                    expected_active=expected_active)
     finally:
@@ -373,10 +377,10 @@ def promote(url: str, name: str, version: str, environment: str, *, actor: str, 
 
 
 def rollback(url: str, name: str, environment: str, *, actor: str, reason: str, expected_active: str | None):
-    from agentotel.registry import VersionManager
+    from agentotel.registry import VersionManager, parse_policies
 
     try:
-        return VersionManager(engine(url)).rollback(name, environment, actor=actor, reason=reason,
+        return VersionManager(engine(url), policies=parse_policies(settings().registry.gate)).rollback(name, environment, actor=actor, reason=reason,
                                                     expected_active=expected_active)
     finally:
         clear()

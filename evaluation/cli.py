@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from datetime import datetime
 from typing import Any
 
+from agentotel.core.cli_args import add_database_argument
 from agentotel.core.errors import CommandError
 
 
@@ -52,19 +52,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     report = sub.add_parser("report", help="print a stored run's results")
     report.add_argument("run_id", metavar="RUN_ID")
-    report.add_argument("--db", help="database URL (default MONITORING_DB_URL)")
+    add_database_argument(report)
     report.add_argument("--format", choices=("markdown", "json"), default="markdown")
     report.set_defaults(handler=cmd_report)
 
     runs = sub.add_parser("list", help="list stored runs, newest first")
-    runs.add_argument("--db", help="database URL (default MONITORING_DB_URL)")
+    add_database_argument(runs)
     runs.add_argument("--agent-name")
     runs.add_argument("--limit", type=_positive_int, default=20)
     runs.set_defaults(handler=cmd_list)
 
 
 def _comparison_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", help="database URL (default MONITORING_DB_URL)")
+    add_database_argument(parser)
     parser.add_argument("--threshold", type=float, default=0.05,
                         help="practical threshold: absolute for scores, relative for latency/cost (default 0.05)")
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level after BH (default 0.05)")
@@ -90,24 +90,11 @@ def _iso(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not an ISO date/time: {text!r}") from None
 
 
-def _engine(url: str | None):
+def _engine(args: argparse.Namespace):
     from agentotel.core.settings import DatabaseSettings
+    from agentotel.warehouse.engine import open_warehouse
 
-    settings = DatabaseSettings.from_env(url)
-    alembic_logger = logging.getLogger("alembic")
-    level = alembic_logger.level
-    alembic_logger.setLevel(max(logging.WARNING, level))  # migration chatter would bury the results
-    try:
-        from agentotel.warehouse.engine import create_db_engine
-        from agentotel.warehouse.migrate import upgrade
-
-        engine = create_db_engine(settings.url, settings)
-        upgrade(engine)
-    except Exception as exc:  # noqa: BLE001 - any connection/migration failure is the user's to fix
-        raise CommandError(f"cannot open database {settings.url!r}: {exc}") from exc
-    finally:
-        alembic_logger.setLevel(level)
-    return engine
+    return open_warehouse(DatabaseSettings.resolve(args))  # quiet: migration chatter would bury the results
 
 
 def _detector(args: argparse.Namespace):
@@ -119,7 +106,7 @@ def _detector(args: argparse.Namespace):
         raise CommandError(str(exc)) from None
 
 
-def _build_agent(args: argparse.Namespace, engine: Any):
+def _build_agent(args: argparse.Namespace, engine: Any, settings: Any):
     from agentotel.evaluation.agents import (
         AgentLoadError,
         CallableAgent,
@@ -137,10 +124,8 @@ def _build_agent(args: argparse.Namespace, engine: Any):
     if args.endpoint:
         if not args.model:
             raise CommandError("--endpoint needs --model")
-        import os
-
         return OpenAIEndpointAgent(
-            args.endpoint, args.model, api_key=args.api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
+            args.endpoint, args.model, api_key=settings.openai_api_key or "not-needed",
             name=args.agent_name or args.model, version=args.agent_version or "",
         )
     agent = RecordedAgent.from_warehouse(engine, args.recorded, args.agent_version, args.since, args.until, args.limit)
@@ -151,31 +136,33 @@ def _build_agent(args: argparse.Namespace, engine: Any):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from agentotel.core.settings import EvaluationSettings
     from agentotel.evaluation import store
     from agentotel.evaluation.agents import RecordedAgent
     from agentotel.evaluation.benchmark import BenchmarkSuite
     from agentotel.evaluation.factory import EvaluatorConfigError, build_evaluators
     from agentotel.evaluation.suite import SuiteError, load_suite, suite_from_cases
 
+    settings = EvaluationSettings.resolve(args)
     if not args.suite and not args.recorded:
         raise CommandError("a suite file is required (or --recorded AGENT_NAME)")
     try:
         suite = load_suite(args.suite) if args.suite else None
     except SuiteError as exc:
         raise CommandError(str(exc)) from None
-    engine = _engine(args.db)
+    engine = _engine(args)
     detector = _detector(args)
     if args.baseline:
         try:
             store.load_run(engine, args.baseline)
         except store.RunNotFoundError as exc:
             raise CommandError(str(exc)) from None
-    agent = _build_agent(args, engine)
+    agent = _build_agent(args, engine, settings)
     if suite is None:
         assert isinstance(agent, RecordedAgent)
         suite = suite_from_cases(f"recorded:{agent.name}", agent.test_cases())
     try:
-        evaluators = build_evaluators(args.evaluators or suite.evaluators)
+        evaluators = build_evaluators(args.evaluators or suite.evaluators, settings=settings)
     except EvaluatorConfigError as exc:
         raise CommandError(str(exc)) from None
     bench = BenchmarkSuite(
@@ -196,7 +183,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from agentotel.evaluation import store
 
-    engine = _engine(args.db)
+    engine = _engine(args)
     detector = _detector(args)
     try:
         report = store.compare_runs(engine, args.run_b, args.run_a, threshold=args.threshold, detector=detector,
@@ -221,7 +208,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from agentotel.evaluation import store
     from agentotel.evaluation.comparator import AgentComparator
 
-    engine = _engine(args.db)
+    engine = _engine(args)
     try:
         run = store.load_run(engine, args.run_id)
     except store.RunNotFoundError as exc:
@@ -263,7 +250,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from agentotel.evaluation import store
 
-    engine = _engine(args.db)
+    engine = _engine(args)
     for run in store.list_runs(engine, agent_name=args.agent_name, limit=args.limit):
         print(f"{run.id}  {run.timestamp.isoformat()}  {run.status:9}  {run.benchmark_id}  "
               f"{run.agent_name or ''} {run.agent_version or ''}".rstrip())

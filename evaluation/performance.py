@@ -21,17 +21,17 @@ from agentotel.evaluation.base import (
 
 class PricingTable:
     """Token prices, USD per 1M tokens. By default the project's pricing table (the one the receiver
-    uses to cost model calls, with ``AGENTOTEL_PRICING_FILE`` merged over it); ``prices`` gives an
-    explicit ``{model: (input, output)}`` table instead (a model matches its longest listed prefix)."""
+    uses to cost model calls), with ``pricing_file`` merged over it (``EvaluationSettings.pricing_file``,
+    i.e. ``AGENTOTEL_PRICING_FILE``, when the caller passes it); ``prices`` gives an explicit
+    ``{model: (input, output)}`` table instead (a model matches its longest listed prefix)."""
 
     def __init__(self, prices: Mapping[str, tuple[float, float]] | None = None, pricing_file: str | Path | None = None):
         self._prices: dict[str, tuple[float, float]] | None = dict(prices) if prices is not None else None
         self._cost: Any = None
         if prices is None:
-            from agentotel.core.settings import env_str
             from agentotel.processors.cost import Cost
 
-            self._cost = Cost(pricing_file or env_str("AGENTOTEL_PRICING_FILE"))
+            self._cost = Cost(pricing_file)
 
     @classmethod
     def default(cls) -> PricingTable:

@@ -3,50 +3,33 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import signal
 import threading
 import time
 
+from agentotel.core.cli_args import add_database_argument
 from agentotel.core.settings import DatabaseSettings, ReceiverSettings
 
 
 def add_receiver_arguments(parser: argparse.ArgumentParser) -> None:
-    d = ReceiverSettings.from_env()
-    parser.add_argument("--db", help="warehouse URL (default: MONITORING_DB_URL or sqlite:///monitoring.db)")
-    parser.add_argument("--host", default=d.host, help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--grpc-port", type=int, default=d.grpc_port)
-    parser.add_argument("--http-port", type=int, default=d.http_port)
-    parser.add_argument("--metrics-port", type=int, default=d.metrics_port)
-    parser.add_argument("--api-key", action="append", default=None, help="require this API key (repeatable)")
-    parser.add_argument("--tls-cert", default=d.tls_cert)
-    parser.add_argument("--tls-key", default=d.tls_key)
-    parser.add_argument("--spool-dir", default=d.spool_dir, help="durable spool directory")
-    parser.add_argument("--spool-max-bytes", type=int, default=d.spool_max_bytes)
-    parser.add_argument("--max-request-bytes", type=int, default=d.max_request_bytes)
-    parser.add_argument("--sample-rate", type=float, default=d.sample_rate)
+    """The receiver's flags; each defaults to None so that ``ReceiverSettings.resolve(args)`` can tell a
+    flag given on the command line (it wins) from one left to the environment or the default."""
+    add_database_argument(parser)
+    parser.add_argument("--host", help="address to listen on (default: AGENTOTEL_HOST or 127.0.0.1)")
+    parser.add_argument("--grpc-port", type=int, help="OTLP/gRPC port (default: AGENTOTEL_GRPC_PORT or 4317)")
+    parser.add_argument("--http-port", type=int, help="OTLP/HTTP port (default: AGENTOTEL_HTTP_PORT or 4318)")
+    parser.add_argument("--metrics-port", type=int, help="/metrics port (default: AGENTOTEL_METRICS_PORT or 9464)")
+    parser.add_argument("--api-key", action="append", default=None,
+                        help="require this API key (repeatable; default: AGENTOTEL_API_KEYS)")
+    parser.add_argument("--tls-cert", help="TLS certificate file (default: AGENTOTEL_TLS_CERT)")
+    parser.add_argument("--tls-key", help="TLS private key file (default: AGENTOTEL_TLS_KEY)")
+    parser.add_argument("--spool-dir", help="durable spool directory (default: AGENTOTEL_SPOOL_DIR or .agentotel-spool)")
+    parser.add_argument("--spool-max-bytes", type=int, help="spool capacity (default: AGENTOTEL_SPOOL_MAX_BYTES or 1 GiB)")
+    parser.add_argument("--max-request-bytes", type=int,
+                        help="largest request, decompressed (default: AGENTOTEL_MAX_REQUEST_BYTES or 64 MiB)")
+    parser.add_argument("--sample-rate", type=float, help="share of traces kept (default: AGENTOTEL_SAMPLE_RATE or 1.0)")
     parser.add_argument("--no-redact", action="store_true", help="store captured content without PII redaction")
-    parser.add_argument("--pricing-file", default=d.pricing_file)
-
-
-def receiver_settings(args: argparse.Namespace) -> ReceiverSettings:
-    base = ReceiverSettings.from_env()
-    return dataclasses.replace(
-        base,
-        host=args.host,
-        grpc_port=args.grpc_port,
-        http_port=args.http_port,
-        metrics_port=args.metrics_port,
-        api_keys=tuple(args.api_key) if args.api_key else base.api_keys,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-        spool_dir=args.spool_dir,
-        spool_max_bytes=args.spool_max_bytes,
-        max_request_bytes=args.max_request_bytes,
-        sample_rate=args.sample_rate,
-        redact_pii=base.redact_pii and not args.no_redact,
-        pricing_file=args.pricing_file,
-    )
+    parser.add_argument("--pricing-file", help="prices merged over the built-in table (default: AGENTOTEL_PRICING_FILE)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_receive(args: argparse.Namespace) -> int:
     from agentotel.otlp_receiver.server import ReceiverServer
 
-    server = ReceiverServer(DatabaseSettings.from_env(args.db).url, receiver_settings(args)).start()
+    server = ReceiverServer(DatabaseSettings.resolve(args), ReceiverSettings.resolve(args)).start()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

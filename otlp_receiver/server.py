@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from agentotel.core.settings import ReceiverSettings
+from agentotel.core.settings import DatabaseSettings, ReceiverSettings
 from agentotel.otlp_receiver.auth import ApiKeyAuth
 from agentotel.otlp_receiver.drain import Drain
 from agentotel.otlp_receiver.grpc_service import create_grpc_server
@@ -18,8 +18,7 @@ from agentotel.otlp_receiver.receiver import Receiver
 from agentotel.otlp_receiver.spool import Spool
 from agentotel.processors.decode import DecodeLimits
 from agentotel.processors.pipeline import build_trace_pipeline
-from agentotel.warehouse.engine import create_db_engine
-from agentotel.warehouse.migrate import upgrade
+from agentotel.warehouse.engine import open_warehouse
 from agentotel.warehouse.rollup_schedule import RollupSchedule
 
 logger = logging.getLogger(__name__)
@@ -29,8 +28,8 @@ logger = logging.getLogger(__name__)
 class ReceiverServer:
     """A running receiver. ``start()`` returns once every port listens; ``stop()`` drains and closes."""
 
-    db_url: str
-    settings: ReceiverSettings = field(default_factory=ReceiverSettings.from_env)
+    db_url: str | DatabaseSettings  # the warehouse: resolved settings, or a URL (default pool and SSL)
+    settings: ReceiverSettings = field(default_factory=ReceiverSettings)  # resolved by the caller
     periodic_tasks: list = field(default_factory=list)
 
     def start(self) -> ReceiverServer:
@@ -39,8 +38,7 @@ class ReceiverServer:
         from agentotel.otlp_receiver.prometheus_view import ReceiverMetrics
 
         s = self.settings
-        self.engine: Engine = create_db_engine(self.db_url)
-        upgrade(self.engine)
+        self.engine: Engine = open_warehouse(self.db_url)
         self.metrics = ReceiverMetrics()
         self.spool = Spool(s.spool_dir, max_bytes=s.spool_max_bytes)
         limits = DecodeLimits(s.max_attributes, s.max_attribute_length)

@@ -22,7 +22,7 @@ def build_trace_pipeline(
     from agentotel.processors.cost import Cost
     from agentotel.processors.normalize import Normalize
 
-    settings = settings or ReceiverSettings.from_env()
+    settings = settings or ReceiverSettings()  # resolved by the caller (receiver, import); defaults otherwise
     stages = [Normalize(), Cost(pricing_file=settings.pricing_file)]
     if settings.redact_pii:
         from agentotel.processors.redact import Redact

@@ -29,6 +29,7 @@ from agentotel.registry.gate import (
     GatePolicy,
     PromotionGate,
     WarehouseEvaluationStore,
+    parse_policies,
     policies_from_env,
 )
 from agentotel.registry.metadata import AgentMetadata
@@ -92,6 +93,7 @@ __all__ = [
     "environment_stats",
     "environment_states",
     "list_agent_versions",
+    "parse_policies",
     "policies_from_env",
     "version_stats",
 ]

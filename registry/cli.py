@@ -5,17 +5,17 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from typing import Any
 
-ACTOR_ENV_VAR = "AGENTOTEL_ACTOR"
+from agentotel.core.cli_args import add_database_argument
+from agentotel.core.settings import ACTOR_ENV as ACTOR_ENV_VAR
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     reg = sub.add_parser("registry", help="agent versions, promotion dev → staging → prod, rollback, history")
-    reg.add_argument("--db", help="warehouse URL (default: MONITORING_DB_URL or sqlite:///monitoring.db)")
+    add_database_argument(reg)
     actions = reg.add_subparsers(dest="registry_command", required=True, metavar="ACTION")
 
     p = actions.add_parser("register", help="register a version (adopts one discovered in telemetry)")
@@ -83,24 +83,28 @@ def _actor(p: argparse.ArgumentParser) -> None:
 
 def _db(p: argparse.ArgumentParser) -> None:
     """``--db`` also after the action (``agentotel registry list --db URL``)."""
-    p.add_argument("--db", default=argparse.SUPPRESS, help="warehouse URL (default: MONITORING_DB_URL)")
+    add_database_argument(p, repeat=True)
 
 
 # -- plumbing ---------------------------------------------------------------------------------------
 def _engine(args: argparse.Namespace):
-    from agentotel.warehouse.engine import create_db_engine
-    from agentotel.warehouse.migrate import upgrade
+    from agentotel.core.settings import DatabaseSettings
+    from agentotel.warehouse.engine import open_warehouse
 
-    engine = create_db_engine(args.db)
-    upgrade(engine)
-    return engine
+    return open_warehouse(DatabaseSettings.resolve(args))
 
 
-def _who(args: argparse.Namespace) -> str:
-    if args.actor:
-        return args.actor
-    if os.environ.get(ACTOR_ENV_VAR):
-        return os.environ[ACTOR_ENV_VAR]
+def _versions(engine, settings):
+    """The version manager, its gate's policies from ``AGENTOTEL_REGISTRY_GATE``."""
+    from agentotel.registry import VersionManager, parse_policies
+
+    return VersionManager(engine, policies=parse_policies(settings.gate))
+
+
+def _who(settings) -> str:
+    """``--actor`` > ``AGENTOTEL_ACTOR`` (``RegistrySettings.actor``) > the login name."""
+    if settings.actor:
+        return settings.actor
     try:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no login name (containers): still name the change
@@ -108,12 +112,15 @@ def _who(args: argparse.Namespace) -> str:
 
 
 def _run(args: argparse.Namespace, action) -> int:
+    """``action(engine, settings)`` on the opened warehouse with the ``RegistrySettings`` resolved once."""
     from agentotel.core.errors import CommandError
+    from agentotel.core.settings import RegistrySettings
     from agentotel.registry.errors import RegistryError
 
+    settings = RegistrySettings.resolve(args)
     engine = _engine(args)
     try:
-        return action(engine)
+        return action(engine, settings)
     except RegistryError as exc:
         raise CommandError(str(exc)) from None
     finally:
@@ -202,10 +209,10 @@ def _register(args: argparse.Namespace) -> int:
     from agentotel.registry import AgentRegistry
     from agentotel.registry.queries import get_agent_version
 
-    def action(engine) -> int:
+    def action(engine, settings) -> int:
         metadata = _metadata_from_args(args)
         seen = get_agent_version(engine, metadata.name, metadata.version)
-        agent = AgentRegistry(engine).register_agent(metadata, actor=_who(args), changelog=args.changelog)
+        agent = AgentRegistry(engine).register_agent(metadata, actor=_who(settings), changelog=args.changelog)
         adopted = seen is not None and not seen.registered
         print(f"registered {agent.name}@{agent.version}" + (" (adopted the version seen in telemetry)" if adopted else ""))
         return 0
@@ -216,7 +223,7 @@ def _register(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from agentotel.registry import AgentRegistry, environment_states
 
-    def action(engine) -> int:
+    def action(engine, settings) -> int:
         versions = AgentRegistry(engine).list_agents(args.name, include_discovered=not args.registered_only)
         active: dict[tuple[str, str], list[str]] = {}
         for state in environment_states(engine, args.name):
@@ -242,7 +249,7 @@ def _list(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     from agentotel.registry import AgentRegistry, changelog, environment_overview, version_stats
 
-    def action(engine) -> int:
+    def action(engine, settings) -> int:
         registry = AgentRegistry(engine)
         if args.version is not None:
             agent = registry.get_agent(args.name, args.version)
@@ -309,18 +316,18 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _promote(args: argparse.Namespace) -> int:
-    from agentotel.registry import GateRefused, VersionManager
+    from agentotel.registry import GateRefused
 
-    def action(engine) -> int:
+    def action(engine, settings) -> int:
         kwargs: dict[str, Any] = {}
         if args.expect_active is not None:
             kwargs["expected_active"] = None if args.expect_active.lower() == "none" else args.expect_active
         try:
-            deployment = VersionManager(engine).promote(
+            deployment = _versions(engine, settings).promote(
                 args.name,
                 args.version,
                 args.environment,
-                actor=_who(args),
+                actor=_who(settings),
                 reason=args.reason,
                 override_reason=args.override_reason,
                 **kwargs,
@@ -341,11 +348,9 @@ def _promote(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    from agentotel.registry import VersionManager
-
-    def action(engine) -> int:
-        deployment = VersionManager(engine).rollback(
-            args.name, args.environment, actor=_who(args), reason=args.reason, to_version=args.to_version
+    def action(engine, settings) -> int:
+        deployment = _versions(engine, settings).rollback(
+            args.name, args.environment, actor=_who(settings), reason=args.reason, to_version=args.to_version
         )
         print(f"rolled back {args.name} in {deployment.environment}: {deployment.previous_version} → {deployment.version}")
         return 0
@@ -357,7 +362,7 @@ def _history(args: argparse.Namespace) -> int:
     from agentotel.registry import AgentNotFound, audit_log
     from agentotel.registry.queries import agent_exists
 
-    def action(engine) -> int:
+    def action(engine, settings) -> int:
         if not agent_exists(engine, args.name):
             raise AgentNotFound(f"no agent named {args.name!r} (neither registered nor seen in telemetry)")
         entries = audit_log(engine, name=args.name, environment=args.environment, limit=args.limit)

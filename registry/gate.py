@@ -3,7 +3,8 @@
 Per environment a ``GatePolicy`` says what is required: nothing (dev), a completed evaluation run of
 the version (staging), or a completed run with no significant regression against the run of the
 version active there now (prod). Policies come from the argument, else ``AGENTOTEL_REGISTRY_GATE``
-(``dev=none,staging=evaluation,prod=no-regression``), else those defaults.
+(``dev=none,staging=evaluation,prod=no-regression``; resolved by ``RegistrySettings`` at the edge and
+parsed by ``parse_policies``), else those defaults.
 
 The gate reads the evaluation component only through ``EvaluationStore`` (``latest_completed_run`` and
 ``compare_runs``); ``WarehouseEvaluationStore`` adapts ``agentotel.evaluation.store``. Anything that goes
@@ -16,18 +17,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
+from agentotel.core.settings import REGISTRY_GATE_ENV as GATE_ENV_VAR
 from agentotel.registry.errors import InvalidMetadata
 
 logger = logging.getLogger(__name__)
-
-GATE_ENV_VAR = "AGENTOTEL_REGISTRY_GATE"
 
 
 @dataclass(frozen=True)
@@ -65,9 +64,10 @@ DEFAULT_POLICIES: dict[str, GatePolicy] = {
 }
 
 
-def policies_from_env(environ: Mapping[str, str] | None = None) -> dict[str, GatePolicy]:
-    """Defaults overlaid with ``AGENTOTEL_REGISTRY_GATE``; a malformed value is logged and ignored."""
-    raw = (environ if environ is not None else os.environ).get(GATE_ENV_VAR, "").strip()
+def parse_policies(raw: str | None) -> dict[str, GatePolicy]:
+    """Defaults overlaid with ``ENV=LEVEL,…`` (the value of ``AGENTOTEL_REGISTRY_GATE``,
+    ``RegistrySettings.gate``); a malformed value is logged and ignored."""
+    raw = (raw or "").strip()
     policies = dict(DEFAULT_POLICIES)
     if not raw:
         return policies
@@ -81,6 +81,11 @@ def policies_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Gat
         logger.warning("%s=%r is invalid (%s); using the default gate policies", GATE_ENV_VAR, raw, exc)
         return dict(DEFAULT_POLICIES)
     return policies
+
+
+def policies_from_env(environ: Mapping[str, str]) -> dict[str, GatePolicy]:
+    """``parse_policies`` of ``AGENTOTEL_REGISTRY_GATE`` in ``environ`` (a mapping the caller passes)."""
+    return parse_policies(environ.get(GATE_ENV_VAR))
 
 
 class EvaluationStore(Protocol):
@@ -194,7 +199,7 @@ class PromotionGate:
     """Decides whether a version may enter an environment, by that environment's policy."""
 
     evaluations: EvaluationStore
-    policies: dict[str, GatePolicy] = field(default_factory=policies_from_env)
+    policies: dict[str, GatePolicy] = field(default_factory=lambda: dict(DEFAULT_POLICIES))
 
     def policy_for(self, environment: str) -> GatePolicy:
         return self.policies.get(environment, GatePolicy())

@@ -15,6 +15,7 @@ active in that environment before) but always a reason.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, update
@@ -28,7 +29,13 @@ from agentotel.registry.errors import (
     PromotionConflict,
     VersionNotFound,
 )
-from agentotel.registry.gate import GateDecision, PromotionGate, WarehouseEvaluationStore
+from agentotel.registry.gate import (
+    DEFAULT_POLICIES,
+    GateDecision,
+    GatePolicy,
+    PromotionGate,
+    WarehouseEvaluationStore,
+)
 from agentotel.registry.queries import (
     ENVIRONMENTS,
     AgentVersion,
@@ -68,9 +75,12 @@ def validate_environment(environment: Any) -> str:
 class VersionManager:
     """Version history, changelog, environments, promotion and rollback for one warehouse."""
 
-    def __init__(self, engine: Engine, gate: PromotionGate | None = None) -> None:
+    def __init__(self, engine: Engine, gate: PromotionGate | None = None,
+                 policies: Mapping[str, GatePolicy] | None = None) -> None:
+        """``policies``: the gate's per-environment policies (``parse_policies(RegistrySettings.gate)``,
+        resolved by the caller); the defaults without them. Ignored when ``gate`` is given."""
         self.engine = engine
-        self.gate = gate or PromotionGate(WarehouseEvaluationStore(engine))
+        self.gate = gate or PromotionGate(WarehouseEvaluationStore(engine), dict(policies or DEFAULT_POLICIES))
 
     # -- reads ------------------------------------------------------------------------------------
     def list_versions(self, name: str) -> list[AgentVersion]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from agentotel.core.cli_args import add_database_argument
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     db = sub.add_parser("db", help="warehouse schema, backup, restore and retention")
-    db.add_argument("--db", help="warehouse URL (default: MONITORING_DB_URL or sqlite:///monitoring.db)")
+    add_database_argument(db)
     actions = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     actions.add_parser("upgrade", help="apply the Alembic migrations").set_defaults(handler=_upgrade)
     backup = actions.add_parser("backup", help="write every table to a portable backup file")
@@ -21,14 +23,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     cleanup.set_defaults(handler=_cleanup)
 
 
-def _manager(args: argparse.Namespace):
+def _manager(args: argparse.Namespace, quiet: bool = True):
+    """The warehouse of ``--db``, opened and migrated (``restore`` fills an empty one: schema first)."""
+    from agentotel.core.settings import DatabaseSettings
+    from agentotel.warehouse.engine import open_warehouse
     from agentotel.warehouse.manager import DatabaseManager
 
-    return DatabaseManager(args.db)
+    settings = DatabaseSettings.resolve(args)
+    return DatabaseManager(settings=settings, engine=open_warehouse(settings, quiet=quiet))
 
 
 def _upgrade(args: argparse.Namespace) -> int:
-    revisions = _manager(args).migrate_schema()
+    revisions = _manager(args, quiet=False).migrate_schema()  # Alembic names each revision it applies
     print("schema at", ", ".join(sorted(revisions)))
     return 0
 
@@ -53,12 +59,11 @@ def _restore(args: argparse.Namespace) -> int:
 def _cleanup(args: argparse.Namespace) -> int:
     from agentotel.core.durations import parse_duration
     from agentotel.core.errors import CommandError
-    from agentotel.warehouse.manager import DatabaseManager
 
     try:
         age = parse_duration(args.older_than)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    removed = DatabaseManager(args.db).cleanup_old_data(age)
+    removed = _manager(args).cleanup_old_data(age)
     print("removed " + ", ".join(f"{n} {t}" for t, n in sorted(removed.items()) if n) if any(removed.values()) else "nothing to remove")
     return 0

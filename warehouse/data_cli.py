@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from agentotel.core.cli_args import add_database_argument
 from agentotel.core.utc import parse_time
 from agentotel.warehouse.export import COMPRESSIONS, EXPORT_TABLES, FORMATS
 
@@ -17,22 +18,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--agent", help="only rows of this agent")
     export.add_argument("--compression", choices=COMPRESSIONS)
     export.add_argument("--chunk-size", type=int, default=50_000, help="rows per read/write chunk")
-    export.add_argument("--db", help="warehouse URL (default: MONITORING_DB_URL or sqlite:///monitoring.db)")
+    add_database_argument(export)
     export.add_argument("out", metavar="OUT")
     export.set_defaults(handler=_export)
 
     load = sub.add_parser("import", help="load OTLP/JSON trace dumps or JSON-lines telemetry files")
     load.add_argument("files", nargs="+", metavar="FILE")
-    load.add_argument("--db", help="warehouse URL (default: MONITORING_DB_URL or sqlite:///monitoring.db)")
+    add_database_argument(load)
     load.add_argument("--dry-run", action="store_true", help="validate only; write nothing")
     load.set_defaults(handler=_import)
 
 
 
-def _engine(url: str | None):
-    from agentotel.warehouse.engine import create_db_engine
+def _engine(args: argparse.Namespace, connect: bool = True):
+    """The warehouse of ``--db``, opened and migrated; ``connect=False`` (``import --dry-run``, which writes
+    nothing): an engine that never connects."""
+    from agentotel.core.settings import DatabaseSettings
+    from agentotel.warehouse.engine import create_db_engine, open_warehouse
 
-    return create_db_engine(url)
+    settings = DatabaseSettings.resolve(args)
+    return open_warehouse(settings) if connect else create_db_engine(settings.url, settings)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -43,7 +48,7 @@ def _export(args: argparse.Namespace) -> int:
         since, until = parse_time(args.since), parse_time(args.until)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    engine = _engine(args.db)
+    engine = _engine(args)
     try:
         result = export_table(
             engine, args.table, args.fmt, args.out, since=since, until=until, agent=args.agent,
@@ -59,11 +64,12 @@ def _export(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from agentotel.core.errors import CommandError
+    from agentotel.core.settings import ReceiverSettings
     from agentotel.warehouse.etl import ETLPipeline
 
-    engine = _engine(args.db)
+    engine = _engine(args, connect=not args.dry_run)
     try:
-        pipeline = ETLPipeline(engine)
+        pipeline = ETLPipeline(engine, ReceiverSettings.from_env())  # cost, redaction, sampling as the receiver
         report = pipeline.run(args.files, dry_run=args.dry_run)
     except (ValueError, OSError) as exc:
         raise CommandError(str(exc)) from None

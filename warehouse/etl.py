@@ -89,7 +89,7 @@ class ETLPipeline:
         from agentotel.processors.pipeline import build_trace_pipeline
 
         self.engine = engine
-        self.settings = settings or ReceiverSettings.from_env()
+        self.settings = settings or ReceiverSettings()  # resolved by the caller (``agentotel import``)
         self._pipeline = None
         self._build = lambda: build_trace_pipeline(engine, self.settings)
 

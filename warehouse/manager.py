@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Boolean, Date, DateTime, Engine, MetaData, Table, func, select, text
 
 from agentotel.core.durations import parse_duration
-from agentotel.core.settings import DatabaseSettings
+from agentotel.core.settings import DEFAULT_DB_URL, DatabaseSettings
 from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.migrate import current_revisions, upgrade
 
@@ -27,10 +27,13 @@ CHUNK_ROWS = 5000
 
 
 class DatabaseManager:
-    def __init__(self, url: str | None = None, settings: DatabaseSettings | None = None) -> None:
-        self.settings = settings or DatabaseSettings.from_env(url)
+    def __init__(self, url: str | None = None, settings: DatabaseSettings | None = None,
+                 engine: Engine | None = None) -> None:
+        """The warehouse at ``url`` or of ``settings`` (resolved by the caller; without them, the defaults);
+        ``engine``: one already open (``open_warehouse``), else one is created on first use."""
+        self.settings = settings or DatabaseSettings(url=url or DEFAULT_DB_URL)
         self.url = url or self.settings.url
-        self._engine: Engine | None = None
+        self._engine: Engine | None = engine
 
     def create_connection(self) -> Engine:
         """The engine (pool size, overflow and SSL from settings); created once."""

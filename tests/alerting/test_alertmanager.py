@@ -70,7 +70,7 @@ def listed(url: str, alertname: str, **params) -> list[dict]:
 
 def test_alertmanager_receives_lists_and_resolves(sqlite_engine, alertmanager):
     engine = sqlite_engine
-    handler = AlertmanagerHandler("am", {"url": alertmanager}, AddressPolicy(["127.0.0.1"], use_env=False))
+    handler = AlertmanagerHandler("am", {"url": alertmanager}, AddressPolicy(["127.0.0.1"]))
     queue = NotificationQueue(engine, {"am": handler}, QueueSettings(backoff_base=_seconds(0.1)))
     manager = AlertManager(engine, queue=queue)
     rule = f"agent-errors-{engine.dialect.name}"

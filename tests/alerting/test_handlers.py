@@ -20,10 +20,11 @@ from agentotel.alerting.handlers import (
     verify_signature,
 )
 from agentotel.alerting.ssrf import AddressPolicy, SSRFError, is_internal
+from agentotel.core.settings import AlertingSettings
 from tests.alerting.support import RecordingServer, SMTPServer, self_signed_cert
 from tests.conftest import free_port
 
-LOOPBACK = AddressPolicy(["127.0.0.1"], use_env=False)
+LOOPBACK = AddressPolicy(["127.0.0.1"])
 
 
 def alert(n: int = 1, **extra) -> dict:
@@ -242,11 +243,11 @@ def test_internal_addresses(address):
 @pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111"])
 def test_public_addresses(address):
     assert not is_internal(ipaddress.ip_address(address))
-    AddressPolicy(use_env=False).check_host(address)
+    AddressPolicy().check_host(address)
 
 
 def test_ssrf_refuses_metadata_and_loopback_unless_allow_listed():
-    policy = AddressPolicy(use_env=False)
+    policy = AddressPolicy()
     with RecordingServer() as server:
         for url in ("http://169.254.169.254/latest/meta-data/", server.url + "/hook", "http://[::1]:9/",
                     "http://localhost:9/", "file:///etc/passwd", "gopher://127.0.0.1/",
@@ -256,25 +257,27 @@ def test_ssrf_refuses_metadata_and_loopback_unless_allow_listed():
                 WebhookHandler("hook", {"url": url}, policy).send("trigger", [alert()], "k")
             assert not info.value.retryable, url
         assert server.requests == []  # nothing reached the loopback server
-        WebhookHandler("hook", {"url": server.url + "/hook"}, AddressPolicy(["127.0.0.1"], use_env=False)).send(
+        WebhookHandler("hook", {"url": server.url + "/hook"}, AddressPolicy(["127.0.0.1"])).send(
             "trigger", [alert()], "k")
-        WebhookHandler("hook", {"url": server.url + "/hook"}, AddressPolicy(["127.0.0.0/8"], use_env=False)).send(
+        WebhookHandler("hook", {"url": server.url + "/hook"}, AddressPolicy(["127.0.0.0/8"])).send(
             "trigger", [alert()], "k")
         assert len(server.requests) == 2
 
 
 def test_unresolvable_host_is_retried_not_dead_lettered():
     with pytest.raises(DeliveryError, match="cannot resolve") as info:
-        WebhookHandler("hook", {"url": "http://no-such-host.invalid/hook"}, AddressPolicy(use_env=False)).send(
+        WebhookHandler("hook", {"url": "http://no-such-host.invalid/hook"}, AddressPolicy()).send(
             "trigger", [alert()], "k")
     assert info.value.retryable
 
 
 def test_ssrf_allow_list_from_environment(monkeypatch):
     monkeypatch.setenv("AGENTOTEL_ALERT_ALLOW_HOSTS", "127.0.0.1, alertmanager.internal")
-    AddressPolicy().check_url("http://127.0.0.1:9093/api/v2/alerts")
-    with pytest.raises(SSRFError):
-        AddressPolicy(use_env=False).check_url("http://127.0.0.1:9093/api/v2/alerts")
+    settings = AlertingSettings.from_env()
+    assert settings.allow_hosts == ("127.0.0.1", "alertmanager.internal")
+    AddressPolicy(settings.allow_hosts).check_url("http://127.0.0.1:9093/api/v2/alerts")
+    with pytest.raises(SSRFError):  # the policy itself reads no environment
+        AddressPolicy().check_url("http://127.0.0.1:9093/api/v2/alerts")
 
 
 @pytest.mark.parametrize("target", ["http://127.0.0.1:{port}/internal", "http://169.254.169.254/latest/meta-data/"])
@@ -285,7 +288,7 @@ def test_ssrf_redirect_to_internal_target_is_refused(target):
             # the first hop is allowed by host name only; the redirect target is not allowed
             url = f"http://localhost:{outer.port}/hook"
             with pytest.raises(DeliveryError, match="refusing internal address") as info:
-                WebhookHandler("hook", {"url": url}, AddressPolicy(["localhost"], use_env=False)).send(
+                WebhookHandler("hook", {"url": url}, AddressPolicy(["localhost"])).send(
                     "trigger", [alert()], "k")
             assert not info.value.retryable
             assert len(outer.requests) == 1

@@ -19,7 +19,7 @@ from agentotel.warehouse import alerting_queries as q
 from tests.alerting.support import RecordingServer, SMTPServer, self_signed_cert, wait_for
 from tests.conftest import free_port
 
-LOOPBACK = AddressPolicy(["127.0.0.1"], use_env=False)
+LOOPBACK = AddressPolicy(["127.0.0.1"])
 FAST = dict(backoff_base=timedelta(seconds=0.2), backoff_max=timedelta(seconds=1), max_attempts=100,
             lease=timedelta(seconds=1))
 

@@ -21,7 +21,7 @@ from agentotel.core.utc import utcnow
 from agentotel.warehouse import alerting_queries as q
 from tests.alerting.support import RecordingServer, wait_for
 
-LOOPBACK = AddressPolicy(["127.0.0.1"], use_env=False)
+LOOPBACK = AddressPolicy(["127.0.0.1"])
 
 
 def config_text(chat: str, pager: str, oncall: str, rules: bool = True) -> str:

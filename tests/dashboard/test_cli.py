@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from agentotel.cli import build_parser
+from agentotel.core.settings import DashboardSettings
 from agentotel.dashboard import auth
 from agentotel.dashboard.cli import dashboard_env, is_loopback, streamlit_command
 from agentotel.dashboard.data import DB_URL_ENV
@@ -20,9 +21,9 @@ def _agentotel(*args: str, stdin: str = "", env: dict | None = None) -> subproce
 def test_defaults_bind_loopback_headless(monkeypatch):
     monkeypatch.delenv("AGENTOTEL_DASHBOARD_HOST", raising=False)
     monkeypatch.delenv("AGENTOTEL_DASHBOARD_PORT", raising=False)
-    args = build_parser().parse_args(["dashboard"])
-    assert (args.host, args.port) == ("127.0.0.1", 8501)
-    command = streamlit_command(args.host, args.port)
+    settings = DashboardSettings.resolve(build_parser().parse_args(["dashboard"]))
+    assert (settings.host, settings.port) == ("127.0.0.1", 8501)
+    command = streamlit_command(settings.host, settings.port)
     assert command[command.index("--server.address") + 1] == "127.0.0.1"
     assert command[command.index("--server.headless") + 1] == "true"
     assert command[command.index("--browser.gatherUsageStats") + 1] == "false"
