@@ -96,3 +96,23 @@ METRIC_AGENT_EXECUTIONS = "agentotel.agent.executions"
 METRIC_AGENT_DURATION = "agentotel.agent.duration"
 METRIC_TOOL_CALLS = "agentotel.tool.calls"
 OUTCOME = "agentotel.outcome"
+
+# reasoning (thinking) blocks of a response: counted always, their text captured only with content capture
+RESPONSE_REASONING_BLOCKS = "agentotel.response.reasoning_blocks"
+
+# Provider rate-limit status, read from response headers (OpenAI ``x-ratelimit-*``, Anthropic
+# ``anthropic-ratelimit-*``, ``retry-after``; Gemini's RetryInfo/QuotaFailure error details). Neither semconv
+# nor a peer names these, so they are ours: ``agentotel.ratelimit.<kind>.<field>`` as span attributes and as
+# gauges (attributes: provider, request model); ``remaining_ratio`` (remaining / limit) is a gauge only.
+RATELIMIT_KINDS = ("requests", "tokens", "input_tokens", "output_tokens")
+RATELIMIT_LIMIT = "limit"  # int: the quota of the current window
+RATELIMIT_REMAINING = "remaining"  # int: what is left of it
+RATELIMIT_RESET = "reset"  # double, seconds until the window resets
+RATELIMIT_REMAINING_RATIO = "remaining_ratio"  # gauge only: remaining / limit, 0..1
+RATELIMIT_RETRY_AFTER = "agentotel.ratelimit.retry_after"  # double, seconds (retry-after / RetryInfo)
+METRIC_RATELIMIT_TOKENS_REMAINING_RATIO = "agentotel.ratelimit.tokens.remaining_ratio"
+
+
+def ratelimit_key(kind: str, field: str) -> str:
+    """``agentotel.ratelimit.<kind>.<field>``: the span attribute and gauge name of one rate-limit value."""
+    return f"agentotel.ratelimit.{kind}.{field}"

@@ -13,8 +13,9 @@ from opentelemetry import trace
 LLM_SPAN_KEY = context_api.create_key("agentotel-llm-span")
 # value: the context that was current before a callback-driven span was attached.
 PARENT_CONTEXT_KEY = context_api.create_key("agentotel-parent-context")
-# True while the OpenAI SDK wrapper runs (the httpx hooks then leave the HTTP span alone)
-IN_SDK_CALL: contextvars.ContextVar[bool] = contextvars.ContextVar("agentotel_in_sdk_call", default=False)
+# The SDK call in flight while an SDK wrapper (OpenAI, Anthropic, Google GenAI) runs, else False: the httpx
+# hooks then leave the HTTP span alone, and the SDK's answer hooks hand it the response (``on_http_response``)
+IN_SDK_CALL: contextvars.ContextVar[Any] = contextvars.ContextVar("agentotel_in_sdk_call", default=False)
 
 SUPPRESS_KEY = context_api._SUPPRESS_INSTRUMENTATION_KEY
 SUPPRESS_PLAIN_KEY = "suppress_instrumentation"

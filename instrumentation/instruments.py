@@ -104,7 +104,7 @@ RECORDER = DeferredRecorder()
 
 
 class GenAIInstruments:
-    """Histograms of semconv section 1.3 plus agentotel's agent/tool counters."""
+    """Histograms of semconv section 1.3 plus agentotel's agent/tool counters and rate-limit gauges."""
 
     def __init__(self, meter: Meter) -> None:
         self.token_usage = meter.create_histogram(
@@ -128,6 +128,10 @@ class GenAIInstruments:
             sc.METRIC_TOOL_CALLS, unit="{call}", description="Tool calls by outcome")
         self.agent_label = BoundedLabels()
         self.tool_label = BoundedLabels()
+        self.model_label = BoundedLabels()
+        self._meter = meter
+        self._gauges: dict[str, Any] = {}
+        self._gauge_lock = threading.Lock()
         # drains pending measurements before each collection; reports what a full queue dropped
         meter.create_observable_counter(
             "agentotel.instrumentation.dropped_measurements", [self._drain_on_collect], unit="{measurement}",
@@ -167,6 +171,42 @@ class GenAIInstruments:
             RECORDER.add(record, input_tokens, {**attrs, sc.TOKEN_TYPE: "input"})
         if output_tokens is not None:
             RECORDER.add(record, output_tokens, {**attrs, sc.TOKEN_TYPE: "output"})
+
+    def record_rate_limits(self, attrs: dict[str, Any], provider: str | None, model: str | None) -> None:
+        """The rate-limit values of one answer (``agentotel.ratelimit.*`` span attributes) as gauges per
+        provider and request model, plus ``<kind>.remaining_ratio`` where the limit is known."""
+        labels: dict[str, Any] = {sc.PROVIDER: provider or OTHER}
+        if model:
+            labels[sc.REQUEST_MODEL] = self.model_label(model)
+        add, gauge = RECORDER.add, self._gauge
+        for name, value in attrs.items():
+            add(gauge(name).set, value, labels)
+        for kind in sc.RATELIMIT_KINDS:
+            limit = attrs.get(sc.ratelimit_key(kind, sc.RATELIMIT_LIMIT))
+            remaining = attrs.get(sc.ratelimit_key(kind, sc.RATELIMIT_REMAINING))
+            if limit and remaining is not None:
+                add(gauge(sc.ratelimit_key(kind, sc.RATELIMIT_REMAINING_RATIO)).set,
+                    min(1.0, max(0.0, remaining / limit)), labels)
+
+    def _gauge(self, name: str) -> Any:
+        """The synchronous gauge ``name`` (created on first use: most processes never see a rate limit)."""
+        gauge = self._gauges.get(name)
+        if gauge is None:
+            with self._gauge_lock:
+                gauge = self._gauges.get(name)
+                if gauge is None:
+                    kind = name.rsplit(".", 2)[-2] if name.count(".") >= 3 else ""
+                    field = name.rsplit(".", 1)[-1]
+                    if field in (sc.RATELIMIT_RESET, "retry_after"):
+                        unit = "s"
+                    elif field == sc.RATELIMIT_REMAINING_RATIO:
+                        unit = "1"
+                    else:
+                        unit = "{request}" if kind == "requests" else "{token}"
+                    gauge = self._meter.create_gauge(name, unit=unit,
+                                                     description=f"Provider rate-limit status: {name.removeprefix('agentotel.ratelimit.')}")
+                    self._gauges[name] = gauge
+        return gauge
 
     def record_agent(self, name: str | None, seconds: float, error: str | None) -> None:
         attrs = {sc.AGENT_NAME: self.agent_label(name), sc.OUTCOME: "error" if error else "success"}

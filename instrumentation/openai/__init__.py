@@ -60,6 +60,7 @@ class OpenAIInstrumentor(BaseInstrumentor):
         import importlib
 
         from agentotel.instrumentation._events import content_events
+        from agentotel.instrumentation._ratelimit import wrap_sdk_responses
         from agentotel.instrumentation.openai.patch import (
             async_helper_close_wrapper,
             async_wrapper,
@@ -91,6 +92,8 @@ class OpenAIInstrumentor(BaseInstrumentor):
             if hasattr(owner, "close"):
                 wrap_function_wrapper(owner, "close", async_helper_close_wrapper if is_async else helper_close_wrapper)
                 self._patched.append((owner, "close"))
+        # every answer's rate-limit headers (x-ratelimit-*, retry-after) onto the call's span and gauges
+        self._patched.extend(wrap_sdk_responses("openai._base_client", "openai", instruments))
 
     def _uninstrument(self, **kwargs: Any) -> None:
         for owner, method in self._patched:

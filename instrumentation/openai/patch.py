@@ -26,6 +26,7 @@ from agentotel.instrumentation._context import (
 )
 from agentotel.instrumentation._events import ContentEvents
 from agentotel.instrumentation._guard import error_type, report
+from agentotel.instrumentation._ratelimit import apply, rate_limit_attributes
 from agentotel.instrumentation._stream import AsyncStreamProxy, StreamState, SyncStreamProxy
 from agentotel.instrumentation.instruments import GenAIInstruments
 from agentotel.instrumentation.openai import utils
@@ -90,6 +91,13 @@ class Invocation:
             metric_attrs[sc.RESPONSE_MODEL] = response_model
         self.instruments.record_call(metric_attrs, perf_counter() - self.start, usage, self.stream_times)
 
+    def on_http_response(self, response: Any, result: Any) -> None:
+        """The SDK's answer (success or final error): its rate-limit headers onto the span and gauges."""
+        attrs = rate_limit_attributes(response.headers)
+        if attrs:
+            template = self.metric_attrs
+            apply(self.span, attrs, self.instruments, template.get(sc.PROVIDER), template.get(sc.REQUEST_MODEL))
+
     def record_stream_times(self) -> None:
         """Time to first chunk / per chunk of a failed stream (a finished one records them in ``succeed``)."""
         times = self.stream_times
@@ -140,8 +148,9 @@ def _start(tracer, instruments, content: ContentSettings, kind: str, instance, k
     span = tracer.start_span(name, parent, _CLIENT, {**attrs, **request} if request and content.on_span else attrs)
     event = {**attrs, **request} if request and events is not None and span.is_recording() else None
     token = _attach(_in_context(span, parent))
-    return Invocation(span, perf_counter(), metric_attrs, instruments, content, kind, token, IN_SDK_CALL.set(True),
-                      events, event)
+    inv = Invocation(span, perf_counter(), metric_attrs, instruments, content, kind, token, None, events, event)
+    inv.flag = IN_SDK_CALL.set(inv)  # the SDK's answer hooks (rate limits) find the call here
+    return inv
 
 
 def _finish(inv: Invocation, result: Any, attrs: dict[str, Any] | None = None) -> None:

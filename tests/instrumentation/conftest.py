@@ -28,6 +28,7 @@ def fake_llm(_fake_llm_server: FakeLLMServer) -> FakeLLMServer:
     _fake_llm_server._failures.clear()
     _fake_llm_server.stream_chunks = 5
     _fake_llm_server.tool_arguments = None
+    _fake_llm_server.response_headers = {}
     return _fake_llm_server
 
 

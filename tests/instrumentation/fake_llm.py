@@ -28,6 +28,7 @@ constructor arguments / attributes:
 - ``X-Fake-Fail-Midstream: 1``: cut a stream after two chunks with an ``error`` event.
 - ``X-Fake-Delay: seconds``: sleep before answering.
 - ``X-Fake-Malformed: 1``: a JSON-valid, off-schema chat answer (wrong types, junk choices).
+- ``server.response_headers``: extra headers sent with every answer (e.g. ``x-ratelimit-*``).
 
 The pure builders (:func:`chat_completion`, :func:`chat_chunks`, :func:`embeddings`,
 :func:`response_object`, :func:`handle`) are reused by in-process ``httpx.MockTransport`` servers.
@@ -302,6 +303,7 @@ class FakeLLMServer:
         self.stream_chunks = stream_chunks
         self.tool_arguments = tool_arguments
         self.requests: list[tuple[str, dict[str, Any], dict[str, str]]] = []
+        self.response_headers: dict[str, str] = {}
         self._failures: list[int] = []
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -361,6 +363,8 @@ class FakeLLMServer:
                 self.send_header("Content-Length", str(len(payload)))
                 if status == 429:
                     self.send_header("Retry-After", "0")
+                for name, value in server.response_headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(payload)
 
