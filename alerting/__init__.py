@@ -11,5 +11,6 @@
 - ``handlers``: Slack, email, PagerDuty, webhook, Telegram, Discord, Alertmanager; ``ssrf``: address policy.
 - ``service.start_background(engine, rules_path, stop_event)``: everything in a thread (``agentotel up``).
 
-Read-only queries for the dashboard: ``agentotel.warehouse.alerting_queries``.
+Read-only queries (dashboard, CLI): ``queries`` (alerts, counts, pending series, notifications, dead
+letters, channel stats, silences, audit log).
 """

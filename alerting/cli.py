@@ -185,9 +185,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _dead_letters(args: argparse.Namespace) -> int:
+    from agentotel.alerting.queries import dead_letters
     from agentotel.alerting.queue import NotificationQueue
     from agentotel.core.errors import CommandError
-    from agentotel.warehouse.alerting_queries import dead_letters
 
     engine = _engine(args)
     if args.resend:

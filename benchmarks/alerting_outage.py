@@ -25,9 +25,9 @@ def main() -> None:
 
     from agentotel.alerting.handlers import WebhookHandler
     from agentotel.alerting.manager import AlertManager
+    from agentotel.alerting.queries import channel_stats
     from agentotel.alerting.queue import NotificationQueue, QueueSettings
     from agentotel.alerting.ssrf import AddressPolicy
-    from agentotel.warehouse.alerting_queries import channel_stats
     from agentotel.warehouse.engine import create_db_engine
     from agentotel.warehouse.migrate import upgrade
 

@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agentotel.warehouse import queries  # noqa: E402
+from agentotel.warehouse import overview, tool_calls, traces  # noqa: E402
 from agentotel.warehouse.analytics import AnalyticsEngine  # noqa: E402
 from agentotel.warehouse.engine import create_db_engine  # noqa: E402
 from agentotel.warehouse.migrate import upgrade  # noqa: E402
@@ -127,9 +127,9 @@ def workload(analytics: AnalyticsEngine, start: datetime, end: datetime) -> dict
         "time series 24h @1min: latency p95": lambda: analytics.get_time_series("latency_p95", start, end, "1min"),
         "p95 LLM latency by model (24h)": lambda: analytics.get_aggregations("llm_latency_p95", "model", start=start, end=end),
         "cost by agent (24h)": lambda: analytics.get_aggregations("cost", "agent", start=start, end=end),
-        "top failing tools (24h)": lambda: queries.top_failing_tools(analytics, start, end),
-        "overview KPIs (24h)": lambda: queries.overview(analytics, start, end),
-        "recent failed traces, page 1 (spans)": lambda: queries.recent_traces(analytics, start, end, status="error"),
+        "top failing tools (24h)": lambda: tool_calls.top_failing_tools(analytics, start, end),
+        "overview KPIs (24h)": lambda: overview.overview(analytics, start, end),
+        "recent failed traces, page 1 (spans)": lambda: traces.recent_traces(analytics.engine, start, end, status="error"),
     }
 
 

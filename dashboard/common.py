@@ -21,6 +21,8 @@ import streamlit as st
 
 from agentotel.dashboard import auth, data
 from agentotel.dashboard.format import safe_csv
+from agentotel.registry import RegistryError
+from agentotel.warehouse.engine import DatabaseError
 
 logger = logging.getLogger("agentotel.dashboard")
 T = TypeVar("T")
@@ -131,15 +133,10 @@ def load_many(calls: dict[str, tuple]) -> dict[str, Any]:
 
 
 def _report(exc: BaseException) -> None:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    if isinstance(exc, SQLAlchemyError):
+    if isinstance(exc, DatabaseError):
         logger.error("warehouse query failed", exc_info=exc)
         st.error("The warehouse could not answer this query. Check that the database is reachable and "
                  "migrated (agentotel db upgrade); details are in the dashboard log.")
-    elif isinstance(exc, ImportError):
-        logger.warning("component not available: %s", exc)
-        st.info("This part of agentotel is not installed in this environment.")
     elif _is_refusal(exc):
         st.warning("That cannot be done or shown.")
         st.text(str(exc)[:800])
@@ -149,10 +146,9 @@ def _report(exc: BaseException) -> None:
 
 
 def _is_refusal(exc: BaseException) -> bool:
-    """Errors that explain themselves: invalid values, missing things, a registry's refusal."""
-    if isinstance(exc, (ValueError, LookupError)):
-        return True
-    return any(cls.__name__ in ("RegistryError", "AlertNotFound") for cls in type(exc).__mro__)
+    """Errors that explain themselves: invalid values, missing things (an unknown alert is a KeyError),
+    a registry's refusal."""
+    return isinstance(exc, (ValueError, LookupError, RegistryError))
 
 
 def empty_state(what: str = "telemetry") -> None:

@@ -1,4 +1,5 @@
-"""Cached wrappers around the warehouse query functions: the only way pages reach the database.
+"""Cached wrappers around the components' read APIs (warehouse reads by subject, alerting, registry,
+evaluation): the only way pages reach the database. No SQL here.
 
 The dashboard process is configured through its environment (``agentotel dashboard`` sets it); ``settings()``
 resolves it (``DashboardSettings``): the warehouse URL from ``AGENTOTEL_DASHBOARD_DB_URL``, else
@@ -10,17 +11,33 @@ go through the owning component, which audits them, and clear the cache.
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import httpx
 import pandas as pd
 import streamlit as st
+from prometheus_client.parser import text_string_to_metric_families
 
+from agentotel import registry
+from agentotel.alerting import queries as alert_queries
+from agentotel.alerting.manager import AlertManager
 from agentotel.core.secrets import redact_text
 from agentotel.core.settings import DASHBOARD_DB_URL_ENV as DB_URL_ENV  # noqa: F401 - the CLI sets it
 from agentotel.core.settings import DASHBOARD_RECEIVER_METRICS_ENV as RECEIVER_METRICS_ENV  # noqa: F401 - likewise
 from agentotel.core.settings import DashboardSettings, DatabaseSettings
+from agentotel.evaluation import store as evaluation_store
+from agentotel.warehouse import executions, freshness, llm_calls, tool_calls, traces
+from agentotel.warehouse import metrics as metric_points
+from agentotel.warehouse import overview as kpis
+from agentotel.warehouse.analytics import AnalyticsEngine
+from agentotel.warehouse.engine import create_db_engine
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+T = TypeVar("T")
 
 TTL = 15  # seconds: fresh enough for a live view, cheap under auto-refresh
 MAX_ENTRIES = 256
@@ -40,16 +57,12 @@ def receiver_metrics_url() -> str:
 
 
 @st.cache_resource(show_spinner=False)
-def engine(url: str):
-    from agentotel.warehouse.engine import create_db_engine
-
+def engine(url: str) -> Engine:
     return create_db_engine(url, DatabaseSettings.from_env(url))  # pool and SSL as configured
 
 
 @st.cache_resource(show_spinner=False)
-def analytics(url: str):
-    from agentotel.warehouse.analytics import AnalyticsEngine
-
+def analytics(url: str) -> AnalyticsEngine:
     # Its own short cache lets the pages of one run share partial aggregates (the KPIs and the top-agents
     # table read the same per-agent summary); st.cache_data keeps the finished results.
     return AnalyticsEngine(engine(url), cache_ttl=TTL)
@@ -73,15 +86,21 @@ def _strip_nul(value: Any) -> Any:
     return value
 
 
-def _cache(fn):
+def _cache(fn: Callable[..., T]) -> Callable[..., T]:
     cached = st.cache_data(ttl=TTL, max_entries=MAX_ENTRIES, show_spinner=False)(fn)
 
     @functools.wraps(fn)
-    def call(*args: Any, **kwargs: Any) -> Any:
+    def call(*args: Any, **kwargs: Any) -> T:
         return cached(*_strip_nul(args), **_strip_nul(kwargs))
 
     call.clear = cached.clear  # type: ignore[attr-defined]
     return call
+
+
+def _frame(rows: Iterable[Any], columns: Sequence[str]) -> pd.DataFrame:
+    """Rows (dicts or objects with those attributes) as a frame of exactly ``columns``."""
+    records = [row if isinstance(row, Mapping) else {c: getattr(row, c) for c in columns} for row in rows]
+    return pd.DataFrame(records, columns=list(columns))
 
 
 # ------------------------------------------------------------------------------------- telemetry
@@ -89,9 +108,7 @@ def _cache(fn):
 
 @_cache
 def overview(url: str, start: datetime, end: datetime, filters: dict | None = None) -> dict[str, float]:
-    from agentotel.warehouse import queries
-
-    return queries.overview(analytics(url), start, end, filters or None)
+    return kpis.overview(analytics(url), start, end, filters or None)
 
 
 @_cache
@@ -103,72 +120,50 @@ def time_series(url: str, metric: str, start: datetime, end: datetime, granulari
 @_cache
 def top_agents(url: str, start: datetime, end: datetime, by: str = "count", limit: int = 10,
                filters: dict | None = None) -> pd.DataFrame:
-    from agentotel.warehouse import queries
-
-    return queries.top_agents(analytics(url), start, end, by=by, limit=limit, filters=filters or None)
+    return executions.top_agents(analytics(url), start, end, by=by, limit=limit, filters=filters or None)
 
 
 @_cache
 def top_models(url: str, start: datetime, end: datetime, by: str = "count", limit: int = 10,
                filters: dict | None = None) -> pd.DataFrame:
-    from agentotel.warehouse import queries
-
-    return queries.top_models(analytics(url), start, end, by=by, limit=limit, filters=filters or None)
+    return llm_calls.top_models(analytics(url), start, end, by=by, limit=limit, filters=filters or None)
 
 
 @_cache
 def llm_stats(url: str, start: datetime, end: datetime, by: tuple[str, ...] = ("provider", "model"),
               filters: dict | None = None) -> pd.DataFrame:
-    from agentotel.warehouse import queries
-
-    return queries.llm_stats(analytics(url), start, end, by=by, filters=filters or None)
+    return llm_calls.llm_stats(analytics(url), start, end, by=by, filters=filters or None)
 
 
 @_cache
 def tool_stats(url: str, start: datetime, end: datetime, by: tuple[str, ...] = ("tool",),
                filters: dict | None = None) -> pd.DataFrame:
-    from agentotel.warehouse import queries
-
-    return queries.tool_stats(analytics(url), start, end, by=by, filters=filters or None)
-
-
-@_cache
-def dimension_values(url: str, key: str, start: datetime, end: datetime) -> list[str]:
-    from agentotel.warehouse import queries
-
-    return queries.dimension_values(analytics(url), key, start, end)
+    return tool_calls.tool_stats(analytics(url), start, end, by=by, filters=filters or None)
 
 
 @_cache
 def dimension_options(url: str, family: str, keys: tuple[str, ...], start: datetime, end: datetime) -> dict[str, list[str]]:
     """The values of several dimensions of one family (``executions``, ``llm``, ``tools``) seen in
-    ``[start, end)``, read in one pass (for the filter select boxes)."""
-    frame = analytics(url).family_summary(family, list(keys), None, start, end, quantiles=())
-    return {key: sorted({str(v) for v in frame[key].tolist() if v is not None and v == v}) for key in keys}
+    ``[start, end)`` (for the filter select boxes)."""
+    return kpis.dimension_values(analytics(url), family, keys, start, end)
 
 
 @_cache
 def recent_traces(url: str, start: datetime | None, end: datetime | None, agent: str | None = None,
                   service: str | None = None, status: str | None = None, trace_id: str | None = None,
                   sort: str = "start_time", descending: bool = True, limit: int = 100) -> pd.DataFrame:
-    from agentotel.warehouse import queries
-
-    return queries.recent_traces(engine(url), start, end, agent=agent, service=service, status=status,
-                                 trace_id=trace_id, sort=sort, descending=descending, limit=limit)
+    return traces.recent_traces(engine(url), start, end, agent=agent, service=service, status=status,
+                                trace_id=trace_id, sort=sort, descending=descending, limit=limit)
 
 
 @_cache
 def trace_spans(url: str, trace_id: str) -> pd.DataFrame:
-    from agentotel.warehouse import queries
-
-    return queries.trace_spans(engine(url), trace_id)
+    return traces.trace_spans(engine(url), trace_id)
 
 
 @_cache
 def span_content(url: str, trace_id: str, span_id: str) -> dict[str, Any]:
-    from agentotel.warehouse import dashboard_queries
-
-    return dashboard_queries.span_content(engine(url), trace_id, span_id)
+    return traces.span_content(engine(url), trace_id, span_id)
 
 
 # ------------------------------------------------------------------------------------- analytics
@@ -198,32 +193,23 @@ def correlations(url: str, metrics: tuple[str, ...], start: datetime, end: datet
 
 @_cache
 def metric_names(url: str, start: datetime | None = None, end: datetime | None = None) -> list[str]:
-    from agentotel.warehouse import dashboard_queries
-
-    return dashboard_queries.metric_names(engine(url), start, end)
+    return metric_points.metric_names(engine(url), start, end)
 
 
 @_cache
 def latest_metric_values(url: str, names: tuple[str, ...], start: datetime | None = None) -> pd.DataFrame:
-    from agentotel.warehouse import dashboard_queries
-
-    return dashboard_queries.latest_metric_values(engine(url), list(names), start)
+    return metric_points.latest_metric_values(engine(url), list(names), start)
 
 
 @_cache
 def ingest_health(url: str) -> dict[str, Any]:
-    from agentotel.warehouse import dashboard_queries
-
-    return dashboard_queries.ingest_health(engine(url))
+    return freshness.ingest_health(engine(url))
 
 
 @st.cache_data(ttl=5, max_entries=4, show_spinner=False)
 def receiver_health(metrics_url: str) -> dict[str, float] | None:
     """The receiver's own health series from its Prometheus endpoint, summed over labels
     (``agentotel_receiver_*``); None when the endpoint does not answer."""
-    import httpx
-    from prometheus_client.parser import text_string_to_metric_families
-
     try:
         response = httpx.get(metrics_url, timeout=2.0, follow_redirects=False)
         response.raise_for_status()
@@ -237,55 +223,67 @@ def receiver_health(metrics_url: str) -> dict[str, float] | None:
     return totals
 
 
+AUDIT_COLUMNS = ["source", "at", "actor", "action", "target", "outcome"]
+
+
 @_cache
 def audit_trail(url: str, limit: int = 200) -> pd.DataFrame:
-    from agentotel.warehouse import dashboard_queries
-
-    return dashboard_queries.audit_trail(engine(url), limit)
+    """Alerting and registry audit rows in one list, newest first: source, at, actor, action, target, outcome."""
+    alerting = _frame(alert_queries.audit_log(engine(url), limit), ["timestamp", "actor", "action", "target_type",
+                                                                     "target_id"])
+    alerting = alerting.assign(
+        source="alerting", at=alerting["timestamp"],
+        target=alerting["target_type"].astype(str) + " " + alerting["target_id"].astype(str), outcome="ok",
+    )
+    changes = _frame(registry.audit_log(engine(url), limit=limit), ["at", "actor", "action", "target", "outcome"])
+    frames = [f[AUDIT_COLUMNS] for f in (alerting, changes.assign(source="registry")) if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=AUDIT_COLUMNS)
+    merged = pd.concat(frames, ignore_index=True)
+    merged["at"] = pd.to_datetime(merged["at"], utc=True)
+    return merged.sort_values("at", ascending=False, kind="stable").head(limit).reset_index(drop=True)
 
 
 # ------------------------------------------------------------------------------------- alerts
+
+ALERT_COLUMNS = ["id", "rule_id", "severity", "status", "message", "value", "labels", "acknowledged",
+                 "acknowledged_by", "acknowledged_at", "timestamp", "resolved_at"]
+PENDING_COLUMNS = ["rule_id", "labels", "active_since", "last_eval_at", "last_value"]
+NOTIFICATION_COLUMNS = ["id", "alert_id", "channel", "event", "tier", "status", "attempts", "last_error",
+                        "created_at", "delivered_at", "next_attempt_at"]
+CHANNEL_COLUMNS = ["channel", "deliveries_total", "failures_total", "blocked_until", "last_error", "updated_at"]
 
 
 @_cache
 def alerts(url: str, status: str | None = None, severity: str | None = None, start: datetime | None = None,
            end: datetime | None = None) -> pd.DataFrame:
-    from agentotel.warehouse import dashboard_queries
-
-    return dashboard_queries.alerts_table(engine(url), status=status, severity=severity, start=start, end=end)
+    rows = alert_queries.alerts(engine(url), status=status, severity=severity, start=start, end=end, limit=500)
+    return _frame(rows, ALERT_COLUMNS)
 
 
 @_cache
 def pending_alert_series(url: str) -> pd.DataFrame:
-    from agentotel.warehouse import dashboard_queries
-
-    return dashboard_queries.pending_alert_series(engine(url))
+    return _frame(alert_queries.pending_series(engine(url)), PENDING_COLUMNS)
 
 
 @_cache
 def alert_counts(url: str) -> dict[str, int]:
-    from agentotel.warehouse import dashboard_queries
-
-    return dashboard_queries.alert_status_counts(engine(url))
+    return alert_queries.alert_counts(engine(url))
 
 
 @_cache
 def notifications(url: str, status: str | None = None, channel: str | None = None) -> pd.DataFrame:
-    from agentotel.warehouse import dashboard_queries
-
-    frame = dashboard_queries.notification_deliveries(engine(url), status=status, channel=channel)
-    return _redact_column(frame, "last_error")
+    rows = alert_queries.notifications(engine(url), status=status, channel=channel, limit=500)
+    return _redact_column(_frame(rows, NOTIFICATION_COLUMNS), "last_error")
 
 
 @_cache
 def channel_states(url: str) -> pd.DataFrame:
-    from agentotel.warehouse import dashboard_queries
-
-    return _redact_column(dashboard_queries.channel_states(engine(url)), "last_error")
+    return _redact_column(_frame(alert_queries.channel_stats(engine(url)), CHANNEL_COLUMNS), "last_error")
 
 
 def _redact_column(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Channel errors may quote a webhook URL or key: pass them through the alerting redactor (S5)."""
+    """Channel errors may quote a webhook URL or key: pass them through the secret masker (S5)."""
     if frame.empty or column not in frame:
         return frame
     frame[column] = frame[column].map(lambda v: None if v is None else redact_text(v))
@@ -293,8 +291,6 @@ def _redact_column(frame: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def acknowledge_alert(url: str, alert_id: int, by: str) -> dict[str, Any]:
-    from agentotel.alerting.manager import AlertManager
-
     try:
         return AlertManager(engine(url)).acknowledge_alert(int(alert_id), by=by)
     finally:
@@ -302,8 +298,6 @@ def acknowledge_alert(url: str, alert_id: int, by: str) -> dict[str, Any]:
 
 
 def resolve_alert(url: str, alert_id: int, by: str) -> dict[str, Any]:
-    from agentotel.alerting.manager import AlertManager
-
     try:
         return AlertManager(engine(url)).resolve_alert(int(alert_id), by=by)
     finally:
@@ -312,93 +306,77 @@ def resolve_alert(url: str, alert_id: int, by: str) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------- registry
 
+VERSION_COLUMNS = ["name", "version", "source", "model_type", "provider", "description", "created_at", "last_seen_at"]
+ENVIRONMENT_COLUMNS = ["agent_name", "environment", "version", "deployment_id", "revision", "since", "updated_by"]
+VERSION_STATS_COLUMNS = ["version", "source", "executions", "error_rate", "cost_usd", "tokens", "avg_duration_ms",
+                         "last_execution"]
+DEPLOYMENT_COLUMNS = ["created_at", "environment", "action", "version", "previous_version", "actor", "reason"]
+REGISTRY_AUDIT_COLUMNS = ["at", "actor", "action", "outcome", "target", "environment", "reason"]
+
 
 @_cache
 def agent_versions(url: str, name: str | None = None) -> pd.DataFrame:
-    from agentotel.warehouse import registry_queries
-
-    rows = registry_queries.list_agent_versions(engine(url), name)
-    columns = ["name", "version", "source", "model_type", "provider", "description", "created_at", "last_seen_at"]
-    return pd.DataFrame([{c: getattr(r, c) for c in columns} for r in rows], columns=columns)
+    return _frame(registry.list_agent_versions(engine(url), name), VERSION_COLUMNS)
 
 
 @_cache
 def environment_states(url: str, name: str | None = None) -> pd.DataFrame:
-    from agentotel.warehouse import registry_queries
-
-    rows = registry_queries.environment_states(engine(url), name)
-    return pd.DataFrame([asdict(r) for r in rows],
-                        columns=["agent_name", "environment", "version", "deployment_id", "revision", "since", "updated_by"])
+    return _frame(registry.environment_states(engine(url), name), ENVIRONMENT_COLUMNS)
 
 
 @_cache
 def version_stats(url: str, name: str, start: datetime, end: datetime) -> pd.DataFrame:
     """Per version of ``name`` in the window: executions, error rate, cost, tokens, mean duration."""
-    from agentotel.registry.telemetry import version_stats as stats
-
-    rows = stats(engine(url), name, since=start, until=end)
-    return pd.DataFrame(
-        [{"version": r.version, "source": r.source, "executions": r.executions, "error_rate": r.error_rate,
-          "cost_usd": r.cost_usd, "tokens": r.tokens, "avg_duration_ms": r.avg_duration_ms,
-          "last_execution": r.last_execution} for r in rows],
-        columns=["version", "source", "executions", "error_rate", "cost_usd", "tokens", "avg_duration_ms",
-                 "last_execution"],
-    )
+    return _frame(registry.version_stats(engine(url), name, since=start, until=end), VERSION_STATS_COLUMNS)
 
 
 @_cache
 def deployments(url: str, name: str, limit: int = 50) -> pd.DataFrame:
-    from agentotel.warehouse import registry_queries
-
-    rows = registry_queries.deployments(engine(url), name, limit=limit)
-    columns = ["created_at", "environment", "action", "version", "previous_version", "actor", "reason"]
-    return pd.DataFrame([{c: getattr(r, c) for c in columns} for r in rows], columns=columns)
+    return _frame(registry.deployments(engine(url), name, limit=limit), DEPLOYMENT_COLUMNS)
 
 
 @_cache
 def registry_audit(url: str, name: str | None = None, limit: int = 100) -> pd.DataFrame:
-    from agentotel.warehouse import registry_queries
+    return _frame(registry.audit_log(engine(url), name, limit=limit), REGISTRY_AUDIT_COLUMNS)
 
-    rows = registry_queries.audit_log(engine(url), name, limit=limit)
-    columns = ["at", "actor", "action", "outcome", "target", "environment", "reason"]
-    return pd.DataFrame([{c: getattr(r, c) for c in columns} for r in rows], columns=columns)
+
+def _versions(url: str) -> registry.VersionManager:
+    """The registry's version manager, its gate's policies from ``AGENTOTEL_REGISTRY_GATE``."""
+    return registry.VersionManager(engine(url), policies=registry.parse_policies(settings().registry.gate))
 
 
 def promote(url: str, name: str, version: str, environment: str, *, actor: str, reason: str | None,
-            override_reason: str | None, expected_active: str | None):
-    from agentotel.registry import VersionManager, parse_policies
-
+            override_reason: str | None, expected_active: str | None) -> registry.Deployment:
     try:
-        return VersionManager(engine(url), policies=parse_policies(settings().registry.gate)).promote(name, version, environment, actor=actor, reason=reason or None,
-                                                   override_reason=override_reason or None,
-                                                   expected_active=expected_active)
+        return _versions(url).promote(
+            name, version, environment, actor=actor, reason=reason or None, override_reason=override_reason or None,
+            expected_active=expected_active)
     finally:
         clear()
 
 
-def rollback(url: str, name: str, environment: str, *, actor: str, reason: str, expected_active: str | None):
-    from agentotel.registry import VersionManager, parse_policies
-
+def rollback(url: str, name: str, environment: str, *, actor: str, reason: str,
+             expected_active: str | None) -> registry.Deployment:
     try:
-        return VersionManager(engine(url), policies=parse_policies(settings().registry.gate)).rollback(name, environment, actor=actor, reason=reason,
-                                                    expected_active=expected_active)
+        return _versions(url).rollback(name, environment, actor=actor, reason=reason, expected_active=expected_active)
     finally:
         clear()
 
 
 # ------------------------------------------------------------------------------------- evaluation
 
+RUN_COLUMNS = ["id", "benchmark_id", "agent_name", "agent_version", "status", "timestamp", "completed_at", "summary",
+               "error_message"]
+
 
 @_cache
-def evaluation_runs(url: str, agent: str | None = None, status: str | None = None,
-                    start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
-    from agentotel.warehouse import dashboard_queries
-
-    return dashboard_queries.evaluation_runs(engine(url), agent=agent, status=status, start=start, end=end)
+def evaluation_runs(url: str, agent: str | None = None, status: str | None = None) -> pd.DataFrame:
+    """Evaluation runs (newest first) with their summaries but without per-case results."""
+    runs = evaluation_store.list_runs(engine(url), agent_name=agent or None, status=status, limit=200,
+                                      with_results=False)
+    return _frame(runs, RUN_COLUMNS)
 
 
 @_cache
 def compare_runs(url: str, current_run_id: str, baseline_run_id: str) -> dict[str, Any]:
-    from agentotel.evaluation import store
-
-    return store.compare_runs(engine(url), current_run_id, baseline_run_id).to_dict()
+    return evaluation_store.compare_runs(engine(url), current_run_id, baseline_run_id).to_dict()

@@ -13,13 +13,16 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from agentotel.evaluation.base import CaseResult, MetricDefinition, json_safe
 from agentotel.warehouse.models import AgentExecution, EvaluationRun
 
 if TYPE_CHECKING:
     from agentotel.evaluation.regression import RegressionDetector, RegressionReport, RunSamples
+
+
+RUN_STATUSES = ("running", "completed", "failed")
 
 
 class RunNotFoundError(LookupError):
@@ -60,13 +63,13 @@ class StoredRun:
         return RunSamples.from_cases(self.cases, self.metric_definitions, run_id=self.id, meta=meta)
 
 
-def _row_to_run(row: EvaluationRun) -> StoredRun:
+def _row_to_run(row: EvaluationRun, with_results: bool = True) -> StoredRun:
     return StoredRun(
         id=row.id,
         benchmark_id=row.benchmark_id,
         timestamp=row.timestamp,
         status=row.status,
-        results=row.results or {},
+        results=(row.results or {}) if with_results else {},
         summary=row.summary or {},
         meta=row.meta or {},
         agent_name=row.agent_name,
@@ -155,9 +158,15 @@ def list_runs(
     status: str | None = None,
     before: datetime | None = None,
     limit: int = 50,
+    with_results: bool = True,
 ) -> list[StoredRun]:
-    """Runs, newest first, filtered by agent, benchmark, status and start time."""
+    """Runs, newest first, filtered by agent, benchmark, status (one of ``RUN_STATUSES``, else ValueError)
+    and start time; ``with_results=False`` leaves the per-case results unread (a run list)."""
+    if status is not None and status not in RUN_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(RUN_STATUSES)}")
     query = select(EvaluationRun)
+    if not with_results:
+        query = query.options(defer(EvaluationRun.results, raiseload=True))
     if agent_name is not None:
         query = query.where(EvaluationRun.agent_name == agent_name)
     if benchmark_id is not None:
@@ -168,7 +177,7 @@ def list_runs(
         query = query.where(EvaluationRun.timestamp < before)
     query = query.order_by(EvaluationRun.timestamp.desc(), EvaluationRun.id.desc()).limit(limit)
     with Session(engine) as session:
-        return [_row_to_run(row) for row in session.scalars(query)]
+        return [_row_to_run(row, with_results) for row in session.scalars(query)]
 
 
 def run_history(engine: Engine, run: StoredRun, exclude: Sequence[str] = (), limit: int = 20) -> list[StoredRun]:

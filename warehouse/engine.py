@@ -20,6 +20,9 @@ from agentotel.core.errors import CommandError
 from agentotel.core.settings import DEFAULT_DB_URL, DatabaseSettings
 from agentotel.warehouse.migrate import upgrade
 
+# What a failed warehouse read or write raises, for callers that import no SQLAlchemy (the dashboard).
+DatabaseError = SQLAlchemyError
+
 
 class WarehouseUnavailable(CommandError):
     """The warehouse cannot be opened or migrated. The message names it (password hidden) and says why;

@@ -14,7 +14,8 @@ METRICS = {
 }
 
 ctx = common.page("Analytics")
-agent = common.choice("Agent", common.load(data.dimension_values, ctx.url, "agent", ctx.start, ctx.end) or [], "an_agent")
+options = common.load(data.dimension_options, ctx.url, "executions", ("agent",), ctx.start, ctx.end) or {}
+agent = common.choice("Agent", options.get("agent", []), "an_agent")
 filters = common.filters_of(agent=agent)
 label = st.selectbox("Metric", list(METRICS), key="an_metric")
 metric = METRICS[label]

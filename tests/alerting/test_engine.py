@@ -230,7 +230,7 @@ def test_each_rule_type_fires_and_resolves(sqlite_engine, kind):
 
 
 def q_alerts(engine):
-    from agentotel.warehouse.alerting_queries import alerts
+    from agentotel.alerting.queries import alerts
 
     return alerts(engine)
 

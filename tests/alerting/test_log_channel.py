@@ -9,12 +9,12 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
+from agentotel.alerting import queries as q
 from agentotel.alerting.handlers import ALERT_LOGGER, CHANNEL_TYPES, build_handlers
 from agentotel.alerting.queue import QueueSettings
 from agentotel.alerting.rules import RuleError, parse_rules
 from agentotel.alerting.service import AlertingService
 from agentotel.alerting.sources import InMemoryMetricSource
-from agentotel.warehouse import alerting_queries as q
 
 RULES = """
 channels:

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from agentotel.alerting import queries as q
 from agentotel.alerting.manager import AlertManager, AlertNotFound
-from agentotel.warehouse import alerting_queries as q
 
 
 def test_create_alert_contract_and_dedup_while_firing(engine):
@@ -93,8 +93,9 @@ def test_queries_for_the_dashboard(engine):
     a = manager.create_alert("r", "warning", "m", {"agent": "a"})
     manager.create_alert("r", "warning", "m", {"agent": "b"})
     manager.acknowledge_alert(a, by="alice")
-    assert q.alert_counts(engine) == {"firing": 2, "acknowledged": 1, "resolved": 0}
+    assert q.alert_counts(engine) == {"pending": 0, "firing": 2, "acknowledged": 1, "unacknowledged": 1, "resolved": 0}
     manager.resolve_alert(a)
+    assert q.alert_counts(engine) == {"pending": 0, "firing": 1, "acknowledged": 0, "unacknowledged": 1, "resolved": 1}
     assert [x["id"] for x in q.alerts(engine, status="resolved")] == [a]
     assert len(q.alerts(engine)) == 2
     assert q.notifications(engine) == [] and q.dead_letters(engine) == [] and q.channel_stats(engine) == []

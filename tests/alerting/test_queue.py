@@ -9,13 +9,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from agentotel.alerting import queries as q
 from agentotel.alerting.handlers import EmailHandler, PagerDutyHandler, SlackHandler, WebhookHandler
 from agentotel.alerting.manager import AlertManager
 from agentotel.alerting.queue import NotificationQueue, QueueSettings, RateLimit, backoff
 from agentotel.alerting.ssrf import AddressPolicy
 from agentotel.alerting.store import NOTIFICATIONS
 from agentotel.core.utc import utcnow
-from agentotel.warehouse import alerting_queries as q
 from tests.alerting.support import RecordingServer, SMTPServer, self_signed_cert, wait_for
 from tests.conftest import free_port
 

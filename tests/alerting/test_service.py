@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
+from agentotel.alerting import queries as q
 from agentotel.alerting.handlers import build_handlers
 from agentotel.alerting.manager import AlertManager
 from agentotel.alerting.queue import QueueSettings
@@ -18,7 +19,6 @@ from agentotel.alerting.sources import InMemoryMetricSource
 from agentotel.alerting.ssrf import AddressPolicy
 from agentotel.cli import main
 from agentotel.core.utc import utcnow
-from agentotel.warehouse import alerting_queries as q
 from tests.alerting.support import RecordingServer, wait_for
 
 LOOPBACK = AddressPolicy(["127.0.0.1"])

@@ -1,5 +1,5 @@
 """AnalyticsEngine on a real warehouse: known answers from hand-built rows, explicit gaps, filters, the
-TTL cache, raw metrics, statistics wrappers; dashboard queries."""
+TTL cache, raw metrics, statistics wrappers; the window overview and the rankings built on it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import insert
 
-from agentotel.warehouse import queries
+from agentotel.warehouse import executions, llm_calls, overview, tool_calls
 from agentotel.warehouse.analytics import AnalyticsEngine
 from agentotel.warehouse.models import AgentExecution, Metric
 from agentotel.warehouse.rollups import refresh_rollups
@@ -122,40 +122,31 @@ def test_statistics_wrappers(engine):
     assert analytics.detect_seasonality("executions", T0, end, "5min").period in (None, *range(2, 25))
 
 
-def test_dashboard_queries(engine):
+def test_overview_and_rankings(engine):
     data = generate(120, T0, timedelta(hours=2), seed=32)
     load(engine, data)
     end = T0 + timedelta(hours=2)
     analytics = AnalyticsEngine(engine, cache_ttl=0)
-    kpis = queries.overview(analytics, T0, end)
-    executions = data["agent_executions"]
-    assert kpis["executions"] == 120 and kpis["active_agents"] == len({e["agent_name"] for e in executions})
-    assert kpis["error_rate"] == pytest.approx(sum(not e["success"] for e in executions) / 120)
+    kpis = overview.overview(analytics, T0, end)
+    rows = data["agent_executions"]
+    assert kpis["executions"] == 120 and kpis["active_agents"] == len({e["agent_name"] for e in rows})
+    assert kpis["error_rate"] == pytest.approx(sum(not e["success"] for e in rows) / 120)
     assert kpis["cost_usd"] == pytest.approx(sum(c["cost_usd"] for c in data["llm_calls"]))
-    assert kpis["latency_p95_ms"] == pytest.approx(np.percentile([e["duration_ms"] for e in executions], 95, method="inverted_cdf"))
-    top = queries.top_agents(analytics, T0, end, by="cost_usd", limit=3)
+    assert kpis["latency_p95_ms"] == pytest.approx(np.percentile([e["duration_ms"] for e in rows], 95, method="inverted_cdf"))
+    top = executions.top_agents(analytics, T0, end, by="cost_usd", limit=3)
     assert len(top) == 3 and top.cost_usd.is_monotonic_decreasing
-    models = queries.top_models(analytics, T0, end)
+    models = llm_calls.top_models(analytics, T0, end)
     assert set(models.model) == {c["request_model"] for c in data["llm_calls"]}
-    failing = queries.top_failing_tools(analytics, T0, end)
+    failing = tool_calls.top_failing_tools(analytics, T0, end)
     assert failing.error_count.is_monotonic_decreasing and (failing.error_count > 0).all()
-    assert queries.llm_stats(analytics, T0, end)["count"].sum() == len(data["llm_calls"])
-    assert queries.dimension_values(analytics, "tool", T0, end) == sorted({t["tool_name"] for t in data["tool_calls"]})
-    with pytest.raises(ValueError):
-        queries.top_agents(analytics, T0, end, by="name; DROP TABLE spans")
-
-    errors = queries.recent_traces(engine, T0, end, status="error", limit=500)
-    failed_traces = {s["trace_id"] for s in data["spans"] if s["status_code"] == "ERROR"}
-    assert set(errors.trace_id) == failed_traces and (errors.status == "error").all()
-    ok = queries.recent_traces(engine, T0, end, status="ok", limit=500)
-    assert len(ok) + len(errors) == 120
-    page = queries.recent_traces(engine, T0, end, agent="planner", sort="duration_ms", descending=True, limit=5)
-    assert (page.agent_name == "planner").all() and page.duration_ms.is_monotonic_decreasing
-    assert page.span_count.tolist() == [4] * len(page)
-    one = queries.recent_traces(engine, trace_id=executions[0]["trace_id"].upper())
-    assert one.trace_id.tolist() == [executions[0]["trace_id"]]
-    with pytest.raises(ValueError):
-        queries.recent_traces(engine, sort="start_time desc")
-    spans = queries.trace_spans(engine, executions[0]["trace_id"])
-    assert spans.depth.tolist() == [0, 1, 1, 1] and spans.offset_ms.iloc[0] == 0
-    assert spans.offset_ms.is_monotonic_increasing
+    assert llm_calls.llm_stats(analytics, T0, end)["count"].sum() == len(data["llm_calls"])
+    assert tool_calls.tool_stats(analytics, T0, end)["count"].sum() == len(data["tool_calls"])
+    seen = overview.dimension_values(analytics, "tools", ("tool", "agent"), T0, end)
+    assert seen["tool"] == sorted({t["tool_name"] for t in data["tool_calls"]})
+    assert seen["agent"] == sorted({e["agent_name"] for e in rows})
+    for refused in (lambda: executions.top_agents(analytics, T0, end, by="name; DROP TABLE spans"),
+                    lambda: llm_calls.top_models(analytics, T0, end, by="cost_usd desc"),
+                    lambda: executions.top_agents(analytics, T0, end, limit=0),
+                    lambda: overview.dimension_values(analytics, "tools", ("model",), T0, end)):
+        with pytest.raises(ValueError):
+            refused()
