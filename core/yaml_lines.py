@@ -74,13 +74,31 @@ def parse_located(text: str, json_syntax: bool = False) -> LocatedDocument:
 def _walk(node: yaml.Node, path: Loc, line: int, lines: dict[Loc, int]) -> None:
     lines[path] = line
     if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            if isinstance(key_node, yaml.ScalarNode):
-                key = yaml.safe_load(key_node.value) if key_node.tag != "tag:yaml.org,2002:str" else key_node.value
-                _walk(value_node, (*path, key), key_node.start_mark.line + 1, lines)
+        for key, key_node, value_node in _entries(node):
+            _walk(value_node, (*path, key), key_node.start_mark.line + 1, lines)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _walk(item, (*path, index), item.start_mark.line + 1, lines)
+
+
+def _entries(node: yaml.MappingNode) -> list[tuple[Any, yaml.Node, yaml.Node]]:
+    """(key, key node, value node) of a mapping; keys merged in with ``<<: *anchor`` are located where the
+    anchored mapping has them, unless the mapping sets them itself (the first merged source wins, as in PyYAML)."""
+    own: list[tuple[Any, yaml.Node, yaml.Node]] = []
+    merged: list[tuple[Any, yaml.Node, yaml.Node]] = []
+    for key_node, value_node in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            merged += [entry for source in sources if isinstance(source, yaml.MappingNode) for entry in _entries(source)]
+        elif isinstance(key_node, yaml.ScalarNode):
+            key = yaml.safe_load(key_node.value) if key_node.tag != "tag:yaml.org,2002:str" else key_node.value
+            own.append((key, key_node, value_node))
+    seen = {key for key, _, _ in own}
+    for entry in merged:
+        if entry[0] not in seen:
+            seen.add(entry[0])
+            own.append(entry)
+    return own
 
 
 def error_message(error: Mapping[str, Any], skip: int = 0) -> str:

@@ -33,6 +33,13 @@ def test_every_value_is_located_at_its_key_or_item_line():
     assert doc.line_of(("items", 1, "missing", "x")) == 5
 
 
+def test_merge_keys_are_located_where_the_anchor_has_them_unless_set_again():
+    doc = parse_located("base: &b {kind: x, size: 1}\nitem:\n  <<: *b\n  size: 2\n")
+    assert doc.data["item"] == {"kind": "x", "size": 2}
+    assert doc.line_of(("item", "kind")) == 1 and doc.line_of(("item", "size")) == 4
+    assert ("item", "<<") not in doc.lines
+
+
 def test_json_is_located_too_and_syntax_errors_name_the_line():
     doc = parse_located(json.dumps({"a": [1, {"b": 2}]}, indent=2), json_syntax=True)
     assert doc.data == {"a": [1, {"b": 2}]} and doc.line_of(("a", 1, "b")) == 5
