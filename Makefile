@@ -21,6 +21,7 @@ up: $(STAMP)
 # tests and benchmarks: nothing imported that is not declared (the dev/bench groups count there).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	cd $$($(BIN)/python tools/package_tree.py) && PYTHONPATH=. $(CURDIR)/$(BIN)/lint-imports --no-cache $(CURDIR)/.importlinter
 	$(BIN)/deptry .
 	$(BIN)/deptry tests benchmarks -kf agentotel -kf tests -kf benchmarks --exclude '\.venv' --ignore DEP002,DEP004
 
