@@ -21,8 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agentotel.core.settings import ReceiverSettings  # noqa: E402
 from agentotel.otlp_receiver.errors import InvalidArgument  # noqa: E402
-from agentotel.otlp_receiver.ingest import ingest_traces  # noqa: E402
-from agentotel.processors.pipeline import build_trace_pipeline  # noqa: E402
+from agentotel.otlp_receiver.ingest import build_request_writer, ingest_traces  # noqa: E402
 from agentotel.warehouse.engine import create_db_engine  # noqa: E402
 from agentotel.warehouse.migrate import upgrade  # noqa: E402
 from benchmarks.ingest import build_requests  # noqa: E402
@@ -37,7 +36,7 @@ def main() -> int:
     seeds = build_requests(64, 16, rng)
     engine = create_db_engine(f"sqlite:///{tempfile.mkdtemp(prefix='agentotel-fuzz-')}/fuzz.db")
     upgrade(engine)
-    pipeline = build_trace_pipeline(engine, ReceiverSettings())
+    writer = build_request_writer(engine, ReceiverSettings())
     outcomes: collections.Counter[str] = collections.Counter()
     crashes: list[str] = []
     deadline = time.monotonic() + args.seconds
@@ -54,7 +53,7 @@ def main() -> int:
             else:
                 body[pos:pos] = rng.randbytes(rng.randint(1, 16))
         try:
-            ingest_traces(pipeline, bytes(body))
+            ingest_traces(writer, bytes(body))
             outcomes["accepted"] += 1
         except InvalidArgument:
             outcomes["invalid_argument"] += 1

@@ -1,4 +1,4 @@
-"""``agentotel receive``: run the OTLP receiver."""
+"""``agentotel receive``: run the OTLP receiver; ``agentotel import``: load offline telemetry files through it."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import threading
 import time
 
 from agentotel.core.cli_args import add_database_argument
+from agentotel.core.errors import CommandError
 from agentotel.core.settings import DatabaseSettings, ReceiverSettings
 
 
@@ -37,9 +38,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_receiver_arguments(parser)
     parser.set_defaults(handler=run_receive)
 
+    load = sub.add_parser("import", help="load OTLP/JSON trace dumps or JSON-lines telemetry files")
+    load.add_argument("files", nargs="+", metavar="FILE")
+    add_database_argument(load)
+    load.add_argument("--dry-run", action="store_true", help="validate only; write nothing")
+    load.set_defaults(handler=run_import)
+
 
 def run_receive(args: argparse.Namespace) -> int:
-    from agentotel.otlp_receiver.server import ReceiverServer
+    from agentotel.otlp_receiver.server import ReceiverServer  # here: the other commands start without gRPC
 
     server = ReceiverServer(DatabaseSettings.resolve(args), ReceiverSettings.resolve(args)).start()
     stop = threading.Event()
@@ -57,3 +64,26 @@ def run_receive(args: argparse.Namespace) -> int:
             )
     server.stop()
     return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    """Import ``args.files`` (``--dry-run``: decode and validate only, the warehouse is not opened)."""
+    # here: the other commands start without the processors, gRPC and the warehouse models
+    from agentotel.otlp_receiver.offline_import import OfflineImport
+    from agentotel.warehouse.engine import open_warehouse
+    from agentotel.warehouse.errors import StorageError
+
+    engine = None if args.dry_run else open_warehouse(DatabaseSettings.resolve(args))
+    try:
+        report = OfflineImport(ReceiverSettings.resolve(args), engine).run(args.files)
+    except (ValueError, OSError, StorageError) as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        if engine is not None:
+            engine.dispose()
+    print(report.summary())
+    for rejection in report.rejected[:50]:
+        print(f"  rejected {rejection.location}: {rejection.reason}")
+    if len(report.rejected) > 50:
+        print(f"  … and {len(report.rejected) - 50} more rejected records")
+    return 0 if not report.failed_files else 1

@@ -14,10 +14,10 @@ from agentotel.otlp_receiver.auth import ApiKeyAuth
 from agentotel.otlp_receiver.drain import Drain
 from agentotel.otlp_receiver.grpc_service import create_grpc_server
 from agentotel.otlp_receiver.http_app import create_http_server, serve_in_thread
+from agentotel.otlp_receiver.ingest import build_request_writer
+from agentotel.otlp_receiver.prometheus_view import ReceiverMetrics
 from agentotel.otlp_receiver.receiver import Receiver
 from agentotel.otlp_receiver.spool import Spool
-from agentotel.processors.decode import DecodeLimits
-from agentotel.processors.pipeline import build_trace_pipeline
 from agentotel.warehouse.engine import open_warehouse
 from agentotel.warehouse.rollup_schedule import RollupSchedule
 
@@ -33,31 +33,19 @@ class ReceiverServer:
     periodic_tasks: list = field(default_factory=list)
 
     def start(self) -> ReceiverServer:
-        from agentotel.processors.logs import attach_pending_content, write_logs
-        from agentotel.processors.metrics import link_pending_metrics, write_metrics
-        from agentotel.otlp_receiver.prometheus_view import ReceiverMetrics
-
         s = self.settings
         self.engine: Engine = open_warehouse(self.db_url)
         self.metrics = ReceiverMetrics()
         self.spool = Spool(s.spool_dir, max_bytes=s.spool_max_bytes)
-        limits = DecodeLimits(s.max_attributes, s.max_attribute_length)
-        pipeline = build_trace_pipeline(
-            self.engine, s, observers=[self.metrics.observe_spans], after_insert=[attach_pending_content, link_pending_metrics]
-        )
-        self.writer = pipeline.consumer
-        # the watermark pass once at start (rows written while we were down); then our own writes' minutes:
-        # back-fills by other processes rebuild their own range (``rebuild_rollups``)
+        # the watermark pass once at start (rows written while we were down); then the minutes our writer
+        # reports as changed: back-fills by other processes rebuild their own minutes (``rebuild_minutes``)
         self.rollups = RollupSchedule(self.engine, full_interval=float("inf"))
-        self.drain = Drain(
-            self.spool,
-            self.engine,
-            pipeline,
-            limits,
-            write_metrics=write_metrics,
-            write_logs=write_logs,
+        writer = build_request_writer(
+            self.engine, s, observers=[self.metrics.observe_spans], rollups=self.rollups,
             on_written=self.metrics.observe_write,
-            periodic=[(1.0, self._report_spool), (5.0, self._refresh_rollups), *self.periodic_tasks],
+        )  # fmt: skip
+        self.drain = Drain(
+            self.spool, writer, periodic=[(1.0, self._report_spool), (5.0, self._refresh_rollups), *self.periodic_tasks]
         )
         self.receiver = Receiver(self.spool, ApiKeyAuth(s.api_keys), s.max_attributes, counters=self.metrics)
         tls_pair = None
@@ -87,10 +75,7 @@ class ReceiverServer:
     def _refresh_rollups(self) -> None:
         """Keep the per-minute rollups the analytics read current: the minutes this receiver's writes
         changed (``RollupSchedule``), after the watermark pass at start."""
-        now = time.monotonic()
-        self.rollups.add(self.writer.dirty_minutes, now)
-        self.writer.dirty_minutes = set()
-        self.rollups.tick(now)
+        self.rollups.tick(time.monotonic())
 
     def _report_spool(self) -> None:
         self.metrics.set_spool(self.spool.pending_bytes(), self.spool.lag_seconds())
@@ -114,7 +99,6 @@ class ReceiverServer:
         self.drain.stop()
         if not self.drain.is_alive() and self.drain.failures == 0:
             try:  # what the last batches changed, so that a restart does not depend on the lateness window
-                self.rollups.add(self.writer.dirty_minutes, time.monotonic())
                 self.rollups.flush()
             except Exception:  # noqa: BLE001 - the data is stored; the next start's watermark pass catches up
                 logger.exception("final rollup refresh failed")

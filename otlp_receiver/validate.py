@@ -1,5 +1,6 @@
 """Per-item validation before an Export is accepted: bad spans are rejected one by one
-(``partial_success``), the good ones are kept (RELIABILITY.md B9)."""
+(``partial_success``), the good ones are kept (RELIABILITY.md B9). ``agentotel import`` applies the same
+rules to the spans it reads from files."""
 
 from __future__ import annotations
 
@@ -14,16 +15,31 @@ ZERO_TRACE = bytes(16)
 ZERO_SPAN = bytes(8)
 
 
+@dataclass(frozen=True)
+class RejectedSpan:
+    """One span removed by validation, and why."""
+
+    reason: str
+    name: str
+    trace_id: str  # hex, as received (may be of the wrong length)
+    span_id: str
+
+
 @dataclass
 class Validation:
+    """What validation removed from a request: counts per reason (``partial_success``) and each span."""
+
     rejected: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     changed: bool = False
+    spans: list[RejectedSpan] = field(default_factory=list)
 
-    def reject(self, reason: str) -> None:
+    def reject(self, reason: str, span: Message | None = None) -> None:
         self.rejected += 1
         self.reasons[reason] = self.reasons.get(reason, 0) + 1
+        if span is not None:
+            self.spans.append(RejectedSpan(reason, span.name, span.trace_id.hex(), span.span_id.hex()))
 
     def message(self) -> str:
         parts = [f"{count} {reason}" for reason, count in sorted(self.reasons.items())]
@@ -31,7 +47,8 @@ class Validation:
         return "; ".join(parts)
 
 
-def span_problem(span, max_time_ns: int) -> str | None:
+def span_problem(span: Message, max_time_ns: int) -> str | None:
+    """Why ``span`` (an OTLP protobuf ``Span``) cannot be accepted, or None."""
     if len(span.trace_id) != 16 or span.trace_id == ZERO_TRACE:
         return "span(s) with an invalid trace_id (must be 16 non-zero bytes)"
     if len(span.span_id) != 8 or span.span_id == ZERO_SPAN:
@@ -59,7 +76,7 @@ def validate_traces(request: Message, max_attributes: int) -> Validation:
             for index, span in enumerate(spans):
                 problem = span_problem(span, max_time)
                 if problem is not None:
-                    result.reject(problem)
+                    result.reject(problem, span)
                     bad.append(index)
                 elif len(span.attributes) > max_attributes:
                     over_cap += 1

@@ -45,6 +45,7 @@ from agentotel.processors.normalize.otel import (
 )
 from agentotel.processors.redact import redact_text
 from agentotel.warehouse.engine import write_transaction
+from agentotel.warehouse.errors import classified
 from agentotel.warehouse.locks import lock_traces
 from agentotel.warehouse.models import LogRecord, Span
 from agentotel.warehouse.upsert import insert_on_conflict
@@ -322,7 +323,7 @@ def write_logs(engine: Engine, request: ExportLogsServiceRequest) -> int:
         for row in rows
         if row["event_name"] in CONTENT_EVENTS and row["trace_id"] and row["span_id"]
     }
-    with write_transaction(engine) as conn:
+    with classified(), write_transaction(engine) as conn:
         insert_on_conflict(conn, LOGS, rows, ("id",))
         if content_keys:
             # 1. spans already committed (may wait for a span writer's row locks: no trace lock held yet,

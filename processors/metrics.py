@@ -50,6 +50,7 @@ from sqlalchemy import Connection, Engine, bindparam, select, tuple_, update
 
 from agentotel.processors.decode import any_value, clean_text
 from agentotel.warehouse.engine import write_transaction
+from agentotel.warehouse.errors import classified
 from agentotel.warehouse.locks import lock_traces
 from agentotel.warehouse.models import Metric, Span
 from agentotel.warehouse.upsert import insert_on_conflict
@@ -288,7 +289,7 @@ def write_metrics(engine: Engine, request: ExportMetricsServiceRequest) -> int:
         logger.warning("rejected %d metric data points (no time_unix_nano, or an empty or over-long name)", rejected)
     if not rows:
         return 0
-    with write_transaction(engine) as conn:
+    with classified(), write_transaction(engine) as conn:
         linked = {(r["trace_id"], r["span_id"]) for r in rows if r["trace_id"] and r["span_id"]}
         if linked:
             lock_traces(conn, (trace_id for trace_id, _ in linked))

@@ -7,9 +7,12 @@ from collections.abc import Sequence
 from sqlalchemy import Engine
 
 from agentotel.core.settings import ReceiverSettings
-from agentotel.processors.base import Pipeline
+from agentotel.processors.base import Pipeline, Processor
+from agentotel.processors.cost import Cost
+from agentotel.processors.normalize import Normalize
+from agentotel.processors.redact import Redact
 from agentotel.processors.sample import Sample
-from agentotel.processors.writer import BatchObserver, SpanKeysHook, WarehouseWriter
+from agentotel.processors.writer import BatchObserver, RollupMaintainer, SpanKeysHook, WarehouseWriter
 
 
 def build_trace_pipeline(
@@ -17,16 +20,13 @@ def build_trace_pipeline(
     settings: ReceiverSettings | None = None,
     observers: Sequence[BatchObserver] = (),
     after_insert: Sequence[SpanKeysHook] = (),
+    rollups: RollupMaintainer | None = None,
 ) -> Pipeline:
     """The same chain for the receiver, ``agentotel import`` and the tests."""
-    from agentotel.processors.cost import Cost
-    from agentotel.processors.normalize import Normalize
-
     settings = settings or ReceiverSettings()  # resolved by the caller (receiver, import); defaults otherwise
-    stages = [Normalize(), Cost(pricing_file=settings.pricing_file)]
+    stages: list[Processor] = [Normalize(), Cost(pricing_file=settings.pricing_file)]
     if settings.redact_pii:
-        from agentotel.processors.redact import Redact
-
         stages.append(Redact())
     stages.append(Sample(settings.sample_rate))
-    return Pipeline(stages, WarehouseWriter(engine, observers=observers, after_insert=after_insert))
+    writer = WarehouseWriter(engine, observers=observers, after_insert=after_insert, rollups=rollups)
+    return Pipeline(stages, writer)

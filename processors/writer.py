@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
@@ -22,8 +22,10 @@ from agentotel.warehouse.bulk import (
     storable_int,
 )
 from agentotel.warehouse.engine import write_transaction
+from agentotel.warehouse.errors import classified
 from agentotel.warehouse.locks import lock_traces
 from agentotel.warehouse.models import Agent, AgentExecution, LLMCall, Span, ToolCall
+from agentotel.warehouse.schema_manager import conflict_keys
 from agentotel.warehouse.upsert import insert_on_conflict
 
 logger = logging.getLogger(__name__)
@@ -56,6 +58,14 @@ BatchObserver = Callable[[SpanBatch], None]
 SpanKeysHook = Callable[[Connection, list[tuple[str, str]]], None]
 
 
+class RollupMaintainer(Protocol):
+    """Keeps the per-minute rollups current (``warehouse.rollup_schedule.RollupSchedule``). The writer calls
+    ``minutes_changed`` after each commit with the minutes (Unix ns // 60e9) whose rows it wrote, updated or
+    deleted; it must not raise."""
+
+    def minutes_changed(self, minutes: set[int]) -> None: ...
+
+
 _MISSING = object()
 NS_PER_MINUTE = 60 * 10**9
 
@@ -65,36 +75,38 @@ def execution_id(trace_id: str, span_id: str) -> str:
 
 
 class WarehouseWriter:
-    """Writes normalized span batches; ``observers`` see the newly stored spans after each commit."""
+    """Writes normalized span batches. After each commit, ``rollups`` is told the minutes that changed and
+    ``observers`` see the newly stored spans; ``after_insert`` hooks run inside the transaction."""
 
     def __init__(
         self,
         engine: Engine,
         observers: Sequence[BatchObserver] = (),
         after_insert: Sequence[SpanKeysHook] = (),
+        rollups: RollupMaintainer | None = None,
     ) -> None:
         self.engine = engine
         self.observers = list(observers)
         self.after_insert = list(after_insert)
+        self.rollups = rollups
         self._agent_ids: dict[tuple[str, str], int] = {}
-        self.dirty_minutes: set[int] = set()  # minutes (Unix ns // 60e9) whose rollups committed rows changed
         self._conflict_keys: dict[str, tuple[str, ...]] = {}
 
     def _keys(self, conn: Connection, table: str) -> tuple[str, ...]:
         """The ON CONFLICT target: (trace_id, span_id), plus the partition key once partitioning is on."""
         if table not in self._conflict_keys:
-            from agentotel.warehouse.schema_manager import conflict_keys
-
             self._conflict_keys[table] = conflict_keys(conn, table)
         return self._conflict_keys[table]
 
     def consume(self, batch: SpanBatch) -> None:
+        """Write ``batch`` in one transaction; raises ``warehouse.errors.StorageError`` if the database fails."""
         self._new_agent_ids: dict[tuple[str, str], int] = {}
         self._touched: set[int] = set()
-        with write_transaction(self.engine) as conn:
+        with classified(), write_transaction(self.engine) as conn:
             new_spans = self._write(conn, batch)
         self._agent_ids.update(self._new_agent_ids)  # only ids that were committed are cached
-        self.dirty_minutes |= self._touched
+        if self._touched and self.rollups is not None:
+            self.rollups.minutes_changed(self._touched)
         if new_spans and self.observers:
             stored = SpanBatch(spans=new_spans)
             for observer in self.observers:

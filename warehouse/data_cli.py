@@ -1,12 +1,15 @@
-"""``agentotel export`` and ``agentotel import``: warehouse tables out, offline telemetry in."""
+"""``agentotel export``: a warehouse table out to CSV, Parquet or JSON lines (``agentotel import`` lives with
+the receiver: ``otlp_receiver/cli.py``)."""
 
 from __future__ import annotations
 
 import argparse
 
 from agentotel.core.cli_args import add_database_argument
+from agentotel.core.errors import CommandError
+from agentotel.core.settings import DatabaseSettings
 from agentotel.core.utc import parse_time
-from agentotel.warehouse.export import COMPRESSIONS, EXPORT_TABLES, FORMATS
+from agentotel.warehouse.export import COMPRESSIONS, EXPORT_TABLES, FORMATS, export_table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,33 +25,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     export.add_argument("out", metavar="OUT")
     export.set_defaults(handler=_export)
 
-    load = sub.add_parser("import", help="load OTLP/JSON trace dumps or JSON-lines telemetry files")
-    load.add_argument("files", nargs="+", metavar="FILE")
-    add_database_argument(load)
-    load.add_argument("--dry-run", action="store_true", help="validate only; write nothing")
-    load.set_defaults(handler=_import)
-
-
-
-def _engine(args: argparse.Namespace, connect: bool = True):
-    """The warehouse of ``--db``, opened and migrated; ``connect=False`` (``import --dry-run``, which writes
-    nothing): an engine that never connects."""
-    from agentotel.core.settings import DatabaseSettings
-    from agentotel.warehouse.engine import create_db_engine, open_warehouse
-
-    settings = DatabaseSettings.resolve(args)
-    return open_warehouse(settings) if connect else create_db_engine(settings.url, settings)
-
 
 def _export(args: argparse.Namespace) -> int:
-    from agentotel.core.errors import CommandError
-    from agentotel.warehouse.export import export_table
+    from agentotel.warehouse.engine import open_warehouse  # here: the other commands start without Alembic
 
     try:
         since, until = parse_time(args.since), parse_time(args.until)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    engine = _engine(args)
+    engine = open_warehouse(DatabaseSettings.resolve(args))
     try:
         result = export_table(
             engine, args.table, args.fmt, args.out, since=since, until=until, agent=args.agent,
@@ -60,24 +45,3 @@ def _export(args: argparse.Namespace) -> int:
         engine.dispose()
     print(f"exported {result.rows} rows of {result.table} to {result.path}")
     return 0
-
-
-def _import(args: argparse.Namespace) -> int:
-    from agentotel.core.errors import CommandError
-    from agentotel.core.settings import ReceiverSettings
-    from agentotel.warehouse.etl import ETLPipeline
-
-    engine = _engine(args, connect=not args.dry_run)
-    try:
-        pipeline = ETLPipeline(engine, ReceiverSettings.from_env())  # cost, redaction, sampling as the receiver
-        report = pipeline.run(args.files, dry_run=args.dry_run)
-    except (ValueError, OSError) as exc:
-        raise CommandError(str(exc)) from None
-    finally:
-        engine.dispose()
-    print(report.summary())
-    for rejection in report.rejected[:50]:
-        print(f"  rejected {rejection.location}: {rejection.reason}")
-    if len(report.rejected) > 50:
-        print(f"  … and {len(report.rejected) - 50} more rejected records")
-    return 0 if not report.failed_files else 1

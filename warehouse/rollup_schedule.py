@@ -7,6 +7,8 @@ each minute is then aggregated about once, instead of once per tick while it fil
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterable
 
 from sqlalchemy import Engine
@@ -15,7 +17,8 @@ from agentotel.warehouse.rollups import refresh_minutes, refresh_rollups
 
 
 class RollupSchedule:
-    """Collects dirty minutes (``add``) and refreshes the ready ones on each ``tick``."""
+    """Collects dirty minutes (``add``, or ``minutes_changed`` from the span writer) and refreshes the ready
+    ones on each ``tick``."""
 
     def __init__(self, engine: Engine, max_delay: float = 60.0, full_interval: float = 300.0) -> None:
         self.engine = engine
@@ -24,11 +27,17 @@ class RollupSchedule:
         self.pending: dict[int, float] = {}  # minute -> when it was first seen dirty
         self._fresh: set[int] = set()  # dirtied since the last tick
         self._last_full = float("-inf")
+        self._lock = threading.Lock()  # writers report from their thread, ``tick`` runs in another
+
+    def minutes_changed(self, minutes: set[int]) -> None:
+        """The span writer's rollup maintainer: these minutes' rows changed in a committed write."""
+        self.add(minutes, time.monotonic())
 
     def add(self, minutes: Iterable[int], now: float) -> None:
-        for minute in minutes:
-            self.pending.setdefault(minute, now)
-            self._fresh.add(minute)
+        with self._lock:
+            for minute in minutes:
+                self.pending.setdefault(minute, now)
+                self._fresh.add(minute)
 
     def ready(self, now: float) -> set[int]:
         """Minutes that stopped changing, or have waited ``max_delay``."""
@@ -39,14 +48,20 @@ class RollupSchedule:
         if now - self._last_full >= self.full_interval:
             self._last_full = now
             refresh_rollups(self.engine)
-        self._refresh(self.ready(now), refresh)
-        self._fresh = set()
+        with self._lock:
+            ready = self.ready(now)
+            self._fresh = set()
+        self._refresh(ready, refresh)
 
     def flush(self, refresh: Callable[[Engine, set[int]], int | None] = refresh_minutes) -> None:
         """Every pending minute now (at shutdown)."""
-        self._refresh(set(self.pending), refresh)
+        with self._lock:
+            minutes = set(self.pending)
+        self._refresh(minutes, refresh)
 
     def _refresh(self, minutes: set[int], refresh: Callable[[Engine, set[int]], int | None]) -> None:
         if minutes and refresh(self.engine, minutes) is not None:  # None: another refresher holds the lock
-            for minute in minutes:
-                self.pending.pop(minute, None)
+            with self._lock:
+                for minute in minutes:
+                    if minute not in self._fresh:  # dirtied again while it was refreshed: keep it
+                        self.pending.pop(minute, None)

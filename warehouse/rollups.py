@@ -3,8 +3,8 @@
 ``refresh_rollups(engine)`` is watermark-based and idempotent: each run recomputes (delete + insert) every
 minute from ``watermark - lateness`` to the newest source row, so re-running adds nothing twice and rows
 that arrive up to ``lateness`` (default 15 minutes) after an already rolled-up minute are re-aggregated.
-Older back-fills (``agentotel import`` of offline data, repairs) call ``rebuild_rollups(engine, start, end)``
-for their time range. 10-minute and hour rows are merged from the minute rows of every hour touched, so a
+Older back-fills call ``rebuild_rollups(engine, start, end)`` for their time range (repairs) or
+``rebuild_minutes(engine, minutes)`` for the minutes they wrote (``agentotel import``). 10-minute and hour rows are merged from the minute rows of every hour touched, so a
 long range reads hour rows in the middle and finer rows only at its edges. Each bucket also
 has a TOTAL row (all dimensions = ``TOTAL``) for unfiltered, ungrouped reads: sum over cells OR read
 the total, never both.
@@ -277,15 +277,9 @@ def refresh_minutes(engine: Engine, minutes: Iterable[int], now: datetime | None
     The receiver's path: its cost follows what was written, where ``refresh_rollups`` re-reads the whole
     lateness window on every call (~15 minutes of rows, every few seconds, under sustained ingest).
     """
-    ordered = sorted(set(minutes))
-    if not ordered:
+    ranges = minute_ranges(minutes)
+    if not ranges:
         return 0
-    ranges: list[list[int]] = []
-    for minute in ordered:
-        if ranges and minute == ranges[-1][1]:
-            ranges[-1][1] = minute + 1
-        else:
-            ranges.append([minute, minute + 1])
     now = now or datetime.now(timezone.utc)
     state_table = RollupState.__table__
     written = 0
@@ -316,6 +310,33 @@ def refresh_minutes(engine: Engine, minutes: Iterable[int], now: datetime | None
                     update_columns=["watermark", "updated_at", "rows_written"],
                 )
     return written
+
+
+def rebuild_minutes(engine: Engine, minutes: Iterable[int]) -> int:
+    """Recompute the rollups of exactly these minutes without moving a watermark (a back-fill, e.g.
+    ``agentotel import``, beside receivers that keep the watermark themselves); returns rows written."""
+    written = 0
+    ranges = minute_ranges(minutes)
+    if not ranges:
+        return 0
+    with engine.connect() as conn:
+        conn.info["write"] = True
+        with conn.begin():
+            for family in FAMILIES.values():
+                for lo, hi in ranges:
+                    written += rebuild_range(conn, family, _minute_time(lo), _minute_time(hi))
+    return written
+
+
+def minute_ranges(minutes: Iterable[int]) -> list[tuple[int, int]]:
+    """Runs of consecutive minutes as half-open ``(first, last + 1)`` pairs, in order."""
+    ranges: list[list[int]] = []
+    for minute in sorted(set(minutes)):
+        if ranges and minute == ranges[-1][1]:
+            ranges[-1][1] = minute + 1
+        else:
+            ranges.append([minute, minute + 1])
+    return [(lo, hi) for lo, hi in ranges]
 
 
 def _minute_time(minute: int) -> datetime:
@@ -566,6 +587,7 @@ __all__ = [
     "partials_from_raw",
     "raw_frame",
     "read_partials",
+    "rebuild_minutes",
     "rebuild_rollups",
     "refresh_minutes",
     "refresh_rollups",

@@ -13,9 +13,9 @@ from opentelemetry.sdk.metrics import Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
 from sqlalchemy import create_engine, insert, text
 
+from agentotel.otlp_receiver.prometheus_view import ReceiverMetrics
 from agentotel.processors.logs import attach_pending_content
 from agentotel.processors.metrics import link_pending_metrics, write_metrics
-from agentotel.otlp_receiver.prometheus_view import ReceiverMetrics
 from agentotel.processors.records import SpanBatch, SpanRecord
 from agentotel.processors.writer import WarehouseWriter
 from agentotel.warehouse.models import Alert

@@ -55,4 +55,4 @@ def test_db_cli_upgrade_backup_restore(tmp_path):
     result = cli("db", "--db", target, "restore", str(backup))
     assert result.returncode == 0 and "restored" in result.stdout
     bad = cli("db", "--db", source, "cleanup", "--older-than", "soon")
-    assert bad.returncode == 2 and "invalid age" in bad.stderr
+    assert bad.returncode == 2 and "not a duration: 'soon'" in bad.stderr

@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 
 from agentotel.core.settings import ReceiverSettings
 from agentotel.otlp_receiver.errors import InvalidArgument
-from agentotel.otlp_receiver.ingest import ingest_traces
-from agentotel.processors.pipeline import build_trace_pipeline
+from agentotel.otlp_receiver.ingest import build_request_writer, ingest_traces
 from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.migrate import upgrade
 from tests.receiver.support import genai_spans
@@ -34,7 +33,7 @@ mutations = st.lists(
 def test_mutated_requests_never_crash_the_pipeline(tmp_path):
     engine = create_db_engine(f"sqlite:///{tmp_path}/fuzz.db")
     upgrade(engine)
-    pipeline = build_trace_pipeline(engine, ReceiverSettings())
+    writer = build_request_writer(engine, ReceiverSettings())
     outcomes = {"ok": 0, "invalid": 0}
 
     @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -46,7 +45,7 @@ def test_mutated_requests_never_crash_the_pipeline(tmp_path):
         if truncate:
             body = body[: len(body) // 2]
         try:
-            ingest_traces(pipeline, bytes(body))
+            ingest_traces(writer, bytes(body))
             outcomes["ok"] += 1
         except InvalidArgument:
             outcomes["invalid"] += 1

@@ -8,6 +8,7 @@ import os
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from agentotel.otlp_receiver.drain import Drain
+from agentotel.otlp_receiver.ingest import RequestWriter
 from agentotel.otlp_receiver.spool import Spool
 from agentotel.processors.base import Pipeline
 from agentotel.processors.decode import DecodeLimits
@@ -66,7 +67,7 @@ class RefuseSpansNamed:
 def test_permanently_failing_span_is_quarantined_and_the_rest_written(engine, tmp_path):
     spool = Spool(tmp_path / "spool")
     pipeline = Pipeline([Normalize(), RefuseSpansNamed("poison")], WarehouseWriter(engine))
-    drain = Drain(spool, engine, pipeline, DecodeLimits())
+    drain = Drain(spool, RequestWriter(engine, pipeline, DecodeLimits()))
     good = span_request(5)
     bad = span_request(3)
     bad.resource_spans[0].scope_spans[0].spans[1].name = "poison"

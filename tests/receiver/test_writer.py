@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime, timezone
 
 from sqlalchemy import select
 
+from agentotel.otlp_receiver.offline_import import ChangedMinutes
 from agentotel.processors.records import SpanBatch, SpanRecord
 from agentotel.processors.writer import WarehouseWriter
 from agentotel.warehouse.models import AgentExecution, LLMCall, Span, ToolCall
+from agentotel.warehouse.rollup_models import RollupExecution, RollupLLM, RollupTool
+from agentotel.warehouse.rollups import rebuild_rollups, refresh_minutes
 
 T0 = 1_760_000_000_000_000_000
 MS = 1_000_000
@@ -163,8 +167,6 @@ def test_conversation_and_user_come_from_the_trace_whatever_the_order(engine):
 
 
 def _rollup_rows(engine) -> dict:
-    from agentotel.warehouse.rollup_models import RollupExecution, RollupLLM, RollupTool
-
     with engine.connect() as conn:
         return {m.__tablename__: sorted(map(tuple, conn.execute(select(m.__table__)).all()), key=repr)
                 for m in (RollupExecution, RollupLLM, RollupTool)}  # fmt: skip
@@ -173,10 +175,6 @@ def _rollup_rows(engine) -> dict:
 def test_rollups_of_the_minutes_a_writer_touched_equal_a_full_rebuild(engine):
     """The receiver refreshes exactly the minutes its writes changed: a child arriving late re-assigns rows
     and changes an execution in an earlier minute; a trace 3 hours old lies beyond any lateness window."""
-    from datetime import datetime, timezone
-
-    from agentotel.warehouse.rollups import rebuild_rollups, refresh_minutes
-
     minute = 60_000  # ms
     edge = minute - (T0 // MS) % minute  # ms from T0 to the next minute
     spans = []
@@ -188,11 +186,12 @@ def test_rollups_of_the_minutes_a_writer_touched_equal_a_full_rebuild(engine):
             spans.append(s)
     random.Random(3).shuffle(spans)
     spans.sort(key=lambda s: (s.span_type == "agent", -s.start_ns if s.span_type == "agent" else 0))  # outer agents last
-    writer = WarehouseWriter(engine)
+    changed = ChangedMinutes()
+    writer = WarehouseWriter(engine, rollups=changed)
     for span in spans:  # one span per batch: every late child re-assigns what is already stored
         writer.consume(SpanBatch(spans=[span]))
-        assert refresh_minutes(engine, writer.dirty_minutes) is not None
-        writer.dirty_minutes.clear()
+        assert changed.minutes and refresh_minutes(engine, changed.minutes) is not None
+        changed.minutes.clear()
     incremental = _rollup_rows(engine)
     assert incremental["rollup_llm"] and incremental["rollup_executions"] and incremental["rollup_tools"]
 
