@@ -116,3 +116,17 @@ METRIC_RATELIMIT_TOKENS_REMAINING_RATIO = "agentotel.ratelimit.tokens.remaining_
 def ratelimit_key(kind: str, field: str) -> str:
     """``agentotel.ratelimit.<kind>.<field>``: the span attribute and gauge name of one rate-limit value."""
     return f"agentotel.ratelimit.{kind}.{field}"
+
+# Per-execution resources of an agent span (ours; neither semconv nor a peer names them). Set on
+# ``invoke_agent`` spans at their end: process RSS (bytes) when the execution started and ended, the peak
+# RSS seen in between (the kernel's high-water mark when it rose during the execution, else the highest
+# periodic sample), and the CPU seconds the starting thread used (``time.thread_time()``; only when the
+# span ended on the thread that started it). All process-wide except the CPU time: concurrent executions
+# in one process share the memory figures.
+EXEC_RSS_START = "agentotel.process.memory.rss_start"
+EXEC_RSS_END = "agentotel.process.memory.rss_end"
+EXEC_RSS_PEAK = "agentotel.process.memory.rss_peak"
+EXEC_THREAD_CPU_TIME = "agentotel.thread.cpu_time"
+EXEC_RESOURCE_KEYS = (EXEC_RSS_START, EXEC_RSS_END, EXEC_RSS_PEAK, EXEC_THREAD_CPU_TIME)
+METRIC_AGENT_MEMORY_PEAK = "agentotel.agent.memory.peak"  # histogram, By, per agent name
+METRIC_AGENT_CPU_TIME = "agentotel.agent.cpu_time"  # histogram, s, per agent name

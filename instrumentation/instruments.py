@@ -126,6 +126,11 @@ class GenAIInstruments:
             explicit_bucket_boundaries_advisory=list(sc.DURATION_BUCKETS))
         self.tool_calls = meter.create_counter(
             sc.METRIC_TOOL_CALLS, unit="{call}", description="Tool calls by outcome")
+        self.agent_memory_peak = meter.create_histogram(
+            sc.METRIC_AGENT_MEMORY_PEAK, unit="By", description="Peak process RSS during an agent execution")
+        self.agent_cpu_time = meter.create_histogram(
+            sc.METRIC_AGENT_CPU_TIME, unit="s", description="CPU time of the thread running an agent execution",
+            explicit_bucket_boundaries_advisory=list(sc.DURATION_BUCKETS))
         self.agent_label = BoundedLabels()
         self.tool_label = BoundedLabels()
         self.model_label = BoundedLabels()
@@ -212,6 +217,16 @@ class GenAIInstruments:
         attrs = {sc.AGENT_NAME: self.agent_label(name), sc.OUTCOME: "error" if error else "success"}
         RECORDER.add(self.agent_executions.add, 1, attrs)
         RECORDER.add(self.agent_duration.record, seconds, {sc.AGENT_NAME: attrs[sc.AGENT_NAME]})
+
+    def record_agent_resources(self, name: str | None, attrs: dict[str, Any]) -> None:
+        """The per-execution resources of an agent span (``agentotel._resources``) as histograms."""
+        labels = {sc.AGENT_NAME: self.agent_label(name)}
+        peak = attrs.get(sc.EXEC_RSS_PEAK)
+        if peak is not None:
+            RECORDER.add(self.agent_memory_peak.record, peak, labels)
+        cpu = attrs.get(sc.EXEC_THREAD_CPU_TIME)
+        if cpu is not None:
+            RECORDER.add(self.agent_cpu_time.record, cpu, labels)
 
     def record_tool(self, name: str | None, error: str | None) -> None:
         RECORDER.add(self.tool_calls.add, 1,

@@ -35,6 +35,8 @@ from agentotel.core.version import __version__
 from agentotel.instrumentation._content import ContentSettings
 from agentotel.instrumentation._context import attach_span, detach, effective_context
 from agentotel.instrumentation._guard import error_type, report
+from agentotel.instrumentation._resources import begin as begin_resources
+from agentotel.instrumentation._resources import close_agent
 from agentotel.instrumentation.instruments import build_instruments
 
 SCOPE = "agentotel.instrumentation.agent_tracer"
@@ -59,6 +61,7 @@ class _Scope:
         self._usage: tuple[int | None, int | None] = (None, None)
         self._response_model: str | None = None
         self._ended = False
+        self._resources: Any = None
 
     # -- lifecycle --------------------------------------------------------------------------------------
     def _clone(self) -> _Scope:
@@ -79,6 +82,8 @@ class _Scope:
                 self._attrs[sc.TOOL_CALL_ARGUMENTS] = t.content.dumps(self._arguments)
             self.span = t.tracer.start_span(span_name, effective_context(), span_kind, self._attrs)
             self._token = attach_span(self.span, llm=self.kind == LLM)
+            if self.kind == AGENT:
+                self._resources = begin_resources()
             _open_scopes.set((*_open_scopes.get(), self))
         except Exception as err:  # noqa: BLE001
             report("agent_tracer.start", err)
@@ -104,6 +109,8 @@ class _Scope:
                 span.set_attribute(sc.ERROR_TYPE, etype)
                 span.set_status(Status(StatusCode.ERROR, str(error)[:1024]))
                 span.record_exception(error)
+            if self._resources is not None:
+                close_agent(self._resources, span, self._tracer.instruments, self.name)
             if span is not None:
                 span.end()
             self._record_metrics(etype)

@@ -21,6 +21,9 @@ from agentotel.instrumentation._content import ContentSettings
 from agentotel.instrumentation._context import attach_span, detach, effective_context, suppressed
 from agentotel.instrumentation._events import ContentEvents
 from agentotel.instrumentation._guard import error_type, report
+from agentotel.instrumentation._resources import begin as begin_resources
+from agentotel.instrumentation._resources import close_agent
+from agentotel.instrumentation._resources import end as end_resources
 from agentotel.instrumentation.instruments import GenAIInstruments
 from agentotel.instrumentation.langchain import utils
 
@@ -30,7 +33,8 @@ _MAX_RUNS = 10_000
 
 
 class _Run:
-    __slots__ = ("span", "token", "start", "kind", "name", "parent", "metric_attrs", "first_token", "agent", "event")
+    __slots__ = ("span", "token", "start", "kind", "name", "parent", "metric_attrs", "first_token", "agent", "event",
+                 "resources")
 
     def __init__(self, span, kind, name, parent, metric_attrs=None) -> None:
         self.span = span
@@ -43,6 +47,7 @@ class _Run:
         self.first_token: float | None = None
         self.agent = kind == AGENT
         self.event: dict[str, Any] | None = None  # the content event's request part (event modes)
+        self.resources: Any = None  # per-execution resources (agent runs and roots that may become one)
 
 
 def _guarded(site: str):
@@ -170,13 +175,20 @@ class OTelCallbackHandler(BaseCallbackHandler):
                 if isinstance(value, (str, int)):
                     attrs[attr] = str(value)
         span = self._tracer.start_span(span_name, self._parent_context(parent_run_id), SpanKind.INTERNAL, attrs)
-        self._open(run_id, _Run(span, kind, name, parent))
+        run = _Run(span, kind, name, parent)
+        if kind in (AGENT, WORKFLOW):
+            run.resources = begin_resources()
+        self._open(run_id, run)
 
     def _end_chain(self, run_id: UUID, error: BaseException | None) -> None:
         run = self._close(run_id)
         if run is None or run.span is None:
             return
         etype = self._fail(run, error) if error is not None else None
+        if run.agent:
+            close_agent(run.resources, run.span, self._instruments, run.name)
+        elif run.resources is not None:
+            end_resources(run.resources)
         run.span.end()
         if run.agent:
             self._instruments.record_agent(run.name, perf_counter() - run.start, etype)
