@@ -15,6 +15,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from agentotel.otlp_receiver.errors import InvalidArgument
+from agentotel.otlp_receiver.salvage import WireError, salvage_traces
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,6 @@ def decode_proto_salvaging(signal: Signal, body: bytes) -> tuple[Message, int, b
     except InvalidArgument as error:
         if signal is not TRACES or "UTF-8" not in str(error):  # too deep, truncated, …: refuse the request
             raise
-        from agentotel.otlp_receiver.salvage import WireError, salvage_traces
-
         try:
             kept, dropped = salvage_traces(body)
             request = decode_proto(signal, kept)
@@ -87,11 +86,6 @@ def decode_json(signal: Signal, body: bytes) -> Message:
         return json_format.ParseDict(document, signal.request_type(), ignore_unknown_fields=True)
     except (json_format.ParseError, RecursionError, ValueError, TypeError) as exc:
         raise InvalidArgument(f"body is not a valid OTLP/JSON {signal.request_type.__name__}: {exc}") from None
-
-
-def decode_traces_json(body: bytes) -> trace_service_pb2.ExportTraceServiceRequest:
-    """An OTLP/JSON ``ExportTraceServiceRequest`` (used by ``agentotel import`` too)."""
-    return decode_json(TRACES, body)  # type: ignore[return-value]
 
 
 def _hex_ids_to_base64(node: Any, depth: int) -> None:

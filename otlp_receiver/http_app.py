@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -159,8 +160,6 @@ class OTLPHTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address) -> None:
         """Failed handshakes and dropped connections are the client's business: log quietly."""
-        import sys
-
         error = sys.exc_info()[1]
         if isinstance(error, (ssl.SSLError, ConnectionError, TimeoutError)):
             logger.debug("connection from %s failed: %s", client_address, error)

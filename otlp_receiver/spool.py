@@ -269,10 +269,6 @@ class Spool:
             except FileNotFoundError:
                 pass
 
-    @property
-    def checkpoint(self) -> Position:
-        return self._checkpoint
-
     def lag_seconds(self) -> float:
         """Age of the oldest undrained segment's last write (0 when drained)."""
         if self.pending_bytes() == 0:

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import yaml
+
 from agentotel.processors.normalize.core import usage_of
 from agentotel.processors.records import SpanBatch
 
@@ -73,8 +75,6 @@ def _read_table(path: Path) -> Mapping[str, Any]:
         raise ValueError(f"pricing file {path}: cannot read ({exc.strerror})") from exc
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
             data = yaml.safe_load(text)
         else:
             data = json.loads(text)

@@ -56,9 +56,7 @@ LOGS = LogRecord.__table__
 SPANS = Span.__table__
 ID_CHUNK = 400
 
-EVALUATION_EVENT = "gen_ai.evaluation.result"
 CONTENT_EVENTS = frozenset({DETAILS_EVENT, CHOICE_EVENT, PROMPT_EVENT, COMPLETION_EVENT, *MESSAGE_EVENTS})
-GENAI_EVENTS = CONTENT_EVENTS | {EVALUATION_EVENT}
 # attributes that carry content or free text: redacted before storage
 CONTENT_ATTRIBUTES = frozenset(
     {

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Table, bindparam, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 NUL = "\x00"
@@ -103,8 +104,6 @@ def _compiled(
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
     if dialect_name == "postgresql":  # positional %s: rows go to psycopg as tuples too
-        from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
-
         dialect = PGDialect_psycopg(paramstyle="format")
     compiled = stmt.compile(dialect=dialect)
     return str(compiled), tuple(compiled.positiontup)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 
 from agentotel.core.cli_args import add_database_argument
+from agentotel.core.durations import parse_duration
+from agentotel.core.errors import CommandError
+from agentotel.core.settings import DatabaseSettings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _manager(args: argparse.Namespace, quiet: bool = True):
     """The warehouse of ``--db``, opened and migrated (``restore`` fills an empty one: schema first)."""
-    from agentotel.core.settings import DatabaseSettings
+    # here: the other commands start without Alembic and the warehouse models
     from agentotel.warehouse.engine import open_warehouse
     from agentotel.warehouse.manager import DatabaseManager
 
@@ -46,8 +49,6 @@ def _backup(args: argparse.Namespace) -> int:
 
 
 def _restore(args: argparse.Namespace) -> int:
-    from agentotel.core.errors import CommandError
-
     try:
         counts = _manager(args).restore(args.path)
     except (ValueError, OSError) as exc:
@@ -57,9 +58,6 @@ def _restore(args: argparse.Namespace) -> int:
 
 
 def _cleanup(args: argparse.Namespace) -> int:
-    from agentotel.core.durations import parse_duration
-    from agentotel.core.errors import CommandError
-
     try:
         age = parse_duration(args.older_than)
     except ValueError as exc:

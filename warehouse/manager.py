@@ -19,6 +19,7 @@ from agentotel.core.durations import parse_duration
 from agentotel.core.settings import DEFAULT_DB_URL, DatabaseSettings
 from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.migrate import current_revisions, upgrade
+from agentotel.warehouse.retention import apply_retention
 
 BACKUP_FORMAT = "agentotel-backup"
 SKIP_TABLES = {"alembic_version"}
@@ -51,8 +52,6 @@ class DatabaseManager:
 
     def cleanup_old_data(self, older_than: str | int | float | timedelta) -> dict[str, int]:
         """Delete (or drop partitions of) data older than ``older_than``; returns rows removed per table."""
-        from agentotel.warehouse.retention import apply_retention
-
         return apply_retention(self.engine, parse_duration(older_than))
 
     # -- backup / restore --------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -30,7 +31,5 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
 
 
 def current_revisions(engine: Engine) -> set[str]:
-    from alembic.runtime.migration import MigrationContext
-
     with engine.connect() as connection:
         return set(MigrationContext.configure(connection).get_current_heads())

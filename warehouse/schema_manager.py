@@ -24,8 +24,10 @@ import logging
 import re
 from datetime import date, datetime, timedelta, timezone
 
+from alembic import command
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
+from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Connection, Engine, inspect, text
 
 from agentotel.warehouse.migrate import alembic_config, current_revisions, upgrade
@@ -58,8 +60,6 @@ class SchemaManager:
 
     def history(self) -> list[str]:
         """Every known revision id, newest first."""
-        from alembic.script import ScriptDirectory
-
         script = ScriptDirectory.from_config(alembic_config())
         return [rev.revision for rev in script.walk_revisions()]
 
@@ -67,9 +67,6 @@ class SchemaManager:
         """Bring the schema to exactly ``version`` and its ancestors: upgrade to it, and downgrade every
         applied revision that is not among them (other branches back to their base). ``heads`` applies
         everything; ``base`` removes everything."""
-        from alembic import command
-        from alembic.script import ScriptDirectory
-
         cfg = alembic_config(self.engine)
         script = ScriptDirectory.from_config(cfg)
         if version in ("heads", "head"):

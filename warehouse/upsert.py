@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -42,8 +42,6 @@ def insert_on_conflict(
         chunk = rows[i : i + step]
         stmt = insert(table)
         if update_columns:
-            from sqlalchemy import func
-
             values = {
                 c: (func.coalesce(stmt.excluded[c], table.c[c]) if c in coalesce_columns else stmt.excluded[c])
                 for c in update_columns

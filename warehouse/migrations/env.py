@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.models import Base
 
 config = context.config
@@ -13,8 +14,6 @@ target_metadata = Base.metadata
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
-        from agentotel.warehouse.engine import create_db_engine
-
         engine = create_db_engine(config.get_main_option("sqlalchemy.url"))
         with engine.connect() as connection:
             _run(connection)
