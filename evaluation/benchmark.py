@@ -37,6 +37,7 @@ from agentotel.evaluation.base import (
 )
 from agentotel.evaluation.factory import build_evaluators
 from agentotel.evaluation.performance import PerformanceEvaluator, ResourceSampler
+from agentotel.evaluation.regression import RunSamples
 from agentotel.evaluation.suite import TestSuite
 from agentotel.evaluation.telemetry import emit_evaluation_error, emit_evaluation_result, get_tracer
 
@@ -81,9 +82,7 @@ class BenchmarkRun:
             "performance": self.performance,
         }
 
-    def to_samples(self):
-        from agentotel.evaluation.regression import RunSamples
-
+    def to_samples(self) -> RunSamples:
         meta = {"agent_name": self.agent_name, "agent_version": self.agent_version, "benchmark_id": self.benchmark_id,
                 "suite_hash": self.meta.get("suite_hash")}
         return RunSamples.from_cases(self.cases, self.metrics, run_id=self.run_id, meta=meta)

@@ -31,7 +31,6 @@ from agentotel.registry.queries import (
     audit_log,
     get_agent_version,
     list_agent_versions,
-    version_sort_key,
 )
 from agentotel.registry.store import clean_reason, insert_audit, validate_actor, write_transaction
 from agentotel.registry.versions import VersionManager
@@ -219,10 +218,6 @@ class AgentRegistry:
     def add_changelog(self, name: str, version: str, entry: str, *, actor: str) -> None:
         """Append a changelog entry to a registered version (entries are never edited)."""
         self.versions.add_changelog(name, version, entry, actor=actor)
-
-    def latest_version(self, name: str) -> str | None:
-        registered = [v.version for v in list_agent_versions(self.engine, name) if v.registered]
-        return max(registered, key=version_sort_key) if registered else None
 
     def _require_agent(self, name: str, conn: Any = None) -> None:
         if not agent_exists(conn if conn is not None else self.engine, name):
