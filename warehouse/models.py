@@ -10,7 +10,7 @@ on the same ``Base`` in their own module and add an Alembic revision on their ow
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -38,6 +39,7 @@ NAMING_CONVENTION = {
 
 
 class Base(DeclarativeBase):
+    __table__: ClassVar[Table]  # declarative models are always mapped to a Table (for type checkers)
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {dict[str, Any]: JSONType, list[Any]: JSONType, datetime: UtcDateTime}
 
