@@ -295,7 +295,7 @@ class FakeGeminiServer(_LoopbackServer):
         last = contents[-1] if contents else {}
         parts: list[dict[str, Any]] = []
         thinking = ((body.get("generationConfig") or {}).get("thinkingConfig") or {})
-        if thinking.get("includeThoughts"):
+        if thinking.get("includeThoughts") or thinking.get("include_thoughts"):
             parts.append({"text": "Let me think about this.", "thought": True})
         declarations = [d for tool in body.get("tools") or [] for d in tool.get("functionDeclarations") or []]
         answered = any("functionResponse" in p for p in last.get("parts") or [] if isinstance(p, Mapping))
@@ -303,7 +303,8 @@ class FakeGeminiServer(_LoopbackServer):
             parts.append({"text": f"Final answer: {_gemini_text(last)}"})
         elif declarations:
             decl = declarations[0]
-            schema = decl.get("parameters") or decl.get("parametersJsonSchema")
+            schema = (decl.get("parameters") or decl.get("parametersJsonSchema")
+                      or decl.get("parameters_json_schema"))
             parts.append({"functionCall": {"name": decl.get("name"), "args": _schema_sample(schema)}})
         else:
             user = next((c for c in reversed(contents) if c.get("role", "user") == "user"), {})
