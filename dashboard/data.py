@@ -27,7 +27,7 @@ from agentotel.core.secrets import redact_text
 from agentotel.core.settings import DASHBOARD_DB_URL_ENV as DB_URL_ENV  # noqa: F401 - the CLI sets it
 from agentotel.core.settings import DASHBOARD_RECEIVER_METRICS_ENV as RECEIVER_METRICS_ENV  # noqa: F401 - likewise
 from agentotel.core.settings import DashboardSettings, DatabaseSettings
-from agentotel.evaluation import store as evaluation_store
+from agentotel.evaluation import runs as stored_runs
 from agentotel.warehouse import executions, freshness, llm_calls, tool_calls, traces
 from agentotel.warehouse import metrics as metric_points
 from agentotel.warehouse import overview as kpis
@@ -372,11 +372,11 @@ RUN_COLUMNS = ["id", "benchmark_id", "agent_name", "agent_version", "status", "t
 @_cache
 def evaluation_runs(url: str, agent: str | None = None, status: str | None = None) -> pd.DataFrame:
     """Evaluation runs (newest first) with their summaries but without per-case results."""
-    runs = evaluation_store.list_runs(engine(url), agent_name=agent or None, status=status, limit=200,
+    runs = stored_runs.list_runs(engine(url), agent_name=agent or None, status=status, limit=200,
                                       with_results=False)
     return _frame(runs, RUN_COLUMNS)
 
 
 @_cache
 def compare_runs(url: str, current_run_id: str, baseline_run_id: str) -> dict[str, Any]:
-    return evaluation_store.compare_runs(engine(url), current_run_id, baseline_run_id).to_dict()
+    return stored_runs.compare_runs(engine(url), current_run_id, baseline_run_id).to_dict()

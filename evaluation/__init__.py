@@ -44,8 +44,8 @@ _EXPORTS = {
     "RegressionDetector": "regression",
     "RegressionReport": "regression",
     "AgentComparator": "comparator",
-    "compare_runs": "store",
-    "latest_completed_run": "store",
+    "compare_runs": "runs",
+    "latest_completed_run": "runs",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agentotel.evaluation.base import AgentResponse, TestCase, input_as_text
+from agentotel.evaluation.executions import recorded_executions
 
 
 class AgentLoadError(ValueError):
@@ -260,8 +261,6 @@ class RecordedAgent:
         until: datetime | None = None,
         limit: int = 1000,
     ) -> RecordedAgent:
-        from agentotel.evaluation.store import recorded_executions
-
         records = recorded_executions(engine, agent_name, agent_version, since, until, limit)
         return cls(records, name=agent_name, version=agent_version or "")
 

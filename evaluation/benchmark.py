@@ -38,6 +38,7 @@ from agentotel.evaluation.base import (
 from agentotel.evaluation.factory import build_evaluators
 from agentotel.evaluation.performance import PerformanceEvaluator, ResourceSampler
 from agentotel.evaluation.regression import RunSamples
+from agentotel.evaluation.runs import finish_run, start_run
 from agentotel.evaluation.suite import TestSuite
 from agentotel.evaluation.telemetry import emit_evaluation_error, emit_evaluation_result, get_tracer
 
@@ -208,9 +209,7 @@ class BenchmarkSuite:
             },
         )
         if self.engine is not None:
-            from agentotel.evaluation import store
-
-            store.start_run(self.engine, run.run_id, run.benchmark_id, run.agent_name, run.agent_version, run.meta, run.started_at)
+            start_run(self.engine, run.run_id, run.benchmark_id, run.agent_name, run.agent_version, run.meta, run.started_at)
         callbacks = [*self.callbacks, *([_listener] if _listener else [])]
         start = time.perf_counter()
         total = len(suite.cases)
@@ -251,15 +250,11 @@ class BenchmarkSuite:
             run.status = "failed"
             run.error_message = f"{error_type_of(exc)}: {exc}"
             if self.engine is not None:
-                from agentotel.evaluation import store
-
-                store.finish_run(self.engine, run.run_id, "failed", run.results_payload(), None, run.error_message)
+                finish_run(self.engine, run.run_id, "failed", run.results_payload(), None, run.error_message)
             raise
         run.completed_at = datetime.now(timezone.utc)
         if self.engine is not None:
-            from agentotel.evaluation import store
-
-            store.finish_run(self.engine, run.run_id, "completed", run.results_payload(), run.summary)
+            finish_run(self.engine, run.run_id, "completed", run.results_payload(), run.summary)
         notify("finished", final=run)
         return run
 

@@ -17,6 +17,7 @@ from agentotel.evaluation.base import (
     Score,
     TestCase,
 )
+from agentotel.processors.cost import Cost
 
 
 class PricingTable:
@@ -29,8 +30,6 @@ class PricingTable:
         self._prices: dict[str, tuple[float, float]] | None = dict(prices) if prices is not None else None
         self._cost: Any = None
         if prices is None:
-            from agentotel.processors.cost import Cost
-
             self._cost = Cost(pricing_file)
 
     @classmethod

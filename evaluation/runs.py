@@ -10,17 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.orm import Session, defer
 
 from agentotel.evaluation.base import CaseResult, MetricDefinition, json_safe
-from agentotel.warehouse.models import AgentExecution, EvaluationRun
-
-if TYPE_CHECKING:
-    from agentotel.evaluation.regression import RegressionDetector, RegressionReport, RunSamples
-
+from agentotel.evaluation.regression import RegressionDetector, RegressionReport, RunSamples
+from agentotel.warehouse.models import EvaluationRun
 
 RUN_STATUSES = ("running", "completed", "failed")
 
@@ -56,8 +53,6 @@ class StoredRun:
         return {name: MetricDefinition.from_dict(name, d) for name, d in (self.results.get("metrics") or {}).items()}
 
     def to_samples(self) -> RunSamples:
-        from agentotel.evaluation.regression import RunSamples
-
         meta = {"agent_name": self.agent_name, "agent_version": self.agent_version, "benchmark_id": self.benchmark_id,
                 "suite_hash": self.meta.get("suite_hash")}
         return RunSamples.from_cases(self.cases, self.metric_definitions, run_id=self.id, meta=meta)
@@ -198,8 +193,6 @@ def compare_runs(
     metrics: Sequence[str] | None = None,
 ) -> RegressionReport:
     """Compare two stored runs; ``report.has_regression`` / ``report.regressions`` give the verdict."""
-    from agentotel.evaluation.regression import RegressionDetector
-
     current = load_run(engine, current_run_id)
     baseline = load_run(engine, baseline_run_id)
     for run in (current, baseline):
@@ -208,28 +201,3 @@ def compare_runs(
     history = run_history(engine, current, exclude=[baseline.id]) if with_history else []
     detector = detector or RegressionDetector()
     return detector.detect_regressions(current, baseline, threshold=threshold, history=history, metrics=metrics)
-
-
-def recorded_executions(
-    engine: Engine,
-    agent_name: str,
-    agent_version: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: int = 1000,
-) -> list[dict[str, Any]]:
-    """Recorded agent executions (newest first) of an agent, optionally a version and a time window."""
-    t = AgentExecution
-    query = select(
-        t.id, t.timestamp, t.input, t.output, t.duration_ms, t.success, t.error_message, t.input_tokens,
-        t.output_tokens, t.cost_usd, t.trace_id, t.span_id, t.agent_version,
-    ).where(t.agent_name == agent_name, t.input.is_not(None))
-    if agent_version is not None:
-        query = query.where(t.agent_version == agent_version)
-    if since is not None:
-        query = query.where(t.timestamp >= since)
-    if until is not None:
-        query = query.where(t.timestamp < until)
-    query = query.order_by(t.timestamp.desc(), t.id).limit(limit)
-    with engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(query)]

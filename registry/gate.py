@@ -7,7 +7,7 @@ version active there now (prod). Policies come from the argument, else ``AGENTOT
 parsed by ``parse_policies``), else those defaults.
 
 The gate reads the evaluation component only through ``EvaluationStore`` (``latest_completed_run`` and
-``compare_runs``); ``WarehouseEvaluationStore`` adapts ``agentotel.evaluation.store``. Anything that goes
+``compare_runs``); ``WarehouseEvaluationStore`` adapts ``agentotel.evaluation.runs``. Anything that goes
 wrong while gathering the evidence refuses the promotion (fail closed); an override with a reason is
 possible and is audited by the caller.
 """
@@ -24,6 +24,8 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 
 from agentotel.core.settings import REGISTRY_GATE_ENV as GATE_ENV_VAR
+from agentotel.evaluation import runs as evaluation_runs
+from agentotel.evaluation.regression import RegressionReport
 from agentotel.registry.errors import InvalidMetadata
 
 logger = logging.getLogger(__name__)
@@ -97,23 +99,17 @@ class EvaluationStore(Protocol):
 
 
 class WarehouseEvaluationStore:
-    """Adapter onto ``agentotel.evaluation.store`` for one warehouse engine (imported on first use)."""
+    """Adapter onto ``agentotel.evaluation.runs`` for one warehouse engine."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    @staticmethod
-    def _store() -> Any:
-        from agentotel.evaluation import store
-
-        return store
-
     def latest_completed_run(self, agent_name: str, agent_version: str) -> str | None:
-        run_id = self._store().latest_completed_run(self.engine, agent_name, agent_version)
+        run_id = evaluation_runs.latest_completed_run(self.engine, agent_name, agent_version)
         return None if run_id is None else str(run_id)
 
-    def compare_runs(self, current_run_id: str, baseline_run_id: str) -> Any:
-        return self._store().compare_runs(self.engine, current_run_id, baseline_run_id)
+    def compare_runs(self, current_run_id: str, baseline_run_id: str) -> RegressionReport:
+        return evaluation_runs.compare_runs(self.engine, current_run_id, baseline_run_id)
 
 
 @dataclass(frozen=True)

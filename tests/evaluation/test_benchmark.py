@@ -9,7 +9,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from agentotel.evaluation import store
+from agentotel.evaluation import runs
 from agentotel.evaluation.agents import CallableAgent
 from agentotel.evaluation.base import TestCase
 from agentotel.evaluation.benchmark import BenchmarkSuite, TerminalProgressBar
@@ -150,13 +150,13 @@ def test_run_is_stored_and_read_back(engine, spans):
 
     def check_running(event):
         if event.kind == "started":
-            seen_status.append(store.load_run(engine, event.run_id).status)
+            seen_status.append(runs.load_run(engine, event.run_id).status)
 
     bench = BenchmarkSuite(build_evaluators([]), engine=engine, tracer_provider=provider, progress=check_running,
                            show_progress=False, seed=7)
     run = bench.run(SUITE, CallableAgent(qa_agent, name="qa", version="2.1"))
     assert seen_status == ["running"]
-    stored = store.load_run(engine, run.run_id)
+    stored = runs.load_run(engine, run.run_id)
     assert stored.status == "completed" and stored.completed_at is not None
     assert (stored.agent_name, stored.agent_version, stored.benchmark_id) == ("qa", "2.1", "geo-science")
     assert stored.meta["suite_hash"] == SUITE.hash and stored.meta["seed"] == 7
@@ -164,8 +164,8 @@ def test_run_is_stored_and_read_back(engine, spans):
     assert stored.cases[0].scores["accuracy.fuzzy"].value == pytest.approx(0.9)
     assert stored.summary["metrics"]["completeness"]["mean"] == pytest.approx(run.summary["metrics"]["completeness"]["mean"])
     assert stored.metric_definitions["latency_ms"].higher_is_better is False
-    assert store.latest_completed_run(engine, "qa", "2.1") == run.run_id
-    assert store.latest_completed_run(engine, "qa", "9.9") is None
+    assert runs.latest_completed_run(engine, "qa", "2.1") == run.run_id
+    assert runs.latest_completed_run(engine, "qa", "9.9") is None
 
 
 def test_a_crashing_run_is_stored_as_failed(engine, spans):
@@ -183,9 +183,9 @@ def test_a_crashing_run_is_stored_as_failed(engine, spans):
     bench = BenchmarkSuite([AccuracyEvaluator()], engine=engine, tracer_provider=provider, show_progress=False)
     with pytest.raises(Abort):
         bench.run(SUITE, Exploding(), run_id="crash-1")
-    stored = store.load_run(engine, "crash-1")
+    stored = runs.load_run(engine, "crash-1")
     assert stored.status == "failed" and stored.error_message.endswith("Abort: operator abort")
-    assert store.latest_completed_run(engine, "x", "1") is None
+    assert runs.latest_completed_run(engine, "x", "1") is None
 
 
 def test_pricing_uses_the_project_table_a_user_file_or_an_explicit_table(tmp_path):

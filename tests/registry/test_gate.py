@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentotel.evaluation import store
+from agentotel.evaluation import runs
 from agentotel.registry import (
     DEFAULT_POLICIES,
     GatePolicy,
@@ -45,7 +45,7 @@ def test_staging_requires_a_completed_evaluation_run(engine):
     assert entry.after["gate"]["checks"][0]["passed"] is False
 
     # a run that is still running (or failed) is no evidence
-    store.start_run(engine, "run-in-progress", "capitals", "bot", "1.0.0")
+    runs.start_run(engine, "run-in-progress", "capitals", "bot", "1.0.0")
     with pytest.raises(GateRefused):
         vm.promote("bot", "1.0.0", "staging", actor="ana")
 
