@@ -1,13 +1,16 @@
 """Real parts for every test: a warehouse on SQLite and on PostgreSQL (a fresh database per test).
 
 PostgreSQL comes from ``AGENTOTEL_TEST_PG`` (default ``postgresql://postgres@127.0.0.1:5432/test``). On CI
-(``CI=true``) a PostgreSQL that cannot be reached fails the test instead of skipping it.
+(``CI=true``) a PostgreSQL that cannot be reached fails the test instead of skipping it. Every test run on
+PostgreSQL carries the ``postgres`` marker (``make test-fast`` leaves them out; ``-m postgres`` runs only them).
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -83,13 +86,57 @@ def new_postgres_database(migrated: bool = True) -> str:
     return _pg_url(name)
 
 
+class _Dropper:
+    """Drops test databases on a background thread: a DROP DATABASE waits for a checkpoint (about 1 s on this
+    machine), which the next test need not wait for. The session end waits for every drop."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self.errors: list[str] = []
+
+    def drop(self, name: str) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="drop-test-databases", daemon=True)
+            self._thread.start()
+        self._queue.put(name)
+
+    def _run(self) -> None:
+        while (name := self._queue.get()) is not None:
+            try:
+                _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            except Exception as exc:  # noqa: BLE001 - reported at the end of the session
+                self.errors.append(f"{name}: {exc}")
+
+    def finish(self, timeout: float = 120.0) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout)
+            self._thread = None
+
+
+_dropper = _Dropper()
+
+
 def drop_postgres_database(url: str) -> None:
+    """Drop a database of ``new_postgres_database()`` (in the background; its name is never reused)."""
     from sqlalchemy.engine import make_url
 
-    _pg_admin(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+    _dropper.drop(make_url(url).database)
+
+
+def pytest_collection_modifyitems(config, items) -> None:  # noqa: ARG001
+    """A test parametrized with the ``postgresql`` dialect (directly or through a fixture) needs PostgreSQL."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "postgresql" in callspec.params.values():
+            item.add_marker(pytest.mark.postgres)
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:  # noqa: ARG001
+    _dropper.finish()
+    for error in _dropper.errors:
+        print(f"\nconftest: could not drop test database {error}")
     if _template_db is not None:
         try:
             _pg_admin(f'DROP DATABASE IF EXISTS "{_template_db}" WITH (FORCE)')

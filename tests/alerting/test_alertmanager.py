@@ -68,6 +68,7 @@ def listed(url: str, alertname: str, **params) -> list[dict]:
     return response.json()
 
 
+@pytest.mark.slow
 def test_alertmanager_receives_lists_and_resolves(sqlite_engine, alertmanager):
     engine = sqlite_engine
     handler = AlertmanagerHandler("am", {"url": alertmanager}, AddressPolicy(["127.0.0.1"]))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from agentotel.alerting import queries as q
@@ -53,6 +54,7 @@ def test_backoff_grows_exponentially_with_jitter_and_cap():
         assert len(set(delays)) > 1  # jittered
 
 
+@pytest.mark.slow
 def test_outage_then_recovery_delivered_exactly_once(engine):
     """A1: the webhook answers 500 for ~1.5 s, then 200 (RELIABILITY says 60 s; back-off is scaled down)."""
     recover_at = time.monotonic() + 1.5
@@ -79,6 +81,7 @@ def test_outage_then_recovery_delivered_exactly_once(engine):
     assert q.dead_letters(engine) == []
 
 
+@pytest.mark.slow
 def test_retry_after_is_honoured_for_the_channel(engine):
     """A2: a Slack-like server answers 429 with Retry-After: 3 once."""
     with RecordingServer(lambda r, n: (429, {"Retry-After": "3"}, b"rate_limited") if n == 0 else (200, {}, b"ok")) as server:

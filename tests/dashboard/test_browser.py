@@ -40,8 +40,11 @@ PAGES = {  # navigation link -> text that only the rendered page shows
     "Analytics": "Baseline window (buckets)",
 }
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and os.environ.get("CI", "") == "",
-                                reason="Debian chromium is not installed (.ci/system-packages installs it)")
+pytestmark = [
+    pytest.mark.slow,  # a real Chromium per test
+    pytest.mark.skipif(not Path(CHROMIUM).exists() and os.environ.get("CI", "") == "",
+                       reason="Debian chromium is not installed (.ci/system-packages installs it)"),
+]
 
 
 class LeakServer:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from agentotel.cli import build_parser
 from agentotel.core.settings import DashboardSettings
 from agentotel.dashboard import auth
@@ -45,6 +47,7 @@ def test_refuses_open_bind_without_login(tmp_path):
     assert "without login" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_hash_helpers_read_stdin():
     result = _agentotel("dashboard", "--hash-password", stdin="hunter22\n")
     assert result.returncode == 0

@@ -57,6 +57,7 @@ def test_trace_search_fields(seeded, monkeypatch, field):
     assert table_counts(seeded.engine) == before
 
 
+@pytest.mark.slow
 def test_every_data_filter_and_sort_field(seeded):
     """The cached query wrappers behind every select box and sort: a payload matches nothing or is
     refused as an invalid value (ValueError), never reaches SQL as text."""
@@ -103,6 +104,7 @@ def test_every_data_filter_and_sort_field(seeded):
     assert table_counts(seeded.engine) == before
 
 
+@pytest.mark.slow
 def test_hostile_session_state_for_select_boxes(seeded, monkeypatch):
     """A forged widget value for a select box (e.g. a crafted session) is not a query either."""
     dashboard_env(monkeypatch, seeded.url)

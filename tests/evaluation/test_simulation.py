@@ -8,9 +8,12 @@ practical threshold set to 0 (so the multiple-testing control alone is what is m
 """
 
 import numpy as np
+import pytest
 
 from agentotel.evaluation.base import MetricDefinition
 from agentotel.evaluation.regression import RegressionDetector, RunSamples
+
+pytestmark = pytest.mark.slow  # Monte-Carlo power and false-positive rates (200 trials each)
 
 N = 200
 TRIALS = 200

@@ -61,6 +61,7 @@ mark()
 """  # interpreter exit runs handle.shutdown() (atexit)
 
 
+@pytest.mark.slow
 def test_black_holed_backend_exit_within_5s():
     hole = BlackHole()
     try:
@@ -92,6 +93,7 @@ print(json.dumps({"errors": errors, "slowest": slowest, "shutdown": time.perf_co
 """
 
 
+@pytest.mark.slow
 def test_backend_trouble_never_reaches_the_host():
     """H1: refused, black-holed, 5 s-slow and failing (500) backends; 200 LLM calls each, in parallel."""
     from tests.conftest import free_port

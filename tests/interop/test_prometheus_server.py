@@ -38,6 +38,7 @@ def substitute(expr: str) -> str:
     return expr
 
 
+@pytest.mark.slow
 def test_prometheus_scrapes_the_agent_view(tmp_path):
     metrics = ReceiverMetrics()
     metrics.observe_spans(known_batch())

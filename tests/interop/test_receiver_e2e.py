@@ -164,6 +164,7 @@ def _span_input(engine, key: tuple[str, str]) -> str | None:
         return conn.execute(select(SPANS.c.input).where(SPANS.c.trace_id == key[0], SPANS.c.span_id == key[1])).scalar()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dialect", ["sqlite"])  # the warehouse does not matter here: one run is enough
 def test_real_prometheus_scrapes_a_running_receiver(receiver, tmp_path):
     from tests.interop.support import promql, running_prometheus

@@ -43,6 +43,7 @@ def test_backup_restores_into_an_empty_database_of_either_dialect(engine, db_url
             drop_postgres_database(target_url)
 
 
+@pytest.mark.slow
 def test_db_cli_upgrade_backup_restore(tmp_path):
     source, target, backup = f"sqlite:///{tmp_path}/a.db", f"sqlite:///{tmp_path}/b.db", tmp_path / "b.jsonl.gz"
 

@@ -23,6 +23,8 @@ from agentotel.warehouse.models import Span
 from tests.conftest import drop_postgres_database, free_port, new_postgres_database
 from tests.receiver.support import count, start_receiver, wait_for
 
+pytestmark = pytest.mark.slow  # subprocess soaks: kill -9 mid-stream, a locked SQLite, a PostgreSQL outage, a full disk
+
 METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 T0 = time.time_ns() - 3600 * 10**9
 

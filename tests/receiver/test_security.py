@@ -42,6 +42,7 @@ def handshake(port: int, version: ssl.TLSVersion, cafile: str) -> str:
         return f"refused: {type(exc).__name__}"
 
 
+@pytest.mark.slow
 def test_tls_only_modern_versions_and_no_plaintext(tmp_path, certificate):
     cert, key = certificate
     url = f"sqlite:///{tmp_path}/wh.db"
@@ -151,6 +152,7 @@ def receiver_pg_or_sqlite(db_url, tmp_path):
     server.stop()
 
 
+@pytest.mark.slow
 def test_no_key_material_in_logs(db_url, tmp_path, caplog):
     server = start_receiver(db_url, str(tmp_path / "spool"), api_keys=("top-secret-key-123",))
     try:

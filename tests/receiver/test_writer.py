@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timezone
 
+import pytest
 from sqlalchemy import select
 
 from agentotel.otlp_receiver.offline_import import ChangedMinutes
@@ -172,6 +173,7 @@ def _rollup_rows(engine) -> dict:
                 for m in (RollupExecution, RollupLLM, RollupTool)}  # fmt: skip
 
 
+@pytest.mark.slow
 def test_rollups_of_the_minutes_a_writer_touched_equal_a_full_rebuild(engine):
     """The receiver refreshes exactly the minutes its writes changed: a child arriving late re-assigns rows
     and changes an execution in an earlier minute; a trace 3 hours old lies beyond any lateness window."""

@@ -95,6 +95,7 @@ def test_anomalies_found_in_seasonal_series():
     assert len(set(np.flatnonzero(plain.is_anomaly.to_numpy())) & set(injected)) < len(injected) / 2
 
 
+@pytest.mark.slow
 def test_forecast_intervals_cover_held_out_truth():
     hits = total = 0
     for seed in range(5):

@@ -37,6 +37,7 @@ def _assert_close(direct: pd.DataFrame, rolled: pd.DataFrame, metric: str) -> No
         np.testing.assert_allclose(b[mask], a[mask], rtol=1e-9, atol=1e-9, err_msg=metric)
 
 
+@pytest.mark.slow
 def test_rollups_equal_direct_scan(engine):
     load(engine, generate(600, T0, SPAN, seed=1))
     assert refresh_rollups(engine, now=NOW) > 0
