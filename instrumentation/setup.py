@@ -34,6 +34,7 @@ INSTRUMENTORS: dict[str, tuple[str, str]] = {
     "openai": ("openai", "agentotel.instrumentation.openai:OpenAIInstrumentor"),
     "langchain": ("langchain_core", "agentotel.instrumentation.langchain:LangChainInstrumentor"),
     "httpx": ("opentelemetry.instrumentation.httpx", "agentotel.instrumentation.httpx:HTTPXGenAIInstrumentor"),
+    "openai_agents": ("agents", "agentotel.instrumentation.openai_agents:OpenAIAgentsInstrumentor"),
 }
 DEFAULT_QUEUE_SIZE = 2048
 DEFAULT_EXPORT_TIMEOUT = 3.0

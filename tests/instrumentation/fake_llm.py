@@ -17,7 +17,9 @@ Endpoints (``base_url`` ends in ``/v1``):
   ``server.tool_arguments``); after a tool result it answers ``"Final answer: <tool result>"``;
   otherwise it answers ``"echo: <last user text>"``.
 - ``POST /v1/embeddings``: 8-dimensional vectors, usage reported.
-- ``POST /v1/responses``: the Responses API, plain or streaming (typed SSE events).
+- ``POST /v1/responses``: the Responses API, plain or streaming (typed SSE events); with function tools
+  offered it calls the first one unless the last input item is a ``function_call_output``, which it
+  then answers with ``"Final answer: <output>"`` (as for chat).
 
 Behaviour switches, per request as headers (``extra_headers=...``) or for the whole server as
 constructor arguments / attributes:
@@ -176,19 +178,40 @@ def embeddings(body: Mapping[str, Any], *, usage: bool = True) -> dict[str, Any]
     return result
 
 
-def response_object(body: Mapping[str, Any], *, usage: bool = True, status: str = "completed") -> dict[str, Any]:
-    """A Responses API ``response`` object answering ``body["input"]``."""
+def _responses_turn(body: Mapping[str, Any], tool_arguments: Mapping[str, Any] | None) -> tuple[str, dict | None]:
+    """(answer text, function call item or None) of a Responses API request: as for chat, the model calls the
+    first offered function tool unless the last input item is a tool result, which it then echoes."""
     raw = body.get("input")
-    text_in = raw if isinstance(raw, str) else " ".join(_text_of(m.get("content")) for m in raw or [])
-    text = f"echo: {text_in}"
+    items = [raw] if isinstance(raw, str) else list(raw or [])
+    last = items[-1] if items else {}
+    last_type = last.get("type") if isinstance(last, Mapping) else None
+    tools = [t for t in body.get("tools") or [] if isinstance(t, Mapping) and t.get("type", "function") == "function"]
+    if tools and last_type != "function_call_output":
+        tool = tools[0]
+        return "", {"type": "function_call", "id": "fc_fake_1", "call_id": "call_fake_1", "status": "completed",
+                    "name": _tool_name(tool), "arguments": json.dumps(_tool_arguments(tool, tool_arguments))}
+    if last_type == "function_call_output":
+        return f"Final answer: {last.get('output')}", None
+    text_in = raw if isinstance(raw, str) else " ".join(_text_of(m.get("content")) for m in items
+                                                        if isinstance(m, Mapping))
+    return f"echo: {text_in}", None
+
+
+def response_object(body: Mapping[str, Any], *, usage: bool = True, status: str = "completed",
+                    tool_arguments: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A Responses API ``response`` object answering ``body["input"]`` (a function call when tools are offered)."""
+    raw = body.get("input")
+    text_in = raw if isinstance(raw, str) else " ".join(_text_of(m.get("content")) for m in raw or []
+                                                        if isinstance(m, Mapping))
+    text, call = _responses_turn(body, tool_arguments)
     result: dict[str, Any] = {
         "id": "resp_fake",
         "object": "response",
         "created_at": CREATED,
         "model": f"{body.get('model', 'fake')}-2024-01-01",
         "status": status,
-        "output": [{"type": "message", "id": "msg_fake", "status": "completed", "role": "assistant",
-                    "content": [{"type": "output_text", "text": text, "annotations": []}]}],
+        "output": [call] if call else [{"type": "message", "id": "msg_fake", "status": "completed", "role": "assistant",
+                                        "content": [{"type": "output_text", "text": text, "annotations": []}]}],
         "parallel_tool_calls": True,
         "tool_choice": "auto",
         "tools": [],
@@ -197,18 +220,33 @@ def response_object(body: Mapping[str, Any], *, usage: bool = True, status: str 
         "max_output_tokens": body.get("max_output_tokens"),
     }
     if usage:
-        result["usage"] = {"input_tokens": _words(text_in), "output_tokens": _words(text),
-                           "total_tokens": _words(text_in) + _words(text),
+        out_tokens = _words(text) if text else 5
+        result["usage"] = {"input_tokens": _words(text_in), "output_tokens": out_tokens,
+                           "total_tokens": _words(text_in) + out_tokens,
                            "input_tokens_details": {"cached_tokens": 0},
                            "output_tokens_details": {"reasoning_tokens": 0}}
     return result
 
 
-def response_events(body: Mapping[str, Any], *, chunks: int = 5, usage: bool = True) -> list[dict[str, Any]]:
+def response_events(body: Mapping[str, Any], *, chunks: int = 5, usage: bool = True,
+                    tool_arguments: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """The typed SSE events of a streamed Responses API answer (the sequence the ``.stream()`` helper needs:
     created, output item and content part opened, text deltas, parts and item done, completed)."""
-    final = response_object(body, usage=usage)
+    final = response_object(body, usage=usage, tool_arguments=tool_arguments)
     started = {**final, "status": "in_progress", "output": [], "usage": None}
+    if final["output"][0]["type"] == "function_call":
+        item = final["output"][0]
+        events = [{"type": "response.created", "response": started},
+                  {"type": "response.output_item.added", "output_index": 0, "item": {**item, "arguments": ""}},
+                  {"type": "response.function_call_arguments.delta", "item_id": item["id"], "output_index": 0,
+                   "delta": item["arguments"]},
+                  {"type": "response.function_call_arguments.done", "item_id": item["id"], "output_index": 0,
+                   "arguments": item["arguments"], "name": item["name"]},
+                  {"type": "response.output_item.done", "output_index": 0, "item": item},
+                  {"type": "response.completed", "response": final}]
+        for number, event in enumerate(events):
+            event["sequence_number"] = number
+        return events
     [message] = final["output"]
     part = message["content"][0]
     where = {"item_id": message["id"], "output_index": 0}
@@ -291,8 +329,10 @@ def handle(
         return 200, "application/json", json.dumps(embeddings(body, usage=usage)).encode()
     if path.endswith("/responses"):
         if not streaming:
-            return 200, "application/json", json.dumps(response_object(body, usage=usage)).encode()
-        return 200, "text/event-stream", _sse(response_events(body, chunks=chunks, usage=usage), typed=True, done=False)
+            result = response_object(body, usage=usage, tool_arguments=tool_arguments)
+            return 200, "application/json", json.dumps(result).encode()
+        events = response_events(body, chunks=chunks, usage=usage, tool_arguments=tool_arguments)
+        return 200, "text/event-stream", _sse(events, typed=True, done=False)
     return 404, "application/json", json.dumps(error_body(404)).encode()
 
 
