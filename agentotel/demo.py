@@ -335,7 +335,7 @@ def _alert(engine: Any, summary: DemoSummary) -> None:
     the spans have not reached the warehouse yet, record the alert directly."""
     from agentotel.alerting.engine import RuleEngine
     from agentotel.alerting.manager import AlertManager
-    from agentotel.alerting.rules import parse_rules
+    from agentotel.alerting.config import parse_rules
     from agentotel.alerting.sources import WarehouseMetricSource
 
     manager = AlertManager(engine)

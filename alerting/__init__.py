@@ -1,15 +1,19 @@
 """Alerting: rules over the warehouse metrics, the alert lifecycle, a durable notification queue and channels.
 
-- ``rules``: the YAML rules file (``load_rules`` / ``parse_rules``; ``RuleError`` names file, line and rule)
-  with threshold, anomaly, trend, composite and custom rules.
+- ``config``: the YAML rules file as pydantic models (``load_rules`` / ``parse_rules``; ``RuleError`` names
+  file, line and rule); ``spec``: the models' base, field types and error wording.
+- ``rules/``: one module per rule type (threshold, anomaly, trend, composite, custom) on ``rules.base``;
+  ``expr``: the composite rules' expression parser.
 - ``sources``: where rules read metrics (``MetricSource``; ``WarehouseMetricSource`` = analytics engine +
   ``evaluation:<metric>`` scores; ``InMemoryMetricSource``).
 - ``engine.RuleEngine``: pending → firing → resolved per rule and label set (``for``, hysteresis).
 - ``manager.AlertManager(engine)``: ``create_alert``, ``update_alert``, ``acknowledge_alert``,
   ``resolve_alert``, ``get_active_alerts``, silences, escalation, audit log.
 - ``queue.NotificationQueue``: dedup, grouping, rate limits, retries with back-off, dead letters.
-- ``handlers``: Slack, email, PagerDuty, webhook, Telegram, Discord, Alertmanager; ``ssrf``: address policy.
+- ``channels/``: one module per channel (Slack, email, PagerDuty, webhook, Telegram, Discord, Alertmanager,
+  log), ``channels.registry.CHANNEL_TYPES``; ``ssrf``: the address policy channels connect under.
 - ``service.start_background(engine, rules_path, stop_event)``: everything in a thread (``agentotel up``).
+- ``cli`` declares ``agentotel alerts ...``; ``commands`` carries them out.
 
 Read-only queries (dashboard, CLI): ``queries`` (alerts, counts, pending series, notifications, dead
 letters, channel stats, silences, audit log).

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, or_, select
+from sqlalchemy import Engine, and_, delete, or_, select, true
 
+from agentotel.alerting.config import AlertingConfig
 from agentotel.alerting.manager import AlertManager
-from agentotel.alerting.rules import AlertingConfig, EvalContext, Rule, Sample
+from agentotel.alerting.rules.base import EvalContext, Rule, Sample
 from agentotel.alerting.store import ALERTS, RULE_STATE, fingerprint, write_tx
 from agentotel.core.secrets import redact_text
 from agentotel.core.utc import as_utc, utcnow
@@ -92,7 +93,7 @@ class RuleEngine:
                 return state
             if current == "inactive":
                 state.update(state="pending", active_since=now)
-            if now - as_utc(state["active_since"]) >= rule.for_:
+            if now - (as_utc(state["active_since"]) or now) >= rule.for_:
                 annotations = {**rule.annotations, **{k: str(v) for k, v in sample.details.items()}}
                 state["alert_id"] = self.manager.create_alert(
                     rule.id, rule.severity, rule.render_message(labels, sample.value), labels, sample.value,
@@ -111,7 +112,7 @@ class RuleEngine:
             return state
         if state["clear_since"] is None:
             state["clear_since"] = now
-        if now - as_utc(state["clear_since"]) >= rule.keep_firing_for:
+        if now - (as_utc(state["clear_since"]) or now) >= rule.keep_firing_for:
             if state["alert_id"] is not None:
                 self.manager.resolve_alert(state["alert_id"], by="rule-engine")
             state.update(state="inactive", active_since=None, clear_since=None, alert_id=None)
@@ -139,7 +140,8 @@ class RuleEngine:
         return reset
 
     def _save(self, states: Any, now: datetime) -> None:
-        keep, drop = [], []
+        keep: list[dict[str, Any]] = []
+        drop: list[dict[str, Any]] = []
         for s in states:
             (drop if s["state"] == "inactive" else keep).append(s)
         rule_ids = {r.id for r in self.config.rules}
@@ -156,4 +158,4 @@ class RuleEngine:
                     and_(RULE_STATE.c.rule_id == s["rule_id"], RULE_STATE.c.fingerprint == s["fingerprint"])
                     for s in drop])))
             # series of rules no longer in the file
-            conn.execute(delete(RULE_STATE).where(RULE_STATE.c.rule_id.not_in(rule_ids) if rule_ids else True))
+            conn.execute(delete(RULE_STATE).where(RULE_STATE.c.rule_id.not_in(rule_ids) if rule_ids else true()))

@@ -14,10 +14,12 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
+from agentotel.alerting.config import AlertingConfig
 from agentotel.alerting.queue import DELIVERED, PENDING, SENDING, SKIPPED, NotificationQueue, notification_row
+from agentotel.alerting.rules.base import SEVERITIES
 from agentotel.alerting.store import (
     ALERTS,
     NOTIFICATIONS,
@@ -31,8 +33,6 @@ from agentotel.alerting.store import (
     write_tx,
 )
 
-SEVERITIES = ("critical", "error", "warning", "info")
-
 
 class AlertNotFound(KeyError):
     """No alert with that id."""
@@ -42,7 +42,7 @@ class AlertManager:
     """The alert lifecycle. ``config`` (a parsed rules file) supplies escalation policies; ``queue``
     (optional) supplies the dedup window for escalation."""
 
-    def __init__(self, engine: Engine, config: Any | None = None, queue: NotificationQueue | None = None) -> None:
+    def __init__(self, engine: Engine, config: AlertingConfig | None = None, queue: NotificationQueue | None = None) -> None:
         self.engine = engine
         self.config = config
         self.queue = queue
@@ -230,7 +230,7 @@ class AlertManager:
         for alert in alerts:
             if alert["silenced"]:
                 continue
-            started = as_utc(datetime.fromisoformat(alert["starts_at"]))
+            started = as_utc(alert["starts_at"]) or now
             alert_payload = {k: v for k, v in alert.items() if k != "silenced"}
             for tier_no, tier in enumerate(self.config.policy_for(alert["rule_id"])):
                 if (alert["id"], tier_no) in done or now - started < tier.after:
@@ -243,17 +243,6 @@ class AlertManager:
                     else:
                         queued += 1
         return queued
-
-    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
-        from agentotel.alerting.store import AUDIT
-
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(AUDIT).order_by(AUDIT.c.id.desc()).limit(limit))
-            return [{**r._mapping, "timestamp": iso(r.timestamp)} for r in rows]
-
-    def count_alerts(self, status: str = "firing") -> int:
-        with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(ALERTS).where(ALERTS.c.status == status)).scalar_one())
 
 
 def matches(matchers: Mapping[str, Any], alert: Mapping[str, Any]) -> bool:

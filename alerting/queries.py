@@ -21,6 +21,8 @@ from typing import Any
 
 from sqlalchemy import Engine, Select, func, select
 
+from agentotel.alerting.queue import NOTIFICATION_STATUSES
+from agentotel.alerting.rules.base import SEVERITIES
 from agentotel.core.utc import as_utc, utcnow
 from agentotel.warehouse.alerting_models import (
     AlertAuditLog,
@@ -33,8 +35,6 @@ from agentotel.warehouse.bounds import check_choice, check_limit
 from agentotel.warehouse.models import Alert
 
 ALERT_STATUSES = ("pending", "firing", "resolved")
-SEVERITIES = ("critical", "error", "warning", "info")
-NOTIFICATION_STATUSES = ("pending", "sending", "delivered", "dead", "skipped", "suppressed")
 MAX_ROWS = 5000
 
 _NOTIFICATION_COLUMNS = [c for c in AlertNotification.__table__.c if c.name != "payload"]

@@ -14,12 +14,13 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from agentotel.alerting.channels.base import Handler
+from agentotel.alerting.channels.registry import CHANNEL_TYPES, build_handlers
+from agentotel.alerting.config import AlertingConfig, load_rules
 from agentotel.alerting.engine import EvaluationReport, RuleEngine
-from agentotel.alerting.handlers import CHANNEL_TYPES, Handler, build_handlers
 from agentotel.alerting.manager import AlertManager
 from agentotel.alerting.queue import NotificationQueue, QueueSettings
-from agentotel.alerting.rules import AlertingConfig, load_rules
-from agentotel.alerting.sources import default_source
+from agentotel.alerting.sources import MetricSource, WarehouseMetricSource
 from agentotel.alerting.ssrf import AddressPolicy
 from agentotel.alerting.store import AUDIT, insert_audit, write_tx
 from agentotel.core.secrets import redact_text
@@ -35,32 +36,30 @@ class AlertingService:
     (``AlertingSettings.allow_hosts``, resolved by the command).
     """
 
-    def __init__(self, engine: Engine, config: AlertingConfig, source: Any | None = None,
+    def __init__(self, engine: Engine, config: AlertingConfig, source: MetricSource | None = None,
                  handlers: dict[str, Handler] | None = None, queue_settings: QueueSettings | None = None,
                  actor: str = "system", strict_channels: bool = False, allow_hosts: Iterable[str] = ()) -> None:
         self.engine = engine
         self.config = config
         if handlers is None:
-            policy = AddressPolicy([*config.settings.get("allow_hosts", []), *allow_hosts])
+            policy = AddressPolicy([*config.settings.allow_hosts, *allow_hosts])
             handlers = build_handlers(config.channels, policy, strict=strict_channels)
         record_config_change(engine, config, actor)
         self.queue = NotificationQueue(engine, handlers, queue_settings or QueueSettings.from_config(config))
         self.manager = AlertManager(engine, config, self.queue)
-        self.source = source if source is not None else default_source(engine)
-        self.rules = RuleEngine(engine, config, self.source, self.manager) if self.source is not None else None
-        if self.rules is None and config.rules:
-            logger.warning("no metric source (analytics engine not importable): rules are not evaluated")
+        self.source = source if source is not None else WarehouseMetricSource(engine)
+        self.rules = RuleEngine(engine, config, self.source, self.manager)
 
     def tick(self, now: datetime | None = None, evaluate: bool = True) -> EvaluationReport | None:
         """One round: evaluate rules (optional), queue due escalations, deliver due notifications."""
-        report = self.rules.evaluate(now) if (evaluate and self.rules is not None) else None
+        report = self.rules.evaluate(now) if evaluate else None
         self.manager.escalate(now)
         self.queue.process_due()
         return report
 
     def run(self, stop: threading.Event, poll_interval: float = 1.0) -> None:
         """Loop until ``stop`` is set: rules every ``evaluation_interval``, the queue every ``poll_interval``."""
-        interval = self.config.settings["evaluation_interval"].total_seconds()
+        interval = self.config.settings.evaluation_interval.total_seconds()
         next_eval = 0.0
         while not stop.is_set():
             evaluate = time.monotonic() >= next_eval
@@ -74,7 +73,7 @@ class AlertingService:
 
 
 def start_background(engine: Engine, rules_path: str | Path | None, stop_event: threading.Event,
-                     source: Any | None = None, poll_interval: float = 1.0,
+                     source: MetricSource | None = None, poll_interval: float = 1.0,
                      allow_hosts: Iterable[str] = ()) -> threading.Thread:
     """Start the alerting service in a daemon thread (for ``agentotel up``); stops when ``stop_event`` is set.
 
@@ -95,16 +94,17 @@ def config_snapshot(config: AlertingConfig) -> dict[str, Any]:
     def plain(value: Any) -> Any:
         return json.loads(json.dumps(value, default=lambda v: str(v) if isinstance(v, timedelta) else repr(v)))
 
-    rules = {r.id: plain({k: v for k, v in vars(r).items() if k not in ("line", "tree", "func")}) for r in config.rules}
+    rules = {r.id: plain(r.model_dump()) for r in config.rules}
     channels = {}
     for name, ch in config.channels.items():
-        secret_keys = set(CHANNEL_TYPES[ch.type].secrets)
+        secret_keys = set(CHANNEL_TYPES[ch.type].Options.secrets)
         options = {k: ("***" if k in secret_keys and v else v) for k, v in ch.options.items()}
         channels[name] = plain({"type": ch.type, "options": options, "rate_limit": ch.rate_limit})
     policies = {name: [{"after": str(t.after), "channels": t.channels} for t in tiers]
                 for name, tiers in config.policies.items()}
-    return json.loads(redact_text(json.dumps({"settings": plain(config.settings), "rules": rules, "channels": channels,
-                                         "escalation_policies": policies})))
+    snapshot = {"settings": plain(config.settings.model_dump()), "rules": rules, "channels": channels,
+                "escalation_policies": policies}
+    return json.loads(redact_text(json.dumps(snapshot)))
 
 
 def record_config_change(engine: Engine, config: AlertingConfig, actor: str = "system") -> bool:

@@ -12,6 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
+from sqlalchemy import Engine, func, select
+
+from agentotel.warehouse.analytics import AnalyticsEngine
+from agentotel.warehouse.models import EvaluationRun
 
 
 @runtime_checkable
@@ -77,12 +81,8 @@ def granularity_for(step: timedelta) -> str:
 class AnalyticsMetricSource:
     """Adapter to ``agentotel.warehouse.analytics.AnalyticsEngine(engine).get_time_series``."""
 
-    def __init__(self, engine: Any, analytics: Any | None = None) -> None:
-        if analytics is None:
-            from agentotel.warehouse.analytics import AnalyticsEngine
-
-            analytics = AnalyticsEngine(engine, cache_ttl=0)  # alerts need fresh data
-        self.analytics = analytics
+    def __init__(self, engine: Engine, analytics: AnalyticsEngine | None = None) -> None:
+        self.analytics = analytics if analytics is not None else AnalyticsEngine(engine, cache_ttl=0)  # fresh data
 
     def series(self, metric, start, end, step, filters=None, group_by=None) -> pd.DataFrame:
         frame = self.analytics.get_time_series(
@@ -105,14 +105,10 @@ class EvaluationMetricSource:
     (``summary.metrics.<metric>.mean``) at its completion time; labels ``agent``, ``agent_version``,
     ``benchmark``."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     def series(self, metric, start, end, step, filters=None, group_by=None) -> pd.DataFrame:
-        from sqlalchemy import func, select
-
-        from agentotel.warehouse.models import EvaluationRun
-
         group_by = list(group_by or [])
         name = metric[len(EVALUATION_PREFIX):] if metric.startswith(EVALUATION_PREFIX) else metric
         for key in [*(filters or {}), *group_by]:
@@ -143,7 +139,7 @@ class WarehouseMetricSource:
     """Everything rules can read from the warehouse: the analytics engine's metrics (and ``metric:<name>``
     raw rows) plus ``evaluation:<metric>`` scores."""
 
-    def __init__(self, engine: Any, analytics: Any | None = None) -> None:
+    def __init__(self, engine: Engine, analytics: AnalyticsEngine | None = None) -> None:
         self.analytics = AnalyticsMetricSource(engine, analytics)
         self.evaluation = EvaluationMetricSource(engine)
 
@@ -152,10 +148,3 @@ class WarehouseMetricSource:
             return self.evaluation.series(metric, start, end, step, filters, group_by)
         return self.analytics.series(metric, start, end, step, filters, group_by)
 
-
-def default_source(engine: Any) -> MetricSource | None:
-    """The warehouse source when the analytics engine is importable, else ``None``."""
-    try:
-        return WarehouseMetricSource(engine)
-    except ImportError:
-        return None

@@ -67,7 +67,7 @@ class AddressPolicy:
                 infos = socket.getaddrinfo(host, port or 0, proto=socket.IPPROTO_TCP)
             except socket.gaierror as exc:
                 raise ResolutionError(f"cannot resolve host {host!r}: {exc.strerror}") from None
-            addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+            addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
         for ip in addresses:
             if is_internal(ip) and not self._ip_allowed(ip):
                 raise SSRFError(f"refusing internal address {ip} for host {host!r} (not allow-listed)")

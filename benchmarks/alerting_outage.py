@@ -23,7 +23,7 @@ def main() -> None:
     parser.add_argument("--db", help="database URL (default: a temporary SQLite file)")
     args = parser.parse_args()
 
-    from agentotel.alerting.handlers import WebhookHandler
+    from agentotel.alerting.channels.webhook import WebhookHandler
     from agentotel.alerting.manager import AlertManager
     from agentotel.alerting.queries import channel_stats
     from agentotel.alerting.queue import NotificationQueue, QueueSettings

@@ -23,7 +23,7 @@ def main() -> None:
     parser.add_argument("--rules", type=int, default=50, help="distinct rules (groups) the alerts spread over")
     args = parser.parse_args()
 
-    from agentotel.alerting.handlers import WebhookHandler
+    from agentotel.alerting.channels.webhook import WebhookHandler
     from agentotel.alerting.queue import NotificationQueue, QueueSettings
     from agentotel.alerting.ssrf import AddressPolicy
     from agentotel.alerting.store import fingerprint

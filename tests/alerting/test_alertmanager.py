@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from agentotel.alerting.handlers import AlertmanagerHandler
+from agentotel.alerting.channels.alertmanager import AlertmanagerHandler
 from agentotel.alerting.manager import AlertManager
 from agentotel.alerting.queue import NotificationQueue, QueueSettings
 from agentotel.alerting.ssrf import AddressPolicy

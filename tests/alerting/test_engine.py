@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
+from agentotel.alerting.config import parse_rules
 from agentotel.alerting.engine import RuleEngine
 from agentotel.alerting.manager import AlertManager
-from agentotel.alerting.rules import parse_rules
+from agentotel.alerting.queries import alerts
 from agentotel.alerting.sources import InMemoryMetricSource
 from agentotel.alerting.store import RULE_STATE
 
@@ -226,13 +227,7 @@ def test_each_rule_type_fires_and_resolves(sqlite_engine, kind):
         source.set(name, frame)
     engine_.evaluate(T0 + MIN)
     assert [a for a in manager.get_active_alerts() if a["rule_id"] == "r"] == []
-    assert [a["status"] for a in q_alerts(sqlite_engine) if a["rule_id"] == "r"] == ["resolved"]
-
-
-def q_alerts(engine):
-    from agentotel.alerting.queries import alerts
-
-    return alerts(engine)
+    assert [a["status"] for a in alerts(sqlite_engine) if a["rule_id"] == "r"] == ["resolved"]
 
 
 def test_manually_resolved_series_that_vanished_leaves_no_state(sqlite_engine):

@@ -8,17 +8,14 @@ import logging
 
 import pytest
 
-from agentotel.alerting.handlers import (
-    CHANNEL_TYPES,
-    DeliveryError,
-    DiscordHandler,
-    EmailHandler,
-    PagerDutyHandler,
-    SlackHandler,
-    TelegramHandler,
-    WebhookHandler,
-    verify_signature,
-)
+from agentotel.alerting.channels.base import DeliveryError
+from agentotel.alerting.channels.discord import DiscordHandler
+from agentotel.alerting.channels.email import EmailHandler
+from agentotel.alerting.channels.pagerduty import PagerDutyHandler
+from agentotel.alerting.channels.registry import CHANNEL_TYPES
+from agentotel.alerting.channels.slack import SlackHandler
+from agentotel.alerting.channels.telegram import TelegramHandler
+from agentotel.alerting.channels.webhook import WebhookHandler, verify_signature
 from agentotel.alerting.ssrf import AddressPolicy, SSRFError, is_internal
 from agentotel.core.settings import AlertingSettings
 from tests.alerting.support import RecordingServer, SMTPServer, self_signed_cert

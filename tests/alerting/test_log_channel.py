@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 from agentotel.alerting import queries as q
-from agentotel.alerting.handlers import ALERT_LOGGER, CHANNEL_TYPES, build_handlers
+from agentotel.alerting.channels.log import ALERT_LOGGER
+from agentotel.alerting.channels.registry import CHANNEL_TYPES, build_handlers
+from agentotel.alerting.config import RuleError, parse_rules
 from agentotel.alerting.queue import QueueSettings
-from agentotel.alerting.rules import RuleError, parse_rules
 from agentotel.alerting.service import AlertingService
 from agentotel.alerting.sources import InMemoryMetricSource
 
@@ -56,7 +57,7 @@ def test_log_channel_delivers_trigger_and_resolve(engine, caplog):
 
 def test_log_channel_options_are_checked_with_the_rules():
     assert "log" in CHANNEL_TYPES
-    with pytest.raises(RuleError, match="option 'level' must be one of"):
+    with pytest.raises(RuleError, match="level: must be one of debug, info, warning, error, critical, not 'loud'"):
         parse_rules(RULES.replace("level: error", "level: loud"), "rules.yaml")
     with pytest.raises(RuleError, match="unknown option 'url'"):
         parse_rules(RULES.replace("level: error", "url: http://127.0.0.1:1"), "rules.yaml")

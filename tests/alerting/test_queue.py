@@ -11,9 +11,13 @@ import pytest
 from sqlalchemy import select
 
 from agentotel.alerting import queries as q
-from agentotel.alerting.handlers import EmailHandler, PagerDutyHandler, SlackHandler, WebhookHandler
+from agentotel.alerting.channels.email import EmailHandler
+from agentotel.alerting.channels.pagerduty import PagerDutyHandler
+from agentotel.alerting.channels.slack import SlackHandler
+from agentotel.alerting.channels.telegram import TelegramHandler
+from agentotel.alerting.channels.webhook import WebhookHandler
 from agentotel.alerting.manager import AlertManager
-from agentotel.alerting.queue import NotificationQueue, QueueSettings, RateLimit, backoff
+from agentotel.alerting.queue import NotificationQueue, QueueSettings, RateLimit, backoff, idempotency_key
 from agentotel.alerting.ssrf import AddressPolicy
 from agentotel.alerting.store import NOTIFICATIONS
 from agentotel.core.utc import utcnow
@@ -272,8 +276,6 @@ def test_no_secret_in_any_alerting_table_after_failures(engine, monkeypatch, cap
 
     from sqlalchemy import text
 
-    from agentotel.alerting.handlers import TelegramHandler
-
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("AGENTOTEL_TEST_SLACK_URL", f"http://127.0.0.1:{free_port()}/services/T0/B0/SLACKsecret42")
     handlers = {
@@ -299,8 +301,6 @@ def test_no_secret_in_any_alerting_table_after_failures(engine, monkeypatch, cap
 
 
 def test_group_that_gains_a_member_on_retry_gets_a_new_idempotency_key(engine):
-    from agentotel.alerting.queue import idempotency_key
-
     with RecordingServer(lambda r, n: (500 if n == 0 else 200, {}, b"")) as server:
         queue = make_queue(engine, {"hook": WebhookHandler("hook", {"url": server.url}, LOOPBACK)})
         first = queue.enqueue(new_alert(engine, "latency", agent="a"), "hook")

@@ -9,12 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agentotel.alerting.rules import (
-    EvalContext,
-    RuleError,
-    load_rules,
-    parse_rules,
-)
+from agentotel.alerting.config import RuleError, load_rules, parse_rules
+from agentotel.alerting.rules.base import EvalContext
 from agentotel.alerting.sources import InMemoryMetricSource
 from agentotel.core.anomaly import SCORE_CAP
 from agentotel.warehouse.analytics_stats import anomaly_scores
@@ -249,13 +245,13 @@ def test_message_template():
         ("rules:\n  - {id: a, type: threshold, metric: m, value: 1}\n  - {id: a, type: threshold, metric: m, value: 2}\n", 3,
          "a", "duplicate rule id"),
         ("rules:\n  - id: c\n    type: composite\n    expr: x and\n", 4, "c", "expr:"),
-        ("rules:\n  - id: c\n    type: composite\n    expr: nothere\n", 2, "c", "unknown rule 'nothere'"),
+        ("rules:\n  - id: c\n    type: composite\n    expr: nothere\n", 4, "c", "unknown rule 'nothere'"),
         ("rules:\n  - {id: c1, type: composite, expr: c2}\n  - {id: c2, type: composite, expr: c1}\n", 2, "c1", "cycle"),
         ("rules:\n  - id: u\n    type: custom\n    function: tests.alerting.custom_rules:missing\n", 4, "u", "cannot import"),
         ("rules:\n  - id: u\n    type: custom\n    function: tests.alerting.custom_rules:NOT_CALLABLE\n", 4, "u", "not callable"),
         ("rules:\n  - id: a\n    type: anomaly\n    metric: m\n    method: iqr\n", 5, "a", "must be one of mad, zscore"),
         ("rules:\n  - id: a\n    type: trend\n    metric: m\n    windows: 2\n", 5, "a", "at least 3"),
-        ("rules:\n  - id: a\n    type: threshold\n    metric: m\n    value: 1\n    escalation: nope\n", 2, "a",
+        ("rules:\n  - id: a\n    type: threshold\n    metric: m\n    value: 1\n    escalation: nope\n", 6, "a",
          "unknown escalation policy"),
         ("channels:\n  s: {type: slak}\n", 2, None, "'type' must be one of"),
         ("channels:\n  s: {type: slack}\n", 2, None, "'url' (or 'url_env'"),

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from agentotel.alerting import queries as q
-from agentotel.alerting.handlers import build_handlers
+from agentotel.alerting.channels.registry import build_handlers
+from agentotel.alerting.config import parse_rules
 from agentotel.alerting.manager import AlertManager
 from agentotel.alerting.queue import QueueSettings
-from agentotel.alerting.rules import parse_rules
 from agentotel.alerting.service import AlertingService, start_background
 from agentotel.alerting.sources import InMemoryMetricSource
 from agentotel.alerting.ssrf import AddressPolicy

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import insert
 
+from agentotel.alerting.config import parse_rules
 from agentotel.alerting.engine import RuleEngine
 from agentotel.alerting.manager import AlertManager
-from agentotel.alerting.rules import parse_rules
-from agentotel.alerting.sources import WarehouseMetricSource, default_source
+from agentotel.alerting.sources import WarehouseMetricSource
 from agentotel.warehouse.models import AgentExecution, EvaluationRun, Metric
 
 RULES = """
@@ -75,8 +75,7 @@ def test_rules_over_the_real_analytics_engine(engine, rollups):
         from agentotel.warehouse.rollups import refresh_rollups
 
         assert refresh_rollups(engine, lateness=timedelta(0), now=now + timedelta(minutes=2)) > 0
-    source = default_source(engine)
-    assert isinstance(source, WarehouseMetricSource)
+    source = WarehouseMetricSource(engine)
     report = RuleEngine(engine, parse_rules(RULES, "rules.yaml"), source).evaluate(now)
     assert report.errors == {}
     fired = {(a["rule_id"], a["labels"].get("agent")): a for a in AlertManager(engine).get_active_alerts()}

@@ -34,7 +34,7 @@ def test_rejected_forms_name_the_accepted_ones(bad):
 
 def test_cli_alert_rules_and_retention_agree():
     """The drift the re-plan removed: ``30`` meant days in the warehouse and seconds in the rules."""
-    from agentotel.alerting import rules
+    from agentotel.alerting import spec
     from agentotel.warehouse import manager
 
-    assert rules.parse_duration is manager.parse_duration is parse_duration
+    assert spec.parse_duration is manager.parse_duration is parse_duration
