@@ -8,92 +8,62 @@
 Read-only queries for dashboards live in ``agentotel.registry.queries`` (versions,
 environments, deployments, changelog, audit log) and ``agentotel.registry.telemetry`` (discovered
 versions, executions / cost / error rate per version and per environment).
+
+The names below are imported on first use, so ``agentotel registry`` (whose ``cli`` module sits in this
+package) starts without the warehouse and evaluation stack.
 """
 
-from agentotel.registry.errors import (
-    AgentNotFound,
-    DuplicateVersion,
-    GateRefused,
-    ImmutableField,
-    InvalidMetadata,
-    InvalidTransition,
-    PromotionConflict,
-    RegistryError,
-    VersionNotFound,
-)
-from agentotel.registry.gate import (
-    DEFAULT_POLICIES,
-    EvaluationStore,
-    GateCheck,
-    GateDecision,
-    GatePolicy,
-    PromotionGate,
-    WarehouseEvaluationStore,
-    parse_policies,
-    policies_from_env,
-)
-from agentotel.registry.metadata import AgentMetadata
-from agentotel.registry.queries import (
-    ENVIRONMENTS,
-    AgentVersion,
-    AuditEntry,
-    ChangelogEntry,
-    Deployment,
-    EnvironmentState,
-    audit_log,
-    changelog,
-    deployments,
-    environment_states,
-    list_agent_versions,
-)
-from agentotel.registry.registry import AgentRegistry
-from agentotel.registry.telemetry import (
-    EnvironmentOverview,
-    VersionStats,
-    discovered_versions,
-    environment_overview,
-    environment_stats,
-    version_stats,
-)
-from agentotel.registry.versions import VersionManager
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_POLICIES",
-    "ENVIRONMENTS",
-    "AgentMetadata",
-    "AgentNotFound",
-    "AgentRegistry",
-    "AgentVersion",
-    "AuditEntry",
-    "ChangelogEntry",
-    "Deployment",
-    "DuplicateVersion",
-    "EnvironmentOverview",
-    "EnvironmentState",
-    "EvaluationStore",
-    "GateCheck",
-    "GateDecision",
-    "GatePolicy",
-    "GateRefused",
-    "ImmutableField",
-    "InvalidMetadata",
-    "InvalidTransition",
-    "PromotionConflict",
-    "PromotionGate",
-    "RegistryError",
-    "VersionManager",
-    "VersionNotFound",
-    "VersionStats",
-    "WarehouseEvaluationStore",
-    "audit_log",
-    "changelog",
-    "deployments",
-    "discovered_versions",
-    "environment_overview",
-    "environment_stats",
-    "environment_states",
-    "list_agent_versions",
-    "parse_policies",
-    "policies_from_env",
-    "version_stats",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "AgentNotFound": "errors",
+    "DuplicateVersion": "errors",
+    "GateRefused": "errors",
+    "ImmutableField": "errors",
+    "InvalidMetadata": "errors",
+    "InvalidTransition": "errors",
+    "PromotionConflict": "errors",
+    "RegistryError": "errors",
+    "VersionNotFound": "errors",
+    "DEFAULT_POLICIES": "gate",
+    "EvaluationStore": "gate",
+    "GateCheck": "gate",
+    "GateDecision": "gate",
+    "GatePolicy": "gate",
+    "PromotionGate": "gate",
+    "WarehouseEvaluationStore": "gate",
+    "parse_policies": "gate",
+    "policies_from_env": "gate",
+    "AgentMetadata": "metadata",
+    "AgentVersion": "queries",
+    "AuditEntry": "queries",
+    "ChangelogEntry": "queries",
+    "Deployment": "queries",
+    "ENVIRONMENTS": "queries",
+    "EnvironmentState": "queries",
+    "audit_log": "queries",
+    "changelog": "queries",
+    "deployments": "queries",
+    "environment_states": "queries",
+    "list_agent_versions": "queries",
+    "AgentRegistry": "registry",
+    "EnvironmentOverview": "telemetry",
+    "VersionStats": "telemetry",
+    "discovered_versions": "telemetry",
+    "environment_overview": "telemetry",
+    "environment_stats": "telemetry",
+    "version_stats": "telemetry",
+    "VersionManager": "versions",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agentotel.registry' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"agentotel.registry.{module}"), name)
