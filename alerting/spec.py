@@ -14,7 +14,6 @@ from datetime import timedelta
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
-from pydantic_core import PydanticCustomError
 
 from agentotel.core.durations import parse_duration
 
@@ -44,14 +43,24 @@ class Spec(BaseModel):
         allowed = set(cls.allowed_keys())
         for key in data:
             if key not in allowed:
-                raise PydanticCustomError("unknown_key", "{_message}",
-                                          {"_message": cls.unknown_key_message(key), "_key": key})
+                raise UnknownKey(key, cls.unknown_key_message(key))
         return {k: v for k, v in data.items() if v is not None}
 
 
-def field_error(field: str, message: str) -> PydanticCustomError:
-    """An error about ``field``, raised by a model-level check (reported at the field's line)."""
-    return PydanticCustomError("field_error", "{_message}", {"_message": message, "_field": field})
+class FieldError(ValueError):
+    """A problem with ``field`` found by a model-level check (reported at the field's line)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UnknownKey(ValueError):
+    """A key the model does not have (reported at the key's line)."""
+
+    def __init__(self, key: Any, message: str) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 def _number(value: Any) -> float:
@@ -127,10 +136,11 @@ def describe(error: Mapping[str, Any], tags: Mapping[str, Any] | None = None) ->
     loc: Loc = tuple(error.get("loc", ()))
     kind, ctx = error.get("type"), error.get("ctx") or {}
     value = error.get("input")
-    if kind == "unknown_key":
-        return Problem(loc, str(ctx["_message"]), (*loc, ctx["_key"]))
-    if kind == "field_error":
-        return Problem((*loc, ctx["_field"]), str(ctx["_message"]), (*loc, ctx["_field"]))
+    cause = ctx.get("error")
+    if isinstance(cause, UnknownKey):
+        return Problem(loc, str(cause), (*loc, cause.key))
+    if isinstance(cause, FieldError):
+        return Problem((*loc, cause.field), str(cause), (*loc, cause.field))
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         name = str(ctx.get("discriminator", "type")).strip("'")
         allowed = ", ".join((tags or {}).get(name, ())) or str(ctx.get("expected_tags", "")).replace("'", "")

@@ -9,7 +9,7 @@ from pydantic import PrivateAttr, model_validator
 from agentotel.alerting.expr import Tree, names, parse_expr
 from agentotel.alerting.expr import evaluate as evaluate_tree
 from agentotel.alerting.rules.base import EvalContext, Rule, Sample, label_key
-from agentotel.alerting.spec import Text, field_error
+from agentotel.alerting.spec import FieldError, Text
 
 
 class CompositeRule(Rule):
@@ -25,7 +25,7 @@ class CompositeRule(Rule):
         try:
             self._tree = parse_expr(self.expr)
         except ValueError as exc:
-            raise field_error("expr", str(exc)) from None
+            raise FieldError("expr", str(exc)) from None
         return self
 
     def depends_on(self) -> set[str]:

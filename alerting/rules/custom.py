@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import PrivateAttr, model_validator
 
 from agentotel.alerting.rules.base import EvalContext, Rule, Sample
-from agentotel.alerting.spec import Text, field_error
+from agentotel.alerting.spec import FieldError, Text
 
 
 class CustomRule(Rule):
@@ -26,7 +26,7 @@ class CustomRule(Rule):
         try:
             self._func = import_callable(self.function)
         except ValueError as exc:
-            raise field_error("function", str(exc)) from None
+            raise FieldError("function", str(exc)) from None
         return self
 
     def evaluate(self, ctx: EvalContext) -> list[Sample]:

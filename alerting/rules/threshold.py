@@ -11,7 +11,7 @@ import pandas as pd
 from pydantic import model_validator
 
 from agentotel.alerting.rules.base import EvalContext, MetricRule, Sample
-from agentotel.alerting.spec import Duration, Number, field_error
+from agentotel.alerting.spec import Duration, FieldError, Number
 
 OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "==": operator.eq, "!=": operator.ne,
@@ -32,9 +32,9 @@ class ThresholdRule(MetricRule):
     def _resolve_side(self) -> ThresholdRule:
         if self.resolve_value is not None:
             if self.op in ("==", "!="):
-                raise field_error("resolve_value", f"needs an ordering operator, not {self.op}")
+                raise FieldError("resolve_value", f"needs an ordering operator, not {self.op}")
             if OPS[self.op](self.resolve_value, self.value) and self.resolve_value != self.value:
-                raise field_error("resolve_value",
+                raise FieldError("resolve_value",
                                   f"must lie on the resolved side of value {self.value} (op {self.op})")
         return self
 
