@@ -193,6 +193,15 @@ def test_cli_run_once(sqlite_engine, sqlite_db_url, servers, tmp_path, capsys):
     assert events(chat) == [("trigger", alert_id)]
 
 
+def test_cli_run_once_without_a_rules_file_uses_the_default_settings(sqlite_engine, sqlite_db_url, monkeypatch, capsys):
+    monkeypatch.delenv("AGENTOTEL_ALERT_RULES", raising=False)
+    monkeypatch.delenv("AGENTOTEL_ALERT_RULES_FILE", raising=False)
+    AlertManager(sqlite_engine).create_alert("eval-regression", "error", "x", {"agent": "q"})
+    assert main(["alerts", "run", "--once", "--db", sqlite_db_url]) == 0
+    out = capsys.readouterr().out
+    assert "evaluated 0 rules: nothing pending or firing" in out and "notifications delivered: 0" in out
+
+
 def test_rule_and_channel_changes_are_audited_without_secrets(engine, monkeypatch):
     from agentotel.alerting.service import record_config_change
 
