@@ -27,7 +27,9 @@ class RollupSchedule:
         self.pending: dict[int, float] = {}  # minute -> when it was first seen dirty
         self._fresh: set[int] = set()  # dirtied since the last tick
         self._last_full = float("-inf")
-        self._lock = threading.Lock()  # writers report from their thread, ``tick`` runs in another
+        self._lock = threading.Lock()  # a writer may report from another thread than the one that ticks
+        self._refreshing: set[int] = set()  # minutes being refreshed now …
+        self._again: set[int] = set()  # … and those of them dirtied meanwhile (they stay pending)
 
     def minutes_changed(self, minutes: set[int]) -> None:
         """The span writer's rollup maintainer: these minutes' rows changed in a committed write."""
@@ -38,6 +40,8 @@ class RollupSchedule:
             for minute in minutes:
                 self.pending.setdefault(minute, now)
                 self._fresh.add(minute)
+                if minute in self._refreshing:
+                    self._again.add(minute)
 
     def ready(self, now: float) -> set[int]:
         """Minutes that stopped changing, or have waited ``max_delay``."""
@@ -60,8 +64,16 @@ class RollupSchedule:
         self._refresh(minutes, refresh)
 
     def _refresh(self, minutes: set[int], refresh: Callable[[Engine, set[int]], int | None]) -> None:
-        if minutes and refresh(self.engine, minutes) is not None:  # None: another refresher holds the lock
+        if not minutes:
+            return
+        with self._lock:
+            self._refreshing, self._again = minutes, set()
+        done = False
+        try:
+            done = refresh(self.engine, minutes) is not None  # None: another refresher holds the lock
+        finally:
             with self._lock:
-                for minute in minutes:
-                    if minute not in self._fresh:  # dirtied again while it was refreshed: keep it
+                if done:
+                    for minute in minutes - self._again:
                         self.pending.pop(minute, None)
+                self._refreshing, self._again = set(), set()

@@ -9,10 +9,13 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
+from agentotel.processors.records import SpanBatch, SpanRecord
+from agentotel.processors.writer import WarehouseWriter
 from agentotel.warehouse import sketch
 from agentotel.warehouse.analytics import METRICS, AnalyticsEngine
-from agentotel.warehouse.rollup_models import RollupExecution, RollupLLM
-from agentotel.warehouse.rollups import TOTAL, rebuild_rollups, refresh_rollups
+from agentotel.warehouse.rollup_models import RollupExecution, RollupLLM, RollupState
+from agentotel.warehouse.rollup_schedule import RollupSchedule
+from agentotel.warehouse.rollups import TOTAL, rebuild_minutes, rebuild_rollups, refresh_rollups, segments
 from tests.warehouse.support import generate, load
 
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=timezone.utc)
@@ -143,8 +146,6 @@ def test_grouped_quantiles_equal_merged_sketch_quantiles():
 
 
 def test_segments_cover_a_range_with_coarse_rows_in_the_middle():
-    from agentotel.warehouse.rollups import segments
-
     lo, hi = datetime(2026, 1, 1, 9, 47, tzinfo=timezone.utc), datetime(2026, 1, 1, 13, 23, tzinfo=timezone.utc)
     parts = segments(lo, hi, (600, 3600))
     assert [(w, a.strftime("%H:%M"), b.strftime("%H:%M")) for w, a, b in parts] == [
@@ -154,8 +155,6 @@ def test_segments_cover_a_range_with_coarse_rows_in_the_middle():
 
 
 def test_rollup_schedule_rebuilds_a_minute_once_it_stops_changing_or_has_waited(engine):
-    from agentotel.warehouse.rollup_schedule import RollupSchedule
-
     schedule = RollupSchedule(engine, max_delay=60.0)
     schedule.add({100, 101}, now=0.0)
     schedule.tick(now=0.0)
@@ -169,3 +168,46 @@ def test_rollup_schedule_rebuilds_a_minute_once_it_stops_changing_or_has_waited(
     schedule.add({102}, now=62.0)
     schedule.flush()
     assert not schedule.pending
+
+
+def test_the_span_writer_reports_its_minutes_to_the_schedule(engine):
+    schedule = RollupSchedule(engine, full_interval=float("inf"))
+    start = int(T0.timestamp()) * 10**9
+    span = SpanRecord(trace_id="1" * 32, span_id="2" * 16, parent_span_id=None, name="invoke_agent a", kind="INTERNAL",
+                      start_ns=start, end_ns=start + 10**9, status_code="OK", status_message=None, attributes={},
+                      resource_attributes={}, events=[], links=[], span_type="agent", agent_name="a")  # fmt: skip
+    WarehouseWriter(engine, rollups=schedule).consume(SpanBatch(spans=[span]))
+    assert set(schedule.pending) == {start // (60 * 10**9)}
+    schedule.flush()
+    assert not schedule.pending
+    with engine.connect() as conn:
+        rows = conn.execute(select(RollupExecution.agent_name, RollupExecution.count)
+                            .where(RollupExecution.width_s == 60)).all()  # fmt: skip
+    assert sorted(map(tuple, rows)) == sorted([("a", 1), (TOTAL, 1)])
+
+
+def test_a_minute_dirtied_while_it_is_refreshed_stays_pending(engine):
+    schedule = RollupSchedule(engine)
+
+    def refresh(_engine, minutes):  # a writer reports minute 7 again while the refresh runs
+        schedule.minutes_changed({7})
+        return len(minutes)
+
+    schedule.add({7, 8}, now=0.0)
+    schedule.flush(refresh)
+    assert set(schedule.pending) == {7}
+    schedule.flush(lambda _engine, minutes: None)  # another refresher holds the lock: nothing is dropped
+    assert set(schedule.pending) == {7}
+
+
+def test_rebuild_minutes_leaves_the_watermark(engine):
+    load(engine, generate(200, T0, SPAN, seed=5))
+    refresh_rollups(engine, now=NOW)
+    with engine.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(RollupExecution.__table__)).scalar()
+        state = conn.execute(select(RollupState.watermark)).scalars().all()
+    minute = int(T0.timestamp()) // 60
+    assert rebuild_minutes(engine, {minute, minute + 1, minute + 30}) > 0
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(RollupExecution.__table__)).scalar() == before
+        assert conn.execute(select(RollupState.watermark)).scalars().all() == state
