@@ -14,7 +14,7 @@ as one ``RuleError`` naming the file, the line and the rule: ``file:line: rule '
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -35,6 +35,7 @@ from agentotel.core.yaml_lines import LocatedDocument, LocatedSyntaxError, parse
 RuleSpec = Annotated[ThresholdRule | AnomalyRule | TrendRule | CompositeRule | CustomRule, Field(discriminator="type")]
 RULE_TYPES = ("threshold", "anomaly", "trend", "composite", "custom")
 M = TypeVar("M", bound=BaseModel)
+
 
 class RuleError(ValueError):
     """A rule file problem, located: ``file:line: rule 'id': message``."""
@@ -81,8 +82,6 @@ class RulesFile(Spec):
     channels: dict[str, dict[str, Any]] = {}
     escalation_policies: dict[str, Annotated[list[TierSpec], Field(min_length=1)]] = {}
     rules: list[RuleSpec] = []
-
-
 
 
 # --- what the rest of alerting uses ---------------------------------------------------------------------------
@@ -151,31 +150,9 @@ def parse_rules(text: str, file: str | None = None) -> AlertingConfig:
         spec = RulesFile.model_validate(data)
     except ValidationError as exc:
         raise _located(exc.errors()[0], document, file) from None
-    config = AlertingConfig(settings=spec.settings, file=file)
-    for name, raw in spec.channels.items():
-        config.channels[name] = _channel(name, raw, document, file)
-    for name, tiers in spec.escalation_policies.items():
-        for i, tier in enumerate(tiers):
-            for j, channel in enumerate(tier.channels):
-                if channel not in config.channels:
-                    raise _located_at(f"unknown channel {channel!r}",
-                                      ("escalation_policies", name, i, "channels", j), 3, document, file)
-        config.policies[name] = sorted((EscalationTier(t.after, list(t.channels)) for t in tiers), key=lambda t: t.after)
-    rules: dict[str, Rule] = {}
-    ids = {r.id for r in spec.rules}
-    for i, rule in enumerate(spec.rules):
-        rule.line = document.line_of(("rules", i))
-        if rule.id in rules:
-            raise RuleError("duplicate rule id", file, rule.line, rule.id)
-        if rule.escalation != "default" and rule.escalation not in config.policies:
-            raise RuleError(f"unknown escalation policy {rule.escalation!r}", file,
-                            document.line_of(("rules", i, "escalation")), rule.id)
-        for ref in sorted(rule.depends_on()):
-            if ref not in ids:
-                raise RuleError(f"expr: unknown rule {ref!r}", file, document.line_of(("rules", i, "expr")), rule.id)
-        rules[rule.id] = rule
-    config.rules = _ordered(rules, file)
-    return config
+    channels = {name: _channel(name, raw, document, file) for name, raw in spec.channels.items()}
+    policies = {name: _policy(name, tiers, channels, document, file) for name, tiers in spec.escalation_policies.items()}
+    return AlertingConfig(_rules(spec.rules, policies, document, file), channels, policies, spec.settings, file)
 
 
 def _channel(name: str, raw: dict[str, Any], document: LocatedDocument, file: str | None) -> ChannelConfig:
@@ -200,6 +177,36 @@ def _validate(model: type[M], data: Any, where: Loc, document: LocatedDocument, 
     except ValidationError as exc:
         error = exc.errors()[0]
         raise _located({**error, "loc": (*where, *error["loc"])}, document, file) from None
+
+
+def _policy(name: str, tiers: list[TierSpec], channels: Mapping[str, ChannelConfig], document: LocatedDocument,
+            file: str | None) -> list[EscalationTier]:
+    """The tiers of policy ``name`` by ``after``; every channel they name must exist."""
+    for i, tier in enumerate(tiers):
+        for j, channel in enumerate(tier.channels):
+            if channel not in channels:
+                at: Loc = ("escalation_policies", name, i, "channels", j)
+                raise _error(Problem(at[:3], f"unknown channel {channel!r}", at), document, file)
+    return sorted((EscalationTier(t.after, list(t.channels)) for t in tiers), key=lambda t: t.after)
+
+
+def _rules(specs: Sequence[Rule], policies: Mapping[str, list[EscalationTier]], document: LocatedDocument,
+           file: str | None) -> list[Rule]:
+    """The rules, located, with unique ids, known escalation policies and references, in evaluation order."""
+    rules: dict[str, Rule] = {}
+    ids = {r.id for r in specs}
+    for i, rule in enumerate(specs):
+        rule.line = document.line_of(("rules", i))
+        if rule.id in rules:
+            raise RuleError("duplicate rule id", file, rule.line, rule.id)
+        if rule.escalation != "default" and rule.escalation not in policies:
+            raise RuleError(f"unknown escalation policy {rule.escalation!r}", file,
+                            document.line_of(("rules", i, "escalation")), rule.id)
+        missing = sorted(rule.depends_on() - ids)
+        if missing:
+            raise RuleError(f"expr: unknown rule {missing[0]!r}", file, document.line_of(("rules", i, "expr")), rule.id)
+        rules[rule.id] = rule
+    return _ordered(rules, file)
 
 
 def _ordered(rules: dict[str, Rule], file: str | None) -> list[Rule]:
@@ -235,11 +242,6 @@ def _located(error: Mapping[str, Any], document: LocatedDocument, file: str | No
             loc = (*loc[:2], *loc[3:])
     problem = describe({**error, "loc": loc}, {"type": RULE_TYPES})
     return _error(problem, document, file)
-
-
-def _located_at(message: str, loc: Loc, about: int, document: LocatedDocument, file: str | None) -> RuleError:
-    """``message`` about ``loc[:about]``, at the line of ``loc``."""
-    return _error(Problem(loc[:about], message, loc), document, file)
 
 
 def _error(problem: Problem, document: LocatedDocument, file: str | None) -> RuleError:
