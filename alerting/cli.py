@@ -1,5 +1,5 @@
 """``agentotel alerts run | list | ack | resolve | silence | check-rules | dead-letters``: the arguments;
-``alerting.commands`` does the work."""
+``alerting.commands`` (and ``alerting.check_rules``) do the work."""
 
 from __future__ import annotations
 
@@ -46,13 +46,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     check = actions.add_parser("check-rules", help="validate a rules file")
     check.add_argument("file")
-    check.set_defaults(handler=_command("check_rules"))
+    check.set_defaults(handler=_check_rules)
 
     dead = actions.add_parser("dead-letters", parents=[common], help="list notifications that could not be delivered")
     dead.add_argument("--resend", metavar="ID", help="queue this dead letter again")
     dead.add_argument("--by", default="cli")
     dead.set_defaults(handler=_command("list_dead_letters"))
 
+
+
+def _check_rules(args: argparse.Namespace) -> int:
+    # imported on use only: keeps `agentotel` start-up light; opens no database (its output is only the verdict)
+    from agentotel.alerting.check_rules import check_rules
+
+    return check_rules(args)
 
 
 def _command(name: str) -> Callable[[argparse.Namespace], int]:

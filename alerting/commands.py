@@ -1,5 +1,6 @@
-"""What ``agentotel alerts run | list | ack | resolve | silence | check-rules | dead-letters`` do
-(the arguments are declared in ``alerting.cli``). Bad input ends in ``CommandError``: one line, exit 2."""
+"""What ``agentotel alerts run | list | ack | resolve | silence | dead-letters`` do (the arguments are
+declared in ``alerting.cli``; ``check-rules`` is ``alerting.check_rules``). Bad input ends in
+``CommandError``: one line, exit 2."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from agentotel.alerting.config import AlertingConfig, RuleError, load_rules
+from agentotel.alerting.check_rules import load
+from agentotel.alerting.config import AlertingConfig
 from agentotel.alerting.manager import AlertManager, AlertNotFound
 from agentotel.alerting.queries import dead_letters
 from agentotel.alerting.queue import NotificationQueue
@@ -18,7 +20,6 @@ from agentotel.alerting.service import AlertingService
 from agentotel.core.durations import parse_duration
 from agentotel.core.errors import CommandError
 from agentotel.core.settings import AlertingSettings, DatabaseSettings
-from agentotel.warehouse.analytics import METRICS
 from agentotel.warehouse.engine import open_warehouse
 
 
@@ -26,17 +27,10 @@ def _engine(args: argparse.Namespace) -> Engine:
     return open_warehouse(DatabaseSettings.resolve(args))
 
 
-def _load(path: str) -> AlertingConfig:
-    try:
-        return load_rules(path)
-    except RuleError as exc:
-        raise CommandError(str(exc)) from None
-
-
 def run(args: argparse.Namespace) -> int:
     settings = AlertingSettings.resolve(args)
     path = settings.rules_file
-    config = _load(path) if path else AlertingConfig()
+    config = load(path) if path else AlertingConfig()
     if args.interval is not None:
         if args.interval <= 0:
             raise CommandError("--interval must be positive")
@@ -104,22 +98,6 @@ def silence(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CommandError(f"{exc} (use --match LABEL=VALUE --for 2h)") from None
     print(f"silence {silence_id} created")
-    return 0
-
-
-def check_rules(args: argparse.Namespace) -> int:
-    config = _load(args.file)
-    types: dict[str, int] = {}
-    for rule in config.rules:
-        types[rule.type] = types.get(rule.type, 0) + 1
-    print(f"{args.file}: OK — {len(config.rules)} rules ("
-          + ", ".join(f"{n} {t}" for t, n in sorted(types.items())) + f"), {len(config.channels)} channels, "
-          f"{len(config.policies)} escalation policies")
-    for rule in config.rules:
-        metric = getattr(rule, "metric", None)
-        if metric and metric not in METRICS and not metric.startswith(("metric:", "evaluation:")):
-            print(f"warning: rule {rule.id!r} (line {rule.line}): metric {metric!r} is not an analytics metric "
-                  f"({', '.join(sorted(METRICS))}, metric:<name>, evaluation:<name>)")
     return 0
 
 

@@ -172,3 +172,16 @@ def test_check_rules_on_a_directory_and_a_missing_file(tmp_path, capsys):
 def test_load_rules_reports_what_cannot_be_read(tmp_path):
     with pytest.raises(RuleError, match="cannot read"):
         load_rules(tmp_path / "nothing-here.yaml")
+
+
+def test_check_rules_as_a_process_prints_only_its_one_line(tmp_path):
+    """What a user sees: no log lines (it opens no database) and no traceback, just the located error."""
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - id: a\n    type: threshold\n    metric: error_rate\n    value: lots\n")
+    done = subprocess.run([sys.executable, "-m", "agentotel", "alerts", "check-rules", str(bad)],
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == f"agentotel: error: {bad}:5: rule 'a': value: must be a number, not 'lots'\n"
