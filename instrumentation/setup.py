@@ -35,6 +35,7 @@ INSTRUMENTORS: dict[str, tuple[str, str]] = {
     "langchain": ("langchain_core", "agentotel.instrumentation.langchain:LangChainInstrumentor"),
     "httpx": ("opentelemetry.instrumentation.httpx", "agentotel.instrumentation.httpx:HTTPXGenAIInstrumentor"),
     "openai_agents": ("agents", "agentotel.instrumentation.openai_agents:OpenAIAgentsInstrumentor"),
+    "llama_index": ("llama_index_instrumentation", "agentotel.instrumentation.llama_index:LlamaIndexInstrumentor"),
 }
 DEFAULT_QUEUE_SIZE = 2048
 DEFAULT_EXPORT_TIMEOUT = 3.0
