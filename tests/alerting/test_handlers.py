@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from pathlib import Path
 
 import pytest
 
+from agentotel.alerting import channels
 from agentotel.alerting.channels.base import DeliveryError
 from agentotel.alerting.channels.discord import DiscordHandler
 from agentotel.alerting.channels.email import EmailHandler
@@ -226,6 +228,35 @@ def test_secret_from_file(tmp_path, monkeypatch):
 def test_unknown_channel_option_is_rejected():
     with pytest.raises(ValueError, match="unknown option 'chanel'"):
         CHANNEL_TYPES["slack"].validate_options({"url": "https://hooks.slack.com/x", "chanel": "#ops"})
+
+
+@pytest.mark.parametrize(
+    ("kind", "options", "message"),
+    [
+        ("email", {"host": "h", "from": "a@b", "to": ["x@y"], "port": "25x"}, "port: must be a positive integer, not '25x'"),
+        ("email", {"host": "h", "from": "a@b", "to": []}, "to: must be an address or a list of addresses"),
+        ("telegram", {"bot_token": "t"}, "chat_id: is required"),
+        ("webhook", {"secret": "s"}, "'url' (or 'url_env' / 'url_file') is required for a webhook channel"),
+        ("pagerduty", {"routing_key": "k", "timeout": 0}, "timeout: must be a positive number, not 0"),
+        ("alertmanager", {"url": ["http://a"]}, "url: must be text, not a list"),
+        ("discord", {"url": "u", "color": 1},
+         "unknown option 'color' for a discord channel (allowed: timeout, url, url_env, url_file)"),
+        ("log", {"level": "loud"}, "level: must be one of debug, info, warning, error, critical, not 'loud'"),
+        ("slack", {"url": "u", "timeout": True}, "timeout: must be a number, not True"),
+    ],
+)
+def test_each_channel_checks_its_options_with_its_own_model(kind, options, message):
+    with pytest.raises(ValueError) as info:
+        CHANNEL_TYPES[kind].validate_options(options)
+    assert str(info.value) == message
+
+
+def test_valid_options_are_typed_and_every_channel_module_is_registered():
+    options = CHANNEL_TYPES["email"].validate_options({"host": "h", "from": "a@b", "to": "x@y", "port": 2525})
+    assert (options.to, options.port, options.timeout) == (["x@y"], 2525, 10.0)
+    assert CHANNEL_TYPES["log"].validate_options({"level": "ERROR"}).level == "error"
+    modules = {p.stem for p in Path(channels.__file__).parent.glob("*.py")} - {"__init__", "base", "registry"}
+    assert modules == set(CHANNEL_TYPES)  # adding a channel = its module + its registry entry
 
 
 # --- SSRF (A5) -----------------------------------------------------------------------------------------------
