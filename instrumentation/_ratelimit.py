@@ -194,17 +194,19 @@ def sdk_response_wrappers(provider: str, instruments: Any) -> tuple[Callable[...
     return process_response, async_process_response, status_error
 
 
-def wrap_sdk_responses(base_client_module: str, provider: str, instruments: Any) -> list[tuple[Any, str]]:
-    """Hook the answers of a stainless SDK (``openai._base_client``, ``anthropic._base_client``); returns
-    what was wrapped, for ``unwrap``. Missing methods (other SDK versions) are skipped."""
+def wrap_sdk_responses(base_client_module: Any, provider: str, instruments: Any) -> list[tuple[Any, str]]:
+    """Hook the answers of a stainless SDK (the module ``openai._base_client``, ``anthropic._base_client``,
+    or its name); returns what was wrapped, for ``unwrap``. Missing methods (other SDK versions) are skipped."""
     import importlib
 
     from wrapt import wrap_function_wrapper
 
-    try:
-        module = importlib.import_module(base_client_module)
-    except ImportError:
-        return []
+    module = base_client_module
+    if isinstance(module, str):
+        try:
+            module = importlib.import_module(module)
+        except ImportError:
+            return []
     sync_hook, async_hook, error_hook = sdk_response_wrappers(provider, instruments)
     patched = []
     for cls_name, method, hook in (("SyncAPIClient", "_process_response", sync_hook),

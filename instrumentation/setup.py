@@ -5,8 +5,10 @@ they are: our exporters are only added when asked for explicitly), else new ones
 global, OTLP export; ``OTEL_*`` variables honoured by the SDK and exporters). A LoggerProvider is set
 up (or reused) the same way when the content capture mode emits events (``EVENT_ONLY``,
 ``SPAN_AND_EVENT``) or one is passed in; its OTLP log exporter uses the traces' protocol and endpoint. ``handle.shutdown()``
-uninstalls the instrumentors, then flushes and shuts the owned providers down within ``timeout`` seconds
-even when the backend is black-holed; it also runs at interpreter exit.
+uninstalls the instrumentors, then flushes and shuts down traces, metrics and logs side by side within one
+budget (``shutdown_timeout``: 3 s by default, else ``AGENTOTEL_SHUTDOWN_TIMEOUT``) even when the backend is
+black-holed; it also runs at interpreter exit, so the whole exit takes at most the budget plus the
+interpreter's own teardown (≤ 5 s by default).
 """
 
 from __future__ import annotations
@@ -34,13 +36,17 @@ INSTRUMENTORS: dict[str, tuple[str, str]] = {
     "openai": ("openai", "agentotel.instrumentation.openai:OpenAIInstrumentor"),
     "langchain": ("langchain_core", "agentotel.instrumentation.langchain:LangChainInstrumentor"),
     "httpx": ("opentelemetry.instrumentation.httpx", "agentotel.instrumentation.httpx:HTTPXGenAIInstrumentor"),
+    "anthropic": ("anthropic", "agentotel.instrumentation.anthropic:AnthropicInstrumentor"),
+    "google_genai": ("google.genai", "agentotel.instrumentation.google_genai:GoogleGenAIInstrumentor"),
     "openai_agents": ("agents", "agentotel.instrumentation.openai_agents:OpenAIAgentsInstrumentor"),
     "llama_index": ("llama_index_instrumentation", "agentotel.instrumentation.llama_index:LlamaIndexInstrumentor"),
 }
 DEFAULT_QUEUE_SIZE = 2048
 DEFAULT_EXPORT_TIMEOUT = 3.0
-DEFAULT_SHUTDOWN_TIMEOUT = 5.0
-EXIT_SHUTDOWN_TIMEOUT = 2.0  # at interpreter exit: leaves room for teardown within 5 s
+# one budget for the whole shutdown (traces, metrics and logs side by side), explicit or at interpreter exit:
+# with the interpreter's own teardown on top, an app exits within 5 s even when the backend never answers
+DEFAULT_SHUTDOWN_TIMEOUT = 3.0
+SHUTDOWN_TIMEOUT_ENV = "AGENTOTEL_SHUTDOWN_TIMEOUT"
 
 
 @dataclass
@@ -60,70 +66,130 @@ class InstrumentationHandle:
     closers: list[Callable[[], None]] = field(default_factory=list)
     content: ContentSettings = field(default_factory=ContentSettings)
     prometheus: Any = None
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT
+    span_processors: list[Any] = field(default_factory=list)  # every batch processor we made (owned or extra)
+    log_processors: list[Any] = field(default_factory=list)
     _done: bool = False
 
-    def force_flush(self, timeout: float = DEFAULT_SHUTDOWN_TIMEOUT) -> bool:
-        """Export what is queued (bounded by ``timeout`` seconds)."""
+    def force_flush(self, timeout: float | None = None) -> bool:
+        """Export what is queued (bounded by ``timeout`` seconds, default the shutdown budget)."""
+        budget = self.shutdown_timeout if timeout is None else timeout
+        millis = int(budget * 1000)
+        steps = [lambda: self.tracer_provider.force_flush(millis)]
+        if self.logger_provider is not None:
+            steps.append(lambda: self.logger_provider.force_flush(millis))
+        return _bounded(steps, budget)
 
-        def flush() -> bool:
-            done = self.tracer_provider.force_flush(int(timeout * 1000))
-            if self.logger_provider is not None:
-                done = self.logger_provider.force_flush(int(timeout * 1000)) and done
-            return done
-
-        return _bounded(flush, timeout)
-
-    def shutdown(self, timeout: float = DEFAULT_SHUTDOWN_TIMEOUT) -> bool:
-        """Uninstrument, flush and shut down; returns within ``timeout`` seconds (False if cut short)."""
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Uninstrument, flush and shut down; returns within ``timeout`` seconds (default: the budget given to
+        ``instrument()``, 3 s), False if cut short. Traces, metrics and logs are flushed side by side, so a
+        stuck exporter of one signal does not starve the others. Runs at interpreter exit too."""
         if self._done:
             return True
         self._done = True
-        deadline = time.monotonic() + timeout
+        budget = self.shutdown_timeout if timeout is None else timeout
+        deadline = time.monotonic() + budget
         for instrumentor in self.instrumentors:
             try:
                 instrumentor.uninstrument()
             except Exception:  # noqa: BLE001
                 logger.debug("uninstrument failed", exc_info=True)
         if self.monitor is not None:
-            self.monitor.stop()
+            try:
+                self.monitor.stop()
+            except Exception:  # noqa: BLE001
+                logger.debug("performance monitor stop failed", exc_info=True)
 
-        def close() -> None:
+        # our batch processors stop waiting for their last export a little before the budget ends, then shut
+        # their exporter down (a gRPC channel is closed, cancelling a call the backend never answers): nothing
+        # is left in flight when the process goes on to exit
+        margin = min(0.3, budget / 5)
+
+        def left_millis() -> float:
+            return max(0.0, deadline - margin - time.monotonic()) * 1000
+
+        def traces() -> Any:
+            for processor in self.span_processors:
+                _shutdown_processor(processor, left_millis())
             if self.owns_tracer_provider:
-                self.tracer_provider.shutdown()
-            else:
-                for processor in self.extra_span_processors:
-                    processor.shutdown()
+                return self.tracer_provider.shutdown()
+            return None
+
+        def logs() -> Any:
+            for processor in self.log_processors:
+                _shutdown_processor(processor, left_millis())
             if self.owns_logger_provider:
-                self.logger_provider.shutdown()
-            else:
-                for processor in self.extra_log_processors:
-                    processor.shutdown()
-            if self.owns_meter_provider:
-                self.meter_provider.shutdown(timeout_millis=max(0.0, deadline - time.monotonic()) * 1000)
-            for closer in self.closers:
-                closer()
+                return self.logger_provider.shutdown()
+            return None
 
-        return _bounded(close, max(0.0, deadline - time.monotonic()))
+        steps: list[Callable[[], Any]] = [traces]
+        if self.logger_provider is not None:
+            steps.append(logs)
+        if self.owns_meter_provider:
+            steps.append(lambda: self.meter_provider.shutdown(timeout_millis=left_millis()))
+        steps.extend(self.closers)
+        return _bounded(steps, max(0.0, deadline - time.monotonic()))
 
 
-def _bounded(fn: Callable[[], Any], timeout: float) -> bool:
-    """Run ``fn`` in a daemon thread; give up waiting after ``timeout`` seconds."""
+def _shutdown_processor(processor: Any, timeout_millis: float) -> None:
+    """Shut a batch processor of ours down within ``timeout_millis`` (the SDK's ``shutdown()`` waits for the
+    last export up to 30 s; its batch processor underneath takes a timeout)."""
+    inner = getattr(processor, "_batch_processor", None)
+    if inner is not None and hasattr(inner, "shutdown"):
+        inner.shutdown(timeout_millis=int(timeout_millis))
+    processor.shutdown()  # a no-op once the batch processor is shut down; the whole shutdown for others
+
+
+def _bounded(steps: list[Callable[[], Any]], timeout: float) -> bool:
+    """Run each step in its own daemon thread, side by side; stop waiting after ``timeout`` seconds in all
+    (the threads of steps still blocked, e.g. on a black-holed backend, are left to die with the process).
+    True when every step finished in time without failing or returning False."""
     outcome: list[Any] = []
 
-    def run() -> None:
+    def run(step: Callable[[], Any]) -> None:
         try:
-            outcome.append(fn())
+            outcome.append(step())
         except Exception:  # noqa: BLE001
             logger.warning("agentotel shutdown step failed", exc_info=True)
             outcome.append(False)
 
-    worker = threading.Thread(target=run, name="agentotel-shutdown", daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if worker.is_alive():
+    deadline = time.monotonic() + timeout
+    workers = []
+    for step in steps:
+        worker = threading.Thread(target=run, args=(step,), name="agentotel-shutdown", daemon=True)
+        try:
+            worker.start()
+        except RuntimeError:  # no new threads at interpreter shutdown (late finalizers): skip the step
+            outcome.append(False)
+            continue
+        workers.append(worker)
+    for worker in workers:
+        worker.join(max(0.0, deadline - time.monotonic()))
+    if any(worker.is_alive() for worker in workers):
         logger.warning("agentotel telemetry shutdown exceeded %.1fs; unexported data dropped", timeout)
         return False
-    return outcome[0] is not False if outcome else False
+    return all(result is not False for result in outcome)
+
+
+def shutdown_timeout_from(value: float | None = None) -> float:
+    """The shutdown budget in seconds: argument > ``AGENTOTEL_SHUTDOWN_TIMEOUT`` > 3 s. A bad argument raises
+    ``ValueError``; a bad environment value is logged and ignored."""
+    if value is not None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+            raise ValueError(f"shutdown_timeout must be a non-negative number of seconds, not {value!r}")
+        return float(value)
+    raw = os.environ.get(SHUTDOWN_TIMEOUT_ENV)
+    if raw is None or not raw.strip():
+        return DEFAULT_SHUTDOWN_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        logger.warning("agentotel: ignoring %s=%r (seconds expected); using %.1f s", SHUTDOWN_TIMEOUT_ENV, raw,
+                       DEFAULT_SHUTDOWN_TIMEOUT)
+        return DEFAULT_SHUTDOWN_TIMEOUT
+    return seconds
 
 
 def _protocol(protocol: str | None) -> str:
@@ -186,6 +252,7 @@ def instrument(
     sample_ratio: float | None = None,
     otlp: bool = True,
     export_timeout: float = DEFAULT_EXPORT_TIMEOUT,
+    shutdown_timeout: float | None = None,
     max_queue_size: int = DEFAULT_QUEUE_SIZE,
     metric_interval: float | None = None,
     performance_monitor: bool = True,
@@ -205,8 +272,10 @@ def instrument(
 
     ``endpoint`` (else ``OTEL_EXPORTER_OTLP_ENDPOINT``) and ``protocol`` (``grpc`` default, or
     ``http/protobuf``; else ``OTEL_EXPORTER_OTLP_PROTOCOL``) select the OTLP backend; ``otlp=False``
-    disables it. ``instrumentors`` limits which of ``openai``, ``langchain``, ``httpx`` are enabled
-    (default: each whose library is installed). ``capture_content``: ``True``/``False`` or a mode of
+    disables it. ``instrumentors`` limits which of ``openai``, ``langchain``, ``httpx``, ``anthropic``,
+    ``google_genai`` are enabled (default: each whose library is installed). ``shutdown_timeout`` (seconds;
+    else ``AGENTOTEL_SHUTDOWN_TIMEOUT``, else 3) bounds ``handle.shutdown()`` and the flush at interpreter exit.
+    ``capture_content``: ``True``/``False`` or a mode of
     ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` (``SPAN_ONLY``, ``EVENT_ONLY``,
     ``SPAN_AND_EVENT``); the event modes need a LoggerProvider (``logger_provider``, else the
     application's, else one of ours with OTLP log export).
@@ -223,12 +292,13 @@ def instrument(
         if unknown:
             raise ValueError(f"unknown instrumentors: {sorted(unknown)} (known: {sorted(INSTRUMENTORS)})")
     content = ContentSettings.resolve(capture_content, content_max_length)
+    budget = shutdown_timeout_from(shutdown_timeout)
     proto = _protocol(protocol) if otlp else ""
     attrs = dict(resource_attributes or {})
     if service_name:
         attrs["service.name"] = service_name
     resource = Resource.create(attrs)
-    handle = InstrumentationHandle(None, None, content=content)
+    handle = InstrumentationHandle(None, None, content=content, shutdown_timeout=budget)
     extra_exporters = list(span_exporters)
     readers = list(metric_readers)
     if jsonl_path:
@@ -251,9 +321,11 @@ def instrument(
     def processor(exporter: Any) -> Any:
         # drops are counted by the SDK (otel.sdk.processor.span.processed{error.type="queue_full"})
         with _env_default("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true"):
-            return BatchSpanProcessor(exporter, max_queue_size=max_queue_size,
-                                      export_timeout_millis=export_timeout * 1000,
-                                      meter_provider=handle.meter_provider)
+            made = BatchSpanProcessor(exporter, max_queue_size=max_queue_size,
+                                    export_timeout_millis=export_timeout * 1000,
+                                    meter_provider=handle.meter_provider)
+        handle.span_processors.append(made)
+        return made
 
     span_exporter = metric_exporter = None
     existing = tracer_provider or trace.get_tracer_provider()
@@ -324,7 +396,7 @@ def instrument(
         except Exception:  # noqa: BLE001 - a broken optional library must not break the host
             logger.warning("agentotel: could not enable the %s instrumentor", name, exc_info=True)
 
-    atexit.register(handle.shutdown, EXIT_SHUTDOWN_TIMEOUT)
+    atexit.register(handle.shutdown)  # the same budget: explicit shutdown() or none, the exit stays bounded
     return handle
 
 
@@ -342,6 +414,8 @@ def _setup_logs(handle: InstrumentationHandle, logger_provider: Any, resource: A
         exporter = _otlp_log_exporter(protocol, endpoint, headers, timeout)
     processor = (BatchLogRecordProcessor(exporter, max_queue_size=queue_size, export_timeout_millis=timeout * 1000)
                  if exporter is not None else None)
+    if processor is not None:
+        handle.log_processors.append(processor)
     if isinstance(existing, LoggerProvider):
         handle.logger_provider = existing
         if processor is not None:

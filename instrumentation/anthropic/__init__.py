@@ -32,34 +32,42 @@ class AnthropicInstrumentor(BaseInstrumentor):
 
     def __init__(self) -> None:
         self._patched: list[tuple[Any, str]] = []
+        self._lazy: Any = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
-        import importlib
-
-        from wrapt import wrap_function_wrapper
-
         from agentotel.instrumentation._events import content_events
-        from agentotel.instrumentation._ratelimit import wrap_sdk_responses
-        from agentotel.instrumentation.anthropic.patch import async_wrapper, sync_wrapper
+        from agentotel.instrumentation._lazy import LazyPatch
 
         tracer = get_tracer(SCOPE, __version__, kwargs.get("tracer_provider"), schema_url=sc.SCHEMA_URL)
         instruments = build_instruments(SCOPE, kwargs.get("meter_provider"))
         content = kwargs.get("content") or ContentSettings.resolve(kwargs.get("capture_content"))
         events = content_events(SCOPE, kwargs.get("logger_provider"), content)
         self._patched = []
-        module = importlib.import_module("anthropic._base_client")
-        for cls, factory in (("SyncAPIClient", sync_wrapper), ("AsyncAPIClient", async_wrapper)):
-            owner = getattr(module, cls, None)
-            if owner is None or not hasattr(owner, "request"):
-                continue
-            wrap_function_wrapper(owner, "request", factory(tracer, instruments, content, events))
-            self._patched.append((owner, "request"))
-        self._patched.extend(wrap_sdk_responses("anthropic._base_client", "anthropic", instruments))
+
+        def patch(module: Any) -> None:
+            from wrapt import wrap_function_wrapper
+
+            from agentotel.instrumentation._ratelimit import wrap_sdk_responses
+            from agentotel.instrumentation.anthropic.patch import async_wrapper, sync_wrapper
+
+            for cls, factory in (("SyncAPIClient", sync_wrapper), ("AsyncAPIClient", async_wrapper)):
+                owner = getattr(module, cls, None)
+                if owner is None or not hasattr(owner, "request"):
+                    continue
+                wrap_function_wrapper(owner, "request", factory(tracer, instruments, content, events))
+                self._patched.append((owner, "request"))
+            self._patched.extend(wrap_sdk_responses(module.__name__, "anthropic", instruments))
+
+        # patched when the application imports anthropic (at once if it did): no import cost otherwise
+        self._lazy = LazyPatch("anthropic._base_client", patch)
 
     def _uninstrument(self, **kwargs: Any) -> None:
+        if self._lazy is not None:
+            self._lazy.stop()
+            self._lazy = None
         for owner, method in self._patched:
             unwrap(owner, method)
         self._patched = []

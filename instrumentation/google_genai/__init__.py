@@ -28,49 +28,60 @@ class GoogleGenAIInstrumentor(BaseInstrumentor):
 
     def __init__(self) -> None:
         self._patched: list[tuple[Any, str]] = []
+        self._lazy: list[Any] = []
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
-        import importlib
-
-        from wrapt import wrap_function_wrapper
-
         from agentotel.instrumentation._events import content_events
-        from agentotel.instrumentation.google_genai import patch
+        from agentotel.instrumentation._lazy import LazyPatch
 
         tracer = get_tracer(SCOPE, __version__, kwargs.get("tracer_provider"), schema_url=sc.SCHEMA_URL)
         instruments = build_instruments(SCOPE, kwargs.get("meter_provider"))
         content = kwargs.get("content") or ContentSettings.resolve(kwargs.get("capture_content"))
         events = content_events(SCOPE, kwargs.get("logger_provider"), content)
-        models = importlib.import_module("google.genai.models")
         self._patched = []
-        targets = (
-            ("Models", "_generate_content", patch.sync_wrapper, patch.GENERATE),
-            ("Models", "_generate_content_stream", patch.sync_stream_wrapper, patch.GENERATE),
-            ("Models", "embed_content", patch.sync_wrapper, patch.EMBED),
-            ("AsyncModels", "_generate_content", patch.async_wrapper, patch.GENERATE),
-            ("AsyncModels", "_generate_content_stream", patch.async_stream_wrapper, patch.GENERATE),
-            ("AsyncModels", "embed_content", patch.async_wrapper, patch.EMBED),
-        )
-        for cls, method, factory, operation in targets:
-            owner = getattr(models, cls, None)
-            if owner is None or not hasattr(owner, method):
-                continue  # another SDK version
-            wrap_function_wrapper(owner, method, factory(operation, tracer, instruments, content, events))
-            self._patched.append((owner, method))
-        try:
-            extra = importlib.import_module("google.genai._extra_utils")
-        except ImportError:
-            return
-        for name, factory in (("invoke_function_from_dict_args", patch.tool_wrapper),
-                              ("invoke_function_from_dict_args_async", patch.async_tool_wrapper)):
-            if hasattr(extra, name):
-                wrap_function_wrapper(extra, name, factory(tracer, instruments, content))
-                self._patched.append((extra, name))
+
+        def patch_models(models: Any) -> None:
+            from wrapt import wrap_function_wrapper
+
+            from agentotel.instrumentation.google_genai import patch
+
+            targets = (
+                ("Models", "_generate_content", patch.sync_wrapper, patch.GENERATE),
+                ("Models", "_generate_content_stream", patch.sync_stream_wrapper, patch.GENERATE),
+                ("Models", "embed_content", patch.sync_wrapper, patch.EMBED),
+                ("AsyncModels", "_generate_content", patch.async_wrapper, patch.GENERATE),
+                ("AsyncModels", "_generate_content_stream", patch.async_stream_wrapper, patch.GENERATE),
+                ("AsyncModels", "embed_content", patch.async_wrapper, patch.EMBED),
+            )
+            for cls, method, factory, operation in targets:
+                owner = getattr(models, cls, None)
+                if owner is None or not hasattr(owner, method):
+                    continue  # another SDK version
+                wrap_function_wrapper(owner, method, factory(operation, tracer, instruments, content, events))
+                self._patched.append((owner, method))
+
+        def patch_tools(extra: Any) -> None:
+            from wrapt import wrap_function_wrapper
+
+            from agentotel.instrumentation.google_genai import patch
+
+            for name, factory in (("invoke_function_from_dict_args", patch.tool_wrapper),
+                                  ("invoke_function_from_dict_args_async", patch.async_tool_wrapper)):
+                if hasattr(extra, name):
+                    wrap_function_wrapper(extra, name, factory(tracer, instruments, content))
+                    self._patched.append((extra, name))
+
+        # patched when the application imports google.genai (at once if it did): no import cost otherwise
+        self._lazy = [LazyPatch("google.genai.models", patch_models),
+                      LazyPatch("google.genai._extra_utils", patch_tools)]
 
     def _uninstrument(self, **kwargs: Any) -> None:
+        for lazy in self._lazy:
+            lazy.stop()
+        self._lazy = []
         for owner, method in self._patched:
             unwrap(owner, method)
         self._patched = []

@@ -42,7 +42,8 @@ print(json.dumps({{"bare": bare, "loaded": loaded, "grpc": "grpc" in sys.modules
     assert result["loaded"] == []
     assert result["grpc"], "the default OTLP exporter is gRPC (client only)"
     assert result["instrumentors"][:3] == ["OpenAIInstrumentor", "LangChainInstrumentor", "HTTPXGenAIInstrumentor"]
-    assert {"OpenAIAgentsInstrumentor", "LlamaIndexInstrumentor"} <= set(result["instrumentors"])
+    assert {"OpenAIAgentsInstrumentor", "LlamaIndexInstrumentor", "AnthropicInstrumentor",
+            "GoogleGenAIInstrumentor"} <= set(result["instrumentors"])
     assert not result["logs"], "no LoggerProvider without a content event mode"
     exported = (tmp_path / "s.jsonl").read_text()
     assert '"chat m"' in exported and "secret prompt" not in exported  # H7: content off by default
@@ -379,7 +380,7 @@ def test_bad_arguments_raise_clear_errors():
 def test_entry_points_load_instrumentors():
     found = {ep.name: ep for ep in entry_points(group="opentelemetry_instrumentor") if ep.name.startswith("agentotel")}
     assert {"agentotel_openai", "agentotel_langchain", "agentotel_httpx", "agentotel_openai_agents",
-            "agentotel_llama_index"} <= set(found)
+            "agentotel_llama_index", "agentotel_anthropic", "agentotel_google_genai"} <= set(found)
     for ep in found.values():
         cls = ep.load()
         assert issubclass(cls, BaseInstrumentor)
