@@ -27,6 +27,7 @@ from typing import Any
 
 from agentotel.core import semconv as sc
 from agentotel.instrumentation._guard import report
+from agentotel.instrumentation._switch import SWITCH
 
 SAMPLE_INTERVAL = 0.05
 
@@ -112,7 +113,9 @@ class ExecutionResources:
 
 
 def begin() -> ExecutionResources | None:
-    """Start measuring an execution (never raises; ``None`` on failure)."""
+    """Start measuring an execution (never raises; ``None`` on failure or while the telemetry is paused)."""
+    if SWITCH.paused:
+        return None
     try:
         res = ExecutionResources()
         if res.rss_start is not None:

@@ -12,6 +12,7 @@ from opentelemetry.metrics import CallbackOptions, Meter, Observation, get_meter
 
 from agentotel.core import semconv as sc
 from agentotel.core.version import __version__
+from agentotel.instrumentation._switch import SWITCH
 
 MAX_LABEL_VALUES = 100
 OTHER = "other"
@@ -63,6 +64,8 @@ class DeferredRecorder:
         self._thread = None
 
     def add(self, record: Callable[..., None], value: float, attrs: Any) -> None:
+        if SWITCH.paused:
+            return
         queue = self._queue
         if len(queue) >= self.MAX_PENDING:
             self.dropped += 1

@@ -367,6 +367,9 @@ def instrument(
         trace.set_tracer_provider(provider)  # the instrumentors get it explicitly in any case
         handle.tracer_provider = provider
         handle.owns_tracer_provider = True
+    from agentotel.instrumentation import _switch
+
+    _switch.install(handle.tracer_provider)  # TelemetryCollector.pause() drops new spans at the sampler
 
     if content.on_event or logger_provider is not None:
         _setup_logs(handle, logger_provider, resource, proto if otlp else None, endpoint, headers, export_timeout,

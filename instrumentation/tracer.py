@@ -37,6 +37,7 @@ from agentotel.instrumentation._context import attach_span, detach, effective_co
 from agentotel.instrumentation._guard import error_type, report
 from agentotel.instrumentation._resources import begin as begin_resources
 from agentotel.instrumentation._resources import close_agent
+from agentotel.instrumentation._switch import SWITCH
 from agentotel.instrumentation.instruments import build_instruments
 
 SCOPE = "agentotel.instrumentation.agent_tracer"
@@ -68,7 +69,11 @@ class _Scope:
         return _Scope(self._tracer, self.kind, self.name, dict(self._attrs), self._arguments)
 
     def start(self) -> _Scope:
-        """Open the span and make it current."""
+        """Open the span and make it current (nothing while the telemetry is paused)."""
+        if SWITCH.paused:
+            self.span = trace.INVALID_SPAN
+            self._start = perf_counter()
+            return self
         try:
             t = self._tracer
             if self.kind == AGENT:

@@ -28,6 +28,7 @@ from agentotel.instrumentation._events import ContentEvents
 from agentotel.instrumentation._guard import error_type, report
 from agentotel.instrumentation._ratelimit import apply, rate_limit_attributes
 from agentotel.instrumentation._stream import AsyncStreamProxy, StreamState, SyncStreamProxy
+from agentotel.instrumentation._switch import SWITCH
 from agentotel.instrumentation.instruments import GenAIInstruments
 from agentotel.instrumentation.openai import utils
 
@@ -116,6 +117,8 @@ _CLIENT = SpanKind.CLIENT
 def _start(tracer, instruments, content: ContentSettings, kind: str, instance, kwargs,
            events: ContentEvents | None = None) -> Invocation | None:
     """Open the span for a call, or ``None`` when this call is not ours to trace."""
+    if SWITCH.paused:
+        return None
     ctx = _get_current()
     get = ctx.get
     if get(SUPPRESS_KEY) or get(SUPPRESS_PLAIN_KEY):
