@@ -64,7 +64,8 @@ class RequestWriter:
                 continue
             writer = self.writers.get(signal.name)
             if writer is not None:
-                self._timed(signal.name, lambda w=writer, r=request: w(self.engine, r))
+                started = time.perf_counter()
+                self._written(signal.name, writer(self.engine, request), started)
         if batch.spans:
             self.write_spans(batch)
 
@@ -73,12 +74,11 @@ class RequestWriter:
         return decode_request(request, self.limits).spans
 
     def write_spans(self, batch: SpanBatch) -> None:
-        count = len(batch)
-        self._timed(TRACES.name, lambda: (self.pipeline.consume(batch), count)[1])
+        count, started = len(batch), time.perf_counter()  # counted before sampling thins the batch
+        self.pipeline.consume(batch)
+        self._written(TRACES.name, count, started)
 
-    def _timed(self, signal: str, write: Callable[[], int]) -> None:
-        started = time.perf_counter()
-        count = write()
+    def _written(self, signal: str, count: int | None, started: float) -> None:
         if self.on_written is not None:
             self.on_written(signal, int(count or 0), time.perf_counter() - started)
 

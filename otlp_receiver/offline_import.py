@@ -14,8 +14,8 @@ import gzip
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from io import BufferedIOBase
 from pathlib import Path
-from typing import BinaryIO
 
 from google.protobuf.message import Message
 from sqlalchemy import Engine
@@ -183,7 +183,7 @@ def _is_object(text: bytes) -> bool:
         return False
 
 
-def _open(path: Path) -> BinaryIO:
+def _open(path: Path) -> BufferedIOBase:
     """The file as binary lines, transparently gunzipped."""
     with open(path, "rb") as handle:
         head = handle.read(2)

@@ -15,6 +15,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from agentotel.otlp_receiver.receiver import Counters
 from agentotel.processors.records import SpanBatch
 
 OTHER = "other"
@@ -73,7 +74,7 @@ class MetricsServer:
     shutdown = close
 
 
-class ReceiverMetrics:
+class ReceiverMetrics(Counters):
     """Receiver health and the agent view (ARCHITECTURE.md "Prometheus metrics") on a private registry."""
 
     def __init__(self, max_label_values: int = DEFAULT_MAX_LABEL_VALUES, registry: CollectorRegistry | None = None):

@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 
 class Counters:
-    """Receiver self-observability; the Prometheus view reads these (and may replace the class)."""
+    """Receiver self-observability, counted nowhere by default; ``prometheus_view.ReceiverMetrics`` counts them."""
 
     def received(self, signal: str, count: int) -> None: ...
     def rejected(self, signal: str, count: int, reason: str) -> None: ...

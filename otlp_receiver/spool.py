@@ -17,6 +17,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class Spool:
         self._synced_position = Position(self._write_index, 0)
         self._sync_error: BaseException | None = None
         self._reader_position = self._checkpoint
-        self._reader_file = None
+        self._reader_file: BinaryIO | None = None
         self._reader_index = -1
         self._syncer = threading.Thread(target=self._sync_loop, name="spool-fsync", daemon=True)
         self._syncer.start()
