@@ -47,10 +47,9 @@ class CallableAgent:
         self.timeout = timeout
         self._is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__)
         try:
-            params = inspect.signature(fn).parameters
-        except (TypeError, ValueError):
-            params = {}
-        self._wants_case = "case" in params
+            self._wants_case = "case" in inspect.signature(fn).parameters
+        except (TypeError, ValueError):  # no introspectable signature (some builtins and C callables)
+            self._wants_case = False
 
     async def run(self, case: TestCase) -> AgentResponse:
         kwargs = {"case": case} if self._wants_case else {}

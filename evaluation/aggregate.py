@@ -8,6 +8,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy import stats
+
 from agentotel.evaluation.base import CaseResult, finite_or_none
 
 
@@ -31,11 +35,8 @@ class MetricSummary:
         return {k: (finite_or_none(v) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
-def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float | None, float | None]:
+def t_interval(values: ArrayLike, confidence: float = 0.95) -> tuple[float | None, float | None]:
     """Student-t confidence interval of the mean (None with fewer than 2 values)."""
-    import numpy as np
-    from scipy import stats
-
     x = np.asarray(values, dtype=float)
     if x.size < 2:
         return None, None
@@ -47,12 +48,9 @@ def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float
 
 
 def bootstrap_interval(
-    values: Sequence[float], confidence: float = 0.95, n_resamples: int = 2000, seed: int | None = 0
+    values: ArrayLike, confidence: float = 0.95, n_resamples: int = 2000, seed: int | None = 0
 ) -> tuple[float | None, float | None]:
     """BCa bootstrap interval of the mean (``scipy.stats.bootstrap``); percentile method if BCa degenerates."""
-    import numpy as np
-    from scipy import stats
-
     x = np.asarray(values, dtype=float)
     if x.size < 2:
         return None, None
@@ -80,8 +78,6 @@ class ResultAggregator:
         self.bootstrap = bootstrap
 
     def summarize(self, values: Iterable[float | None]) -> MetricSummary:
-        import numpy as np
-
         x = np.asarray([v for v in (finite_or_none(v) for v in values) if v is not None], dtype=float)
         if x.size == 0:
             return MetricSummary(0, None, None, None, None, None, None, None, None, None, self.confidence)

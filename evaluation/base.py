@@ -194,8 +194,9 @@ class EvaluationResult:
         out = []
         for case in self.cases:
             score = case.scores.get(metric)
-            if score is not None and finite_or_none(score.value) is not None:
-                out.append(float(score.value))
+            value = finite_or_none(score.value) if score is not None else None
+            if value is not None:
+                out.append(value)
         return out
 
     def mean(self, metric: str) -> float | None:

@@ -198,7 +198,7 @@ class AgentComparator:
         error_rate = perf.get("error_rate") or means.get("error") or 0.0
         if error_rate > 0.05:
             errors = perf.get("errors_by_type") or {}
-            top = max(errors, key=errors.get) if errors else "unknown"
+            top = max(errors, key=lambda kind: errors[kind]) if errors else "unknown"
             out.append(Recommendation("reliability", f"error rate {error_rate:.0%}, mostly {top}",
                                       f"handle {top}: retries with backoff, timeouts and input validation", "high"))
         if p95 is not None and p95 > latency_slo_ms:

@@ -7,7 +7,7 @@ function, a classifier) for when a model is available.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from difflib import SequenceMatcher
 from typing import Protocol
 
@@ -245,10 +245,10 @@ class LexiconToxicityClassifier:
     """Matches category lexicons on word boundaries; a category scores 1 - 0.5**hits."""
 
     def __init__(self, lexicon: dict[str, Sequence[str]] | None = None):
-        lexicon = lexicon or DEFAULT_TOXICITY_LEXICON
+        table: Mapping[str, Sequence[str]] = lexicon or DEFAULT_TOXICITY_LEXICON
         self.patterns = {
             category: re.compile(r"\b(?:" + "|".join(p if "(?:" in p else re.escape(p) for p in terms) + r")\b", re.I)
-            for category, terms in lexicon.items()
+            for category, terms in table.items()
         }
         self.last_matches: dict[str, list[str]] = {}
 

@@ -100,7 +100,7 @@ class RunSamples:
         for name, series in data.items():
             definition = (definitions or {}).get(name)
             if isinstance(definition, Mapping):
-                definition = MetricDefinition.from_dict(name, definition)
+                definition = MetricDefinition.from_dict(name, dict(definition))
             definition = definition or default_definition(name)
             if isinstance(series, Mapping):
                 items = [(str(k), finite_or_none(v)) for k, v in series.items()]
@@ -223,9 +223,9 @@ class RegressionReport:
         if untested:
             verdict += f" Not tested (too few samples): {', '.join(untested)}."
         lines = [title, "", verdict, ""]
-        hashes = (self.current_meta.get("suite_hash"), self.baseline_meta.get("suite_hash"))
-        if all(hashes) and hashes[0] != hashes[1]:
-            lines += [f"Note: the runs used different suites (hash {hashes[1][:12]} → {hashes[0][:12]}); "
+        current_hash, baseline_hash = self.current_meta.get("suite_hash"), self.baseline_meta.get("suite_hash")
+        if current_hash and baseline_hash and current_hash != baseline_hash:
+            lines += [f"Note: the runs used different suites (hash {str(baseline_hash)[:12]} → {str(current_hash)[:12]}); "
                       "only cases with the same id are paired.", ""]
         lines += [
             f"Benjamini-Hochberg adjusted significance level {self.alpha}; practical threshold {self.threshold} "
@@ -321,8 +321,9 @@ class RegressionDetector:
         comparisons = [
             self._compare(name, cur.metrics[name], base.metrics[name], history_means.get(name)) for name in sorted(names)
         ]
-        tested = [c for c in comparisons if c.p_value_raw is not None]
-        _, adjusted = stats.benjamini_hochberg([c.p_value_raw for c in tested], self.alpha)
+        raw = [(c, c.p_value_raw) for c in comparisons if c.p_value_raw is not None]
+        tested = [c for c, _ in raw]
+        _, adjusted = stats.benjamini_hochberg([p for _, p in raw], self.alpha)
         for comparison, p_adj in zip(tested, adjusted):
             comparison.p_value = p_adj
             comparison.significant = p_adj < self.alpha
@@ -339,6 +340,7 @@ class RegressionDetector:
 
     def _history_means(self, history: Sequence[Any] | None) -> dict[str, list[float]]:
         out: dict[str, list[float]] = {}
+        means: Mapping[str, float | None]
         for run in history or ():
             if isinstance(run, Mapping) and all(isinstance(v, (int, float)) for v in run.values()):
                 means = {k: float(v) for k, v in run.items()}
@@ -356,9 +358,9 @@ class RegressionDetector:
         kind, hib = definition.kind, definition.higher_is_better
         mean_c = float(x.mean()) if x.size else None
         mean_b = float(y.mean()) if y.size else None
-        diff = mean_c - mean_b if mean_c is not None and mean_b is not None else None
-        pct = None
-        if diff is not None:
+        diff = pct = None
+        if mean_c is not None and mean_b is not None:
+            diff = mean_c - mean_b
             pct = (diff / abs(mean_b) * 100.0) if mean_b != 0 else (0.0 if diff == 0 else None)
         comparison = MetricComparison(
             metric=name, higher_is_better=hib, kind=kind, test="none", paired=paired,

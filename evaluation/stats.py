@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def _arr(values: Sequence[float]) -> np.ndarray:
+def _arr(values: ArrayLike) -> np.ndarray:
     return np.asarray(values, dtype=float)
 
 
-def welch_t_test(a: Sequence[float], b: Sequence[float]) -> float:
+def welch_t_test(a: ArrayLike, b: ArrayLike) -> float:
     """Welch's unequal-variance t-test p-value."""
     from scipy import stats
 
@@ -29,7 +31,7 @@ def welch_t_test(a: Sequence[float], b: Sequence[float]) -> float:
         return _p(stats.ttest_ind(x, y, equal_var=False).pvalue)
 
 
-def mann_whitney_u(a: Sequence[float], b: Sequence[float]) -> float:
+def mann_whitney_u(a: ArrayLike, b: ArrayLike) -> float:
     """Mann-Whitney U test p-value (scipy's automatic exact/asymptotic choice)."""
     from scipy import stats
 
@@ -39,7 +41,7 @@ def mann_whitney_u(a: Sequence[float], b: Sequence[float]) -> float:
     return _p(stats.mannwhitneyu(x, y, alternative="two-sided").pvalue)
 
 
-def wilcoxon_signed_rank(a: Sequence[float], b: Sequence[float]) -> float:
+def wilcoxon_signed_rank(a: ArrayLike, b: ArrayLike) -> float:
     """Wilcoxon signed-rank p-value of paired samples (zero differences dropped, Wilcox method)."""
     from scipy import stats
 
@@ -49,7 +51,7 @@ def wilcoxon_signed_rank(a: Sequence[float], b: Sequence[float]) -> float:
     return _p(stats.wilcoxon(d, zero_method="wilcox").pvalue)
 
 
-def mcnemar_test(current: Sequence[float], baseline: Sequence[float]) -> tuple[float, list[list[int]]]:
+def mcnemar_test(current: ArrayLike, baseline: ArrayLike) -> tuple[float, list[list[int]]]:
     """McNemar's test of paired pass/fail outcomes (exact binomial below 25 discordant pairs).
 
     Returns (p-value, table) where table rows are baseline pass/fail and columns current pass/fail.
@@ -68,7 +70,7 @@ def mcnemar_test(current: Sequence[float], baseline: Sequence[float]) -> tuple[f
     return _p(result.pvalue), table
 
 
-def fisher_exact_test(current: Sequence[float], baseline: Sequence[float]) -> float:
+def fisher_exact_test(current: ArrayLike, baseline: ArrayLike) -> float:
     """Fisher's exact test of unpaired pass/fail outcomes."""
     from scipy import stats
 
@@ -78,7 +80,7 @@ def fisher_exact_test(current: Sequence[float], baseline: Sequence[float]) -> fl
 
 
 def tail_exceedance_test(
-    current: Sequence[float], baseline: Sequence[float], q: float = 95.0, higher_is_better: bool = False
+    current: ArrayLike, baseline: ArrayLike, q: float = 95.0, higher_is_better: bool = False
 ) -> tuple[float | None, float | None]:
     """Percentile comparison: the share of current values beyond the baseline's ``q``-th percentile (on
     the bad side) and a one-sided binomial p-value against the expected share (informative: it ignores
@@ -96,7 +98,7 @@ def tail_exceedance_test(
     return beyond / x.size, _p(stats.binomtest(beyond, x.size, expected, alternative="greater").pvalue)
 
 
-def cohens_d(a: Sequence[float], b: Sequence[float]) -> float | None:
+def cohens_d(a: ArrayLike, b: ArrayLike) -> float | None:
     """Cohen's d of ``a`` minus ``b`` with the pooled standard deviation (None if undefined)."""
     x, y = _arr(a), _arr(b)
     nx, ny = x.size, y.size
@@ -109,7 +111,7 @@ def cohens_d(a: Sequence[float], b: Sequence[float]) -> float | None:
     return diff / pooled
 
 
-def cliffs_delta(a: Sequence[float], b: Sequence[float]) -> float | None:
+def cliffs_delta(a: ArrayLike, b: ArrayLike) -> float | None:
     """Cliff's delta = P(a > b) - P(a < b), computed in O(n log n)."""
     x, y = _arr(a), np.sort(_arr(b))
     if x.size == 0 or y.size == 0:
@@ -130,8 +132,8 @@ def benjamini_hochberg(p_values: Sequence[float], alpha: float = 0.05) -> tuple[
 
 
 def bootstrap_mean_difference(
-    a: Sequence[float],
-    b: Sequence[float],
+    a: ArrayLike,
+    b: ArrayLike,
     paired: bool = False,
     confidence: float = 0.95,
     n_resamples: int = 1000,
@@ -143,6 +145,8 @@ def bootstrap_mean_difference(
     x, y = _arr(a), _arr(b)
     if x.size < 2 or y.size < 2:
         return None, None
+    data: tuple[np.ndarray, ...]
+    statistic: Callable[..., Any]
     if paired:
         d = x - y
         if np.all(d == d[0]):
@@ -153,7 +157,7 @@ def bootstrap_mean_difference(
             return float(x[0] - y[0]), float(x[0] - y[0])
         data = (x, y)
 
-        def statistic(s1, s2, axis=-1):
+        def statistic(s1: np.ndarray, s2: np.ndarray, axis: int = -1) -> Any:
             return np.mean(s1, axis=axis) - np.mean(s2, axis=axis)
 
     with np.errstate(all="ignore"):

@@ -104,7 +104,7 @@ def _aggregate(
 ) -> list[tuple[str, str, str | None, dict[str, Any]]]:
     ex = AgentExecution
     version = func.coalesce(ex.agent_version, "")
-    columns = [
+    columns: list[Any] = [
         ex.agent_name.label("agent_name"),
         version.label("version"),
         func.count().label("executions"),
@@ -115,7 +115,7 @@ def _aggregate(
         func.min(ex.timestamp).label("first_execution"),
         func.max(ex.timestamp).label("last_execution"),
     ]
-    group = [ex.agent_name, version]
+    group: list[Any] = [ex.agent_name, version]
     if by_environment:
         env = _environment_expr()
         columns.append(env.label("environment"))
