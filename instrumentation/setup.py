@@ -263,6 +263,7 @@ def instrument(
     webhook_url: str | None = None,
     span_exporters: Iterable[Any] = (),
     metric_readers: Iterable[Any] = (),
+    views: Iterable[Any] = (),
     resource_attributes: Mapping[str, Any] | None = None,
     tracer_provider: Any = None,
     meter_provider: Any = None,
@@ -342,7 +343,8 @@ def instrument(
     else:
         if metric_exporter is not None:
             readers.append(_periodic(metric_exporter, metric_interval, export_timeout))
-        provider_m = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False)
+        provider_m = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False,
+                                   views=list(views))  # e.g. MetricRegistry.views() (summaries)
         metrics.set_meter_provider(provider_m)
         handle.meter_provider = provider_m
         handle.owns_meter_provider = True
