@@ -6,7 +6,7 @@ reads both.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -219,7 +219,7 @@ def request_content(contents: Any, config: Any, content: ContentSettings) -> dic
     return out
 
 
-def tool_definitions(tools: list[Any]) -> list[Any]:
+def tool_definitions(tools: Sequence[Any]) -> list[Any]:
     out: list[Any] = []
     for tool in tools:
         if callable(tool) and not hasattr(tool, "model_dump"):
