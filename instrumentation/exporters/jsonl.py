@@ -1,10 +1,13 @@
-"""JSON-lines file exporters: one OTLP/JSON export request per line, rotated by size."""
+"""File exporters: one OTLP/JSON export request per record, as JSON lines or MessagePack, rotated by size.
+
+The format (``file_format.py``) is chosen by ``format=`` (``jsonl`` / ``msgpack``), else by the file name
+(``.msgpack`` / ``.mpk`` among its suffixes → MessagePack): ``instrument(jsonl_path="spans.msgpack")``
+writes MessagePack spans and ``spans.msgpack.metrics`` MessagePack metrics.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
-import logging.handlers
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -13,6 +16,7 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from agentotel.instrumentation.exporters.file_format import RotatingFile, encode, format_for
 from agentotel.instrumentation.exporters.otlp_json import metrics_to_otlp_json, spans_to_otlp_json
 
 logger = logging.getLogger(__name__)
@@ -21,41 +25,26 @@ DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_BACKUPS = 5
 
 
-class _RotatingLines:
-    """Appends lines to ``path``; at ``max_bytes`` rotates to ``path.1`` … ``path.N`` (stdlib handler)."""
-
-    def __init__(self, path: str | os.PathLike[str], max_bytes: int, backup_count: int) -> None:
-        if max_bytes <= 0 or backup_count < 0:
-            raise ValueError("max_bytes must be > 0 and backup_count >= 0")
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self._handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8", delay=True)
-        self._handler.setFormatter(logging.Formatter("%(message)s"))
-
-    def write(self, line: str) -> None:
-        """Append one line (rotation and locking are the stdlib handler's)."""
-        self._handler.emit(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
-
-    def close(self) -> None:
-        self._handler.close()
-
-
 class JsonLinesSpanExporter(SpanExporter):
-    """Writes each batch of spans as one OTLP/JSON ``ExportTraceServiceRequest`` line."""
+    """Writes each batch of spans as one OTLP/JSON ``ExportTraceServiceRequest`` record (a line, or a
+    MessagePack map)."""
 
     def __init__(self, path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES,
-                 backup_count: int = DEFAULT_BACKUPS) -> None:
-        self._out = _RotatingLines(path, max_bytes, backup_count)
+                 backup_count: int = DEFAULT_BACKUPS, format: str | None = None) -> None:
+        self.format = format_for(path, format)
+        if self.format != "jsonl":
+            encode({}, self.format)  # the encoder is there (msgpack installed), or fail now
+        self._out = RotatingFile(path, max_bytes, backup_count)
         self._closed = False
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if self._closed:
             return SpanExportResult.FAILURE
         try:
-            self._out.write(json.dumps(spans_to_otlp_json(spans), separators=(",", ":")))
+            self._out.write(encode(spans_to_otlp_json(spans), self.format))
             return SpanExportResult.SUCCESS
-        except (OSError, ValueError) as exc:
-            logger.warning("JSON-lines span export failed: %s", exc)
+        except (OSError, ValueError, TypeError) as exc:
+            logger.warning("file span export failed: %s", exc)
             return SpanExportResult.FAILURE
 
     def shutdown(self) -> None:
@@ -67,19 +56,22 @@ class JsonLinesSpanExporter(SpanExporter):
 
 
 class JsonLinesMetricExporter(MetricExporter):
-    """Writes each metrics collection as one OTLP/JSON ``ExportMetricsServiceRequest`` line."""
+    """Writes each metrics collection as one OTLP/JSON ``ExportMetricsServiceRequest`` record."""
 
     def __init__(self, path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES,
-                 backup_count: int = DEFAULT_BACKUPS, **kwargs: Any) -> None:
+                 backup_count: int = DEFAULT_BACKUPS, format: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._out = _RotatingLines(path, max_bytes, backup_count)
+        self.format = format_for(path, format)
+        if self.format != "jsonl":
+            encode({}, self.format)
+        self._out = RotatingFile(path, max_bytes, backup_count)
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
         try:
-            self._out.write(json.dumps(metrics_to_otlp_json(metrics_data), separators=(",", ":")))
+            self._out.write(encode(metrics_to_otlp_json(metrics_data), self.format))
             return MetricExportResult.SUCCESS
-        except (OSError, ValueError) as exc:
-            logger.warning("JSON-lines metric export failed: %s", exc)
+        except (OSError, ValueError, TypeError) as exc:
+            logger.warning("file metric export failed: %s", exc)
             return MetricExportResult.FAILURE
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
@@ -87,3 +79,8 @@ class JsonLinesMetricExporter(MetricExporter):
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         self._out.close()
+
+
+# format-neutral names
+FileSpanExporter = JsonLinesSpanExporter
+FileMetricExporter = JsonLinesMetricExporter
