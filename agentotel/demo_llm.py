@@ -2,20 +2,26 @@
 
 ``POST /v1/chat/completions`` answers every model name. With ``tools`` offered and no tool result yet,
 the model asks for the first tool; after a tool result it answers with it. Latency depends on the model
-(so the dashboard has something to compare), usage is reported, and a request header
-``X-Demo-Fail: 429`` (or any status) returns an OpenAI-style error instead.
+(``MODEL_LATENCY_S``: o3 is the slow one, so the dashboard has something to compare; ``latency_scale``
+shrinks it for tests), usage is reported, and a request header ``X-Demo-Fail: 429`` (or any status)
+returns an OpenAI-style error instead. ``stop()`` returns at once, also while answers are being delayed.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-MODEL_LATENCY_S = {"gpt-4o-mini": 0.02, "gpt-4o": 0.06, "claude-3-5-sonnet": 0.08}
+# seconds per answer, (fastest, slowest); the demo's back-filled history uses the same ranges
+MODEL_LATENCY_S: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.45), "gpt-4o": (0.3, 0.9), "claude-3-5-sonnet": (0.4, 1.1), "o3": (2.0, 4.0),
+}
+DEFAULT_LATENCY_S = (0.1, 0.3)
 
 
 def _text(content: Any) -> str:
@@ -93,7 +99,11 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._send(404, {"error": {"message": f"unknown path {self.path}", "type": "invalid_request_error"}})
             return
-        time.sleep(MODEL_LATENCY_S.get(str(body.get("model")), 0.03))
+        low, high = MODEL_LATENCY_S.get(str(body.get("model")), DEFAULT_LATENCY_S)
+        server: _Server = self.server  # type: ignore[assignment]
+        if server.stopping.wait(random.uniform(low, high) * server.latency_scale):
+            self._send(503, {"error": {"message": "demo LLM server stopping", "type": "server_error"}})
+            return
         fail = self.headers.get("X-Demo-Fail")
         if fail and fail.isdigit():
             status = int(fail)
@@ -103,12 +113,20 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, chat_completion(body))
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], latency_scale: float) -> None:
+        super().__init__(address, _Handler)
+        self.stopping = threading.Event()  # set by stop(): delayed answers return at once
+        self.latency_scale = max(0.0, latency_scale)
+
+
 class DemoLLMServer:
     """``with DemoLLMServer() as server: OpenAI(base_url=server.base_url, api_key="demo")``."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = ThreadingHTTPServer((host, port), _Handler)
-        self._server.daemon_threads = True
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, latency_scale: float = 1.0) -> None:
+        self._server = _Server((host, port), latency_scale)
         self._thread = threading.Thread(target=self._server.serve_forever, name="demo-llm", daemon=True)
 
     @property
@@ -120,8 +138,14 @@ class DemoLLMServer:
         self._thread.start()
         return self
 
+    def interrupt(self) -> None:
+        """Answers being delayed return at once (503); the server keeps listening until ``stop()``."""
+        self._server.stopping.set()
+
     def stop(self) -> None:
-        self._server.shutdown()
+        self._server.stopping.set()
+        if self._thread.is_alive():  # shutdown() waits for serve_forever, which never started otherwise
+            self._server.shutdown()
         self._server.server_close()
 
     def __enter__(self) -> DemoLLMServer:

@@ -1,38 +1,57 @@
-"""``agentotel up [--demo]``: the whole platform in one process tree on the default warehouse.
+"""``agentotel up [--demo] [-v]``: the whole platform in one process tree on the default warehouse.
 
 The receiver (OTLP gRPC + HTTP, /metrics) runs in this process with its maintenance tasks (rollups,
-retention, alert rules, scheduled exports); the dashboard runs as a Streamlit subprocess; ``--demo`` runs
-an instrumented sample agent workload into the receiver.
+retention, alert rules, scheduled exports); the dashboard runs as a Streamlit subprocess; ``--demo``
+back-fills 7 days of history and keeps a low, steady flow of live agent traffic (``agentotel.demo``),
+with alert rules of its own whose notifications go to the console.
+
+Quiet by default: each address once it answers, the demo's history, one line on what to open first,
+then alert notifications; ``-v`` brings back every log line (Alembic, Streamlit, requests). Ctrl-C
+(SIGINT or SIGTERM) stops everything within ``STOP_BUDGET_S`` seconds; what the receiver had not yet
+written by then stays in its durable spool and is written on the next start.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import queue
 import signal
+import socket
 import subprocess
-import sys
 import threading
+import time
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, NoReturn
 
 from agentotel.core.errors import CommandError
-from agentotel.core.settings import AlertingSettings, DatabaseSettings, ReceiverSettings
+from agentotel.core.settings import AlertingSettings, DashboardSettings, DatabaseSettings, ReceiverSettings
 from agentotel.otlp_receiver.cli import add_receiver_arguments
 
 logger = logging.getLogger(__name__)
+
+EXAMPLE_RULES = Path("otel-config/alert-rules.example.yaml")
+READY_TIMEOUT_S = 60.0  # how long each address may take to answer before we say so
+STOP_BUDGET_S = 2.5  # Ctrl-C → every child stopped, every port closed
+NOISY_LOGGERS = ("httpx", "httpcore", "openai")  # one line per request
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("up", help="run receiver + /metrics + dashboard (and a demo workload with --demo)")
     add_receiver_arguments(parser)
-    parser.add_argument("--demo", action="store_true", help="fill the warehouse with an instrumented sample workload")
+    parser.add_argument("--demo", action="store_true",
+                        help="back-fill 7 days of sample agent traffic, keep live traffic flowing, demo alert rules")
     parser.add_argument("--dashboard-port", type=int, default=8501)
     parser.add_argument("--no-dashboard", action="store_true")
-    parser.add_argument("--rules", help="alert rules YAML (default: otel-config/alert-rules.example.yaml if present)")
+    parser.add_argument("--rules", help="alert rules YAML (default: AGENTOTEL_ALERT_RULES, else the demo's rules "
+                                        "with --demo, else otel-config/alert-rules.example.yaml if present)")
     parser.add_argument("--retention", default="30d", help="delete data older than this, checked hourly (0 = keep)")
     parser.add_argument("--export-every", metavar="INTERVAL", help="scheduled export interval, e.g. 1h")
     parser.add_argument("--export-dir", default="exports", help="where scheduled exports go")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="every log line (Alembic, Streamlit, each request), not just addresses and alerts")
     parser.set_defaults(handler=run_up)
 
 
@@ -63,79 +82,301 @@ def _maintenance_tasks(args: argparse.Namespace, database: DatabaseSettings) -> 
 
 
 def run_up(args: argparse.Namespace) -> int:
+    _quiet_logging(args.verbose)  # before the imports: Alembic logs as it loads
     from agentotel.otlp_receiver.server import ReceiverServer
 
-    for noisy in ("httpx", "httpx2", "openai"):  # the demo's client requests are not news
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     database = DatabaseSettings.resolve(args)
-    db_url = database.url
     settings = ReceiverSettings.resolve(args)
-    server = ReceiverServer(database, settings, periodic_tasks=_maintenance_tasks(args, database)).start()
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    children: list[subprocess.Popen] = []
-    threads: list[threading.Thread] = []
-
-    rules = args.rules or _default_rules()
+    alerting = AlertingSettings.resolve(args)
+    rules = alerting.rules_file or _default_rules(args.demo)
     if rules:
+        _check_rules(rules)
+    dashboard = None if args.no_dashboard else _dashboard_settings(database, settings, args.dashboard_port)
+    try:
+        tasks = _maintenance_tasks(args, database)
+    except ValueError as exc:  # --retention / --export-every
+        raise CommandError(str(exc)) from None
+    try:
+        server = ReceiverServer(database, settings, periodic_tasks=tasks).start()
+    except (OSError, RuntimeError) as exc:  # a port in use, an unwritable spool
+        raise CommandError(f"the receiver did not start: {exc} (is another agentotel running? see --help "
+                           "for the port options)") from None
+    _say(f"agentotel up: warehouse {_where(database)} · spool {Path(settings.spool_dir).resolve()} · "
+         "Ctrl-C stops everything")
+    run = _Run(server, settings, dashboard, args.verbose)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: run.stop.set())
+    try:
+        if dashboard is not None:
+            run.start_dashboard()
+        if args.demo:  # the alert rules start once the history is in (see _Run.start_alerting)
+            run.start_demo(database.url)
+        if rules:
+            run.start_alerting(rules, alerting.allow_hosts)
+        run.watch()
+    finally:
+        run.shutdown()
+    _exit_now(0)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Exit without the interpreter's teardown of every loaded library (seconds of CPU on a busy machine,
+    which would break the Ctrl-C budget): everything ``up`` started was stopped and closed above."""
+    import os
+    import sys
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _quiet_logging(verbose: bool) -> None:
+    """Without ``-v``: warnings and alert notifications only (no Alembic INFO, no per-request lines)."""
+    if verbose:
+        return
+    logging.getLogger().setLevel(logging.WARNING)
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _default_rules(demo: bool) -> str | None:
+    if demo:
+        from agentotel.demo import DEMO_RULES
+
+        return str(DEMO_RULES)
+    return str(EXAMPLE_RULES) if EXAMPLE_RULES.exists() else None
+
+
+def _check_rules(path: str) -> None:
+    """The rules file is read before anything starts: a mistake is one line, not a half-started platform."""
+    from agentotel.alerting.config import load_rules
+
+    try:
+        load_rules(path)
+    except (OSError, ValueError) as exc:  # RuleError included: the message names file, line and rule
+        raise CommandError(f"alert rules not loaded: {exc}") from None
+
+
+def _dashboard_settings(database: DatabaseSettings, receiver: ReceiverSettings, port: int) -> DashboardSettings:
+    """The dashboard beside this receiver: same address and warehouse, refused when its port is taken."""
+    import dataclasses
+
+    from agentotel.dashboard.cli import refuse_exposure
+
+    settings = dataclasses.replace(DashboardSettings.from_env(database.url), database=database, host=receiver.host,
+                                   port=port, receiver_metrics_url=f"{_base(receiver.host, receiver.metrics_port)}/metrics")
+    refuse_exposure(settings)
+    if not _port_free(settings.host, settings.port):
+        raise CommandError(f"the dashboard's port {settings.port} on {settings.host} is in use "
+                           "(another agentotel up? choose one with --dashboard-port, or --no-dashboard)")
+    return settings
+
+
+@dataclass
+class _Run:
+    """What ``up`` started, what it has announced, and how it stops."""
+
+    server: Any
+    settings: ReceiverSettings
+    dashboard_settings: DashboardSettings | None
+    verbose: bool
+    stop: threading.Event = field(default_factory=threading.Event)
+    dashboard: subprocess.Popen | None = None
+    demo: Any = None
+    demo_thread: threading.Thread | None = None
+    demo_news: queue.Queue = field(default_factory=queue.Queue)
+    announced: set[str] = field(default_factory=set)
+    alerting: tuple[str, tuple[str, ...]] | None = None  # rules and allow-list, until the service starts
+
+    def start_alerting(self, rules: str, allow_hosts: tuple[str, ...]) -> None:
+        """The alerting service, now; with the demo, once its history is written and rolled up (the
+        receiver's one long rollup transaction would make the service's writes wait)."""
+        self.alerting = (rules, allow_hosts)
+        if self.demo is None:
+            self._start_alerting()
+
+    def _start_alerting(self) -> None:
         from agentotel.alerting.service import start_background
 
+        if self.alerting is None:
+            return
+        rules, allow_hosts = self.alerting
+        self.alerting = None
         try:
-            threads.append(start_background(server.engine, rules, stop,
-                                            allow_hosts=AlertingSettings.from_env().allow_hosts))
-        except ValueError as exc:  # RuleError included: the message names file, line and rule
-            server.stop()
+            start_background(self.server.engine, rules, self.stop, allow_hosts=allow_hosts)
+        except (OSError, ValueError) as exc:  # RuleError included: the message names file, line and rule
             raise CommandError(f"alert rules not loaded: {exc}") from None
-    if not args.no_dashboard:
-        from agentotel.dashboard.cli import dashboard_env
 
-        children.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "agentotel", "dashboard", "--host", settings.host,
-                 "--port", str(args.dashboard_port),
-                 "--receiver-metrics", f"http://{settings.host}:{settings.metrics_port}/metrics"],
-                env=dashboard_env(db_url),  # the URL (and its password) stays out of the process list
-            )  # fmt: skip
-        )
-        print(f"dashboard: http://{settings.host}:{args.dashboard_port}", flush=True)
-    print(
-        f"receiver: OTLP/gRPC {settings.host}:{server.grpc_port}  OTLP/HTTP http://{settings.host}:{server.http_port}"
-        f"  metrics http://{settings.host}:{settings.metrics_port}/metrics  warehouse {database.display_url}",
-        flush=True,
-    )
-    if args.demo:
-        from agentotel.demo import run_demo
+    def start_dashboard(self) -> None:
+        from agentotel.dashboard.cli import start_dashboard
 
-        endpoint = f"http://{settings.host}:{server.http_port}"
-        demo = threading.Thread(target=_run_demo, args=(run_demo, endpoint, db_url), name="demo", daemon=True)
-        demo.start()
-        threads.append(demo)
-    try:
-        while not stop.wait(1.0):
-            for child in children:
-                if child.poll() is not None:
-                    logger.error("dashboard exited with status %s", child.returncode)
-                    children.remove(child)
-    finally:
-        for child in children:
-            child.terminate()
+        s = self.dashboard_settings
+        assert s is not None
+        self.dashboard = start_dashboard(s.database.url, s.host, s.port, s.receiver_metrics_url, quiet=not self.verbose)
+
+    def start_demo(self, db_url: str) -> None:
+        from agentotel.demo import Demo
+
+        self.demo = Demo(_base(self.settings.host, self.server.http_port), db_url)
+        self.demo_thread = threading.Thread(target=self._demo, name="demo", daemon=True)
+        self.demo_thread.start()
+
+    def _demo(self) -> None:
+        demo = self.demo
+        try:
+            demo.start()
+            demo.backfill(stop=self.stop)
+            demo.settle(self.stop)
+            self.demo_news.put("history")
+            if not self.stop.is_set():
+                demo.extras()
+                demo.live(self.stop)
+        except Exception:  # noqa: BLE001 - the platform keeps running without its demo
+            logger.exception("demo workload failed")
+            self.demo_news.put("failed")
+        finally:
+            demo.close(timeout=1.0)
+
+    # -- announcing -------------------------------------------------------------------------------------
+    def watch(self) -> None:
+        """Announce each address once it answers (bounded wait), then what to open first; then wait for
+        Ctrl-C, reporting a dashboard that exits."""
+        started = time.monotonic()
+        while not self.stop.is_set():
+            self._announce(time.monotonic() - started)
+            if self.dashboard is not None and self.dashboard.poll() is not None:
+                logger.error("the dashboard exited with status %s (run with -v to see why)", self.dashboard.returncode)
+                self.dashboard = None
+            self.stop.wait(0.25 if len(self.announced) < 5 else 1.0)
+
+    def _announce(self, elapsed: float) -> None:
+        s, server = self.settings, self.server
+        metrics = f"{_base(s.host, s.metrics_port)}/metrics"
+        otlp_http = _base(s.host, server.http_port)
+        if "receiver" not in self.announced and _answers(metrics) and _answers(otlp_http) and _accepts(
+                s.host, server.grpc_port):
+            self._once("receiver", f"receiver:  OTLP/gRPC {_host(s.host)}:{server.grpc_port} · OTLP/HTTP {otlp_http} · "
+                                   f"Prometheus {metrics}")
+        d = self.dashboard_settings
+        url = _base(d.host, d.port) if d is not None else None
+        if url and "dashboard" not in self.announced and self.dashboard is not None:
+            if _answers(f"{url}/_stcore/health", expect="ok"):
+                self._once("dashboard", f"dashboard: {url}")
+            elif elapsed > READY_TIMEOUT_S:
+                self._once("dashboard", f"dashboard: not answering on {url} after {READY_TIMEOUT_S:.0f} s "
+                                        "(run with -v to see its log)")
+        while not self.demo_news.empty():
+            news = self.demo_news.get_nowait()
+            self._start_alerting()
+            if news == "history":
+                summary = self.demo.summary
+                self._once("history", f"demo:      7 days of history sent ({summary.history_runs:,} agent runs, "
+                                      f"{summary.history_spans:,} spans); live traffic flows until Ctrl-C")
+            else:
+                self.announced.add("history")
+        demo_ready = self.demo is None or "history" in self.announced
+        if url and "open" not in self.announced and "dashboard" in self.announced and demo_ready:
+            hint = (" (Time range 'Last 7 days' for the history), then Alerts (a delivered notification) and "
+                    "Agents & registry (a refused promotion, a rollback)") if self.demo is not None else ""
+            self._once("open", f"open this first: {url}/overview{hint}")
+
+    def _once(self, key: str, line: str) -> None:
+        if key not in self.announced:
+            self.announced.add(key)
+            _say(line)
+
+    # -- stopping ---------------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Everything stopped within ``STOP_BUDGET_S``: the demo and the dashboard first, the receiver
+        (its drain gets what is left of the budget; the spool keeps the rest for the next start)."""
+        started = time.monotonic()
+        deadline = started + STOP_BUDGET_S
+        logger.info("stopping: the demo, the dashboard, then the receiver")
+        self.stop.set()
+        if self.dashboard is not None and self.dashboard.poll() is None:
+            self.dashboard.terminate()
+        if self.demo is not None:
+            self.demo.interrupt()
+            if self.demo_thread is not None:
+                self.demo_thread.join(max(0.0, min(deadline - 1.0, started + 1.3) - time.monotonic()))
+        stopper = threading.Thread(target=self._stop_receiver, args=(max(0.1, deadline - time.monotonic() - 0.8),),
+                                   name="receiver-stop", daemon=True)
+        stopper.start()
+        stopper.join(max(0.0, deadline - time.monotonic() - 0.2))
+        if self.dashboard is not None:
             try:
-                child.wait(10)
+                self.dashboard.wait(max(0.05, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                child.kill()
-        server.stop()
-    return 0
+                self.dashboard.kill()
+                self.dashboard.wait(1.0)
+        note = "" if not stopper.is_alive() else "; the spool holds what was not yet written (written on next start)"
+        _say(f"stopped in {time.monotonic() - started:.1f} s{note}")
+
+    def _stop_receiver(self, drain_timeout: float) -> None:
+        try:
+            self.server.stop(drain_timeout=drain_timeout)
+        except Exception:  # noqa: BLE001 - stopping anyway
+            logger.debug("receiver stop", exc_info=True)
 
 
-def _run_demo(run_demo, endpoint: str, db_url: str) -> None:
+# -- small helpers ------------------------------------------------------------------------------------------
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _host(host: str) -> str:
+    """An address to connect to for ``host`` (a wildcard listens on loopback too)."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _base(host: str, port: int) -> str:
+    return f"http://{_host(host)}:{port}"
+
+
+def _answers(url: str, expect: str | None = None) -> bool:
+    """Whether ``url`` gives an HTTP answer (any status), or exactly the body ``expect``."""
+    import httpx
+
     try:
-        run_demo(endpoint, db_url)
-        print("demo data loaded", flush=True)
-    except Exception:
-        logger.exception("demo workload failed")
+        response = httpx.get(url, timeout=1.0, trust_env=False)
+    except httpx.HTTPError:
+        return False
+    return expect is None or response.text.strip() == expect
 
 
-def _default_rules() -> str | None:
-    path = Path("otel-config/alert-rules.example.yaml")
-    return str(path) if path.exists() else None
+def _accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((_host(host).strip("[]"), port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _port_free(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _where(database: DatabaseSettings) -> str:
+    """The warehouse for people: a SQLite file's full path, else the URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = make_url(database.url)
+    except Exception:  # noqa: BLE001 - shown as given
+        return database.display_url
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return str(Path(url.database).resolve())
+    return database.display_url

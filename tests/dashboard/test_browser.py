@@ -4,13 +4,16 @@ driven by headless Chromium (Debian ``chromium`` via Playwright; never a downloa
 Every page renders its key text and charts without browser console errors; one action (acknowledge)
 changes the database; hostile span content makes 0 requests to a real leak server (P3); the CSV download
 is neutralised (P4); with auth on, an anonymous visitor gets only the login form (P5); the server listens on
-127.0.0.1 only (S4). Screenshots go to ``$AGENTOTEL_TEST_ARTIFACTS`` (default: the test's tmp dir).
+127.0.0.1 only (S4); ``agentotel up --demo`` shows its history, alert, registry and traces. Screenshots go to
+``$AGENTOTEL_TEST_ARTIFACTS`` (default: the test's tmp dir); ``AGENTOTEL_SCREENSHOTS=docs`` also writes the
+README's two screenshots (``docs/overview.png``, ``docs/trace.png``).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -26,6 +29,7 @@ from tests.conftest import free_port
 from tests.dashboard.support import FORMULA_AGENT, MARKER
 
 CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS_ENV = "AGENTOTEL_SCREENSHOTS"  # a directory: the up --demo test saves the README's screenshots there
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 PAGES = {  # navigation link -> text that only the rendered page shows
@@ -262,54 +266,79 @@ def test_login_required_when_auth_is_on(live):
         stop(process)
 
 
+def choose(page, label: str, option: str) -> None:
+    """Pick ``option`` in the sidebar select box labelled ``label``."""
+    page.locator('[data-testid="stSelectbox"]', has_text=label).first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_idle(page)
+
+
 def test_up_demo_end_to_end(live, tmp_path):
-    """``agentotel up --demo``: receiver, dashboard and the demo workload; the browser sees living data."""
+    """``agentotel up --demo``: the browser sees 7 days of history, the firing alert, the registry page and a
+    trace. With ``AGENTOTEL_SCREENSHOTS=DIR`` it saves the README's screenshots there (``overview.png``,
+    ``trace.png``): ``AGENTOTEL_SCREENSHOTS=docs pytest tests/dashboard/test_browser.py -k up_demo``."""
     from playwright.sync_api import expect
 
+    screenshots = os.environ.get(SCREENSHOTS_ENV)
     ports = {name: free_port() for name in ("grpc", "http", "metrics", "dashboard")}
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOTEL_DASHBOARD_", "MONITORING_"))}
-    environment["AGENTOTEL_DEMO_SECONDS"] = "2"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOTEL_", "MONITORING_"))}
     log_path = tmp_path / "up.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "agentotel", "up", "--demo", "--db", f"sqlite:///{tmp_path}/up.db",
-             "--grpc-port", str(ports["grpc"]), "--http-port", str(ports["http"]),
-             "--metrics-port", str(ports["metrics"]), "--dashboard-port", str(ports["dashboard"]),
-             "--spool-dir", str(tmp_path / "spool"), "--retention", "0"],
+            [sys.executable, "-m", "agentotel", "up", "--demo", "--grpc-port", str(ports["grpc"]),
+             "--http-port", str(ports["http"]), "--metrics-port", str(ports["metrics"]),
+             "--dashboard-port", str(ports["dashboard"])],
             env=environment, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 120
-        while "demo data loaded" not in log_path.read_text(errors="replace"):
+        while "open this first:" not in log_path.read_text(errors="replace"):
             assert process.poll() is None, log_path.read_text(errors="replace")[-3000:]
             assert time.monotonic() < deadline, log_path.read_text(errors="replace")[-3000:]
             time.sleep(0.5)
         base = f"http://127.0.0.1:{ports['dashboard']}"
-        assert httpx.get(f"{base}/_stcore/health", timeout=5).text == "ok"
         page = live.browser.new_page(viewport={"width": 1400, "height": 1000})
         errors: list[str] = []
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.goto(base + "/", wait_until="domcontentloaded")
+        page.goto(base + "/overview", wait_until="domcontentloaded")
+        page.get_by_text("Top agents", exact=True).first.wait_for(timeout=60_000)
+        wait_idle(page)
+        choose(page, "Time range", "Last 7 days")
         executions = page.locator('[data-testid="stMetric"]', has_text="Executions")
         expect(executions).to_contain_text("Executions", timeout=60_000)
-        assert int(executions.locator('[data-testid="stMetricValue"]').inner_text().replace(",", "")) >= 6
-        expect(page.locator('[data-testid="stMetric"]', has_text="Active agents")).to_contain_text("3")
+        assert int(executions.locator('[data-testid="stMetricValue"]').inner_text().replace(",", "")) > 5000
+        expect(page.locator('[data-testid="stMetric"]', has_text="Active agents")).to_contain_text("4")
         page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=30_000)
-        artifacts = Path(os.environ.get("AGENTOTEL_TEST_ARTIFACTS") or tmp_path)
-        artifacts.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(artifacts / "dashboard-up-demo.png"), full_page=True)
+        wait_idle(page)
+        if screenshots:
+            Path(screenshots).mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(Path(screenshots) / "overview.png"), full_page=True)
+
         page.locator('[data-testid="stSidebarNav"]').get_by_text("Alerts", exact=True).click()
         firing = page.locator('[data-testid="stMetric"]', has_text="Firing").locator('[data-testid="stMetricValue"]')
-        expect(firing).to_have_text(re.compile(r"^[1-9][0-9]*$"), timeout=30_000)  # the demo's alert fires
+        expect(firing).to_have_text(re.compile(r"^[1-9][0-9]*$"), timeout=60_000)  # the demo's alert fires
         page.locator('[data-testid="stSidebarNav"]').get_by_text("Evaluations", exact=True).click()
         page.get_by_text("Compare with a baseline", exact=True).wait_for(timeout=30_000)
-        expect(page.locator('[data-testid="stAlertContentError"]')).to_contain_text("Regression in",
-                                                                                   timeout=30_000)
+        expect(page.locator('[data-testid="stAlertContentError"]')).to_contain_text("Regression in", timeout=30_000)
+        page.locator('[data-testid="stSidebarNav"]').get_by_text("Agents & registry", exact=True).click()
+        page.get_by_text("Deployment history", exact=True).wait_for(timeout=30_000)
+
+        page.locator('[data-testid="stSidebarNav"]').get_by_text("Traces", exact=True).click()
+        page.get_by_text("Open trace", exact=True).wait_for(timeout=30_000)
+        box = page.get_by_label("Agent")
+        box.fill("support-agent")
+        box.press("Enter")
+        page.get_by_text("Waterfall", exact=True).wait_for(timeout=30_000)
+        wait_idle(page)
+        page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=30_000)
+        assert re.search(r"trace [0-9a-f]{32} · [4-9] spans", page.inner_text("body"))  # agent, chat, tool, chat
+        if screenshots:
+            page.screenshot(path=str(Path(screenshots) / "trace.png"), full_page=True)
         page.close()
         assert errors == [], errors
     finally:
-        process.terminate()
+        process.send_signal(signal.SIGINT)
         try:
-            process.wait(20)
+            process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)

@@ -1,79 +1,97 @@
-"""The demo workload end to end: our instrumentation → the real OTLP receiver → the warehouse, then
-registry versions, evaluation runs and a firing alert; bounded, and safe to run twice."""
+"""The demo workload: its back-filled history (deterministic, 7 days with a shape, every minute covered),
+the spans that history becomes (the same ids every time), the fake LLM, and the whole demo end to end
+through our instrumentation → the real OTLP receiver → the warehouse → the demo's alert rules, twice."""
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
 
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 from sqlalchemy import func, select
 
-from agentotel.demo import run_demo
+from agentotel.demo import DEMO_RULES, TRIAGE, History, history_plans, run_demo
 from agentotel.demo_llm import DemoLLMServer
-from agentotel.warehouse.models import AgentExecution, Alert, EvaluationRun, LLMCall, Metric, ToolCall
-from agentotel.warehouse.registry_models import RegistryDeployment
 from tests.conftest import free_port
 
-
-def _wait_for(engine, table, minimum: int, timeout: float = 15.0) -> int:
-    deadline = time.monotonic() + timeout
-    while True:
-        with engine.connect() as conn:
-            count = conn.execute(select(func.count()).select_from(table)).scalar_one()
-        if count >= minimum or time.monotonic() > deadline:
-            return count
-        time.sleep(0.2)
+NOW = datetime(2026, 11, 18, 15, 7, 30, tzinfo=timezone.utc)  # a Wednesday afternoon
 
 
-def test_demo_fills_the_warehouse_and_runs_twice(tmp_path):
-    from agentotel.core.settings import ReceiverSettings
-    from agentotel.otlp_receiver.server import ReceiverServer
-
-    url = f"sqlite:///{tmp_path}/demo.db"
-    settings = ReceiverSettings(grpc_port=free_port(), http_port=free_port(), metrics_port=free_port(),
-                                spool_dir=str(tmp_path / "spool"))
-    server = ReceiverServer(url, settings).start()
-    try:
-        started = time.monotonic()
-        first = run_demo(f"http://127.0.0.1:{settings.grpc_port}", url, duration_s=2.0, max_runs=40, seed=3,
-                         protocol="grpc")
-        assert time.monotonic() - started < 60
-        assert first.runs >= 6 and first.failed_runs >= 2 and first.notes == []
-        engine = server.engine
-        assert _wait_for(engine, AgentExecution.__table__, first.runs) == first.runs
-        with engine.connect() as conn:
-            agents = set(conn.execute(select(AgentExecution.agent_name, AgentExecution.agent_version).distinct()).all())
-            models = dict(conn.execute(select(LLMCall.request_model, LLMCall.provider).distinct()).all())
-            failed = conn.execute(select(func.count()).where(AgentExecution.success.is_(False))).scalar_one()
-            tools = conn.execute(select(func.count()).select_from(ToolCall)).scalar_one()
-            host_metrics = set(conn.execute(select(Metric.metric_name).distinct()).scalars())
-            runs = conn.execute(select(EvaluationRun.agent_version, EvaluationRun.status)).all()
-            firing = conn.execute(select(Alert.rule_id).where(Alert.status == "firing")).scalars().all()
-            deployments = conn.execute(select(func.count()).select_from(RegistryDeployment)).scalar_one()
-        assert {("support-agent", "1.2.0"), ("sql-agent", "2.1.0")} <= agents
-        assert models.get("claude-3-5-sonnet") == "anthropic" and models.get("gpt-4o-mini") == "openai"
-        assert failed == first.failed_runs and tools == first.tool_calls
-        assert {"process.cpu.utilization", "system.memory.usage"} & host_metrics
-        assert sorted(runs) == [("1.2.0", "completed"), ("1.3.0", "completed")]
-        assert firing and set(firing) == {"demo-high-error-rate"}
-        assert deployments >= 4
-
-        second = run_demo(f"http://127.0.0.1:{settings.http_port}", url, duration_s=1.0, max_runs=10, seed=4,
-                          protocol="http/protobuf")
-        assert second.notes == []
-        assert _wait_for(engine, AgentExecution.__table__, first.runs + second.runs) == first.runs + second.runs
-        with engine.connect() as conn:
-            assert conn.execute(select(func.count()).select_from(RegistryDeployment)).scalar_one() == deployments
-            assert conn.execute(select(func.count()).select_from(EvaluationRun)).scalar_one() == 4
-            again = conn.execute(select(Alert.rule_id, Alert.labels).where(Alert.status == "firing")).all()
-        assert len(again) == len(firing)  # the same alert series, not a duplicate
-    finally:
-        server.stop()
+def week(now: datetime = NOW):
+    return list(history_plans(now - timedelta(days=7), now - timedelta(minutes=1), now))
 
 
-def test_demo_llm_server_speaks_openai():
+def test_history_has_seven_days_with_a_shape_and_every_minute_covered():
+    plans = week()
+    days = Counter((NOW - p.start).days for p in plans if p.agent is not TRIAGE)
+    assert sorted(days) == list(range(7)) and min(days.values()) >= 50
+    hours = Counter(p.start.hour for p in plans if p.agent is not TRIAGE)
+    assert hours[14] > 3 * hours[2]  # busy afternoons, quiet nights
+    minutes = {int(p.start.timestamp()) // 60 for p in plans}
+    first, last = min(minutes), max(minutes)
+    assert (last - first) >= 7 * 24 * 60 - 15 and len(minutes) == last - first + 1  # one unbroken range
+    assert NOW - timedelta(hours=1) < max(p.start for p in plans) < NOW  # "Last hour" has history too
+
+    turns = [p for p in plans if p.shape == "turn"]
+    conversations = Counter(p.conversation_id for p in turns)
+    assert max(conversations.values()) >= 3 and len({p.user for p in turns}) >= 10
+    assert {"tool", "429", "500"} <= {p.failure for p in turns}
+    released: dict[tuple[str, str], datetime] = {}
+    for plan in sorted(turns, key=lambda p: p.start):
+        released.setdefault((plan.agent.name, plan.agent.version), plan.start)
+    assert NOW - released[("support-agent", "1.3.0")] <= timedelta(days=3)  # released two midnights ago
+    assert NOW - released[("support-agent", "1.2.0")] >= timedelta(days=6, hours=23)
+    slow = [p.llm_ms[0] for p in turns if p.agent.model == "o3"]
+    fast = [p.llm_ms[0] for p in turns if p.agent.model == "gpt-4o-mini"]
+    assert slow and min(slow) > 4 * max(fast) / 1.5  # the slow model is slow
+    incident = [p for p in turns if p.agent.name == "sql-agent" and (NOW - p.start).days == 3 and p.start.hour in (13, 14)]
+    assert len(incident) >= 10 and sum(p.failure == "tool" for p in incident) / len(incident) > 0.5
+
+
+def test_history_is_the_same_whenever_it_is_sent():
+    later = NOW + timedelta(minutes=47)
+    first = {p.key: (p.start, p.agent, p.failure) for p in week()}
+    second = {p.key: (p.start, p.agent, p.failure) for p in week(later)}
+    overlap = set(first) & set(second)
+    assert len(overlap) > 0.98 * len(first)
+    settled = [k for k in overlap if first[k][0] < NOW - timedelta(hours=1)]  # before the ongoing incident
+    assert len(settled) > 0.97 * len(first) and all(first[k] == second[k] for k in settled)
+    ongoing = [p for p in week() if p.agent.name == "sql-agent" and p.start > NOW - timedelta(minutes=30)]
+    assert len(ongoing) >= 3 and sum(p.failure == "tool" for p in ongoing) / len(ongoing) > 0.4
+
+
+def test_history_spans_carry_stable_ids_and_genai_attributes():
+    plans = [p for p in week() if p.start > NOW - timedelta(hours=6)]
+    exported = []
+    for _ in range(2):
+        exporter = InMemorySpanExporter()
+        history = History(exporter)
+        for plan in plans:
+            history.emit(plan)
+        history.flush()
+        history.shutdown()
+        exported.append(exporter.get_finished_spans())
+    ids = [{(s.context.trace_id, s.context.span_id) for s in spans} for spans in exported]
+    assert ids[0] == ids[1] and len(ids[0]) == len(exported[0]) > len(plans)
+    agents = [s for s in exported[0] if s.attributes.get("gen_ai.operation.name") == "invoke_agent"]
+    assert len(agents) == len(plans) == len({s.context.trace_id for s in exported[0]})
+    turns = [s for s in agents if s.attributes.get("gen_ai.agent.name") != TRIAGE.name]
+    assert all(s.attributes.get("gen_ai.conversation.id") and s.attributes.get("user.id") for s in turns)
+    failed_tools = [s for s in exported[0] if s.name.startswith("execute_tool") and s.status.status_code == StatusCode.ERROR]
+    assert failed_tools and all(s.attributes.get("error.type") == "ToolFailed" for s in failed_tools)
+    assert all(NOW - timedelta(hours=7) < datetime.fromtimestamp(s.start_time / 1e9, timezone.utc) < NOW
+               for s in exported[0])
+
+
+def test_demo_llm_server_speaks_openai_and_stops_at_once():
     import openai
 
-    with DemoLLMServer() as llm:
+    with DemoLLMServer(latency_scale=0.05) as llm:
         client = openai.OpenAI(base_url=llm.base_url, api_key="demo", max_retries=0)
         answer = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi there"}])
         assert answer.choices[0].message.content.startswith("Here is a concise answer")
@@ -83,10 +101,85 @@ def test_demo_llm_server_speaks_openai():
         call = client.chat.completions.create(model="claude-3-5-sonnet", tools=tools,
                                               messages=[{"role": "user", "content": "revenue"}])
         assert call.choices[0].message.tool_calls[0].function.name == "run_sql"
-        try:
+        with pytest.raises(openai.RateLimitError):
             client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}],
                                            extra_headers={"X-Demo-Fail": "429"})
-        except openai.RateLimitError:
-            pass
-        else:
-            raise AssertionError("X-Demo-Fail: 429 must fail the call")
+    with DemoLLMServer(latency_scale=100) as slow:  # o3 would answer in minutes: stop() cuts it short
+        client = openai.OpenAI(base_url=slow.base_url, api_key="demo", max_retries=0, timeout=30)
+        errors: list[Exception] = []
+
+        def ask() -> None:
+            try:
+                client.chat.completions.create(model="o3", messages=[{"role": "user", "content": "think"}])
+            except Exception as exc:  # noqa: BLE001 - the answer to a stopped server
+                errors.append(exc)
+
+        caller = threading.Thread(target=ask)
+        caller.start()
+        time.sleep(0.3)  # the request is being delayed
+        started = time.monotonic()
+        slow.interrupt()
+        caller.join(5)
+        assert not caller.is_alive() and time.monotonic() - started < 2
+        assert isinstance(errors[0], openai.InternalServerError)
+
+
+@pytest.mark.slow
+def test_demo_end_to_end_twice_with_its_alert_rules(tmp_path, caplog):
+    from agentotel.alerting.channels.log import ALERT_LOGGER
+    from agentotel.alerting.config import load_rules
+    from agentotel.alerting.service import AlertingService
+    from agentotel.core.settings import ReceiverSettings
+    from agentotel.otlp_receiver.server import ReceiverServer
+    from agentotel.registry.queries import deployments
+    from agentotel.warehouse.alerting_models import AlertNotification
+    from agentotel.warehouse.models import AgentExecution, EvaluationRun, LLMCall, Span
+
+    url = f"sqlite:///{tmp_path}/demo.db"
+    settings = ReceiverSettings(grpc_port=free_port(), http_port=free_port(), metrics_port=free_port(),
+                                spool_dir=str(tmp_path / "spool"))
+    server = ReceiverServer(url, settings).start()
+    try:
+        first = run_demo(f"http://127.0.0.1:{settings.grpc_port}", url, duration_s=2.0, max_runs=40, seed=3,
+                         protocol="grpc", backfill_days=1, latency_scale=0.05)
+        assert first.notes == [] and first.history_runs > 1000 and first.runs >= 8 and first.failed_runs >= 2
+        assert first.refused and first.rolled_back and len(first.evaluation_runs) == 2
+        engine = server.engine
+        config = load_rules(DEMO_RULES)
+        service = AlertingService(engine, config)
+        deadline = time.monotonic() + 60
+        with caplog.at_level(logging.WARNING, logger=ALERT_LOGGER):
+            while True:  # the rule's `for: 10s`, then the log channel delivers
+                service.tick()
+                with engine.connect() as conn:
+                    delivered = conn.execute(select(AlertNotification.channel).where(
+                        AlertNotification.status == "delivered")).scalars().all()
+                if delivered or time.monotonic() > deadline:
+                    break
+                time.sleep(1)
+        assert delivered and set(delivered) == {"console"}
+        assert any("[FIRING] warning: sql-agent-errors sql-agent fails" in r.getMessage() for r in caplog.records)
+
+        with engine.connect() as conn:
+            agents = set(conn.execute(select(AgentExecution.agent_name, AgentExecution.agent_version).distinct()).all())
+            models = dict(conn.execute(select(LLMCall.request_model, LLMCall.provider).distinct()).all())
+            spans = conn.execute(select(func.count()).select_from(Span)).scalar_one()
+            oldest = conn.execute(select(func.min(AgentExecution.timestamp))).scalar_one()
+        assert {("support-agent", "1.3.0"), ("research-agent", "0.5.0"), ("inbox-triage", "1.0.0")} <= agents
+        assert models.get("claude-3-5-sonnet") == "anthropic" and models.get("o3") == "openai"
+        assert oldest.replace(tzinfo=timezone.utc) < datetime.now(timezone.utc) - timedelta(hours=23)
+        history = [d.action for d in deployments(engine, "support-agent", "staging")]
+        assert history.count("rollback") == 1
+
+        second = run_demo(f"http://127.0.0.1:{settings.http_port}", url, duration_s=1.0, max_runs=10, seed=4,
+                          protocol="http/protobuf", backfill_days=1, latency_scale=0.05)
+        assert second.notes == [] and second.history_runs >= first.history_runs
+        with engine.connect() as conn:
+            again = conn.execute(select(func.count()).select_from(Span)).scalar_one()
+            runs = conn.execute(select(func.count()).select_from(EvaluationRun)).scalar_one()
+        new_minutes = second.history_runs - first.history_runs  # the minutes that passed between the two runs
+        assert again - spans <= second.history_spans - first.history_spans + 40 * (new_minutes + second.runs)
+        assert again - spans < first.history_spans / 10  # the day of history was not sent a second time
+        assert runs == 2 and [d.action for d in deployments(engine, "support-agent", "staging")] == history
+    finally:
+        server.stop()
