@@ -110,7 +110,7 @@ class PoolTracker:
         """(pool name, used, idle, max or None) per pool; engines of one URL summed."""
         totals: dict[str, list[Any]] = {}
         for engine in list(self.engines):
-            pool = getattr(engine, "pool", None)
+            pool: Any = getattr(engine, "pool", None)
             if not hasattr(pool, "checkedout") or not hasattr(pool, "checkedin"):
                 continue
             name = engine.url.render_as_string(hide_password=True)

@@ -198,6 +198,7 @@ class MetricRegistry:
                 return existing
             meter = self._meter
             desc = spec.description
+            instrument: Any
             if spec.kind == COUNTER:
                 instrument = meter.create_counter(spec.name, unit=spec.unit, description=desc)
             elif spec.kind == UP_DOWN_COUNTER:

@@ -119,7 +119,7 @@ class FileRecord:
     error: str | None = None
 
 
-def _open(path: Path) -> IO[bytes]:
+def _open(path: Path) -> Any:
     with open(path, "rb") as probe:
         head = probe.read(2)
     return gzip.open(path, "rb") if head == b"\x1f\x8b" else open(path, "rb")  # noqa: SIM115

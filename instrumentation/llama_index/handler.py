@@ -47,8 +47,8 @@ try:
     from llama_index_instrumentation.event_handlers import BaseEventHandler
     from llama_index_instrumentation.span_handlers import BaseSpanHandler
 except ImportError:  # llama-index-core before the split-out package
-    from llama_index.core.instrumentation.event_handlers import BaseEventHandler  # type: ignore[no-redef]
-    from llama_index.core.instrumentation.span_handlers import BaseSpanHandler  # type: ignore[no-redef]
+    from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+    from llama_index.core.instrumentation.span_handlers import BaseSpanHandler
 
 AGENT, TOOL, LLM, EMBEDDING, RETRIEVER = "agent", "tool", "llm", "embedding", "retriever"
 AGENT_CLASSES = frozenset({"BaseWorkflowAgent", "AgentWorkflow"})
@@ -186,7 +186,7 @@ def _tool_call(bound_args: Any) -> Any:
     return None
 
 
-class OTelSpanHandler(BaseSpanHandler[Any]):  # type: ignore[misc]
+class OTelSpanHandler(BaseSpanHandler[Any]):
     """Maps workflow-agent runs and tool-call steps onto OTel spans; remembers the others as links."""
 
     _state: Any = PrivateAttr(default=None)
@@ -213,13 +213,14 @@ class OTelSpanHandler(BaseSpanHandler[Any]):  # type: ignore[misc]
                 return
             method = _method(id_)
             if method == "run" and instance is not None and state.is_agent(instance):
-                name = _agent_label(instance)
-                entry = state.start(id_, f"invoke_agent {name}", AGENT, name, parent,
-                                    {sc.OPERATION: sc.OP_INVOKE_AGENT, sc.AGENT_NAME: name})
+                label = _agent_label(instance)
+                entry = state.start(id_, f"invoke_agent {label}", AGENT, label, parent,
+                                    {sc.OPERATION: sc.OP_INVOKE_AGENT, sc.AGENT_NAME: label})
                 entry.resources = begin_resources()
                 state.remember(id_, entry)
                 return
             call = None
+            name: str | None
             if method == "call_tool":  # a workflow agent's tool-call step: its ToolCall event has the call id
                 call = _tool_call(bound_args)
                 name = str(call.tool_name) if call is not None else None
@@ -376,7 +377,7 @@ def _message(msg: Any) -> dict[str, Any]:
     return {"role": role, "parts": parts}
 
 
-class OTelEventHandler(BaseEventHandler):  # type: ignore[misc]
+class OTelEventHandler(BaseEventHandler):
     """Model, embedding and retrieval spans from LlamaIndex's instrumentation events."""
 
     _state: Any = PrivateAttr(default=None)
