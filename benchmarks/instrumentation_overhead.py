@@ -1,6 +1,8 @@
 """Median µs our OpenAI instrumentation adds per LLM call, side by side with the peers.
 
     .venv/bin/python benchmarks/instrumentation_overhead.py [--rounds 7] [--transport mock,loopback]
+    .venv/bin/python benchmarks/instrumentation_overhead.py --sdk anthropic,google_genai [--rounds 7]
+    .venv/bin/python benchmarks/instrumentation_overhead.py --micro
 
 Method: every variant (uninstrumented, one hand-written span, agentotel, and — when installed (the
 ``bench`` extra) — opentelemetry-instrumentation-openai-v2, OpenInference, OpenLLMetry) runs in its own
@@ -15,6 +17,14 @@ round (paired, so drift cancels); the figure is the median over rounds (the mean
 openai 3.x spends ≈300 µs parsing each SSE chunk, the same for every variant) and ``loopback`` (the fake server of
 ``tests/instrumentation/fake_llm.py`` in the parent process; network noise dominates there).
 Content capture off (peers configured to hide content) and on (peers' capture enabled).
+
+``--sdk anthropic,google_genai``: the same method for the Anthropic and Google GenAI clients over an
+in-process ``MockTransport`` serving ``tests/instrumentation/fake_providers.py``. Anthropic variants: SDK
+tracing off (the baseline), the SDK's own tracing alone (anthropic 2.x), agentotel's own spans (SDK tracing
+off), and agentotel on top of the SDK's tracing (what ``instrument()`` gives with anthropic 2.x; its cost is
+also shown against the SDK's tracing alone). Anthropic streams replay pre-built events (as for openai);
+Gemini streams are parsed by the SDK (pydantic per chunk, the same for every variant: per-chunk figures
+noisier there). ``--micro``: our wrappers alone in a hot loop (no SDK, no transport), every SDK.
 """
 
 from __future__ import annotations
@@ -287,11 +297,256 @@ def micro(n: int = 20000) -> None:
         print(f"| {label} | {value:.2f} |")
 
 
+# --- Anthropic and Google GenAI -------------------------------------------------------------------------------
+# sdk → {variant: (label, capture)}
+SDK_VARIANTS: dict[str, dict[str, tuple[str, bool]]] = {
+    "anthropic": {"none": ("uninstrumented (SDK tracing off)", False),
+                  "native": ("the SDK's own tracing (anthropic 2.x)", False),
+                  "agentotel": ("agentotel, own spans (SDK tracing off)", False),
+                  "agentotel+native": ("agentotel on the SDK's own tracing", False),
+                  "agentotel+content": ("agentotel, own spans, content on", True)},
+    "google_genai": {"none": ("uninstrumented", False), "manual": ("one hand-written span", False),
+                     "agentotel": ("agentotel", False), "agentotel+content": ("agentotel, content on", True)},
+}
+SDK_MODEL = {"anthropic": "claude-sonnet-4-5", "google_genai": "gemini-2.5-flash"}
+PROMPT = MESSAGES[1]["content"]
+
+
+def _sdk_mock_client(sdk: str, native: bool, tracer_provider) -> Any:
+    """The SDK's client over an in-process mock transport answering like the loopback fakes."""
+    import httpx2
+
+    from tests.instrumentation.fake_providers import FakeAnthropicServer, FakeGeminiServer
+
+    fake = FakeAnthropicServer() if sdk == "anthropic" else FakeGeminiServer()  # only its answers, no server
+    cache: dict[tuple[str, bytes, int], tuple[int, str, bytes, dict[str, str]]] = {}
+
+    def respond(request):
+        key = (request.url.raw_path.decode(), request.content, _CURRENT["chunks"])
+        hit = cache.get(key)
+        if hit is None:
+            hit = cache[key] = fake.answer(key[0], json.loads(request.content or b"{}"),
+                                           {"x-fake-chunks": str(max(1, key[2]))})
+        status, ctype, payload, extra = hit
+        return httpx2.Response(status, headers={"content-type": ctype, **extra}, content=payload)
+
+    transport = httpx2.MockTransport(respond)
+    if sdk == "anthropic":
+        import anthropic
+
+        return anthropic.Anthropic(base_url="http://mock.invalid", api_key="bench", max_retries=0,
+                                   http_client=httpx2.Client(transport=transport),
+                                   open_telemetry={"tracer_provider": tracer_provider} if native else False)
+    from google import genai
+
+    return genai.Client(api_key="bench", http_options={"base_url": "http://mock.invalid",
+                                                       "client_args": {"transport": transport}})
+
+
+def _anthropic_prebuilt_events(client) -> None:
+    """Replace the SDK's per-event SSE parsing (the same for every variant) by pre-built event objects."""
+    import anthropic
+
+    for chunks in (20, 100):
+        _CURRENT["chunks"] = chunks
+        _PREBUILT[chunks] = list(client.messages.create(model=SDK_MODEL["anthropic"], max_tokens=256,
+                                                        messages=[{"role": "user", "content": PROMPT}], stream=True))
+
+    def prebuilt_stream(self):
+        try:
+            yield from _PREBUILT[_CURRENT["chunks"]]
+        finally:
+            self.response.close()
+
+    anthropic.Stream.__stream__ = prebuilt_stream
+
+
+def _sdk_calls(sdk: str, client) -> dict[str, Any]:
+    model = SDK_MODEL[sdk]
+
+    def plain_call():
+        _CURRENT["chunks"] = 0
+        if sdk == "anthropic":
+            return client.messages.create(model=model, max_tokens=256,
+                                          messages=[{"role": "user", "content": PROMPT}]).content
+        return client.models.generate_content(model=model, contents=PROMPT).text
+
+    def streamed(chunks: int):
+        def call():
+            _CURRENT["chunks"] = chunks
+            if sdk == "anthropic":
+                stream = client.messages.create(model=model, max_tokens=256,
+                                                messages=[{"role": "user", "content": PROMPT}], stream=True)
+            else:
+                stream = client.models.generate_content_stream(model=model, contents=PROMPT)
+            return sum(1 for _ in stream)
+
+        return call
+
+    return {"plain": plain_call, "stream20": streamed(20), "stream100": streamed(100)}
+
+
+def sdk_worker(sdk: str, variant: str) -> None:
+    capture = SDK_VARIANTS[sdk][variant][1]
+    tracer_provider, meter_provider = _providers()
+    base = variant.partition("+")[0]
+    client = _sdk_mock_client(sdk, "native" in variant, tracer_provider)
+    if sdk == "anthropic":
+        _anthropic_prebuilt_events(client)  # before instrumenting
+    if base == "agentotel":
+        from agentotel.instrumentation._content import ContentSettings
+
+        if sdk == "anthropic":
+            from agentotel.instrumentation.anthropic import AnthropicInstrumentor as Instrumentor
+        else:
+            from agentotel.instrumentation.google_genai import GoogleGenAIInstrumentor as Instrumentor  # type: ignore
+        Instrumentor().instrument(tracer_provider=tracer_provider, meter_provider=meter_provider,
+                                  content=ContentSettings(capture=capture))
+    calls = _sdk_calls(sdk, client)
+    if base == "manual":
+        tracer = tracer_provider.get_tracer("manual")
+
+        def around(fn):
+            with tracer.start_as_current_span(f"chat {SDK_MODEL[sdk]}", attributes={"gen_ai.operation.name": "chat"}):
+                return fn()
+
+        calls = {name: (lambda fn=fn: around(fn)) for name, fn in calls.items()}
+    _serve(calls)
+    tracer_provider.shutdown()
+
+
+def _serve(calls: dict[str, Any]) -> None:
+    """Warm up, then answer the parent's ``run <scenario> <n>`` with CPU-time samples of the calling thread."""
+    for fn in calls.values():
+        for _ in range(20):
+            fn()
+    print(json.dumps({"ready": True}), flush=True)
+    perf = time.thread_time_ns
+    for line in sys.stdin:
+        command = line.split()
+        if not command or command[0] == "quit":
+            break
+        fn = calls[command[1]]
+        samples = []
+        for _ in range(int(command[2])):
+            start = perf()
+            fn()
+            samples.append(perf() - start)
+        print(json.dumps({"samples": samples}), flush=True)
+
+
+def micro_sdks(n: int = 20000) -> None:
+    """Our Anthropic and Google GenAI wrappers alone around calls returning pre-built answers."""
+    from anthropic.types import Message
+    from google.genai import types as gtypes
+
+    from agentotel.instrumentation._content import ContentSettings
+    from agentotel.instrumentation.anthropic import patch as apatch
+    from agentotel.instrumentation.google_genai import patch as gpatch
+    from agentotel.instrumentation.instruments import build_instruments
+    from tests.instrumentation.fake_providers import FakeAnthropicServer, FakeGeminiServer
+
+    tracer_provider, meter_provider = _providers()
+    tracer = tracer_provider.get_tracer("bench")
+    instruments = build_instruments("bench", meter_provider)
+    off = ContentSettings(capture=False)
+
+    def timed(fn) -> float:
+        for _ in range(n // 10):
+            fn()
+        samples = []
+        perf = time.perf_counter_ns
+        for _ in range(n):
+            start = perf()
+            fn()
+            samples.append(perf() - start)
+        return statistics.median(samples) / 1000
+
+    class Options:  # the SDK's FinalRequestOptions, as the client's request() receives them
+        url = "/v1/messages"
+        json_data = {"model": SDK_MODEL["anthropic"], "max_tokens": 256, "messages": [{"role": "user", "content": PROMPT}]}
+
+    class AnthropicClientStub:
+        _base_url = None
+        _tracer = None  # SDK tracing off: our own span
+
+    class NativeClientStub(AnthropicClientStub):
+        _tracer = tracer  # the SDK traces itself: no span of ours
+
+    fake_a = FakeAnthropicServer()
+    message = Message.model_validate(fake_a.message(Options.json_data))
+    import anthropic
+    from pydantic import TypeAdapter
+
+    adapter = TypeAdapter(anthropic.types.RawMessageStreamEvent)
+    events20 = [adapter.validate_python(e) for _, e in fake_a.events(Options.json_data, 20, False) if e["type"] != "ping"]
+    events100 = [adapter.validate_python(e) for _, e in fake_a.events(Options.json_data, 100, False)
+                 if e["type"] != "ping"]
+
+    class Replay:
+        def __init__(self, items):
+            self._iterator = iter(items)
+            self.response = None
+
+        def __iter__(self):
+            return self._iterator
+
+        def __next__(self):
+            return next(self._iterator)
+
+    rows = []
+    for label, stub in (("own span", AnthropicClientStub()), ("on the SDK's span", NativeClientStub())):
+        wrapper = apatch.sync_wrapper(tracer, instruments, off, None)
+        rows.append((f"anthropic call, {label}", timed(lambda w=wrapper, c=stub: w(lambda *a, **k: message, c,
+                                                                                      (Message, Options()), {}))))
+        per = {}
+        for count, items in ((20, events20), (100, events100)):
+            plain = timed(lambda i=items: [None for _ in Replay(i)])
+            traced = timed(lambda w=wrapper, c=stub, i=items: [None for _ in w(lambda *a, **k: Replay(i), c,
+                                                                                (Message, Options()),
+                                                                                {"stream": True})])
+            per[count] = traced - plain
+        rows.append((f"anthropic streamed call (20 deltas), {label}", per[20]))
+        rows.append((f"anthropic per streamed event, {label}", (per[100] - per[20]) / 80))
+
+    fake_g = FakeGeminiServer()
+    body = {"contents": [{"role": "user", "parts": [{"text": PROMPT}]}]}
+    response = gtypes.GenerateContentResponse.model_validate(fake_g.response(body, SDK_MODEL["google_genai"]))
+
+    class Options2:
+        vertexai = False
+        _http_options = gtypes.HttpOptions(base_url="https://generativelanguage.googleapis.com/")
+
+    class ModelsStub:
+        _api_client = Options2()
+
+    models = ModelsStub()
+    kwargs = {"model": SDK_MODEL["google_genai"], "contents": PROMPT}
+    wrapper = gpatch.sync_wrapper(gpatch.GENERATE, tracer, instruments, off, None)
+    rows.append(("google_genai generate_content call", timed(lambda: wrapper(lambda *a, **k: response, models, (),
+                                                                              kwargs))))
+    chunks = {c: [gtypes.GenerateContentResponse.model_validate(x) for x in fake_g.chunks(body, "m", c)]
+              for c in (20, 100)}
+    stream_wrapper = gpatch.sync_stream_wrapper(gpatch.GENERATE, tracer, instruments, off, None)
+    per = {}
+    for count, items in chunks.items():
+        plain = timed(lambda i=items: [None for _ in iter(i)])
+        traced = timed(lambda i=items: [None for _ in stream_wrapper(lambda *a, **k: iter(i), models, (), kwargs)])
+        per[count] = traced - plain
+    rows.append(("google_genai streamed call (20 chunks)", per[20]))
+    rows.append(("google_genai per streamed chunk", (per[100] - per[20]) / 80))
+    print(f"\n## micro, Anthropic and Google GenAI wrappers (in-process hot loop, median of {n} calls)")
+    print("| what | µs |")
+    print("|---|---|")
+    for label, value in rows:
+        print(f"| {label} | {value:.2f} |")
+
+
 # --- parent ------------------------------------------------------------------------------------------------
 class Worker:
-    def __init__(self, variant: str, transport: str, base_url: str | None) -> None:
+    def __init__(self, variant: str, transport: str, base_url: str | None, sdk: str = "openai") -> None:
         self.variant = variant
-        args = [sys.executable, __file__, "--worker", variant, "--transport", transport]
+        args = [sys.executable, __file__, "--worker", variant, "--transport", transport, "--sdk", sdk]
         if base_url:
             args += ["--base-url", base_url]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACELOOP_", "OPENINFERENCE_"))}
@@ -324,9 +579,10 @@ class Worker:
             self.proc.kill()
 
 
-def measure(transport: str, variants: list[str], rounds: int, base_url: str | None) -> dict[str, dict[str, float]]:
+def measure(transport: str, variants: list[str], rounds: int, base_url: str | None,
+            sdk: str = "openai") -> dict[str, dict[str, float]]:
     """{variant: {scenario: median µs}} (None when the variant was skipped)."""
-    workers = [Worker(v, transport, base_url) for v in variants]
+    workers = [Worker(v, transport, base_url, sdk) for v in variants]
     try:
         for w in workers:
             w.wait_ready()
@@ -357,10 +613,11 @@ def measure(transport: str, variants: list[str], rounds: int, base_url: str | No
     return out
 
 
-def report(results: dict[str, dict[str, dict[str, float] | None]]) -> None:
+def report(results: dict[str, dict[str, dict[str, float] | None]], sdk: str = "openai") -> None:
+    labels = VARIANTS if sdk == "openai" else SDK_VARIANTS[sdk]
     for transport, by_variant in results.items():
         base = by_variant["none"]
-        print(f"\n## transport: {transport}  (uninstrumented median: plain {base['plain_base']:.0f} µs, "
+        print(f"\n## {sdk}, transport: {transport}  (uninstrumented median: plain {base['plain_base']:.0f} µs, "
               f"stream20 {base['stream20_base']:.0f} µs, stream100 {base['stream100_base']:.0f} µs)")
         print("| variant | content | plain +µs/call (median / mean) | stream20 +µs/call | stream100 +µs/call "
               "| +µs/chunk |")
@@ -368,13 +625,19 @@ def report(results: dict[str, dict[str, dict[str, float] | None]]) -> None:
         for variant, over in by_variant.items():
             if variant == "none":
                 continue
-            label, capture = VARIANTS[variant]
+            label, capture = labels[variant]
             if over is None:
                 print(f"| {label} | {'on' if capture else 'off'} | not installed / failed | | | |")
                 continue
             per_chunk = (over["stream100"] - over["stream20"]) / 80
             print(f"| {label} | {'on' if capture else 'off'} | {over['plain']:.1f} / {over['plain_mean']:.1f} | "
                   f"{over['stream20']:.1f} | {over['stream100']:.1f} | {per_chunk:.2f} |")
+        native, ours = by_variant.get("native"), by_variant.get("agentotel+native")
+        if native and ours:  # what instrument() adds to the SDK's own tracing
+            per_chunk = ((ours["stream100"] - native["stream100"]) - (ours["stream20"] - native["stream20"])) / 80
+            print(f"| agentotel on the SDK's tracing, vs the SDK's tracing alone | off | "
+                  f"{ours['plain'] - native['plain']:.1f} | {ours['stream20'] - native['stream20']:.1f} | "
+                  f"{ours['stream100'] - native['stream100']:.1f} | {per_chunk:.2f} |")
 
 
 def main() -> None:
@@ -383,14 +646,26 @@ def main() -> None:
     parser.add_argument("--transport", default="mock,loopback")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--micro", action="store_true", help="only the in-process wrapper figures")
+    parser.add_argument("--sdk", default="openai", help="openai, or any of anthropic,google_genai (mock transport)")
     parser.add_argument("--worker")
     parser.add_argument("--base-url")
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.transport, args.base_url)
+        if args.sdk == "openai":
+            worker(args.worker, args.transport, args.base_url)
+        else:
+            sdk_worker(args.sdk, args.worker)
         return
     if args.micro:
         micro()
+        micro_sdks()
+        return
+    if args.sdk != "openai":
+        for sdk in args.sdk.split(","):
+            results = {"mock": measure("mock", list(SDK_VARIANTS[sdk]), args.rounds, None, sdk)}
+            print(f"# {sdk} instrumentation overhead (median over {args.rounds} interleaved rounds; python "
+                  f"{sys.version.split()[0]}, {os.cpu_count()} cpus)")
+            report(results, sdk)
         return
     variants = args.variants.split(",")
     if "none" not in variants:

@@ -111,7 +111,7 @@ class AnthropicCall:
             if span is None and current.is_recording():
                 self.span = span = current  # the SDK's span
                 extra = self._native_request_attributes()
-            if span is not None and not _is_stream(result) and type(result).__module__.startswith("anthropic.types"):
+            if span is not None and _is_message(result):
                 attrs: dict[str, Any] = {}
                 usage = utils.message_attributes(result, attrs, self.content)
                 self.answer = (attrs, usage)  # read once: the end of the call takes it from here
@@ -186,7 +186,7 @@ class AnthropicCall:
             self.succeed(answer[0], answer[1])
             return
         message = result
-        http = getattr(result, "http_response", None)
+        http = None if _is_message(result) else getattr(result, "http_response", None)
         if http is not None:  # with_raw_response: read the body the SDK read
             message = None
             if http.is_closed and http.headers.get("content-type", "").startswith("application/json"):
@@ -318,6 +318,11 @@ class MessageStreamState(StreamState):
         call.succeed(attrs, usage)
 
 
+def _is_message(result: Any) -> bool:
+    """A parsed Message (``Message``, ``ParsedMessage``, ``BetaMessage``…): one of the SDK's response types."""
+    return type(result).__module__.startswith("anthropic.types")
+
+
 def _is_stream(result: Any) -> bool:
     return hasattr(result, "_iterator") and hasattr(result, "response")
 
@@ -391,9 +396,11 @@ def _failed(call: AnthropicCall, exc: BaseException) -> None:
 def _returned(call: AnthropicCall, result: Any, stream_proxy: type) -> Any:
     try:
         call.release()
-        if _is_stream(result):
+        if _is_message(result):
+            call.finish_result(result)
+        elif _is_stream(result):
             return stream_proxy(result, MessageStreamState(call))
-        if getattr(result, "http_response", None) is not None and not result.http_response.is_closed:
+        elif getattr(result, "http_response", None) is not None and not result.http_response.is_closed:
             call.succeed({}, (None, None))  # a raw response still to be read (streamed): nothing to read here
         else:
             call.finish_result(result)

@@ -24,11 +24,17 @@ FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "le
                   "refusal": "content_filter", "model_context_window_exceeded": "length"}
 
 
+_MISSING = object()
+
+
 def get(value: Any, name: str) -> Any:
-    """``value.name`` for a model, ``value[name]`` for a mapping, else ``None``."""
-    if isinstance(value, Mapping):
+    """``value.name`` for a model, ``value[name]`` for a mapping, else ``None`` (models first: the hot path)."""
+    if value.__class__ is dict:
         return value.get(name)
-    return getattr(value, name, None)
+    found = getattr(value, name, _MISSING)
+    if found is not _MISSING:
+        return found
+    return value.get(name) if isinstance(value, Mapping) else None
 
 
 def is_messages_call(options: Any) -> bool:
@@ -38,12 +44,22 @@ def is_messages_call(options: Any) -> bool:
     return isinstance(url, str) and (url == "/v1/messages" or url.startswith("/v1/messages?"))
 
 
+_servers: dict[int, tuple[Any, str | None, int | None]] = {}
+
+
 def server_of(client: Any) -> tuple[str | None, int | None]:
+    """(server.address, server.port) of a client, cached per client while its base URL object stays."""
     base_url = getattr(client, "_base_url", None) or getattr(client, "base_url", None)
+    hit = _servers.get(id(client))
+    if hit is not None and hit[0] is base_url:
+        return hit[1], hit[2]
     host = getattr(base_url, "host", None) or None
     port = getattr(base_url, "port", None)
     if port is None and host:
         port = 443 if getattr(base_url, "scheme", "https") == "https" else 80
+    if len(_servers) > 1024:
+        _servers.clear()
+    _servers[id(client)] = (base_url, host, port)  # the URL object is held: its identity cannot be reused
     return host, port
 
 

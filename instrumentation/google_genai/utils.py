@@ -36,14 +36,22 @@ def _camel(name: str) -> str:
     return head + "".join(word.title() for word in rest)
 
 
+_MISSING = object()
+
+
 def get(value: Any, name: str) -> Any:
-    """Field ``name`` of a pydantic model, or of a dict under its snake_case or camelCase key."""
+    """Field ``name`` of a pydantic model, or of a dict under its snake_case or camelCase key (models first:
+    the hot path)."""
     if value is None:
         return None
-    if isinstance(value, Mapping):
-        found = value.get(name)
-        return value.get(_camel(name)) if found is None else found
-    return getattr(value, name, None)
+    if value.__class__ is not dict:
+        found = getattr(value, name, _MISSING)
+        if found is not _MISSING:
+            return found
+        if not isinstance(value, Mapping):
+            return None
+    found = value.get(name)
+    return value.get(_camel(name)) if found is None else found
 
 
 _servers: dict[int, tuple[Any, str, str | None, int | None]] = {}
