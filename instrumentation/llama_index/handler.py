@@ -304,7 +304,7 @@ class OTelSpanHandler(BaseSpanHandler[Any]):
 def _get(obj: Any, key: str) -> Any:
     if obj is None:
         return None
-    if isinstance(obj, Mapping):
+    if type(obj) is dict or isinstance(obj, Mapping):
         return obj.get(key)
     return getattr(obj, key, None)
 
@@ -319,7 +319,7 @@ def _provider(class_name: str) -> str:
 
 def _model_attrs(model_dict: Any, operation: str) -> tuple[dict[str, Any], str | None]:
     """(metric attributes, model) of an LLM/embedding ``model_dict`` (``llm.to_dict()``)."""
-    md = model_dict if isinstance(model_dict, Mapping) else {}
+    md = model_dict if type(model_dict) is dict or isinstance(model_dict, Mapping) else {}
     model = next((md[k] for k in ("model", "model_name", "model_id", "deployment_name")
                   if isinstance(md.get(k), str) and md[k]), None)
     attrs: dict[str, Any] = {sc.OPERATION: operation, sc.PROVIDER: _provider(str(md.get("class_name") or ""))}
