@@ -28,7 +28,6 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, or_, select
 
 from agentotel.alerting.channels.base import DeliveryError, Handler
-from agentotel.alerting.config import AlertingConfig
 from agentotel.alerting.store import CHANNEL_STATE, NOTIFICATIONS, insert_audit, write_tx
 from agentotel.core.secrets import redact_text
 from agentotel.core.utc import utcnow
@@ -56,14 +55,6 @@ class QueueSettings:
     lease: timedelta = timedelta(seconds=60)
     batch_size: int = 100
     rate_limits: dict[str, RateLimit] = field(default_factory=dict)
-
-    @classmethod
-    def from_config(cls, config: AlertingConfig) -> QueueSettings:
-        """Settings of a parsed rules file."""
-        s = config.settings
-        limits = {name: RateLimit(*ch.rate_limit) for name, ch in config.channels.items() if ch.rate_limit}
-        return cls(dedup_window=s.dedup_window, group_wait=s.group_wait, max_attempts=s.max_attempts,
-                   backoff_base=s.backoff_base, backoff_max=s.backoff_max, rate_limits=limits)
 
 
 def backoff(attempt: int, base: timedelta, cap: timedelta) -> timedelta:

@@ -19,7 +19,7 @@ from agentotel.alerting.channels.registry import CHANNEL_TYPES, build_handlers
 from agentotel.alerting.config import AlertingConfig, load_rules
 from agentotel.alerting.engine import EvaluationReport, RuleEngine
 from agentotel.alerting.manager import AlertManager
-from agentotel.alerting.queue import NotificationQueue, QueueSettings
+from agentotel.alerting.queue import NotificationQueue, QueueSettings, RateLimit
 from agentotel.alerting.sources import MetricSource, WarehouseMetricSource
 from agentotel.alerting.ssrf import AddressPolicy
 from agentotel.alerting.store import AUDIT, insert_audit, write_tx
@@ -45,7 +45,7 @@ class AlertingService:
             policy = AddressPolicy([*config.settings.allow_hosts, *allow_hosts])
             handlers = build_handlers(config.channels, policy, strict=strict_channels)
         record_config_change(engine, config, actor)
-        self.queue = NotificationQueue(engine, handlers, queue_settings or QueueSettings.from_config(config))
+        self.queue = NotificationQueue(engine, handlers, queue_settings or queue_settings_of(config))
         self.manager = AlertManager(engine, config, self.queue)
         self.source = source if source is not None else WarehouseMetricSource(engine)
         self.rules = RuleEngine(engine, config, self.source, self.manager)
@@ -86,6 +86,14 @@ def start_background(engine: Engine, rules_path: str | Path | None, stop_event: 
                               daemon=True)
     thread.start()
     return thread
+
+
+def queue_settings_of(config: AlertingConfig) -> QueueSettings:
+    """The notification queue's settings from a rules file (``settings:`` and each channel's ``rate_limit``)."""
+    s = config.settings
+    limits = {name: RateLimit(*ch.rate_limit) for name, ch in config.channels.items() if ch.rate_limit}
+    return QueueSettings(dedup_window=s.dedup_window, group_wait=s.group_wait, max_attempts=s.max_attempts,
+                         backoff_base=s.backoff_base, backoff_max=s.backoff_max, rate_limits=limits)
 
 
 def config_snapshot(config: AlertingConfig) -> dict[str, Any]:

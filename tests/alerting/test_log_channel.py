@@ -13,8 +13,7 @@ from agentotel.alerting import queries as q
 from agentotel.alerting.channels.log import ALERT_LOGGER
 from agentotel.alerting.channels.registry import CHANNEL_TYPES, build_handlers
 from agentotel.alerting.config import RuleError, parse_rules
-from agentotel.alerting.queue import QueueSettings
-from agentotel.alerting.service import AlertingService
+from agentotel.alerting.service import AlertingService, queue_settings_of
 from agentotel.alerting.sources import InMemoryMetricSource
 
 RULES = """
@@ -40,7 +39,7 @@ def test_log_channel_delivers_trigger_and_resolve(engine, caplog):
         {"timestamp": [now - timedelta(seconds=30)], "value": [0.5], "agent": ["sql-agent"]})})
     config = parse_rules(RULES, "rules.yaml")
     service = AlertingService(engine, config, source, build_handlers(config.channels),
-                              QueueSettings.from_config(config))
+                              queue_settings_of(config))
     with caplog.at_level(logging.INFO, logger=ALERT_LOGGER):
         assert service.tick().counts["fired"] == 1
         source.set("error_rate", pd.DataFrame({"timestamp": [now], "value": [0.0], "agent": ["sql-agent"]}))

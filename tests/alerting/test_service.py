@@ -13,8 +13,7 @@ from agentotel.alerting import queries as q
 from agentotel.alerting.channels.registry import build_handlers
 from agentotel.alerting.config import parse_rules
 from agentotel.alerting.manager import AlertManager
-from agentotel.alerting.queue import QueueSettings
-from agentotel.alerting.service import AlertingService, start_background
+from agentotel.alerting.service import AlertingService, queue_settings_of, start_background
 from agentotel.alerting.sources import InMemoryMetricSource
 from agentotel.alerting.ssrf import AddressPolicy
 from agentotel.cli import main
@@ -58,7 +57,7 @@ def service_for(engine, servers, source=None) -> AlertingService:
     chat, pager, oncall = servers
     config = parse_rules(config_text(chat.url, pager.url, oncall.url), "rules.yaml")
     return AlertingService(engine, config, source or InMemoryMetricSource(),
-                           build_handlers(config.channels, LOOPBACK), QueueSettings.from_config(config))
+                           build_handlers(config.channels, LOOPBACK), queue_settings_of(config))
 
 
 def events(server) -> list[tuple[str, int]]:
