@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, overload
 
 from agentotel.core.durations import parse_duration
 
@@ -14,6 +14,10 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+@overload
+def as_utc(value: None) -> None: ...
+@overload
+def as_utc(value: datetime | str) -> datetime: ...
 def as_utc(value: Any) -> datetime | None:
     """``value`` (datetime, pandas Timestamp or ISO-8601 text) as an aware UTC datetime; naive means UTC."""
     if value is None:

@@ -243,7 +243,7 @@ def content_from_events(events: Iterable[tuple[str, Any, dict[str, Any]]]) -> tu
             body = body if isinstance(body, dict) else {"message": {"content": body}}
             message = _legacy_message("assistant", _parse_json(body.get("message")) or {})
             message["finish_reason"] = body.get("finish_reason")
-            index = body.get("index") if isinstance(body.get("index"), int) else 0
+            index = body["index"] if isinstance(body.get("index"), int) else 0
             choices.append((index, position, message))
         elif name == PROMPT_EVENT:
             prompt = _as_messages(attrs.get("gen_ai.prompt", body), "user")

@@ -40,7 +40,7 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -165,7 +165,7 @@ def _min_max(point: Any) -> dict[str, float | None]:
 
 
 # -- one row per point -----------------------------------------------------------------------------
-def _points(metric: Any) -> tuple[str, str | None, Iterable[Any]]:
+def _points(metric: Any) -> tuple[str, str | None, Sequence[Any]]:
     """(metric_type, temporality, points) of one OTLP ``Metric``."""
     which = metric.WhichOneof("data")
     if which == "gauge":
@@ -195,6 +195,7 @@ def _measure(kind: str, point: Any) -> dict[str, Any]:
         total = None if no_value else finite(point.sum)
         return {"value": total, "count": point.count, "sum": total, "buckets": {"quantiles": quantiles}}
     total = finite(point.sum) if point.HasField("sum") and not no_value else None
+    buckets: dict[str, Any]
     if kind == "histogram":
         buckets = {"bounds": list(point.explicit_bounds), "counts": list(point.bucket_counts), **_min_max(point)}
     else:  # exponential_histogram

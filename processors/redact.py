@@ -474,8 +474,8 @@ class Redactor:
 
         def decide(match: re.Match[str]) -> str | None:
             """The replacement of the matched text, or None to keep it."""
-            name = match.lastgroup
-            branch = names.get(name)  # type: ignore[arg-type]
+            name = match.lastgroup or ""
+            branch = names.get(name)
             if branch is None:
                 name = next(key for key in names if match.group(key) is not None)
                 branch = names[name]

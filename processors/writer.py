@@ -130,10 +130,10 @@ class WarehouseWriter:
         new_spans: list[SpanRecord] = []
         seen: set[tuple[str, str]] = set()
         for span in batch.spans:
-            key = (span.trace_id, span.span_id)
-            if key in stored_keys or key in seen:
+            span_key = (span.trace_id, span.span_id)
+            if span_key in stored_keys or span_key in seen:
                 continue  # keep the first copy of a span (RELIABILITY I3)
-            seen.add(key)
+            seen.add(span_key)
             new_spans.append(span)
         if not new_spans:
             return []
@@ -253,7 +253,8 @@ class WarehouseWriter:
             for row in conn.execute(select(AGENTS.c.id, AGENTS.c.name, AGENTS.c.version).where(AGENTS.c.name.in_(names))):
                 found[(row.name, row.version)] = row.id
             self._new_agent_ids.update(found)
-        return {key: found.get(key, self._agent_ids.get(key)) for key in wanted if key in found or key in self._agent_ids}
+        cached = self._agent_ids
+        return {key: found[key] if key in found else cached[key] for key in wanted if key in found or key in cached}
 
 
 # -- reads --------------------------------------------------------------------------------------------

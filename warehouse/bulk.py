@@ -106,7 +106,7 @@ def _compiled(
     if dialect_name == "postgresql":  # positional %s: rows go to psycopg as tuples too
         dialect = PGDialect_psycopg(paramstyle="format")
     compiled = stmt.compile(dialect=dialect)
-    return str(compiled), tuple(compiled.positiontup)
+    return str(compiled), tuple(compiled.positiontup or ())
 
 
 def fast_insert(
@@ -144,6 +144,7 @@ def _copy_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
     column_list = ", ".join(quote(c) for c in columns)
     key_list = ", ".join(quote(k) for k in keys)
     raw = conn.connection.driver_connection
+    assert raw is not None  # a checked-out connection always has its driver connection
     with raw.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {quote(staging)} "  # noqa: S608 - identifiers from our models

@@ -20,11 +20,12 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from orjson import loads as _loads  # parses the sketches several times faster than json
-from sqlalchemy import Connection, Engine, Table, Text, and_, cast, delete, func, select, text
+from sqlalchemy import ColumnElement, Connection, Engine, Table, Text, and_, cast, delete, func, select, text
 
 from agentotel.core.utc import as_utc
 from agentotel.warehouse import sketch
@@ -56,8 +57,8 @@ class Family:
     rollup: Table
     time_column: str
     dims: Mapping[str, str]  # filter key -> rollup column
-    source_dims: Mapping[str, object]  # rollup column -> source column expression
-    extra_sums: Mapping[str, object] = field(default_factory=dict)  # rollup column -> source expression
+    source_dims: Mapping[str, ColumnElement[Any]]  # rollup column -> source column expression
+    extra_sums: Mapping[str, ColumnElement[Any]] = field(default_factory=dict)  # rollup column -> source expression
 
     @property
     def dim_columns(self) -> list[str]:
@@ -68,7 +69,7 @@ class Family:
         return [*SUM_COLUMNS_BASE, *self.extra_sums]
 
     @property
-    def time(self):
+    def time(self) -> ColumnElement[Any]:
         return self.source.c[self.time_column]
 
 
@@ -116,8 +117,9 @@ FAMILIES: dict[str, Family] = {
     ),
 }
 
-_DURATION = {"executions": _ex.c.duration_ms, "llm": _llm.c.duration_ms, "tools": _tool.c.duration_ms}
-_SUCCESS = {"executions": _ex.c.success, "llm": _llm.c.success, "tools": _tool.c.success}
+_DURATION: dict[str, ColumnElement[Any]] = {"executions": _ex.c.duration_ms, "llm": _llm.c.duration_ms,
+                                            "tools": _tool.c.duration_ms}  # fmt: skip
+_SUCCESS: dict[str, ColumnElement[Any]] = {"executions": _ex.c.success, "llm": _llm.c.success, "tools": _tool.c.success}
 
 
 # ---------------------------------------------------------------------------------------------- raw rows
@@ -217,7 +219,7 @@ def merge_partials(
     qcols = [quantile_column(q) for q in quantiles] if with_hist else []
     if frame.empty:
         if not keys:  # one total row, even over no data
-            row = {**{c: 0 for c in sum_columns}, **{c: float("nan") for c in qcols}}
+            row: dict[str, Any] = {**{c: 0 for c in sum_columns}, **{c: float("nan") for c in qcols}}
             if with_hist and not quantiles:
                 row["duration_hist"] = {}
             return pd.DataFrame([row])
@@ -225,6 +227,7 @@ def merge_partials(
     numeric = frame[[*keys, *sum_columns]].copy()
     for name in sum_columns:
         numeric[name] = pd.to_numeric(numeric[name], errors="coerce").fillna(0)
+    codes: Any
     if not keys:
         summed = numeric[list(sum_columns)].sum().to_frame().T
         codes = np.zeros(len(frame), dtype=np.int64)
@@ -361,12 +364,12 @@ def _refresh_family(conn: Connection, family: Family, lateness: timedelta, now: 
     newest = conn.execute(select(func.max(family.time)).where(family.time < limit)).scalar()
     if newest is None:
         return 0
-    if watermark is None:
-        lo = conn.execute(select(func.min(family.time))).scalar()
+    if watermark is None:  # from the oldest row (there is one: ``newest`` exists)
+        lo = as_utc(conn.execute(select(func.min(family.time))).scalar() or newest)
     else:
         lo = min(as_utc(watermark), as_utc(newest)) - lateness
     hi = _floor(as_utc(newest), MINUTE) + timedelta(seconds=MINUTE)
-    written = rebuild_range(conn, family, as_utc(lo), hi)
+    written = rebuild_range(conn, family, lo, hi)
     insert_on_conflict(
         conn,
         state_table,

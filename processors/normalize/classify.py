@@ -170,9 +170,9 @@ def classify(attrs: Mapping[str, Any], name: str, scope_name: str | None) -> str
         found = TRACELOOP_KINDS.get(value.lower())
         if found == "chain":
             if op_type in _TASK_OVERRIDES:
-                return op_type  # type: ignore[return-value]
+                return op_type
             req_type = request_type(get("llm.request.type"))
-            return req_type if req_type in _TASK_OVERRIDES else "chain"  # type: ignore[return-value]
+            return req_type if req_type in _TASK_OVERRIDES else "chain"
         if found is not None:
             return found
 

@@ -177,10 +177,10 @@ def provider_of(
 
 def _operation(attrs: Mapping[str, Any], span_type: str) -> str:
     operation = attrs.get("gen_ai.operation.name")
-    if operation_type(operation) in MODEL_TYPES:
+    if isinstance(operation, str) and operation_type(operation) in MODEL_TYPES:
         return operation
     raw = attrs.get("llm.request.type")
-    if request_type(raw) in MODEL_TYPES:
+    if isinstance(raw, str) and request_type(raw) in MODEL_TYPES:
         return raw
     return span_type
 
