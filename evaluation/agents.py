@@ -52,23 +52,51 @@ class CallableAgent:
             self._wants_case = False
 
     async def run(self, case: TestCase) -> AgentResponse:
+        """Call the agent; the latency is measured around the call itself (inside the worker thread for a
+        sync callable), so time spent waiting for a free worker or for the event loop is not counted."""
         kwargs = {"case": case} if self._wants_case else {}
-        start = time.perf_counter()
+        clock = _CallClock()
         try:
             if self._is_async:
-                result = await asyncio.wait_for(self.fn(case.input, **kwargs), self.timeout)
+                result = await asyncio.wait_for(clock.timed_async(self.fn(case.input, **kwargs)), self.timeout)
             else:
-                result = await asyncio.wait_for(asyncio.to_thread(self.fn, case.input, **kwargs), self.timeout)
+                result = await asyncio.wait_for(asyncio.to_thread(clock.timed, self.fn, case.input, **kwargs), self.timeout)
                 if inspect.isawaitable(result):
-                    result = await asyncio.wait_for(result, self.timeout)
+                    result = await asyncio.wait_for(clock.timed_async(result), self.timeout)
         except Exception as exc:  # noqa: BLE001 - the agent's failure is a result, not a crash
-            return AgentResponse(
-                latency_ms=(time.perf_counter() - start) * 1000.0,
-                error=str(exc) or error_type_of(exc),
-                error_type=error_type_of(exc),
-            )
-        latency_ms = (time.perf_counter() - start) * 1000.0
-        return coerce_response(result, latency_ms)
+            return AgentResponse(latency_ms=clock.elapsed_ms(), error=str(exc) or error_type_of(exc),
+                                 error_type=error_type_of(exc))
+        return coerce_response(result, clock.elapsed_ms())
+
+
+class _CallClock:
+    """Times one agent call where it runs: ``timed`` inside the worker thread, ``timed_async`` around the
+    awaited coroutine (a coroutine returned by a sync callable adds its time to the thread's)."""
+
+    def __init__(self) -> None:
+        self.started: float | None = None
+        self.seconds = 0.0
+
+    def timed(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        self.started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - self.started
+            self.started = None
+
+    async def timed_async(self, awaitable: Any) -> Any:
+        self.started = time.perf_counter()
+        try:
+            return await awaitable
+        finally:
+            self.seconds += time.perf_counter() - self.started
+            self.started = None
+
+    def elapsed_ms(self) -> float:
+        """The call's time so far (a call cut short by a timeout counts until now)."""
+        running = time.perf_counter() - self.started if self.started is not None else 0.0
+        return (self.seconds + running) * 1000.0
 
 
 def coerce_response(result: Any, latency_ms: float) -> AgentResponse:

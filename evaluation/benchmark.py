@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TextIO
@@ -149,8 +150,15 @@ class BenchmarkSuite:
         self.aggregator = aggregator or ResultAggregator(seed=seed)
 
     def run(self, suite: TestSuite, agent: Agent, run_id: str | None = None) -> BenchmarkRun:
-        """Synchronous ``arun``."""
-        return asyncio.run(self.arun(suite, agent, run_id))
+        """Synchronous ``arun`` on its own event loop, whose worker threads (for sync agents) number at
+        least ``concurrency``, so every case in flight has a thread."""
+
+        async def main() -> BenchmarkRun:
+            workers = ThreadPoolExecutor(max_workers=max(self.concurrency, 4), thread_name_prefix="agentotel-eval")
+            asyncio.get_running_loop().set_default_executor(workers)
+            return await self.arun(suite, agent, run_id)
+
+        return asyncio.run(main())
 
     async def stream(self, suite: TestSuite, agent: Agent, run_id: str | None = None) -> AsyncIterator[ProgressEvent]:
         """Progress events as the run goes; the last one (``finished``) carries the run."""

@@ -1,0 +1,55 @@
+"""Latency is measured around the agent call itself, inside the worker: a fixed-delay agent measures its
+delay at any concurrency (issue 18, failure 1: the clock started before the worker was free, so the same
+200 ms agent measured 362 ms at concurrency 12)."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+
+import pytest
+
+from agentotel.evaluation.agents import CallableAgent
+from agentotel.evaluation.base import TestCase
+from agentotel.evaluation.benchmark import BenchmarkSuite
+from agentotel.evaluation.factory import build_evaluators
+from agentotel.evaluation.regression import RegressionDetector
+from agentotel.evaluation.suite import suite_from_cases
+
+DELAY_S = 0.2
+
+
+def sleepy(question: str) -> str:
+    time.sleep(DELAY_S)
+    return "ok"
+
+
+async def async_sleepy(question: str) -> str:
+    await asyncio.sleep(DELAY_S)
+    return "ok"
+
+
+def _latencies(agent, concurrency: int, n: int = 64) -> list[float]:
+    suite = suite_from_cases("delay", [TestCase(f"c{i}", f"q{i}") for i in range(n)])
+    bench = BenchmarkSuite(build_evaluators(["performance"]), concurrency=concurrency, show_progress=False)
+    run = bench.run(suite, CallableAgent(agent))
+    assert run.errors == 0
+    return [c.scores["latency_ms"].value for c in run.cases]
+
+
+@pytest.mark.parametrize("agent", [sleepy, async_sleepy], ids=["sync", "async"])
+def test_fixed_delay_agent_measures_its_delay_at_concurrency_32(agent):
+    latencies = _latencies(agent, concurrency=32)
+    expected = DELAY_S * 1000
+    assert statistics.median(latencies) == pytest.approx(expected, rel=0.05), latencies
+    # every case, not only the typical one: no case carries the wait for a free worker
+    assert max(latencies) <= expected * 1.05, sorted(latencies)[-5:]
+    assert min(latencies) >= expected * 0.99
+
+
+def test_concurrency_is_not_a_latency_regression():
+    alone = _latencies(sleepy, concurrency=1, n=12)
+    crowded = _latencies(sleepy, concurrency=12, n=12)
+    report = RegressionDetector().detect_regressions({"latency_ms": crowded}, {"latency_ms": alone})
+    assert not report.has_regression, report.to_markdown()
