@@ -4,10 +4,24 @@ For every metric both runs have, the detector picks a test: paired when the runs
 (Wilcoxon signed-rank for scores, McNemar for pass/fail), otherwise Welch's t-test for scores,
 Mann-Whitney U for latency/cost/count and Fisher's exact test for pass/fail. The p-values of one
 comparison are adjusted with Benjamini-Hochberg. A metric regressed when it moved in the worse
-direction, its adjusted p-value is below ``alpha``, and the change is beyond the practical threshold:
-an absolute change for 0..1 scores and pass rates, a relative change for latency, cost and counts.
+direction, its adjusted p-value is below ``alpha``, and the change is practically significant
+(``Practical``): at least an absolute floor in the metric's unit and, for latency, cost and counts, at
+least a share of the baseline (defaults in ``DEFAULT_PRACTICAL``: scores and pass rates 0.05; latency
+max(10 %, 5 ms); cost max(5 %, 0.00001 USD); counts max(5 %, 5)).
+
+Opt-in deciding checks, tested and BH-adjusted with the others:
+
+- tails (``tail=[metric or kind]``): ``<metric>.p95`` / ``.p99`` by a quantile test (the share of each
+  run above the pooled percentile, one-sided Fisher exact test; exact under "no change"); a percentile
+  needs ``2 / (1 - q)`` cases per run (40 for p95, 200 for p99);
+- history (``history_metrics=[metric]``): ``<metric>.history``, the current mean scored against the
+  means of earlier runs (``agentotel.core.anomaly``, z-score) and turned into a one-sided p-value by the
+  prediction interval of a new run (t with k - 1 degrees of freedom); needs ``MIN_HISTORY`` earlier runs.
+
+A metric that cannot be tested (fewer than ``min_samples`` cases, missing from one run) is reported with
+``testable=False`` and the reason ("4 cases < 5"); the promotion gate refuses on it (fail closed).
 It also reports percentage change, percentiles, Cohen's d, Cliff's delta, a bootstrap CI of the mean
-difference and an anomaly score (``agentotel.core.anomaly``, robust) of the current mean against earlier runs.
+difference and a robust anomaly score (``agentotel.core.anomaly``) of the current mean against earlier runs.
 """
 
 from __future__ import annotations
@@ -29,6 +43,46 @@ from agentotel.evaluation.base import CaseResult, MetricDefinition, finite_or_no
 LOWER_IS_BETTER_HINTS = ("latency", "duration", "cost", "token", "error", "hallucination", "toxicity")
 RELATIVE_KINDS = ("latency", "cost", "count")
 MIN_HISTORY = 3  # earlier runs needed before a run is scored against its history (agentotel.core.anomaly)
+TAIL_QUANTILES = (95.0, 99.0)
+
+
+@dataclass(frozen=True)
+class Practical:
+    """When a change is large enough to matter: ``|Δ| >= absolute`` and, where ``relative`` is set,
+    ``|Δ| >= relative × |baseline|`` (so latency ``Practical(5.0, 0.10)`` means max(10 %, 5 ms))."""
+
+    absolute: float = 0.0
+    relative: float | None = None
+
+    def smallest(self, baseline: float | None) -> float:
+        """The smallest absolute change that counts against ``baseline``."""
+        share = self.relative * abs(baseline) if self.relative is not None and baseline is not None else 0.0
+        return max(self.absolute, share)
+
+    def reached(self, difference: float | None, baseline: float | None) -> bool:
+        """Whether a change of ``difference`` from ``baseline`` counts (no change never does)."""
+        if difference is None or difference == 0:
+            return False
+        return not math.isfinite(difference) or abs(difference) >= self.smallest(baseline)
+
+    def describe(self, unit: str = "") -> str:
+        floor = f"{self.absolute:g}{(' ' + unit) if unit else ''}"
+        return f"max({self.relative:.0%}, {floor})" if self.relative is not None else floor
+
+
+# kind -> the default practical threshold (README "Evaluation"); scores and pass rates are 0..1
+DEFAULT_PRACTICAL: dict[str, Practical] = {
+    "score": Practical(0.05),
+    "binary": Practical(0.05),
+    "latency": Practical(5.0, 0.10),  # ms
+    "cost": Practical(1e-5, 0.05),  # USD per case
+    "count": Practical(5.0, 0.05),  # tokens per case
+}
+
+
+def min_cases_for_quantile(q: float) -> int:
+    """Cases per run a ``q``-th percentile test needs: on average two values beyond it."""
+    return math.ceil(2.0 / (1.0 - q / 100.0) - 1e-9)
 
 
 def default_definition(name: str) -> MetricDefinition:
@@ -157,6 +211,11 @@ class MetricComparison:
     tail_p_value: float | None = None
     anomaly_score: float | None = None
     practical_change: float | None = None
+    practical_min: float | None = None  # the smallest absolute change that counts (``Practical.smallest``)
+    practical: str = ""  # the practical threshold as text, e.g. "max(10%, 5 ms)"
+    check: str = "mean"  # mean | p95 | p99 | history
+    testable: bool = True
+    untested_reason: str = ""
     worse: bool = False
     significant: bool = False
     is_regression: bool = False
@@ -175,7 +234,7 @@ class RegressionReport:
     current_run_id: str | None = None
     baseline_run_id: str | None = None
     alpha: float = 0.05
-    threshold: float = 0.05
+    threshold: float | None = None  # the override given, if any (each comparison carries its own threshold)
     current_meta: dict[str, Any] = field(default_factory=dict)
     baseline_meta: dict[str, Any] = field(default_factory=dict)
     created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
@@ -192,6 +251,11 @@ class RegressionReport:
     def has_regression(self) -> bool:
         return bool(self.regressions)
 
+    @property
+    def untestable(self) -> list[MetricComparison]:
+        """Metrics that could not be tested (too few cases, missing from a run), with ``untested_reason``."""
+        return [c for c in self.comparisons if not c.testable]
+
     def to_dict(self) -> dict[str, Any]:
         return json_safe(
             {
@@ -202,6 +266,7 @@ class RegressionReport:
                 "created_at": self.created_at.isoformat(),
                 "has_regression": self.has_regression,
                 "regressions": [c.metric for c in self.regressions],
+                "untestable": {c.metric: c.untested_reason for c in self.untestable},
                 "improvements": [c.metric for c in self.improvements],
                 "current": self.current_meta,
                 "baseline": self.baseline_meta,
@@ -219,31 +284,34 @@ class RegressionReport:
             if self.has_regression
             else "**No regression** found."
         )
-        untested = [c.metric for c in self.comparisons if c.p_value is None]
+        untested = [f"{c.metric} ({c.untested_reason})" for c in self.untestable]
         if untested:
-            verdict += f" Not tested (too few samples): {', '.join(untested)}."
+            verdict += f" Not tested: {', '.join(untested)}."
         lines = [title, "", verdict, ""]
         current_hash, baseline_hash = self.current_meta.get("suite_hash"), self.baseline_meta.get("suite_hash")
         if current_hash and baseline_hash and current_hash != baseline_hash:
             lines += [f"Note: the runs used different suites (hash {str(baseline_hash)[:12]} → {str(current_hash)[:12]}); "
                       "only cases with the same id are paired.", ""]
         lines += [
-            f"Benjamini-Hochberg adjusted significance level {self.alpha}; practical threshold {self.threshold} "
-            "(absolute for scores and pass rates, relative for latency, cost and counts).",
+            f"Benjamini-Hochberg adjusted significance level {self.alpha}; a change counts when it is at least "
+            "the metric's practical threshold (column 'threshold').",
             "",
-            "| metric | baseline | current | change | test | p (adj.) | Cohen's d | Cliff's δ | 95% CI of diff. | anomaly | verdict |",
-            "|---|---:|---:|---:|---|---:|---:|---:|---|---:|---|",
+            "| metric | baseline | current | change | test | p (adj.) | threshold | Cohen's d | Cliff's δ | 95% CI of diff. "
+            "| anomaly | verdict |",
+            "|---|---:|---:|---:|---|---:|---|---:|---:|---|---:|---|",
         ]
         for c in self.comparisons:
-            verdict_cell = "regression" if c.is_regression else "improvement" if c.is_improvement else (c.note or "—")
+            verdict_cell = ("regression" if c.is_regression else "improvement" if c.is_improvement
+                            else f"not tested: {c.untested_reason}" if not c.testable else (c.note or "—"))
             ci = f"[{_num(c.ci_low)}, {_num(c.ci_high)}]" if c.ci_low is not None else "—"
             change = f"{c.pct_change:+.1f}%" if c.pct_change is not None else f"{c.difference:+.3g} (abs.)" if c.difference is not None else "—"
             lines.append(
                 f"| {c.metric} | {_num(c.mean_baseline)} | {_num(c.mean_current)} | {change} | {c.test}"
-                f"{' (paired)' if c.paired else ''} | {_num(c.p_value, 4)} | {_num(c.effect_size)} | {_num(c.cliffs_delta)} "
+                f"{' (paired)' if c.paired else ''} | {_num(c.p_value, 4)} | {c.practical or '—'} | {_num(c.effect_size)} "
+                f"| {_num(c.cliffs_delta)} "
                 f"| {ci} | {_num(c.anomaly_score)} | {verdict_cell} |"
             )
-        tails = [c for c in self.comparisons if c.percentiles_current and c.kind in RELATIVE_KINDS]
+        tails = [c for c in self.comparisons if c.percentiles_current and c.kind in RELATIVE_KINDS and c.check == "mean"]
         if tails:
             lines += [
                 "",
@@ -276,7 +344,7 @@ class RegressionDetector:
     def __init__(
         self,
         alpha: float = 0.05,
-        threshold: float = 0.05,
+        threshold: float | None = None,
         thresholds: Mapping[str, float] | None = None,
         min_samples: int = 5,
         bootstrap: bool = True,
@@ -284,22 +352,52 @@ class RegressionDetector:
         seed: int | None = 0,
         anomaly_z: float = 3.0,
         secondary_tests: bool = True,
+        floors: Mapping[str, float] | None = None,
+        tail: Sequence[str] = (),
+        tail_quantiles: Sequence[float] = TAIL_QUANTILES,
+        history_metrics: Sequence[str] = (),
     ):
-        """``secondary_tests=False`` skips the unpaired tests that do not decide (faster, same verdicts)."""
+        """Practical thresholds: ``threshold`` replaces the main part of every default (absolute for scores
+        and pass rates, the share of the baseline for latency, cost and counts), ``thresholds`` per metric;
+        ``floors`` sets the absolute floor per metric or kind (``{"latency": 2.0}``, ``{"cost_usd": 0.001}``).
+        ``tail``: metrics (or kinds) whose percentiles decide too; ``history_metrics``: metrics whose mean
+        is tested against earlier runs. ``secondary_tests=False`` skips the unpaired tests that do not
+        decide (faster, same verdicts)."""
         if not 0 < alpha < 1:
             raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-        if threshold < 0:
-            raise ValueError(f"threshold must be >= 0, got {threshold}")
+        for name, value in [("threshold", threshold), *(thresholds or {}).items(), *(floors or {}).items()]:
+            if value is not None and (not math.isfinite(value) or value < 0):
+                raise ValueError(f"threshold {name} must be a number >= 0, got {value}")
+        if min_samples < 2:
+            raise ValueError(f"min_samples must be >= 2, got {min_samples}")
+        for q in tail_quantiles:
+            if not 50 <= q < 100:
+                raise ValueError(f"tail quantiles are percentiles in [50, 100), got {q}")
         self.alpha = alpha
         self.threshold = threshold
         self.thresholds = dict(thresholds or {})
+        self.floors = dict(floors or {})
         self.min_samples = min_samples
         self.bootstrap = bootstrap
         self.n_resamples = n_resamples
         self.seed = seed
         self.anomaly_z = anomaly_z
         self.secondary_tests = secondary_tests
+        self.tail = tuple(tail)
+        self.tail_quantiles = tuple(float(q) for q in tail_quantiles)
+        self.history_metrics = tuple(history_metrics)
         self.last_report: RegressionReport | None = None
+
+    def practical_for(self, definition: MetricDefinition, threshold: float | None = None) -> Practical:
+        """The practical threshold of a metric: its kind's default, then ``threshold`` (argument, else the
+        detector's), then the per-metric ``thresholds``, with the floor from ``floors`` (metric, else kind)."""
+        base = DEFAULT_PRACTICAL.get(definition.kind, DEFAULT_PRACTICAL["score"])
+        main = self.thresholds.get(definition.name, self.threshold if threshold is None else threshold)
+        floor = self.floors.get(definition.name, self.floors.get(definition.kind))
+        if definition.kind in RELATIVE_KINDS:
+            return Practical(base.absolute if floor is None else floor, base.relative if main is None else main)
+        absolute = base.absolute if main is None else main
+        return Practical(absolute if floor is None else max(absolute, floor))
 
     def detect_regressions(
         self,
@@ -311,25 +409,35 @@ class RegressionDetector:
     ) -> RegressionReport:
         """Compare ``current`` with ``baseline`` (runs, ``RunSamples`` or ``{metric: values}``).
 
-        ``history``: earlier runs (or ``{metric: mean}`` mappings) for the anomaly score.
-        ``metrics``: restrict the comparison to these metrics.
+        ``history``: earlier runs (or ``{metric: mean}`` mappings) for the anomaly score and the history check.
+        ``metrics``: restrict the comparison to these metrics (a listed metric missing from a run is
+        reported as untestable). Metrics only one run has are reported as untestable too.
         """
         cur, base = as_samples(current), as_samples(baseline)
         threshold = self.threshold if threshold is None else threshold
         history_means = self._history_means(history)
-        names = [m for m in cur.metrics if m in base.metrics and (metrics is None or m in metrics)]
-        comparisons = [
-            self._compare(name, cur.metrics[name], base.metrics[name], history_means.get(name)) for name in sorted(names)
-        ]
-        raw = [(c, c.p_value_raw) for c in comparisons if c.p_value_raw is not None]
+        names = sorted(set(cur.metrics) | set(base.metrics) | set(metrics or ()))
+        if metrics is not None:
+            names = [m for m in names if m in metrics]
+        comparisons: list[MetricComparison] = []
+        for name in names:
+            if name not in cur.metrics or name not in base.metrics:
+                comparisons.append(self._missing(name, cur, base))
+                continue
+            comparison = self._compare(name, cur.metrics[name], base.metrics[name], history_means.get(name), threshold)
+            comparisons.append(comparison)
+            if self._wants(self.tail, cur.metrics[name].definition):
+                comparisons += [self._tail(name, q, cur.metrics[name], base.metrics[name], threshold)
+                                for q in self.tail_quantiles]
+            if name in self.history_metrics:
+                comparisons.append(self._history(name, cur.metrics[name], history_means.get(name) or [], threshold))
+        raw = [(c, c.p_value_raw) for c in comparisons if c.p_value_raw is not None and c.testable]
         tested = [c for c, _ in raw]
         _, adjusted = stats.benjamini_hochberg([p for _, p in raw], self.alpha)
         for comparison, p_adj in zip(tested, adjusted):
             comparison.p_value = p_adj
             comparison.significant = p_adj < self.alpha
-            beyond = comparison.practical_change is not None and comparison.practical_change >= self.thresholds.get(
-                comparison.metric, threshold
-            )
+            beyond = self._beyond(comparison)
             comparison.is_regression = comparison.significant and beyond and comparison.worse
             comparison.is_improvement = comparison.significant and beyond and not comparison.worse
         report = RegressionReport(
@@ -337,6 +445,29 @@ class RegressionDetector:
         )
         self.last_report = report
         return report
+
+    @staticmethod
+    def _wants(selection: Sequence[str], definition: MetricDefinition) -> bool:
+        return definition.name in selection or definition.kind in selection
+
+    def _beyond(self, c: MetricComparison) -> bool:
+        return c.difference is not None and c.practical_min is not None and c.difference != 0 and (
+            not math.isfinite(c.difference) or abs(c.difference) >= c.practical_min)
+
+    def _missing(self, name: str, cur: RunSamples, base: RunSamples) -> MetricComparison:
+        series = cur.metrics.get(name) or base.metrics.get(name)
+        definition = series.definition if series is not None else default_definition(name)
+        where = "the current run" if name not in cur.metrics else "the baseline run"
+        if name not in cur.metrics and name not in base.metrics:
+            where = "both runs"
+        n_cur = int(cur.metrics[name].values.size) if name in cur.metrics else 0
+        n_base = int(base.metrics[name].values.size) if name in base.metrics else 0
+        return MetricComparison(
+            metric=name, higher_is_better=definition.higher_is_better, kind=definition.kind, test="none", paired=False,
+            n_current=n_cur, n_baseline=n_base, mean_current=cur.mean(name), mean_baseline=base.mean(name),
+            difference=None, pct_change=None, p_value_raw=None, testable=False, untested_reason=f"missing in {where}",
+            note=f"missing in {where}",
+        )
 
     def _history_means(self, history: Sequence[Any] | None) -> dict[str, list[float]]:
         out: dict[str, list[float]] = {}
@@ -352,7 +483,18 @@ class RegressionDetector:
                     out.setdefault(metric, []).append(value)
         return out
 
-    def _compare(self, name: str, cur: MetricSeries, base: MetricSeries, history: list[float] | None) -> MetricComparison:
+    def _untestable(self, comparison: MetricComparison, n_cur: int, n_base: int, needed: int) -> bool:
+        """Mark ``comparison`` untestable when a run has fewer than ``needed`` values ("4 cases < 5")."""
+        if n_cur >= needed and n_base >= needed:
+            return False
+        reason = (f"{n_cur} cases < {needed}" if n_cur < needed else f"baseline has {n_base} cases < {needed}")
+        comparison.testable = False
+        comparison.untested_reason = reason
+        comparison.note = "; ".join(filter(None, [comparison.note, f"too few samples ({reason})"]))
+        return True
+
+    def _compare(self, name: str, cur: MetricSeries, base: MetricSeries, history: list[float] | None,
+                 threshold: float | None = None) -> MetricComparison:
         definition = cur.definition
         x, y, paired = self._align(cur, base)
         kind, hib = definition.kind, definition.higher_is_better
@@ -362,11 +504,13 @@ class RegressionDetector:
         if mean_c is not None and mean_b is not None:
             diff = mean_c - mean_b
             pct = (diff / abs(mean_b) * 100.0) if mean_b != 0 else (0.0 if diff == 0 else None)
+        practical = self.practical_for(definition, threshold)
         comparison = MetricComparison(
             metric=name, higher_is_better=hib, kind=kind, test="none", paired=paired,
             n_current=int(x.size), n_baseline=int(y.size), mean_current=mean_c, mean_baseline=mean_b,
             difference=diff, pct_change=pct, p_value_raw=None,
             percentiles_current=_percentiles(x), percentiles_baseline=_percentiles(y),
+            practical_min=practical.smallest(mean_b), practical=practical.describe(definition.unit),
         )
         if diff is not None:
             comparison.worse = (diff < 0) if hib else (diff > 0)
@@ -380,8 +524,7 @@ class RegressionDetector:
                 comparison.anomaly_score = -z if hib else z  # positive = unusually bad
                 if comparison.anomaly_score >= self.anomaly_z:
                     comparison.note = "anomalous vs history"
-        if x.size < self.min_samples or y.size < self.min_samples:
-            comparison.note = "; ".join(filter(None, [comparison.note, f"too few samples (< {self.min_samples})"]))
+        if self._untestable(comparison, int(cur.values.size), int(base.values.size), self.min_samples):
             return comparison
         if kind in RELATIVE_KINDS:
             comparison.tail_exceedance, comparison.tail_p_value = stats.tail_exceedance_test(x, y, 95.0, hib)
@@ -412,6 +555,63 @@ class RegressionDetector:
             comparison.ci_low, comparison.ci_high = stats.bootstrap_mean_difference(
                 x, y, paired=paired, n_resamples=self.n_resamples, seed=self.seed
             )
+        return comparison
+
+    def _tail(self, name: str, q: float, cur: MetricSeries, base: MetricSeries,
+              threshold: float | None) -> MetricComparison:
+        """``<metric>.p<q>``: the percentiles compared by a quantile test (pooled-percentile Fisher test)."""
+        definition = cur.definition
+        x, y = cur.values, base.values
+        label = f"p{q:g}"
+        practical = self.practical_for(definition, threshold)
+        pc = float(np.percentile(x, q)) if x.size else None
+        pb = float(np.percentile(y, q)) if y.size else None
+        diff = pc - pb if pc is not None and pb is not None else None
+        comparison = MetricComparison(
+            metric=f"{name}.{label}", higher_is_better=definition.higher_is_better, kind=definition.kind,
+            test="quantile_fisher", paired=False, n_current=int(x.size), n_baseline=int(y.size),
+            mean_current=pc, mean_baseline=pb, difference=diff,
+            pct_change=(diff / abs(pb) * 100.0) if diff is not None and pb else None, p_value_raw=None,
+            practical_min=practical.smallest(pb), practical=practical.describe(definition.unit), check=label,
+        )
+        if diff is not None:
+            comparison.worse = (diff < 0) if definition.higher_is_better else (diff > 0)
+            comparison.practical_change = abs(diff) / abs(pb) if definition.kind in RELATIVE_KINDS and pb else abs(diff)
+        if self._untestable(comparison, int(x.size), int(y.size), max(self.min_samples, min_cases_for_quantile(q))):
+            return comparison
+        comparison.p_value_raw = stats.quantile_test(x, y, q, definition.higher_is_better)
+        return comparison
+
+    def _history(self, name: str, cur: MetricSeries, history: list[float], threshold: float | None) -> MetricComparison:
+        """``<metric>.history``: the current mean against earlier runs' means (z-score of
+        ``agentotel.core.anomaly``; one-sided p-value from the prediction interval of a new run)."""
+        definition = cur.definition
+        practical = self.practical_for(definition, threshold)
+        mean_c = float(cur.values.mean()) if cur.values.size else None
+        centre = float(np.mean(history)) if history else None
+        diff = mean_c - centre if mean_c is not None and centre is not None else None
+        comparison = MetricComparison(
+            metric=f"{name}.history", higher_is_better=definition.higher_is_better, kind=definition.kind,
+            test="history_t", paired=False, n_current=int(cur.values.size), n_baseline=len(history),
+            mean_current=mean_c, mean_baseline=centre, difference=diff,
+            pct_change=(diff / abs(centre) * 100.0) if diff is not None and centre else None, p_value_raw=None,
+            practical_min=practical.smallest(centre), practical=practical.describe(definition.unit), check="history",
+        )
+        if diff is not None:
+            comparison.worse = (diff < 0) if definition.higher_is_better else (diff > 0)
+            comparison.practical_change = (abs(diff) / abs(centre) if definition.kind in RELATIVE_KINDS and centre
+                                           else abs(diff))
+        if len(history) < MIN_HISTORY:
+            comparison.testable = False
+            comparison.untested_reason = f"{len(history)} earlier runs < {MIN_HISTORY}"
+            comparison.note = comparison.untested_reason
+            return comparison
+        if self._untestable(comparison, int(cur.values.size), self.min_samples, self.min_samples):
+            return comparison
+        assert mean_c is not None
+        z = anomaly.score(mean_c, history, "zscore")
+        comparison.anomaly_score = -z if definition.higher_is_better else z
+        comparison.p_value_raw = stats.prediction_p_value(comparison.anomaly_score, len(history))
         return comparison
 
     def _align(self, cur: MetricSeries, base: MetricSeries) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -451,10 +651,17 @@ class RegressionDetector:
         report = report or self.last_report
         if report is None or not report.has_regression:
             return None
-        severity = severity or ("critical" if any((c.practical_change or 0) >= 4 * report.threshold for c in report.regressions) else "warning")
+        severity = severity or ("critical" if any(_far_beyond(c) for c in report.regressions) else "warning")
         alert_labels = regression_labels(report, labels)
         message = regression_message(report)
         return AlertManager(engine).create_alert(rule_id=rule_id, severity=severity, message=message, labels=alert_labels)
+
+
+def _far_beyond(c: MetricComparison) -> bool:
+    """A regression four times its practical threshold (or more) is critical."""
+    if c.difference is None or c.practical_min is None:
+        return False
+    return not math.isfinite(c.difference) or abs(c.difference) >= 4 * max(c.practical_min, 1e-12)
 
 
 def regression_labels(report: RegressionReport, extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -98,6 +98,40 @@ def tail_exceedance_test(
     return beyond / x.size, _p(stats.binomtest(beyond, x.size, expected, alternative="greater").pvalue)
 
 
+def quantile_test(current: ArrayLike, baseline: ArrayLike, q: float = 95.0, higher_is_better: bool = False) -> float:
+    """One-sided test that the current run's ``q``-th percentile moved the bad way: the share of each run
+    beyond the pooled ``q``-th percentile (above it when lower is better, below the pooled ``100 - q``-th
+    when higher is better), compared by Fisher's exact test. Under "no change" the runs' labels are
+    exchangeable, so the test is exact (conservative, being discrete)."""
+    from scipy import stats
+
+    x, y = _arr(current), _arr(baseline)
+    if x.size == 0 or y.size == 0:
+        return 1.0
+    pooled = np.concatenate([x, y])
+    if higher_is_better:
+        cut = np.percentile(pooled, 100.0 - q)
+        bad_x, bad_y = int(np.sum(x < cut)), int(np.sum(y < cut))
+    else:
+        cut = np.percentile(pooled, q)
+        bad_x, bad_y = int(np.sum(x > cut)), int(np.sum(y > cut))
+    if bad_x + bad_y == 0:
+        return 1.0
+    table = [[bad_x, int(x.size) - bad_x], [bad_y, int(y.size) - bad_y]]
+    return _p(stats.fisher_exact(table, alternative="greater").pvalue)
+
+
+def prediction_p_value(z: float, k: int) -> float:
+    """One-sided p-value that a new run's mean sits ``z`` sample standard deviations (ddof=1) beyond the
+    mean of ``k`` earlier runs' means, by the prediction interval of a new observation:
+    ``t = z / sqrt(1 + 1/k)`` with ``k - 1`` degrees of freedom (exact for normal run means)."""
+    from scipy import stats
+
+    if k < 2 or math.isnan(z):
+        return 1.0
+    return _p(stats.t.sf(z / math.sqrt(1.0 + 1.0 / k), k - 1))
+
+
 def cohens_d(a: ArrayLike, b: ArrayLike) -> float | None:
     """Cohen's d of ``a`` minus ``b`` with the pooled standard deviation (None if undefined)."""
     x, y = _arr(a), _arr(b)

@@ -78,7 +78,8 @@ def test_improvements_thresholds_and_small_samples():
 
     tiny = RegressionDetector().detect_regressions({"relevance": [0.1, 0.2]}, {"relevance": [0.9, 0.8]})
     assert tiny.comparisons[0].p_value is None and "too few samples" in tiny.comparisons[0].note
-    assert not tiny.has_regression and "Not tested (too few samples): relevance." in tiny.to_markdown()
+    assert not tiny.has_regression and "Not tested: relevance (2 cases < 5)." in tiny.to_markdown()
+    assert tiny.comparisons[0].untested_reason == "2 cases < 5" and not tiny.comparisons[0].testable
 
 
 def test_unpaired_runs_use_welch_for_scores_and_mann_whitney_for_latency():
