@@ -96,6 +96,7 @@ TOOL_SCHEMAS = {
 }
 INCIDENT_DAYS_AGO = 3  # sql-agent's tool fails 80 % for two hours from 13:00 UTC on that day …
 ONGOING_INCIDENT = timedelta(minutes=30)  # … and again for the last half hour of history (the demo's alert)
+INCIDENT_TOOL_FAILURES = 0.8
 
 
 class ToolFailed(RuntimeError):
@@ -260,10 +261,12 @@ class Demo:
 
     # -- 3. live traffic --------------------------------------------------------------------------------
     def live(self, stop: threading.Event | None = None, *, duration_s: float | None = None,
-             max_runs: int = 1_000_000, interval_s: float = 2.0) -> None:
+             max_runs: int = 1_000_000, interval_s: float = 5.0) -> None:
         """Conversation turns about every ``interval_s`` seconds until ``stop`` is set, ``duration_s`` has
         passed or ``max_runs`` turns ran. Every agent runs once first, then a failing tool and a
-        rate-limited model call, then up to three conversations continue in turn with new ones."""
+        rate-limited model call, then up to three conversations continue in turn with new ones. Once a
+        minute the triage agent runs, and someone retries sql-agent, whose tool is still failing (the
+        ongoing incident of the history, which keeps the demo's alert firing)."""
         import openai
 
         assert self.telemetry is not None, "start() first"
@@ -278,6 +281,8 @@ class Demo:
             if time.monotonic() >= next_triage:
                 next_triage += 60.0
                 self._triage(client)
+                retry = _Conversation.new(AGENTS[4], self.rng)
+                self._run(client, retry, "tool" if self.rng.random() < INCIDENT_TOOL_FAILURES else None)
             if scripted:
                 agent, forced = scripted.pop(0)
                 conversation = _Conversation.new(agent, self.rng)
@@ -289,15 +294,18 @@ class Demo:
                 else:
                     conversation = _Conversation.new(self.rng.choices(AGENTS, [a.weight for a in AGENTS])[0], self.rng)
                     conversations.append(conversation)
-            try:
-                self._turn(client, conversation, forced)
-            except Exception as exc:  # noqa: BLE001 - failures are part of the demo; the span has them
-                self.summary.failed_runs += 1
-                logger.debug("demo run of %s failed: %s", conversation.agent.name, exc)
+            self._run(client, conversation, forced)
             runs += 1
-            self.summary.runs += 1
             conversations = [c for c in conversations if c.turns_left > 0]
             stop.wait(self.rng.uniform(0.5, 1.5) * interval_s)
+
+    def _run(self, client: Any, conversation: _Conversation, forced: str | None) -> None:
+        try:
+            self._turn(client, conversation, forced)
+        except Exception as exc:  # noqa: BLE001 - failures are part of the demo; the span has them
+            self.summary.failed_runs += 1
+            logger.debug("demo run of %s failed: %s", conversation.agent.name, exc)
+        self.summary.runs += 1
 
     def _triage(self, client: Any) -> None:
         """The scheduled triage run: a model call only when a ticket came in."""
@@ -553,7 +561,7 @@ def _plan(key: str, agent: DemoAgent, conversation: str, user: str, at: datetime
     failure = None
     if roll < agent.llm_failure_rate:
         failure = model_error
-    elif roll < agent.llm_failure_rate + (0.8 if in_incident else agent.tool_failure_rate):
+    elif roll < agent.llm_failure_rate + (INCIDENT_TOOL_FAILURES if in_incident else agent.tool_failure_rate):
         failure = "tool"
     prompt = rng.randint(60, 400)
     tokens = (prompt, rng.randint(10, 20), prompt + rng.randint(30, 80), rng.randint(40, 300))

@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 EXAMPLE_RULES = Path("otel-config/alert-rules.example.yaml")
 READY_TIMEOUT_S = 60.0  # how long each address may take to answer before we say so
 STOP_BUDGET_S = 2.5  # Ctrl-C → every child stopped, every port closed
+DEMO_STOP_S = 0.8  # of which the demo's last spans and metrics may take this much
 NOISY_LOGGERS = ("httpx", "httpcore", "openai")  # one line per request
 
 
@@ -236,7 +237,7 @@ class _Run:
             logger.exception("demo workload failed")
             self.demo_news.put("failed")
         finally:
-            demo.close(timeout=1.0)
+            demo.close(timeout=DEMO_STOP_S)
 
     # -- announcing -------------------------------------------------------------------------------------
     def watch(self) -> None:
@@ -277,9 +278,9 @@ class _Run:
                 self.announced.add("history")
         demo_ready = self.demo is None or "history" in self.announced
         if url and "open" not in self.announced and "dashboard" in self.announced and demo_ready:
-            hint = (" (Time range 'Last 7 days' for the history), then Alerts (a delivered notification) and "
-                    "Agents & registry (a refused promotion, a rollback)") if self.demo is not None else ""
-            self._once("open", f"open this first: {url}/overview{hint}")
+            hint = (", Time range 'Last 7 days'; then Alerts (a delivered notification) and Agents & registry "
+                    "(a refused promotion, a rollback)") if self.demo is not None else ""
+            self._once("open", f"open this first: {url}/ (Overview){hint}")
 
     def _once(self, key: str, line: str) -> None:
         if key not in self.announced:
@@ -288,22 +289,25 @@ class _Run:
 
     # -- stopping ---------------------------------------------------------------------------------------
     def shutdown(self) -> None:
-        """Everything stopped within ``STOP_BUDGET_S``: the demo and the dashboard first, the receiver
-        (its drain gets what is left of the budget; the spool keeps the rest for the next start)."""
+        """Everything stopped within ``STOP_BUDGET_S``: the dashboard is told first, the demo gets a second to
+        flush into the still-running receiver, the receiver (its drain) what is left; the spool keeps what was
+        not written for the next start."""
         started = time.monotonic()
         deadline = started + STOP_BUDGET_S
-        logger.info("stopping: the demo, the dashboard, then the receiver")
+        logger.info("stopping: the dashboard, the demo, then the receiver")
         self.stop.set()
         if self.dashboard is not None and self.dashboard.poll() is None:
             self.dashboard.terminate()
         if self.demo is not None:
             self.demo.interrupt()
             if self.demo_thread is not None:
-                self.demo_thread.join(max(0.0, min(deadline - 1.0, started + 1.3) - time.monotonic()))
-        stopper = threading.Thread(target=self._stop_receiver, args=(max(0.1, deadline - time.monotonic() - 0.8),),
+                self.demo_thread.join(max(0.0, started + DEMO_STOP_S + 0.2 - time.monotonic()))
+            logger.info("demo stopped after %.1f s", time.monotonic() - started)
+        stopper = threading.Thread(target=self._stop_receiver, args=(max(0.1, deadline - time.monotonic() - 0.6),),
                                    name="receiver-stop", daemon=True)
         stopper.start()
-        stopper.join(max(0.0, deadline - time.monotonic() - 0.2))
+        stopper.join(max(0.0, deadline - time.monotonic() - 0.3))
+        logger.info("receiver stopped after %.1f s", time.monotonic() - started)
         if self.dashboard is not None:
             try:
                 self.dashboard.wait(max(0.05, deadline - time.monotonic()))

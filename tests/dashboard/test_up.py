@@ -159,7 +159,7 @@ def test_up_demo_first_minute_ctrl_c_and_a_second_run(tmp_path):
 
         assert re.match(r"demo: +7 days of history sent \([\d,]+ agent runs", up.wait_for(r"^demo:"))
         first = up.wait_for(r"^open this first:")
-        assert first.split()[3] == f"{dashboard}/overview" and answers(f"{dashboard}/overview")
+        assert first.split()[3] == f"{dashboard}/" and answers(f"{dashboard}/")
 
         engine = create_db_engine(f"sqlite:///{tmp_path}/monitoring.db")
 
