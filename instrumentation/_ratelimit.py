@@ -31,19 +31,20 @@ from agentotel.instrumentation._context import IN_SDK_CALL, owned_llm_span
 from agentotel.instrumentation._guard import report
 
 _LIMIT, _REMAINING, _RESET = sc.RATELIMIT_LIMIT, sc.RATELIMIT_REMAINING, sc.RATELIMIT_RESET
-_RETRY = ("retry", "")
+_RETRY, _RETRY_MS = "retry", "retry_ms"
 
 
 def _table() -> dict[str, tuple[str, str]]:
+    """header name → (attribute, how to read it)."""
     table: dict[str, tuple[str, str]] = {}
     for kind in ("requests", "tokens"):
         for field in (_LIMIT, _REMAINING, _RESET):
-            table[f"x-ratelimit-{field}-{kind}"] = (kind, field)
+            table[f"x-ratelimit-{field}-{kind}"] = (sc.ratelimit_key(kind, field), field)
     for kind in sc.RATELIMIT_KINDS:
         for field in (_LIMIT, _REMAINING, _RESET):
-            table[f"anthropic-ratelimit-{kind.replace('_', '-')}-{field}"] = (kind, field)
-    table["retry-after"] = _RETRY
-    table["retry-after-ms"] = ("retry", "ms")
+            table[f"anthropic-ratelimit-{kind.replace('_', '-')}-{field}"] = (sc.ratelimit_key(kind, field), field)
+    table["retry-after"] = (sc.RATELIMIT_RETRY_AFTER, _RETRY)
+    table["retry-after-ms"] = (sc.RATELIMIT_RETRY_AFTER, _RETRY_MS)
     return table
 
 
@@ -53,21 +54,41 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)")
 _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 
 
+_durations: dict[str, float | None] = {}  # "6m0s" → 360.0: OpenAI repeats a few values
+
+
+def _duration(text: str) -> float | None:
+    if text in _durations:
+        return _durations[text]
+    parts = _DURATION_PART.findall(text)
+    seconds = sum(float(n) * _UNIT[u] for n, u in parts) if parts and "".join(n + u for n, u in parts) == text \
+        else None
+    if len(_durations) > 512:
+        _durations.clear()
+    _durations[text] = seconds
+    return seconds
+
+
+
 def reset_seconds(value: str, now: float | None = None) -> float | None:
     """Seconds until a window resets: a number of seconds, a Go-style duration (``1m30s``, ``20ms``) or an
     RFC 3339 / ISO 8601 time; ``None`` when unreadable."""
     text = value.strip()
     if not text:
         return None
-    try:
-        number = float(text)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, number) if math.isfinite(number) else None
-    parts = _DURATION_PART.findall(text)
-    if parts and "".join(n + u for n, u in parts) == text:
-        return sum(float(n) * _UNIT[u] for n, u in parts)
+    if text[-1].isdigit():  # a bare number (a time ends in a digit too, or in Z / an offset)
+        try:
+            number = float(text)
+        except ValueError:
+            pass
+        else:
+            return max(0.0, number) if math.isfinite(number) else None
+    elif text[-1] in "smh":  # a Go-style duration (a time ends in a digit or Z)
+        seconds = _duration(text)
+        if seconds is not None:
+            return seconds
+    elif text.lower() in ("inf", "infinity", "nan", "-inf"):
+        return None
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -78,28 +99,26 @@ def reset_seconds(value: str, now: float | None = None) -> float | None:
 
 
 def _put(out: dict[str, Any], spec: tuple[str, str], raw: str) -> None:
-    kind, field = spec
-    if kind == "retry":
-        if field == "ms":
-            try:
-                millis = float(raw)
-            except ValueError:
-                return
-            if math.isfinite(millis):
-                out[sc.RATELIMIT_RETRY_AFTER] = max(0.0, millis / 1000.0)
-        elif sc.RATELIMIT_RETRY_AFTER not in out:  # retry-after-ms is the more precise one
-            seconds = retry_after_seconds(raw)
-            if seconds is not None:
-                out[sc.RATELIMIT_RETRY_AFTER] = seconds
-        return
-    if field == _RESET:
+    attr, how = spec
+    if how == _LIMIT or how == _REMAINING:
+        raw = raw.strip()
+        if raw.isdigit():
+            out[attr] = int(raw)
+    elif how == _RESET:
         seconds = reset_seconds(raw)
         if seconds is not None:
-            out[sc.ratelimit_key(kind, field)] = seconds
-        return
-    raw = raw.strip()
-    if raw.isdigit():
-        out[sc.ratelimit_key(kind, field)] = int(raw)
+            out[attr] = seconds
+    elif how == _RETRY_MS:
+        try:
+            millis = float(raw)
+        except ValueError:
+            return
+        if math.isfinite(millis):
+            out[attr] = max(0.0, millis / 1000.0)
+    elif attr not in out:  # retry-after; retry-after-ms is the more precise one
+        seconds = retry_after_seconds(raw)
+        if seconds is not None and math.isfinite(seconds):
+            out[attr] = seconds
 
 
 def rate_limit_attributes(headers: Any) -> dict[str, Any] | None:
