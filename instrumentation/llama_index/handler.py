@@ -32,7 +32,6 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from pydantic import PrivateAttr
 
 from agentotel.core import semconv as sc
 from agentotel.instrumentation._content import ContentSettings
@@ -189,12 +188,11 @@ def _tool_call(bound_args: Any) -> Any:
 class OTelSpanHandler(BaseSpanHandler[Any]):
     """Maps workflow-agent runs and tool-call steps onto OTel spans; remembers the others as links."""
 
-    _state: Any = PrivateAttr(default=None)
-
     @classmethod
     def create(cls, state: State) -> OTelSpanHandler:
         handler = cls()
-        handler._state = state
+        # a plain instance attribute: pydantic's private attributes go through __getattr__ on every read
+        object.__setattr__(handler, "_state", state)
         return handler
 
     @classmethod
@@ -309,12 +307,20 @@ def _get(obj: Any, key: str) -> Any:
     return getattr(obj, key, None)
 
 
+_PROVIDER_CACHE: dict[str, str] = {}
+
+
 def _provider(class_name: str) -> str:
+    found = _PROVIDER_CACHE.get(class_name)
+    if found is not None:
+        return found
     low = class_name.lower()
-    for prefix, provider in _PROVIDERS:
-        if prefix in low:
-            return provider
-    return low.removesuffix("_llm").removesuffix("llm").strip("_") or "llama_index"
+    found = next((provider for prefix, provider in _PROVIDERS if prefix in low), None)
+    if found is None:
+        found = low.removesuffix("_llm").removesuffix("llm").strip("_") or "llama_index"
+    if len(_PROVIDER_CACHE) < 256:
+        _PROVIDER_CACHE[class_name] = found
+    return found
 
 
 def _model_attrs(model_dict: Any, operation: str) -> tuple[dict[str, Any], str | None]:
@@ -380,21 +386,18 @@ def _message(msg: Any) -> dict[str, Any]:
 class OTelEventHandler(BaseEventHandler):
     """Model, embedding and retrieval spans from LlamaIndex's instrumentation events."""
 
-    _state: Any = PrivateAttr(default=None)
-    _handlers: Any = PrivateAttr(default=None)
-
     @classmethod
     def create(cls, state: State) -> OTelEventHandler:
         handler = cls()
-        handler._state = state
-        handler._handlers = {
+        object.__setattr__(handler, "_state", state)  # plain attributes (see OTelSpanHandler.create)
+        object.__setattr__(handler, "_handlers", {
             "LLMChatStartEvent": handler._llm_start, "LLMCompletionStartEvent": handler._llm_start,
             "LLMChatEndEvent": handler._llm_end, "LLMCompletionEndEvent": handler._llm_end,
             "LLMChatInProgressEvent": handler._llm_chunk, "LLMCompletionInProgressEvent": handler._llm_chunk,
             "EmbeddingStartEvent": handler._embedding_start, "EmbeddingEndEvent": handler._embedding_end,
             "RetrievalStartEvent": handler._retrieval_start, "RetrievalEndEvent": handler._retrieval_end,
             "ExceptionEvent": handler._exception,
-        }
+        })
         return handler
 
     @classmethod
