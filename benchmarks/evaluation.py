@@ -49,6 +49,29 @@ def detection(trials: int) -> None:
           f"any raw p<0.05 without correction {raw / trials:.1%}")
 
 
+def deciding_checks(trials: int) -> None:
+    """False-positive rate of the opt-in tail (p95/p99 quantile test) and history (prediction-interval t)
+    checks, measured like the others: both runs and every earlier run drawn from the same model."""
+    names = ["latency_ms", "score0", "accuracy.exact"]
+    print(f"tail and history checks, no true change, n=200 per arm, {trials} trials per row "
+          f"(tail on latency p95/p99; history on {', '.join(names)}; BH over all 10 metrics + checks)")
+    for k in (3, 5, 10):
+        for threshold in (None, 0.0):
+            rng = np.random.default_rng(1000 + k)
+            detector = RegressionDetector(bootstrap=False, secondary_tests=False, threshold=threshold,
+                                          tail=["latency"], history_metrics=names)
+            tail = history = anything = 0
+            for _ in range(trials):
+                earlier = [draw(rng) for _ in range(k)]
+                flagged = {c.metric for c in detector.detect_regressions(draw(rng), draw(rng), history=earlier).regressions}
+                tail += any(m.endswith((".p95", ".p99")) for m in flagged)
+                history += any(m.endswith(".history") for m in flagged)
+                anything += bool(flagged)
+            label = "default thresholds" if threshold is None else "threshold 0"
+            print(f"  {k:2} earlier runs, {label:18}: tail flagged {tail / trials:5.1%}, history flagged "
+                  f"{history / trials:5.1%}, any regression {anything / trials:5.1%}")
+
+
 def throughput(n_cases: int) -> None:
     async def agent(question: str) -> str:
         await asyncio.sleep(0.01)
@@ -85,6 +108,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=300)
     args = parser.parse_args()
     detection(args.trials)
+    deciding_checks(args.trials)
     throughput(args.cases)
 
 

@@ -64,3 +64,23 @@ def test_false_positive_rate_with_bh_over_ten_metrics():
     assert any_regression / TRIALS <= 0.05, any_regression
     # Without the correction, ten tests at 5 % would flag far more trials: the control is doing work.
     assert any_raw_significant / TRIALS >= 0.2, any_raw_significant
+
+
+def test_false_positive_rate_of_the_tail_and_history_checks():
+    """No true change: the opt-in deciding checks (latency p95/p99, history of three metrics over five earlier
+    runs) flag no more than 5 % of trials between them, even at threshold 0 (benchmarks/evaluation.py
+    prints the rates: tail <= 0.5 %, history <= 2 % on this model)."""
+    rng = np.random.default_rng(777)
+    names = ["latency_ms", "score0", "accuracy.exact"]
+    detector = RegressionDetector(bootstrap=False, secondary_tests=False, threshold=0.0, tail=["latency"],
+                                  history_metrics=names)
+    tail = history = 0
+    for _ in range(TRIALS):
+        earlier = [draw(rng) for _ in range(5)]
+        report = detector.detect_regressions(draw(rng), draw(rng), history=earlier)
+        flagged = {c.metric for c in report.regressions}
+        tail += any(m.endswith((".p95", ".p99")) for m in flagged)
+        history += any(m.endswith(".history") for m in flagged)
+        assert {"latency_ms.p95", "latency_ms.p99", "score0.history"} <= {c.metric for c in report.comparisons}
+    assert tail / TRIALS <= 0.02, tail
+    assert history / TRIALS <= 0.05, history
