@@ -101,6 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         low, high = MODEL_LATENCY_S.get(str(body.get("model")), DEFAULT_LATENCY_S)
         server: _Server = self.server  # type: ignore[assignment]
+        server.received += 1
         if server.stopping.wait(random.uniform(low, high) * server.latency_scale):
             self._send(503, {"error": {"message": "demo LLM server stopping", "type": "server_error"}})
             return
@@ -120,6 +121,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.stopping = threading.Event()  # set by stop(): delayed answers return at once
         self.latency_scale = max(0.0, latency_scale)
+        self.received = 0  # chat requests taken (a test's way to know one is being answered)
 
 
 class DemoLLMServer:
@@ -128,6 +130,11 @@ class DemoLLMServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, latency_scale: float = 1.0) -> None:
         self._server = _Server((host, port), latency_scale)
         self._thread = threading.Thread(target=self._server.serve_forever, name="demo-llm", daemon=True)
+
+    @property
+    def received(self) -> int:
+        """Chat completion requests received so far."""
+        return self._server.received
 
     @property
     def base_url(self) -> str:

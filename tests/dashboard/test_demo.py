@@ -116,7 +116,10 @@ def test_demo_llm_server_speaks_openai_and_stops_at_once():
 
         caller = threading.Thread(target=ask)
         caller.start()
-        time.sleep(0.3)  # the request is being delayed
+        deadline = time.monotonic() + 10
+        while slow.received == 0:  # until the request is being delayed
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
         started = time.monotonic()
         slow.interrupt()
         caller.join(5)
