@@ -136,6 +136,7 @@ def test_trace_without_agent_is_one_execution_keyed_by_its_root(engine):
     assert [(e.id, e.tokens_used, e.is_agent_span) for e in executions] == [(f"{trace}-0000000000000011", 35, False)]
 
 
+@pytest.mark.postgres
 def test_writes_stay_idempotent_on_partitioned_postgresql():
     """Partitioning (a PostgreSQL feature) changes the primary keys; the writer's ON CONFLICT follows."""
     from agentotel.warehouse.engine import create_db_engine
