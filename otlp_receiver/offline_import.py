@@ -90,39 +90,40 @@ class OfflineImport:
         for source in sources:
             report.files += 1
             requests = self._requests(source, report)
-            try:
-                if self.writer is None:
-                    for _ in requests:
-                        pass
-                else:
-                    self.writer.write(requests)
-            except (OSError, EOFError) as exc:  # missing, unreadable, a truncated .gz
-                report.failed_files.append(f"{source} ({getattr(exc, 'strerror', None) or exc})")
+            if self.writer is None:
+                for _ in requests:
+                    pass
+            else:
+                self.writer.write(requests)
         if self.engine is not None and self.changed.minutes and _has_rollups(self.engine):
             report.rollup_rows = rebuild_minutes(self.engine, self.changed.minutes)
         return report
 
     def _requests(self, source: str | Path, report: ImportReport) -> Iterator[tuple[Signal, Message]]:
-        """The valid requests of one file, counted in ``report``; the rest becomes rejections."""
-        for location, raw in read_documents(Path(source)):
-            decoded = decode_document(location, raw)
-            if isinstance(decoded, Rejection):
-                report.rejected.append(decoded)
-                continue
-            signal, request = decoded
-            report.records += 1
-            if signal is TRACES:
-                validation = validate_traces(request, self.settings.max_attributes)
-                report.rejected.extend(
-                    Rejection(location, f"{bad.reason}: {bad.name!r}", bad.trace_id or None, bad.span_id or None)
-                    for bad in validation.spans
-                )
-                report.spans += count_items(signal.name, request)
-            elif signal is METRICS:
-                report.metric_points += count_items(signal.name, request)
-            else:
-                report.log_records += count_items(signal.name, request)
-            yield signal, request
+        """The valid requests of one file, counted in ``report``; the rest becomes rejections. A file that
+        cannot be read (to its end) is reported as unreadable; what was read before is still loaded."""
+        try:
+            for location, raw in read_documents(Path(source)):
+                decoded = decode_document(location, raw)
+                if isinstance(decoded, Rejection):
+                    report.rejected.append(decoded)
+                    continue
+                signal, request = decoded
+                report.records += 1
+                if signal is TRACES:
+                    validation = validate_traces(request, self.settings.max_attributes)
+                    report.rejected.extend(
+                        Rejection(location, f"{bad.reason}: {bad.name!r}", bad.trace_id or None, bad.span_id or None)
+                        for bad in validation.spans
+                    )
+                    report.spans += count_items(signal.name, request)
+                elif signal is METRICS:
+                    report.metric_points += count_items(signal.name, request)
+                else:
+                    report.log_records += count_items(signal.name, request)
+                yield signal, request
+        except (OSError, EOFError) as exc:  # missing, unreadable, a truncated .gz
+            report.failed_files.append(f"{source} ({getattr(exc, 'strerror', None) or exc})")
 
 
 def decode_document(location: str, raw: bytes) -> tuple[Signal, Message] | Rejection:

@@ -152,6 +152,17 @@ def test_gzipped_lines_with_a_bad_first_line(engine, tmp_path):
     assert [(r.location, r.reason.split(":")[0]) for r in report.rejected] == [(f"{packed}:1", "not valid JSON")]
 
 
+def test_a_truncated_gzip_file_is_unreadable_but_what_was_read_is_loaded(engine, tmp_path):
+    source = tmp_path / "runs.jsonl"
+    _record_runs(source, 20, time.time_ns() - 3600 * 10**9)
+    packed = gzip.compress(source.read_bytes())
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(packed[: len(packed) * 3 // 4])
+    report = OfflineImport(ReceiverSettings(), engine).run([cut])
+    assert len(report.failed_files) == 1 and report.failed_files[0].startswith(str(cut))
+    assert 0 < report.spans < 60 and _count(engine, Span) == report.spans
+
+
 def test_metric_points_before_their_spans_are_linked_to_the_execution(engine, tmp_path):
     """The receiver's span writer hooks run for imports too: a point read before its span gets its execution."""
     spans_path = tmp_path / "spans.jsonl"
