@@ -1,3 +1,3 @@
 """The library versions this instrumentor supports (also the ``instruments`` extra)."""
 
-_instruments = ("anthropic >= 0.40",)
+_instruments = ("anthropic >= 0.49",)

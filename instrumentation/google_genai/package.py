@@ -1,3 +1,3 @@
 """The library versions this instrumentor supports (also the ``instruments`` extra)."""
 
-_instruments = ("google-genai >= 1.0",)
+_instruments = ("google-genai >= 1.30",)

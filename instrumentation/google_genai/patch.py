@@ -162,10 +162,10 @@ class ContentStreamState(StreamState):
         self.count += 1
         if self.first is None:
             self.first = now
-            self.model = chunk.model_version
-            self.response_id = chunk.response_id
-            http = chunk.sdk_http_response
-            self.headers = http.headers if http is not None else None
+            self.model = getattr(chunk, "model_version", None)  # fields that older SDK versions lack
+            self.response_id = getattr(chunk, "response_id", None)
+            http = getattr(chunk, "sdk_http_response", None)
+            self.headers = getattr(http, "headers", None)
         self.last = now
         usage = chunk.usage_metadata
         if usage is not None:

@@ -364,7 +364,8 @@ class FakeGeminiServer(_LoopbackServer):
             chunks = self.chunks(body, model, count)
             if headers.get("x-fake-fail-midstream") == "1":
                 payload = "".join(f"data: {json.dumps(c)}\r\n\r\n" for c in chunks[:2]).encode()
-                payload += json.dumps({"error": {"code": 500, "message": "stream broke", "status": "INTERNAL"}}).encode()
+                error = {"error": {"code": 500, "message": "stream broke", "status": "INTERNAL"}}
+                payload += f"data: {json.dumps(error)}\r\n\r\n".encode()
                 return 200, "text/event-stream", payload, {}
             return 200, "text/event-stream", "".join(f"data: {json.dumps(c)}\r\n\r\n" for c in chunks).encode(), {}
         if route.endswith(":batchEmbedContents"):
