@@ -13,7 +13,8 @@ and our deferred metric recording happen on other threads and are not counted); 
 over rounds of (instrumented round mean − bare round mean). Scenarios:
 
 - Agents SDK ``Runner.run`` of an agent that calls one function tool (2 model calls): our spans are the
-  workflow, the agent, the tool (3), with per-execution resources on the agent;
+  workflow, the agent, the tool (3), with per-execution resources on the agent; and the same three SDK spans
+  opened and closed alone (no run around them: a steadier figure on a busy machine);
 - LlamaIndex ``FunctionAgent.run`` with a tool (``MockFunctionCallingLLM``; 2 model calls): agent, tool and
   two chat spans (4); and one ``MockLLM.complete`` call (1 text_completion span).
 """
@@ -119,9 +120,20 @@ def agents_sdk(tracer_provider: Any, meter_provider: Any, rounds: int, runs: int
     def off() -> None:
         instrumentor.uninstrument()
 
+    rows = []
     added, base = _paired(run, run, on, off, rounds, runs)
+    rows.append(("openai-agents Runner.run, 1 tool (3 spans: workflow, agent, tool)", added, base))
+
+    from agents.tracing import agent_span, function_span, trace
+
+    def sdk_spans() -> None:  # the SDK's tracing alone: a trace with an agent and a tool span
+        with trace("w"), agent_span(name="calc"), function_span(name="add"):
+            pass
+
+    added, base = _paired(sdk_spans, sdk_spans, on, off, rounds, runs * 10)
+    rows.append(("openai-agents trace + agent + function span alone (3 spans)", added, base))
     loop.close()
-    return [("openai-agents Runner.run, 1 tool (3 spans: workflow, agent, tool)", added, base)]
+    return rows
 
 
 # --- LlamaIndex ------------------------------------------------------------------------------------------------
@@ -172,7 +184,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args(argv)
     tracer_provider, meter_provider = _providers()
-    rows = agents_sdk(tracer_provider, meter_provider, args.rounds, args.runs)
+    from opentelemetry import context as context_api
+    from opentelemetry import trace as trace_api
+
+    reference = tracer_provider.get_tracer("reference")
+
+    def hand_written() -> None:  # the scale of this machine: one span with 2 attributes, made current
+        span = reference.start_span("invoke_agent calc", attributes={"gen_ai.operation.name": "invoke_agent",
+                                                                     "gen_ai.agent.name": "calc"})
+        context_api.detach(context_api.attach(trace_api.set_span_in_context(span)))
+        span.end()
+
+    added, base = _paired(lambda: None, hand_written, lambda: None, lambda: None, args.rounds, args.runs * 10)
+    rows = [("reference: one hand-written OTel span (2 attributes, made current)", added, base)]
+    rows += agents_sdk(tracer_provider, meter_provider, args.rounds, args.runs)
     rows += llama_index(tracer_provider, meter_provider, args.rounds, args.runs)
     print(f"\n## agent frameworks (in-process fake models; median of {args.rounds} paired rounds, thread CPU time)")
     print("| call | bare µs | added µs |")

@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/instrumentation_overhead.py [--rounds 7] [--transport mock,loopback]
     .venv/bin/python benchmarks/instrumentation_overhead.py --sdk anthropic,google_genai [--rounds 7]
     .venv/bin/python benchmarks/instrumentation_overhead.py --micro
+    .venv/bin/python benchmarks/instrumentation_overhead.py --frameworks [--rounds 15]   (OpenAI Agents SDK, LlamaIndex)
 
 Method: every variant (uninstrumented, one hand-written span, agentotel, and — when installed (the
 ``bench`` extra) — opentelemetry-instrumentation-openai-v2, OpenInference, OpenLLMetry) runs in its own
@@ -647,9 +648,16 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--micro", action="store_true", help="only the in-process wrapper figures")
     parser.add_argument("--sdk", default="openai", help="openai, or any of anthropic,google_genai (mock transport)")
+    parser.add_argument("--frameworks", action="store_true",
+                        help="the agent-framework instrumentors (benchmarks/framework_overhead.py)")
     parser.add_argument("--worker")
     parser.add_argument("--base-url")
     args = parser.parse_args()
+    if args.frameworks:
+        from benchmarks.framework_overhead import main as frameworks
+
+        frameworks(["--rounds", str(args.rounds)])
+        return
     if args.worker:
         if args.sdk == "openai":
             worker(args.worker, args.transport, args.base_url)

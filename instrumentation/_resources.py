@@ -7,9 +7,9 @@ Method (cheap by design; an agent span pays about 10 µs at each end on Linux):
 - **Peak**: the kernel keeps the process' RSS high-water mark (``getrusage().ru_maxrss``). When it rose
   between the start and the end of the execution, that new high-water mark was reached during the
   execution and is the exact peak. Otherwise the peak is the highest of the start and end readings and of
-  the periodic samples a daemon thread takes every ``SAMPLE_INTERVAL`` seconds — only while at least one
-  execution is open (the thread exits when none is) — so a spike shorter than the interval that stays
-  below an older high-water mark is missed.
+  the periodic samples a daemon thread takes every ``SAMPLE_INTERVAL`` seconds while at least one
+  execution is open (the thread exits after ``IDLE_EXIT`` seconds without one), so a spike shorter than
+  the interval that stays below an older high-water mark is missed.
 - **CPU time** is ``time.thread_time()`` of the thread that started the execution, recorded only when the
   span ends on that same thread. For an async agent that thread is the event loop's: the figure then
   includes whatever other tasks ran on the loop meanwhile.
@@ -30,6 +30,7 @@ from agentotel.instrumentation._guard import report
 from agentotel.instrumentation._switch import SWITCH
 
 SAMPLE_INTERVAL = 0.05
+IDLE_EXIT = 1.0  # the sampler thread exits after this long without an open execution
 
 try:
     import resource as _resource
@@ -166,12 +167,17 @@ class _Sampler:
             self._open.discard(res)
 
     def _run(self) -> None:
+        idle = 0.0
         while True:
             time.sleep(SAMPLE_INTERVAL)
             with self._lock:
                 if not self._open:
-                    self._thread = None
-                    return
+                    idle += SAMPLE_INTERVAL
+                    if idle >= IDLE_EXIT:  # back-to-back executions keep one thread (a start costs ~100 µs)
+                        self._thread = None
+                        return
+                    continue
+                idle = 0.0
                 current = tuple(self._open)
             value = rss()
             if value is None:

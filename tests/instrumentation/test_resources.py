@@ -71,7 +71,7 @@ def test_cpu_time_left_out_when_ended_on_another_thread(tracer, span_exporter):
 def test_sampler_thread_stops_when_no_execution_is_open(tracer):
     with tracer.trace_agent_call("short"):
         assert _resources._SAMPLER.running
-    deadline = time.monotonic() + 2
+    deadline = time.monotonic() + _resources.IDLE_EXIT + 2
     while _resources._SAMPLER.running and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not _resources._SAMPLER.running
