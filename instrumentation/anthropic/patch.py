@@ -72,7 +72,7 @@ class AnthropicCall:
     """
 
     __slots__ = ("span", "own", "start", "metric_attrs", "instruments", "content", "events", "event", "body",
-                 "token", "flag", "stream_times", "sdk_content", "answer")
+                 "token", "flag", "stream_times", "sdk_content", "answer", "caller_span")
 
     def __init__(self, span: Any, own: bool, metric_attrs: dict[str, Any], instruments: GenAIInstruments,
                  content: ContentSettings, events: ContentEvents | None, event: dict[str, Any] | None,
@@ -91,6 +91,7 @@ class AnthropicCall:
         self.stream_times: tuple[float, float | None] | None = None
         self.sdk_content = sdk_content  # the SDK records content on its own span
         self.answer: tuple[dict[str, Any], tuple[int | None, int | None]] | None = None
+        self.caller_span: Any = None  # native mode: the span current when the call began (not the SDK's)
 
     def release(self) -> None:
         """Restore the caller's context (a stream's span stays open)."""
@@ -108,7 +109,7 @@ class AnthropicCall:
         extra: dict[str, Any] = {}
         if not self.own:
             current = trace.get_current_span()
-            if span is None and current.is_recording():
+            if span is None and current is not self.caller_span and _sdk_span(current):
                 self.span = span = current  # the SDK's span
                 extra = self._native_request_attributes()
             if span is not None and _is_message(result):
@@ -318,6 +319,15 @@ class MessageStreamState(StreamState):
         call.succeed(attrs, usage)
 
 
+def _sdk_span(span: Any) -> bool:
+    """Whether ``span`` (current while the SDK handles the answer) is the SDK's own recording span: a span
+    the SDK did not start (sampled out) leaves the caller's current, which must not get the call's attributes."""
+    if not span.is_recording():
+        return False
+    scope = getattr(span, "instrumentation_scope", None)
+    return scope is None or str(getattr(scope, "name", "")).startswith("com.anthropic")
+
+
 def _is_message(result: Any) -> bool:
     """A parsed Message (``Message``, ``ParsedMessage``, ``BetaMessage``…): one of the SDK's response types."""
     return type(result).__module__.startswith("anthropic.types")
@@ -366,6 +376,7 @@ def _start(tracer: Any, instruments: GenAIInstruments, content: ContentSettings,
     if native:
         event = {**attrs, **request} if request and events is not None else None
         call = AnthropicCall(None, False, template.copy(), instruments, content, events, event, body, sdk_content)
+        call.caller_span = trace.get_current_span(ctx)
     else:
         parent = ctx if get(PARENT_CONTEXT_KEY) is None else effective_context(ctx)
         span = tracer.start_span(f"{sc.OP_CHAT} {model}" if model else sc.OP_CHAT, parent, _CLIENT,

@@ -391,6 +391,29 @@ def test_sampled_out(fake, mode, meter_provider, span_exporter, metric_reader):
     assert points(metric_reader, sc.METRIC_OPERATION_DURATION)[0].count == 2  # metrics still count every call
 
 
+def test_sdk_span_sampled_out_leaves_the_callers_span_alone(fake, tracer_provider, meter_provider, span_exporter,
+                                                             metric_reader):
+    """The SDK's tracer drops its span; the application's own span, current around the call, must not get the
+    call's attributes (finish reasons, rate limits) in its place. Metrics still count the call."""
+    if not NATIVE_SDK:
+        pytest.skip("this anthropic version has no tracing of its own")
+    fake.response_headers = RATE_HEADERS
+    dropping = TracerProvider(sampler=ALWAYS_OFF, shutdown_on_exit=False)
+    instrumentor = _instrument(tracer_provider, meter_provider, ContentSettings())
+    try:
+        with anthropic.Anthropic(base_url=fake.base_url, api_key="k", max_retries=0,
+                                 open_telemetry={"tracer_provider": dropping}) as client:
+            with tracer_provider.get_tracer("app").start_as_current_span("invoke_agent app"):
+                client.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)
+                list(client.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES, stream=True))
+    finally:
+        instrumentor.uninstrument()
+    [outer] = span_exporter.get_finished_spans()
+    assert sc.RESPONSE_FINISH_REASONS not in outer.attributes
+    assert not [k for k in outer.attributes if k.startswith("agentotel.ratelimit.")]
+    assert points(metric_reader, sc.METRIC_OPERATION_DURATION)[0].count == 2
+
+
 def test_suppressed_and_uninstrumented(fake, tracer_provider, meter_provider, span_exporter):
     from anthropic._base_client import SyncAPIClient
     from opentelemetry.instrumentation.utils import suppress_instrumentation
