@@ -15,8 +15,8 @@ runs once a minute and calls a model only when a ticket came in.
    spans and the receiver's upserts on (trace_id, span_id) keep one copy. The once-a-minute triage runs
    also make the back-filled minutes one unbroken range, which the receiver rolls up in one pass.
 2. ``extras()``: registry versions, two evaluation runs (1.3.0 worse than 1.2.0) and the rollout story:
-   1.3.0 reaches staging, the evaluation gate refuses it for prod, staging is rolled back to 1.2.0. Each
-   step is skipped when an earlier run did it.
+   the evaluation gate refuses support-agent 1.3.0, and research-agent 0.5.0 (the slow o3) is rolled back
+   to 0.4.0 in dev. Each step is skipped when an earlier run did it.
 3. ``live()``: a low, steady flow of live conversations until stopped.
 
 ``run_demo()`` is the bounded form (scripts, tests). Alerts come from the alerting service running the
@@ -758,25 +758,18 @@ def _evaluations(engine: Any, summary: DemoSummary) -> None:
 
 
 ROLLOUT = (("support-agent", "1.2.0", "dev"), ("support-agent", "1.2.0", "staging"), ("support-agent", "1.2.0", "prod"),
-           ("research-agent", "0.4.0", "dev"), ("research-agent", "0.5.0", "dev"), ("sql-agent", "2.1.0", "dev"),
-           ("inbox-triage", "1.0.0", "dev"),
-           ("support-agent", "1.3.0", "dev"), ("support-agent", "1.3.0", "staging"))
+           ("research-agent", "0.4.0", "dev"), ("sql-agent", "2.1.0", "dev"), ("inbox-triage", "1.0.0", "dev"),
+           ("support-agent", "1.3.0", "dev"), ("research-agent", "0.5.0", "dev"))
 
 
 def _promotions(engine: Any, summary: DemoSummary) -> None:
-    """The rollout story: versions move through dev → staging → prod; support-agent 1.3.0, worse on the
-    evaluation, is refused for prod by the gate and staging is rolled back to 1.2.0. A step an earlier
-    run did is skipped, so the history tells the story once."""
-    from agentotel.registry import (
-        DEFAULT_POLICIES,
-        GateRefused,
-        PromotionGate,
-        RegistryError,
-        VersionManager,
-        WarehouseEvaluationStore,
-    )
+    """The rollout story, with the registry's default gate: versions move through dev → staging → prod;
+    support-agent 1.3.0, worse on the evaluation, is refused by the gate (for staging, or for prod where
+    staging lets it in); research-agent 0.5.0 on the slow o3 is rolled back to 0.4.0 in dev. A step an
+    earlier run did is skipped, so the history tells the story once."""
+    from agentotel.registry import GateRefused, RegistryError, VersionManager
 
-    versions = VersionManager(engine, PromotionGate(WarehouseEvaluationStore(engine), dict(DEFAULT_POLICIES)))
+    versions = VersionManager(engine)
     for name, version, environment in ROLLOUT:
         if any(d.version == version for d in versions.deployments(name, environment)):
             continue
@@ -785,19 +778,24 @@ def _promotions(engine: Any, summary: DemoSummary) -> None:
         except RegistryError as exc:
             summary.notes.append(f"promote {name}@{version} to {environment}: {exc}")
     refused = [e for e in versions.audit_log("support-agent", limit=None)
-               if e.outcome == "refused" and e.agent_version == "1.3.0" and e.environment == "prod"]
-    if not refused:
-        try:
-            versions.promote("support-agent", "1.3.0", "prod", actor=ACTOR, reason="demo rollout")
+               if e.outcome == "refused" and e.agent_version == "1.3.0"]
+    if refused:
+        summary.refused.append(f"support-agent@1.3.0 to {refused[0].environment}")
+    else:
+        for environment in ("staging", "prod"):
+            try:
+                versions.promote("support-agent", "1.3.0", environment, actor=ACTOR, reason="demo rollout")
+            except GateRefused as exc:
+                summary.refused.append(f"support-agent@1.3.0 to {environment}: {exc.decision.summary()}")
+                break
+            except RegistryError as exc:
+                summary.notes.append(f"promote support-agent@1.3.0 to {environment}: {exc}")
+                break
+        else:
             summary.notes.append("the gate let support-agent 1.3.0 into prod")
-        except GateRefused as exc:
-            summary.refused.append(f"support-agent@1.3.0 to prod: {exc.decision.summary()}")
-    else:
-        summary.refused.append("support-agent@1.3.0 to prod")
-    if not any(d.action == "rollback" for d in versions.deployments("support-agent", "staging")):
-        if versions.active_version("support-agent", "staging") == "1.3.0":
-            versions.rollback("support-agent", "staging", actor=ACTOR,
-                              reason="1.3.0 regressed on the support-faq evaluation; the gate refused it for prod")
-            summary.rolled_back.append("support-agent staging → 1.2.0")
-    else:
-        summary.rolled_back.append("support-agent staging")
+    if any(d.action == "rollback" for d in versions.deployments("research-agent", "dev")):
+        summary.rolled_back.append("research-agent dev")
+    elif versions.active_version("research-agent", "dev") == "0.5.0":
+        versions.rollback("research-agent", "dev", actor=ACTOR,
+                          reason="0.5.0 on o3 answers four times slower (p95); back to 0.4.0")
+        summary.rolled_back.append("research-agent dev → 0.4.0")

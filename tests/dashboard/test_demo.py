@@ -171,7 +171,7 @@ def test_demo_end_to_end_twice_with_its_alert_rules(tmp_path, caplog):
         assert {("support-agent", "1.3.0"), ("research-agent", "0.5.0"), ("inbox-triage", "1.0.0")} <= agents
         assert models.get("claude-3-5-sonnet") == "anthropic" and models.get("o3") == "openai"
         assert oldest.replace(tzinfo=timezone.utc) < datetime.now(timezone.utc) - timedelta(hours=23)
-        history = [d.action for d in deployments(engine, "support-agent", "staging")]
+        history = [d.action for d in deployments(engine, "research-agent", "dev")]
         assert history.count("rollback") == 1
 
         second = run_demo(f"http://127.0.0.1:{settings.http_port}", url, duration_s=1.0, max_runs=10, seed=4,
@@ -183,6 +183,6 @@ def test_demo_end_to_end_twice_with_its_alert_rules(tmp_path, caplog):
         new_minutes = second.history_runs - first.history_runs  # the minutes that passed between the two runs
         assert again - spans <= second.history_spans - first.history_spans + 40 * (new_minutes + second.runs)
         assert again - spans < first.history_spans / 10  # the day of history was not sent a second time
-        assert runs == 2 and [d.action for d in deployments(engine, "support-agent", "staging")] == history
+        assert runs == 2 and [d.action for d in deployments(engine, "research-agent", "dev")] == history
     finally:
         server.stop()

@@ -176,12 +176,13 @@ def test_up_demo_first_minute_ctrl_c_and_a_second_run(tmp_path):
             with engine.connect() as conn:
                 refused = conn.execute(select(RegistryAuditEntry.agent_version, RegistryAuditEntry.environment).where(
                     RegistryAuditEntry.outcome == "refused")).all()
-                rollbacks = conn.execute(select(RegistryDeployment.environment).where(
+                rollbacks = conn.execute(select(RegistryDeployment.agent_name, RegistryDeployment.environment).where(
                     RegistryDeployment.action == "rollback")).all()
             return (refused, rollbacks) if refused and rollbacks else None
 
         refused, rollbacks = poll(story, FIRST_MINUTE_S, "gate refusal and rollback", up)
-        assert [tuple(r) for r in refused] == [("1.3.0", "prod")] and [tuple(r) for r in rollbacks] == [("staging",)]
+        assert [r.agent_version for r in refused] == ["1.3.0"] and refused[0].environment in ("staging", "prod")
+        assert [tuple(r) for r in rollbacks] == [("research-agent", "dev")]
         assert time.monotonic() - up.started < FIRST_MINUTE_S
 
         now = datetime.now(timezone.utc)
