@@ -16,13 +16,14 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from agentotel.core import semconv as sc
 from agentotel.processors.normalize.core import usage_of
 from agentotel.processors.records import SpanBatch
 
 SHIPPED_PRICING = Path(__file__).with_name("pricing.json")
 RATE_FIELDS = ("input", "output", "cached_input", "cache_write", "reasoning")
 REASONING_KEYS = (
-    "gen_ai.usage.reasoning.output_tokens",
+    sc.USAGE_REASONING,
     "gen_ai.usage.reasoning_tokens",
     "llm.token_count.completion_details.reasoning",
 )

@@ -30,6 +30,7 @@ from typing import Any
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
+from agentotel.core import semconv as sc
 from agentotel.processors.decode import any_value, clean_text
 from agentotel.processors.metrics import (
     attributes,
@@ -39,11 +40,14 @@ from agentotel.processors.metrics import (
 from agentotel.processors.normalize.otel import (
     CHOICE_EVENT,
     COMPLETION_EVENT,
+    DEPRECATED_COMPLETION,
+    DEPRECATED_PROMPT,
     DETAILS_EVENT,
     MESSAGE_EVENTS,
     PROMPT_EVENT,
 )
-from agentotel.processors.redact import redact_text
+from agentotel.processors.normalize.otel import CONTENT_ATTRIBUTES as GENAI_CONTENT_ATTRIBUTES
+from agentotel.processors.redact import EXCEPTION_TEXT_KEYS, redact_text
 from agentotel.warehouse.engine import write_transaction
 from agentotel.warehouse.errors import classified
 from agentotel.warehouse.locks import lock_traces
@@ -58,21 +62,7 @@ ID_CHUNK = 400
 
 CONTENT_EVENTS = frozenset({DETAILS_EVENT, CHOICE_EVENT, PROMPT_EVENT, COMPLETION_EVENT, *MESSAGE_EVENTS})
 # attributes that carry content or free text: redacted before storage
-CONTENT_ATTRIBUTES = frozenset(
-    {
-        "gen_ai.input.messages",
-        "gen_ai.output.messages",
-        "gen_ai.system_instructions",
-        "gen_ai.tool.definitions",
-        "gen_ai.prompt",
-        "gen_ai.completion",
-        "gen_ai.tool.call.arguments",
-        "gen_ai.tool.call.result",
-        "gen_ai.evaluation.explanation",
-        "exception.message",
-        "exception.stacktrace",
-    }
-)
+CONTENT_ATTRIBUTES = GENAI_CONTENT_ATTRIBUTES | EXCEPTION_TEXT_KEYS
 
 
 # -- redaction -------------------------------------------------------------------------------------
@@ -230,11 +220,11 @@ def content_from_events(events: Iterable[tuple[str, Any, dict[str, Any]]]) -> tu
         if name == DETAILS_EVENT:
             source = body if isinstance(body, dict) else {}
             merged = {**source, **attrs}
-            inputs = _messages(merged.get("gen_ai.input.messages"))
-            system = _messages(merged.get("gen_ai.system_instructions"))
+            inputs = _messages(merged.get(sc.INPUT_MESSAGES))
+            system = _messages(merged.get(sc.SYSTEM_INSTRUCTIONS))
             if system:
                 inputs = [{"role": "system", "parts": system}, *(inputs or [])]
-            details = (inputs, _messages(merged.get("gen_ai.output.messages")))
+            details = (inputs, _messages(merged.get(sc.OUTPUT_MESSAGES)))
         elif name in MESSAGE_EVENTS:
             # log records carry the message in the body; span events (body None) in their attributes
             legacy_in.append(_legacy_message(MESSAGE_EVENTS[name], body if body is not None else attrs))
@@ -246,9 +236,9 @@ def content_from_events(events: Iterable[tuple[str, Any, dict[str, Any]]]) -> tu
             index = body["index"] if isinstance(body.get("index"), int) else 0
             choices.append((index, position, message))
         elif name == PROMPT_EVENT:
-            prompt = _as_messages(attrs.get("gen_ai.prompt", body), "user")
+            prompt = _as_messages(attrs.get(DEPRECATED_PROMPT, body), "user")
         elif name == COMPLETION_EVENT:
-            completion = _as_messages(attrs.get("gen_ai.completion", body), "assistant")
+            completion = _as_messages(attrs.get(DEPRECATED_COMPLETION, body), "assistant")
     outputs = [message for _, _, message in sorted(choices, key=lambda c: (c[0], c[1]))]
     inputs_value = (details[0] if details else None) or legacy_in or prompt or None
     outputs_value = (details[1] if details else None) or outputs or completion or None

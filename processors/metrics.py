@@ -48,6 +48,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from sqlalchemy import Connection, Engine, bindparam, select, tuple_, update
 
+from agentotel.core import semconv as sc
 from agentotel.processors.decode import any_value, clean_text
 from agentotel.warehouse.engine import write_transaction
 from agentotel.warehouse.errors import classified
@@ -77,9 +78,9 @@ IDENTITY_KEYS = (
     "service.instance.id",
     "deployment.environment",
     "deployment.environment.name",
-    "gen_ai.agent.name",
-    "gen_ai.agent.id",
-    "gen_ai.agent.version",
+    sc.AGENT_NAME,
+    sc.AGENT_ID,
+    sc.AGENT_VERSION,
     "agent.name",
 )
 TRACE_ID_KEYS = ("trace_id", "trace.id", "otel.trace_id", "gen_ai.trace_id")

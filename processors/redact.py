@@ -15,16 +15,18 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agentotel.processors.normalize.otel import CONTENT_ATTRIBUTES as GENAI_CONTENT_ATTRIBUTES
 from agentotel.processors.records import SpanBatch
 
 DEFAULT_REPLACEMENT = "[REDACTED:{kind}]"
 
-# Attribute keys that carry captured content (exact) and key prefixes (flattened messages)
-CONTENT_KEYS = frozenset(
+EXCEPTION_TEXT_KEYS = frozenset(("exception.message", "exception.stacktrace"))
+# Attribute keys that carry captured content (exact): the OTel GenAI dialect's own list, every other
+# dialect's (repeated here where the normalizer does not read them), free text; then key prefixes
+# (flattened messages)
+CONTENT_KEYS = GENAI_CONTENT_ATTRIBUTES | EXCEPTION_TEXT_KEYS | frozenset(
     (
-        "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions",
-        "gen_ai.prompt", "gen_ai.completion", "gen_ai.tool.call.arguments", "gen_ai.tool.call.result",
-        "gen_ai.task.input", "gen_ai.task.output", "gen_ai.evaluation.explanation",
+        "gen_ai.task.input", "gen_ai.task.output",
         "input.value", "output.value", "traceloop.entity.input", "traceloop.entity.output",
         "langfuse.observation.input", "langfuse.observation.output", "langfuse.trace.input",
         "langfuse.trace.output", "ai.prompt", "ai.prompt.messages", "ai.response.text",
@@ -34,7 +36,6 @@ CONTENT_KEYS = frozenset(
         "tool_response", "final_result", "pydantic_ai.all_messages", "logfire.msg",
         "llm.prompts",
         "llm.choices",
-        "exception.message", "exception.stacktrace",
         # event attributes of the per-message / choice events
         "content", "message", "body",
     )

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from agentotel.core import semconv as sc
+
 AGENTOTEL_SCOPE_PREFIX = "agentotel.instrumentation"
 
 # Rule 1: langfuse.observation.type (None = fall through to the next rule)
@@ -76,10 +78,10 @@ REQUEST_TYPES: dict[str, str] = {
 }
 
 # Rule 6: heuristics
-TOOL_NAME_KEYS = ("gen_ai.tool.name", "tool.name")
+TOOL_NAME_KEYS = (sc.TOOL_NAME, "tool.name")
 MODEL_KEYS = (
-    "gen_ai.request.model",
-    "gen_ai.response.model",
+    sc.REQUEST_MODEL,
+    sc.RESPONSE_MODEL,
     "llm.model_name",
     "llm.request.model_name",
     "llm.response.model_name",
@@ -162,7 +164,7 @@ def classify(attrs: Mapping[str, Any], name: str, scope_name: str | None) -> str
         else:
             return "other"
 
-    operation = get("gen_ai.operation.name")
+    operation = get(sc.OPERATION)
     op_type = operation_type(operation)
 
     value = get("traceloop.span.kind")

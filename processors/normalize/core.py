@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from agentotel.core import semconv as sc
 from agentotel.processors.normalize import frameworks, langfuse, openinference, openlit, openllmetry, otel
 from agentotel.processors.normalize._spec import Dialect, Usage, UsageKeys
 from agentotel.processors.normalize._values import (
@@ -15,7 +16,7 @@ from agentotel.processors.normalize._values import (
     first,
     first_finish_reason,
 )
-from agentotel.processors.normalize.classify import classify, operation_type, request_type
+from agentotel.processors.normalize.classify import TOOL_NAME_KEYS, classify, operation_type, request_type
 from agentotel.processors.normalize.providers import (
     canonical_provider,
     provider_from_address,
@@ -49,16 +50,15 @@ LLM_FIELDS = (
 )  # fmt: skip
 
 CONVERSATION_KEYS = (
-    "gen_ai.conversation.id", "session.id", "langfuse.session.id",
+    sc.CONVERSATION_ID, "session.id", "langfuse.session.id",
     "traceloop.association.properties.session_id", "gen_ai.session.id",
 )  # fmt: skip
 USER_KEYS = (
     "user.id", "langfuse.user.id", "traceloop.association.properties.user_id", "enduser.id", "gen_ai.user.id",
 )  # fmt: skip
-AGENT_NAME_KEYS = ("gen_ai.agent.name", "agent.name")
-TOOL_NAME_KEYS = ("gen_ai.tool.name", "tool.name")
-TOOL_CALL_ID_KEYS = ("gen_ai.tool.call.id", "tool.id", "tool_call.id")
-WORKFLOW_NAME_KEYS = ("gen_ai.workflow.name", "traceloop.workflow.name", "langfuse.trace.name")
+AGENT_NAME_KEYS = (sc.AGENT_NAME, "agent.name")
+TOOL_CALL_ID_KEYS = (sc.TOOL_CALL_ID, "tool.id", "tool_call.id")
+WORKFLOW_NAME_KEYS = (sc.WORKFLOW_NAME, "traceloop.workflow.name", "langfuse.trace.name")
 
 
 def _chain(field: str) -> tuple[str, ...]:
@@ -176,7 +176,7 @@ def provider_of(
 
 
 def _operation(attrs: Mapping[str, Any], span_type: str) -> str:
-    operation = attrs.get("gen_ai.operation.name")
+    operation = attrs.get(sc.OPERATION)
     if isinstance(operation, str) and operation_type(operation) in MODEL_TYPES:
         return operation
     raw = attrs.get("llm.request.type")
@@ -315,7 +315,7 @@ def normalize_span(record: SpanRecord) -> None:
     record.user_id = as_text(first(attrs, USER_KEYS))
     if span_type == "agent":
         record.agent_name = agent_name_of(record)
-        record.agent_version = as_text(attrs.get("gen_ai.agent.version")) or as_text(
+        record.agent_version = as_text(attrs.get(sc.AGENT_VERSION)) or as_text(
             record.resource_attributes.get("service.version")
         )
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agentotel.core import semconv as sc
 from agentotel.processors.normalize._spec import Dialect, UsageKeys
 from agentotel.processors.normalize._values import (
     as_text,
@@ -13,10 +14,14 @@ from agentotel.processors.normalize._values import (
 )
 from agentotel.processors.records import SpanRecord
 
-INPUT_MESSAGES = "gen_ai.input.messages"
-OUTPUT_MESSAGES = "gen_ai.output.messages"
-SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
-DETAILS_EVENT = "gen_ai.client.inference.operation.details"
+INPUT_MESSAGES = sc.INPUT_MESSAGES
+OUTPUT_MESSAGES = sc.OUTPUT_MESSAGES
+SYSTEM_INSTRUCTIONS = sc.SYSTEM_INSTRUCTIONS
+DETAILS_EVENT = sc.EVENT_INFERENCE_DETAILS
+# deprecated spellings this dialect still reads (semconv before v1.37)
+DEPRECATED_PROMPT = "gen_ai.prompt"
+DEPRECATED_COMPLETION = "gen_ai.completion"
+DEPRECATED_PROVIDER = "gen_ai.system"
 MESSAGE_EVENTS = {
     "gen_ai.system.message": "system",
     "gen_ai.user.message": "user",
@@ -34,6 +39,11 @@ INPUT_REFS = (
     "gen_ai.system_instructions.ref",
 )
 OUTPUT_REFS = ("gen_ai.output.messages_ref", "gen_ai.output.messages.ref")
+# every attribute of this dialect that carries captured content or free text (redacted before storage)
+CONTENT_ATTRIBUTES = frozenset((
+    *sc.CONTENT_KEYS, DEPRECATED_PROMPT, DEPRECATED_COMPLETION, sc.TOOL_CALL_ARGUMENTS, sc.TOOL_CALL_RESULT,
+    sc.EVALUATION_EXPLANATION,
+))  # fmt: skip
 
 
 def _instruction_parts(value: Any) -> list[Any]:
@@ -95,9 +105,9 @@ def _from_events(events: list[dict[str, Any]]) -> tuple[str | None, str | None]:
                 choice["message"] = parse_json(message_value) or message_value
             choices.append(choice)
         elif name == PROMPT_EVENT:
-            prompt = attrs.get("gen_ai.prompt", prompt)
+            prompt = attrs.get(DEPRECATED_PROMPT, prompt)
         elif name == COMPLETION_EVENT:
-            completion = attrs.get("gen_ai.completion", completion)
+            completion = attrs.get(DEPRECATED_COMPLETION, completion)
     input_text = None
     if details_in is not None or details_system is not None:
         input_text = messages_with_instructions(details_in, details_system)
@@ -126,13 +136,13 @@ def content(record: SpanRecord) -> tuple[str | None, str | None]:
         input_text = input_text or event_in
         output_text = output_text or event_out
     if input_text is None:
-        input_text = to_content(attrs.get("gen_ai.prompt"))
+        input_text = to_content(attrs.get(DEPRECATED_PROMPT))
     if output_text is None:
-        output_text = to_content(attrs.get("gen_ai.completion"))
+        output_text = to_content(attrs.get(DEPRECATED_COMPLETION))
     if input_text is None:
-        input_text = to_content(attrs.get("gen_ai.tool.call.arguments"))
+        input_text = to_content(attrs.get(sc.TOOL_CALL_ARGUMENTS))
     if output_text is None:
-        output_text = to_content(attrs.get("gen_ai.tool.call.result"))
+        output_text = to_content(attrs.get(sc.TOOL_CALL_RESULT))
     if input_text is None:
         for key in INPUT_REFS:
             if attrs.get(key):
@@ -155,7 +165,7 @@ def fields(record: SpanRecord, llm: dict[str, Any]) -> None:
         attrs = event.get("attributes") or {}
         if llm["finish_reason"] is None:
             if name == DETAILS_EVENT:
-                llm["finish_reason"] = first_finish_reason(attrs.get("gen_ai.response.finish_reasons"))
+                llm["finish_reason"] = first_finish_reason(attrs.get(sc.RESPONSE_FINISH_REASONS))
             elif name == CHOICE_EVENT:
                 llm["finish_reason"] = as_text(attrs.get("finish_reason"))
         if llm["error_type"] is None and name == EXCEPTION_EVENT:
@@ -164,19 +174,19 @@ def fields(record: SpanRecord, llm: dict[str, Any]) -> None:
 
 DIALECT = Dialect(
     name="otel",
-    provider=("gen_ai.provider.name", "gen_ai.system"),
-    request_model=("gen_ai.request.model",),
-    response_model=("gen_ai.response.model",),
-    finish_reason=("gen_ai.response.finish_reasons",),
-    streaming=("gen_ai.request.stream",),
+    provider=(sc.PROVIDER, DEPRECATED_PROVIDER),
+    request_model=(sc.REQUEST_MODEL,),
+    response_model=(sc.RESPONSE_MODEL,),
+    finish_reason=(sc.RESPONSE_FINISH_REASONS,),
+    streaming=(sc.REQUEST_STREAM,),
     error_type=("error.type",),
-    ttft_seconds=("gen_ai.response.time_to_first_chunk",),
+    ttft_seconds=(sc.RESPONSE_TIME_TO_FIRST_CHUNK,),
     usage=UsageKeys(
         family="gen_ai.usage",
-        input=("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"),
-        output=("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"),
-        cached=("gen_ai.usage.cache_read.input_tokens",),
-        cache_write=("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_write.input_tokens"),
+        input=(sc.USAGE_INPUT, "gen_ai.usage.prompt_tokens"),
+        output=(sc.USAGE_OUTPUT, "gen_ai.usage.completion_tokens"),
+        cached=(sc.USAGE_CACHE_READ,),
+        cache_write=(sc.USAGE_CACHE_CREATION, "gen_ai.usage.cache_write.input_tokens"),
     ),
     fields_hook=fields,
     content_hook=content,
@@ -184,10 +194,10 @@ DIALECT = Dialect(
         INPUT_MESSAGES,
         OUTPUT_MESSAGES,
         SYSTEM_INSTRUCTIONS,
-        "gen_ai.prompt",
-        "gen_ai.completion",
-        "gen_ai.tool.call.arguments",
-        "gen_ai.tool.call.result",
+        DEPRECATED_PROMPT,
+        DEPRECATED_COMPLETION,
+        sc.TOOL_CALL_ARGUMENTS,
+        sc.TOOL_CALL_RESULT,
         *INPUT_REFS,
         *OUTPUT_REFS,
     ),  # fmt: skip
