@@ -49,6 +49,7 @@ ALERT_ALLOW_HOSTS_ENV = "AGENTOTEL_ALERT_ALLOW_HOSTS"
 REGISTRY_GATE_ENV = "AGENTOTEL_REGISTRY_GATE"
 ACTOR_ENV = "AGENTOTEL_ACTOR"
 JUDGE_BASE_URL_ENV = "AGENTOTEL_JUDGE_BASE_URL"
+ONLINE_EVALUATION_ENV = "AGENTOTEL_ONLINE_EVALUATION"
 OPENAI_BASE_URL_ENV = "OPENAI_BASE_URL"
 OPENAI_API_KEY_ENV = "OPENAI_API_KEY"
 PRICING_FILE_ENV = "AGENTOTEL_PRICING_FILE"
@@ -327,22 +328,24 @@ class AlertingSettings:
 @dataclass(frozen=True)
 class EvaluationSettings:
     """What evaluators and endpoint agents need from the environment: the OpenAI key, the judge's base
-    URL (``AGENTOTEL_JUDGE_BASE_URL`` > ``OPENAI_BASE_URL``) and the pricing file merged over the
-    project's table."""
+    URL (``AGENTOTEL_JUDGE_BASE_URL`` > ``OPENAI_BASE_URL``), the pricing file merged over the
+    project's table, and the online evaluation configuration file (``AGENTOTEL_ONLINE_EVALUATION``)."""
 
     openai_api_key: str | None = None
     judge_base_url: str | None = None
     pricing_file: str | None = None
+    online_config: str | None = None
 
     @classmethod
-    def from_env(cls, openai_api_key: str | None = None) -> EvaluationSettings:
+    def from_env(cls, openai_api_key: str | None = None, online_config: str | None = None) -> EvaluationSettings:
         return cls(
             openai_api_key=openai_api_key or env_str(OPENAI_API_KEY_ENV),
             judge_base_url=env_str(JUDGE_BASE_URL_ENV) or env_str(OPENAI_BASE_URL_ENV),
             pricing_file=env_str(PRICING_FILE_ENV),
+            online_config=online_config or env_str(ONLINE_EVALUATION_ENV),
         )
 
     @classmethod
     def resolve(cls, args: Namespace | None = None) -> EvaluationSettings:
-        """``--api-key`` > ``OPENAI_API_KEY``."""
-        return cls.from_env(openai_api_key=_given(args, "api_key"))
+        """``--api-key`` > ``OPENAI_API_KEY``; ``--config`` (``eval online``) > ``AGENTOTEL_ONLINE_EVALUATION``."""
+        return cls.from_env(openai_api_key=_given(args, "api_key"), online_config=_given(args, "online_config"))

@@ -1,11 +1,14 @@
-"""What ``agentotel eval run | compare | report | list`` do (the arguments are declared in
-``evaluation.cli``). Bad input ends in ``CommandError``: one line, exit 2."""
+"""What ``agentotel eval run | compare | report | list | online`` do (the arguments are declared in
+``evaluation.cli``). Bad input ends in ``CommandError``: one line, exit 2. With ``--format json`` standard
+output holds exactly one JSON document; everything else goes to standard error."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
+import threading
 from typing import Any
 
 from sqlalchemy import Engine
@@ -24,6 +27,16 @@ from agentotel.evaluation.base import Agent
 from agentotel.evaluation.benchmark import BenchmarkSuite
 from agentotel.evaluation.comparator import AgentComparator
 from agentotel.evaluation.factory import EvaluatorConfigError, build_evaluators
+from agentotel.evaluation.online import (
+    DEFAULT_EVALUATORS,
+    OnlineAgentConfig,
+    OnlineConfig,
+    OnlineConfigError,
+    OnlineEvaluator,
+    load_online_config,
+    online_status,
+)
+from agentotel.evaluation.power import power_guidance, power_markdown
 from agentotel.evaluation.regression import RegressionDetector, RegressionReport
 from agentotel.evaluation.suite import SuiteError, load_suite, suite_from_cases
 from agentotel.warehouse.engine import open_warehouse
@@ -35,9 +48,15 @@ def _engine(args: argparse.Namespace) -> Engine:
 
 def _detector(args: argparse.Namespace) -> RegressionDetector:
     try:
-        return RegressionDetector(alpha=args.alpha, threshold=args.threshold, min_samples=args.min_samples)
+        return RegressionDetector(alpha=args.alpha, threshold=args.threshold, min_samples=args.min_samples,
+                                  thresholds=dict(args.metric_thresholds), floors=dict(args.floors), tail=args.tail,
+                                  history_metrics=args.history_metrics)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
+
+
+def _note(text: str) -> None:
+    print(text, file=sys.stderr)
 
 
 def _build_agent(args: argparse.Namespace, engine: Engine, settings: EvaluationSettings) -> Agent:
@@ -62,8 +81,10 @@ def _build_agent(args: argparse.Namespace, engine: Engine, settings: EvaluationS
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """``eval run``: run a suite (or recorded executions) against an agent; compare with ``--baseline``."""
+    """``eval run``: run a suite (or recorded executions) against an agent, print power guidance; compare
+    with ``--baseline`` (exit 1 on a regression)."""
     settings = EvaluationSettings.resolve(args)
+    as_json = args.format == "json"
     if not args.suite and not args.recorded:
         raise CommandError("a suite file is required (or --recorded AGENT_NAME)")
     try:
@@ -85,19 +106,56 @@ def cmd_run(args: argparse.Namespace) -> int:
         evaluators = build_evaluators(args.evaluators or suite.evaluators, settings=settings)
     except EvaluatorConfigError as exc:
         raise CommandError(str(exc)) from None
+    progress = False if args.no_progress or as_json else None  # JSON: nothing but the document on stdout
     bench = BenchmarkSuite(
         evaluators, concurrency=args.concurrency, batch_size=args.batch_size, engine=engine,
-        show_progress=False if args.no_progress else None, seed=args.seed,
+        show_progress=progress, seed=args.seed,
     )
     run = bench.run(suite, agent)
-    print(f"run {run.run_id}: {run.status}, {len(run.cases)} case(s), {run.errors} error(s)")
-    print(_summary_markdown(run.summary) if args.format == "markdown" else json.dumps(run.summary, indent=2, default=str))
-    if not args.baseline:
+    link = _link(engine, run.agent_name, args.agent_version)
+    power = power_guidance(run, detector, alpha=args.alpha)
+    for row in power:
+        if row.warning():
+            _note(f"warning: {row.warning()}")
+    report = None
+    if args.baseline:
+        report = runs.compare_runs(engine, run.run_id, args.baseline, detector=detector, metrics=args.metrics)
+    if as_json:
+        print(json.dumps({
+            "run": {"id": run.run_id, "status": run.status, "suite": run.benchmark_id,
+                    "suite_hash": run.meta.get("suite_hash"), "agent_name": run.agent_name,
+                    "agent_version": run.agent_version, "cases": len(run.cases), "errors": run.errors},
+            "linked": link,
+            "summary": run.summary,
+            "power": [row.to_dict() for row in power],
+            "comparison": report.to_dict() if report is not None else None,
+        }, indent=2, default=str))
+    else:
+        print(f"run {run.run_id}: {run.status}, {len(run.cases)} case(s), {run.errors} error(s)")
+        print(link["message"])
+        print(_summary_markdown(run.summary))
+        print()
+        print(power_markdown(power, alpha=args.alpha))
+        if report is not None:
+            print(detector.generate_report("markdown", report))
+    if report is None:
         return 0
-    report = runs.compare_runs(engine, run.run_id, args.baseline, threshold=args.threshold, detector=detector,
-                                metrics=args.metrics)
-    print(detector.generate_report(args.format, report))
     return _verdict(report, detector, engine, args)
+
+
+def _link(engine: Engine, agent_name: str, agent_version: str | None) -> dict[str, Any]:
+    """Which registry version the run counts for (the gate's evidence), and what to do if none."""
+    if not agent_version:
+        return {"agent_name": agent_name, "agent_version": None, "registry": None,
+                "message": f"not linked to a registry version: add --agent-name NAME --agent-version VERSION to make "
+                           f"this run evidence for 'agentotel registry promote' (stored as agent {agent_name!r})"}
+    source = runs.registry_source(engine, agent_name, agent_version)
+    if source == "registry":
+        message = f"linked to registry version {agent_name}@{agent_version}"
+    else:
+        message = (f"linked to {agent_name}@{agent_version}, which is not registered yet: "
+                   f"'agentotel registry register {agent_name} {agent_version}' before promoting it")
+    return {"agent_name": agent_name, "agent_version": agent_version, "registry": source, "message": message}
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -105,8 +163,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     engine = _engine(args)
     detector = _detector(args)
     try:
-        report = runs.compare_runs(engine, args.run_b, args.run_a, threshold=args.threshold, detector=detector,
-                                    metrics=args.metrics)
+        report = runs.compare_runs(engine, args.run_b, args.run_a, detector=detector, metrics=args.metrics)
     except (runs.RunNotFoundError, runs.RunNotComparableError) as exc:
         raise CommandError(str(exc)) from None
     print(detector.generate_report(args.format, report))
@@ -114,12 +171,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _verdict(report: RegressionReport, detector: RegressionDetector, engine: Engine, args: argparse.Namespace) -> int:
+    for c in report.untestable:
+        _note(f"not tested: {c.metric}: {c.untested_reason}")
     if not report.has_regression:
         return 0
     if args.alert:
         alert = detector.alert_on_regression(engine, report)
-        print(f"alert raised: {alert}", file=sys.stderr)
-    print(f"regression in: {', '.join(c.metric for c in report.regressions)}", file=sys.stderr)
+        _note(f"alert raised: {alert}")
+    _note(f"regression in: {', '.join(c.metric for c in report.regressions)}")
     return 1
 
 
@@ -171,6 +230,52 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{run.id}  {run.timestamp.isoformat()}  {run.status:9}  {run.benchmark_id}  "
               f"{run.agent_name or ''} {run.agent_version or ''}".rstrip())
     return 0
+
+
+def cmd_online(args: argparse.Namespace) -> int:
+    """``eval online``: score a sampled share of production executions, every ``--interval`` seconds."""
+    settings = EvaluationSettings.resolve(args)
+    engine = _engine(args)
+    if args.status:
+        status = online_status(engine)
+        print(f"scores stored: {status.scores}; executions: "
+              + (", ".join(f"{n} {s}" for s, n in sorted(status.claims.items())) or "none looked at yet"))
+        for name, at in sorted(status.watermarks.items()):
+            print(f"watermark {name}: {at.isoformat()}")
+        if status.last_scored_at:
+            print(f"last scored at {status.last_scored_at.isoformat()}")
+        return 0
+    try:
+        config = _online_config(args, settings)
+        evaluator = OnlineEvaluator(engine, config, settings)
+    except OnlineConfigError as exc:
+        raise CommandError(str(exc)) from None
+    if args.once:
+        stats = evaluator.tick()
+        print(f"{stats.candidates} execution(s) looked at: {stats.scored} scored ({stats.scores} scores), "
+              f"{stats.skipped} skipped, {stats.failed} failed")
+        return 0
+    agents = ", ".join(f"{a.agent} at {a.sample_rate:.0%}" for a in config.agents)
+    _note(f"online evaluation of {agents} every {config.interval:g} s (Ctrl-C stops)")
+    stop = threading.Event()
+    try:
+        evaluator.run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+    return 0
+
+
+def _online_config(args: argparse.Namespace, settings: EvaluationSettings) -> OnlineConfig:
+    flags = args.agents or args.evaluators or args.sample_rate is not None
+    if settings.online_config and not flags:
+        config = load_online_config(settings.online_config)
+    else:
+        rate = 0.1 if args.sample_rate is None else args.sample_rate
+        evaluators = tuple(args.evaluators) if args.evaluators else DEFAULT_EVALUATORS
+        config = OnlineConfig(agents=tuple(OnlineAgentConfig(a, evaluators, rate) for a in (args.agents or ["*"])))
+    if args.interval is not None:
+        config = dataclasses.replace(config, interval=args.interval)
+    return config
 
 
 def _summary_markdown(summary: dict[str, Any]) -> str:

@@ -3,6 +3,11 @@
 ``results`` holds ``{"suite", "cases": [...], "metrics": {name: definition}, "performance"}``;
 ``summary`` holds per-metric statistics, per-tag breakdowns and performance figures; ``metadata``
 holds agent name/version, suite hash, seed and run settings.
+
+A run belongs to an agent version through ``agent_name``/``agent_version`` (``eval run --agent-name NAME
+--agent-version VERSION``); the promotion gate reads a version's runs with ``completed_runs``. A run's
+*history* is the earlier completed runs of the same agent on the same suite (name and content hash) by
+other versions: re-running the version under test never becomes its own yardstick.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from sqlalchemy.orm import Session, defer
 
 from agentotel.evaluation.base import CaseResult, MetricDefinition, json_safe
 from agentotel.evaluation.regression import RegressionDetector, RegressionReport, RunSamples
-from agentotel.warehouse.models import EvaluationRun
+from agentotel.warehouse.models import Agent, EvaluationRun
 
 RUN_STATUSES = ("running", "completed", "failed")
 
@@ -176,11 +181,71 @@ def list_runs(
 
 
 def run_history(engine: Engine, run: StoredRun, exclude: Sequence[str] = (), limit: int = 20) -> list[StoredRun]:
-    """Earlier completed runs of the same benchmark and agent (for the anomaly score)."""
+    """Earlier completed runs of the same agent on the same suite (name and content hash) by other versions
+    (for the anomaly score and the history check), newest first."""
     runs = list_runs(engine, agent_name=run.agent_name, benchmark_id=run.benchmark_id, status="completed",
-                     before=run.timestamp, limit=limit + len(exclude) + 1)
+                     before=run.timestamp, limit=4 * limit + len(exclude) + 1)
     skip = {run.id, *exclude}
-    return [r for r in runs if r.id not in skip][:limit]
+    suite_hash = run.meta.get("suite_hash")
+    return [r for r in runs if r.id not in skip and r.meta.get("suite_hash") == suite_hash
+            and (not run.agent_version or r.agent_version != run.agent_version)][:limit]
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A stored run without its per-case results: what the promotion gate chooses runs by."""
+
+    id: str
+    benchmark_id: str
+    suite_hash: str | None
+    n_cases: int
+    timestamp: datetime
+    agent_name: str | None
+    agent_version: str | None
+
+    @property
+    def suite(self) -> str:
+        """``name@hash12``: the suite as the gate names it."""
+        return f"{self.benchmark_id}@{(self.suite_hash or '?')[:12]}"
+
+
+def completed_runs(engine: Engine, agent_name: str, agent_version: str | None = None,
+                   benchmark_id: str | None = None, limit: int = 200) -> list[RunInfo]:
+    """Completed runs of an agent (one version, or every version), newest first, without case results."""
+    query = (select(EvaluationRun.id, EvaluationRun.benchmark_id, EvaluationRun.meta.label("meta"), EvaluationRun.summary,
+                    EvaluationRun.timestamp, EvaluationRun.agent_name, EvaluationRun.agent_version)
+             .where(EvaluationRun.agent_name == agent_name, EvaluationRun.status == "completed"))
+    if agent_version is not None:
+        query = query.where(EvaluationRun.agent_version == agent_version)
+    if benchmark_id is not None:
+        query = query.where(EvaluationRun.benchmark_id == benchmark_id)
+    query = query.order_by(EvaluationRun.timestamp.desc(), EvaluationRun.id.desc()).limit(limit)
+    with engine.connect() as conn:
+        return [
+            RunInfo(row.id, row.benchmark_id, (row.meta or {}).get("suite_hash"),
+                    int((row.summary or {}).get("n_cases") or 0), row.timestamp, row.agent_name, row.agent_version)
+            for row in conn.execute(query)
+        ]
+
+
+def registry_source(engine: Engine, agent_name: str, agent_version: str) -> str | None:
+    """How the registry knows ``agent_name``@``agent_version``: ``registry`` (registered), ``telemetry``
+    (only seen in traces) or None (unknown): what ``eval run`` says about the version it links a run to."""
+    with engine.connect() as conn:
+        return conn.execute(select(Agent.source).where(Agent.name == agent_name, Agent.version == agent_version)).scalar()
+
+
+def run_agent_names(engine: Engine, limit: int = 20) -> list[tuple[str | None, str | None]]:
+    """(agent_name, agent_version) of the newest completed runs: what a refusal can point at when a
+    version has no run of its own (a run stored under another name is not linked to it)."""
+    query = (select(EvaluationRun.agent_name, EvaluationRun.agent_version)
+             .where(EvaluationRun.status == "completed")
+             .order_by(EvaluationRun.timestamp.desc()).limit(limit))
+    with engine.connect() as conn:
+        seen: dict[tuple[str | None, str | None], None] = {}
+        for row in conn.execute(query):
+            seen.setdefault((row.agent_name, row.agent_version), None)
+        return list(seen)
 
 
 def compare_runs(

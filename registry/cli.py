@@ -1,5 +1,11 @@
 """``agentotel registry register | list | show | promote | rollback | history``. This module declares the
-arguments; ``registry.commands`` does the work."""
+arguments; ``registry.commands`` does the work.
+
+Exit status: 0 = done; 2 = bad input or a refused operation (unknown agent or version, a transition the
+pipeline does not allow, a database that cannot be opened, a usage error); 3 = the promotion gate refused
+(``EXIT_GATE_REFUSED``: the checks are printed, the refusal is in the audit log; ``--override REASON``
+promotes anyway).
+"""
 
 from __future__ import annotations
 
@@ -52,6 +58,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reason", help="why (recorded in the audit log)")
     p.add_argument("--override", dest="override_reason", metavar="REASON", help="promote although the gate refuses; audited")
     p.add_argument("--expect-active", metavar="VERSION", help="fail unless VERSION ('none' for nothing) is active now")
+    p.add_argument("--evaluate", metavar="SUITE", help="first run this suite against --agent, linked to NAME@VERSION; "
+                   "the gate then decides on runs of this suite")
+    p.add_argument("--agent", metavar="MOD:FN", help="with --evaluate: the agent callable (sync or async)")
+    p.add_argument("--evaluator", action="append", dest="evaluators", metavar="NAME",
+                   help="with --evaluate: evaluator (repeatable; default: the suite's)")
+    p.add_argument("--concurrency", type=_positive_int, default=4, help="with --evaluate: cases in flight (default 4)")
+    p.add_argument("--timeout", type=float, default=None, help="with --evaluate: seconds per case")
     _actor(p)
     _db(p)
     p.set_defaults(handler=_command("cmd_promote"))
@@ -68,10 +81,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = actions.add_parser("history", help="audit log of an agent: who changed what, when and why")
     p.add_argument("name")
     p.add_argument("--env", dest="environment", choices=("dev", "staging", "prod"))
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=_positive_int, default=50, help="at most this many entries (default 50)")
     p.add_argument("--json", action="store_true")
     _db(p)
     p.set_defaults(handler=_command("cmd_history"))
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def _actor(p: argparse.ArgumentParser) -> None:

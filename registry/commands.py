@@ -1,11 +1,13 @@
 """What ``agentotel registry register | list | show | promote | rollback | history`` do (the arguments are
-declared in ``registry.cli``). A registry error or bad input ends in ``CommandError``: one line, exit 2."""
+declared in ``registry.cli``). A registry error or bad input ends in ``CommandError``: one line, exit 2; a
+promotion the gate refuses prints its checks and exits ``EXIT_GATE_REFUSED`` (3)."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
@@ -15,8 +17,13 @@ import yaml
 from sqlalchemy import Engine
 
 from agentotel.core.errors import CommandError
-from agentotel.core.settings import DatabaseSettings, RegistrySettings
-from agentotel.registry.errors import AgentNotFound, GateRefused, RegistryError
+from agentotel.core.settings import DatabaseSettings, EvaluationSettings, RegistrySettings
+from agentotel.evaluation.agents import AgentLoadError, CallableAgent, load_callable
+from agentotel.evaluation.benchmark import BenchmarkSuite
+from agentotel.evaluation.factory import EvaluatorConfigError, build_evaluators
+from agentotel.evaluation.power import power_guidance
+from agentotel.evaluation.suite import SuiteError, load_suite
+from agentotel.registry.errors import AgentNotFound, GateRefused, InvalidTransition, RegistryError
 from agentotel.registry.gate import parse_policies
 from agentotel.registry.metadata import AgentMetadata
 from agentotel.registry.queries import (
@@ -31,14 +38,17 @@ from agentotel.registry.telemetry import environment_overview, version_stats
 from agentotel.registry.versions import VersionManager
 from agentotel.warehouse.engine import open_warehouse
 
+EXIT_GATE_REFUSED = 3  # distinct from 2 (usage, bad input) and from eval's 1 (a regression)
+
 
 def _engine(args: argparse.Namespace) -> Engine:
     return open_warehouse(DatabaseSettings.resolve(args))
 
 
 def _versions(engine: Engine, settings: RegistrySettings) -> VersionManager:
-    """The version manager, its gate's policies from ``AGENTOTEL_REGISTRY_GATE``."""
-    return VersionManager(engine, policies=parse_policies(settings.gate))
+    """The version manager, its gate's policies from ``AGENTOTEL_REGISTRY_GATE`` (a malformed policy is an
+    error here, not a silent fallback)."""
+    return VersionManager(engine, policies=parse_policies(settings.gate, strict=True))
 
 
 def _who(settings: RegistrySettings) -> str:
@@ -247,14 +257,21 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
-    """``registry promote NAME VERSION --to ENV``: gated; the gate's checks are printed when it refuses."""
+    """``registry promote NAME VERSION --to ENV [--evaluate SUITE --agent MOD:FN]``: gated; with
+    ``--evaluate`` the suite is run against the agent first, linked to NAME@VERSION, and the gate decides on
+    runs of that suite. A refusal prints the gate's checks and exits ``EXIT_GATE_REFUSED``."""
 
     def action(engine: Engine, settings: RegistrySettings) -> int:
         kwargs: dict[str, Any] = {}
         if args.expect_active is not None:
             kwargs["expected_active"] = None if args.expect_active.lower() == "none" else args.expect_active
+        versions = _versions(engine, settings)
+        if args.evaluate:
+            kwargs["suite"] = _evaluate(engine, versions, args)
+        elif args.agent:
+            raise CommandError("--agent is used with --evaluate SUITE")
         try:
-            deployment = _versions(engine, settings).promote(
+            deployment = versions.promote(
                 args.name,
                 args.version,
                 args.environment,
@@ -266,16 +283,41 @@ def cmd_promote(args: argparse.Namespace) -> int:
         except GateRefused as exc:
             for check in exc.decision.checks:
                 print(f"  [{'ok' if check.passed else 'FAIL'}] {check.name}: {check.detail}")
-            raise
+            print(f"agentotel: error: {exc}", file=sys.stderr)
+            return EXIT_GATE_REFUSED
         gate = deployment.gate or {}
         note = " (gate overridden)" if gate.get("overridden") else ""
+        evidence = f"; evidence: run {gate['run_id']} on suite {gate.get('suite')}" if gate.get("run_id") else ""
         print(
             f"promoted {args.name}@{deployment.version} to {deployment.environment}"
-            f" (was {deployment.previous_version or 'empty'}){note}"
+            f" (was {deployment.previous_version or 'empty'}){note}{evidence}"
         )
         return 0
 
     return _run(args, action)
+
+
+def _evaluate(engine: Engine, versions: VersionManager, args: argparse.Namespace) -> str:
+    """Run ``--evaluate SUITE`` against ``--agent``, stored as NAME@VERSION; returns the suite's name."""
+    if not args.agent:
+        raise CommandError("--evaluate needs --agent MOD:FN (the agent callable to evaluate)")
+    version = versions.list_versions(args.name)  # AgentNotFound for an unknown agent
+    if not any(v.version == args.version and v.registered for v in version):
+        raise InvalidTransition(f"{args.name}@{args.version} is not registered; register it first")
+    try:
+        suite = load_suite(args.evaluate)
+        fn = load_callable(args.agent)
+        evaluators = build_evaluators(args.evaluators or suite.evaluators, settings=EvaluationSettings.resolve(args))
+    except (SuiteError, AgentLoadError, EvaluatorConfigError) as exc:
+        raise CommandError(str(exc)) from None
+    agent = CallableAgent(fn, name=args.name, version=args.version, timeout=args.timeout)
+    run = BenchmarkSuite(evaluators, concurrency=args.concurrency, engine=engine, show_progress=False).run(suite, agent)
+    print(f"evaluated {args.name}@{args.version} on suite {suite.name}: run {run.run_id}, {len(run.cases)} case(s), "
+          f"{run.errors} error(s)")
+    for row in power_guidance(run):
+        if row.warning():
+            print(f"warning: {row.warning()}", file=sys.stderr)
+    return suite.name
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
@@ -307,13 +349,23 @@ def cmd_history(args: argparse.Namespace) -> int:
         _table(
             ["TIME", "ACTOR", "ACTION", "OUTCOME", "TARGET", "CHANGE", "REASON"],
             [
-                [_time(e.at), e.actor, e.action, e.outcome, e.target, _change(e.before, e.after), e.reason]
+                [_time(e.at), e.actor, e.action, e.outcome, e.target, _change(e.before, e.after), _reason(e)]
                 for e in entries
             ],
         )
         return 0
 
     return _run(args, action)
+
+
+def _reason(entry: Any) -> str | None:
+    """The actor's reason; for a refused promotion also why the gate refused (its failed checks)."""
+    gate = (entry.after or {}).get("gate") if isinstance(entry.after, dict) else None
+    if entry.outcome != "refused" or not isinstance(gate, dict):
+        return entry.reason
+    failed = "; ".join(str(c.get("detail")) for c in gate.get("checks") or [] if not c.get("passed"))
+    refused = f"gate: {failed}" if failed else "gate refused"
+    return f"{entry.reason} ({refused})" if entry.reason else refused
 
 
 def _change(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str | None:

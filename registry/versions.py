@@ -30,8 +30,8 @@ from agentotel.registry.errors import (
     VersionNotFound,
 )
 from agentotel.registry.gate import (
-    DEFAULT_POLICIES,
     GateDecision,
+    GatePolicies,
     GatePolicy,
     PromotionGate,
     WarehouseEvaluationStore,
@@ -77,10 +77,14 @@ class VersionManager:
 
     def __init__(self, engine: Engine, gate: PromotionGate | None = None,
                  policies: Mapping[str, GatePolicy] | None = None) -> None:
-        """``policies``: the gate's per-environment policies (``parse_policies(RegistrySettings.gate)``,
-        resolved by the caller); the defaults without them. Ignored when ``gate`` is given."""
+        """``policies``: the gate's policies per environment (``parse_policies(RegistrySettings.gate)``, a
+        ``GatePolicies`` with per-agent entries, resolved by the caller); the defaults without them. Ignored
+        when ``gate`` is given."""
         self.engine = engine
-        self.gate = gate or PromotionGate(WarehouseEvaluationStore(engine), dict(policies or DEFAULT_POLICIES))
+        if gate is None:
+            chosen = policies if isinstance(policies, GatePolicies) else GatePolicies(policies)
+            gate = PromotionGate(WarehouseEvaluationStore(engine), chosen)
+        self.gate = gate
 
     # -- reads ------------------------------------------------------------------------------------
     def list_versions(self, name: str) -> list[AgentVersion]:
@@ -137,12 +141,17 @@ class VersionManager:
         return ChangelogEntry(name, version, text, actor, now)
 
     # -- promotion --------------------------------------------------------------------------------
-    def check_promotion(self, name: str, version: str, environment: str) -> GateDecision:
+    def check_promotion(self, name: str, version: str, environment: str, suite: str | None = None) -> GateDecision:
         """The gate's verdict on promoting now, without changing anything."""
         environment = validate_environment(environment)
         self._registered(name, version)
         state = environment_state(self.engine, name, environment)
-        return self.gate.evaluate(name, version, environment, state.version if state else None)
+        return self._gate(name, version, environment, state.version if state else None, suite)
+
+    def _gate(self, name: str, version: str, environment: str, current: str | None, suite: str | None) -> GateDecision:
+        if suite is None:
+            return self.gate.evaluate(name, version, environment, current)
+        return self.gate.evaluate(name, version, environment, current, suite=suite)
 
     def promote(
         self,
@@ -154,6 +163,7 @@ class VersionManager:
         reason: str | None = None,
         override_reason: str | None = None,
         expected_active: str | None = _UNSET,
+        suite: str | None = None,
     ) -> Deployment:
         """Make ``version`` the active version of ``name`` in ``environment``.
 
@@ -161,6 +171,7 @@ class VersionManager:
         previous environment of the pipeline. The gate must pass, or ``override_reason`` is given (and
         audited). ``expected_active`` (compare-and-set from the caller's view, e.g. a dashboard) fails
         the promotion with ``PromotionConflict`` unless that version (None: nothing) is active now.
+        ``suite``: the evidence must come from runs on that suite (``registry promote --evaluate``).
         """
         environment = validate_environment(environment)
         actor = validate_actor(actor)
@@ -180,7 +191,7 @@ class VersionManager:
                 )
         if expected_active is not _UNSET and expected_active != current:
             self._conflict(name, version, environment, actor, reason, current, expected_active)
-        decision = self.gate.evaluate(name, version, environment, current)
+        decision = self._gate(name, version, environment, current, suite)
         if not decision.passed:
             if override_reason is None:
                 audit_attempt(

@@ -77,7 +77,7 @@ def test_gate_refusal_override_and_clear_errors(cli, engine):
     cli("register", "bot", "1.1.0", "--actor", "ana")
     cli("promote", "bot", "1.0.0", "--to", "dev", "--actor", "ana")
     status, out, err = cli("promote", "bot", "1.0.0", "--to", "staging", "--actor", "ana")
-    assert status == 2
+    assert status == 3  # the gate refused: not 2 like a typo (issue 18, failure 7)
     assert "[FAIL] evaluation: no completed evaluation run of bot@1.0.0" in out
     assert err.startswith("agentotel: error: promotion of bot@1.0.0 to staging refused by the gate")
     status, out, _ = cli("promote", "bot", "1.0.0", "--to", "staging", "--actor", "ana", "--override", "demo day")

@@ -64,7 +64,11 @@ def test_prod_gate_refuses_a_regressed_version(engine):
 
     regressed_run = evaluate(engine, "bot", "2.0.0", quality=0.3)
     vm.promote("bot", "2.0.0", "dev", actor="ana")
-    vm.promote("bot", "2.0.0", "staging", actor="ana")  # staging asks for a run, not for no regression
+    # staging is gated like prod (the README's one policy; issue 18, failure 4: it asked for a run only)
+    with pytest.raises(GateRefused, match=r"significant regression against 1\.0\.0.*accuracy\.exact"):
+        vm.promote("bot", "2.0.0", "staging", actor="ana")
+    assert vm.active_version("bot", "staging") == "1.0.0"
+    vm.promote("bot", "2.0.0", "staging", actor="ana", override_reason="let QA look at it")
     with pytest.raises(GateRefused, match=r"significant regression against 1\.0\.0.*accuracy\.exact") as refused:
         vm.promote("bot", "2.0.0", "prod", actor="bob", reason="ship it")
     decision = refused.value.decision
@@ -72,8 +76,8 @@ def test_prod_gate_refuses_a_regressed_version(engine):
     assert "accuracy.exact" in {r.metric for r in decision.regressions}
     assert vm.active_version("bot", "prod") == "1.0.0"
     assert len(deployments(engine, "bot", "prod")) == 1
-    [entry] = [e for e in audit_log(engine, name="bot") if e.outcome == "refused"]
-    assert entry.actor == "bob" and entry.before == {"version": "1.0.0"}
+    [entry, _] = [e for e in audit_log(engine, name="bot") if e.outcome == "refused"]
+    assert entry.actor == "bob" and entry.before == {"version": "1.0.0"} and entry.environment == "prod"
     assert any(r["metric"] == "accuracy.exact" for r in entry.after["gate"]["regressions"])
 
     # an equally good version passes the same gate
@@ -83,6 +87,7 @@ def test_prod_gate_refuses_a_regressed_version(engine):
     passed = vm.promote("bot", "1.1.0", "prod", actor="ana")
     assert passed.gate["passed"] is True and passed.previous_version == "1.0.0"
     assert [c["name"] for c in passed.gate["checks"]] == ["evaluation", "regression"]
+    assert passed.gate["suite"] == "capitals" and passed.gate["runs"] == [passed.gate["run_id"]]
 
 
 def test_override_needs_a_reason_and_is_audited(engine):
@@ -93,7 +98,7 @@ def test_override_needs_a_reason_and_is_audited(engine):
     to_prod(vm, "bot", "1.0.0")
     evaluate(engine, "bot", "2.0.0", quality=0.3)
     vm.promote("bot", "2.0.0", "dev", actor="ana")
-    vm.promote("bot", "2.0.0", "staging", actor="ana")
+    vm.promote("bot", "2.0.0", "staging", actor="ana", override_reason="QA wants to see it")
     with pytest.raises(GateRefused):
         vm.promote("bot", "2.0.0", "prod", actor="cy", override_reason="   ")  # a blank reason is no reason
     forced = vm.promote("bot", "2.0.0", "prod", actor="cy", override_reason="legal requires the new disclaimer")
@@ -114,9 +119,11 @@ def test_baseline_without_evaluation_and_configurable_policies(engine):
         vm.promote("bot", "1.0.0", env, actor="ana", override_reason="bootstrap before evaluations existed")
     evaluate(engine, "bot", "1.1.0")
     vm.promote("bot", "1.1.0", "dev", actor="ana")
-    vm.promote("bot", "1.1.0", "staging", actor="ana")
+    decision = vm.check_promotion("bot", "1.1.0", "staging")
+    assert not decision.allowed and "the active version 1.0.0 has no completed run on suite capitals@" in decision.summary()
+    vm.promote("bot", "1.1.0", "staging", actor="ana", override_reason="1.0.0 predates evaluations")
     decision = vm.check_promotion("bot", "1.1.0", "prod")
-    assert not decision.allowed and "1.0.0 has no completed evaluation run to compare with" in decision.summary()
+    assert not decision.allowed and "the active version 1.0.0 has no completed run on suite capitals@" in decision.summary()
     assert count_rows(engine, "registry_audit_log", outcome="refused") == 0  # a check changes nothing
 
     relaxed = dict(DEFAULT_POLICIES, prod=GatePolicy.parse("evaluation"))

@@ -91,7 +91,7 @@ def test_redaction_covers_nested_values_and_credential_shapes():
 
 def test_gate_policies_from_env():
     assert policies_from_env({})["prod"] == GatePolicy(require_evaluation=True, block_regressions=True)
-    assert policies_from_env({})["staging"] == GatePolicy(require_evaluation=True)
+    assert policies_from_env({})["staging"] == GatePolicy(require_evaluation=True, block_regressions=True)
     assert policies_from_env({})["dev"] == GatePolicy()
     custom = policies_from_env({"AGENTOTEL_REGISTRY_GATE": "staging=no-regression, prod=evaluation"})
     assert custom["staging"].block_regressions and not custom["prod"].block_regressions
