@@ -28,7 +28,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -188,9 +188,12 @@ def _tool_call(bound_args: Any) -> Any:
 class OTelSpanHandler(BaseSpanHandler[Any]):
     """Maps workflow-agent runs and tool-call steps onto OTel spans; remembers the others as links."""
 
+    if TYPE_CHECKING:  # set by create() as a plain instance attribute (not a pydantic field)
+        _state: State
+
     @classmethod
     def create(cls, state: State) -> OTelSpanHandler:
-        handler = cls()
+        handler = cls()  # type: ignore[call-arg]  # (the TYPE_CHECKING attributes are no fields)
         # a plain instance attribute: pydantic's private attributes go through __getattr__ on every read
         object.__setattr__(handler, "_state", state)
         return handler
@@ -386,9 +389,13 @@ def _message(msg: Any) -> dict[str, Any]:
 class OTelEventHandler(BaseEventHandler):
     """Model, embedding and retrieval spans from LlamaIndex's instrumentation events."""
 
+    if TYPE_CHECKING:  # set by create() as plain instance attributes (not pydantic fields)
+        _state: State
+        _handlers: dict[str, Any]
+
     @classmethod
     def create(cls, state: State) -> OTelEventHandler:
-        handler = cls()
+        handler = cls()  # type: ignore[call-arg]  # (the TYPE_CHECKING attributes are no fields)
         object.__setattr__(handler, "_state", state)  # plain attributes (see OTelSpanHandler.create)
         object.__setattr__(handler, "_handlers", {
             "LLMChatStartEvent": handler._llm_start, "LLMCompletionStartEvent": handler._llm_start,
