@@ -133,6 +133,26 @@ def pytest_collection_modifyitems(config, items) -> None:  # noqa: ARG001
             item.add_marker(pytest.mark.postgres)
 
 
+# A test over this many seconds (setup + call + teardown) belongs in `make test` only: mark it slow, or make it
+# cheaper. The end of a run lists the unmarked ones, so `make test-fast` stays fast as tests are added.
+SLOW_SECONDS = 3.0
+_unmarked_slow: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report) -> None:
+    if "slow" not in report.keywords and "postgres" not in report.keywords:  # the tests of `make test-fast`
+        _unmarked_slow[report.nodeid] = _unmarked_slow.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    over = sorted(((t, n) for n, t in _unmarked_slow.items() if t > SLOW_SECONDS), reverse=True)
+    if over:
+        terminalreporter.section(f"make test-fast: over {SLOW_SECONDS:.0f} s without the slow marker "
+                                 "(mark it, or make it cheaper)")
+        for seconds, nodeid in over:
+            terminalreporter.line(f"{seconds:6.1f} s  {nodeid}")
+
+
 def pytest_sessionfinish(session, exitstatus) -> None:  # noqa: ARG001
     _dropper.finish()
     for error in _dropper.errors:

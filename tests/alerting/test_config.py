@@ -174,6 +174,7 @@ def test_load_rules_reports_what_cannot_be_read(tmp_path):
         load_rules(tmp_path / "nothing-here.yaml")
 
 
+@pytest.mark.slow
 def test_check_rules_as_a_process_prints_only_its_one_line(tmp_path):
     """What a user sees: no log lines (it opens no database) and no traceback, just the located error."""
     import subprocess

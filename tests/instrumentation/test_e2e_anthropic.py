@@ -68,6 +68,7 @@ def anthropic_api():
         yield server
 
 
+@pytest.mark.slow
 def test_anthropic_agent_lands_in_the_warehouse(db_url, tmp_path, anthropic_api):
     anthropic_api.reset()
     anthropic_api.cache_read, anthropic_api.cache_creation = 40, 8

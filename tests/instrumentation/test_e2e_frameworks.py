@@ -8,6 +8,8 @@ tokens of its LLM calls and its per-execution resources on the agent span.
 
 from __future__ import annotations
 
+import pytest
+
 from agentotel.core import semconv as sc
 from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.models import AgentExecution, LLMCall, Span, ToolCall
@@ -96,6 +98,7 @@ def _check(rows: dict, fake_llm, service: str, call_id: str | None = "call_fake_
     return {s["name"]: s for s in spans}
 
 
+@pytest.mark.slow
 def test_openai_agents_sdk_agent_lands_in_the_warehouse(db_url, tmp_path, fake_llm):
     rows = _land(AGENTS_SDK, db_url, tmp_path, fake_llm)
     # the SDK's function span does not carry the model's call id (FunctionSpanData has none)
@@ -105,6 +108,7 @@ def test_openai_agents_sdk_agent_lands_in_the_warehouse(db_url, tmp_path, fake_l
     assert {s["scope_name"] for s in rows["spans"] if s["span_type"] == "llm"} == {"agentotel.instrumentation.openai"}
 
 
+@pytest.mark.slow
 def test_llama_index_agent_lands_in_the_warehouse(db_url, tmp_path, fake_llm):
     rows = _land(LLAMA_INDEX, db_url, tmp_path, fake_llm)
     by_name = _check(rows, fake_llm, "e2e-llama-index")

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.instrumentation.subprocess_support import CHILD_PRELUDE, run_python
 
 
+@pytest.mark.slow
 def test_enabled_lazily_and_one_span_per_call(tmp_path):
     path = tmp_path / "spans.jsonl"
     code = CHILD_PRELUDE + f"""

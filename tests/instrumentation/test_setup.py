@@ -387,6 +387,7 @@ def test_entry_points_load_instrumentors():
         assert get_dependency_conflicts(cls().instrumentation_dependencies()) is None
 
 
+@pytest.mark.slow
 def test_opentelemetry_instrument_cli_needs_no_code_change(tmp_path):
     app = tmp_path / "app.py"
     app.write_text(

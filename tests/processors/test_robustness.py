@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -63,6 +64,7 @@ events = st.lists(
     name=st.text(max_size=30),
     status=st.sampled_from(["UNSET", "OK", "ERROR"]),
 )
+@pytest.mark.slow
 def test_pipeline_steps_never_raise(attributes: dict, span_events: list, name: str, status: str) -> None:
     record = SpanRecord(
         trace_id="a" * 32,
