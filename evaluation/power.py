@@ -108,7 +108,7 @@ def _detectable(values: np.ndarray, kind: str, higher_is_better: bool, alpha: fl
         return None, "no solution at this n"
     sd = float(values.std(ddof=1))
     if sd == 0:
-        return 0.0, "no spread in this run: a consistent change of any size shows"
+        return None, "every case scored the same: the spread is unknown"
     return d * sd, ""
 
 

@@ -28,6 +28,8 @@ IN_PROCESS = {
     "eval compare": ["eval", "compare", "run-a", "run-b"],
     "eval report": ["eval", "report", "run-a"],
     "eval list": ["eval", "list"],
+    "eval online": ["eval", "online", "--once"],
+    "eval online --status": ["eval", "online", "--status"],
     "alerts run": ["alerts", "run", "--once"],
     "alerts list": ["alerts", "list"],
     "alerts ack": ["alerts", "ack", "1", "--by", "ana"],
@@ -38,6 +40,8 @@ IN_PROCESS = {
     "registry list": ["registry", "list"],
     "registry show": ["registry", "show", "bot"],
     "registry promote": ["registry", "promote", "bot", "1.0.0", "--to", "dev", "--actor", "ana"],
+    "registry promote --evaluate": ["registry", "promote", "bot", "1.0.0", "--to", "staging", "--evaluate",
+                                    "{tmp}/suite.yaml", "--agent", "tests.evaluation.sample_agents:qa_agent"],
     "registry rollback": ["registry", "rollback", "bot", "--env", "dev", "--reason", "test", "--actor", "ana"],
     "registry history": ["registry", "history", "bot"],
 }
