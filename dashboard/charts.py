@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import altair as alt
 import pandas as pd
 
@@ -22,11 +24,11 @@ def series(frame: pd.DataFrame, title: str, y_title: str, color: str | None = No
     base = alt.Chart(frame, title=title)
     base = base.mark_bar() if mark == "bar" else base.mark_line(point=alt.OverlayMarkDef(size=18))
     y = alt.Y("value:Q", title=y_title, axis=alt.Axis(format=y_format) if y_format else alt.Axis())
-    encoding = {"x": alt.X("timestamp:T", title=None), "y": y,
-                "tooltip": [alt.Tooltip("timestamp:T", format="%H:%M"), alt.Tooltip("value:Q", format=",.4~g")]}
+    tooltip = [alt.Tooltip("timestamp:T", format="%H:%M"), alt.Tooltip("value:Q", format=",.4~g")]
+    encoding: dict[str, Any] = {"x": alt.X("timestamp:T", title=None), "y": y, "tooltip": tooltip}
     if color:
         encoding["color"] = alt.Color(f"{color}:N", title=color)
-        encoding["tooltip"].append(alt.Tooltip(f"{color}:N"))
+        tooltip.append(alt.Tooltip(f"{color}:N"))
     return base.encode(**encoding).properties(height=240)
 
 

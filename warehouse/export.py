@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, cast
 
 from sqlalchemy import JSON, Boolean, DateTime, Engine, Float, Integer, Table, select
 
@@ -93,7 +93,9 @@ def export_table(
     if agent:
         stmt = stmt.where(source.c[AGENT_COLUMNS[table]] == agent)
     stmt = stmt.order_by(time_column, *source.primary_key.columns)
-    writer = {"csv": _CsvWriter, "json": _JsonWriter, "parquet": _ParquetWriter}[fmt](columns, compression)
+    writers: dict[str, type[_CsvWriter | _JsonWriter | _ParquetWriter]] = {
+        "csv": _CsvWriter, "json": _JsonWriter, "parquet": _ParquetWriter}
+    writer = writers[fmt](columns, compression)
     rows = 0
     path = Path(out)
     with engine.connect() as conn, writer.open(path):
@@ -144,10 +146,10 @@ def _clean(row, columns) -> dict[str, Any]:
 
 
 @contextmanager
-def _binary_sink(path: Path, compression: str | None) -> Iterator[BinaryIO]:
+def _binary_sink(path: Path, compression: str | None) -> Iterator[IO[bytes]]:
     if compression == "gzip":
-        with gzip.open(path, "wb") as handle:
-            yield handle
+        with gzip.GzipFile(path, "wb") as gz:
+            yield cast(IO[bytes], gz)
     elif compression == "zstd":
         import zstandard
 
@@ -162,7 +164,7 @@ class _TextWriter:
     def __init__(self, columns, compression: str | None) -> None:
         self.columns = columns
         self.compression = compression
-        self.text: io.TextIOWrapper | None = None
+        self.text: io.TextIOWrapper = io.TextIOWrapper(io.BytesIO())  # replaced by open()
 
     @contextmanager
     def open(self, path: Path):

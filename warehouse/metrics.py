@@ -41,12 +41,12 @@ def latest_metric_values(engine: Engine, names: Sequence[str], start: datetime |
     if not names:
         return pd.DataFrame(columns=LATEST_COLUMNS)
     t = _metrics
-    newest = select(t.c.metric_name, t.c.service_name, func.max(t.c.timestamp).label("ts")).where(
+    newest_query = select(t.c.metric_name, t.c.service_name, func.max(t.c.timestamp).label("ts")).where(
         t.c.metric_name.in_(list(names))
     )
     if start is not None:
-        newest = newest.where(t.c.timestamp >= as_utc(start))
-    newest = newest.group_by(t.c.metric_name, t.c.service_name).subquery()
+        newest_query = newest_query.where(t.c.timestamp >= as_utc(start))
+    newest = newest_query.group_by(t.c.metric_name, t.c.service_name).subquery()
     stmt = (
         select(t.c.metric_name, t.c.service_name, func.avg(t.c.value).label("value"), func.max(t.c.unit).label("unit"),
                t.c.timestamp)
