@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from agentotel.warehouse.analytics import AnalyticsEngine
+from agentotel.warehouse.evaluation_models import EvaluationResultRecord
 from agentotel.warehouse.models import EvaluationRun
 
 
@@ -97,13 +98,17 @@ class AnalyticsMetricSource:
 
 
 EVALUATION_PREFIX = "evaluation:"
-EVALUATION_LABELS = {"agent": "agent_name", "agent_version": "agent_version", "benchmark": "benchmark_id"}
+EVALUATION_LABELS = {"agent": "agent_name", "agent_version": "agent_version", "benchmark": "benchmark_id",
+                     "source": "source"}
 
 
 class EvaluationMetricSource:
     """``evaluation:<metric>``: the mean score of each completed run in ``evaluation_runs``
-    (``summary.metrics.<metric>.mean``) at its completion time; labels ``agent``, ``agent_version``,
-    ``benchmark``."""
+    (``summary.metrics.<metric>.mean``) at its completion time, and every online score of a production
+    execution in ``evaluation_results`` at the execution's time (``agentotel eval online``); labels
+    ``agent``, ``agent_version``, ``benchmark`` (``online`` for online scores) and ``source`` (``run`` |
+    ``online``). E.g. "faithfulness p50 < 0.7 for 10m": metric ``evaluation:judge.faithfulness``, filters
+    ``{source: online}``, ``aggregation: median``, ``window: 10m``, ``for: 10m``."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -119,20 +124,24 @@ class EvaluationMetricSource:
                        EvaluationRun.agent_version, EvaluationRun.benchmark_id).where(
             EvaluationRun.status == "completed", EvaluationRun.timestamp >= start - timedelta(days=1),
             EvaluationRun.timestamp < end)
-        for key, wanted in (filters or {}).items():
-            column = getattr(EvaluationRun, EVALUATION_LABELS[key])
-            query = query.where(column.in_(wanted) if isinstance(wanted, (list, tuple)) else column == wanted)
+        online = select(EvaluationResultRecord.execution_time.label("timestamp"), EvaluationResultRecord.score_value,
+                        EvaluationResultRecord.agent_name, EvaluationResultRecord.agent_version).where(
+            EvaluationResultRecord.name == name, EvaluationResultRecord.score_value.is_not(None),
+            EvaluationResultRecord.execution_time >= start, EvaluationResultRecord.execution_time < end)
         records = []
         with self.engine.connect() as conn:
             for row in conn.execute(query):
                 score = ((row.summary or {}).get("metrics") or {}).get(name) or {}
                 if score.get("mean") is None:
                     continue
-                records.append({"timestamp": row.timestamp, "value": float(score["mean"]),
-                                **{g: getattr(row, EVALUATION_LABELS[g]) for g in group_by}})
+                records.append({"timestamp": row.timestamp, "value": float(score["mean"]), "agent": row.agent_name,
+                                "agent_version": row.agent_version, "benchmark": row.benchmark_id, "source": "run"})
+            for row in conn.execute(online):
+                records.append({"timestamp": row.timestamp, "value": float(row.score_value), "agent": row.agent_name,
+                                "agent_version": row.agent_version, "benchmark": "online", "source": "online"})
         if not records:
             return empty_frame(group_by)
-        return InMemoryMetricSource({name: pd.DataFrame(records)}).series(name, start, end, step, None, group_by)
+        return InMemoryMetricSource({name: pd.DataFrame(records)}).series(name, start, end, step, filters, group_by)
 
 
 class WarehouseMetricSource:

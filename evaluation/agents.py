@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agentotel.evaluation.base import AgentResponse, TestCase, input_as_text
+from agentotel.evaluation.base import AgentResponse, TestCase, input_as_text, recorded_text
 from agentotel.evaluation.executions import recorded_executions
 
 
@@ -276,7 +276,7 @@ class RecordedAgent:
         self._by_id = {r["id"]: r for r in self._records}
         self._by_input: dict[str, dict[str, Any]] = {}
         for record in sorted(self._records, key=lambda r: r["timestamp"]):
-            self._by_input[_norm_input(record.get("input") or "")] = record
+            self._by_input[_norm_input(recorded_text(record.get("input"), "user"))] = record
 
     @classmethod
     def from_warehouse(
@@ -298,7 +298,7 @@ class RecordedAgent:
         return [
             TestCase(
                 id=r["id"],
-                input=r.get("input") or "",
+                input=recorded_text(r.get("input"), "user"),
                 tags=tuple(t for t in (r.get("agent_version") and f"version:{r['agent_version']}",) if t),
                 metadata={"trace_id": r.get("trace_id"), "timestamp": str(r["timestamp"])},
             )
@@ -321,7 +321,7 @@ class RecordedAgent:
             return AgentResponse(error="no recorded execution for this case", error_type="NotRecorded")
         failed = not record.get("success", True)
         return AgentResponse(
-            output=record.get("output") or "",
+            output=recorded_text(record.get("output"), "assistant"),
             latency_ms=float(record.get("duration_ms") or 0.0),
             input_tokens=record.get("input_tokens"),
             output_tokens=record.get("output_tokens"),

@@ -8,6 +8,7 @@ does the same for a single evaluator without storage or tracing.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -51,6 +52,39 @@ def input_as_text(value: Any) -> str:
             if isinstance(value.get(key), str):
                 return value[key]
     return str(value)
+
+
+def recorded_text(value: str | None, role: str | None = None) -> str:
+    """The text of recorded content: a GenAI semconv messages document (``[{"role", "parts": [{"type":
+    "text", "content"}]}]``, or messages with a ``content`` string) becomes the text of its messages (of
+    ``role`` only, when given and present: the question is the last user message); plain text is kept."""
+    if not value:
+        return ""
+    text = value.strip()
+    if not text.startswith(("[", "{")):
+        return value
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return value
+    messages = data if isinstance(data, list) else [data]
+    if not all(isinstance(m, dict) for m in messages):
+        return value
+    chosen = [m for m in messages if role is None or m.get("role") == role] or messages
+    if role == "user":
+        chosen = chosen[-1:]
+    texts = [_message_text(m) for m in chosen]
+    joined = "\n".join(t for t in texts if t)
+    return joined or value
+
+
+def _message_text(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    parts = message.get("parts") if isinstance(message.get("parts"), list) else content if isinstance(content, list) else []
+    return "\n".join(str(p.get("content") or p.get("text") or "") for p in parts
+                     if isinstance(p, dict) and p.get("type", "text") == "text").strip()
 
 
 @dataclass

@@ -53,6 +53,7 @@ from agentotel.evaluation.base import (
     Score,
     TestCase,
     finite_or_none,
+    recorded_text,
 )
 from agentotel.evaluation.factory import EvaluatorConfigError, build_evaluator
 from agentotel.evaluation.performance import PerformanceEvaluator
@@ -385,11 +386,12 @@ async def _score_group(evaluators: Sequence[BaseEvaluator], rows: Sequence[dict[
                        concurrency: int = 8) -> list[tuple[list[tuple[str, Score]], list[tuple[str, str]]]]:
     # No ``prepare``: a score must not depend on which executions shared its tick (the TF-IDF of relevance
     # then uses each comparison's own two texts), so an execution scores the same whenever it is scored.
-    cases = [TestCase(id=row["id"], input=row["input"] or "") for row in rows]
+    cases = [TestCase(id=row["id"], input=recorded_text(row["input"], "user")) for row in rows]
     semaphore = asyncio.Semaphore(concurrency)
 
     async def one(case: TestCase, row: dict[str, Any]) -> tuple[list[tuple[str, Score]], list[tuple[str, str]]]:
-        response = AgentResponse(output=row["output"] or "", latency_ms=float(row["duration_ms"] or 0.0))
+        response = AgentResponse(output=recorded_text(row["output"], "assistant"),
+                                 latency_ms=float(row["duration_ms"] or 0.0))
         scores: list[tuple[str, Score]] = []
         errors: list[tuple[str, str]] = []
         async with semaphore:
