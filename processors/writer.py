@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
+from agentotel.core import semconv as sc
 from agentotel.processors.executions import Node, compute_trace_executions
 from agentotel.processors.records import SpanBatch, SpanRecord
 from agentotel.warehouse.bulk import (
@@ -40,7 +41,7 @@ ID_CHUNK = 500
 EXECUTION_UPDATE_COLUMNS = (
     "agent_id", "timestamp", "input", "output", "duration_ms", "tokens_used", "success", "error_message",
     "agent_name", "agent_version", "service_name", "end_time", "input_tokens", "output_tokens", "cost_usd",
-    "llm_call_count", "tool_call_count", "conversation_id", "user_id", "is_agent_span",
+    "llm_call_count", "tool_call_count", "conversation_id", "user_id", "is_agent_span", "metadata",
 )  # fmt: skip
 LLM_COLUMNS = (
     "provider", "request_model", "response_model", "operation", "input_tokens", "output_tokens",
@@ -229,7 +230,7 @@ class WarehouseWriter:
             execution_rows,
             ("id",),
             update_columns=EXECUTION_UPDATE_COLUMNS,
-            coalesce_columns=("input", "output", "agent_id"),
+            coalesce_columns=("input", "output", "agent_id", "metadata"),
         )
         keys = [(s.trace_id, s.span_id) for s in new_spans]
         for hook in self.after_insert:
@@ -320,10 +321,13 @@ def _execution_row(trace_id: str, key: str, totals: Any, span: SpanRecord | None
         start, end, status, message = span.start_ns, span.end_ns, span.status_code, span.status_message
         agent_name, agent_version, service = span.agent_name, span.agent_version, span.service_name
         conversation, user, text_in, text_out = span.conversation_id, span.user_id, span.input, span.output
+        resources = execution_metadata(span.attributes)
+        metadata = dumps_json(resources) if resources else None
     else:
         start, end, status, message = row.start_time_unix_nano, row.end_time_unix_nano, row.status_code, row.status_message
         agent_name, agent_version, service = row.agent_name, row.agent_version, row.service_name
         conversation, user, text_in, text_out = row.conversation_id, row.user_id, None, None
+        metadata = None  # kept from the stored row (the upsert coalesces)
     success = status != "ERROR"
     return {
         "id": execution_id(trace_id, key),
@@ -349,7 +353,23 @@ def _execution_row(trace_id: str, key: str, totals: Any, span: SpanRecord | None
         "conversation_id": conversation,
         "user_id": user,
         "is_agent_span": totals.is_agent_span,
+        "metadata": metadata,
     }
+
+
+def execution_metadata(attributes: dict[str, Any]) -> dict[str, Any]:
+    """``agent_executions.metadata`` from the agent span: its resource use (bytes and CPU seconds)."""
+    out: dict[str, Any] = {}
+    for key in sc.EXEC_RESOURCE_KEYS:
+        value = attributes.get(key)
+        if isinstance(value, str):  # OTLP/JSON sends 64-bit integers as strings
+            try:
+                value = float(value) if "." in value else int(value)
+            except ValueError:
+                continue
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[key] = value
+    return out
 
 
 def _json_list(value: list[Any]) -> str | None:

@@ -201,3 +201,23 @@ def test_rollups_of_the_minutes_a_writer_touched_equal_a_full_rebuild(engine):
     start = datetime.fromtimestamp(T0 / 1e9 - 4 * 3600, tz=timezone.utc)
     rebuild_rollups(engine, start, datetime.fromtimestamp(T0 / 1e9 + 3600, tz=timezone.utc))
     assert _rollup_rows(engine) == incremental
+
+
+def test_agent_span_resources_land_in_execution_metadata_and_survive_later_batches(engine):
+    """The instrumentation's per-execution resources (``core.semconv.EXEC_RESOURCE_KEYS``) become
+    ``agent_executions.metadata``; a later batch of the same trace (which rebuilds the execution from the
+    stored span) keeps them, and OTLP/JSON's string integers are read as numbers."""
+    from agentotel.core import semconv as sc
+
+    trace = "7" * 32
+    spans = agent_trace(trace)
+    spans[1].attributes = {sc.EXEC_RSS_START: "104857600", sc.EXEC_RSS_PEAK: 157286400, sc.EXEC_RSS_END: 125829120,
+                           sc.EXEC_THREAD_CPU_TIME: 0.25, "other": 1}  # fmt: skip
+    writer = WarehouseWriter(engine)
+    writer.consume(SpanBatch(spans=spans[:2]))  # the agents first ...
+    writer.consume(SpanBatch(spans=spans[2:]))  # ... their children later: executions rebuilt from stored spans
+    with engine.connect() as conn:
+        rows = dict(conn.execute(select(AgentExecution.span_id, AgentExecution.meta)).all())
+    assert rows["0000000000000002"] == {sc.EXEC_RSS_START: 104857600, sc.EXEC_RSS_PEAK: 157286400,
+                                        sc.EXEC_RSS_END: 125829120, sc.EXEC_THREAD_CPU_TIME: 0.25}  # fmt: skip
+    assert rows["0000000000000005"] is None  # an agent span without resources has none
