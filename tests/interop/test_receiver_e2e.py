@@ -24,7 +24,8 @@ from sqlalchemy import func, select
 from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.models import Metric, Span
 from tests.interop.support import wait_for
-from tests.receiver.support import genai_spans, start_receiver
+from tests.otlp_receiver.support import genai_spans
+from tests.support.receiver import start_receiver
 
 METRICS = Metric.__table__
 SPANS = Span.__table__

@@ -1,10 +1,7 @@
-"""Helpers for receiver tests: a running in-process receiver, GenAI traces from the real OTel SDK."""
+"""Helpers for receiver tests: GenAI traces from the real OTel SDK, row counts (the receiver itself:
+``tests/support/receiver.py``)."""
 
 from __future__ import annotations
-
-import dataclasses
-import time
-from collections.abc import Callable
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -12,23 +9,6 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from sqlalchemy import func, select, text
-
-from agentotel.core.settings import ReceiverSettings
-from agentotel.otlp_receiver.server import ReceiverServer
-from tests.conftest import free_port
-
-
-def start_receiver(db_url: str, spool_dir: str, **overrides) -> ReceiverServer:
-    settings = dataclasses.replace(
-        ReceiverSettings(),
-        host="127.0.0.1",
-        grpc_port=free_port(),
-        http_port=free_port(),
-        metrics_port=free_port(),
-        spool_dir=spool_dir,
-        **overrides,
-    )
-    return ReceiverServer(db_url, settings).start()
 
 
 def genai_spans(n_traces: int = 1, service: str = "svc", agent: str = "support-agent", error: bool = False):
@@ -59,15 +39,6 @@ def genai_spans(n_traces: int = 1, service: str = "svc", agent: str = "support-a
                 agent_span.set_status(Status(StatusCode.ERROR, "agent failed"))
     provider.shutdown()
     return exporter.get_finished_spans()
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def count(engine, table: str) -> int:

@@ -18,7 +18,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from tests.receiver.support import count, genai_spans, scalar, start_receiver, wait_for
+from tests.otlp_receiver.support import count, genai_spans, scalar
+from tests.support.polling import wait_for
+from tests.support.receiver import start_receiver
 
 TRACE_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 T0 = 1_760_000_000_000_000_000

@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from agentotel.warehouse.models import LLMCall, Span, ToolCall
-from tests.receiver.support import count, start_receiver, wait_for
+from tests.otlp_receiver.support import count
 from tests.shared_files import dialect_corpus
+from tests.support.polling import wait_for
+from tests.support.receiver import start_receiver
 
 KINDS = {"INTERNAL": 1, "SERVER": 2, "CLIENT": 3, "PRODUCER": 4, "CONSUMER": 5}
 STATUS = {"UNSET": 0, "OK": 1, "ERROR": 2}

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import grpc
 import pytest
@@ -21,7 +17,9 @@ from sqlalchemy.engine import make_url
 from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.models import Span
 from tests.conftest import drop_postgres_database, free_port, new_postgres_database
-from tests.receiver.support import count, start_receiver, wait_for
+from tests.otlp_receiver.support import count
+from tests.support.polling import wait_for
+from tests.support.receiver import ReceiverProcess, start_receiver
 
 pytestmark = pytest.mark.slow  # subprocess soaks: kill -9 mid-stream, a locked SQLite, a PostgreSQL outage, a full disk
 
@@ -50,29 +48,11 @@ def stored_span_ids(db_url: str) -> set[str]:
         engine.dispose()
 
 
-def spawn_receiver(db_url: str, spool: Path, grpc_port: int, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "agentotel", "receive", "--db", db_url, "--grpc-port", str(grpc_port),
-         "--http-port", str(free_port()), "--metrics-port", str(free_port()), "--spool-dir", str(spool)],
-        stdout=log.open("a"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
-
-
-def wait_listening(port: int, timeout: float = 30.0) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return time.monotonic() - started
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"receiver did not listen on {port} within {timeout} s")
-
-
 def test_kill_9_loses_nothing_acknowledged(db_url, tmp_path):
-    spool, log, port = tmp_path / "spool", tmp_path / "receiver.log", free_port()
-    proc = spawn_receiver(db_url, spool, port, log)
-    wait_listening(port)
+    spool, log = tmp_path / "spool", tmp_path / "receiver.log"
+    receiver = ReceiverProcess(db_url, spool, log)
+    receiver.start(timeout=30)
+    port = receiver.grpc_port
     acked: set[str] = set()
     stop = threading.Event()
 
@@ -92,15 +72,14 @@ def test_kill_9_loses_nothing_acknowledged(db_url, tmp_path):
     sender = threading.Thread(target=send)
     sender.start()
     assert wait_for(lambda: len(acked) >= 3000, timeout=30)
-    proc.send_signal(signal.SIGKILL)  # mid-stream
-    proc.wait(10)
+    receiver.kill()  # kill -9, mid-stream
     stop.set()
     sender.join(10)
     assert acked, "nothing was acknowledged before the kill"
 
-    restarted = spawn_receiver(db_url, spool, port, log)
+    restarted = ReceiverProcess(db_url, spool, log, grpc_port=port)
     try:
-        ready = wait_listening(port)
+        ready = restarted.start(timeout=30)
         assert ready <= 5.0, f"ready after {ready:.1f} s"
         assert wait_for(lambda: acked <= stored_span_ids(db_url), timeout=30), log.read_text()[-2000:]
         # D2: the client re-sends an already acknowledged batch: no duplicate rows
@@ -111,8 +90,7 @@ def test_kill_9_loses_nothing_acknowledged(db_url, tmp_path):
             channel.unary_unary(METHOD)(body, timeout=5)
         assert wait_for(lambda: len(stored_span_ids(db_url)) == before + 100)
     finally:
-        restarted.terminate()
-        restarted.wait(15)
+        restarted.stop()
 
 
 def test_sqlite_locked_by_another_writer_loses_nothing(tmp_path):
@@ -133,7 +111,8 @@ def test_sqlite_locked_by_another_writer_loses_nothing(tmp_path):
                 call(body, timeout=5)  # acknowledged from the spool, no "database is locked"
                 assert time.monotonic() - started < 1.0
                 acked.update(ids)
-        time.sleep(6)  # longer than the 5 s busy timeout: writes fail and are retried
+        # a write has waited out the 5 s busy timeout, failed, and is retried
+        assert wait_for(lambda: server.drain.failures > 0, timeout=30)
         assert count(server.engine, "spans") == 0
         locker.execute("ROLLBACK")
         locker.close()
@@ -225,9 +204,8 @@ def test_postgresql_outage_loses_nothing_acknowledged(tmp_path):
                     call(body, timeout=5)
                     assert time.monotonic() - started <= 1.0, "answers stay fast while the warehouse is down"
                     acked |= ids
-                time.sleep(3)
+                assert wait_for(lambda: server.drain.failures > 0, timeout=30), "no write failed while it was down"
                 assert len(stored_span_ids(real_url)) == 50
-                assert server.drain.failures > 0
                 proxy.up()
                 assert wait_for(lambda: acked <= stored_span_ids(real_url), timeout=40)
                 assert len(stored_span_ids(real_url)) == len(acked) == 1050
@@ -246,17 +224,13 @@ def test_disk_full_answers_retryably_and_recovers(tmp_path):
     import psutil
 
     db_url = f"sqlite:///{tmp_path}/warehouse.db"
-    port, metrics_port = free_port(), free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agentotel", "receive", "--db", db_url, "--grpc-port", str(port),
-         "--http-port", str(free_port()), "--metrics-port", str(metrics_port), "--spool-dir", str(tmp_path / "spool")],
-        stdout=(tmp_path / "receiver.log").open("a"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    receiver = ReceiverProcess(db_url, tmp_path / "spool", tmp_path / "receiver.log")
+    port, metrics_port = receiver.grpc_port, receiver.metrics_port
     try:
-        wait_listening(port)
+        receiver.start(timeout=30)
         largest = max(p.stat().st_size for p in tmp_path.rglob("*") if p.is_file())
         limit = largest + 256 * 1024
-        psutil.Process(proc.pid).rlimit(psutil.RLIMIT_FSIZE, (limit, psutil.RLIM_INFINITY))  # soft: liftable
+        psutil.Process(receiver.pid).rlimit(psutil.RLIMIT_FSIZE, (limit, psutil.RLIM_INFINITY))  # soft: liftable
         acked: set[str] = set()
         refused: list[tuple[bytes, set[str]]] = []
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -277,16 +251,15 @@ def test_disk_full_answers_retryably_and_recovers(tmp_path):
             assert refused, f"the file size limit never refused an Export ({len(acked)} spans acked)"
             assert httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).status_code == 200
 
-            psutil.Process(proc.pid).rlimit(psutil.RLIMIT_FSIZE, (psutil.RLIM_INFINITY, psutil.RLIM_INFINITY))
+            psutil.Process(receiver.pid).rlimit(psutil.RLIMIT_FSIZE, (psutil.RLIM_INFINITY, psutil.RLIM_INFINITY))
             for body, ids in refused:  # the client's retry, now that there is room
                 assert wait_for(lambda body=body: _accepted(call, body), timeout=15)
                 acked |= ids
         assert wait_for(lambda: acked <= stored_span_ids(db_url), timeout=30), (tmp_path / "receiver.log").read_text()[-2000:]
-        assert proc.poll() is None, "the receiver died"
+        assert receiver.alive(), "the receiver died"
         assert "'chat " not in (tmp_path / "receiver.log").read_text(), "failed writes logged the span values"
     finally:
-        proc.terminate()
-        proc.wait(15)
+        receiver.stop()
 
 
 def _accepted(call, body: bytes) -> bool:

@@ -11,7 +11,7 @@ from agentotel.otlp_receiver.errors import InvalidArgument
 from agentotel.otlp_receiver.ingest import build_request_writer, ingest_traces
 from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.migrate import upgrade
-from tests.receiver.support import genai_spans
+from tests.otlp_receiver.support import genai_spans
 
 _SEED: bytes | None = None
 

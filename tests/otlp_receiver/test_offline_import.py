@@ -31,7 +31,9 @@ from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.models import AgentExecution, LLMCall, Metric, Span, ToolCall
 from agentotel.warehouse.rollups import refresh_rollups
 from tests.conftest import drop_postgres_database, new_postgres_database
-from tests.receiver.support import count, start_receiver, wait_for
+from tests.otlp_receiver.support import count
+from tests.support.polling import wait_for
+from tests.support.receiver import start_receiver
 
 MS = 1_000_000
 

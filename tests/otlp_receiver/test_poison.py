@@ -15,8 +15,10 @@ from agentotel.processors.decode import DecodeLimits
 from agentotel.processors.normalize import Normalize
 from agentotel.processors.records import SpanBatch
 from agentotel.processors.writer import WarehouseWriter
-from tests.receiver.support import count, scalar, start_receiver, wait_for
-from tests.receiver.test_bad_input import http_post, span_request
+from tests.otlp_receiver.support import count, scalar
+from tests.otlp_receiver.test_bad_input import http_post, span_request
+from tests.support.polling import wait_for
+from tests.support.receiver import start_receiver
 
 
 def test_oversized_and_odd_values_are_stored(db_url, tmp_path):

@@ -11,14 +11,8 @@ from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from tests.receiver.support import count, genai_spans, scalar, start_receiver, wait_for
-
-
-@pytest.fixture
-def receiver(db_url, tmp_path):
-    server = start_receiver(db_url, str(tmp_path / "spool"))
-    yield server
-    server.stop()
+from tests.otlp_receiver.support import count, genai_spans, scalar
+from tests.support.polling import wait_for
 
 
 def exporters(server):

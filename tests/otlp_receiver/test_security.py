@@ -16,8 +16,10 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from agentotel.core.settings import ReceiverSettings
-from tests.receiver.support import count, genai_spans, scalar, start_receiver, wait_for
-from tests.receiver.test_bad_input import TRACE_METHOD, http_post, span_request
+from tests.otlp_receiver.support import count, genai_spans, scalar
+from tests.otlp_receiver.test_bad_input import TRACE_METHOD, http_post, span_request
+from tests.support.polling import wait_for
+from tests.support.receiver import start_receiver
 
 
 @pytest.fixture

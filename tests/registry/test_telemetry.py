@@ -23,8 +23,9 @@ from agentotel.registry import (
     version_stats,
 )
 from agentotel.registry.telemetry import normalize_environment
-from tests.receiver.support import start_receiver, wait_for
 from tests.registry.support import count_rows, make_registry
+from tests.support.polling import wait_for
+from tests.support.receiver import start_receiver
 
 
 def agent_runs(agent: str, version: str | None, environment: str | None, runs: int, failures: int, tokens=(100, 20)):

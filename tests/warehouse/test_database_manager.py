@@ -13,7 +13,7 @@ from agentotel.processors.writer import WarehouseWriter
 from agentotel.warehouse.manager import DatabaseManager
 from agentotel.warehouse.models import AgentExecution, Span
 from tests.conftest import drop_postgres_database, new_postgres_database
-from tests.receiver.test_writer import agent_trace
+from tests.processors.test_writer import agent_trace
 
 
 def table_rows(engine, model) -> list:
