@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -27,6 +27,7 @@ from agentotel.core.secrets import redact_text
 from agentotel.core.settings import DASHBOARD_DB_URL_ENV as DB_URL_ENV  # noqa: F401 - the CLI sets it
 from agentotel.core.settings import DASHBOARD_RECEIVER_METRICS_ENV as RECEIVER_METRICS_ENV  # noqa: F401 - likewise
 from agentotel.core.settings import DashboardSettings, DatabaseSettings
+from agentotel.evaluation import online as online_evaluation
 from agentotel.evaluation import runs as stored_runs
 from agentotel.warehouse import executions, freshness, llm_calls, tool_calls, traces
 from agentotel.warehouse import metrics as metric_points
@@ -380,3 +381,14 @@ def evaluation_runs(url: str, agent: str | None = None, status: str | None = Non
 @_cache
 def compare_runs(url: str, current_run_id: str, baseline_run_id: str) -> dict[str, Any]:
     return stored_runs.compare_runs(engine(url), current_run_id, baseline_run_id).to_dict()
+
+
+ONLINE_COLUMNS = ["bucket", "agent_name", "agent_version", "metric", "n", "mean", "median"]
+
+
+@_cache
+def online_scores(url: str, since: datetime, agent: str | None = None, bucket_minutes: int = 5) -> pd.DataFrame:
+    """Online evaluation scores of production executions per agent version, metric and time bucket."""
+    rows = online_evaluation.online_score_series(engine(url), agent or None, since=since,
+                                                 bucket=timedelta(minutes=bucket_minutes))
+    return _frame(rows, ONLINE_COLUMNS)

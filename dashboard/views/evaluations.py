@@ -1,6 +1,9 @@
-"""Evaluations: runs, metrics with confidence intervals, run comparisons with regressions highlighted."""
+"""Evaluations: runs, metrics with confidence intervals, run comparisons with regressions highlighted, and
+online evaluation of production traffic charted per agent version."""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
 
 import altair as alt
 import pandas as pd
@@ -85,3 +88,28 @@ elif runs is not None:
                 st.text(f"{fmt.number(len(regressions))} regressions, "
                         f"{fmt.number(len(report.get('improvements') or []))} improvements "
                         f"(alpha {report.get('alpha')}, threshold {report.get('threshold')})")
+
+st.subheader("Online evaluation of production traffic")
+ONLINE_WINDOWS = {"Last 24 hours": (24, 5), "Last 7 days": (24 * 7, 60), "Last hour": (1, 1)}
+window = st.selectbox("Window", list(ONLINE_WINDOWS), key="ev_online_window")
+hours, bucket = ONLINE_WINDOWS[window]
+since = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(hours=hours)
+online = common.load(data.online_scores, ctx.url, since, agent, bucket)
+if online is not None and online.empty:
+    st.info("No online scores yet. Score a sampled share of production executions with:")
+    st.code("agentotel eval online --sample-rate 0.1 --evaluator coherence --evaluator toxicity", language="bash")
+elif online is not None:
+    metric = st.selectbox("Online metric", sorted(online["metric"].unique()), key="ev_online_metric")
+    shown = online[online["metric"] == metric].assign(
+        version=lambda f: f["agent_name"].fillna("?") + " " + f["agent_version"].fillna(""))
+    chart = alt.Chart(common.chart_frame(shown)).mark_line(point=True).encode(
+        x=alt.X("bucket:T", title=None), y=alt.Y("mean:Q", title=f"{metric} (mean per {bucket} min)"),
+        color=alt.Color("version:N", title="agent version"),
+        tooltip=["version", "bucket:T", "n", alt.Tooltip("mean:Q", format=".3f"), alt.Tooltip("median:Q", format=".3f")])
+    st.altair_chart(chart.properties(height=260), width="stretch")
+    totals = (shown.assign(weighted=shown["mean"] * shown["n"])
+              .groupby(["agent_name", "agent_version"], dropna=False)[["n", "weighted"]].sum().reset_index())
+    per_version = totals.assign(mean=totals["weighted"] / totals["n"]).rename(columns={"n": "executions"})[
+        ["agent_name", "agent_version", "executions", "mean"]]
+    st.dataframe(per_version, hide_index=True, width="stretch",
+                 column_config={"mean": st.column_config.NumberColumn("mean", format="%.3f")})
