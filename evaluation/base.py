@@ -82,7 +82,11 @@ def _message_text(message: dict[str, Any]) -> str:
     content = message.get("content")
     if isinstance(content, str):
         return content
-    parts = message.get("parts") if isinstance(message.get("parts"), list) else content if isinstance(content, list) else []
+    parts: list[Any] = []
+    if isinstance(message.get("parts"), list):
+        parts = message["parts"]
+    elif isinstance(content, list):
+        parts = content
     return "\n".join(str(p.get("content") or p.get("text") or "") for p in parts
                      if isinstance(p, dict) and p.get("type", "text") == "text").strip()
 

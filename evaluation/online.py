@@ -467,7 +467,8 @@ def online_samples(engine: Engine, agent_name: str, agent_version: str | None, m
     data: dict[str, dict[str, float]] = {}
     with engine.connect() as conn:
         for execution_id, name, value in conn.execute(query.order_by(r.execution_time.desc()).limit(limit)):
-            data.setdefault(name, {})[execution_id] = float(value)
+            if value is not None:
+                data.setdefault(name, {})[execution_id] = float(value)
     definitions = {name: default_definition(name) for name in data}
     return RunSamples.from_mapping(data, definitions, run_id=f"online:{agent_name}@{agent_version}",
                                    meta={"agent_name": agent_name, "agent_version": agent_version, "source": "online"})
