@@ -19,7 +19,7 @@ from agentotel.processors.metrics import link_pending_metrics, write_metrics
 from agentotel.processors.records import SpanBatch, SpanRecord
 from agentotel.processors.writer import WarehouseWriter
 from agentotel.warehouse.models import Alert
-from tests.interop.support import OTEL_CONFIG
+from tests.otel_config.support import OTEL_CONFIG
 
 DASHBOARD = OTEL_CONFIG / "grafana" / "dashboards" / "agentotel-warehouse.json"
 NOW = datetime.now(timezone.utc).replace(microsecond=0)

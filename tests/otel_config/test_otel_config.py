@@ -8,7 +8,7 @@ import json
 import pytest
 import yaml
 
-from tests.interop.support import OTEL_CONFIG
+from tests.otel_config.support import OTEL_CONFIG
 
 COLLECTOR = OTEL_CONFIG / "collector"
 SIGNALS = ("traces", "metrics", "logs")

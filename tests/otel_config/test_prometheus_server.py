@@ -10,8 +10,10 @@ import subprocess
 import pytest
 
 from agentotel.otlp_receiver.prometheus_view import ReceiverMetrics
-from tests.interop.support import OTEL_CONFIG, promql, running_prometheus, wait_for
-from tests.interop.test_prometheus_view import known_batch
+from tests.otel_config.support import OTEL_CONFIG
+from tests.otlp_receiver.test_prometheus_view import known_batch
+from tests.support.polling import wait_for
+from tests.support.prometheus import promql, running_prometheus
 
 RULES = OTEL_CONFIG / "prometheus" / "agentotel-rules.yml"
 PROM_DASHBOARD = OTEL_CONFIG / "grafana" / "dashboards" / "agentotel-prometheus.json"

@@ -21,23 +21,12 @@ from opentelemetry.trace import NonRecordingSpan
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.models import Metric, Span
-from tests.interop.support import wait_for
 from tests.otlp_receiver.support import genai_spans
-from tests.support.receiver import start_receiver
+from tests.support.polling import wait_for
 
 METRICS = Metric.__table__
 SPANS = Span.__table__
-
-
-@pytest.fixture
-def receiver(db_url, tmp_path):
-    server = start_receiver(db_url, str(tmp_path / "spool"))
-    engine = create_db_engine(db_url)
-    yield server, engine
-    server.stop()
-    engine.dispose()
 
 
 def _exporter(transport: str, server, temporality: AggregationTemporality):
@@ -63,7 +52,7 @@ def _rows(engine, name: str):
     ids=["grpc-cumulative", "http-delta"],
 )
 def test_sdk_metric_exporter_to_metrics_rows(receiver, transport, temporality):
-    server, engine = receiver
+    server, engine = receiver, receiver.engine
     reader = PeriodicExportingMetricReader(_exporter(transport, server, temporality), export_interval_millis=3_600_000)
     provider = MeterProvider(
         metric_readers=[reader],
@@ -115,7 +104,7 @@ def _scrape(server) -> dict[tuple, float]:
 
 
 def test_spans_and_genai_events_through_the_receiver(receiver):
-    server, engine = receiver
+    server, engine = receiver, receiver.engine
     spans = genai_spans(n_traces=1, agent="support-agent")
     exporter = GrpcSpanExporter(endpoint=f"127.0.0.1:{server.grpc_port}", insecure=True, timeout=5)
     assert exporter.export(spans).name == "SUCCESS"
@@ -168,9 +157,9 @@ def _span_input(engine, key: tuple[str, str]) -> str | None:
 @pytest.mark.slow
 @pytest.mark.parametrize("dialect", ["sqlite"])  # the warehouse does not matter here: one run is enough
 def test_real_prometheus_scrapes_a_running_receiver(receiver, tmp_path):
-    from tests.interop.support import promql, running_prometheus
+    from tests.support.prometheus import promql, running_prometheus
 
-    server, engine = receiver
+    server, engine = receiver, receiver.engine
     spans = [*genai_spans(n_traces=3, agent="support-agent"), *genai_spans(n_traces=1, agent="support-agent", error=True)]
     exporter = GrpcSpanExporter(endpoint=f"127.0.0.1:{server.grpc_port}", insecure=True, timeout=5)
     assert exporter.export(spans).name == "SUCCESS"

@@ -1,13 +1,18 @@
-"""Build SpanRecords from the shared GenAI dialect corpus (read in place from ../shared, never copied)."""
+"""Build SpanRecords from the shared GenAI dialect corpus (read in place from ../shared, never copied); write a
+minimal ``spans`` row (``insert_span``) for the writers that join onto spans."""
 
 from __future__ import annotations
 
 import json
 import secrets
 import time
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from sqlalchemy import Engine, insert
+
 from agentotel.processors.records import SpanBatch, SpanRecord
+from agentotel.warehouse.models import Span
 from tests.shared_files import dialect_corpus
 
 
@@ -69,3 +74,29 @@ def case_records(case: dict[str, Any]) -> dict[str, SpanRecord]:
 def case_batch(case: dict[str, Any]) -> tuple[SpanBatch, dict[str, SpanRecord]]:
     records = case_records(case)
     return SpanBatch(spans=list(records.values())), records
+
+
+def insert_span(
+    engine: Engine,
+    trace_id: str,
+    span_id: str,
+    execution_id: str | None = None,
+    span_type: str = "llm",
+    input: str | None = None,
+    output: str | None = None,
+    start: datetime | None = None,
+) -> None:
+    """A minimal ``spans`` row, written directly (unit tests of the writers that join onto spans)."""
+    start = start or datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+    start_ns = int(start.timestamp()) * 1_000_000_000
+    with engine.begin() as conn:
+        conn.execute(
+            insert(Span.__table__),
+            {
+                "trace_id": trace_id, "span_id": span_id, "parent_span_id": None, "name": f"chat {span_id}",
+                "kind": "CLIENT", "span_type": span_type, "service_name": "svc", "start_time": start,
+                "end_time": start + timedelta(seconds=1), "duration_ms": 1000.0, "status_code": "UNSET",
+                "execution_id": execution_id, "start_time_unix_nano": start_ns,
+                "end_time_unix_nano": start_ns + 1_000_000_000, "input": input, "output": output,
+            },
+        )  # fmt: skip

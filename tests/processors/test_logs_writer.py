@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from agentotel.processors.logs import attach_pending_content, write_logs
 from agentotel.warehouse.models import LogRecord, Span
-from tests.interop.support import insert_span
+from tests.processors.support import insert_span
 
 LOGS = LogRecord.__table__
 SPANS = Span.__table__

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from agentotel.processors.metrics import link_pending_metrics, ns_to_datetime, write_metrics
 from agentotel.warehouse.models import Metric, Span
-from tests.interop.support import insert_span
+from tests.processors.support import insert_span
 
 METRICS = Metric.__table__
 DELTA = {
@@ -268,7 +268,7 @@ def test_point_written_while_its_span_commits_gets_the_execution(engine, dialect
 
     from sqlalchemy import insert
 
-    from tests.interop.test_logs_writer import _span_row
+    from tests.processors.test_logs_writer import _span_row
 
     if dialect != "postgresql":
         pytest.skip("SQLite serializes writers (BEGIN IMMEDIATE)")
