@@ -79,6 +79,11 @@ def decode_json(signal: Signal, body: bytes) -> Message:
         document = json.loads(body)
     except (ValueError, RecursionError) as exc:
         raise InvalidArgument(f"body is not valid JSON: {exc}") from None
+    return decode_json_document(signal, document)
+
+
+def decode_json_document(signal: Signal, document: Any) -> Message:
+    """An OTLP/JSON export request already parsed (from a JSON body, a JSON line or a MessagePack map)."""
     if not isinstance(document, dict):
         raise InvalidArgument("OTLP/JSON body must be a JSON object")
     try:

@@ -1,7 +1,8 @@
 """``agentotel import``: telemetry captured offline, through the receiver's own path into the warehouse.
 
-A file holds OTLP/JSON export requests: one document (pretty-printed or not), or one per line as the
-instrumentation's JSON-lines exporters write them; ``.gz`` files are read transparently. Each request is
+A file holds OTLP/JSON export requests as the instrumentation's file exporters write them: one per line
+(JSON lines), a MessagePack stream of the same maps, or one JSON document (pretty-printed or not);
+``.gz`` files are read transparently. The reading is the exporters' own (``exporters.file_format``). Each request is
 decoded by the receiver's codec, its spans are validated by the receiver's rules (``validate.py``) and it
 is written by the drain's ``RequestWriter`` (processors → warehouse). Nothing is dropped silently: every
 line or span that is not loaded comes back as a ``Rejection`` with its place and reason. Afterwards the
@@ -10,18 +11,16 @@ rollups of the minutes the import changed are rebuilt (if the warehouse has roll
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from io import BufferedIOBase
 from pathlib import Path
 
 from google.protobuf.message import Message
 from sqlalchemy import Engine
 
 from agentotel.core.settings import ReceiverSettings
-from agentotel.otlp_receiver.codec import LOGS, METRICS, TRACES, Signal, decode_json
+from agentotel.instrumentation.exporters.file_format import FileRecord, read_records
+from agentotel.otlp_receiver.codec import LOGS, METRICS, TRACES, Signal, decode_json_document
 from agentotel.otlp_receiver.errors import InvalidArgument
 from agentotel.otlp_receiver.ingest import build_request_writer
 from agentotel.otlp_receiver.validate import count_items, validate_traces
@@ -103,8 +102,8 @@ class OfflineImport:
         """The valid requests of one file, counted in ``report``; the rest becomes rejections. A file that
         cannot be read (to its end) is reported as unreadable; what was read before is still loaded."""
         try:
-            for location, raw in read_documents(Path(source)):
-                decoded = decode_document(location, raw)
+            for record in read_records(source):
+                decoded = decode_record(record)
                 if isinstance(decoded, Rejection):
                     report.rejected.append(decoded)
                     continue
@@ -113,7 +112,8 @@ class OfflineImport:
                 if signal is TRACES:
                     validation = validate_traces(request, self.settings.max_attributes)
                     report.rejected.extend(
-                        Rejection(location, f"{bad.reason}: {bad.name!r}", bad.trace_id or None, bad.span_id or None)
+                        Rejection(record.location, f"{bad.reason}: {bad.name!r}", bad.trace_id or None,
+                                  bad.span_id or None)
                         for bad in validation.spans
                     )
                     report.spans += count_items(signal.name, request)
@@ -126,69 +126,19 @@ class OfflineImport:
             report.failed_files.append(f"{source} ({getattr(exc, 'strerror', None) or exc})")
 
 
-def decode_document(location: str, raw: bytes) -> tuple[Signal, Message] | Rejection:
-    """One OTLP/JSON export request, by the receiver's codec; its signal from its top-level key."""
-    try:
-        document = json.loads(raw)
-    except ValueError as exc:
-        return Rejection(location, f"not valid JSON: {exc}")
-    if not isinstance(document, dict):
-        return Rejection(location, "not an OTLP/JSON export request (expected a JSON object)")
+def decode_record(record: FileRecord) -> tuple[Signal, Message] | Rejection:
+    """One OTLP/JSON export request (a JSON line or document, or a MessagePack map), by the receiver's
+    codec; its signal from its top-level key."""
+    document = record.document
+    if document is None:
+        return Rejection(record.location, record.error or "unreadable record")
     signal = next((signal for key, signal in SIGNAL_KEYS if key in document), None)
     if signal is None:
-        return Rejection(location, "no resourceSpans, resourceMetrics or resourceLogs in this record")
+        return Rejection(record.location, "no resourceSpans, resourceMetrics or resourceLogs in this record")
     try:
-        return signal, decode_json(signal, raw)
+        return signal, decode_json_document(signal, document)
     except InvalidArgument as exc:
-        return Rejection(location, str(exc))
-
-
-def read_documents(path: Path) -> Iterator[tuple[str, bytes]]:
-    """(location, JSON text) of each document of a file, read lazily line by line.
-
-    A file whose first line is not a complete JSON document is read whole (one pretty-printed request); if
-    that fails too, it is taken as JSON lines after all (its first line then comes out as invalid)."""
-    with _open(path) as lines:
-        first_number, first = 0, b""
-        for number, line in enumerate(lines, start=1):
-            if line.strip():
-                first_number, first = number, line
-                break
-        if not first:
-            return
-        try:
-            json.loads(first)
-        except ValueError:
-            rest = lines.read()
-            whole = (first + rest).strip()
-            if _is_object(whole):
-                yield str(path), whole
-                return
-            yield f"{path}:{first_number}", first
-            yield from _numbered(rest.splitlines(), path, first_number + 1)
-            return
-        yield f"{path}:{first_number}", first
-        yield from _numbered(lines, path, first_number + 1)
-
-
-def _numbered(lines: Iterable[bytes], path: Path, start: int) -> Iterator[tuple[str, bytes]]:
-    for number, line in enumerate(lines, start=start):
-        if line.strip():
-            yield f"{path}:{number}", line
-
-
-def _is_object(text: bytes) -> bool:
-    try:
-        return isinstance(json.loads(text), dict)
-    except ValueError:
-        return False
-
-
-def _open(path: Path) -> BufferedIOBase:
-    """The file as binary lines, transparently gunzipped."""
-    with open(path, "rb") as handle:
-        head = handle.read(2)
-    return gzip.open(path, "rb") if head == b"\x1f\x8b" else open(path, "rb")  # noqa: SIM115
+        return Rejection(record.location, str(exc))
 
 
 def _has_rollups(engine: Engine) -> bool:

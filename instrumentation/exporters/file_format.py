@@ -25,7 +25,7 @@ import gzip
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -207,28 +207,35 @@ def _read_json(path: Path) -> Iterator[FileRecord]:
         except ValueError:
             document = None
         if document is None and first.lstrip()[:1] in (b"{", b"["):
-            # not a complete line: one document spread over the whole file (pretty-printed)
-            rest = first + b"".join(lines)
+            # not a complete line: one document spread over the whole file (pretty-printed), or JSON lines
+            # whose first line is broken (then that line is reported and the others are read)
+            rest = b"".join(lines)
             try:
-                whole = json.loads(rest)
-            except ValueError as exc:
-                yield FileRecord(str(path), error=f"not valid JSON: {exc}")
+                whole = json.loads(first + rest)
+            except ValueError:
+                yield _as_record(f"{path}:{number}", None, first)
+                yield from _json_lines(path, rest.splitlines(keepends=True), number)
                 return
             for i, item in enumerate(whole if isinstance(whole, list) else [whole], 1):
                 location = str(path) if not isinstance(whole, list) else f"{path}[{i}]"
                 yield _as_record(location, item)
             return
         yield _as_record(f"{path}:{number}", document, first)
-        for raw in lines:
-            number += 1
-            if not raw.strip():
-                continue
-            try:
-                item = json.loads(raw)
-            except ValueError as exc:
-                yield FileRecord(f"{path}:{number}", error=f"not valid JSON: {exc}")
-                continue
-            yield _as_record(f"{path}:{number}", item)
+        yield from _json_lines(path, lines, number)
+
+
+def _json_lines(path: Path, lines: Iterable[bytes], number: int) -> Iterator[FileRecord]:
+    """The records of the lines after line ``number``."""
+    for raw in lines:
+        number += 1
+        if not raw.strip():
+            continue
+        try:
+            item = json.loads(raw)
+        except ValueError as exc:
+            yield FileRecord(f"{path}:{number}", error=f"not valid JSON: {exc}")
+            continue
+        yield _as_record(f"{path}:{number}", item)
 
 
 def _as_record(location: str, item: Any, raw: bytes | None = None) -> FileRecord:

@@ -38,11 +38,12 @@ from tests.support.receiver import start_receiver
 MS = 1_000_000
 
 
-def _record_runs(path, runs: int, start_ns: int) -> None:
-    """Real OTel SDK spans (GenAI semconv) written by the instrumentation's JSON-lines exporter."""
-    exporter = JsonLinesSpanExporter(path)
+def _record_runs(path, runs: int, start_ns: int, *more_paths) -> None:
+    """Real OTel SDK spans (GenAI semconv) written by the instrumentation's file exporter (JSON lines, or
+    MessagePack for a ``.msgpack`` name), the same spans into every path given."""
     provider = TracerProvider(resource=Resource.create({"service.name": "offline-svc"}))
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    for each in (path, *more_paths):
+        provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(each)))
     tracer = provider.get_tracer("import-test")
     for i in range(runs):
         t = start_ns + i * 1000 * MS
@@ -108,7 +109,7 @@ def test_import_jsonl_through_the_receivers_validation_and_writer(engine, tmp_pa
     assert by_line[3].reason == "span(s) ending before they start: 'chat gpt-4o-mini'"
     assert by_line[3].trace_id == "ab" * 16 and by_line[3].span_id == f"{1:016x}"
     assert by_line[5].reason.startswith("span(s) with an invalid span_id")
-    assert by_line[6].reason == "not an OTLP/JSON export request (expected a JSON object)"
+    assert by_line[6].reason == "not an export request (a list, expected an object)"
     # the receiver's rules: a negative token count is not a reason to refuse a span; the count is unknown
     assert _count(engine, Span) == 19 and _count(engine, LLMCall) == 7 and _count(engine, ToolCall) == 6
     assert _count(engine, AgentExecution) == 7
@@ -229,3 +230,28 @@ def test_the_import_stores_what_the_receiver_stores(engine, tmp_path, receiver_u
         assert _rows(engine) == _rows(received)
     finally:
         received.dispose()
+
+
+def test_messagepack_files_import_like_json_lines(engine, tmp_path):
+    """The file exporter's MessagePack stream (plain and gzipped) loads the same spans as its JSON lines."""
+    start = time.time_ns() - 3600 * 10**9
+    packed, lines = tmp_path / "runs.msgpack", tmp_path / "runs.jsonl"
+    _record_runs(packed, 2, start, lines)
+    assert packed.read_bytes()[:1] != b"{"  # really MessagePack
+    gzipped = tmp_path / "runs.msgpack.gz"
+    gzipped.write_bytes(gzip.compress(packed.read_bytes()))
+    report = OfflineImport(ReceiverSettings(), engine).run([packed])
+    assert report.rejected == [] and report.spans == 6 and _count(engine, Span) == 6
+    again = OfflineImport(ReceiverSettings(), engine).run([gzipped, lines])  # same ids: idempotent
+    assert again.rejected == [] and again.spans == 12 and _count(engine, Span) == 6
+    assert _count(engine, AgentExecution) == 2 and _count(engine, LLMCall) == 2
+
+
+def test_truncated_messagepack_keeps_what_came_before(engine, tmp_path):
+    packed = tmp_path / "runs.msgpack"
+    _record_runs(packed, 2, time.time_ns() - 3600 * 10**9)
+    data = packed.read_bytes()
+    packed.write_bytes(data[:-7])  # the last record cut short
+    report = OfflineImport(ReceiverSettings(), engine).run([packed])
+    assert [r.reason for r in report.rejected] == ["truncated MessagePack record at the end of the file"]
+    assert report.spans == _count(engine, Span) and 0 < report.spans < 6
