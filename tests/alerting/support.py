@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import free_port
+from tests.support.polling import wait_for  # noqa: F401 - re-exported until every alerting test imports it from there
 
 Responder = Callable[["Recorded", int], "tuple[int, dict[str, str], bytes]"]
 
@@ -136,12 +137,3 @@ class SMTPServer:
 
     def stop(self) -> None:
         self.controller.stop()
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 
 import httpx
 import pytest
@@ -15,6 +14,7 @@ from agentotel.alerting.manager import AlertManager
 from agentotel.alerting.queue import NotificationQueue, QueueSettings
 from agentotel.alerting.ssrf import AddressPolicy
 from tests.conftest import ON_CI, free_port
+from tests.support.polling import wait_for
 
 BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 CONFIG = """
@@ -42,16 +42,9 @@ def alertmanager(tmp_path_factory):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"alertmanager did not start: {proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.1)
+        if not wait_for(lambda: _ready(url, proc), timeout=20, interval=0.1):
+            proc.kill()
+            raise RuntimeError(f"alertmanager did not start: {proc.stderr.read().decode()[-2000:]}")
         yield url
     finally:
         proc.terminate()
@@ -60,6 +53,15 @@ def alertmanager(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+
+
+def _ready(url: str, proc: subprocess.Popen) -> bool:
+    if proc.poll() is not None:
+        raise RuntimeError(f"alertmanager exited: {proc.stderr.read().decode()[-2000:]}")
+    try:
+        return httpx.get(f"{url}/-/ready", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def listed(url: str, alertname: str, **params) -> list[dict]:
@@ -86,10 +88,7 @@ def test_alertmanager_receives_lists_and_resolves(sqlite_engine, alertmanager):
     assert alert["status"]["state"] == "active"
     manager.resolve_alert(alert_id, by="alice")  # queues the resolve (endsAt) to the channel that got the trigger
     queue.drain(timeout=10)
-    deadline = time.monotonic() + 5
-    while listed(alertmanager, rule) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert listed(alertmanager, rule) == []  # resolved alerts are no longer active
+    assert wait_for(lambda: listed(alertmanager, rule) == [], timeout=5, interval=0.1)  # resolved: no longer active
 
 
 def _seconds(value: float):

@@ -21,8 +21,9 @@ from agentotel.alerting.queue import NotificationQueue, QueueSettings, RateLimit
 from agentotel.alerting.ssrf import AddressPolicy
 from agentotel.alerting.store import NOTIFICATIONS
 from agentotel.core.utc import utcnow
-from tests.alerting.support import RecordingServer, SMTPServer, self_signed_cert, wait_for
+from tests.alerting.support import RecordingServer, SMTPServer, self_signed_cert
 from tests.conftest import free_port
+from tests.support.polling import wait_for
 
 LOOPBACK = AddressPolicy(["127.0.0.1"])
 FAST = dict(backoff_base=timedelta(seconds=0.2), backoff_max=timedelta(seconds=1), max_attempts=100,
