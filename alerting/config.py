@@ -2,7 +2,7 @@
 
 File layout::
 
-    settings: {evaluation_interval: 60s, dedup_window: 5m}
+    settings: {evaluation_interval: 60s, group_wait: 30s, group_interval: 5m, repeat_interval: 4h}
     channels: {slack: {type: slack, url_env: SLACK_WEBHOOK_URL}, ...}
     escalation_policies: {default: [{after: 0s, channels: [slack]}, {after: 15m, channels: [pagerduty]}]}
     rules:
@@ -20,7 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from agentotel.alerting.channels.registry import CHANNEL_TYPES
 from agentotel.alerting.rules.anomaly import AnomalyRule
@@ -50,15 +50,34 @@ class RuleError(ValueError):
 
 
 class Settings(Spec):
-    """``settings:``: evaluation and notification queue timing, and internal hosts channels may reach."""
+    """``settings:``: the rule set's name, evaluation and notification timing (Alertmanager's ``group_wait``,
+    ``group_interval``, ``repeat_interval``), the redelivery lease, and internal hosts channels may reach."""
 
+    namespace: Text | None = None  # the rule set's name; default: the rules file's absolute path
     evaluation_interval: Duration = timedelta(seconds=60)
     dedup_window: Duration = timedelta(minutes=5)
     group_wait: Duration = timedelta(0)
+    group_interval: Duration = timedelta(0)
+    repeat_interval: Duration = timedelta(hours=4)  # 0s: no reminders
+    redelivery_lease: Duration = timedelta(seconds=15)
     max_attempts: PositiveInt = 8
     backoff_base: Duration = timedelta(seconds=2)
     backoff_max: Duration = timedelta(minutes=5)
     allow_hosts: list[Text] = []
+
+    @field_validator("evaluation_interval", "redelivery_lease")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be positive")
+        return value
+
+    @field_validator("namespace")
+    @classmethod
+    def _named(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty")
+        return value
 
 
 class RateLimitSpec(Spec):
@@ -113,6 +132,15 @@ class AlertingConfig:
     policies: dict[str, list[EscalationTier]] = field(default_factory=dict)
     settings: Settings = field(default_factory=Settings)
     file: str | None = None
+
+    @property
+    def ruleset(self) -> str:
+        """The rule set this configuration is: ``settings.namespace``, else the rules file's absolute path,
+        else ``""`` (no file: the rule set of alerts made through the API). It owns the alerts, rule states
+        and notifications it produces; engines of other rule sets never touch them."""
+        if self.settings.namespace:
+            return self.settings.namespace.strip()[:255]
+        return str(Path(self.file).resolve())[-255:] if self.file else ""
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)

@@ -5,27 +5,39 @@ resolved once the resolve condition (hysteresis: ``resolve_value``) has held for
 A series that disappears counts as resolved. A rule that raises keeps its series as they were (an error
 never resolves an alert) and is reported. States live in ``alert_rule_state``, so a restarted engine
 continues where it stopped.
+
+An engine reads and writes only the states and alerts of its rule set (``config.ruleset``: the rules file or
+its ``settings.namespace``): engines of other rule sets on the same database never resolve each other's
+alerts. Two engines of the same rule set take turns through a lease (``alerting.lease``); ``evaluate``
+takes a ``fence`` that the round's writes commit under, so an engine that lost its lease saves nothing.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, or_, select, true
+from sqlalchemy import Connection, Engine, and_, delete, or_, select, update
 
 from agentotel.alerting.config import AlertingConfig
 from agentotel.alerting.manager import AlertManager
 from agentotel.alerting.rules.base import EvalContext, Rule, Sample
-from agentotel.alerting.store import ALERTS, RULE_STATE, fingerprint, write_tx
+from agentotel.alerting.store import ALERTS, NOTIFICATIONS, RULE_STATE, fingerprint, write_tx
 from agentotel.core.secrets import redact_text
 from agentotel.core.utc import as_utc, utcnow
 from agentotel.warehouse.upsert import insert_on_conflict
 
 logger = logging.getLogger(__name__)
+
+Fence = Callable[[Connection, datetime], bool]
+
+
+class LeaseLost(RuntimeError):
+    """Another engine evaluates this rule set now: the round's state changes were not saved."""
 
 
 @dataclass
@@ -41,11 +53,13 @@ class RuleEngine:
     def __init__(self, engine: Engine, config: AlertingConfig, source: Any, manager: AlertManager | None = None):
         self.engine = engine
         self.config = config
+        self.ruleset = config.ruleset
         self.source = source
         self.manager = manager or AlertManager(engine, config)
 
-    def evaluate(self, now: datetime | None = None) -> EvaluationReport:
-        """One evaluation round at ``now`` (default: the current time)."""
+    def evaluate(self, now: datetime | None = None, fence: Fence | None = None) -> EvaluationReport:
+        """One evaluation round at ``now`` (default: the current time). With ``fence``, the states are saved
+        only if ``fence(conn, now)`` is true inside the saving transaction (else ``LeaseLost``)."""
         now = as_utc(now) or utcnow()
         report = EvaluationReport(now)
         ctx = EvalContext(self.source, now)
@@ -74,11 +88,11 @@ class RuleEngine:
                     gone = Sample(state["labels"] or {}, None, False, True)
                     changed[(rule_id, fp)] = self._step(rule, state, gone, state["labels"] or {}, now, report)
         rule_ids = {r.id for r in self.config.rules}
-        for state in states.values():  # rules removed from the file: their alerts resolve
+        for state in states.values():  # rules removed from this rule set: their alerts resolve
             if state["rule_id"] not in rule_ids and state["state"] == "firing" and state["alert_id"] is not None:
                 self.manager.resolve_alert(state["alert_id"], by="rule-engine")
                 report.counts["resolved"] += 1
-        self._save(changed.values(), now)
+        self._save(changed.values(), now, fence)
         return report
 
     def _step(self, rule: Rule, state: dict[str, Any], sample: Sample, labels: dict[str, str], now: datetime,
@@ -97,7 +111,7 @@ class RuleEngine:
                 annotations = {**rule.annotations, **{k: str(v) for k, v in sample.details.items()}}
                 state["alert_id"] = self.manager.create_alert(
                     rule.id, rule.severity, rule.render_message(labels, sample.value), labels, sample.value,
-                    annotations, by="rule-engine")
+                    annotations, by="rule-engine", ruleset=self.ruleset)
                 state.update(state="firing", clear_since=None)
                 report.counts["fired"] += 1
             else:
@@ -123,7 +137,8 @@ class RuleEngine:
 
     def _load_states(self) -> dict[tuple[str, str], dict[str, Any]]:
         with self.engine.connect() as conn:
-            return {(r.rule_id, r.fingerprint): dict(r._mapping) for r in conn.execute(select(RULE_STATE))}
+            return {(r.rule_id, r.fingerprint): dict(r._mapping)
+                    for r in conn.execute(select(RULE_STATE).where(RULE_STATE.c.ruleset == self.ruleset))}
 
     def _forget_manually_resolved(self, states: dict[tuple[str, str], dict[str, Any]]) -> list[tuple[str, str]]:
         """A firing series whose alert was resolved by hand starts over (fires again if still true)."""
@@ -139,23 +154,50 @@ class RuleEngine:
                 reset.append(key)
         return reset
 
-    def _save(self, states: Any, now: datetime) -> None:
+    def _save(self, states: Iterable[dict[str, Any]], now: datetime, fence: Fence | None = None) -> None:
         keep: list[dict[str, Any]] = []
         drop: list[dict[str, Any]] = []
         for s in states:
             (drop if s["state"] == "inactive" else keep).append(s)
         rule_ids = {r.id for r in self.config.rules}
+        mine = RULE_STATE.c.ruleset == self.ruleset
         with write_tx(self.engine) as conn:
+            if fence is not None and not fence(conn, now):
+                raise LeaseLost(f"rule set {self.ruleset!r} is evaluated by another engine now")
             if keep:
                 rows = [{**{k: s.get(k) for k in ("rule_id", "fingerprint", "labels", "state", "active_since",
-                                                   "clear_since", "last_value", "alert_id")}, "last_eval_at": now}
-                        for s in keep]
-                insert_on_conflict(conn, RULE_STATE, rows, ["rule_id", "fingerprint"],
+                                                   "clear_since", "last_value", "alert_id")},
+                         "ruleset": self.ruleset, "last_eval_at": now} for s in keep]
+                insert_on_conflict(conn, RULE_STATE, rows, ["ruleset", "rule_id", "fingerprint"],
                                    update_columns=["labels", "state", "active_since", "clear_since", "last_value",
                                                    "alert_id", "last_eval_at"])
             if drop:
-                conn.execute(delete(RULE_STATE).where(or_(*[
+                conn.execute(delete(RULE_STATE).where(mine, or_(*[
                     and_(RULE_STATE.c.rule_id == s["rule_id"], RULE_STATE.c.fingerprint == s["fingerprint"])
                     for s in drop])))
-            # series of rules no longer in the file
-            conn.execute(delete(RULE_STATE).where(RULE_STATE.c.rule_id.not_in(rule_ids) if rule_ids else true()))
+            # series of rules no longer in this rule set
+            conn.execute(delete(RULE_STATE).where(mine, RULE_STATE.c.rule_id.not_in(rule_ids)) if rule_ids
+                         else delete(RULE_STATE).where(mine))
+
+    def adopt_legacy(self) -> int:
+        """Take over what was written before rule sets existed (rule set ``""``): the states of this rule
+        set's rules, the alerts they point to and the notifications of those alerts still on the way, so an
+        upgraded engine continues its firing alerts instead of leaving them behind. Returns states adopted."""
+        if not self.ruleset:
+            return 0
+        rule_ids = [r.id for r in self.config.rules]
+        if not rule_ids:
+            return 0
+        legacy = and_(RULE_STATE.c.ruleset == "", RULE_STATE.c.rule_id.in_(rule_ids))
+        with write_tx(self.engine) as conn:
+            alert_ids = [a for a in conn.execute(select(RULE_STATE.c.alert_id).where(legacy)).scalars() if a is not None]
+            adopted = conn.execute(update(RULE_STATE).where(legacy).values(ruleset=self.ruleset)).rowcount or 0
+            if alert_ids:
+                conn.execute(update(ALERTS).where(ALERTS.c.id.in_(alert_ids), ALERTS.c.ruleset == "").values(
+                    ruleset=self.ruleset))
+                conn.execute(update(NOTIFICATIONS).where(
+                    NOTIFICATIONS.c.alert_id.in_(alert_ids), NOTIFICATIONS.c.ruleset == "",
+                    NOTIFICATIONS.c.channel.in_(list(self.config.channels))).values(ruleset=self.ruleset))
+        if adopted:
+            logger.info("rule set %s: adopted %d alert series written before rule sets", self.ruleset, adopted)
+        return int(adopted)

@@ -1,24 +1,39 @@
 """Alert lifecycle on the ``alerts`` table: create, update, acknowledge, resolve, list; silences;
-escalation; every acknowledge / resolve / silence change written to the append-only audit log.
+escalation and reminders; every acknowledge / resolve / silence change written to the append-only audit log.
+
+Every alert belongs to a rule set (``alerts.ruleset``): the rules file or namespace whose engine created it,
+or ``""`` for alerts made through the API (the evaluation component). ``AlertManager(engine, config)`` acts
+for ``config.ruleset``: it escalates its own alerts and the API's (to its own channels), never those of
+another rule set.
 
 Notifications are not sent from here: ``escalate()`` (run by the service loop) queues the triggers of
 firing, unacknowledged, unsilenced alerts tier by tier, so an alert created by any process (the rules
-engine, the evaluation component) is notified once the worker runs. Acknowledge and resolve queue their
-follow-up events (PagerDuty acknowledge / resolve, "resolved" messages) to the channels that got the trigger.
+engine, the evaluation component) is notified once the worker runs; ``remind()`` queues a reminder of an
+alert still firing unacknowledged ``repeat_interval`` after its channel was last told. Acknowledge and
+resolve cancel triggers still waiting (``group_wait``, a retry) and queue their follow-up events (PagerDuty
+acknowledge / resolve, "resolved" messages) to the channels that got the trigger.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError
 
 from agentotel.alerting.config import AlertingConfig
-from agentotel.alerting.queue import DELIVERED, PENDING, SENDING, SKIPPED, NotificationQueue, notification_row
+from agentotel.alerting.queue import (
+    DELIVERED,
+    PENDING,
+    SENDING,
+    SKIPPED,
+    SUPPRESSED,
+    NotificationQueue,
+    notification_row,
+)
 from agentotel.alerting.rules.base import SEVERITIES
 from agentotel.alerting.store import (
     ALERTS,
@@ -39,38 +54,42 @@ class AlertNotFound(KeyError):
 
 
 class AlertManager:
-    """The alert lifecycle. ``config`` (a parsed rules file) supplies escalation policies; ``queue``
-    (optional) supplies the dedup window for escalation."""
+    """The alert lifecycle. ``config`` (a parsed rules file) supplies the rule set and the escalation
+    policies; ``queue`` (optional) the dedup window and the reminder interval."""
 
     def __init__(self, engine: Engine, config: AlertingConfig | None = None, queue: NotificationQueue | None = None) -> None:
         self.engine = engine
         self.config = config
         self.queue = queue
+        self.ruleset = config.ruleset if config is not None else (queue.ruleset if queue is not None else "")
 
     # --- lifecycle -----------------------------------------------------------------------------------------
 
     def create_alert(self, rule_id: str, severity: str, message: str, labels: dict | None = None,
-                     value: float | None = None, annotations: dict | None = None, by: str = "system") -> int:
-        """Record a firing alert and return its id. An alert already firing with the same rule and labels
-        is updated (value, message, severity) instead of duplicated."""
+                     value: float | None = None, annotations: dict | None = None, by: str = "system",
+                     ruleset: str | None = None) -> int:
+        """Record a firing alert of ``ruleset`` (default: this manager's) and return its id. An alert of the
+        rule set already firing with the same rule and labels is updated (value, message, severity) instead
+        of duplicated."""
         if severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
         if not rule_id:
             raise ValueError("rule_id is required")
         labels = {str(k): str(v) for k, v in (labels or {}).items()}
+        owner = self.ruleset if ruleset is None else ruleset
         try:
-            return self._create(rule_id, severity, message, labels, value, annotations, by)
+            return self._create(rule_id, severity, message, labels, value, annotations, by, owner)
         except IntegrityError:  # another writer created the firing alert first: update that one
-            return self._create(rule_id, severity, message, labels, value, annotations, by)
+            return self._create(rule_id, severity, message, labels, value, annotations, by, owner)
 
     def _create(self, rule_id: str, severity: str, message: str, labels: dict[str, str], value: float | None,
-                annotations: dict | None, by: str) -> int:
+                annotations: dict | None, by: str, ruleset: str) -> int:
         fp = fingerprint(rule_id, labels)
         now = utcnow()
         with write_tx(self.engine) as conn:
             existing = conn.execute(select(ALERTS.c.id).where(
-                ALERTS.c.fingerprint == fp, ALERTS.c.status == "firing").order_by(ALERTS.c.id.desc()).limit(1)
-                .with_for_update()).first()
+                ALERTS.c.ruleset == ruleset, ALERTS.c.fingerprint == fp, ALERTS.c.status == "firing")
+                .order_by(ALERTS.c.id.desc()).limit(1).with_for_update()).first()
             if existing is not None:
                 conn.execute(ALERTS.update().where(ALERTS.c.id == existing.id).values(
                     message=message, severity=severity, value=value, updated_at=now))
@@ -78,7 +97,7 @@ class AlertManager:
             alert_id = conn.execute(ALERTS.insert().values(
                 rule_id=rule_id, timestamp=now, severity=severity, message=message, acknowledged=False,
                 status="firing", fingerprint=fp, labels=labels, annotations=dict(annotations or {}), value=value,
-                updated_at=now,
+                updated_at=now, ruleset=ruleset,
             ).returning(ALERTS.c.id)).scalar_one()
             insert_audit(conn, by, "create", "alert", alert_id, None,
                          {"rule_id": rule_id, "severity": severity, "labels": labels, "value": value}, now)
@@ -103,7 +122,8 @@ class AlertManager:
             return self._get(conn, alert_id)
 
     def acknowledge_alert(self, alert_id: int, by: str) -> dict[str, Any]:
-        """Mark an alert acknowledged by ``by`` (stops escalation; PagerDuty gets ``acknowledge``)."""
+        """Mark an alert acknowledged by ``by``: stops escalation and reminders, cancels its triggers not yet
+        sent (still waiting out ``group_wait`` or a retry); PagerDuty gets ``acknowledge``."""
         if not by:
             raise ValueError("acknowledge needs the name of who acknowledges ('by')")
         now = utcnow()
@@ -118,6 +138,7 @@ class AlertManager:
             insert_audit(conn, by, "acknowledge", "alert", alert_id, {"acknowledged": False},
                          {"acknowledged": True, "acknowledged_by": by}, now)
             after = self._get(conn, alert_id)
+            self._cancel_triggers(conn, alert_id, "alert acknowledged before delivery", now)
             self._follow_up(conn, after, "acknowledge", now)
             return after
 
@@ -133,19 +154,26 @@ class AlertManager:
             insert_audit(conn, by or "system", "resolve", "alert", alert_id, {"status": before["status"]},
                          {"status": "resolved"}, now)
             after = self._get(conn, alert_id)
-            conn.execute(NOTIFICATIONS.update().where(
-                NOTIFICATIONS.c.alert_id == alert_id, NOTIFICATIONS.c.event == "trigger",
-                NOTIFICATIONS.c.status == PENDING).values(
-                status=SKIPPED, last_error="alert resolved before delivery", updated_at=now))
+            self._cancel_triggers(conn, alert_id, "alert resolved before delivery", now)
             self._follow_up(conn, after, "resolve", now)
             return after
 
-    def _follow_up(self, conn, alert: dict[str, Any], event: str, now: datetime) -> None:
-        channels = conn.execute(select(NOTIFICATIONS.c.channel).distinct().where(
+    def _cancel_triggers(self, conn: Connection, alert_id: int, reason: str, now: datetime) -> None:
+        conn.execute(NOTIFICATIONS.update().where(
+            NOTIFICATIONS.c.alert_id == alert_id, NOTIFICATIONS.c.event == "trigger",
+            NOTIFICATIONS.c.status == PENDING).values(status=SKIPPED, last_error=reason, updated_at=now))
+
+    def _follow_up(self, conn: Connection, alert: dict[str, Any], event: str, now: datetime) -> None:
+        """Queue ``event`` to every channel (of every rule set) that got, or is sending, the alert's trigger."""
+        told = conn.execute(select(NOTIFICATIONS.c.ruleset, NOTIFICATIONS.c.channel).distinct().where(
             NOTIFICATIONS.c.alert_id == alert["id"], NOTIFICATIONS.c.event == "trigger",
-            NOTIFICATIONS.c.status.in_((DELIVERED, SENDING)))).scalars().all()
-        for channel in channels:
-            conn.execute(NOTIFICATIONS.insert().values(**notification_row(alert, channel, event, 0, now)))
+            NOTIFICATIONS.c.status.in_((DELIVERED, SENDING)))).all()
+        for ruleset, channel in told:
+            conn.execute(NOTIFICATIONS.insert().values(**notification_row(alert, channel, event, 0, now,
+                                                                          ruleset=ruleset)))
+        if self.queue is not None:
+            for _, channel in told:
+                self.queue.wake(channel)
 
     def get_alert(self, alert_id: int) -> dict[str, Any]:
         with self.engine.connect() as conn:
@@ -157,11 +185,15 @@ class AlertManager:
             raise AlertNotFound(f"no alert with id {alert_id}")
         return alert_dict(row)
 
-    def get_active_alerts(self, include_acknowledged: bool = True) -> list[dict[str, Any]]:
-        """Firing alerts, newest first, each with ``silenced`` set when a silence matches it."""
+    def get_active_alerts(self, include_acknowledged: bool = True,
+                          rulesets: Collection[str] | None = None) -> list[dict[str, Any]]:
+        """Firing alerts (of ``rulesets``, default all), newest first, each with ``silenced`` set when a
+        silence matches it."""
         query = select(ALERTS).where(ALERTS.c.status == "firing").order_by(ALERTS.c.timestamp.desc(), ALERTS.c.id.desc())
         if not include_acknowledged:
             query = query.where(ALERTS.c.acknowledged.is_(False))
+        if rulesets is not None:
+            query = query.where(ALERTS.c.ruleset.in_(list(rulesets)))
         with self.engine.connect() as conn:
             alerts = [alert_dict(r) for r in conn.execute(query)]
         silences = self.active_silences()
@@ -214,19 +246,21 @@ class AlertManager:
     # --- escalation ------------------------------------------------------------------------------------------
 
     def escalate(self, now: datetime | None = None) -> int:
-        """Queue the due escalation tiers of firing, unacknowledged, unsilenced alerts; returns rows queued."""
+        """Queue the due escalation tiers of firing, unacknowledged, unsilenced alerts of this rule set and
+        of the API (to this rule set's channels); returns rows queued."""
         if self.config is None or not self.config.policies:
             return 0
         now = now or utcnow()
-        alerts = self.get_active_alerts(include_acknowledged=False)
+        alerts = self.get_active_alerts(include_acknowledged=False, rulesets={self.ruleset, ""})
         if not alerts:
             return 0
+        n = NOTIFICATIONS.c
         with self.engine.connect() as conn:
             done = {(r.alert_id, r.tier) for r in conn.execute(
-                select(NOTIFICATIONS.c.alert_id, NOTIFICATIONS.c.tier).distinct().where(
-                    NOTIFICATIONS.c.alert_id.in_([a["id"] for a in alerts]), NOTIFICATIONS.c.event == "trigger"))}
+                select(n.alert_id, n.tier).distinct().where(
+                    n.alert_id.in_([a["id"] for a in alerts]), n.event == "trigger", n.ruleset == self.ruleset))}
         queued = 0
-        queue = self.queue or NotificationQueue(self.engine)
+        queue = self.queue or NotificationQueue(self.engine, ruleset=self.ruleset)
         for alert in alerts:
             if alert["silenced"]:
                 continue
@@ -239,9 +273,45 @@ class AlertManager:
                     if queue.enqueue(alert_payload, channel, "trigger", tier_no) is None:
                         with write_tx(self.engine) as conn:  # deduplicated: record it so the tier is done
                             conn.execute(NOTIFICATIONS.insert().values(**notification_row(
-                                alert_payload, channel, "trigger", tier_no, utcnow(), status="suppressed")))
+                                alert_payload, channel, "trigger", tier_no, utcnow(), status=SUPPRESSED,
+                                ruleset=self.ruleset)))
                     else:
                         queued += 1
+        return queued
+
+    def remind(self, now: datetime | None = None) -> int:
+        """Queue a reminder (Alertmanager's ``repeat_interval``) of every firing, unacknowledged, unsilenced
+        alert of this rule set or of the API whose channel was last told of it ``repeat_interval`` ago and
+        has nothing of it on the way; returns rows queued."""
+        queue = self.queue
+        if queue is None or queue.settings.repeat_interval <= timedelta(0):
+            return 0
+        now = now or utcnow()
+        alerts = {a["id"]: a for a in self.get_active_alerts(False, {self.ruleset, ""}) if not a["silenced"]}
+        if not alerts:
+            return 0
+        n = NOTIFICATIONS.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(n.alert_id, n.channel, n.tier, n.status, n.delivered_at).where(
+                n.ruleset == self.ruleset, n.alert_id.in_(list(alerts)), n.event == "trigger",
+                n.status.in_((PENDING, SENDING, DELIVERED)))).all()
+        last: dict[tuple[int, str], tuple[datetime, int]] = {}
+        busy: set[tuple[int, str]] = set()
+        for r in rows:
+            key = (r.alert_id, r.channel)
+            if r.status != DELIVERED:
+                busy.add(key)
+                continue
+            at = as_utc(r.delivered_at)
+            if key not in last or at > last[key][0]:
+                last[key] = (at, r.tier)
+        queued = 0
+        for (alert_id, channel), (at, tier) in sorted(last.items(), key=lambda item: item[1][0]):
+            if (alert_id, channel) in busy or now - at < queue.settings.repeat_interval:
+                continue
+            payload = {k: v for k, v in alerts[alert_id].items() if k != "silenced"}
+            if queue.enqueue(payload, channel, "trigger", tier, repeat=True) is not None:
+                queued += 1
         return queued
 
 

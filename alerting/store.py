@@ -15,6 +15,7 @@ from agentotel.core.utc import as_utc, utcnow
 from agentotel.warehouse.alerting_models import (
     AlertAuditLog,
     AlertChannelState,
+    AlertEngineLease,
     AlertNotification,
     AlertRuleState,
     AlertSilence,
@@ -28,7 +29,7 @@ SILENCES = AlertSilence.__table__
 NOTIFICATIONS = AlertNotification.__table__
 CHANNEL_STATE = AlertChannelState.__table__
 AUDIT = AlertAuditLog.__table__
-
+LEASES = AlertEngineLease.__table__
 
 
 def fingerprint(rule_id: str, labels: Mapping[str, Any] | None) -> str:
@@ -62,6 +63,7 @@ def alert_dict(row: Any) -> dict[str, Any]:
         "starts_at": iso(m["timestamp"]),
         "ends_at": iso(m["resolved_at"]),
         "updated_at": iso(m["updated_at"]),
+        "ruleset": m["ruleset"],
     }
 
 

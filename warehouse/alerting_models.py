@@ -1,7 +1,9 @@
 """Tables of the alerting component: rule evaluation state, silences, the notification queue,
-per-channel delivery state and the append-only audit log.
+per-channel delivery state, the engine leases and the append-only audit log.
 
-Alerts themselves live in the core ``alerts`` table (``agentotel.warehouse.models.Alert``).
+Alerts themselves live in the core ``alerts`` table (``agentotel.warehouse.models.Alert``). Every alert,
+rule state, notification and channel state carries the rule set (``ruleset``: a rules file or a namespace)
+that produced it; ``""`` is the rule set of alerts made through the API.
 """
 
 from __future__ import annotations
@@ -14,18 +16,20 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from agentotel.warehouse.models import Alert, Base
 
-# At most one firing alert per fingerprint (created by the alerting migration on the core ``alerts`` table).
+# At most one firing alert per rule set and fingerprint (created by the alerting migrations on the core
+# ``alerts`` table).
 FIRING_FINGERPRINT_INDEX = Index(
-    "uq_alerts_firing_fingerprint", Alert.fingerprint, unique=True,
+    "uq_alerts_firing_fingerprint", Alert.ruleset, Alert.fingerprint, unique=True,
     postgresql_where=text("status = 'firing'"), sqlite_where=text("status = 'firing'"),
 )
 
 
 class AlertRuleState(Base):
-    """Evaluation state of one alert series: a rule and one label set (Prometheus-style)."""
+    """Evaluation state of one alert series: a rule of a rule set and one label set (Prometheus-style)."""
 
     __tablename__ = "alert_rule_state"
 
+    ruleset: Mapped[str] = mapped_column(String(255), primary_key=True)
     rule_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
     labels: Mapped[dict[str, Any] | None] = mapped_column()
@@ -56,7 +60,8 @@ class AlertNotification(Base):
     """One notification of one alert event to one channel: the durable queue.
 
     ``status``: pending → sending (leased) → delivered | dead | skipped; ``dead`` rows are the dead letters.
-    ``id`` doubles as the idempotency key sent to channels that accept one.
+    ``id`` doubles as the idempotency key sent to channels that accept one. ``ruleset`` is the rule set
+    whose channel (and worker) the row is for.
     """
 
     __tablename__ = "alert_notifications"
@@ -65,9 +70,12 @@ class AlertNotification(Base):
         Index(None, "channel", "delivered_at"),
         Index(None, "fingerprint", "channel", "event", "created_at"),
         Index(None, "alert_id"),
+        Index(None, "ruleset", "channel", "status", "next_attempt_at"),
+        Index(None, "ruleset", "channel", "group_key", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ruleset: Mapped[str] = mapped_column(String(255), default="", server_default="")
     alert_id: Mapped[int | None] = mapped_column(Integer)
     channel: Mapped[str] = mapped_column(String(255))
     event: Mapped[str] = mapped_column(String(16))  # trigger | acknowledge | resolve
@@ -87,16 +95,31 @@ class AlertNotification(Base):
 
 
 class AlertChannelState(Base):
-    """Delivery counters and back-off state of one channel (shared by every worker)."""
+    """Delivery counters and back-off state of one channel of a rule set (shared by every worker)."""
 
     __tablename__ = "alert_channel_state"
 
+    ruleset: Mapped[str] = mapped_column(String(255), primary_key=True)
     channel: Mapped[str] = mapped_column(String(255), primary_key=True)
     deliveries_total: Mapped[int] = mapped_column(BigInteger, default=0)
     failures_total: Mapped[int] = mapped_column(BigInteger, default=0)
     blocked_until: Mapped[datetime | None] = mapped_column()  # a Retry-After from the channel
     last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime | None] = mapped_column()
+
+
+class AlertEngineLease(Base):
+    """Which engine evaluates a rule set: the holder renews ``expires_at``; another engine running the same
+    set takes over once it has passed."""
+
+    __tablename__ = "alert_engine_leases"
+
+    ruleset: Mapped[str] = mapped_column(String(255), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    acquired_at: Mapped[datetime] = mapped_column()
+    renewed_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+    last_round_at: Mapped[datetime | None] = mapped_column()  # start of the holder's last evaluation round
 
 
 class AlertAuditLog(Base):

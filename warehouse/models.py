@@ -176,6 +176,8 @@ class Alert(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column()
     resolved_at: Mapped[datetime | None] = mapped_column()
     updated_at: Mapped[datetime | None] = mapped_column()
+    # the alert rule set (rules file or namespace) that owns the alert; "" for alerts made through the API
+    ruleset: Mapped[str] = mapped_column(String(255), default="", server_default="")
 
 
 class Span(Base):

@@ -25,6 +25,9 @@ class AlertmanagerHandler(Handler):
     Options = AlertmanagerOptions
     options: AlertmanagerOptions
 
+    def targets(self) -> list[str]:
+        return [self.options.url]
+
     def send(self, event: str, alerts: Sequence[Mapping[str, Any]], idempotency_key: str) -> None:
         items = []
         for alert in alerts:

@@ -120,6 +120,10 @@ class Handler:
     def send(self, event: str, alerts: Sequence[Mapping[str, Any]], idempotency_key: str) -> None:
         raise NotImplementedError
 
+    def targets(self) -> list[str]:
+        """The URLs (``smtp://host:port`` for e-mail) this channel connects to, for ``check-rules``."""
+        return []
+
     @property
     def client(self) -> httpx.Client:
         """One HTTP client per channel (connection reuse; the TLS context is built once)."""

@@ -27,6 +27,9 @@ class DiscordHandler(Handler):
     type = "discord"
     Options = DiscordOptions
 
+    def targets(self) -> list[str]:
+        return [str(self.secret["url"])]
+
     def send(self, event: str, alerts: Sequence[Mapping[str, Any]], idempotency_key: str) -> None:
         embeds = []
         for alert in alerts[:10]:

@@ -30,6 +30,9 @@ class PagerDutyHandler(Handler):
     Options = PagerDutyOptions
     options: PagerDutyOptions
 
+    def targets(self) -> list[str]:
+        return [self.options.url]
+
     def send(self, event: str, alerts: Sequence[Mapping[str, Any]], idempotency_key: str) -> None:
         for alert in alerts:
             body: dict[str, Any] = {"routing_key": self.secret["routing_key"], "event_action": event,

@@ -24,6 +24,9 @@ class SlackHandler(Handler):
     type = "slack"
     Options = SlackOptions
 
+    def targets(self) -> list[str]:
+        return [str(self.secret["url"])]
+
     def send(self, event: str, alerts: Sequence[Mapping[str, Any]], idempotency_key: str) -> None:
         blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": title(event, alerts)[:150]}}]
         for alert in alerts[:20]:

@@ -36,6 +36,9 @@ class WebhookHandler(Handler):
     type = "webhook"
     Options = WebhookOptions
 
+    def targets(self) -> list[str]:
+        return [str(self.secret["url"])]
+
     def send(self, event: str, alerts: Sequence[Mapping[str, Any]], idempotency_key: str) -> None:
         body = json.dumps({"version": "1", "source": "agentotel", "event": event, "idempotency_key": idempotency_key,
                            "alerts": list(alerts)}, separators=(",", ":"), default=str).encode()

@@ -78,11 +78,16 @@ class Rule(Spec):
     def evaluate(self, ctx: EvalContext) -> list[Sample]:
         raise NotImplementedError
 
+    def default_message(self) -> str:
+        """The message template when the rule has none."""
+        return "{rule_id}: value {value}"
+
     def render_message(self, labels: Mapping[str, Any], value: float | None) -> str:
-        """``message`` with ``{value}``, ``{rule_id}`` and label placeholders filled; unknown ones kept."""
-        template = self.message or f"{self.id}: value {{value}}"
+        """``message`` with ``{value}``, ``{rule_id}`` and label placeholders filled; unknown ones kept. A
+        series without a value (composite rules) shows ``n/a`` whatever the format (``{value:.1%}``)."""
+        template = self.message or self.default_message()
         fields = _KeepMissing({**self.labels, **labels, "rule_id": self.id, "severity": self.severity})
-        fields["value"] = value if value is not None else float("nan")
+        fields["value"] = value if value is not None else _NoValue()
         try:
             return string.Formatter().vformat(template, (), fields)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError):
@@ -92,6 +97,13 @@ class Rule(Spec):
 class _KeepMissing(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
+
+
+class _NoValue:
+    """``{value}`` of a series without one: ``n/a`` under any format spec."""
+
+    def __format__(self, spec: str) -> str:
+        return "n/a"
 
 
 def _filters(value: Any) -> dict[str, str | list[str]]:

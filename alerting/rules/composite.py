@@ -31,6 +31,10 @@ class CompositeRule(Rule):
     def depends_on(self) -> set[str]:
         return names(self._tree)
 
+    def default_message(self) -> str:
+        """``rule-id: a and not b``: the condition that holds (a composite has no value of its own)."""
+        return "{rule_id}: " + self.expr.replace("{", "{{").replace("}", "}}")
+
     def evaluate(self, ctx: EvalContext) -> list[Sample]:
         refs = {name: ctx.results.get(name, []) for name in self.depends_on()}
         universe: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}

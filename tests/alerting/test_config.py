@@ -84,7 +84,8 @@ def test_the_valid_file_loads_with_typed_values():
          "(allowed: timeout, url, url_env, url_file)"),
         ("  dedup_window: 5m\n", "  dedup_window: 5m\n  retries: 3\n",
          "alerts.yaml:4: settings: unknown key 'retries' (allowed: allow_hosts, backoff_base, backoff_max, "
-         "dedup_window, evaluation_interval, group_wait, max_attempts)"),
+         "dedup_window, evaluation_interval, group_interval, group_wait, max_attempts, namespace, redelivery_lease, "
+         "repeat_interval)"),
         # missing field: the line of the mapping that lacks it
         ("    metric: tokens\n", "", "alerts.yaml:28: rule 'burn': metric: is required"),
         ("    host: smtp.example.com\n", "", "alerts.yaml:9: channel 'mail': host: is required"),

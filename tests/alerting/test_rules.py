@@ -226,7 +226,7 @@ rules:
 def test_message_template():
     rule, _ = rule_of(THRESHOLD.replace("resolve_value: 0.03", 'message: "rate {value:.0%} on {agent} {unknown}"'))
     assert rule.render_message({"agent": "a"}, 0.1234) == "rate 12% on a {unknown}"
-    assert rule.render_message({"agent": "a"}, None) == "rate nan% on a {unknown}"
+    assert rule.render_message({"agent": "a"}, None) == "rate n/a on a {unknown}"  # a series without a value
 
 
 # --- validation -------------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from agentotel.alerting.manager import AlertManager
 from agentotel.warehouse.migrate import alembic_config, upgrade
 from agentotel.warehouse.models import Base
 
-TABLES = {"alert_rule_state", "alert_silences", "alert_notifications", "alert_channel_state", "alert_audit_log"}
+TABLES = {"alert_rule_state", "alert_silences", "alert_notifications", "alert_channel_state", "alert_audit_log",
+          "alert_engine_leases"}
 
 
 def _mentions_ours(diff) -> bool:
