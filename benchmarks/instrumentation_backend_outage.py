@@ -5,7 +5,7 @@
 Each backend condition runs in its own worker process: ``instrument()`` (OTLP/HTTP to that backend unless
 marked gRPC, OpenAI instrumentor, content events on, ``OTEL_BSP_SCHEDULE_DELAY=50`` so that exports — and
 their failures — run all the time) and an ``openai`` client calling the loopback fake LLM server of
-``tests/instrumentation/fake_llm.py`` (in this parent process). Conditions: backend up (a loopback OTLP
+``tests/support/fake_openai.py`` (in this parent process). Conditions: backend up (a loopback OTLP
 sink answering 200), refused (closed port), black-holed (accepts, never answers), 5 s latency, answering
 500, and the gRPC exporter against refused / black-holed ports; plus an uninstrumented worker. The parent
 interleaves rounds over the workers (one at a time, shuffled) so machine noise hits all alike; each call's
@@ -163,7 +163,7 @@ def main() -> int:
         return 0
 
     from tests.conftest import free_port
-    from tests.instrumentation.fake_llm import FakeLLMServer
+    from tests.support.fake_openai import FakeLLMServer
     from tests.instrumentation.subprocess_support import BlackHole
 
     up, slow, failing, hole = Sink(), Sink(delay=5.0), Sink(status=500), BlackHole()

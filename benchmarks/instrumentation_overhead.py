@@ -16,7 +16,7 @@ round (paired, so drift cancels); the figure is the median over rounds (the mean
 (usage requested); per-chunk cost = (overhead@100 − overhead@20) / 80. Transports: ``mock`` (httpx2
 ``MockTransport`` in-process, the precise figure; its streams replay pre-built chunk objects because
 openai 3.x spends ≈300 µs parsing each SSE chunk, the same for every variant) and ``loopback`` (the fake server of
-``tests/instrumentation/fake_llm.py`` in the parent process; network noise dominates there).
+``tests/support/fake_openai.py`` in the parent process; network noise dominates there).
 Content capture off (peers configured to hide content) and on (peers' capture enabled).
 
 ``--sdk anthropic,google_genai``: the same method for the Anthropic and Google GenAI clients over an
@@ -155,7 +155,7 @@ def _mock_client():
     import httpx2
     import openai
 
-    from tests.instrumentation.fake_llm import handle
+    from tests.support.fake_openai import handle
 
     cache: dict[tuple[str, bytes, str], tuple[int, str, bytes]] = {}
 
@@ -681,7 +681,7 @@ def main() -> None:
     results: dict[str, Any] = {}
     for transport in args.transport.split(","):
         if transport == "loopback":
-            from tests.instrumentation.fake_llm import FakeLLMServer
+            from tests.support.fake_openai import FakeLLMServer
 
             with FakeLLMServer() as server:
                 results[transport] = measure(transport, variants, args.rounds, server.base_url)

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from agentotel.instrumentation._content import ContentSettings
-from tests.instrumentation.fake_llm import FakeLLMServer
+from tests.support.fake_openai import FakeLLMServer
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from tests.instrumentation.subprocess_support import CHILD_PRELUDE, BlackHole, O
 _APP = CHILD_PRELUDE + """
 import openai
 from agentotel.instrumentation import instrument
-from tests.instrumentation.fake_llm import FakeLLMServer
+from tests.support.fake_openai import FakeLLMServer
 handle = instrument(service_name="exit", endpoint=ENDPOINT, protocol=PROTOCOL, capture_content=CONTENT, OPTIONS)
 with FakeLLMServer() as server:
     client = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)

@@ -54,7 +54,7 @@ def test_error_status(instrument_httpx, fake_llm, span_exporter):
 
 def _plain_body(fake_llm, body: dict) -> bytes:
     """What the server streams for ``body`` (the fake is deterministic), read without instrumentation."""
-    from tests.instrumentation.fake_llm import handle
+    from tests.support.fake_openai import handle
 
     return handle("/v1/chat/completions" if "messages" in body else "/v1/responses", body)[2]
 
@@ -115,7 +115,7 @@ async def test_async_raw_stream_and_responses_api(instrument_httpx, fake_llm, sp
 def test_sse_watch_handles_lines_split_across_chunks():
     """Transport chunks need not end at line ends: every split of the body gives the same reading."""
     from agentotel.instrumentation.httpx.hooks import _SSEWatch
-    from tests.instrumentation.fake_llm import handle
+    from tests.support.fake_openai import handle
 
     body = {**BODY, "n": 1, "stream": True, "stream_options": {"include_usage": True}}
     raw = handle("/v1/chat/completions", body)[2]

@@ -27,7 +27,7 @@ from agentotel.instrumentation import instrument, AgentTracer
 handle = instrument(service_name="iso", endpoint="http://127.0.0.1:9", export_timeout=0.5,
                     prometheus_port=0, jsonl_path={str(tmp_path / "s.jsonl")!r})
 import openai
-from tests.instrumentation.fake_llm import FakeLLMServer
+from tests.support.fake_openai import FakeLLMServer
 with FakeLLMServer() as server, AgentTracer().trace_agent_call("a"):
     openai.OpenAI(base_url=server.base_url, api_key="k").chat.completions.create(
         model="m", messages=[{{"role": "user", "content": "secret prompt"}}])
@@ -77,7 +77,7 @@ def test_black_holed_backend_exit_within_5s():
 _H1 = CHILD_PRELUDE + """
 import openai
 from agentotel.instrumentation import instrument
-from tests.instrumentation.fake_llm import FakeLLMServer
+from tests.support.fake_openai import FakeLLMServer
 handle = instrument(service_name="h1", endpoint=ENDPOINT, protocol=PROTOCOL, performance_monitor=False)
 errors, slowest = 0, 0.0
 with FakeLLMServer() as server:
@@ -164,7 +164,7 @@ def test_exporter_traffic_is_not_traced_and_spans_arrive():
     code = CHILD_PRELUDE + f"""
 import httpx, openai
 from agentotel.instrumentation import instrument, AgentTracer
-from tests.instrumentation.fake_llm import FakeLLMServer
+from tests.support.fake_openai import FakeLLMServer
 handle = instrument(service_name="h5", endpoint={sink.endpoint!r}, protocol="http/protobuf",
                     webhook_url={sink.endpoint + "/hook"!r}, capture_content="SPAN_AND_EVENT",
                     performance_monitor=False)
@@ -193,7 +193,7 @@ def test_event_mode_sets_up_otlp_log_export():
     code = CHILD_PRELUDE + f"""
 import openai
 from agentotel.instrumentation import instrument
-from tests.instrumentation.fake_llm import FakeLLMServer
+from tests.support.fake_openai import FakeLLMServer
 handle = instrument(service_name="ev", endpoint={sink.endpoint!r}, protocol="http/protobuf", capture_content="EVENT_ONLY",
                     performance_monitor=False, instrumentors=["openai"])
 with FakeLLMServer() as server:
@@ -227,7 +227,7 @@ from opentelemetry import _logs
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs import export
 from agentotel.instrumentation import instrument
-from tests.instrumentation.fake_llm import FakeLLMServer
+from tests.support.fake_openai import FakeLLMServer
 exporter = (getattr(export, "InMemoryLogRecordExporter", None) or export.InMemoryLogExporter)()
 app = LoggerProvider()
 app.add_log_record_processor(export.SimpleLogRecordProcessor(exporter))
@@ -254,7 +254,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from agentotel.instrumentation import instrument
-from tests.instrumentation.fake_llm import FakeLLMServer
+from tests.support.fake_openai import FakeLLMServer
 app_exporter = InMemorySpanExporter()
 app_provider = TracerProvider()
 app_provider.add_span_processor(SimpleSpanProcessor(app_exporter))
@@ -321,7 +321,7 @@ import os
 import openai
 from agentotel.instrumentation import instrument
 from agentotel.instrumentation.instruments import RECORDER
-from tests.instrumentation.fake_llm import FakeLLMServer
+from tests.support.fake_openai import FakeLLMServer
 handle = instrument(service_name="h6", otlp=False, jsonl_path={str(path)!r}, performance_monitor=False,
                     instrumentors=["openai"])
 with FakeLLMServer() as server:
@@ -395,7 +395,7 @@ def test_opentelemetry_instrument_cli_needs_no_code_change(tmp_path):
         "from opentelemetry import trace\n"
         "from opentelemetry.sdk.trace import TracerProvider\n"
         "from opentelemetry.sdk.trace.export import SimpleSpanProcessor, ConsoleSpanExporter\n"
-        "from tests.instrumentation.fake_llm import FakeLLMServer\n"
+        "from tests.support.fake_openai import FakeLLMServer\n"
         "provider = TracerProvider()\n"
         "provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))\n"
         "trace.set_tracer_provider(provider)\n"

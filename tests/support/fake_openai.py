@@ -2,7 +2,7 @@
 
 Usage::
 
-    from tests.instrumentation.fake_llm import FakeLLMServer
+    from tests.support.fake_openai import FakeLLMServer
 
     with FakeLLMServer() as server:
         client = openai.OpenAI(base_url=server.base_url, api_key="test")
