@@ -59,6 +59,7 @@ def test_compare_runs_finds_the_regression_of_a_worse_version(engine):
 
 
 def test_latest_completed_run_history_and_errors(engine):
+    earlier_version = run_agent(engine, qa_agent, "0.9", "a-0")
     first = run_agent(engine, qa_agent, "1.0", "a-1")
     second = run_agent(engine, qa_agent, "1.0", "a-2")
     assert first.started_at < second.started_at
@@ -69,8 +70,9 @@ def test_latest_completed_run_history_and_errors(engine):
     assert runs.latest_completed_run(engine, "geo-bot", "1.0") == "a-2"  # still running: not a baseline
     runs.finish_run(engine, "a-3", "failed", error_message="agent crashed")
     assert runs.latest_completed_run(engine, "geo-bot", "1.0") == "a-2"
-    assert [r.id for r in runs.run_history(engine, runs.load_run(engine, "a-2"))] == ["a-1"]
-    assert [r.id for r in runs.list_runs(engine, agent_name="geo-bot")] == ["a-3", "a-2", "a-1"]
+    # history: earlier runs of the suite by other versions (re-running 1.0 never becomes its own yardstick)
+    assert [r.id for r in runs.run_history(engine, runs.load_run(engine, "a-2"))] == [earlier_version.run_id]
+    assert [r.id for r in runs.list_runs(engine, agent_name="geo-bot")] == ["a-3", "a-2", "a-1", "a-0"]
 
     with pytest.raises(runs.RunNotFoundError, match="no evaluation run 'nope'"):
         runs.compare_runs(engine, "nope", "a-1")

@@ -70,6 +70,7 @@ def test_a_malformed_gate_policy_is_one_line_not_a_silent_default(cli, monkeypat
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # three fresh interpreters
 def test_registry_commands_print_no_migration_lines(tmp_path):
     """Every registry command opened (and migrated) the warehouse with ~9 Alembic INFO lines on stderr."""
     url = f"sqlite:///{tmp_path}/fresh.db"
