@@ -16,6 +16,7 @@ from agentotel.core.version import __version__
 from agentotel.instrumentation._content import ContentSettings
 from agentotel.instrumentation.google_genai.package import _instruments
 from agentotel.instrumentation.instruments import build_instruments
+from agentotel.instrumentation.tracer import AgentTracer
 
 SCOPE = "agentotel.instrumentation.google_genai"
 
@@ -41,6 +42,7 @@ class GoogleGenAIInstrumentor(BaseInstrumentor):
         instruments = build_instruments(SCOPE, kwargs.get("meter_provider"))
         content = kwargs.get("content") or ContentSettings.resolve(kwargs.get("capture_content"))
         events = content_events(SCOPE, kwargs.get("logger_provider"), content)
+        agents = AgentTracer(kwargs.get("tracer_provider"), kwargs.get("meter_provider"), content.capture)
         self._patched = []
 
         def patch_models(models: Any) -> None:
@@ -62,6 +64,12 @@ class GoogleGenAIInstrumentor(BaseInstrumentor):
                     continue  # another SDK version
                 wrap_function_wrapper(owner, method, factory(operation, tracer, instruments, content, events))
                 self._patched.append((owner, method))
+            # the public generate_content runs the automatic-function-calling loop: one agent span around it
+            for cls, loop_factory in (("Models", patch.afc_wrapper), ("AsyncModels", patch.async_afc_wrapper)):
+                owner = getattr(models, cls, None)
+                if owner is not None and hasattr(owner, "generate_content"):
+                    wrap_function_wrapper(owner, "generate_content", loop_factory(agents))
+                    self._patched.append((owner, "generate_content"))
 
         def patch_tools(extra: Any) -> None:
             from wrapt import wrap_function_wrapper

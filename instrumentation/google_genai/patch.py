@@ -470,3 +470,64 @@ def async_tool_wrapper(tracer, instruments: GenAIInstruments, content: ContentSe
         return result
 
     return traced
+
+
+# -- automatic function calling: the SDK's own agent loop ----------------------------------------------
+AFC_AGENT_NAME = "gemini-automatic-function-calling"
+
+
+def runs_functions(config: Any) -> bool:
+    """Whether ``generate_content`` will call Python functions itself (automatic function calling)."""
+    if config is None:
+        return False
+    get = config.get if isinstance(config, dict) else lambda key: getattr(config, key, None)
+    tools = get("tools") or ()
+    if not any(callable(tool) for tool in tools):
+        return False
+    afc = get("automatic_function_calling")
+    disabled = afc.get("disable") if isinstance(afc, dict) else getattr(afc, "disable", None)
+    return not disabled
+
+
+def _agent_scope(agents: Any, instance: Any, kwargs: dict[str, Any]) -> Any:
+    """An ``invoke_agent`` scope around one function-calling loop, unless an agent span is already current
+    (the application's own agent owns the loop then)."""
+    try:
+        if not runs_functions(kwargs.get("config")):
+            return None
+        current = trace.get_current_span()
+        if (getattr(current, "attributes", None) or {}).get(sc.OPERATION) == sc.OP_INVOKE_AGENT:
+            return None
+        provider = utils.server_of(getattr(instance, "_api_client", None))[0]
+        model = kwargs.get("model")
+        return agents.trace_agent_call(AFC_AGENT_NAME, attributes={
+            sc.PROVIDER: provider, **({sc.REQUEST_MODEL: str(model)} if model else {})})
+    except Exception as err:  # noqa: BLE001 - telemetry never breaks the host
+        report("google_genai.afc", err)
+        return None
+
+
+def afc_wrapper(agents: Any):
+    """``Models.generate_content``: the loop of model requests and function calls as one agent span."""
+
+    def traced(wrapped, instance, args, kwargs):
+        scope = _agent_scope(agents, instance, kwargs)
+        if scope is None:
+            return wrapped(*args, **kwargs)
+        with scope:
+            return wrapped(*args, **kwargs)
+
+    return traced
+
+
+def async_afc_wrapper(agents: Any):
+    """``AsyncModels.generate_content``, as :func:`afc_wrapper`."""
+
+    async def traced(wrapped, instance, args, kwargs):
+        scope = _agent_scope(agents, instance, kwargs)
+        if scope is None:
+            return await wrapped(*args, **kwargs)
+        async with scope:
+            return await wrapped(*args, **kwargs)
+
+    return traced

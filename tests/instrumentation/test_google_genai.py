@@ -316,3 +316,28 @@ def test_uninstrument_and_suppression(fake, client, tracer_provider, meter_provi
     assert Models._generate_content is plain
     client.models.generate_content(model=MODEL, contents="hi")
     assert span_exporter.get_finished_spans() == ()
+
+
+def test_function_calling_loop_is_one_agent_span(instrumented, client, span_exporter):
+    client.models.generate_content(model=MODEL, contents="weather in Paris?",
+                                   config=types.GenerateContentConfig(tools=[weather]))
+    spans = span_exporter.get_finished_spans()
+    [agent] = [s for s in spans if s.attributes.get(sc.OPERATION) == sc.OP_INVOKE_AGENT]
+    assert agent.name == "invoke_agent gemini-automatic-function-calling"
+    assert agent.attributes[sc.PROVIDER] == "gcp.gemini" and agent.attributes[sc.REQUEST_MODEL] == MODEL
+    inner = [s for s in spans if s is not agent]
+    assert len(inner) == 3 and all(s.parent.span_id == agent.context.span_id for s in inner)
+
+
+def test_no_agent_span_without_functions_or_inside_an_agent(instrumented, client, tracer_provider, span_exporter):
+    from agentotel.instrumentation.tracer import AgentTracer
+
+    client.models.generate_content(model=MODEL, contents="hi")  # no tools: a plain model call
+    disabled = types.GenerateContentConfig(tools=[weather],
+                                           automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True))
+    client.models.generate_content(model=MODEL, contents="weather?", config=disabled)
+    with AgentTracer(tracer_provider).trace_agent_call("planner"):  # the application's agent owns the loop
+        client.models.generate_content(model=MODEL, contents="weather in Paris?",
+                                       config=types.GenerateContentConfig(tools=[weather]))
+    agents = [s for s in span_exporter.get_finished_spans() if s.attributes.get(sc.OPERATION) == sc.OP_INVOKE_AGENT]
+    assert [s.name for s in agents] == ["invoke_agent planner"]
