@@ -20,8 +20,8 @@ from agentotel.evaluation.benchmark import BenchmarkSuite
 from agentotel.evaluation.factory import build_evaluators
 from agentotel.evaluation.suite import suite_from_cases
 from agentotel.warehouse.models import AgentExecution
-from tests.evaluation.fake_openai import ScriptedLLMServer, last_user_text
 from tests.evaluation.sample_agents import qa_agent
+from tests.support.fake_openai import FakeLLMServer, last_user_text
 
 
 def test_load_callable_by_module_and_by_file(tmp_path):
@@ -72,20 +72,20 @@ async def test_openai_endpoint_agent_with_the_real_client():
             raise RuntimeError("model overloaded")
         return qa_agent(question)
 
-    with ScriptedLLMServer(responder) as server:
+    with FakeLLMServer(responder=responder) as server:
         agent = OpenAIEndpointAgent(server.base_url, "gpt-4o-mini", system_prompt="Answer briefly.", temperature=0.0)
         ok = await agent.run(TestCase("fr", "What is the capital of France?"))
         failed = await agent.run(TestCase("x", "please fail"))
         await agent.aclose()
     assert ok.output == "The capital of France is Paris." and ok.model == "gpt-4o-mini"
     assert ok.input_tokens == 2 + 6 and ok.output_tokens == 6
-    assert server.requests[0]["messages"][0] == {"role": "system", "content": "Answer briefly."}
-    assert server.requests[0]["temperature"] == 0.0
+    assert server.bodies[0]["messages"][0] == {"role": "system", "content": "Answer briefly."}
+    assert server.bodies[0]["temperature"] == 0.0
     assert failed.error_type == "InternalServerError:500" and "model overloaded" in failed.error
 
 
 def test_benchmark_over_an_openai_endpoint_prices_tokens():
-    with ScriptedLLMServer(lambda body: qa_agent(last_user_text(body))) as server:
+    with FakeLLMServer(responder=lambda body: qa_agent(last_user_text(body))) as server:
         agent = OpenAIEndpointAgent(server.base_url, "gpt-4o-mini")
         suite = suite_from_cases("endpoint", [TestCase("fr", "What is the capital of France?", expected="Paris"),
                                               TestCase("jp", "What is the capital of Japan?", expected="Tokyo")])

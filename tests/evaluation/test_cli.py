@@ -130,7 +130,7 @@ def test_run_the_example_suite_against_an_openai_compatible_endpoint(tmp_path, c
     from pathlib import Path
 
     import agentotel.evaluation
-    from tests.evaluation.fake_openai import ScriptedLLMServer
+    from tests.support.fake_openai import FakeLLMServer
 
     answers = {
         "refund": "You can ask for a refund within 30 days; it goes back to the original payment method.",
@@ -143,7 +143,7 @@ def test_run_the_example_suite_against_an_openai_compatible_endpoint(tmp_path, c
         return next(text for key, text in answers.items() if key in question)
 
     suite = Path(agentotel.evaluation.__file__).with_name("example_suite.yaml")
-    with ScriptedLLMServer(responder) as server:
+    with FakeLLMServer(responder=responder) as server:
         code = main(["eval", "run", str(suite), "--endpoint", server.base_url, "--model", "gpt-4o-mini",
                      "--db", f"sqlite:///{tmp_path}/e.db", "--no-progress", "--format", "json"])
     out = capsys.readouterr().out
@@ -152,4 +152,4 @@ def test_run_the_example_suite_against_an_openai_compatible_endpoint(tmp_path, c
     assert summary["n_errors"] == 0 and summary["metrics"]["completeness"]["mean"] == 1.0
     assert summary["metrics"]["hallucination"]["mean"] == 0.0
     assert summary["performance"]["cost_usd_per_request"] > 0
-    assert sum(r["messages"][0]["role"] == "system" for r in server.requests) == 1
+    assert sum(r["messages"][0]["role"] == "system" for r in server.bodies) == 1

@@ -13,8 +13,8 @@ from agentotel.evaluation.benchmark import BenchmarkSuite
 from agentotel.evaluation.factory import EvaluatorConfigError, build_evaluator
 from agentotel.evaluation.judge import JudgeParseError, LLMJudgeEvaluator, parse_judgement
 from agentotel.evaluation.suite import suite_from_cases
-from tests.evaluation.fake_openai import ScriptedLLMServer, last_user_text
 from tests.evaluation.sample_agents import qa_agent, wrong_agent
+from tests.support.fake_openai import FakeLLMServer, last_user_text
 
 
 def grader(body):
@@ -54,7 +54,7 @@ async def test_judge_scores_through_the_server_and_is_traced():
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    with ScriptedLLMServer(grader) as server:
+    with FakeLLMServer(responder=grader) as server:
         judge = LLMJudgeEvaluator("accuracy", model="judge-model", base_url=server.base_url, tracer_provider=provider)
         case = TestCase("fr", "What is the capital of France?", expected="Paris", context=("Paris is the capital.",))
         good = await judge.ascore(case, AgentResponse(output="It is Paris."))
@@ -65,7 +65,7 @@ async def test_judge_scores_through_the_server_and_is_traced():
     assert (good[0].name, good[0].value, good[0].label) == ("judge.accuracy", 1.0, "pass")
     assert bad[0].value == 0.0 and bad[0].label == "fail" and "expected Paris" in bad[0].explanation
     assert fenced[0].value == 0.75 and fenced[0].explanation == "4/5: mostly right"
-    request = server.requests[0]
+    request = server.bodies[0]
     assert request["model"] == "judge-model" and request["temperature"] == 0
     assert "RUBRIC:" in request["messages"][1]["content"] and "REFERENCE CONTEXT:" in request["messages"][1]["content"]
     spans = exporter.get_finished_spans()
@@ -82,7 +82,7 @@ def test_judge_inside_a_benchmark_compares_two_agents():
              TestCase("jp", "What is the capital of Japan?", expected="Tokyo"),
              TestCase("hamlet", "Who is the author of Hamlet?", expected="Shakespeare")]
     suite = suite_from_cases("judged", cases)
-    with ScriptedLLMServer(grader) as server:
+    with FakeLLMServer(responder=grader) as server:
         judge = build_evaluator({"name": "judge", "metric": "accuracy", "model": "judge-model", "base_url": server.base_url})
         good = BenchmarkSuite([judge], show_progress=False).run(suite, CallableAgent(qa_agent))
         worse = BenchmarkSuite([judge], show_progress=False).run(suite, CallableAgent(wrong_agent))

@@ -32,6 +32,11 @@ constructor arguments / attributes:
 - ``X-Fake-Malformed: 1``: a JSON-valid, off-schema chat answer (wrong types, junk choices).
 - ``server.response_headers``: extra headers sent with every answer (e.g. ``x-ratelimit-*``).
 
+Scripted answers (agents and judges under evaluation): ``FakeLLMServer(responder=fn)`` answers a plain chat
+completion with the text ``fn(request_json)`` returns (usage counted in words, the requested model named
+unchanged); a responder that raises makes it answer 500 with an OpenAI error body carrying the exception's
+message. ``server.bodies`` are the JSON bodies received; :func:`last_user_text` reads a request's question.
+
 The pure builders (:func:`chat_completion`, :func:`chat_chunks`, :func:`embeddings`,
 :func:`response_object`, :func:`handle`) are reused by in-process ``httpx.MockTransport`` servers.
 """
@@ -42,7 +47,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -104,6 +109,14 @@ def _reply(body: Mapping[str, Any], tool_arguments: Mapping[str, Any] | None) ->
     return {"content": f"echo: {_text_of(user.get('content'))}", "tool_calls": None, "finish": "stop"}
 
 
+def last_user_text(body: Mapping[str, Any]) -> str:
+    """The text of the last user message of a chat request (``""`` when there is none)."""
+    for message in reversed(body.get("messages") or []):
+        if message.get("role") == "user":
+            return _text_of(message.get("content"))
+    return ""
+
+
 def _usage(prompt: int, completion: int) -> dict[str, Any]:
     return {
         "prompt_tokens": prompt,
@@ -114,9 +127,10 @@ def _usage(prompt: int, completion: int) -> dict[str, Any]:
     }
 
 
-def chat_completion(body: Mapping[str, Any], *, usage: bool = True, tool_arguments=None) -> dict[str, Any]:
-    """A ``chat.completion`` object answering ``body``."""
-    turn = _reply(body, tool_arguments)
+def chat_completion(body: Mapping[str, Any], *, usage: bool = True, tool_arguments=None,
+                    text: str | None = None) -> dict[str, Any]:
+    """A ``chat.completion`` object answering ``body`` (with ``text``: that scripted answer, the model as asked)."""
+    turn = _reply(body, tool_arguments) if text is None else {"content": text, "tool_calls": None, "finish": "stop"}
     message: dict[str, Any] = {"role": "assistant", "content": turn["content"]}
     if turn["tool_calls"]:
         message["tool_calls"] = turn["tool_calls"]
@@ -125,7 +139,7 @@ def chat_completion(body: Mapping[str, Any], *, usage: bool = True, tool_argumen
         "id": "chatcmpl-fake",
         "object": "chat.completion",
         "created": CREATED,
-        "model": f"{body.get('model', 'fake')}-2024-01-01",
+        "model": f"{body.get('model', 'fake')}-2024-01-01" if text is None else body.get("model", "fake"),
         "system_fingerprint": "fp_fake",
         "choices": [
             {"index": i, "message": message, "finish_reason": turn["finish"], "logprobs": None} for i in range(n)
@@ -339,15 +353,22 @@ def handle(
 class FakeLLMServer:
     """The fake OpenAI-compatible server on a free loopback port (a context manager)."""
 
-    def __init__(self, *, stream_chunks: int = 5, tool_arguments: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, *, stream_chunks: int = 5, tool_arguments: Mapping[str, Any] | None = None,
+                 responder: Callable[[dict[str, Any]], str] | None = None) -> None:
         self.stream_chunks = stream_chunks
         self.tool_arguments = tool_arguments
+        self.responder = responder
         self.requests: list[tuple[str, dict[str, Any], dict[str, str]]] = []
         self.response_headers: dict[str, str] = {}
         self._failures: list[int] = []
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+
+    @property
+    def bodies(self) -> list[dict[str, Any]]:
+        """The JSON bodies of the requests received, in order."""
+        return [body for _, body, _ in self.requests]
 
     @property
     def port(self) -> int:
@@ -396,8 +417,12 @@ class FakeLLMServer:
                 failure = server._next_failure()
                 if failure is not None:
                     headers = {**headers, "x-fake-status": str(failure)}
-                status, ctype, payload = handle(self.path, body, headers, stream_chunks=server.stream_chunks,
-                                                tool_arguments=server.tool_arguments)
+                if failure is None and server.responder is not None and self.path.endswith("/chat/completions") \
+                        and not body.get("stream"):
+                    status, ctype, payload = server._scripted(body)
+                else:
+                    status, ctype, payload = handle(self.path, body, headers, stream_chunks=server.stream_chunks,
+                                                    tool_arguments=server.tool_arguments)
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(payload)))
@@ -413,6 +438,15 @@ class FakeLLMServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-llm", daemon=True)
         self._thread.start()
         return self
+
+    def _scripted(self, body: dict[str, Any]) -> tuple[int, str, bytes]:
+        assert self.responder is not None
+        try:
+            text = self.responder(body)
+        except Exception as exc:  # noqa: BLE001 - the scripted endpoint failing, as a real one does
+            error = {"error": {"message": str(exc), "type": "server_error", "param": None, "code": "server_error"}}
+            return 500, "application/json", json.dumps(error).encode()
+        return 200, "application/json", json.dumps(chat_completion(body, text=text)).encode()
 
     def stop(self) -> None:
         if self._httpd is not None:
