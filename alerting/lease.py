@@ -3,8 +3,8 @@
 Several engines may run the same rule set (same rules file or ``settings.namespace``) for high
 availability. One of them holds the lease and evaluates; it renews the lease well within ``ttl``. When it
 dies (``kill -9``, a lost host), it stops renewing, the lease runs out and another engine takes it over on
-its next try. With the service's settings (``ttl`` = 1.5 evaluation intervals, a try every ``ttl / 6``) a
-standby starts evaluating within two intervals of the holder's death.
+its next try. With the service's settings (``ttl`` = 1.25 evaluation intervals, a try every ``ttl / 6``) a
+standby starts evaluating within 1.5 intervals of the holder's death.
 
 The engine's round commits its states only while it holds the lease (``fence``), so an engine that was
 paused past its lease saves nothing. Holders compare their clock with the stored expiry: the hosts' clocks

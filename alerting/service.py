@@ -43,7 +43,7 @@ from agentotel.core.utc import utcnow
 
 logger = logging.getLogger(__name__)
 
-LEASE_TTL_INTERVALS = 1.5  # the rule set's lease lasts 1.5 evaluation intervals ...
+LEASE_TTL_INTERVALS = 1.25  # the rule set's lease lasts 1.25 evaluation intervals ...
 LEASE_TRIES_PER_TTL = 6  # ... and is renewed (or taken over) six times as often
 MIN_WAIT_S = 0.05  # a worker that found nothing to send waits at least this long
 
@@ -152,6 +152,9 @@ class AlertingService:
                                         daemon=True))
         for thread in threads:
             thread.start()
+        logger.info("rule set %s: engine %s started: %d rules, %d channels, every %gs; %s", self.ruleset or "<api>",
+                    self.lease.holder, len(self.config.rules), len(channels), interval,
+                    "evaluating" if self.lease.held() else "standing by (another engine evaluates)")
         next_round = time.monotonic()
         try:
             while not stop.is_set():
