@@ -71,6 +71,7 @@ def test_unopenable_database_is_one_clear_line(command, inputs, capsys, monkeypa
     assert capsys.readouterr().err == EXPECTED
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", SUBPROCESS)
 def test_unopenable_database_stops_the_servers_with_one_line(command, inputs):
     result = subprocess.run([sys.executable, "-m", "agentotel", *_argv(SUBPROCESS[command], inputs, MISSING)],
@@ -80,6 +81,7 @@ def test_unopenable_database_stops_the_servers_with_one_line(command, inputs):
     assert result.stderr.strip().splitlines()[-1] == EXPECTED.strip()
 
 
+@pytest.mark.slow
 def test_unreachable_server_is_named_without_its_password(inputs):
     url = "postgresql://monitor:s3cret-pw@127.0.0.1:1/warehouse"  # nothing listens on port 1
     result = subprocess.run([sys.executable, "-m", "agentotel", "registry", "--db", url, "list"],

@@ -143,6 +143,7 @@ def test_smtp_down_then_up_delivers_after_recovery(engine, tmp_path, monkeypatch
     assert "pw-for-smtp" not in str(rows(engine)) and "pw-for-smtp" not in str(q.channel_stats(engine))
 
 
+@pytest.mark.slow
 def test_restart_with_queued_notifications_loses_none(engine):
     down = WebhookHandler("hook", {"url": f"http://127.0.0.1:{free_port()}/hook"}, LOOPBACK)
     first = make_queue(engine, {"hook": down})

@@ -3,6 +3,7 @@ leaves one audit row naming the signed-in user (P6); viewers get no buttons."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from agentotel.alerting.manager import AlertManager
@@ -38,6 +39,7 @@ def sign_in(at, username: str, password: str):
     return at.button[0].click().run()
 
 
+@pytest.mark.slow
 def test_operator_acknowledges_then_resolves_an_alert(engine, db_url, monkeypatch):
     dashboard_env(monkeypatch, db_url, **{USERS_ENV: USERS})
     manager = AlertManager(engine)
@@ -77,6 +79,7 @@ def _submit(at, label: str):
     return next(b for b in at.button if b.label == label).click().run()
 
 
+@pytest.mark.slow
 def test_operator_promotes_and_rolls_back_with_audit(engine, db_url, monkeypatch):
     dashboard_env(monkeypatch, db_url, **{API_KEYS_ENV: f"ci-bot:operator:{hash_api_key('k-123456789')}"})
     _register(engine)
@@ -121,6 +124,7 @@ def test_rollback_needs_a_reason(engine, db_url, monkeypatch):
     assert VersionManager(engine).active_version("support-agent", "dev") == "1.2.0"
 
 
+@pytest.mark.slow
 def test_alerts_page_shows_deliveries_and_dead_letters(engine, db_url, monkeypatch):
     from datetime import timedelta
 

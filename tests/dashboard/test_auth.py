@@ -48,6 +48,7 @@ def test_auth_off_means_local_operator(monkeypatch):
     assert AuthConfig.from_env().anonymous_role == "viewer"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_requires_login_when_auth_is_on(seeded, monkeypatch, page):
     dashboard_env(monkeypatch, seeded.url, **{USERS_ENV: USERS})

@@ -40,6 +40,7 @@ def test_database_url_goes_through_the_environment():
     assert url not in " ".join(streamlit_command("127.0.0.1", 8501))
 
 
+@pytest.mark.slow
 def test_refuses_open_bind_without_login(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     result = _agentotel("dashboard", "--host", "0.0.0.0", "--port", "9", env=env)

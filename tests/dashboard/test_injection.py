@@ -39,6 +39,7 @@ def _no_sql_error_on_screen(at) -> None:
         assert not any(word in str(element.value).lower() for word in SQL_ERROR_WORDS), element.value
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("field", ["tr_trace_id", "tr_agent", "tr_service"])
 def test_trace_search_fields(seeded, monkeypatch, field):
     dashboard_env(monkeypatch, seeded.url)

@@ -4,6 +4,7 @@ filters, and no exception or error element."""
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.dashboard.support import MARKER, VIEWS, dashboard_env
@@ -34,6 +35,7 @@ def assert_clean(at: AppTest) -> None:
     assert not errors, errors
 
 
+@pytest.mark.slow
 def test_overview_kpis_and_filters(seeded, monkeypatch):
     dashboard_env(monkeypatch, seeded.url)
     at = run_page("overview")
@@ -52,6 +54,7 @@ def test_overview_kpis_and_filters(seeded, monkeypatch):
     assert metrics(at)["Success rate"] == "66.7%"
 
 
+@pytest.mark.slow
 def test_traces_search_waterfall_and_inert_content(seeded, monkeypatch):
     dashboard_env(monkeypatch, seeded.url)
     at = run_page("traces")
@@ -81,6 +84,7 @@ def test_traces_search_waterfall_and_inert_content(seeded, monkeypatch):
     assert any("32 hexadecimal" in w.value for w in at.warning)
 
 
+@pytest.mark.slow
 def test_llm_and_tools_pages(seeded, monkeypatch):
     dashboard_env(monkeypatch, seeded.url)
     at = run_page("llm")
@@ -100,6 +104,7 @@ def test_llm_and_tools_pages(seeded, monkeypatch):
     assert dict(zip(tools["tool"], tools["error_count"])) == {"lookup_order": 1, "run_sql": 1, "web_search": 0}
 
 
+@pytest.mark.slow
 def test_agents_evaluations_alerts_system_content(seeded, monkeypatch):
     dashboard_env(monkeypatch, seeded.url)
     at = run_page("agents", ag_name="support-agent")
@@ -136,6 +141,7 @@ def test_agents_evaluations_alerts_system_content(seeded, monkeypatch):
     assert len(at.get("vega_lite_chart")) == 2  # one chart per picked host metric
 
 
+@pytest.mark.slow
 def test_analytics_page(seeded, monkeypatch):
     dashboard_env(monkeypatch, seeded.url)
     at = run_page("analytics")
@@ -154,6 +160,7 @@ def test_analytics_page(seeded, monkeypatch):
     assert_clean(at)
 
 
+@pytest.mark.slow
 def test_empty_warehouse_explains_how_to_send_data(db_url, monkeypatch):
     dashboard_env(monkeypatch, db_url)
     for page in ("overview", "traces", "llm", "tools", "analytics"):
@@ -162,6 +169,7 @@ def test_empty_warehouse_explains_how_to_send_data(db_url, monkeypatch):
         assert any("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317" in c.value for c in at.code), page
 
 
+@pytest.mark.slow
 def test_system_page_reads_receiver_health(seeded, monkeypatch):
     from agentotel.dashboard.data import RECEIVER_METRICS_ENV
     from agentotel.otlp_receiver.prometheus_view import ReceiverMetrics

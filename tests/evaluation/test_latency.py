@@ -48,6 +48,7 @@ def test_fixed_delay_agent_measures_its_delay_at_concurrency_32(agent):
     assert min(latencies) >= expected * 0.99
 
 
+@pytest.mark.slow
 def test_concurrency_is_not_a_latency_regression():
     alone = _latencies(sleepy, concurrency=1, n=12)
     crowded = _latencies(sleepy, concurrency=12, n=12)

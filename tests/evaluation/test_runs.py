@@ -28,6 +28,7 @@ def run_agent(engine, fn, version, run_id):
     return bench.run(SUITE, CallableAgent(fn, name="geo-bot", version=version), run_id=run_id)
 
 
+@pytest.mark.slow
 def test_compare_runs_finds_the_regression_of_a_worse_version(engine):
     run_agent(engine, qa_agent, "1.0", "run-v1")
     run_agent(engine, wrong_agent, "2.0", "run-v2")

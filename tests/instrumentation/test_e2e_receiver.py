@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import openai
+import pytest
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 from opentelemetry.sdk.metrics import MeterProvider
@@ -77,6 +78,7 @@ def _rows(engine, model, timeout: float = 15.0, expect: int = 1):
             conn.rollback()
 
 
+@pytest.mark.slow
 def test_agent_run_lands_in_the_warehouse(db_url, tmp_path, fake_llm):
     with _receiver(db_url, tmp_path) as grpc_port:
         tracer_provider, meter_provider = TracerProvider(shutdown_on_exit=False), MeterProvider(shutdown_on_exit=False)

@@ -245,6 +245,7 @@ async def test_uninstrumented_processor_is_inert(tracer_provider, meter_provider
     assert span_exporter.get_finished_spans() == ()
 
 
+@pytest.mark.slow
 def test_installed_when_the_application_imports_the_sdk():
     from tests.instrumentation.subprocess_support import CHILD_PRELUDE, run_python
 

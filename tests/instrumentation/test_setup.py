@@ -159,6 +159,7 @@ print(json.dumps({{"queue": queue, "dropped": dropped, "rss_growth_kib": rss1 - 
     assert result["rss_growth_kib"] < 64 * 1024
 
 
+@pytest.mark.slow
 def test_exporter_traffic_is_not_traced_and_spans_arrive():
     sink = OTLPHTTPSink()
     code = CHILD_PRELUDE + f"""
@@ -186,6 +187,7 @@ print(json.dumps({{}}))
     assert sink.requests >= 3  # trace, log and webhook batches went out, untraced
 
 
+@pytest.mark.slow
 def test_event_mode_sets_up_otlp_log_export():
     """EVENT_ONLY: a LoggerProvider of ours exports the content event over OTLP next to the spans; shut down
     with the handle. Without an event mode no LoggerProvider is set up."""
@@ -220,6 +222,7 @@ print(json.dumps({{"owned": owned, "processors": [type(p).__name__ for p in proc
     assert event["attributes"]["gen_ai.usage.input_tokens"] == 2
 
 
+@pytest.mark.slow
 def test_reuses_the_applications_logger_provider():
     code = CHILD_PRELUDE + """
 import openai
@@ -246,6 +249,7 @@ print(json.dumps({"same": handle.logger_provider is app, "owns": handle.owns_log
     assert result["events"] == ["gen_ai.client.inference.operation.details", "app.after"]
 
 
+@pytest.mark.slow
 def test_reuses_the_applications_provider():
     code = CHILD_PRELUDE + """
 import openai
@@ -311,6 +315,7 @@ print(json.dumps({{"status": status}}))
     assert sorted(set(names)) == ["invoke_agent before-fork", "invoke_agent in-child", "invoke_agent in-parent"]
 
 
+@pytest.mark.slow
 def test_fork_child_traces_its_openai_calls(tmp_path):
     """H6 with the OpenAI instrumentor: a forked worker (gunicorn-style, after the parent made calls and
     started the metrics thread) traces its own client's calls, restarts the metrics thread, exits cleanly."""

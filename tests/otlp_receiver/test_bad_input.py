@@ -77,6 +77,7 @@ def test_garbage_is_invalid_argument_everywhere(receiver):
     still_serves(receiver)
 
 
+@pytest.mark.slow
 def test_oversized_and_gzip_bomb_are_413(receiver):
     big = span_request(1)
     big.resource_spans[0].scope_spans[0].spans[0].name = "x" * (5 * 1024 * 1024)

@@ -91,6 +91,7 @@ def receiver(db_url, tmp_path):
     server.stop()
 
 
+@pytest.mark.slow
 def test_corpus_values_land_in_our_tables(receiver):
     requests, expectations = corpus_requests(random.Random(11), parts=5)
     total = sum(len(json.loads(r)["resourceSpans"]) for r in requests)

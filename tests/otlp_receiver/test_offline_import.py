@@ -211,6 +211,7 @@ def _rows(engine) -> dict[str, list[tuple]]:
                 for model, cols in tables.items()}  # fmt: skip
 
 
+@pytest.mark.slow
 def test_the_import_stores_what_the_receiver_stores(engine, tmp_path, receiver_url):
     source = tmp_path / "runs.jsonl"
     _record_runs(source, 4, time.time_ns() - 2 * 3600 * 10**9)

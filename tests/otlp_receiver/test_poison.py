@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from agentotel.otlp_receiver.drain import Drain
@@ -21,6 +22,7 @@ from tests.support.polling import wait_for
 from tests.support.receiver import start_receiver
 
 
+@pytest.mark.slow
 def test_oversized_and_odd_values_are_stored(db_url, tmp_path):
     server = start_receiver(db_url, str(tmp_path / "spool"))
     try:
