@@ -25,13 +25,16 @@ lint: $(STAMP)
 	$(BIN)/deptry .
 	$(BIN)/deptry tests benchmarks -kf agentotel -kf tests -kf benchmarks --exclude '\.venv' --ignore DEP002,DEP004
 
-# Everything (what CI runs): about 6-7 min on a quiet 2-core machine.
+# Everything (what CI runs): the tests on two workers (pytest-xdist: each test has its own database, ports and
+# temporary directory), then the `slow` ones (soaks with time bounds, browsers) one at a time; both always run.
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 test: lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(PYTEST) -n 2 -m "not slow"; fast=$$?; $(PYTEST) -m slow; slow=$$?; [ $$fast -eq 0 ] && [ $$slow -eq 0 ]
 
-# The quick loop: no browser, no subprocess soaks, no long end-to-end runs (the `slow` marker); under 90 s.
+# The quick loop, under 90 s: no browser, no subprocess soaks, no long end-to-end runs (the `slow` marker), and
+# SQLite only (`postgres` marks every test run on PostgreSQL; `make test` runs both).
 test-fast: lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
+	$(PYTEST) -n 2 -m "not slow and not postgres"
 
 # The wheel in fresh virtual environments, as a user installs it (.ci/run runs it on CI).
 clean-install:
