@@ -8,8 +8,6 @@ call), our instrumentor adds what those spans lack (finish reasons, rate-limit s
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from sqlalchemy import select
 
@@ -18,6 +16,7 @@ from agentotel.warehouse.models import AgentExecution, LLMCall, Metric, Span, To
 from tests.instrumentation.fake_providers import FakeAnthropicServer
 from tests.instrumentation.subprocess_support import CHILD_PRELUDE, run_python
 from tests.instrumentation.test_e2e_receiver import _receiver, _rows
+from tests.support.polling import wait_for
 
 MODEL = "claude-sonnet-4-5"
 
@@ -52,14 +51,12 @@ print(json.dumps({"answers": answers, "text": text, "clean": handle.shutdown(tim
 def _ratio_points(engine, timeout: float = 15.0) -> list:
     """The rate-limit gauge's points (what ``metric:agentotel.ratelimit.tokens.remaining_ratio`` rules read)."""
     query = select(Metric.value).where(Metric.metric_name == "agentotel.ratelimit.tokens.remaining_ratio")
-    deadline = time.monotonic() + timeout
-    with engine.connect() as conn:
-        while True:
-            values = list(conn.execute(query).scalars())
-            if values or time.monotonic() > deadline:
-                return values
-            time.sleep(0.2)
-            conn.rollback()
+
+    def values() -> list:
+        with engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    return wait_for(values, timeout=timeout, interval=0.2)
 
 
 @pytest.fixture(scope="module")

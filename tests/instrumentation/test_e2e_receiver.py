@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +19,8 @@ from agentotel.core import semconv as sc
 from agentotel.instrumentation import AgentTracer, instrument
 from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.models import AgentExecution, LLMCall, Span, ToolCall
-from tests.conftest import free_port
+from tests.support.polling import wait_for
+from tests.support.receiver import ReceiverProcess
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -36,46 +33,25 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
-def _wait_listening(port: int, proc: subprocess.Popen, timeout: float = 40.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"receiver exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"receiver did not listen on {port} within {timeout} s")
-
-
 @contextmanager
 def _receiver(db_url: str, tmp_path) -> Iterator[int]:
-    """``agentotel receive`` in a subprocess on a free gRPC port (its log in ``tmp_path``)."""
-    grpc_port = free_port()
-    log = (tmp_path / "receiver.log").open("w")
-    receiver = subprocess.Popen(
-        [sys.executable, "-m", "agentotel", "receive", "--db", db_url, "--host", "127.0.0.1",
-         "--grpc-port", str(grpc_port), "--http-port", str(free_port()), "--metrics-port", str(free_port()),
-         "--spool-dir", str(tmp_path / "spool")], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_listening(grpc_port, receiver)
-        yield grpc_port
-    finally:
-        receiver.terminate()
-        receiver.wait(15)
-        log.close()
+    """``agentotel receive`` in a subprocess (``tests/support/receiver.py``, its log in ``tmp_path``); yields its
+    gRPC port."""
+    with ReceiverProcess(db_url, tmp_path / "spool", tmp_path / "receiver.log") as receiver:
+        yield receiver.grpc_port
 
 
 def _rows(engine, model, timeout: float = 15.0, expect: int = 1):
-    deadline = time.monotonic() + timeout
-    with engine.connect() as conn:
-        while True:
-            rows = conn.execute(select(model)).mappings().all()
-            if len(rows) >= expect or time.monotonic() > deadline:
-                return rows
-            time.sleep(0.2)
-            conn.rollback()
+    """The rows of ``model`` once there are at least ``expect`` (what there is when ``timeout`` runs out)."""
+    rows: list = []
+
+    def enough() -> bool:
+        with engine.connect() as conn:
+            rows[:] = conn.execute(select(model)).mappings().all()
+        return len(rows) >= expect
+
+    wait_for(enough, timeout=timeout, interval=0.2)
+    return rows
 
 
 @pytest.mark.slow
@@ -157,12 +133,8 @@ def test_content_event_fills_the_span_content(db_url, tmp_path, fake_llm):
             assert handle.shutdown(timeout=10)
         engine = create_db_engine(db_url)
         try:
-            deadline = time.monotonic() + 15
-            while True:
-                [span] = _rows(engine, Span)
-                if span["output"] is not None or time.monotonic() > deadline:
-                    break
-                time.sleep(0.2)
+            wait_for(lambda: _rows(engine, Span)[0]["output"] is not None, timeout=15, interval=0.2)
+            [span] = _rows(engine, Span)
             logs = [r for r in _rows(engine, LogRecord) if r["event_name"] == sc.EVENT_INFERENCE_DETAILS]
         finally:
             engine.dispose()

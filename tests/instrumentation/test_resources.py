@@ -11,6 +11,7 @@ import pytest
 from agentotel.core import semconv as sc
 from agentotel.instrumentation import AgentTracer, _resources
 from tests.instrumentation.support import by_name, points
+from tests.support.polling import wait_for
 
 
 @pytest.fixture
@@ -37,7 +38,9 @@ def test_agent_span_records_memory_and_cpu(tracer, span_exporter, metric_reader)
         blob = bytearray(64 << 20)  # 64 MiB touched: RSS rises by about that much
         for i in range(0, len(blob), 4096):
             blob[i] = 1
-        time.sleep(2 * _resources.SAMPLE_INTERVAL)
+        # the sampler thread has seen the spike (its peak of this open execution includes the 64 MiB)
+        assert wait_for(lambda: any(res.peak - res.rss_start >= 48 << 20 for res in tuple(_resources._SAMPLER._open)),
+                        timeout=10, interval=_resources.SAMPLE_INTERVAL)
         del blob
     span = by_name(span_exporter.get_finished_spans(), "invoke_agent hog")
     attrs = span.attributes
@@ -71,10 +74,7 @@ def test_cpu_time_left_out_when_ended_on_another_thread(tracer, span_exporter):
 def test_sampler_thread_stops_when_no_execution_is_open(tracer):
     with tracer.trace_agent_call("short"):
         assert _resources._SAMPLER.running
-    deadline = time.monotonic() + _resources.IDLE_EXIT + 2
-    while _resources._SAMPLER.running and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not _resources._SAMPLER.running
+    assert wait_for(lambda: not _resources._SAMPLER.running, timeout=_resources.IDLE_EXIT + 2, interval=0.01)
 
 
 def test_langchain_agent_run_records_resources(instrument_langchain, span_exporter, fake_llm):

@@ -282,6 +282,7 @@ def test_fork_child_exports_its_own_spans(tmp_path):
     path = tmp_path / "spans.jsonl"
     code = CHILD_PRELUDE + f"""
 import os
+from tests.support.polling import wait_for
 from agentotel.instrumentation import instrument, AgentTracer
 handle = instrument(service_name="h6", otlp=False, jsonl_path={str(path)!r}, performance_monitor=False,
                     instrumentors=())
@@ -294,15 +295,15 @@ if pid == 0:
         pass
     handle.force_flush(timeout=5)
     os._exit(0)
-deadline = time.time() + 20
-while time.time() < deadline:
-    done, status = os.waitpid(pid, os.WNOHANG)
-    if done:
-        break
-    time.sleep(0.05)
-else:
+reaped = []
+def child_exited():
+    done, code = os.waitpid(pid, os.WNOHANG)
+    reaped.extend([code] if done else [])
+    return bool(done)
+if not wait_for(child_exited, timeout=20):
     os.kill(pid, 9)
     raise SystemExit("child deadlocked")
+status = reaped[0]
 with tracer.trace_agent_call("in-parent"):
     pass
 handle.shutdown()
@@ -323,6 +324,7 @@ def test_fork_child_traces_its_openai_calls(tmp_path):
     child_out = tmp_path / "child.json"
     code = CHILD_PRELUDE + f"""
 import os
+from tests.support.polling import wait_for
 import openai
 from agentotel.instrumentation import instrument
 from agentotel.instrumentation.instruments import RECORDER
@@ -347,15 +349,15 @@ with FakeLLMServer() as server:
             code = 0
         finally:
             os._exit(code)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.05)
-    else:
+    reaped = []
+    def child_exited():
+        done, code = os.waitpid(pid, os.WNOHANG)
+        reaped.extend([code] if done else [])
+        return bool(done)
+    if not wait_for(child_exited, timeout=20):
         os.kill(pid, 9)
         raise SystemExit("child deadlocked")
+    status = reaped[0]
     parent_client.chat.completions.create(model="in-parent", messages=[{{"role": "user", "content": "hi"}}])
 handle.shutdown()
 print(json.dumps({{"status": status}}))

@@ -10,6 +10,7 @@ from opentelemetry.trace import Status, StatusCode
 from agentotel.core import semconv as sc
 from agentotel.instrumentation._content import ContentSettings
 from agentotel.instrumentation.events import LOG, SPAN, STOP, Event, EventRouter
+from tests.support.polling import wait_for
 
 
 @pytest.fixture
@@ -101,9 +102,7 @@ def test_background_dispatch_and_drops(tracer_provider):
         tracer.start_span(f"s{i}").end()
     gate.set()
     router.force_flush()
-    deadline = time.monotonic() + 5
-    while len(seen) + router.dropped < 20 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: len(seen) + router.dropped >= 20, timeout=5, interval=0.01)
     assert router.dropped > 0 and len(seen) + router.dropped == 20
     router.shutdown()
 
