@@ -27,7 +27,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from agentotel.core.errors import CommandError
-from agentotel.core.settings import AlertingSettings, DashboardSettings, DatabaseSettings, ReceiverSettings
+from agentotel.core.settings import (
+    AlertingSettings,
+    DashboardSettings,
+    DatabaseSettings,
+    EvaluationSettings,
+    ReceiverSettings,
+)
 from agentotel.otlp_receiver.cli import add_receiver_arguments
 
 logger = logging.getLogger(__name__)
@@ -114,10 +120,23 @@ def run_up(args: argparse.Namespace) -> int:
             run.start_demo(database.url)
         if rules:
             run.start_alerting(rules, alerting.allow_hosts)
+        if args.demo or EvaluationSettings.resolve().online_config:  # online evaluation of production executions
+            _start_online_evaluation(server.engine, run.stop, demo=args.demo)
         run.watch()
     finally:
         run.shutdown()
     _exit_now(0)
+
+
+def _start_online_evaluation(engine: Any, stop: threading.Event, demo: bool) -> None:
+    """Online evaluation in the background (``agentotel.evaluation.online``): the configured agents, or with
+    --demo every execution of the demo's agents (its traffic is low), scored within seconds of arrival."""
+    from agentotel.evaluation.online import OnlineConfigError, start_online_evaluation
+
+    try:
+        start_online_evaluation(engine, EvaluationSettings.resolve(), stop=stop, sample_rate=1.0 if demo else None)
+    except OnlineConfigError as exc:
+        raise CommandError(f"online evaluation not started: {exc}") from None
 
 
 def _exit_now(code: int) -> NoReturn:
@@ -278,9 +297,8 @@ class _Run:
                 self.announced.add("history")
         demo_ready = self.demo is None or "history" in self.announced
         if url and "open" not in self.announced and "dashboard" in self.announced and demo_ready:
-            hint = (", Time range 'Last 7 days'; then Alerts (a delivered notification) and Agents & registry "
-                    "(a refused promotion, a rollback)") if self.demo is not None else ""
-            self._once("open", f"open this first: {url}/ (Overview){hint}")
+            hint = " (Time range: Last 7 days), then Alerts and Agents & registry" if self.demo is not None else ""
+            self._once("open", f"open this first: {url}/ — the Overview{hint}")
 
     def _once(self, key: str, line: str) -> None:
         if key not in self.announced:

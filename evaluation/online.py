@@ -377,8 +377,10 @@ class OnlineEvaluator:
                 if stats.scored or stats.failed:
                     logger.info("online evaluation: %d execution(s) scored, %d failed, %d skipped",
                                 stats.scored, stats.failed, stats.skipped)
-            except Exception:  # noqa: BLE001 - the loop outlives a database hiccup
-                logger.exception("online evaluation tick failed; retrying in %.0f s", self.config.interval)
+            except Exception as exc:  # noqa: BLE001 - the loop outlives a database hiccup
+                logger.warning("online evaluation tick failed (%s: %s); retrying in %.0f s", type(exc).__name__,
+                               str(exc).splitlines()[0] if str(exc) else "", self.config.interval)
+                logger.debug("online evaluation tick failed", exc_info=True)
             stop.wait(self.config.interval)
 
 
@@ -420,11 +422,11 @@ def _result_row(row: dict[str, Any], score: Score, evaluator: str, now: datetime
 
 
 class OnlineEvaluation:
-    """A running online evaluator (background thread); ``stop()`` ends it."""
+    """A running online evaluator (background thread); ``stop()`` (or setting ``stop``) ends it."""
 
-    def __init__(self, evaluator: OnlineEvaluator) -> None:
+    def __init__(self, evaluator: OnlineEvaluator, stop: threading.Event | None = None) -> None:
         self.evaluator = evaluator
-        self._stop = threading.Event()
+        self._stop = stop or threading.Event()
         self.thread = threading.Thread(target=evaluator.run, args=(self._stop,), name="agentotel-online-eval",
                                        daemon=True)
 
@@ -439,14 +441,19 @@ class OnlineEvaluation:
 
 
 def start_online_evaluation(engine: Engine, settings: EvaluationSettings | None = None,
-                            config: OnlineConfig | None = None) -> OnlineEvaluation:
-    """Start online evaluation in a background thread: the configuration given, else the file of
-    ``settings.online_config`` (``AGENTOTEL_ONLINE_EVALUATION``), else every agent at a 10 % sample with
-    the heuristics (relevance, coherence, toxicity). Returns the handle to ``stop()``."""
+                            config: OnlineConfig | None = None, *, stop: threading.Event | None = None,
+                            sample_rate: float | None = None) -> OnlineEvaluation:
+    """Start online evaluation in a background thread (what ``agentotel up`` runs): the configuration given,
+    else the file of ``settings.online_config`` (``AGENTOTEL_ONLINE_EVALUATION``), else every agent at
+    ``sample_rate`` (default 10 %) with the heuristics (relevance, coherence, toxicity). It stops when
+    ``stop`` is set (the caller's shutdown event) or on the handle's ``stop()``."""
     settings = settings or EvaluationSettings()
     if config is None:
-        config = load_online_config(settings.online_config) if settings.online_config else OnlineConfig()
-    return OnlineEvaluation(OnlineEvaluator(engine, config, settings)).start()
+        if settings.online_config:
+            config = load_online_config(settings.online_config)
+        else:
+            config = OnlineConfig(agents=(OnlineAgentConfig(sample_rate=0.1 if sample_rate is None else sample_rate),))
+    return OnlineEvaluation(OnlineEvaluator(engine, config, settings), stop).start()
 
 
 # -- reads ----------------------------------------------------------------------------------------------
