@@ -297,8 +297,9 @@ class _Run:
                 self.announced.add("history")
         demo_ready = self.demo is None or "history" in self.announced
         if url and "open" not in self.announced and "dashboard" in self.announced and demo_ready:
-            hint = " (Time range: Last 7 days), then Alerts and Agents & registry" if self.demo is not None else ""
-            self._once("open", f"open this first: {url}/ — the Overview{hint}")
+            hint = (", Time range 'Last 7 days'; then Alerts (a delivered notification) and Agents & registry "
+                    "(a refused promotion, a rollback)") if self.demo is not None else ""
+            self._once("open", f"open this first: {url}/ (Overview){hint}")
 
     def _once(self, key: str, line: str) -> None:
         if key not in self.announced:
