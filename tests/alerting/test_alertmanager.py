@@ -95,3 +95,29 @@ def _seconds(value: float):
     from datetime import timedelta
 
     return timedelta(seconds=value)
+
+
+@pytest.mark.slow
+def test_an_alert_sent_again_after_a_crash_is_one_alert_in_alertmanager(engine, alertmanager):
+    """At-least-once: a worker that dies after sending but before marking the row sends it again once the
+    lease runs out; Alertmanager identifies alerts by their labels, so it still lists one alert."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from agentotel.alerting.store import NOTIFICATIONS
+    from agentotel.core.utc import utcnow
+
+    handler = AlertmanagerHandler("am", {"url": alertmanager}, AddressPolicy(["127.0.0.1"]))
+    settings = QueueSettings(backoff_base=_seconds(0.1), lease=timedelta(seconds=1))
+    first = NotificationQueue(engine, {"am": handler}, settings)
+    manager = AlertManager(engine, queue=first)
+    rule = f"crash-twice-{engine.dialect.name}"
+    alert_id = manager.create_alert(rule, "critical", "down", {"agent": "support-bot"})
+    first.enqueue(manager.get_alert(alert_id), "am")
+    assert first.drain(timeout=10) == 1
+    with engine.begin() as conn:  # as if the worker died between the POST and marking the row delivered
+        conn.execute(update(NOTIFICATIONS).values(status="sending", lease_until=utcnow() - timedelta(seconds=1)))
+    second = NotificationQueue(engine, {"am": handler}, settings)
+    assert second.drain(timeout=10) == 1  # sent again ...
+    assert len(listed(alertmanager, rule)) == 1  # ... and still one alert

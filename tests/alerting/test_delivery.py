@@ -148,3 +148,38 @@ rules:
     assert [a["id"] for a in sent.json["alerts"]] == [a["id"] for a in again.json["alerts"]]
     assert pager.requests[0].json["dedup_key"] == pager.requests[1].json["dedup_key"]
     print(f"\nredelivered {redelivered:.2f} s after kill -9 (redelivery_lease 2 s)")
+
+
+def test_an_email_sent_again_after_a_crash_keeps_its_message_id(engine, tmp_path, monkeypatch):
+    """At-least-once on a real SMTP server: the duplicate a crash between sending and marking can cause
+    carries the same Message-ID (mail clients that thread or dedupe on it show one message)."""
+    from sqlalchemy import update
+
+    from agentotel.alerting.channels.email import EmailHandler
+    from agentotel.alerting.manager import AlertManager
+    from agentotel.alerting.queue import NotificationQueue
+    from agentotel.alerting.store import NOTIFICATIONS
+    from agentotel.core.utc import utcnow
+    from tests.alerting.support import SMTPServer, self_signed_cert
+
+    cert, key = self_signed_cert(tmp_path)
+    monkeypatch.setenv("AGENTOTEL_TEST_SMTP_PW", "pw-crash")
+    smtp = SMTPServer(cert, key, user="u", password="pw-crash").start()
+    try:
+        mail = EmailHandler("mail", {"host": "127.0.0.1", "port": smtp.port, "from": "a@example.com",
+                                     "to": "b@example.com", "username": "u", "password_env": "AGENTOTEL_TEST_SMTP_PW",
+                                     "ca_file": str(cert)}, LOOPBACK)
+        settings = QueueSettings(lease=timedelta(seconds=1))
+        first = NotificationQueue(engine, {"mail": mail}, settings)
+        manager = AlertManager(engine)
+        alert = manager.get_alert(manager.create_alert("crash", "critical", "down", {"agent": "a"}))
+        notification_id = first.enqueue(alert, "mail")
+        assert first.drain(timeout=10) == 1
+        with engine.begin() as conn:  # the worker died between sending and marking the row delivered
+            conn.execute(update(NOTIFICATIONS).values(status="sending", lease_until=utcnow() - timedelta(seconds=1)))
+        assert NotificationQueue(engine, {"mail": mail}, settings).drain(timeout=10) == 1
+        assert wait_for(lambda: len(smtp.messages) == 2, timeout=5)
+    finally:
+        smtp.stop()
+    ids = {line for m in smtp.messages for line in m["data"].splitlines() if line.lower().startswith("message-id:")}
+    assert ids == {f"Message-ID: <{notification_id}@agentotel>"}
