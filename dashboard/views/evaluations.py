@@ -72,6 +72,10 @@ elif runs is not None:
                 st.text(", ".join(map(str, regressions)))
             else:
                 st.success("No significant regression.")
+            untestable = report.get("untestable") or {}
+            if untestable:
+                st.warning("Not tested (the promotion gate refuses on these): "
+                           + "; ".join(f"{metric}: {why}" for metric, why in untestable.items()))
             if not comparison.empty:
                 columns = [c for c in ("metric", "mean_baseline", "mean_current", "difference", "pct_change", "p_value",
                                        "effect_size", "is_regression", "is_improvement") if c in comparison]
@@ -87,7 +91,7 @@ elif runs is not None:
                 common.download_csv(shown, "comparison.csv", key="dl_comparison")
                 st.text(f"{fmt.number(len(regressions))} regressions, "
                         f"{fmt.number(len(report.get('improvements') or []))} improvements "
-                        f"(alpha {report.get('alpha')}, threshold {report.get('threshold')})")
+                        f"(alpha {report.get('alpha')}; practical thresholds per metric, e.g. latency max(10 %, 5 ms))")
 
 st.subheader("Online evaluation of production traffic")
 ONLINE_WINDOWS = {"Last 24 hours": (24, 5), "Last 7 days": (24 * 7, 60), "Last hour": (1, 1)}
