@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 
 from agentotel.demo import DEMO_RULES, TRIAGE, History, history_plans, run_demo
 from agentotel.demo_llm import DemoLLMServer
-from tests.conftest import free_port
+from tests.support.polling import wait_for
+from tests.support.receiver import start_receiver
 
 NOW = datetime(2026, 11, 18, 15, 7, 30, tzinfo=timezone.utc)  # a Wednesday afternoon
 
@@ -116,10 +117,7 @@ def test_demo_llm_server_speaks_openai_and_stops_at_once():
 
         caller = threading.Thread(target=ask)
         caller.start()
-        deadline = time.monotonic() + 10
-        while slow.received == 0:  # until the request is being delayed
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        assert wait_for(lambda: slow.received > 0, timeout=10, interval=0.01)  # the request is being delayed
         started = time.monotonic()
         slow.interrupt()
         caller.join(5)
@@ -132,16 +130,13 @@ def test_demo_end_to_end_twice_with_its_alert_rules(tmp_path, caplog):
     from agentotel.alerting.channels.log import ALERT_LOGGER
     from agentotel.alerting.config import load_rules
     from agentotel.alerting.service import AlertingService
-    from agentotel.core.settings import ReceiverSettings
-    from agentotel.otlp_receiver.server import ReceiverServer
     from agentotel.registry.queries import deployments
     from agentotel.warehouse.alerting_models import AlertNotification
     from agentotel.warehouse.models import AgentExecution, EvaluationRun, LLMCall, Span
 
     url = f"sqlite:///{tmp_path}/demo.db"
-    settings = ReceiverSettings(grpc_port=free_port(), http_port=free_port(), metrics_port=free_port(),
-                                spool_dir=str(tmp_path / "spool"))
-    server = ReceiverServer(url, settings).start()
+    server = start_receiver(url, str(tmp_path / "spool"))
+    settings = server.settings
     try:
         first = run_demo(f"http://127.0.0.1:{settings.grpc_port}", url, duration_s=2.0, max_runs=40, seed=3,
                          protocol="grpc", backfill_days=1, latency_scale=0.05)
@@ -150,16 +145,15 @@ def test_demo_end_to_end_twice_with_its_alert_rules(tmp_path, caplog):
         engine = server.engine
         config = load_rules(DEMO_RULES)
         service = AlertingService(engine, config)
-        deadline = time.monotonic() + 60
+
+        def delivered_channels() -> list[str]:
+            service.tick()
+            with engine.connect() as conn:
+                return conn.execute(select(AlertNotification.channel).where(
+                    AlertNotification.status == "delivered")).scalars().all()
+
         with caplog.at_level(logging.WARNING, logger=ALERT_LOGGER):
-            while True:  # the rule's `for: 10s`, then the log channel delivers
-                service.tick()
-                with engine.connect() as conn:
-                    delivered = conn.execute(select(AlertNotification.channel).where(
-                        AlertNotification.status == "delivered")).scalars().all()
-                if delivered or time.monotonic() > deadline:
-                    break
-                time.sleep(1)
+            delivered = wait_for(delivered_channels, timeout=60, interval=1)  # the rule's `for: 10s`, then the log channel delivers
         assert delivered and set(delivered) == {"console"}
         assert any("[FIRING] warning: sql-agent-errors sql-agent fails" in r.getMessage() for r in caplog.records)
 

@@ -27,6 +27,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import free_port
+from tests.support.polling import wait_for
 
 FIRST_MINUTE_S = 60.0
 STOP_S = 3.0
@@ -67,14 +68,15 @@ class Up:
 
     def wait_for(self, pattern: str, timeout: float = FIRST_MINUTE_S) -> str:
         """The first line matching ``pattern``, polled every 0.05 s until ``timeout`` s after start."""
-        deadline = self.started + timeout
-        while True:
-            for _, line in list(self.lines):
-                if re.search(pattern, line):
-                    return line
-            assert self.process.poll() is None, f"exited with {self.process.returncode}:\n{self.output()}"
-            assert time.monotonic() < deadline, f"no line like {pattern!r} within {timeout:.0f} s:\n{self.output()}"
-            time.sleep(0.05)
+
+        def matching() -> str | None:
+            found = next((line for _, line in list(self.lines) if re.search(pattern, line)), None)
+            assert found or self.process.poll() is None, f"exited with {self.process.returncode}:\n{self.output()}"
+            return found
+
+        found = wait_for(matching, timeout=self.started + timeout - time.monotonic(), interval=0.05)
+        assert found, f"no line like {pattern!r} within {timeout:.0f} s:\n{self.output()}"
+        return found
 
     def listening(self) -> set[int]:
         """The TCP ports the process tree listens on now (receiver, /metrics, dashboard, the fake LLM)."""
@@ -125,14 +127,15 @@ def port_free(port: int) -> bool:
 
 def poll(check, timeout: float, what: str, up: Up):
     """``check()``'s first truthy result, polled every 0.5 s until ``timeout`` s after ``up`` started."""
-    deadline = up.started + timeout
-    while True:
+
+    def checked():
         result = check()
-        if result:
-            return result
-        assert up.process.poll() is None, f"exited while waiting for {what}:\n{up.output()}"
-        assert time.monotonic() < deadline, f"no {what} within {timeout:.0f} s:\n{up.output()}"
-        time.sleep(0.5)
+        assert result or up.process.poll() is None, f"exited while waiting for {what}:\n{up.output()}"
+        return result
+
+    result = wait_for(checked, timeout=up.started + timeout - time.monotonic(), interval=0.5)
+    assert result, f"no {what} within {timeout:.0f} s:\n{up.output()}"
+    return result
 
 
 @pytest.mark.slow

@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,6 +26,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.dashboard.support import FORMULA_AGENT, MARKER
+from tests.support.polling import wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS_ENV = "AGENTOTEL_SCREENSHOTS"  # a directory: the up --demo test saves the README's screenshots there
@@ -86,16 +86,17 @@ def start_dashboard(db_url: str, log_dir: Path, **env: str) -> tuple[subprocess.
     process = subprocess.Popen([sys.executable, "-m", "agentotel", "dashboard", "--db", db_url, "--port", str(port)],
                                env=environment, stdout=log, stderr=subprocess.STDOUT, cwd=log_dir)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def healthy() -> bool:
         if process.poll() is not None:
             raise AssertionError(f"dashboard exited: {(log_dir / f'dashboard-{port}.log').read_text()[-2000:]}")
         try:
-            if httpx.get(f"{base}/_stcore/health", timeout=1).text == "ok":
-                return process, base
+            return httpx.get(f"{base}/_stcore/health", timeout=1).text == "ok"
         except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
+            return False
+
+    if wait_for(healthy, timeout=60, interval=0.2):
+        return process, base
     process.kill()
     raise AssertionError("dashboard did not become healthy within 60 s")
 
@@ -290,11 +291,14 @@ def test_up_demo_end_to_end(live, tmp_path):
              "--dashboard-port", str(ports["dashboard"])],
             env=environment, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     try:
-        deadline = time.monotonic() + 120
-        while "open this first:" not in log_path.read_text(errors="replace"):
+
+        def ready() -> bool:
+            if "open this first:" in log_path.read_text(errors="replace"):
+                return True
             assert process.poll() is None, log_path.read_text(errors="replace")[-3000:]
-            assert time.monotonic() < deadline, log_path.read_text(errors="replace")[-3000:]
-            time.sleep(0.5)
+            return False
+
+        assert wait_for(ready, timeout=120, interval=0.5), log_path.read_text(errors="replace")[-3000:]
         base = f"http://127.0.0.1:{ports['dashboard']}"
         page = live.browser.new_page(viewport={"width": 1400, "height": 1000})
         errors: list[str] = []
