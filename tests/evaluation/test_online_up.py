@@ -10,9 +10,9 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import func, select
 
+from tests.agentotel.test_up import Up, poll
 from tests.dashboard.support import dashboard_env
 from tests.dashboard.test_pages import assert_clean, frames, run_page
-from tests.dashboard.test_up import Up, poll
 
 LIVE_WAIT_S = 240.0  # the back-fill of 7 days comes first; live turns follow every few seconds
 
