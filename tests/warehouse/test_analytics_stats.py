@@ -77,6 +77,7 @@ def test_flat_window_gives_capped_scores_not_infinity():
     assert np.isfinite(scores[["robust_score", "zscore"]].dropna().to_numpy()).all()
 
 
+@pytest.mark.slow
 def test_anomalies_found_in_seasonal_series():
     rng = np.random.default_rng(6)
     n, period = 1440, 96
