@@ -21,6 +21,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -116,16 +117,25 @@ def run_up(args: argparse.Namespace) -> int:
     try:
         if dashboard is not None:
             run.start_dashboard()
-        if args.demo:  # the alert rules start once the history is in (see _Run.start_alerting)
+        if args.demo:  # what writes to the warehouse starts once the history is in (see _Run.after_history)
             run.start_demo(database.url)
         if rules:
-            run.start_alerting(rules, alerting.allow_hosts)
+            run.after_history(lambda: _start_alerting(server.engine, rules, run.stop, alerting.allow_hosts))
         if args.demo or EvaluationSettings.resolve().online_config:  # online evaluation of production executions
-            _start_online_evaluation(server.engine, run.stop, demo=args.demo)
+            run.after_history(lambda: _start_online_evaluation(server.engine, run.stop, demo=args.demo))
         run.watch()
     finally:
         run.shutdown()
     _exit_now(0)
+
+
+def _start_alerting(engine: Any, rules: str, stop: threading.Event, allow_hosts: tuple[str, ...]) -> None:
+    from agentotel.alerting.service import start_background
+
+    try:
+        start_background(engine, rules, stop, allow_hosts=allow_hosts)
+    except (OSError, ValueError) as exc:  # RuleError included: the message names file, line and rule
+        raise CommandError(f"alert rules not loaded: {exc}") from None
 
 
 def _start_online_evaluation(engine: Any, stop: threading.Event, demo: bool) -> None:
@@ -207,26 +217,20 @@ class _Run:
     demo_thread: threading.Thread | None = None
     demo_news: queue.Queue = field(default_factory=queue.Queue)
     announced: set[str] = field(default_factory=set)
-    alerting: tuple[str, tuple[str, ...]] | None = None  # rules and allow-list, until the service starts
+    waiting: list[Callable[[], None]] = field(default_factory=list)  # started once the demo's history is in
 
-    def start_alerting(self, rules: str, allow_hosts: tuple[str, ...]) -> None:
-        """The alerting service, now; with the demo, once its history is written and rolled up (the
-        receiver's one long rollup transaction would make the service's writes wait)."""
-        self.alerting = (rules, allow_hosts)
+    def after_history(self, start: Callable[[], None]) -> None:
+        """Start a writer of the warehouse (alert rules, online evaluation) now, or with the demo once its
+        history is written and rolled up: the receiver rolls the 7 days up in one long transaction, which
+        would make their writes wait past SQLite's busy timeout."""
         if self.demo is None:
-            self._start_alerting()
+            start()
+        else:
+            self.waiting.append(start)
 
-    def _start_alerting(self) -> None:
-        from agentotel.alerting.service import start_background
-
-        if self.alerting is None:
-            return
-        rules, allow_hosts = self.alerting
-        self.alerting = None
-        try:
-            start_background(self.server.engine, rules, self.stop, allow_hosts=allow_hosts)
-        except (OSError, ValueError) as exc:  # RuleError included: the message names file, line and rule
-            raise CommandError(f"alert rules not loaded: {exc}") from None
+    def _start_waiting(self) -> None:
+        while self.waiting:
+            self.waiting.pop(0)()
 
     def start_dashboard(self) -> None:
         from agentotel.dashboard.cli import start_dashboard
@@ -288,7 +292,7 @@ class _Run:
                                         "(run with -v to see its log)")
         while not self.demo_news.empty():
             news = self.demo_news.get_nowait()
-            self._start_alerting()
+            self._start_waiting()
             if news == "history":
                 summary = self.demo.summary
                 self._once("history", f"demo:      7 days of history sent ({summary.history_runs:,} agent runs, "
@@ -297,9 +301,8 @@ class _Run:
                 self.announced.add("history")
         demo_ready = self.demo is None or "history" in self.announced
         if url and "open" not in self.announced and "dashboard" in self.announced and demo_ready:
-            hint = (", Time range 'Last 7 days'; then Alerts (a delivered notification) and Agents & registry "
-                    "(a refused promotion, a rollback)") if self.demo is not None else ""
-            self._once("open", f"open this first: {url}/ (Overview){hint}")
+            hint = " (Time range: Last 7 days), then Alerts and Agents & registry" if self.demo is not None else ""
+            self._once("open", f"open this first: {url}/ — the Overview{hint}")
 
     def _once(self, key: str, line: str) -> None:
         if key not in self.announced:
