@@ -11,9 +11,10 @@ import time
 from datetime import timedelta
 
 import pytest
+import yaml
 from sqlalchemy import func, insert, select
 
-from agentotel.core.settings import EvaluationSettings, ReceiverSettings
+from agentotel.core.settings import EvaluationSettings
 from agentotel.core.utc import utcnow
 from agentotel.evaluation.online import (
     ONLINE_CONFIG_FORMAT,
@@ -31,7 +32,7 @@ from agentotel.evaluation.online import (
 )
 from agentotel.warehouse.evaluation_models import EvaluationResultRecord, OnlineClaim
 from agentotel.warehouse.models import AgentExecution
-from tests.conftest import free_port
+from tests.support.polling import wait_for
 
 EVERY = OnlineConfig(agents=(OnlineAgentConfig(sample_rate=1.0, evaluators=("coherence", "toxicity")),))
 
@@ -169,7 +170,7 @@ def test_reads_for_the_dashboard_and_the_gate(engine):
 
 
 def test_configuration_files(tmp_path):
-    config = online_config_from_dict(__import__("yaml").safe_load(ONLINE_CONFIG_FORMAT))
+    config = online_config_from_dict(yaml.safe_load(ONLINE_CONFIG_FORMAT))
     assert config.interval == 10 and config.lookback == timedelta(minutes=15)
     support = config.for_agent("support-agent")
     assert support.sample_rate == 0.5 and support.versions == ("1.3.0",) and support.evaluators[2]["name"] == "judge"
@@ -183,17 +184,6 @@ def test_configuration_files(tmp_path):
         load_online_config(path)
     with pytest.raises(OnlineConfigError, match="unknown evaluator 'nope'"):
         OnlineEvaluator(None, OnlineConfig(agents=(OnlineAgentConfig(evaluators=("nope",)),)))  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def receiver(db_url, tmp_path):
-    from agentotel.otlp_receiver.server import ReceiverServer
-
-    settings = dataclasses.replace(ReceiverSettings(), host="127.0.0.1", grpc_port=free_port(), http_port=free_port(),
-                                   metrics_port=free_port(), spool_dir=str(tmp_path / "spool"))
-    server = ReceiverServer(db_url, settings).start()
-    yield server
-    server.stop()
 
 
 def test_scores_a_new_execution_within_60_s_of_its_arrival(receiver, capsys):
@@ -221,9 +211,7 @@ def test_scores_a_new_execution_within_60_s_of_its_arrival(receiver, capsys):
             pass
         provider.shutdown()  # exported (acknowledged by the receiver) when this returns
         sent = time.monotonic()
-        deadline = sent + 60
-        while time.monotonic() < deadline and count(engine, EvaluationResultRecord) < 2:
-            time.sleep(0.2)
+        wait_for(lambda: count(engine, EvaluationResultRecord) >= 2, timeout=60, interval=0.2)
         delay = time.monotonic() - sent
         with capsys.disabled():
             print(f"\nonline evaluation: scored {delay:.1f} s after the receiver acknowledged the execution")
