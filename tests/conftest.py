@@ -190,6 +190,17 @@ def db_url(dialect: str, tmp_path) -> Iterator[str]:
 
 
 @pytest.fixture
+def receiver(request, db_url: str, tmp_path):
+    """A running in-process receiver (``tests/support/receiver.py``) on the ``db_url`` warehouse, on free loopback
+    ports; ``@pytest.mark.receiver(**fields)`` on the test or module overrides ``ReceiverSettings`` fields."""
+    from tests.support.receiver import running_receiver
+
+    marker = request.node.get_closest_marker("receiver")
+    with running_receiver(db_url, str(tmp_path / "spool"), **(marker.kwargs if marker else {})) as server:
+        yield server
+
+
+@pytest.fixture
 def engine(db_url: str):
     from agentotel.warehouse.engine import create_db_engine
 

@@ -22,15 +22,10 @@ from tests.otlp_receiver.support import count, genai_spans, scalar
 from tests.support.polling import wait_for
 from tests.support.receiver import start_receiver
 
+pytestmark = pytest.mark.receiver(max_request_bytes=4 * 1024 * 1024)
+
 TRACE_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 T0 = 1_760_000_000_000_000_000
-
-
-@pytest.fixture
-def receiver(db_url, tmp_path):
-    server = start_receiver(db_url, str(tmp_path / "spool"), max_request_bytes=4 * 1024 * 1024)
-    yield server
-    server.stop()
 
 
 def span_request(n: int = 1, **span_fields) -> ExportTraceServiceRequest:

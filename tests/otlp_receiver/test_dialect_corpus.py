@@ -15,7 +15,6 @@ from agentotel.warehouse.models import LLMCall, Span, ToolCall
 from tests.otlp_receiver.support import count
 from tests.shared_files import dialect_corpus
 from tests.support.polling import wait_for
-from tests.support.receiver import start_receiver
 
 KINDS = {"INTERNAL": 1, "SERVER": 2, "CLIENT": 3, "PRODUCER": 4, "CONSUMER": 5}
 STATUS = {"UNSET": 0, "OK": 1, "ERROR": 2}
@@ -82,13 +81,6 @@ def corpus_requests(rng: random.Random, parts: int) -> tuple[list[bytes], list[t
         ]
         requests.append(json.dumps({"resourceSpans": resource_spans}).encode())
     return requests, expectations
-
-
-@pytest.fixture
-def receiver(db_url, tmp_path):
-    server = start_receiver(db_url, str(tmp_path / "spool"))
-    yield server
-    server.stop()
 
 
 @pytest.mark.slow

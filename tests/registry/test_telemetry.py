@@ -25,7 +25,8 @@ from agentotel.registry import (
 from agentotel.registry.telemetry import normalize_environment
 from tests.registry.support import count_rows, make_registry
 from tests.support.polling import wait_for
-from tests.support.receiver import start_receiver
+
+pytestmark = pytest.mark.receiver(redact_pii=False)  # no content in these spans
 
 
 def agent_runs(agent: str, version: str | None, environment: str | None, runs: int, failures: int, tokens=(100, 20)):
@@ -52,13 +53,6 @@ def agent_runs(agent: str, version: str | None, environment: str | None, runs: i
                 span.set_status(Status(StatusCode.ERROR, "tool crashed"))
     provider.shutdown()
     return exporter.get_finished_spans()
-
-
-@pytest.fixture
-def receiver(db_url, tmp_path):
-    server = start_receiver(db_url, str(tmp_path / "spool"), redact_pii=False)  # no content in these spans
-    yield server
-    server.stop()
 
 
 def test_discovered_versions_and_figures_per_version_and_environment(receiver):
