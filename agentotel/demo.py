@@ -438,22 +438,22 @@ class _Telemetry:
 
 def _metric_exporter(endpoint: str, protocol: str) -> Any:
     if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetrics
 
-        return OTLPMetricExporter(endpoint=endpoint, insecure=True, timeout=5)
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        return GrpcMetrics(endpoint=endpoint, insecure=True, timeout=5)
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetrics
 
-    return OTLPMetricExporter(endpoint=endpoint.rstrip("/") + "/v1/metrics", timeout=5)
+    return HttpMetrics(endpoint=endpoint.rstrip("/") + "/v1/metrics", timeout=5)
 
 
 def _span_exporter(endpoint: str, protocol: str) -> Any:
     if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpans
 
-        return OTLPSpanExporter(endpoint=endpoint, insecure=True, timeout=10)
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        return GrpcSpans(endpoint=endpoint, insecure=True, timeout=10)
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpans
 
-    return OTLPSpanExporter(endpoint=endpoint.rstrip("/") + "/v1/traces", timeout=10)
+    return HttpSpans(endpoint=endpoint.rstrip("/") + "/v1/traces", timeout=10)
 
 
 # ------------------------------------------------------------------------------------------- history
@@ -639,7 +639,8 @@ class History:
         self.ids.reseed(plan.key)
         agent = plan.agent
         t = int(plan.start.timestamp() * 1e9)
-        attributes = {sc.OPERATION: sc.OP_INVOKE_AGENT, sc.AGENT_NAME: agent.name, sc.AGENT_VERSION: agent.version}
+        attributes: dict[str, Any] = {sc.OPERATION: sc.OP_INVOKE_AGENT, sc.AGENT_NAME: agent.name,
+                                      sc.AGENT_VERSION: agent.version}
         if plan.shape == "turn":
             attributes |= {sc.CONVERSATION_ID: plan.conversation_id, "user.id": plan.user}
         root = self.tracer.start_span(f"invoke_agent {agent.name}", kind=SpanKind.INTERNAL, start_time=t,
@@ -660,8 +661,8 @@ class History:
             else:
                 n = 0 if step == "first" else 1
                 end = t + int(plan.llm_ms[n] * 1e6)
-                attributes = {sc.OPERATION: sc.OP_CHAT, sc.PROVIDER: agent.provider, sc.REQUEST_MODEL: agent.model,
-                              sc.SERVER_ADDRESS: "127.0.0.1"}
+                attributes = {sc.OPERATION: sc.OP_CHAT, sc.PROVIDER: agent.provider,
+                              sc.REQUEST_MODEL: agent.model, sc.SERVER_ADDRESS: "127.0.0.1"}
                 if n == 0 and plan.failure in ("429", "500"):
                     error = ("RateLimitError", "demo failure 429") if plan.failure == "429" else (
                         "InternalServerError", "demo failure 500")

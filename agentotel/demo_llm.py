@@ -46,7 +46,7 @@ def chat_completion(body: dict[str, Any]) -> dict[str, Any]:
     if tools and last.get("role") != "tool":
         function = (tools[0].get("function") or {}) if isinstance(tools[0], dict) else {}
         properties = (function.get("parameters") or {}).get("properties") or {}
-        user = next((m for m in reversed(messages) if m.get("role") == "user"), {})
+        user: dict[str, Any] = next((m for m in reversed(messages) if m.get("role") == "user"), {})
         arguments = {name: _text(user.get("content"))[:80] for name in properties}
         message["tool_calls"] = [{"id": f"call_{zlib.crc32(json.dumps(arguments).encode()):08x}", "type": "function",
                                   "function": {"name": function.get("name", "tool"), "arguments": json.dumps(arguments)}}]
@@ -139,7 +139,7 @@ class DemoLLMServer:
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://{host!s}:{port}/v1"
 
     def start(self) -> DemoLLMServer:
         self._thread.start()
