@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import free_port
-from tests.support.polling import wait_for  # noqa: F401 - re-exported until every alerting test imports it from there
 
 Responder = Callable[["Recorded", int], "tuple[int, dict[str, str], bytes]"]
 

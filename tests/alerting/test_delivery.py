@@ -19,8 +19,9 @@ from agentotel.alerting.queue import QueueSettings
 from agentotel.alerting.service import AlertingService, queue_settings_of
 from agentotel.alerting.sources import InMemoryMetricSource
 from agentotel.alerting.ssrf import AddressPolicy
-from tests.alerting.support import RecordingServer, wait_for
+from tests.alerting.support import RecordingServer
 from tests.alerting.test_ha import EngineProcess, holder_pid, point
+from tests.support.polling import wait_for
 
 LOOPBACK = AddressPolicy(["127.0.0.1"])
 

@@ -18,7 +18,8 @@ from agentotel.alerting.manager import AlertManager
 from agentotel.alerting.service import AlertingService, queue_settings_of
 from agentotel.alerting.sources import InMemoryMetricSource
 from agentotel.alerting.ssrf import AddressPolicy
-from tests.alerting.support import RecordingServer, wait_for
+from tests.alerting.support import RecordingServer
+from tests.support.polling import wait_for
 
 LOOPBACK = AddressPolicy(["127.0.0.1"])
 

@@ -28,7 +28,8 @@ from agentotel.alerting.sources import InMemoryMetricSource
 from agentotel.alerting.ssrf import AddressPolicy
 from agentotel.alerting.store import ALERTS, RULE_STATE
 from agentotel.warehouse.models import Metric
-from tests.alerting.support import RecordingServer, wait_for
+from tests.alerting.support import RecordingServer
+from tests.support.polling import wait_for
 
 LOOPBACK = AddressPolicy(["127.0.0.1"])
 ROOT = Path(__file__).resolve().parents[2]
