@@ -176,11 +176,15 @@ class CaseResult:
     evaluator_errors: dict[str, str] = field(default_factory=dict)
     trace_id: str | None = None
     span_id: str | None = None
+    input: str | None = None  # the case's input as text and what a good answer looks like (for the per-case table)
+    expected: str | list[str] | None = None
 
     def to_dict(self, max_output_chars: int = 4000) -> dict[str, Any]:
         return {
             "id": self.case_id,
             "tags": list(self.tags),
+            "input": None if self.input is None else self.input[:max_output_chars],
+            "expected": self.expected,
             "output": self.output[:max_output_chars],
             "latency_ms": finite_or_none(self.latency_ms),
             "input_tokens": self.input_tokens,
@@ -216,6 +220,8 @@ class CaseResult:
             evaluator_errors=dict(data.get("evaluator_errors") or {}),
             trace_id=data.get("trace_id"),
             span_id=data.get("span_id"),
+            input=data.get("input"),
+            expected=data.get("expected"),
         )
 
 
@@ -288,6 +294,8 @@ def case_result_from_response(case: TestCase, response: AgentResponse) -> CaseRe
     return CaseResult(
         case_id=case.id,
         tags=case.tags,
+        input=case.input_text,
+        expected=case.expected,
         output=response.output or "",
         latency_ms=response.latency_ms,
         input_tokens=response.input_tokens,

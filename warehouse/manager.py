@@ -18,11 +18,12 @@ from sqlalchemy import Boolean, Date, DateTime, Engine, MetaData, Table, func, s
 from agentotel.core.durations import parse_duration
 from agentotel.core.settings import DEFAULT_DB_URL, DatabaseSettings
 from agentotel.warehouse.engine import create_db_engine
+from agentotel.warehouse.fts import INDEX_TABLES
 from agentotel.warehouse.migrate import current_revisions, upgrade
 from agentotel.warehouse.retention import apply_retention
 
 BACKUP_FORMAT = "agentotel-backup"
-SKIP_TABLES = {"alembic_version"}
+SKIP_TABLES = {"alembic_version", *INDEX_TABLES}  # the content index is rebuilt by the restore's inserts
 CHUNK_ROWS = 5000
 
 
@@ -57,7 +58,7 @@ class DatabaseManager:
     # -- backup / restore --------------------------------------------------------------------------
     def _reflect(self) -> MetaData:
         metadata = MetaData()
-        metadata.reflect(self.engine)
+        metadata.reflect(self.engine, only=lambda name, _: name not in SKIP_TABLES)
         return metadata
 
     def backup(self, path: str | Path) -> dict[str, int]:

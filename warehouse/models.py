@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -72,6 +73,8 @@ class AgentExecution(Base):
         Index(None, "timestamp"),
         Index(None, "agent_id", "timestamp"),
         Index(None, "agent_name", "timestamp"),
+        Index(None, "conversation_id", "timestamp"),  # explorer_0001: sessions
+        Index(None, "user_id", "timestamp"),  # explorer_0001: users
     )
 
     id: Mapped[str] = mapped_column(String(49), primary_key=True)  # "{trace_id}-{span_id}"
@@ -189,6 +192,10 @@ class Span(Base):
         Index(None, "execution_id"),
         Index(None, "span_type", "start_time"),
         Index(None, "service_name", "start_time"),
+        # explorer_0001: the trace list reads root spans newest first; the content index (search.py) is made
+        # by that migration (an FTS5 table on SQLite, a GIN expression index on PostgreSQL)
+        Index("ix_spans_root_start_time", "start_time", sqlite_where=text("parent_span_id IS NULL"),
+              postgresql_where=text("parent_span_id IS NULL")),
     )
 
     trace_id: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -8,9 +8,15 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import Engine, select
 
+from agentotel.core.utc import as_utc
 from agentotel.warehouse.analytics import AnalyticsEngine
-from agentotel.warehouse.bounds import check_limit
+from agentotel.warehouse.bounds import check_choice, check_limit
+from agentotel.warehouse.models import ToolCall
+from agentotel.warehouse.search import SearchFilter, call_conditions, contains, frame_of, previews
+
+_tools = ToolCall.__table__
 
 
 def tool_stats(analytics: AnalyticsEngine, start: datetime, end: datetime, by: Sequence[str] = ("tool",),
@@ -28,3 +34,51 @@ def top_failing_tools(analytics: AnalyticsEngine, start: datetime, end: datetime
     frame = frame[frame["error_count"] > 0]
     ranked = frame.sort_values(["error_count", "error_rate"], ascending=False, kind="stable")
     return ranked.head(check_limit(limit)).reset_index(drop=True)
+
+
+CALL_SORTS = ("start_time", "duration_ms")
+CALL_COLUMNS = ["start_time", "trace_id", "span_id", "agent_name", "service_name", "tool_name", "tool_call_id",
+                "duration_ms", "success", "error_message", "arguments", "result"]
+
+
+def tool_call_list(engine: Engine, search: SearchFilter | None = None, sort: str = "start_time",
+                   descending: bool = True, limit: int = 100) -> pd.DataFrame:
+    """Individual tool calls in the window of ``search``, narrowed by the rest of it (agent, service,
+    tool, status, latency range, an attribute or content of the call's own span, the session or user of
+    its run), ``CALL_COLUMNS`` with one-line previews of the arguments and the result, sorted by one of
+    ``CALL_SORTS``."""
+    check_choice(sort, CALL_SORTS, "sort")
+    limit = check_limit(limit)
+    flt = search or SearchFilter()
+    tool = _tools.c
+    where: list[Any] = []
+    if flt.start is not None:
+        where.append(tool.start_time >= as_utc(flt.start))
+    if flt.end is not None:
+        where.append(tool.start_time < as_utc(flt.end))
+    if flt.trace_id:
+        where.append(tool.trace_id == flt.trace_id.lower())
+    if flt.agent:
+        where.append(contains(tool.agent_name, flt.agent))
+    if flt.service:
+        where.append(contains(tool.service_name, flt.service))
+    if flt.tool:
+        where.append(contains(tool.tool_name, flt.tool))
+    if flt.status:
+        where.append(tool.success.is_(flt.status == "ok"))
+    if flt.min_duration_ms is not None:
+        where.append(tool.duration_ms >= float(flt.min_duration_ms))
+    if flt.max_duration_ms is not None:
+        where.append(tool.duration_ms <= float(flt.max_duration_ms))
+    with engine.connect() as conn:
+        where += call_conditions(conn, flt, _tools)
+        order = tool[sort]
+        stmt = (select(*[tool[c] for c in CALL_COLUMNS if c in tool])
+                .where(*where).order_by(order.desc() if descending else order.asc(), tool.trace_id, tool.span_id)
+                .limit(limit))
+        frame = frame_of(conn.execute(stmt))
+        if frame.empty:
+            return pd.DataFrame(columns=CALL_COLUMNS)
+        frame["arguments"] = previews(conn, frame, "input")
+        frame["result"] = previews(conn, frame, "output")
+    return frame[CALL_COLUMNS]
