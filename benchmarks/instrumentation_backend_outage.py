@@ -163,8 +163,8 @@ def main() -> int:
         return 0
 
     from tests.conftest import free_port
-    from tests.support.fake_openai import FakeLLMServer
     from tests.instrumentation.subprocess_support import BlackHole
+    from tests.support.fake_openai import FakeLLMServer
 
     up, slow, failing, hole = Sink(), Sink(delay=5.0), Sink(status=500), BlackHole()
     refused = f"http://127.0.0.1:{free_port()}"
