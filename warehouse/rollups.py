@@ -42,6 +42,8 @@ COARSE_LEVELS = (TEN_MINUTES, HOUR)  # merged from the minute rows
 DEFAULT_LATENESS = timedelta(minutes=15)
 FUTURE_SLACK = timedelta(minutes=1)
 REBUILD_CHUNK = timedelta(hours=6)
+MERGE_GAP = 30  # minutes: dirty runs this close are rebuilt as one range
+CHUNK_MINUTES = 120  # one write transaction per 2-hour window of a back-fill (hour-aligned)
 _PG_LOCK_KEY = 0x6167656E746F74  # advisory lock: one refresher at a time per database
 
 SUM_COLUMNS_BASE = ("count", "success_count", "duration_count", "duration_sum")
@@ -279,67 +281,107 @@ def refresh_minutes(engine: Engine, minutes: Iterable[int], now: datetime | None
 
     The receiver's path: its cost follows what was written, where ``refresh_rollups`` re-reads the whole
     lateness window on every call (~15 minutes of rows, every few seconds, under sustained ingest).
+    Nearby runs of minutes are merged and the work is cut into ``CHUNK_MINUTES`` windows, each its own
+    short transaction (a 7-day back-fill no longer holds the write lock for minutes).
     """
-    ranges = minute_ranges(minutes)
-    if not ranges:
-        return 0
-    now = now or datetime.now(timezone.utc)
-    state_table = RollupState.__table__
-    written = 0
-    with engine.connect() as conn:
-        conn.info["write"] = True
-        with conn.begin():
-            if conn.dialect.name == "postgresql":
-                if not conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY}).scalar():
-                    return None
-            for family in FAMILIES.values():
-                newest = None
-                for lo, hi in ranges:
-                    start, end = _minute_time(lo), _minute_time(hi)
-                    written += rebuild_range(conn, family, start, end)
-                    found = conn.execute(
-                        select(func.max(family.time)).where(family.time >= start, family.time < min(end, now + FUTURE_SLACK))
-                    ).scalar()
-                    if found is not None:
-                        newest = as_utc(found) if newest is None else max(newest, as_utc(found))
-                old = conn.execute(select(state_table.c.watermark).where(state_table.c.name == family.name)).scalar()
-                if newest is None or (old is not None and as_utc(old) >= newest):
-                    continue
-                insert_on_conflict(
-                    conn,
-                    state_table,
-                    [{"name": family.name, "watermark": newest, "updated_at": now, "rows_written": written}],
-                    ["name"],
-                    update_columns=["watermark", "updated_at", "rows_written"],
-                )
-    return written
+    return _rebuild_chunked(engine, minute_ranges(minutes), now or datetime.now(timezone.utc), advance=True)
 
 
 def rebuild_minutes(engine: Engine, minutes: Iterable[int]) -> int:
     """Recompute the rollups of exactly these minutes without moving a watermark (a back-fill, e.g.
     ``agentotel import``, beside receivers that keep the watermark themselves); returns rows written."""
-    written = 0
-    ranges = minute_ranges(minutes)
-    if not ranges:
-        return 0
-    with engine.connect() as conn:
-        conn.info["write"] = True
-        with conn.begin():
-            for family in FAMILIES.values():
-                for lo, hi in ranges:
-                    written += rebuild_range(conn, family, _minute_time(lo), _minute_time(hi))
-    return written
+    return _rebuild_chunked(engine, minute_ranges(minutes), datetime.now(timezone.utc), advance=False) or 0
 
 
-def minute_ranges(minutes: Iterable[int]) -> list[tuple[int, int]]:
-    """Runs of consecutive minutes as half-open ``(first, last + 1)`` pairs, in order."""
+def minute_ranges(minutes: Iterable[int], gap: int = 0) -> list[tuple[int, int]]:
+    """Runs of consecutive minutes as half-open ``(first, last + 1)`` pairs, in order; with ``gap``, runs
+    at most ``gap`` minutes apart are one range (the minutes between them are recomputed too: cheaper
+    than another pass over the same hour's coarse rows)."""
     ranges: list[list[int]] = []
     for minute in sorted(set(minutes)):
-        if ranges and minute == ranges[-1][1]:
+        if ranges and minute <= ranges[-1][1] + gap:
             ranges[-1][1] = minute + 1
         else:
             ranges.append([minute, minute + 1])
     return [(lo, hi) for lo, hi in ranges]
+
+
+def merge_ranges(ranges: Iterable[tuple[int, int]], gap: int = MERGE_GAP) -> list[tuple[int, int]]:
+    """Half-open minute ranges, sorted, with those at most ``gap`` minutes apart merged into one."""
+    merged: list[list[int]] = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1] + gap:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return [(lo, hi) for lo, hi in merged]
+
+
+def chunk_ranges(ranges: Iterable[tuple[int, int]], span: int = CHUNK_MINUTES) -> list[list[tuple[int, int]]]:
+    """Merged ranges cut at every multiple of ``span`` minutes (hour-aligned when ``span`` is a multiple
+    of 60) and grouped per window: one transaction each, and every hour's coarse rows in one window."""
+    windows: dict[int, list[tuple[int, int]]] = {}
+    for lo, hi in merge_ranges(ranges):
+        while lo < hi:
+            window = lo // span
+            cut = min(hi, (window + 1) * span)
+            windows.setdefault(window, []).append((lo, cut))
+            lo = cut
+    return [windows[w] for w in sorted(windows)]
+
+
+def _rebuild_chunked(
+    engine: Engine,
+    ranges: Iterable[tuple[int, int]],
+    now: datetime,
+    advance: bool,
+    families: Sequence[str] | None = None,
+) -> int | None:
+    """Rebuild ``ranges`` window by window, each in its own transaction (on PostgreSQL under the refresh
+    lock: None when another refresher holds it); with ``advance``, each window moves the watermarks."""
+    written = 0
+    for chunk in chunk_ranges(ranges):
+        with engine.connect() as conn:
+            conn.info["write"] = True
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    if not conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY}).scalar():
+                        return None
+                for name in families or FAMILIES:
+                    written += _rebuild_window(conn, FAMILIES[name], chunk, now if advance else None)
+    return written
+
+
+def _rebuild_window(conn: Connection, family: Family, pieces: Sequence[tuple[int, int]], now: datetime | None) -> int:
+    """The minute rows of ``pieces`` (one window), then the coarse rows of the hours they touch, once;
+    with ``now``, the watermark advances to the newest row among them."""
+    written = 0
+    newest = None
+    for lo, hi in pieces:
+        start, end = _minute_time(lo), _minute_time(hi)
+        written += _rebuild_minute_rows(conn, family, start, end)
+        if now is not None:
+            found = conn.execute(
+                select(func.max(family.time)).where(family.time >= start, family.time < min(end, now + FUTURE_SLACK))
+            ).scalar()
+            if found is not None:
+                newest = as_utc(found) if newest is None else max(newest, as_utc(found))
+    hours = merge_ranges(((lo // 60, -(-hi // 60)) for lo, hi in pieces), gap=0)
+    for h0, h1 in hours:
+        written += _rebuild_coarse(conn, family, _minute_time(h0 * 60), _minute_time(h1 * 60))
+    if now is None or newest is None:
+        return written
+    state_table = RollupState.__table__
+    old = conn.execute(select(state_table.c.watermark).where(state_table.c.name == family.name)).scalar()
+    if old is None or as_utc(old) < newest:
+        insert_on_conflict(
+            conn,
+            state_table,
+            [{"name": family.name, "watermark": newest, "updated_at": now, "rows_written": written}],
+            ["name"],
+            update_columns=["watermark", "updated_at", "rows_written"],
+        )
+    return written
 
 
 def _minute_time(minute: int) -> datetime:
@@ -347,14 +389,13 @@ def _minute_time(minute: int) -> datetime:
 
 
 def rebuild_rollups(engine: Engine, start: datetime, end: datetime, families: Sequence[str] | None = None) -> int:
-    """Recompute the rollups of ``[start, end)`` (after a back-fill or a delete); returns rows written."""
-    written = 0
-    with engine.connect() as conn:
-        conn.info["write"] = True
-        with conn.begin():
-            for name in families or FAMILIES:
-                written += rebuild_range(conn, FAMILIES[name], as_utc(start), as_utc(end))
-    return written
+    """Recompute the rollups of ``[start, end)`` (after a back-fill or a delete) in ``CHUNK_MINUTES``
+    windows, one short transaction each; returns rows written."""
+    lo = int(_floor(start, MINUTE).timestamp()) // MINUTE
+    hi = int(_ceil(end, MINUTE).timestamp()) // MINUTE
+    if lo >= hi:
+        return 0
+    return _rebuild_chunked(engine, [(lo, hi)], datetime.now(timezone.utc), advance=False, families=families) or 0
 
 
 def _refresh_family(conn: Connection, family: Family, lateness: timedelta, now: datetime) -> int:
@@ -384,6 +425,12 @@ def rebuild_range(conn: Connection, family: Family, start: datetime, end: dateti
     """Delete and recompute the minute rows of ``[floor(start), ceil(end))`` and the hour rows over them."""
     lo = _floor(start, MINUTE)
     hi = _ceil(end, MINUTE)
+    written = _rebuild_minute_rows(conn, family, lo, hi)
+    return written + _rebuild_coarse(conn, family, _floor(lo, HOUR), _ceil(hi, HOUR))
+
+
+def _rebuild_minute_rows(conn: Connection, family: Family, lo: datetime, hi: datetime) -> int:
+    """Delete and recompute the minute rows of ``[lo, hi)`` (minute-aligned), skipping empty stretches."""
     written = 0
     cursor = lo
     while cursor < hi:
@@ -399,7 +446,6 @@ def rebuild_range(conn: Connection, family: Family, start: datetime, end: dateti
         conn.execute(_delete_rows(family, MINUTE, first, chunk_end))
         written += _insert(conn, family, partials, MINUTE)
         cursor = chunk_end
-    written += _rebuild_coarse(conn, family, _floor(lo, HOUR), _ceil(hi, HOUR))
     return written
 
 

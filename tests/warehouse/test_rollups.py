@@ -7,15 +7,27 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, event, func, select
 
+from agentotel.core.utc import as_utc
 from agentotel.processors.records import SpanBatch, SpanRecord
 from agentotel.processors.writer import WarehouseWriter
 from agentotel.warehouse import sketch
 from agentotel.warehouse.analytics import METRICS, AnalyticsEngine
-from agentotel.warehouse.rollup_models import RollupExecution, RollupLLM, RollupState
+from agentotel.warehouse.rollup_models import RollupExecution, RollupLLM, RollupState, RollupTool
 from agentotel.warehouse.rollup_schedule import RollupSchedule
-from agentotel.warehouse.rollups import TOTAL, rebuild_minutes, rebuild_rollups, refresh_rollups, segments
+from agentotel.warehouse.rollups import (
+    FAMILIES,
+    TOTAL,
+    chunk_ranges,
+    merge_ranges,
+    rebuild_minutes,
+    rebuild_range,
+    rebuild_rollups,
+    refresh_minutes,
+    refresh_rollups,
+    segments,
+)
 from tests.warehouse.support import generate, load
 
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=timezone.utc)
@@ -211,3 +223,52 @@ def test_rebuild_minutes_leaves_the_watermark(engine):
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(RollupExecution.__table__)).scalar() == before
         assert conn.execute(select(RollupState.watermark)).scalars().all() == state
+
+
+def _rollup_rows(engine) -> dict[str, list[tuple]]:
+    out = {}
+    with engine.connect() as conn:
+        for table in (RollupExecution.__table__, RollupLLM.__table__, RollupTool.__table__):
+            rows = conn.execute(select(table)).all()
+            out[table.name] = sorted(
+                tuple(round(v, 6) if isinstance(v, float) else (sorted(v.items()) if isinstance(v, dict) else v) for v in row)
+                for row in rows
+            )
+    return out
+
+
+def test_merged_ranges_are_cut_into_hour_aligned_windows():
+    assert merge_ranges([(0, 2), (10, 12), (200, 201)], gap=30) == [(0, 12), (200, 201)]
+    day = 24 * 60
+    chunks = chunk_ranges([(5, 3 * day)], span=120)
+    assert len(chunks) == 36 and chunks[0] == [(5, 120)] and chunks[-1] == [(3 * day - 120, 3 * day)]
+    assert chunk_ranges([(0, 1), (100, 101), (130, 131)], span=120) == [[(0, 1), (100, 120)], [(120, 131)]]
+
+
+@pytest.mark.slow
+def test_a_sparse_backfill_refreshed_in_windows_equals_a_full_rebuild(engine):
+    """Sparse minutes over two days (many runs, merged and cut into windows, one transaction each) give
+    exactly the rows of one rebuild of the whole range, and the watermark moves to the newest row."""
+    data = generate(400, T0 - timedelta(days=2), timedelta(days=2), seed=12)
+    load(engine, data)
+    minutes = {int(r["start_time"].timestamp()) // 60 for r in data["spans"]}
+    commits = []
+    event.listen(engine, "commit", lambda conn: commits.append(1))
+    assert refresh_minutes(engine, minutes, now=NOW) > 0
+    assert len(commits) > 10  # one short transaction per 2-hour window, not one for everything
+    windowed = _rollup_rows(engine)
+    with engine.connect() as conn:
+        marks = dict(conn.execute(select(RollupState.name, RollupState.watermark)).all())
+    newest = max(r["start_time"] for r in data["spans"])
+    assert all(as_utc(mark) <= newest for mark in marks.values()) and as_utc(marks["llm"]) > newest - timedelta(minutes=5)
+    with engine.begin() as conn:
+        for table in (RollupExecution.__table__, RollupLLM.__table__, RollupTool.__table__):
+            conn.execute(delete(table))
+    with engine.connect() as conn:
+        conn.info["write"] = True
+        with conn.begin():
+            for family in FAMILIES.values():
+                rebuild_range(conn, family, T0 - timedelta(days=3), T0 + timedelta(hours=1))
+    assert _rollup_rows(engine) == windowed
+    assert rebuild_rollups(engine, T0 - timedelta(days=3), T0 + timedelta(hours=1)) > 0  # windowed again: unchanged
+    assert _rollup_rows(engine) == windowed
