@@ -257,7 +257,8 @@ class ReceiverSettings:
 
 @dataclass(frozen=True)
 class RegistrySettings:
-    """The promotion gate's policies (raw ``ENV=LEVEL,…``, parsed by the registry) and who acts."""
+    """The promotion gate's policies (raw: ``ENV=LEVEL,…`` or a YAML/JSON document, e.g. from
+    ``AGENTOTEL_REGISTRY_GATE_FILE``; parsed by the registry) and who acts."""
 
     gate: str | None = None
     actor: str | None = None

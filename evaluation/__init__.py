@@ -46,6 +46,13 @@ _EXPORTS = {
     "AgentComparator": "comparator",
     "compare_runs": "runs",
     "latest_completed_run": "runs",
+    "completed_runs": "runs",
+    "Practical": "regression",
+    "power_guidance": "power",
+    "OnlineConfig": "online",
+    "OnlineAgentConfig": "online",
+    "OnlineEvaluator": "online",
+    "start_online_evaluation": "online",
 }
 
 __all__ = sorted(_EXPORTS)
