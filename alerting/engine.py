@@ -92,12 +92,13 @@ class RuleEngine:
             if state["rule_id"] not in rule_ids and state["state"] == "firing" and state["alert_id"] is not None:
                 self.manager.resolve_alert(state["alert_id"], by="rule-engine")
                 report.counts["resolved"] += 1
-        self._save(changed.values(), now, fence)
+        self._save(changed.values(), now, fence, stored=set(states))
         return report
 
     def _step(self, rule: Rule, state: dict[str, Any], sample: Sample, labels: dict[str, str], now: datetime,
               report: EvaluationReport) -> dict[str, Any]:
         state = dict(state)
+        previous = state["last_value"]
         if sample.value is not None:
             state["last_value"] = sample.value
         current = state["state"]
@@ -121,7 +122,7 @@ class RuleEngine:
         if not sample.clear:
             state["clear_since"] = None
             report.counts["firing"] += 1
-            if sample.value is not None and state["alert_id"] is not None:
+            if sample.value is not None and state["alert_id"] is not None and sample.value != previous:
                 self.manager.update_alert(state["alert_id"], value=sample.value, audit=False)
             return state
         if state["clear_since"] is None:
@@ -154,11 +155,17 @@ class RuleEngine:
                 reset.append(key)
         return reset
 
-    def _save(self, states: Iterable[dict[str, Any]], now: datetime, fence: Fence | None = None) -> None:
+    def _save(self, states: Iterable[dict[str, Any]], now: datetime, fence: Fence | None = None,
+              stored: set[tuple[str, str]] | None = None) -> None:
+        """Write the states that are pending or firing; delete the inactive ones that were stored (all of
+        them when ``stored`` is not given)."""
         keep: list[dict[str, Any]] = []
         drop: list[dict[str, Any]] = []
         for s in states:
-            (drop if s["state"] == "inactive" else keep).append(s)
+            if s["state"] != "inactive":
+                keep.append(s)
+            elif stored is None or (s["rule_id"], s["fingerprint"]) in stored:
+                drop.append(s)
         rule_ids = {r.id for r in self.config.rules}
         mine = RULE_STATE.c.ruleset == self.ruleset
         with write_tx(self.engine) as conn:

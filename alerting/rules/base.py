@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
 
+import numpy as np
 import pandas as pd
 from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, field_validator
 
@@ -30,11 +32,73 @@ class Sample:
 
 @dataclass
 class EvalContext:
-    """What a rule is evaluated against: the metric source, the time and earlier rules' samples."""
+    """What a rule is evaluated against: the metric source, the time and earlier rules' samples.
+    ``series`` is the source seen through the round's ``SeriesCache``."""
 
     source: Any  # sources.MetricSource
     now: datetime
     results: dict[str, list[Sample]] = field(default_factory=dict)
+    series: SeriesCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.series = SeriesCache(self.source)
+
+
+class SeriesCache:
+    """A metric source for one evaluation round: each distinct query runs once.
+
+    Rules of a round read the same window ending at the same time, so rules that differ only in their
+    thresholds share a query. A query whose filters are all on labels it groups by (``filters: {agent: a},
+    group_by: [agent]``: one rule per agent) is answered from the unfiltered query grouped the same way,
+    which is exact: those filters select whole groups. Frames are copies; an error is raised again for every
+    rule that asks the same question.
+    """
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+        self._answers: dict[tuple[Any, ...], pd.DataFrame | Exception] = {}
+        self._groups: dict[tuple[Any, ...], dict[tuple[str, ...], pd.DataFrame]] = {}
+
+    def series(self, metric: str, start: datetime, end: datetime, step: timedelta,
+               filters: Mapping[str, Any] | None = None, group_by: Sequence[str] | None = None) -> pd.DataFrame:
+        groups = tuple(group_by or ())
+        wanted = {str(k): v for k, v in (filters or {}).items()}
+        if set(wanted) <= set(groups):  # no filters, or filters that select whole groups
+            key = (metric, start, end, step, groups)
+            frame = self._answer(key, metric, start, end, step, None, groups)
+            return self._select(key, frame, wanted) if wanted else frame.copy()
+        filters_key = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in wanted.items()))
+        return self._answer((metric, start, end, step, groups, filters_key), metric, start, end, step,
+                            wanted or None, groups).copy()
+
+    def _answer(self, key: tuple[Any, ...], metric: str, start: datetime, end: datetime, step: timedelta,
+                filters: Mapping[str, Any] | None, groups: tuple[str, ...]) -> pd.DataFrame:
+        if key not in self._answers:
+            try:
+                self._answers[key] = self.source.series(metric, start, end, step, filters, list(groups) or None)
+            except Exception as exc:  # every rule asking this gets the error (and no second query)
+                self._answers[key] = exc
+        answer = self._answers[key]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def _select(self, key: tuple[Any, ...], frame: pd.DataFrame, wanted: Mapping[str, Any]) -> pd.DataFrame:
+        names = tuple(sorted(wanted))
+        if frame is None or frame.empty:
+            return frame.copy()
+        split = self._groups.get((key, names))
+        if split is None:
+            labels = frame[list(names)].astype(str)
+            split = {k if isinstance(k, tuple) else (k,): part
+                     for k, part in frame.groupby([labels[n] for n in names], sort=False)}
+            self._groups[(key, names)] = split
+        choices = [[str(x) for x in v] if isinstance(v, (list, tuple, set)) else [str(v)] for v in
+                   (wanted[n] for n in names)]
+        parts = [split[combo] for combo in itertools.product(*choices) if combo in split]
+        if not parts:
+            return frame.iloc[0:0].copy()
+        return (parts[0] if len(parts) == 1 else pd.concat(parts)).copy()
 
 
 def label_key(labels: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -138,21 +202,31 @@ class MetricRule(Rule):
     def fetch(self, ctx: EvalContext, lookback: timedelta) -> list[tuple[dict[str, str], pd.Series]]:
         """(labels, values ordered by time) of each series over ``lookback`` before ``ctx.now``."""
         # the end bound is exclusive: include the bucket the evaluation time falls in
-        frame = ctx.source.series(self.metric, ctx.now - lookback, ctx.now + timedelta(microseconds=1),
+        frame = ctx.series.series(self.metric, ctx.now - lookback, ctx.now + timedelta(microseconds=1),
                                   self.step, self.filters or None, self.group_by or None)
         return _groups(frame, self.group_by)
 
 
 def _groups(frame: pd.DataFrame, group_by: Sequence[str]) -> list[tuple[dict[str, str], pd.Series]]:
-    """Split a source frame into (labels, value series ordered by time)."""
+    """Split a source frame into (labels, value series ordered by time), groups in label order; rows
+    without a value are left out, a missing label is ``""``. (Plain numpy: a round runs this per rule.)"""
     if frame is None or frame.empty:
         return []
-    frame = frame.dropna(subset=["value"]).sort_values("timestamp")
+    values = pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype=float)
+    keep = np.flatnonzero(~np.isnan(values))
+    if not len(keep):
+        return []
+    times = frame["timestamp"].to_numpy()[keep]
+    rows = keep[np.argsort(times, kind="stable")]  # by time; equal times keep their order
     if not group_by:
-        return [({}, frame["value"].astype(float).reset_index(drop=True))] if len(frame) else []
-    out = []
-    for key, part in frame.groupby(list(group_by), sort=True, dropna=False):
-        key = key if isinstance(key, tuple) else (key,)
-        labels = {g: ("" if pd.isna(v) else str(v)) for g, v in zip(group_by, key)}
-        out.append((labels, part["value"].astype(float).reset_index(drop=True)))
-    return out
+        return [({}, pd.Series(values[rows]))]
+    columns = [frame[g].to_numpy(dtype=object) for g in group_by]
+    members: dict[tuple[str, ...], list[int]] = {}
+    for row in rows:
+        key = tuple("" if _missing(c[row]) else str(c[row]) for c in columns)
+        members.setdefault(key, []).append(row)
+    return [(dict(zip(group_by, key)), pd.Series(values[members[key]])) for key in sorted(members)]
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or value is pd.NaT

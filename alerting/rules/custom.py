@@ -32,7 +32,7 @@ class CustomRule(Rule):
     def evaluate(self, ctx: EvalContext) -> list[Sample]:
         if self._func is None:
             raise RuntimeError(f"rule {self.id!r}: function {self.function!r} was not imported")
-        result = self._func(ctx.source, ctx.now, **self.params)
+        result = self._func(ctx.series, ctx.now, **self.params)  # the source, through the round's cache
         items = result if isinstance(result, list) else [result]
         out = []
         for item in items:

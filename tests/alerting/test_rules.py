@@ -304,3 +304,53 @@ rules:
     config = parse_rules(text, "r.yaml")
     assert [(r.id, r.value, r.for_) for r in config.rules] == [("a", 0.1, timedelta(minutes=5)),
                                                                 ("b", 0.2, timedelta(minutes=5))]
+
+
+class CountingSource(InMemoryMetricSource):
+    """The in-memory source, counting the queries it answers."""
+
+    def __init__(self, frames) -> None:
+        super().__init__(frames)
+        self.queries: list[tuple] = []
+
+    def series(self, metric, start, end, step, filters=None, group_by=None):
+        self.queries.append((metric, dict(filters or {}), tuple(group_by or ())))
+        return super().series(metric, start, end, step, filters, group_by)
+
+
+def test_a_round_asks_the_source_each_question_once_and_answers_as_the_source_does():
+    """200 rules that differ in threshold or in a filter on a label they group by: one query per round,
+    and the same samples as each rule asking the source itself."""
+    agents = [f"agent-{i}" for i in range(50)]
+    frame = pd.concat([series([0.01 * i, 0.02 * i, float("nan")], agent=a) for i, a in enumerate(agents)])
+    rules = "rules:\n" + "".join(
+        f"  - {{id: r{i}, type: threshold, metric: error_rate, filters: {{agent: {agents[i % 50]}}}, "
+        f"group_by: [agent], window: 5m, aggregation: avg, op: '>', value: {0.01 * (i % 7)}}}\n" for i in range(200))
+    rules += ("  - {id: all, type: threshold, metric: error_rate, group_by: [agent], window: 5m, op: '>', value: 0.3}\n"
+              "  - {id: two, type: threshold, metric: error_rate, filters: {agent: [agent-1, agent-2]}, "
+              "group_by: [agent], window: 5m, op: '>', value: 0.0}\n")
+    config = parse_rules(rules, "many.yaml")
+    source = CountingSource({"error_rate": frame})
+    ctx = EvalContext(source, NOW)
+    cached = {r.id: r.evaluate(ctx) for r in config.rules}
+    assert len(source.queries) == 1  # one question for all 202 rules
+    for rule in config.rules[::10] + config.rules[-2:]:  # rules on their own, straight from the source
+        alone = rule.evaluate(EvalContext(InMemoryMetricSource({"error_rate": frame}), NOW))
+        assert [(s.labels, s.value, s.active) for s in cached[rule.id]] == [(s.labels, s.value, s.active) for s in alone]
+    assert [s.labels["agent"] for s in cached["two"]] == ["agent-1", "agent-2"]
+
+
+def test_a_round_raises_a_source_error_for_every_rule_that_asks_without_asking_again():
+    class Failing(CountingSource):
+        def series(self, *args, **kwargs):
+            super().series(*args, **kwargs)
+            raise RuntimeError("metric store unavailable")
+
+    config = parse_rules("rules:\n" + "".join(
+        f"  - {{id: r{i}, type: threshold, metric: m, window: 1m, op: '>', value: {i}}}\n" for i in range(3)), "f.yaml")
+    source = Failing({})
+    ctx = EvalContext(source, NOW)
+    for rule in config.rules:
+        with pytest.raises(RuntimeError, match="unavailable"):
+            rule.evaluate(ctx)
+    assert len(source.queries) == 1
