@@ -37,8 +37,8 @@ class ReceiverServer:
         self.engine: Engine = open_warehouse(self.db_url)
         self.metrics = ReceiverMetrics()
         self.spool = Spool(s.spool_dir, max_bytes=s.spool_max_bytes)
-        # the watermark pass once at start (rows written while we were down); then the minutes our writer
-        # reports as changed: back-fills by other processes rebuild their own minutes (``rebuild_minutes``)
+        # the watermark pass once at start, in the background (rows written while we were down); then the
+        # minutes our writer reports as changed: back-fills by other processes rebuild their own minutes (``rebuild_minutes``)
         self.rollups = RollupSchedule(self.engine, full_interval=float("inf"))
         writer = build_request_writer(
             self.engine, s, observers=[self.metrics.observe_spans], rollups=self.rollups,
@@ -62,6 +62,7 @@ class ReceiverServer:
         self.http_port = self.http_server.server_address[1]
         self.metrics_server = self.metrics.serve(s.host, s.metrics_port)
         self.drain.start()
+        self.rollups.start_catch_up()  # rows written while we were down, in the background, in short windows
         self.grpc_server.start()
         self._http_thread = serve_in_thread(self.http_server)
         self.stopped = threading.Event()
@@ -74,7 +75,7 @@ class ReceiverServer:
 
     def _refresh_rollups(self) -> None:
         """Keep the per-minute rollups the analytics read current: the minutes this receiver's writes
-        changed (``RollupSchedule``), after the watermark pass at start."""
+        changed (``RollupSchedule``); the watermark pass at start runs beside it (``start_catch_up``)."""
         self.rollups.tick(time.monotonic())
 
     def _report_spool(self) -> None:
@@ -97,11 +98,13 @@ class ReceiverServer:
         while self.spool.pending_bytes() > 0 and time.monotonic() < deadline and self.drain.failures == 0:
             time.sleep(0.05)
         self.drain.stop()
-        if not self.drain.is_alive() and self.drain.failures == 0:
-            try:  # what the last batches changed, so that a restart does not depend on the lateness window
-                self.rollups.flush()
-            except Exception:  # noqa: BLE001 - the data is stored; the next start's watermark pass catches up
-                logger.exception("final rollup refresh failed")
+        self.rollups.stop_catch_up()
+        # Always (even with the drain still busy or failing): what the committed batches changed, so that a
+        # restart does not depend on the lateness window; it waits for a refresh the drain is running.
+        try:
+            self.rollups.flush()
+        except Exception:  # noqa: BLE001 - the data is stored; the next start's catch-up rolls it up
+            logger.exception("final rollup refresh failed")
         self.spool.close()
         try:
             self.metrics_server.shutdown()

@@ -7,13 +7,16 @@ each minute is then aggregated about once, instead of once per tick while it fil
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
 
 from sqlalchemy import Engine
 
-from agentotel.warehouse.rollups import refresh_minutes, refresh_rollups
+from agentotel.warehouse.rollups import catch_up, refresh_minutes, refresh_rollups
+
+logger = logging.getLogger(__name__)
 
 
 class RollupSchedule:
@@ -30,6 +33,30 @@ class RollupSchedule:
         self._lock = threading.Lock()  # a writer may report from another thread than the one that ticks
         self._refreshing: set[int] = set()  # minutes being refreshed now …
         self._again: set[int] = set()  # … and those of them dirtied meanwhile (they stay pending)
+        self._refresh_lock = threading.Lock()  # one refresh at a time (the drain's tick, the final flush)
+        self._cancel = threading.Event()
+        self._catch_up: threading.Thread | None = None
+
+    def start_catch_up(self) -> threading.Thread:
+        """The watermark pass in the background, in short windows (``catch_up``), instead of one long
+        transaction on the first tick: rows written while no receiver ran (an unclean stop) are rolled up
+        while the drain keeps writing and readers read those minutes raw."""
+        self._last_full = time.monotonic()  # the tick's full pass is this one
+        self._catch_up = threading.Thread(target=self._run_catch_up, name="rollup-catch-up", daemon=True)
+        self._catch_up.start()
+        return self._catch_up
+
+    def _run_catch_up(self) -> None:
+        try:
+            catch_up(self.engine, cancel=self._cancel)
+        except Exception:  # noqa: BLE001 - readers fall back to raw rows; the next start tries again
+            logger.exception("rollup catch-up failed")
+
+    def stop_catch_up(self, timeout: float = 10.0) -> None:
+        """Stop the background catch-up between two windows (what it did stays done)."""
+        self._cancel.set()
+        if self._catch_up is not None:
+            self._catch_up.join(timeout)
 
     def minutes_changed(self, minutes: set[int]) -> None:
         """The span writer's rollup maintainer: these minutes' rows changed in a committed write."""
@@ -66,14 +93,16 @@ class RollupSchedule:
     def _refresh(self, minutes: set[int], refresh: Callable[[Engine, set[int]], int | None]) -> None:
         if not minutes:
             return
-        with self._lock:
-            self._refreshing, self._again = minutes, set()
-        done = False
-        try:
-            done = refresh(self.engine, minutes) is not None  # None: another refresher holds the lock
-        finally:
+        with self._refresh_lock:
             with self._lock:
-                if done:
-                    for minute in minutes - self._again:
-                        self.pending.pop(minute, None)
-                self._refreshing, self._again = set(), set()
+                minutes &= set(self.pending)  # a refresh that held the lock before us may have done some
+                self._refreshing, self._again = minutes, set()
+            done = False
+            try:
+                done = refresh(self.engine, minutes) is not None  # None: another refresher holds the lock
+            finally:
+                with self._lock:
+                    if done:
+                        for minute in minutes - self._again:
+                            self.pending.pop(minute, None)
+                    self._refreshing, self._again = set(), set()

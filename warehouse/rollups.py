@@ -17,6 +17,7 @@ without scanning the span tables for long ranges.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -287,6 +288,37 @@ def refresh_minutes(engine: Engine, minutes: Iterable[int], now: datetime | None
     return _rebuild_chunked(engine, minute_ranges(minutes), now or datetime.now(timezone.utc), advance=True)
 
 
+def catch_up(
+    engine: Engine,
+    lateness: timedelta = DEFAULT_LATENESS,
+    now: datetime | None = None,
+    cancel: threading.Event | None = None,
+) -> int | None:
+    """What ``refresh_rollups`` does, in windows: from each family's ``watermark - lateness`` (or its oldest
+    row) to its newest row, one short transaction per window, each advancing the watermarks — a start after
+    an unclean stop (or the first one on a filled warehouse) catches up without holding the write lock for
+    the whole range, and readers meanwhile read the not-yet-rolled-up minutes raw. ``cancel`` stops it
+    between windows (what is done stays done). Returns rows written, or None when another refresher holds
+    the lock on PostgreSQL."""
+    now = now or datetime.now(timezone.utc)
+    limit = now + FUTURE_SLACK
+    spans: list[tuple[int, int]] = []
+    with engine.connect() as conn:
+        for family in FAMILIES.values():
+            newest = conn.execute(select(func.max(family.time)).where(family.time < limit)).scalar()
+            if newest is None:
+                continue
+            mark = watermark(conn, family)
+            if mark is None:
+                lo = as_utc(conn.execute(select(func.min(family.time))).scalar() or newest)
+            else:
+                lo = min(mark, as_utc(newest)) - lateness
+            spans.append((int(_floor(lo, MINUTE).timestamp()) // MINUTE, int(_floor(as_utc(newest), MINUTE).timestamp()) // MINUTE + 1))
+    if not spans:
+        return 0
+    return _rebuild_chunked(engine, spans, now, advance=True, cancel=cancel)
+
+
 def rebuild_minutes(engine: Engine, minutes: Iterable[int]) -> int:
     """Recompute the rollups of exactly these minutes without moving a watermark (a back-fill, e.g.
     ``agentotel import``, beside receivers that keep the watermark themselves); returns rows written."""
@@ -336,11 +368,14 @@ def _rebuild_chunked(
     now: datetime,
     advance: bool,
     families: Sequence[str] | None = None,
+    cancel: threading.Event | None = None,
 ) -> int | None:
     """Rebuild ``ranges`` window by window, each in its own transaction (on PostgreSQL under the refresh
     lock: None when another refresher holds it); with ``advance``, each window moves the watermarks."""
     written = 0
     for chunk in chunk_ranges(ranges):
+        if cancel is not None and cancel.is_set():
+            break
         with engine.connect() as conn:
             conn.info["write"] = True
             with conn.begin():
@@ -632,6 +667,7 @@ def _ceil(value: datetime, seconds: int) -> datetime:
 __all__ = [
     "FAMILIES",
     "Family",
+    "catch_up",
     "merge_partials",
     "partials_from_raw",
     "raw_frame",
