@@ -41,6 +41,28 @@ from typing import Any
 
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 
+from agentotel.core import semconv as sc
+from agentotel.core.utc import as_utc
+from agentotel.core.version import __version__
+from agentotel.demo_llm import MODEL_LATENCY_S, DemoLLMServer
+from agentotel.evaluation.agents import CallableAgent
+from agentotel.evaluation.benchmark import BenchmarkSuite
+from agentotel.evaluation.factory import build_evaluators
+from agentotel.evaluation.runs import latest_completed_run
+from agentotel.evaluation.suite import suite_from_dict
+from agentotel.instrumentation import AgentTracer, instrument
+from agentotel.instrumentation.tracer import SCOPE
+from agentotel.registry import (
+    AgentMetadata,
+    AgentRegistry,
+    DuplicateVersion,
+    GateRefused,
+    RegistryError,
+    VersionManager,
+)
+from agentotel.warehouse.engine import create_db_engine
+from agentotel.warehouse.rollups import FAMILIES, watermark
+
 logger = logging.getLogger("agentotel.demo")
 
 SERVICE_NAME = "agentotel-demo"
@@ -146,7 +168,6 @@ class Demo:
                  seed: int | None = None, latency_scale: float = 1.0) -> None:
         from urllib.parse import urlsplit
 
-        from agentotel.demo_llm import DemoLLMServer
 
         self.endpoint = otlp_endpoint
         self.db_url = db_url
@@ -210,8 +231,6 @@ class Demo:
             return True
         from sqlalchemy import func, select
 
-        from agentotel.warehouse.engine import create_db_engine
-        from agentotel.warehouse.rollups import FAMILIES, watermark
 
         engine = create_db_engine(self.db_url)
         started = time.monotonic()
@@ -224,7 +243,7 @@ class Demo:
                         newest = conn.execute(select(func.max(family.time)).where(
                             family.time <= self.history_end)).scalar()
                         mark = watermark(conn, family)
-                        if newest is not None and (mark is None or mark < _utc(newest)):
+                        if newest is not None and (mark is None or mark < as_utc(newest)):
                             behind.append(family.name)
                     stored = conn.execute(select(func.count()).select_from(FAMILIES["executions"].source)).scalar()
                 if not behind and stored:
@@ -242,7 +261,6 @@ class Demo:
         """Registry versions, evaluation runs and the rollout story in the warehouse (when a URL is set)."""
         if not self.db_url:
             return
-        from agentotel.warehouse.engine import create_db_engine
 
         engine = create_db_engine(self.db_url)
         started = time.monotonic()
@@ -250,8 +268,6 @@ class Demo:
             for step in (_registry, _evaluations, _promotions):
                 try:
                     step(engine, self.summary)
-                except ImportError as exc:
-                    self.summary.notes.append(f"{step.__name__.strip('_')} skipped: {exc}")
                 except Exception as exc:  # noqa: BLE001 - one missing piece must not spoil the rest
                     logger.warning("demo step %s failed: %s", step.__name__.strip("_"), exc)
                     self.summary.notes.append(f"{step.__name__.strip('_')} failed: {type(exc).__name__}")
@@ -409,7 +425,6 @@ class _Telemetry:
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
 
-        from agentotel.instrumentation import AgentTracer, instrument
 
         resource = Resource.create({"service.name": SERVICE_NAME, "service.version": "demo"})
         self.tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
@@ -552,7 +567,6 @@ def _in_incident(at: datetime, now: datetime) -> bool:
 def _plan(key: str, agent: DemoAgent, conversation: str, user: str, at: datetime, rng: random.Random,
           now: datetime) -> RunPlan:
     """One turn; it draws the same number of values whatever it decides, so later turns do not shift."""
-    from agentotel.demo_llm import MODEL_LATENCY_S
 
     low, high = MODEL_LATENCY_S.get(agent.model, (0.1, 0.3))
     llm_ms = (rng.uniform(low, high) * 1000, rng.uniform(low, high) * 1000)
@@ -567,10 +581,6 @@ def _plan(key: str, agent: DemoAgent, conversation: str, user: str, at: datetime
     tokens = (prompt, rng.randint(10, 20), prompt + rng.randint(30, 80), rng.randint(40, 300))
     return RunPlan(key, agent, conversation, user, at, rng.choice(agent.tools), llm_ms, rng.uniform(5, 400), tokens,
                    failure)
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
 def _digest(text: str) -> str:
@@ -612,8 +622,6 @@ class History:
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
-        from agentotel.core.version import __version__
-        from agentotel.instrumentation.tracer import SCOPE
 
         spans: list[Any] = []
 
@@ -634,7 +642,6 @@ class History:
         from opentelemetry import trace
         from opentelemetry.trace import SpanKind, Status, StatusCode
 
-        from agentotel.core import semconv as sc
 
         self.ids.reseed(plan.key)
         agent = plan.agent
@@ -704,7 +711,6 @@ class History:
 
 
 def _registry(engine: Any, summary: DemoSummary) -> None:
-    from agentotel.registry import AgentMetadata, AgentRegistry, DuplicateVersion
 
     registry = AgentRegistry(engine)
     for agent in (*AGENTS, TRIAGE):
@@ -739,11 +745,6 @@ def _support_bot(version: str):
 
 def _evaluations(engine: Any, summary: DemoSummary) -> None:
     """An evaluation run of support-agent 1.2.0 and 1.3.0 on a 20-case FAQ suite (unless one exists)."""
-    from agentotel.evaluation.agents import CallableAgent
-    from agentotel.evaluation.benchmark import BenchmarkSuite
-    from agentotel.evaluation.factory import build_evaluators
-    from agentotel.evaluation.runs import latest_completed_run
-    from agentotel.evaluation.suite import suite_from_dict
 
     suite = suite_from_dict({"name": "support-faq", "cases": [
         {"id": case_id, "input": question, "expected": expected} for case_id, question, expected in CASES]})
@@ -768,7 +769,6 @@ def _promotions(engine: Any, summary: DemoSummary) -> None:
     support-agent 1.3.0, worse on the evaluation, is refused by the gate (for staging, or for prod where
     staging lets it in); research-agent 0.5.0 on the slow o3 is rolled back to 0.4.0 in dev. A step an
     earlier run did is skipped, so the history tells the story once."""
-    from agentotel.registry import GateRefused, RegistryError, VersionManager
 
     versions = VersionManager(engine)
     for name, version, environment in ROLLOUT:
