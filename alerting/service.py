@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 LEASE_TTL_INTERVALS = 1.25  # the rule set's lease lasts 1.25 evaluation intervals ...
 LEASE_TRIES_PER_TTL = 6  # ... and is renewed (or taken over) six times as often
 MIN_WAIT_S = 0.05  # a worker that found nothing to send waits at least this long
+STOP_WAIT_S = 1.0  # how long a stop waits for the workers (all of them together)
 
 
 class ChannelWorker(threading.Thread):
@@ -179,8 +180,9 @@ class AlertingService:
                     next_round = time.monotonic()
         finally:
             halt.set()
-            for thread in threads:
-                thread.join(timeout=1.0)  # a worker stuck in a send is a daemon; its rows' lease runs out
+            deadline = time.monotonic() + STOP_WAIT_S
+            for thread in threads:  # a worker stuck in a send is a daemon thread: its rows' lease runs out
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
             try:
                 self.lease.release()
             except Exception:  # noqa: BLE001 - the lease runs out by itself
