@@ -15,12 +15,14 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from agentotel.core.cli_args import add_database_argument
+from agentotel.core.errors import CommandError
 from agentotel.core.settings import (
     DASHBOARD_DB_URL_ENV,
     DASHBOARD_RECEIVER_METRICS_ENV,
     DashboardSettings,
     child_environment,
 )
+from agentotel.dashboard import auth
 
 APP = Path(__file__).resolve().parent / "app.py"
 
@@ -90,9 +92,6 @@ def start_dashboard(db_url: str | None = None, host: str = "127.0.0.1", port: in
 
 def refuse_exposure(settings: DashboardSettings, allow_anonymous: bool = False) -> None:
     """``CommandError`` when the dashboard would listen beyond loopback with no login configured."""
-    from agentotel.core.errors import CommandError
-    from agentotel.dashboard import auth
-
     if not is_loopback(settings.host) and not auth.AuthConfig.from_settings(settings).enabled and not allow_anonymous:
         raise CommandError(
             f"refusing to serve the dashboard on {settings.host} without login: set AGENTOTEL_DASHBOARD_USERS or "
@@ -103,9 +102,7 @@ def refuse_exposure(settings: DashboardSettings, allow_anonymous: bool = False) 
 
 
 def run(args: argparse.Namespace) -> int:
-    from agentotel.core.errors import CommandError
-    from agentotel.dashboard import auth
-    from agentotel.warehouse.engine import open_warehouse
+    from agentotel.warehouse.engine import open_warehouse  # here: the other commands start without Alembic
 
     if args.hash_password or args.hash_api_key:
         secret = sys.stdin.readline().rstrip("\n")
