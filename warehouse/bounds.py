@@ -3,7 +3,7 @@ rows of a ranked frame. Sort columns and statuses never reach SQL unless they pa
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 import pandas as pd
 
@@ -29,3 +29,10 @@ def top_rows(frame: pd.DataFrame, by: str, limit: int) -> pd.DataFrame:
     """The ``limit`` rows with the largest ``by`` (missing values last, ties in their order)."""
     ranked = frame.sort_values(by, ascending=False, na_position="last", kind="stable")
     return ranked.head(check_limit(limit)).reset_index(drop=True)
+
+
+def wanted(by: str, quantiles: Sequence[float]) -> tuple[float, ...]:
+    """The latency quantiles a ranked read computes: those asked for, plus the one it sorts by
+    (``latency_p95`` → 0.95); each is a sketch merge, so none is computed only to be thrown away."""
+    extra = (int(by[len("latency_p") :]) / 100,) if by.startswith("latency_p") else ()
+    return tuple(sorted({*quantiles, *extra}))

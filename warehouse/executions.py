@@ -3,7 +3,7 @@ and cost, read through the ``AnalyticsEngine`` (rollups + TTL cache); per-agent 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 from agentotel.core import semconv as sc
 from agentotel.core.utc import as_utc
 from agentotel.warehouse.analytics import AnalyticsEngine
-from agentotel.warehouse.bounds import check_choice, top_rows
+from agentotel.warehouse.bounds import check_choice, top_rows, wanted
 from agentotel.warehouse.models import AgentExecution
 
 _ex = AgentExecution.__table__
@@ -22,11 +22,12 @@ AGENT_SORTS = ("count", "error_count", "error_rate", "latency_avg", "latency_p95
 
 
 def top_agents(analytics: AnalyticsEngine, start: datetime, end: datetime, by: str = "count", limit: int = 10,
-               filters: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """Agents ranked by ``by`` (one of ``AGENT_SORTS``): execution stats joined with LLM tokens and cost."""
+               filters: Mapping[str, Any] | None = None, quantiles: Sequence[float] = (0.95,)) -> pd.DataFrame:
+    """Agents ranked by ``by`` (one of ``AGENT_SORTS``): execution stats joined with LLM tokens and cost.
+    Latency percentiles only for ``quantiles`` (the sort's own added): each costs a sketch merge."""
     check_choice(by, AGENT_SORTS, "sort")
-    executions = analytics.family_summary("executions", "agent", filters, start, end)
-    llm = analytics.family_summary("llm", "agent", filters, start, end)[["agent", "total_tokens", "cost_usd"]]
+    executions = analytics.family_summary("executions", "agent", filters, start, end, quantiles=wanted(by, quantiles))
+    llm = analytics.family_summary("llm", "agent", filters, start, end, quantiles=())[["agent", "total_tokens", "cost_usd"]]
     frame = executions.merge(llm, on="agent", how="left").fillna({"total_tokens": 0, "cost_usd": 0.0})
     return top_rows(frame, by, limit)
 

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, or_, select
 
 from agentotel.core.utc import as_utc
 from agentotel.warehouse.analytics import AnalyticsEngine
-from agentotel.warehouse.bounds import check_choice, check_limit, top_rows
+from agentotel.warehouse.bounds import check_choice, check_limit, top_rows, wanted
 from agentotel.warehouse.models import LLMCall
 from agentotel.warehouse.search import SearchFilter, call_conditions, contains, frame_of, previews
 from agentotel.warehouse.traces import model_label
@@ -33,10 +33,12 @@ def llm_stats(analytics: AnalyticsEngine, start: datetime, end: datetime, by: Se
 
 
 def top_models(analytics: AnalyticsEngine, start: datetime, end: datetime, by: str = "count", limit: int = 10,
-               filters: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """Models (with provider) ranked by ``by`` (one of ``MODEL_SORTS``)."""
+               filters: Mapping[str, Any] | None = None, quantiles: Sequence[float] = ()) -> pd.DataFrame:
+    """Models (with provider) ranked by ``by`` (one of ``MODEL_SORTS``); latency percentiles only for
+    ``quantiles`` (the sort's own added)."""
     check_choice(by, MODEL_SORTS, "sort")
-    return top_rows(analytics.family_summary("llm", ["provider", "model"], filters, start, end), by, limit)
+    frame = analytics.family_summary("llm", ["provider", "model"], filters, start, end, quantiles=wanted(by, quantiles))
+    return top_rows(frame, by, limit)
 
 
 CALL_SORTS = ("start_time", "duration_ms", "cost_usd", "total_tokens", "time_to_first_token_ms")

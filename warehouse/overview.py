@@ -19,8 +19,8 @@ def overview(analytics: AnalyticsEngine, start: datetime, end: datetime,
     llm_error_rate, tokens (input/output/total), cost_usd, tool_calls, tool_error_rate, active_agents.
     ``filters`` may use ``agent`` and ``service`` (they apply to every family)."""
     executions = _one(analytics.family_summary("executions", None, filters, start, end))
-    llm = _one(analytics.family_summary("llm", None, filters, start, end))
-    tools = _one(analytics.family_summary("tools", None, filters, start, end))
+    llm = _one(analytics.family_summary("llm", None, filters, start, end, quantiles=()))  # no percentile shown
+    tools = _one(analytics.family_summary("tools", None, filters, start, end, quantiles=()))
     agents = analytics.get_aggregations("executions", "agent", filters, start, end)
     return {
         "executions": int(executions.get("count", 0)),

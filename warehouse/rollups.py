@@ -631,14 +631,16 @@ def _read_rollup(
         # the sketch as text, decoded below with a fast JSON parser (the JSON type's json.loads dominates)
         stmt = select(*cols, cast(rollup.c.duration_hist, Text).label("duration_hist")).where(and_(*where))
     else:
-        # Sum in the database: one row per (bucket, group) instead of one per cell.
-        group = [rollup.c.bucket, *(rollup.c[c] for c in group_columns)]
+        # Sum in the database: one row per (bucket, group) instead of one per cell; a whole-range read
+        # (``width_s`` None) groups by the groups alone, not by hour.
+        group = [*([rollup.c.bucket] if width_s else []), *(rollup.c[c] for c in group_columns)]
         sums = [func.sum(rollup.c[c]).label(c) for c in family.sum_columns]
         stmt = select(*group, *sums).where(and_(*where)).group_by(*group)
     frame = frame_from_result(conn.execute(stmt))
     if frame.empty:
         return frame
-    frame["bucket"] = pd.to_datetime(frame["bucket"], utc=True)
+    if "bucket" in frame:
+        frame["bucket"] = pd.to_datetime(frame["bucket"], utc=True)
     if with_hist:
         frame["duration_hist"] = [_loads(text) if text else {} for text in frame["duration_hist"]]
     return frame

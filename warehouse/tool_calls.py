@@ -20,17 +20,18 @@ _tools = ToolCall.__table__
 
 
 def tool_stats(analytics: AnalyticsEngine, start: datetime, end: datetime, by: Sequence[str] = ("tool",),
-               filters: Mapping[str, Any] | None = None) -> pd.DataFrame:
+               filters: Mapping[str, Any] | None = None,
+               quantiles: Sequence[float] = (0.5, 0.95, 0.99)) -> pd.DataFrame:
     """Tool calls per ``by`` (subset of agent/service/tool), most calls first: count, errors, error_rate,
-    latency stats."""
-    frame = analytics.family_summary("tools", list(by), filters, start, end)
+    latency avg and the ``quantiles`` (``()``: none, the cheap read)."""
+    frame = analytics.family_summary("tools", list(by), filters, start, end, quantiles=tuple(quantiles))
     return frame.sort_values("count", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def top_failing_tools(analytics: AnalyticsEngine, start: datetime, end: datetime, limit: int = 10,
                       filters: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """Tools with the most failed calls (ties: higher error rate first)."""
-    frame = tool_stats(analytics, start, end, filters=filters)
+    """Tools with the most failed calls (ties: higher error rate first); no percentiles (``tool_stats`` for them)."""
+    frame = tool_stats(analytics, start, end, filters=filters, quantiles=())
     frame = frame[frame["error_count"] > 0]
     ranked = frame.sort_values(["error_count", "error_rate"], ascending=False, kind="stable")
     return ranked.head(check_limit(limit)).reset_index(drop=True)
