@@ -4,8 +4,8 @@ database and prints nothing but its verdict). A bad file is one line, ``file:lin
 Channels are checked as the engine would connect: a channel whose address is loopback, private, link-local
 (cloud metadata) or otherwise internal and not allow-listed (``settings.allow_hosts``,
 ``AGENTOTEL_ALERT_ALLOW_HOSTS``) would never deliver, so it is reported at its line and the check fails
-(exit 2). A channel whose secret is not set here, or whose host does not resolve here, is noted as not
-checked.
+(exit 2). A channel whose address is a secret not set here (a webhook URL in ``url_env``), or whose host
+does not resolve here, is noted as not checked.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import argparse
 import sys
 from urllib.parse import urlsplit
 
+from agentotel.alerting.channels.base import resolve_secret
 from agentotel.alerting.channels.registry import CHANNEL_TYPES
 from agentotel.alerting.config import AlertingConfig, ChannelConfig, RuleError, load_rules
 from agentotel.alerting.ssrf import AddressPolicy, ResolutionError, SSRFError
@@ -63,11 +64,17 @@ def check_rules(args: argparse.Namespace) -> int:
 
 def channel_address(channel: ChannelConfig, policy: AddressPolicy) -> tuple[str | None, str | None]:
     """(why the engine would refuse to connect, or None; why the address was not checked, or None)."""
+    cls = CHANNEL_TYPES[channel.type]
+    options = cls.validate_options(channel.options)
     try:
-        handler = CHANNEL_TYPES[channel.type](channel.name, channel.options, policy)
-    except ValueError as exc:  # a secret not set in this environment
+        secret = {name: resolve_secret(options, name, required=False) for name in cls.Options.secrets}
+    except ValueError as exc:  # a secret file that cannot be read here
         return None, f"address not checked: {redact_text(exc)}"
-    for target in handler.targets():
+    targets = cls.targets_of(options, secret)
+    if not targets:
+        unset = [name for name, required in cls.Options.secrets.items() if required and not secret.get(name)]
+        return None, (f"address not checked: its secret {unset[0]!r} is not set here" if unset else None)
+    for target in targets:
         parts = urlsplit(target)
         try:
             port = parts.port

@@ -25,8 +25,9 @@ class AlertmanagerHandler(Handler):
     Options = AlertmanagerOptions
     options: AlertmanagerOptions
 
-    def targets(self) -> list[str]:
-        return [self.options.url]
+    @classmethod
+    def targets_of(cls, options: Any, secret: Mapping[str, str | None]) -> list[str]:
+        return [options.url]
 
     def send(self, event: str, alerts: Sequence[Mapping[str, Any]], idempotency_key: str) -> None:
         items = []

@@ -122,6 +122,11 @@ class Handler:
 
     def targets(self) -> list[str]:
         """The URLs (``smtp://host:port`` for e-mail) this channel connects to, for ``check-rules``."""
+        return self.targets_of(self.options, self.secret)
+
+    @classmethod
+    def targets_of(cls, options: Any, secret: Mapping[str, str | None]) -> list[str]:
+        """``targets`` from the options and the secrets known (a secret not set: its address is unknown)."""
         return []
 
     @property

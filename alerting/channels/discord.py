@@ -27,8 +27,9 @@ class DiscordHandler(Handler):
     type = "discord"
     Options = DiscordOptions
 
-    def targets(self) -> list[str]:
-        return [str(self.secret["url"])]
+    @classmethod
+    def targets_of(cls, options: Any, secret: Mapping[str, str | None]) -> list[str]:
+        return [str(secret["url"])] if secret.get("url") else []
 
     def send(self, event: str, alerts: Sequence[Mapping[str, Any]], idempotency_key: str) -> None:
         embeds = []

@@ -64,9 +64,10 @@ class EmailHandler(Handler):
             context.verify_mode = ssl.CERT_NONE
         return context
 
-    def targets(self) -> list[str]:
-        host = self.options.host
-        return [f"smtp://{f'[{host}]' if ':' in host else host}:{self.options.port}"]
+    @classmethod
+    def targets_of(cls, options: Any, secret: Mapping[str, str | None]) -> list[str]:
+        host = options.host
+        return [f"smtp://{f'[{host}]' if ':' in host else host}:{options.port}"]
 
     def send(self, event: str, alerts: Sequence[Mapping[str, Any]], idempotency_key: str) -> None:
         options = self.options

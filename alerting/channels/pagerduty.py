@@ -30,8 +30,9 @@ class PagerDutyHandler(Handler):
     Options = PagerDutyOptions
     options: PagerDutyOptions
 
-    def targets(self) -> list[str]:
-        return [self.options.url]
+    @classmethod
+    def targets_of(cls, options: Any, secret: Mapping[str, str | None]) -> list[str]:
+        return [options.url]
 
     def send(self, event: str, alerts: Sequence[Mapping[str, Any]], idempotency_key: str) -> None:
         for alert in alerts:

@@ -24,8 +24,9 @@ class SlackHandler(Handler):
     type = "slack"
     Options = SlackOptions
 
-    def targets(self) -> list[str]:
-        return [str(self.secret["url"])]
+    @classmethod
+    def targets_of(cls, options: Any, secret: Mapping[str, str | None]) -> list[str]:
+        return [str(secret["url"])] if secret.get("url") else []
 
     def send(self, event: str, alerts: Sequence[Mapping[str, Any]], idempotency_key: str) -> None:
         blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": title(event, alerts)[:150]}}]

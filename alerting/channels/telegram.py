@@ -28,8 +28,9 @@ class TelegramHandler(Handler):
     Options = TelegramOptions
     options: TelegramOptions
 
-    def targets(self) -> list[str]:
-        return [self.options.api_url]
+    @classmethod
+    def targets_of(cls, options: Any, secret: Mapping[str, str | None]) -> list[str]:
+        return [options.api_url]
 
     def send(self, event: str, alerts: Sequence[Mapping[str, Any]], idempotency_key: str) -> None:
         lines = [f"<b>{html.escape(title(event, alerts))}</b>"]

@@ -36,8 +36,9 @@ class WebhookHandler(Handler):
     type = "webhook"
     Options = WebhookOptions
 
-    def targets(self) -> list[str]:
-        return [str(self.secret["url"])]
+    @classmethod
+    def targets_of(cls, options: Any, secret: Mapping[str, str | None]) -> list[str]:
+        return [str(secret["url"])] if secret.get("url") else []
 
     def send(self, event: str, alerts: Sequence[Mapping[str, Any]], idempotency_key: str) -> None:
         body = json.dumps({"version": "1", "source": "agentotel", "event": event, "idempotency_key": idempotency_key,

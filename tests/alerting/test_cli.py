@@ -34,7 +34,8 @@ CHANNELS = """settings: {allow_hosts: []}
 channels:
   metadata: {type: webhook, url: "http://169.254.169.254/latest/meta-data/"}
   local-am: {type: alertmanager, url: "http://127.0.0.1:9093"}
-  private-mail: {type: email, host: 10.1.2.3, from: a@example.com, to: b@example.com, starttls: false}
+  private-mail: {type: email, host: 10.1.2.3, from: a@example.com, to: b@example.com, username: u,
+                 password_env: AGENTOTEL_TEST_UNSET_SMTP_PW}
   public: {type: webhook, url: "https://93.184.216.34/hook"}
   unset: {type: slack, url_env: AGENTOTEL_TEST_UNSET_SLACK_URL}
 rules:
@@ -45,6 +46,7 @@ rules:
 def test_check_rules_refuses_channels_on_internal_addresses_unless_allow_listed(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("AGENTOTEL_ALERT_ALLOW_HOSTS", raising=False)
     monkeypatch.delenv("AGENTOTEL_TEST_UNSET_SLACK_URL", raising=False)
+    monkeypatch.delenv("AGENTOTEL_TEST_UNSET_SMTP_PW", raising=False)
     rules = tmp_path / "rules.yaml"
     rules.write_text(CHANNELS)
     assert main(["alerts", "check-rules", str(rules)]) == 2
@@ -53,8 +55,8 @@ def test_check_rules_refuses_channels_on_internal_addresses_unless_allow_listed(
     assert f"{rules}:3: channel 'metadata': refusing internal address 169.254.169.254" in err
     assert f"{rules}:4: channel 'local-am': refusing internal address 127.0.0.1" in err
     assert f"{rules}:5: channel 'private-mail': refusing internal address 10.1.2.3" in err
-    assert "'public'" not in err and "settings.allow_hosts" in err
-    assert "note: channel 'unset' (line 7): address not checked: environment variable AGENTOTEL_TEST_UNSET_SLACK_URL" in out
+    assert "'public'" not in err and "settings.allow_hosts" in err  # the mail host is checked without its password
+    assert "note: channel 'unset' (line 8): address not checked: its secret 'url' is not set here" in out
 
     rules.write_text(CHANNELS.replace("allow_hosts: []", "allow_hosts: [169.254.169.254, 127.0.0.1]"))
     monkeypatch.setenv("AGENTOTEL_ALERT_ALLOW_HOSTS", "10.0.0.0/8")  # the environment's allow-list counts too
@@ -95,6 +97,7 @@ rules:
 """
 
 
+@pytest.mark.slow
 def test_alerts_list_shows_pending_alerts_and_filters_by_state_and_rule(db_url, engine, capsys):
     now = datetime.now(timezone.utc)
     source = InMemoryMetricSource({"error_rate": pd.DataFrame({"timestamp": [now], "value": [0.3], "agent": ["a"]})})
