@@ -66,8 +66,9 @@ def page(title: str, role: str = "viewer") -> PageContext:
     st.title(title)
     _show_flash()
     with st.sidebar:
-        label = st.selectbox("Time range", list(TIME_RANGES), index=list(TIME_RANGES).index(DEFAULT_RANGE),
+        label = st.selectbox("Time range", list(TIME_RANGES), index=kept_index(list(TIME_RANGES), DEFAULT_RANGE),
                              key="time_range")
+        st.session_state[KEPT] = label
         refresh = st.checkbox("Auto-refresh", value=False, key="auto_refresh")
         interval = st.selectbox("Every (seconds)", REFRESH_CHOICES, index=1, key="refresh_seconds", disabled=not refresh)
         st.caption("Signed in as")
@@ -76,10 +77,27 @@ def page(title: str, role: str = "viewer") -> PageContext:
             auth.logout()
             st.rerun()
     span, granularity = TIME_RANGES.get(label, TIME_RANGES[DEFAULT_RANGE])
-    end = _ceil_now(10)
+    end = _ceil_now(cache_bucket(span))
     if refresh:
         _auto_refresh(int(interval))
     return PageContext(data.db_url(), user, end - span, end, granularity, label)
+
+
+KEPT = "_kept_time_range"  # the time range chosen on any page (a widget's own state ends with its page)
+
+
+def kept_index(choices: Sequence[str], default: str) -> int:
+    """The index of the time range this session chose last, on whichever page: Streamlit drops a widget's
+    state when a page without it runs, so the choice is kept beside it (``KEPT``)."""
+    value = st.session_state.get(KEPT, default)
+    return list(choices).index(value if value in choices else default)
+
+
+def cache_bucket(span: timedelta) -> int:
+    """Seconds to which a preset window's end is rounded up: about 1/120 of the window, 10 s to 5 minutes.
+    Every read is keyed by its window, so reruns and auto-refreshes within a bucket share cache entries
+    (a 30-day view is no longer recomputed every 10 s), while a short window stays fresh."""
+    return int(min(300, max(10, span.total_seconds() // 120)))
 
 
 def flash(message: str, detail: str = "") -> None:
