@@ -42,6 +42,7 @@ T = TypeVar("T")
 
 TTL = 15  # seconds: fresh enough for a live view, cheap under auto-refresh
 MAX_ENTRIES = 256
+RANGE_TTL = 300  # the analytics reads keyed by a preset window, whose end moves by ``common.cache_bucket``
 
 
 def settings() -> DashboardSettings:
@@ -87,8 +88,8 @@ def _strip_nul(value: Any) -> Any:
     return value
 
 
-def _cache(fn: Callable[..., T]) -> Callable[..., T]:
-    cached = st.cache_data(ttl=TTL, max_entries=MAX_ENTRIES, show_spinner=False)(fn)
+def _cache(fn: Callable[..., T], ttl: int = TTL) -> Callable[..., T]:
+    cached = st.cache_data(ttl=ttl, max_entries=MAX_ENTRIES, show_spinner=False)(fn)
 
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> T:
@@ -96,6 +97,13 @@ def _cache(fn: Callable[..., T]) -> Callable[..., T]:
 
     call.clear = cached.clear  # type: ignore[attr-defined]
     return call
+
+
+def _range_cache(fn: Callable[..., T]) -> Callable[..., T]:
+    """``_cache`` for the analytics reads of a time window: an entry lives up to ``RANGE_TTL``, as long as
+    a preset window's bucketed end (``common.cache_bucket``, ≤ 5 minutes) keeps its key, so auto-refreshes
+    within the bucket are warm and a new bucket is a new key."""
+    return _cache(fn, RANGE_TTL)
 
 
 def _frame(rows: Iterable[Any], columns: Sequence[str]) -> pd.DataFrame:
@@ -107,36 +115,36 @@ def _frame(rows: Iterable[Any], columns: Sequence[str]) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------- telemetry
 
 
-@_cache
+@_range_cache
 def overview(url: str, start: datetime, end: datetime, filters: dict | None = None) -> dict[str, float]:
     return kpis.overview(analytics(url), start, end, filters or None)
 
 
-@_cache
+@_range_cache
 def time_series(url: str, metric: str, start: datetime, end: datetime, granularity: str,
                 filters: dict | None = None, group_by: str | None = None) -> pd.DataFrame:
     return analytics(url).get_time_series(metric, start, end, granularity, filters or None, group_by)
 
 
-@_cache
+@_range_cache
 def top_agents(url: str, start: datetime, end: datetime, by: str = "count", limit: int = 10,
                filters: dict | None = None) -> pd.DataFrame:
     return executions.top_agents(analytics(url), start, end, by=by, limit=limit, filters=filters or None)
 
 
-@_cache
+@_range_cache
 def top_models(url: str, start: datetime, end: datetime, by: str = "count", limit: int = 10,
                filters: dict | None = None) -> pd.DataFrame:
     return llm_calls.top_models(analytics(url), start, end, by=by, limit=limit, filters=filters or None)
 
 
-@_cache
+@_range_cache
 def llm_stats(url: str, start: datetime, end: datetime, by: tuple[str, ...] = ("provider", "model"),
               filters: dict | None = None) -> pd.DataFrame:
     return llm_calls.llm_stats(analytics(url), start, end, by=by, filters=filters or None)
 
 
-@_cache
+@_range_cache
 def tool_stats(url: str, start: datetime, end: datetime, by: tuple[str, ...] = ("tool",),
                filters: dict | None = None) -> pd.DataFrame:
     return tool_calls.tool_stats(analytics(url), start, end, by=by, filters=filters or None)

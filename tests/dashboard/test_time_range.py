@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from agentotel.dashboard import data
 from agentotel.dashboard.common import KEPT, cache_bucket
 from tests.dashboard.support import dashboard_env
 
@@ -29,6 +30,7 @@ def _shown(at: AppTest) -> tuple[str, float, float]:
 def test_cache_bucket_grows_with_the_window():
     assert cache_bucket(timedelta(minutes=15)) == 10 and cache_bucket(timedelta(hours=1)) == 30
     assert cache_bucket(timedelta(hours=6)) == 180 and cache_bucket(timedelta(days=30)) == 300
+    assert data.RANGE_TTL >= cache_bucket(timedelta(days=365)) > data.TTL  # an entry outlives its key's bucket
 
 
 @pytest.mark.slow
