@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # lazy on purpose: names for type checkers; __getattr__ imports them on use
     from agentotel.instrumentation.setup import InstrumentationHandle, instrument
     from agentotel.instrumentation.tracer import AgentTracer
 
@@ -16,6 +16,7 @@ __all__ = ["AgentTracer", "InstrumentationHandle", "instrument"]
 
 
 def __getattr__(name: str) -> Any:
+    # on use: keeps `import agentotel.instrumentation` light (no SDK, no instrumentors)
     if name in ("instrument", "InstrumentationHandle"):
         from agentotel.instrumentation import setup
 

@@ -36,6 +36,7 @@ from types import TracebackType
 from typing import Any
 
 from agentotel.instrumentation._switch import SWITCH
+from agentotel.instrumentation.setup import instrument
 
 
 class TelemetryCollector:
@@ -54,8 +55,6 @@ class TelemetryCollector:
         if self._stopped:
             raise RuntimeError("a stopped TelemetryCollector cannot be started again; create a new one")
         if self.handle is None:
-            from agentotel.instrumentation.setup import instrument
-
             self.handle = instrument(**self._kwargs)
         SWITCH.paused = False
         return self

@@ -12,6 +12,7 @@ from opentelemetry.metrics import CallbackOptions, Meter, Observation, get_meter
 
 from agentotel.core import semconv as sc
 from agentotel.core.version import __version__
+from agentotel.instrumentation._guard import report
 from agentotel.instrumentation._switch import SWITCH
 
 MAX_LABEL_VALUES = 100
@@ -98,8 +99,6 @@ class DeferredRecorder:
             try:
                 record(value, attrs)
             except Exception as err:  # noqa: BLE001 - a metrics fault must not kill the drainer
-                from agentotel.instrumentation._guard import report
-
                 report("metrics.record", err)
 
 

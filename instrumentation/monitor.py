@@ -26,6 +26,7 @@ from opentelemetry.metrics import CallbackOptions, Observation, get_meter
 
 from agentotel.core.version import __version__
 from agentotel.instrumentation._guard import report
+from agentotel.instrumentation._pools import PoolTracker
 from agentotel.instrumentation._switch import SWITCH
 
 logger = logging.getLogger("agentotel.instrumentation")
@@ -71,8 +72,6 @@ class PerformanceMonitor:
             updown("process.memory.virtual", [self._guard(self._process_vms)], unit="By")
             updown("process.thread.count", [self._guard(self._process_threads)], unit="{thread}")
         # connection pools of the host (semconv db-client / http-client names)
-        from agentotel.instrumentation._pools import PoolTracker
-
         self._pools = PoolTracker().start()
         updown("db.client.connection.count", [self._guard(self._db_connections)], unit="{connection}",
                description="SQLAlchemy pool connections of this process by state (used, idle)")

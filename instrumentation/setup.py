@@ -303,15 +303,18 @@ def instrument(
     extra_exporters = list(span_exporters)
     readers = list(metric_readers)
     if jsonl_path:
+        # on use: instrument() imports only the exporters it is asked for
         from agentotel.instrumentation.exporters.jsonl import JsonLinesMetricExporter, JsonLinesSpanExporter
 
         extra_exporters.append(JsonLinesSpanExporter(jsonl_path))
         readers.append(_periodic(JsonLinesMetricExporter(f"{jsonl_path}.metrics"), metric_interval))
     if webhook_url:
+        # on use: instrument() imports only the exporters it is asked for
         from agentotel.instrumentation.exporters.webhook import WebhookSpanExporter
 
         extra_exporters.append(WebhookSpanExporter(webhook_url, timeout=export_timeout))
     if prometheus_port is not None:
+        # on use: instrument() imports only the exporters it is asked for
         from agentotel.instrumentation.exporters.prometheus import PrometheusEndpoint
 
         endpoint_server = PrometheusEndpoint(prometheus_port, prometheus_host)
@@ -369,6 +372,7 @@ def instrument(
         trace.set_tracer_provider(provider)  # the instrumentors get it explicitly in any case
         handle.tracer_provider = provider
         handle.owns_tracer_provider = True
+    # on use: _switch imports the OTel SDK sampler, which importing setup must not load
     from agentotel.instrumentation import _switch
 
     _switch.install(handle.tracer_provider)  # TelemetryCollector.pause() drops new spans at the sampler
@@ -379,6 +383,7 @@ def instrument(
 
     if performance_monitor:
         try:
+            # on use: the monitor (and psutil) loads only when performance_monitor is on
             from agentotel.instrumentation.monitor import PerformanceMonitor
 
             handle.monitor = PerformanceMonitor(handle.meter_provider).start()

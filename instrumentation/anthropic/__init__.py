@@ -17,7 +17,11 @@ from opentelemetry.trace import get_tracer
 from agentotel.core import semconv as sc
 from agentotel.core.version import __version__
 from agentotel.instrumentation._content import ContentSettings
+from agentotel.instrumentation._events import content_events
+from agentotel.instrumentation._lazy import LazyPatch
+from agentotel.instrumentation._ratelimit import wrap_sdk_responses
 from agentotel.instrumentation.anthropic.package import _instruments
+from agentotel.instrumentation.anthropic.patch import async_wrapper, sync_wrapper
 from agentotel.instrumentation.instruments import build_instruments
 
 SCOPE = "agentotel.instrumentation.anthropic"
@@ -38,9 +42,6 @@ class AnthropicInstrumentor(BaseInstrumentor):
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
-        from agentotel.instrumentation._events import content_events
-        from agentotel.instrumentation._lazy import LazyPatch
-
         tracer = get_tracer(SCOPE, __version__, kwargs.get("tracer_provider"), schema_url=sc.SCHEMA_URL)
         instruments = build_instruments(SCOPE, kwargs.get("meter_provider"))
         content = kwargs.get("content") or ContentSettings.resolve(kwargs.get("capture_content"))
@@ -49,9 +50,6 @@ class AnthropicInstrumentor(BaseInstrumentor):
 
         def patch(module: Any) -> None:
             from wrapt import wrap_function_wrapper
-
-            from agentotel.instrumentation._ratelimit import wrap_sdk_responses
-            from agentotel.instrumentation.anthropic.patch import async_wrapper, sync_wrapper
 
             for cls, factory in (("SyncAPIClient", sync_wrapper), ("AsyncAPIClient", async_wrapper)):
                 owner = getattr(module, cls, None)

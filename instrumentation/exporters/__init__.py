@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # lazy on purpose: names for type checkers; __getattr__ imports them on use
     from agentotel.instrumentation.exporters.jsonl import JsonLinesMetricExporter, JsonLinesSpanExporter
     from agentotel.instrumentation.exporters.prometheus import PrometheusEndpoint
     from agentotel.instrumentation.exporters.webhook import WebhookSpanExporter
@@ -24,6 +24,7 @@ _WHERE = {
 
 
 def __getattr__(name: str) -> Any:
+    # on use: each exporter (and its third-party dependencies) loads only when asked for
     if name in _WHERE:
         import importlib
 

@@ -14,6 +14,9 @@ from opentelemetry.trace import get_tracer
 from agentotel.core import semconv as sc
 from agentotel.core.version import __version__
 from agentotel.instrumentation._content import ContentSettings
+from agentotel.instrumentation._events import content_events
+from agentotel.instrumentation._lazy import LazyPatch
+from agentotel.instrumentation.google_genai import patch
 from agentotel.instrumentation.google_genai.package import _instruments
 from agentotel.instrumentation.instruments import build_instruments
 from agentotel.instrumentation.tracer import AgentTracer
@@ -35,9 +38,6 @@ class GoogleGenAIInstrumentor(BaseInstrumentor):
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
-        from agentotel.instrumentation._events import content_events
-        from agentotel.instrumentation._lazy import LazyPatch
-
         tracer = get_tracer(SCOPE, __version__, kwargs.get("tracer_provider"), schema_url=sc.SCHEMA_URL)
         instruments = build_instruments(SCOPE, kwargs.get("meter_provider"))
         content = kwargs.get("content") or ContentSettings.resolve(kwargs.get("capture_content"))
@@ -47,8 +47,6 @@ class GoogleGenAIInstrumentor(BaseInstrumentor):
 
         def patch_models(models: Any) -> None:
             from wrapt import wrap_function_wrapper
-
-            from agentotel.instrumentation.google_genai import patch
 
             targets = (
                 ("Models", "_generate_content", patch.sync_wrapper, patch.GENERATE),
@@ -73,8 +71,6 @@ class GoogleGenAIInstrumentor(BaseInstrumentor):
 
         def patch_tools(extra: Any) -> None:
             from wrapt import wrap_function_wrapper
-
-            from agentotel.instrumentation.google_genai import patch
 
             for name, factory in (("invoke_function_from_dict_args", patch.tool_wrapper),
                                   ("invoke_function_from_dict_args_async", patch.async_tool_wrapper)):

@@ -9,6 +9,8 @@ from typing import Any
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
 from agentotel.instrumentation._content import ContentSettings
+from agentotel.instrumentation._events import content_events
+from agentotel.instrumentation.httpx.hooks import GenAIHooks
 from agentotel.instrumentation.httpx.package import _instruments
 from agentotel.instrumentation.instruments import build_instruments
 
@@ -26,9 +28,6 @@ class HTTPXGenAIInstrumentor(BaseInstrumentor):
 
     def _instrument(self, **kwargs: Any) -> None:
         from opentelemetry.instrumentation import httpx as contrib
-
-        from agentotel.instrumentation._events import content_events
-        from agentotel.instrumentation.httpx.hooks import GenAIHooks
 
         content = kwargs.get("content") or ContentSettings.resolve(kwargs.get("capture_content"))
         hooks = GenAIHooks(build_instruments(SCOPE, kwargs.get("meter_provider")), content,

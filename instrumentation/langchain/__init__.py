@@ -13,6 +13,7 @@ from wrapt import wrap_function_wrapper
 from agentotel.core import semconv as sc
 from agentotel.core.version import __version__
 from agentotel.instrumentation._content import ContentSettings
+from agentotel.instrumentation._events import content_events
 from agentotel.instrumentation._guard import report
 from agentotel.instrumentation.instruments import build_instruments
 from agentotel.instrumentation.langchain.package import _instruments
@@ -47,7 +48,7 @@ class LangChainInstrumentor(BaseInstrumentor):
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
-        from agentotel.instrumentation._events import content_events
+        # on use: callback.py imports langchain_core, which the host may have but not be using
         from agentotel.instrumentation.langchain.callback import OTelCallbackHandler
 
         tracer = get_tracer(SCOPE, __version__, kwargs.get("tracer_provider"), schema_url=sc.SCHEMA_URL)

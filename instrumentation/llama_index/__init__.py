@@ -16,6 +16,7 @@ from opentelemetry.trace import get_tracer
 from agentotel.core import semconv as sc
 from agentotel.core.version import __version__
 from agentotel.instrumentation._content import ContentSettings
+from agentotel.instrumentation._events import content_events
 from agentotel.instrumentation._guard import report
 from agentotel.instrumentation.instruments import build_instruments
 from agentotel.instrumentation.llama_index.package import _instruments
@@ -41,7 +42,7 @@ class LlamaIndexInstrumentor(BaseInstrumentor):
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
-        from agentotel.instrumentation._events import content_events
+        # on use: handler.py imports LlamaIndex's handler base classes at load
         from agentotel.instrumentation.llama_index.handler import OTelEventHandler, OTelSpanHandler, State
 
         tracer = get_tracer(SCOPE, __version__, kwargs.get("tracer_provider"), schema_url=sc.SCHEMA_URL)

@@ -13,8 +13,16 @@ from wrapt import wrap_function_wrapper
 from agentotel.core import semconv as sc
 from agentotel.core.version import __version__
 from agentotel.instrumentation._content import ContentSettings
+from agentotel.instrumentation._events import content_events
+from agentotel.instrumentation._ratelimit import wrap_sdk_responses
 from agentotel.instrumentation.instruments import build_instruments
 from agentotel.instrumentation.openai.package import _instruments
+from agentotel.instrumentation.openai.patch import (
+    async_helper_close_wrapper,
+    async_wrapper,
+    helper_close_wrapper,
+    sync_wrapper,
+)
 
 SCOPE = "agentotel.instrumentation.openai"
 
@@ -58,15 +66,6 @@ class OpenAIInstrumentor(BaseInstrumentor):
 
     def _instrument(self, **kwargs: Any) -> None:
         import importlib
-
-        from agentotel.instrumentation._events import content_events
-        from agentotel.instrumentation._ratelimit import wrap_sdk_responses
-        from agentotel.instrumentation.openai.patch import (
-            async_helper_close_wrapper,
-            async_wrapper,
-            helper_close_wrapper,
-            sync_wrapper,
-        )
 
         tracer = get_tracer(SCOPE, __version__, kwargs.get("tracer_provider"), schema_url=sc.SCHEMA_URL)
         instruments = build_instruments(SCOPE, kwargs.get("meter_provider"))

@@ -60,6 +60,7 @@ class OpenAIAgentsInstrumentor(BaseInstrumentor):
     def _install(self, **kwargs: Any) -> None:
         from agents.tracing import add_trace_processor, get_trace_provider, set_trace_processors
 
+        # on use: processor.py imports the Agents SDK (seconds to load); installed only once the host imports it
         from agentotel.instrumentation.openai_agents.processor import OTelTracingProcessor
 
         tracer = get_tracer(SCOPE, __version__, kwargs.get("tracer_provider"), schema_url=sc.SCHEMA_URL)
