@@ -15,10 +15,22 @@ VIEWS = Path(__file__).resolve().parent / "views"
 # An emoji favicon is an inline data: URL.
 st.set_page_config(page_title="agentotel", page_icon="📊", layout="wide")
 
+overview = st.Page(VIEWS / "overview.py", title="Overview", url_path="overview")
+
+
+def home() -> None:
+    """The app's root ("/") shows the Overview. Streamlit serves its default page only at "/" (its own
+    url_path answers "Page not found"), so the default is this hidden page and /overview is a real one."""
+    st.switch_page(overview, query_params=st.query_params.to_dict())
+
+
 pages = {
     "Telemetry": [
-        st.Page(VIEWS / "overview.py", title="Overview", default=True, url_path="overview"),
+        st.Page(home, title="Home", default=True, url_path="home", visibility="hidden"),
+        overview,
         st.Page(VIEWS / "traces.py", title="Traces", url_path="traces"),
+        st.Page(VIEWS / "sessions.py", title="Sessions", url_path="sessions"),
+        st.Page(VIEWS / "users.py", title="Users", url_path="users"),
         st.Page(VIEWS / "llm.py", title="LLM", url_path="llm"),
         st.Page(VIEWS / "tools.py", title="Tools", url_path="tools"),
     ],

@@ -12,15 +12,16 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 import streamlit as st
 
 from agentotel.dashboard import auth, data
-from agentotel.dashboard.format import safe_csv
+from agentotel.dashboard.format import plain_markdown, safe_csv
 from agentotel.registry import RegistryError
 from agentotel.warehouse.engine import DatabaseError
 
@@ -37,6 +38,7 @@ TIME_RANGES: dict[str, tuple[timedelta, str]] = {
     "Last 30 days": (timedelta(days=30), "6h"),
 }
 DEFAULT_RANGE = "Last hour"
+CUSTOM_RANGE = "Custom range"
 REFRESH_CHOICES = (10, 30, 60)
 ALL = "All"
 EMPTY_HINT = """export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317
@@ -50,7 +52,8 @@ instrument()"""
 
 @dataclass(frozen=True)
 class PageContext:
-    """What every page needs: who is looking, at which warehouse, over which window."""
+    """What every page needs: who is looking, at which warehouse, over which window, in which time zone
+    (UTC unless the browser's is chosen: tables and charts show the same one)."""
 
     url: str
     user: auth.User
@@ -58,29 +61,81 @@ class PageContext:
     end: datetime
     granularity: str
     range_label: str
+    tz: tzinfo = field(default=timezone.utc)
+    tz_name: str = "UTC"
+
+    @property
+    def time_format(self) -> str:
+        """The d3 time format of chart axes and tooltips: 24-hour, with the day when the window spans days."""
+        return "%H:%M" if self.end - self.start <= timedelta(hours=24) else "%b %d %H:%M"
 
 
 def page(title: str, role: str = "viewer") -> PageContext:
-    """Log-in check, title, and the sidebar's time range and auto-refresh controls."""
+    """Log-in check, title, and the sidebar's time range (a preset or a custom from/to), time zone and
+    auto-refresh controls."""
     user = auth.require_login(role)
     st.title(title)
     _show_flash()
     with st.sidebar:
-        label = st.selectbox("Time range", list(TIME_RANGES), index=kept_index(list(TIME_RANGES), DEFAULT_RANGE),
-                             key="time_range")
+        choices = [*TIME_RANGES, CUSTOM_RANGE]
+        label = st.selectbox("Time range", choices, index=kept_index(choices, DEFAULT_RANGE), key="time_range")
         st.session_state[KEPT] = label
-        refresh = st.checkbox("Auto-refresh", value=False, key="auto_refresh")
+        tz, tz_name = _time_zone()
+        start, end, granularity = _window(label, tz, tz_name)
+        refresh = st.checkbox("Auto-refresh", value=False, key="auto_refresh", disabled=label == CUSTOM_RANGE)
         interval = st.selectbox("Every (seconds)", REFRESH_CHOICES, index=1, key="refresh_seconds", disabled=not refresh)
         st.caption("Signed in as")
         st.text(f"{user.name} ({user.role})")
         if auth.AuthConfig.from_env().enabled and st.button("Sign out", key="sign_out"):
             auth.logout()
             st.rerun()
-    span, granularity = TIME_RANGES.get(label, TIME_RANGES[DEFAULT_RANGE])
-    end = _ceil_now(cache_bucket(span))
-    if refresh:
+    if refresh and label != CUSTOM_RANGE:
         _auto_refresh(int(interval))
-    return PageContext(data.db_url(), user, end - span, end, granularity, label)
+    return PageContext(data.db_url(), user, start, end, granularity, label, tz, tz_name)
+
+
+def _time_zone() -> tuple[tzinfo, str]:
+    """UTC, or the browser's time zone when the toggle is on (and the browser told us which)."""
+    browser = getattr(st.context, "timezone", None)
+    wanted = st.toggle("Browser time zone", value=False, key="tz_browser",
+                       help=f"Show times in {browser} instead of UTC" if browser else "Show times in the browser's time zone")
+    if wanted and browser:
+        try:
+            return ZoneInfo(str(browser)), str(browser)
+        except (ZoneInfoNotFoundError, ValueError):
+            st.caption("The browser's time zone is unknown here; showing UTC.")
+    return timezone.utc, "UTC"
+
+
+def _window(label: str, tz: tzinfo, tz_name: str) -> tuple[datetime, datetime, str]:
+    """The [start, end) of a preset (ending now, rounded up to 10 s so reruns share cache entries) or of the
+    custom from/to (read in the chosen time zone)."""
+    if label != CUSTOM_RANGE:
+        span, granularity = TIME_RANGES.get(label, TIME_RANGES[DEFAULT_RANGE])
+        end = _ceil_now(cache_bucket(span))
+        return end - span, end, granularity
+    now = datetime.now(tz).replace(second=0, microsecond=0, tzinfo=None)
+    start = st.datetime_input(f"From ({tz_name})", value=now - timedelta(hours=1), key="time_from", step=timedelta(minutes=5))
+    end = st.datetime_input(f"To ({tz_name})", value=now + timedelta(minutes=1), key="time_to", step=timedelta(minutes=5))
+    start_at = _aware(start or now - timedelta(hours=1), tz)
+    end_at = _aware(end or now, tz)
+    if end_at <= start_at:
+        st.warning("The end of the range is before its start; showing the hour before the end.")
+        start_at = end_at - timedelta(hours=1)
+    return start_at, end_at, granularity_for(end_at - start_at)
+
+
+def _aware(value: datetime, tz: tzinfo) -> datetime:
+    return (value.replace(tzinfo=tz) if value.tzinfo is None else value).astimezone(timezone.utc)
+
+
+def granularity_for(span: timedelta) -> str:
+    """A chart bucket that gives about 60-180 buckets over ``span``."""
+    for limit, granularity in ((timedelta(hours=3), "1min"), (timedelta(hours=12), "5min"), (timedelta(days=2), "15min"),
+                               (timedelta(days=8), "2h"), (timedelta(days=32), "6h")):
+        if span <= limit:
+            return granularity
+    return "1d"
 
 
 KEPT = "_kept_time_range"  # the time range chosen on any page (a widget's own state ends with its page)
@@ -155,9 +210,8 @@ def _report(exc: BaseException) -> None:
         logger.error("warehouse query failed", exc_info=exc)
         st.error("The warehouse could not answer this query. Check that the database is reachable and "
                  "migrated (agentotel db upgrade); details are in the dashboard log.")
-    elif _is_refusal(exc):
-        st.warning("That cannot be done or shown.")
-        st.text(str(exc)[:800])
+    elif _is_refusal(exc):  # the reason first, escaped: it may quote names from telemetry
+        st.warning("Refused: " + plain_markdown(str(exc)[:800]))
     else:
         logger.error("dashboard section failed", exc_info=exc)
         st.error("This section could not be loaded; details are in the dashboard log.")
@@ -193,9 +247,48 @@ def download_csv(frame: pd.DataFrame, filename: str, key: str, label: str = "Dow
     st.download_button(label, data=safe_csv(frame), file_name=filename, mime="text/csv", key=key)
 
 
-def chart_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy with ``timestamp`` as UTC datetimes (the browser shows them in its own time zone)."""
+def chart_frame(frame: pd.DataFrame, ctx: PageContext | None = None, columns: Sequence[str] = ("timestamp", "bucket")
+                ) -> pd.DataFrame:
+    """A copy with its time ``columns`` as wall-clock times of the page's time zone (UTC by default), without
+    an offset: the browser draws them as they are, so a chart shows the same times as the tables."""
     out = frame.copy()
-    if "timestamp" in out:
-        out["timestamp"] = pd.to_datetime(out["timestamp"], utc=True)
+    tz = ctx.tz if ctx is not None else timezone.utc
+    for column in columns:
+        if column in out:
+            out[column] = pd.to_datetime(out[column], utc=True).dt.tz_convert(tz).dt.tz_localize(None)
     return out
+
+
+def localize(frame: pd.DataFrame, ctx: PageContext, columns: Sequence[str]) -> pd.DataFrame:
+    """A copy with the datetime ``columns`` in the page's time zone (for tables)."""
+    out = frame.copy()
+    for column in columns:
+        if column in out:
+            out[column] = pd.to_datetime(out[column], utc=True).dt.tz_convert(ctx.tz)
+    return out
+
+
+def time_column(ctx: PageContext, label: str) -> Any:
+    """A table column of times, 24-hour, labelled with the page's time zone."""
+    return st.column_config.DatetimeColumn(f"{label} ({ctx.tz_name})", format="YYYY-MM-DD HH:mm:ss")
+
+
+def table_height(rows: int, limit: int = 720) -> int:
+    """Pixels that show ``rows`` rows of a table (and its header) without a scroll bar, up to ``limit``."""
+    return min(35 * (rows + 1) + 3, limit)
+
+
+def cost_column(label: str = "cost") -> Any:
+    """A cost column precise enough for single calls (a cent would round them all to $0.00)."""
+    return st.column_config.NumberColumn(label, format="$%.6f")
+
+
+def query_value(key: str, pattern: Any = None) -> str | None:
+    """A query parameter of the page's URL (``?trace=…``), or None when absent or not matching ``pattern``."""
+    value = st.query_params.get(key)
+    if not value:
+        return None
+    value = str(value).strip()
+    if pattern is not None and not pattern.match(value):
+        return None
+    return value

@@ -27,13 +27,16 @@ from agentotel.core.secrets import redact_text
 from agentotel.core.settings import DASHBOARD_DB_URL_ENV as DB_URL_ENV  # noqa: F401 - the CLI sets it
 from agentotel.core.settings import DASHBOARD_RECEIVER_METRICS_ENV as RECEIVER_METRICS_ENV  # noqa: F401 - likewise
 from agentotel.core.settings import DashboardSettings, DatabaseSettings
+from agentotel.evaluation import cases as evaluation_cases
 from agentotel.evaluation import online as online_evaluation
 from agentotel.evaluation import runs as stored_runs
-from agentotel.warehouse import executions, freshness, llm_calls, tool_calls, traces
+from agentotel.warehouse import agent_graph as graphs
+from agentotel.warehouse import executions, freshness, llm_calls, sessions, tool_calls, traces
 from agentotel.warehouse import metrics as metric_points
 from agentotel.warehouse import overview as kpis
 from agentotel.warehouse.analytics import AnalyticsEngine
 from agentotel.warehouse.engine import create_db_engine
+from agentotel.warehouse.search import SearchFilter
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -157,12 +160,20 @@ def dimension_options(url: str, family: str, keys: tuple[str, ...], start: datet
     return kpis.dimension_values(analytics(url), family, keys, start, end)
 
 
+def search_filter(start: datetime | None, end: datetime | None, filters: Mapping[str, Any] | None) -> SearchFilter:
+    """The warehouse's filter for a window and the dashboard's filter values (refused when malformed)."""
+    return SearchFilter.from_mapping({**(filters or {}), "start": start, "end": end})
+
+
 @_cache
 def recent_traces(url: str, start: datetime | None, end: datetime | None, agent: str | None = None,
                   service: str | None = None, status: str | None = None, trace_id: str | None = None,
-                  sort: str = "start_time", descending: bool = True, limit: int = 100) -> pd.DataFrame:
+                  sort: str = "start_time", descending: bool = True, limit: int = 100,
+                  filters: dict | None = None) -> pd.DataFrame:
+    """Traces (one row each, with tokens, cost, models, call counts, session, user and input preview)."""
     return traces.recent_traces(engine(url), start, end, agent=agent, service=service, status=status,
-                                trace_id=trace_id, sort=sort, descending=descending, limit=limit)
+                                trace_id=trace_id, sort=sort, descending=descending, limit=limit,
+                                search=search_filter(start, end, filters) if filters else None)
 
 
 @_cache
@@ -173,6 +184,56 @@ def trace_spans(url: str, trace_id: str) -> pd.DataFrame:
 @_cache
 def span_content(url: str, trace_id: str, span_id: str) -> dict[str, Any]:
     return traces.span_content(engine(url), trace_id, span_id)
+
+
+@_cache
+def trace_executions(url: str, trace_id: str) -> pd.DataFrame:
+    return traces.trace_executions(engine(url), trace_id)
+
+
+@_cache
+def trace_scores(url: str, trace_id: str) -> pd.DataFrame:
+    return evaluation_cases.trace_scores(engine(url), trace_id)
+
+
+@_cache
+def session_list(url: str, start: datetime | None, end: datetime | None, filters: dict | None = None,
+                 sort: str = "last_time", limit: int = 100) -> pd.DataFrame:
+    return sessions.sessions(engine(url), search_filter(start, end, filters), sort=sort, limit=limit)
+
+
+@_cache
+def session_turns(url: str, session: str) -> pd.DataFrame:
+    return sessions.session_turns(engine(url), session)
+
+
+@_cache
+def user_list(url: str, start: datetime | None, end: datetime | None, filters: dict | None = None,
+              sort: str = "last_time", limit: int = 100) -> pd.DataFrame:
+    return sessions.users(engine(url), search_filter(start, end, filters), sort=sort, limit=limit)
+
+
+@_cache
+def llm_call_list(url: str, start: datetime, end: datetime, filters: dict | None = None, sort: str = "start_time",
+                  limit: int = 100) -> pd.DataFrame:
+    return llm_calls.llm_call_list(engine(url), search_filter(start, end, filters), sort=sort, limit=limit)
+
+
+@_cache
+def tool_call_list(url: str, start: datetime, end: datetime, filters: dict | None = None, sort: str = "start_time",
+                   limit: int = 100) -> pd.DataFrame:
+    return tool_calls.tool_call_list(engine(url), search_filter(start, end, filters), sort=sort, limit=limit)
+
+
+@_cache
+def agent_graph(url: str, start: datetime, end: datetime, agent: str | None = None,
+                version: str | None = None) -> pd.DataFrame:
+    return graphs.agent_graph(engine(url), start, end, agent=agent, version=version)
+
+
+@_cache
+def agent_resources(url: str, start: datetime, end: datetime, agent: str | None = None) -> pd.DataFrame:
+    return executions.agent_resources(engine(url), start, end, agent=agent)
 
 
 # ------------------------------------------------------------------------------------- analytics
@@ -346,7 +407,20 @@ def deployments(url: str, name: str, limit: int = 50) -> pd.DataFrame:
 
 @_cache
 def registry_audit(url: str, name: str | None = None, limit: int = 100) -> pd.DataFrame:
-    return _frame(registry.audit_log(engine(url), name, limit=limit), REGISTRY_AUDIT_COLUMNS)
+    """The registry's audit rows of ``name`` (newest first); a refused promotion's reason says which gate
+    checks failed."""
+    rows = [{c: getattr(e, c) for c in REGISTRY_AUDIT_COLUMNS} | {"reason": _audit_reason(e)}
+            for e in registry.audit_log(engine(url), name, limit=limit)]
+    return _frame(rows, REGISTRY_AUDIT_COLUMNS)
+
+
+def _audit_reason(entry: Any) -> str | None:
+    gate = entry.after.get("gate") if isinstance(entry.after, dict) else None
+    if entry.outcome != "refused" or not isinstance(gate, dict):
+        return entry.reason
+    failed = "; ".join(str(c.get("detail")) for c in gate.get("checks") or [] if isinstance(c, dict) and not c.get("passed"))
+    refused = f"refused by the gate: {failed}" if failed else "refused by the gate"
+    return f"{entry.reason} ({refused})" if entry.reason else refused
 
 
 def _versions(url: str) -> registry.VersionManager:
@@ -389,6 +463,18 @@ def evaluation_runs(url: str, agent: str | None = None, status: str | None = Non
 @_cache
 def compare_runs(url: str, current_run_id: str, baseline_run_id: str) -> dict[str, Any]:
     return stored_runs.compare_runs(engine(url), current_run_id, baseline_run_id).to_dict()
+
+
+@_cache
+def run_cases(url: str, run_id: str) -> pd.DataFrame:
+    """One row per case of a run: input, expected, output, error, figures, trace, a column per metric."""
+    return evaluation_cases.run_cases(engine(url), run_id)
+
+
+@_cache
+def case_diff(url: str, current_run_id: str, baseline_run_id: str) -> pd.DataFrame:
+    """Two runs case by case and metric by metric, regressed cases first."""
+    return evaluation_cases.case_diff(engine(url), current_run_id, baseline_run_id)
 
 
 ONLINE_COLUMNS = ["bucket", "agent_name", "agent_version", "metric", "n", "mean", "median"]

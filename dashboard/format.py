@@ -76,3 +76,50 @@ def safe_csv(frame: pd.DataFrame) -> bytes:
         if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
             out[column] = out[column].map(neutralise_cell)
     return out.to_csv(index=False).encode("utf-8")
+
+
+def usd_precise(value: Any) -> str:
+    """A cost with enough precision for one call: 0.000045 -> "$0.000045", 0.0239 -> "$0.0239",
+    12.5 -> "$12.50"."""
+    if _missing(value):
+        return "–"
+    value = float(value)
+    if value == 0 or abs(value) >= 1:
+        return usd(value)
+    digits = max(4, min(8, 2 - math.floor(math.log10(abs(value))) + 1))
+    return f"${value:.{digits}f}".rstrip("0").rstrip(".") if digits > 4 else f"${value:.4f}"
+
+
+def byte_size(value: Any) -> str:
+    """334900000 -> "319.4 MiB"; missing -> "–"."""
+    if _missing(value):
+        return "–"
+    value = float(value)
+    for size, suffix in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if abs(value) >= size:
+            return f"{value / size:.1f} {suffix}"
+    return f"{value:.0f} B"
+
+
+def seconds(value: Any) -> str:
+    """CPU or wall seconds: 0.25 -> "250 ms", 12.3 -> "12.30 s"."""
+    if _missing(value):
+        return "–"
+    return duration_ms(float(value) * 1000)
+
+
+def finite(value: Any) -> Any:
+    """None for NaN and ±infinity (a flat baseline gives an infinite z-score: not a number to show)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isfinite(float(value)):
+        return None
+    return value
+
+
+_MARKDOWN_SPECIAL = set("\\`*_{}[]()<>#+-.!|~:$&\"'=^")
+
+
+def plain_markdown(text: str) -> str:
+    """``text`` escaped so that a Markdown-rendering element shows it literally: every ASCII punctuation
+    character that Markdown, HTML or Streamlit's directives (``:red[…]``, ``:material/…:``, ``$…$``) could
+    read is backslash-escaped (CommonMark: any ASCII punctuation may be), line breaks kept."""
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in str(text)).replace("\n", "  \n")

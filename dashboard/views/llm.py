@@ -1,9 +1,12 @@
-"""LLM: calls, tokens, cost, latency percentiles and error rate per model and provider; cost over time."""
+"""LLM: calls, tokens, cost, latency percentiles and error rate per model and provider; cost over time; the
+list of individual calls (filterable; clicking a row opens the call in its trace). Models are named as
+``/metrics`` names them (the response model, else the request model)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from agentotel.dashboard import calls as call_lists
 from agentotel.dashboard import charts, common, data
 from agentotel.dashboard import format as fmt
 
@@ -42,22 +45,25 @@ elif stats is not None:
                                 "latency_p50": st.column_config.NumberColumn("p50 (ms)", format="%.0f"),
                                 "latency_p95": st.column_config.NumberColumn("p95 (ms)", format="%.0f"),
                                 "latency_p99": st.column_config.NumberColumn("p99 (ms)", format="%.0f"),
-                                "cost_usd": st.column_config.NumberColumn("cost", format="dollar"),
-                                "cost_per_call": st.column_config.NumberColumn("cost / call", format="$%.5f")})
+                                "cost_usd": st.column_config.NumberColumn("cost", format="$%.4f"),
+                                "cost_per_call": common.cost_column("cost / call")})
     common.download_csv(table, "llm_models.csv", key="dl_llm")
 
     left, right = st.columns(2)
     cost = got["cost"]
     if cost is not None and not cost.empty:
-        left.altair_chart(charts.series(common.chart_frame(cost), "Cost over time", "USD", color="model", mark="bar"),
-                          width="stretch")
+        left.altair_chart(charts.series(common.chart_frame(cost, ctx), "Cost over time", "USD", color="model", mark="bar",
+                                        y_format="$,.4~f", time_format=ctx.time_format), width="stretch")
     tokens = got["tokens"]
     if tokens is not None and not tokens.empty:
-        right.altair_chart(charts.series(common.chart_frame(tokens), "Tokens over time", "tokens", color="model"),
-                           width="stretch")
+        right.altair_chart(charts.series(common.chart_frame(tokens, ctx), "Tokens over time", "tokens", color="model",
+                                         time_format=ctx.time_format), width="stretch")
     left, right = st.columns(2)
     latency = got["latency"]
     if latency is not None and not latency.empty:
-        left.altair_chart(charts.series(common.chart_frame(latency), "Latency p95 (all models)", "ms"), width="stretch")
+        left.altair_chart(charts.series(common.chart_frame(latency, ctx), "Latency p95 (all models)", "ms",
+                                        time_format=ctx.time_format), width="stretch")
     right.altair_chart(charts.bars(stats.assign(label=stats["model"].astype(str)), "label", "error_rate",
                                    "Error rate per model", "error rate", ".0%"), width="stretch")
+
+    call_lists.llm_calls(ctx, filters)

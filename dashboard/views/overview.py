@@ -41,17 +41,18 @@ elif kpis is not None:
 
     left, right = st.columns(2)
     if got["executions"] is not None:
-        left.altair_chart(charts.series(common.chart_frame(got["executions"]), "Executions", "executions", mark="bar"),
-                          width="stretch")
+        left.altair_chart(charts.series(common.chart_frame(got["executions"], ctx), "Executions", "executions",
+                                        mark="bar", time_format=ctx.time_format), width="stretch")
     if got["success_rate"] is not None:
-        right.altair_chart(charts.series(common.chart_frame(got["success_rate"]), "Success rate", "success",
-                                         y_format="%"), width="stretch")
+        right.altair_chart(charts.series(common.chart_frame(got["success_rate"], ctx), "Success rate", "success",
+                                         y_format="%", time_format=ctx.time_format), width="stretch")
     left, right = st.columns(2)
     if got["latency_p95"] is not None:
-        left.altair_chart(charts.series(common.chart_frame(got["latency_p95"]), "Latency p95", "ms"), width="stretch")
+        left.altair_chart(charts.series(common.chart_frame(got["latency_p95"], ctx), "Latency p95", "ms",
+                                        time_format=ctx.time_format), width="stretch")
     if got["cost"] is not None:
-        right.altair_chart(charts.series(common.chart_frame(got["cost"]), "Cost", "USD", mark="bar", y_format="$,.4~f"),
-                           width="stretch")
+        right.altair_chart(charts.series(common.chart_frame(got["cost"], ctx), "Cost", "USD", mark="bar",
+                                         y_format="$,.4~f", time_format=ctx.time_format), width="stretch")
 
     left, right = st.columns(2)
     with left:
@@ -62,7 +63,7 @@ elif kpis is not None:
                          hide_index=True, width="stretch",
                          column_config={"error_rate": st.column_config.NumberColumn("error rate", format="percent"),
                                         "latency_p95": st.column_config.NumberColumn("p95 (ms)", format="%.0f"),
-                                        "cost_usd": st.column_config.NumberColumn("cost", format="dollar")})
+                                        "cost_usd": st.column_config.NumberColumn("cost", format="$%.4f")})
             common.download_csv(agents, "top_agents.csv", key="dl_top_agents")
     with right:
         st.subheader("Top models")
@@ -71,5 +72,5 @@ elif kpis is not None:
             st.dataframe(models[["provider", "model", "count", "error_rate", "total_tokens", "cost_usd"]],
                          hide_index=True, width="stretch",
                          column_config={"error_rate": st.column_config.NumberColumn("error rate", format="percent"),
-                                        "cost_usd": st.column_config.NumberColumn("cost", format="dollar")})
+                                        "cost_usd": st.column_config.NumberColumn("cost", format="$%.4f")})
             common.download_csv(models, "top_models.csv", key="dl_top_models")

@@ -10,6 +10,27 @@ from agentotel.dashboard import format as fmt
 SYSTEM_PREFIXES = ("process.", "system.", "agentotel.monitor.")
 PREFERRED = ("cpu", "memory")
 
+
+
+def _shown(value: float | None, unit: str | None) -> str:
+    """A metric value with its UCUM unit formatted (bytes in KiB/MiB/GiB, seconds as durations, ratios as %)."""
+    if unit == "By":
+        return fmt.byte_size(value)
+    if unit == "s":
+        return fmt.seconds(value)
+    if unit == "ms":
+        return fmt.duration_ms(value)
+    if unit == "1" and value is not None and 0 <= float(value) <= 1:
+        return fmt.percent(value)
+    return f"{fmt.number(value, 2)} {unit or ''}".strip()
+
+
+def _axis(unit: str) -> tuple[str, str | None]:
+    """(title, d3 format) of a chart's value axis for a UCUM unit."""
+    return {"By": ("bytes", "~s"), "s": ("seconds", ",.3~f"), "ms": ("ms", ",.0f"), "1": ("ratio", ".0%")}.get(
+        unit, (unit or "value", None))
+
+
 ctx = common.page("System")
 
 st.subheader("Receiver")
@@ -48,7 +69,8 @@ receiver_names = tuple(n for n in names if n.startswith(("agentotel.receiver", "
 if receiver_names:
     latest = common.load(data.latest_metric_values, ctx.url, receiver_names, ctx.start)
     if latest is not None and not latest.empty:
-        st.dataframe(latest, hide_index=True, width="stretch")
+        st.dataframe(common.localize(latest, ctx, ["timestamp"]), hide_index=True, width="stretch",
+                     column_config={"timestamp": common.time_column(ctx, "at")})
 
 st.subheader("Hosts and processes")
 system_names = [n for n in names if n.startswith(SYSTEM_PREFIXES)]
@@ -60,22 +82,31 @@ else:
     default = [n for n in system_names if any(p in n for p in PREFERRED)][:4] or system_names[:2]
     picked = st.multiselect("Metrics", system_names, default=default, key="sys_metrics")
     latest = common.load(data.latest_metric_values, ctx.url, tuple(picked), ctx.start)
+    units: dict[str, str] = {}
     if latest is not None and not latest.empty:
-        st.dataframe(latest, hide_index=True, width="stretch",
-                     column_config={"value": st.column_config.NumberColumn("latest", format="%.4g")})
+        if "unit" in latest:
+            units = {str(n): str(u) for n, u in zip(latest["metric_name"], latest["unit"], strict=True) if u}
+            latest = latest.assign(latest=[_shown(v, u) for v, u in zip(latest["value"], latest["unit"], strict=True)])
+        st.dataframe(common.localize(latest, ctx, ["timestamp"]), hide_index=True, width="stretch",
+                     column_order=["metric_name", "service_name", "latest", "value", "unit", "timestamp"],
+                     column_config={"value": st.column_config.NumberColumn("raw value", format="%.4g"),
+                                    "timestamp": common.time_column(ctx, "at")})
     columns = st.columns(2)
     for i, name in enumerate(picked):
         series = common.load(data.time_series, ctx.url, f"metric:{name}", ctx.start, ctx.end, ctx.granularity, None,
                              "service")
         if series is not None and not series.empty:
-            columns[i % 2].altair_chart(charts.series(common.chart_frame(series), name, "value", color="service"),
-                                        width="stretch")
+            unit = units.get(name, "")
+            y_title, y_format = _axis(unit)
+            columns[i % 2].altair_chart(charts.series(common.chart_frame(series, ctx), name, y_title, color="service",
+                                                      y_format=y_format, time_format=ctx.time_format), width="stretch")
 
 if ctx.user.can("admin"):
     st.subheader("Audit trail")
     trail = common.load(data.audit_trail, ctx.url)
     if trail is not None and not trail.empty:
-        st.dataframe(trail, hide_index=True, width="stretch")
+        st.dataframe(common.localize(trail, ctx, ["at"]), hide_index=True, width="stretch",
+                     column_config={"at": common.time_column(ctx, "at")})
         common.download_csv(trail, "audit.csv", key="dl_audit")
     elif trail is not None:
         st.text("No audited action yet.")

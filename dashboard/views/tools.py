@@ -1,9 +1,11 @@
-"""Tools: usage, error rate and latency per tool."""
+"""Tools: usage, error rate and latency per tool; the list of individual calls (filterable; clicking a row
+opens the call in its trace)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from agentotel.dashboard import calls as call_lists
 from agentotel.dashboard import charts, common, data
 from agentotel.dashboard import format as fmt
 
@@ -40,5 +42,7 @@ elif stats is not None:
                        width="stretch")
     usage = got["usage"]
     if usage is not None and not usage.empty:
-        st.altair_chart(charts.series(common.chart_frame(usage), "Tool calls over time", "calls", color="tool", mark="bar"),
-                        width="stretch")
+        st.altair_chart(charts.series(common.chart_frame(usage, ctx), "Tool calls over time", "calls", color="tool",
+                                      mark="bar", time_format=ctx.time_format), width="stretch")
+
+    call_lists.tool_calls(ctx, filters)

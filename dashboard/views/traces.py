@@ -1,82 +1,85 @@
-"""Traces: search by agent, service, status, time and trace id; a trace's waterfall and each span's
-attributes and captured content (rendered inert: code/text/JSON elements, never Markdown or HTML)."""
+"""Traces: the list (start, agent and version, input preview, status, duration, tokens in/out, cost, models,
+LLM and tool call counts, session, user), searched and filtered from the sidebar; clicking a row opens the
+trace. ``?trace=<id>&span=<id>`` opens a trace (and span) directly; content is rendered inert."""
 
 from __future__ import annotations
 
-import re
+from urllib.parse import quote
 
 import streamlit as st
 
-from agentotel.dashboard import charts, common, data
+from agentotel.dashboard import common, data, filters, trace_view
 from agentotel.dashboard import format as fmt
 
-TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}$")
 SORTS = {"Newest first": ("start_time", True), "Oldest first": ("start_time", False),
-         "Slowest first": ("duration_ms", True), "Fastest first": ("duration_ms", False)}
-STATUSES = {"Any status": None, "Errors only": "error", "Successful only": "ok"}
+         "Slowest first": ("duration_ms", True), "Fastest first": ("duration_ms", False),
+         "Most expensive first": ("cost_usd", True), "Most tokens first": ("total_tokens", True),
+         "Most LLM calls first": ("llm_calls", True)}
+LIST_KEY = "tr_list"
+
+
+
+def _open_typed() -> None:
+    """A trace id typed into "Open trace" opens that trace (and the field empties for the way back)."""
+    typed = str(st.session_state.get("tr_trace_id") or "").strip()
+    if trace_view.TRACE_ID.match(typed):
+        trace_view.open_span(typed.lower(), None)
+        st.session_state["tr_trace_id"] = ""
+    elif typed:
+        st.session_state["tr_bad_trace_id"] = True
+
 
 ctx = common.page("Traces")
 with st.sidebar:
-    trace_text = st.text_input("Trace id", key="tr_trace_id", placeholder="32 hex characters").strip()
-    agent = st.text_input("Agent", key="tr_agent", placeholder="exact agent name").strip() or None
-    service = st.text_input("Service", key="tr_service", placeholder="exact service name").strip() or None
-    status = STATUSES[st.selectbox("Status", list(STATUSES), key="tr_status")]
+    st.text_input("Open trace", key="tr_trace_id", placeholder="trace id (32 hex characters)", on_change=_open_typed)
+if st.session_state.pop("tr_bad_trace_id", False):
+    st.warning("A trace id is 32 hexadecimal characters; showing the list without it.")
+
+trace_id = common.query_value("trace", trace_view.TRACE_ID)
+if trace_id:
+    trace_view.show(ctx, trace_id, common.query_value("span", trace_view.SPAN_ID))
+    st.stop()
+
+values = filters.search_filters("tr")
+with st.sidebar:
     sort, descending = SORTS[st.selectbox("Order", list(SORTS), key="tr_sort")]
     limit = st.slider("Rows", 10, 500, 100, step=10, key="tr_limit")
 
-trace_id = None
-if trace_text:
-    if TRACE_ID.match(trace_text):
-        trace_id = trace_text.lower()
-    else:
-        st.warning("A trace id is 32 hexadecimal characters; showing traces without that filter.")
-
-# A trace id search looks at all time; otherwise the sidebar's window applies.
-start, end = (None, None) if trace_id else (ctx.start, ctx.end)
-traces = common.load(data.recent_traces, ctx.url, start, end, agent, service, status, trace_id, sort, descending, limit)
+traces = common.load(data.recent_traces, ctx.url, ctx.start, ctx.end, sort=sort, descending=descending, limit=limit,
+                     filters=values or None)
 if traces is not None and traces.empty:
-    if trace_id or agent or service or status:
+    if values:
         st.info("No trace matches these filters.")
     else:
         common.empty_state("traces")
 elif traces is not None:
-    st.caption(f"{fmt.number(len(traces))} traces")
-    shown = traces[["start_time", "trace_id", "name", "agent_name", "service_name", "duration_ms", "status",
-                    "span_count", "error_count"]]
-    st.dataframe(shown, hide_index=True, width="stretch",
-                 column_config={"duration_ms": st.column_config.NumberColumn("duration (ms)", format="%.1f"),
-                                "start_time": st.column_config.DatetimeColumn("start (UTC)", format="YYYY-MM-DD HH:mm:ss")})
-    common.download_csv(shown, "traces.csv", key="dl_traces")
-
-    ids = traces["trace_id"].tolist()
-    names = dict(zip(traces["trace_id"], traces["name"]))
-    selected = st.selectbox("Open trace", ids, key="tr_open",
-                            format_func=lambda t: f"{t[:12]}…  {str(names.get(t, ''))[:60]}")
-    spans = common.load(data.trace_spans, ctx.url, selected) if selected else None
-    if spans is not None and not spans.empty:
-        st.subheader("Waterfall")
-        st.text(f"trace {selected} · {len(spans)} spans · {fmt.duration_ms(spans['duration_ms'].max())}")
-        st.altair_chart(charts.waterfall(spans), width="stretch", height=max(160, 32 * len(spans) + 60))
-
-        st.subheader("Span details")
-        span_names = dict(zip(spans["span_id"], spans["name"]))
-        span_types = dict(zip(spans["span_id"], spans["span_type"]))
-        span_id = st.selectbox("Span", spans["span_id"].tolist(), key="tr_span",
-                               format_func=lambda s: f"{span_types.get(s, '')}: {str(span_names.get(s, ''))[:80]} ({s})")
-        content = common.load(data.span_content, ctx.url, selected, span_id) or {}
-        if content:
-            st.text(f"name: {content.get('name')}\nstatus: {content.get('status_code')}"
-                    + (f" ({content['status_message']})" if content.get("status_message") else "")
-                    + f"\nscope: {content.get('scope_name') or '–'} {content.get('scope_version') or ''}")
-            left, right = st.columns(2)
-            with left:
-                st.caption("Input (captured content)")
-                st.code(content.get("input") or "(not captured)", language=None, wrap_lines=True)
-            with right:
-                st.caption("Output (captured content)")
-                st.code(content.get("output") or "(not captured)", language=None, wrap_lines=True)
-            st.caption("Attributes")
-            st.json(content.get("attributes") or {}, expanded=True)
-            with st.expander("Events, links and resource"):
-                st.json({"events": content.get("events") or [], "links": content.get("links") or [],
-                         "resource": content.get("resource_attributes") or {}}, expanded=False)
+    st.caption(f"{fmt.number(len(traces))} traces, {ctx.range_label.lower()} · click a row to open its trace")
+    shown = common.localize(traces, ctx, ["start_time"]).assign(
+        agent=[f"{a or '–'} {v or ''}".strip() for a, v in zip(traces["agent_name"], traces["agent_version"], strict=True)],
+        session_link=[f"sessions?session={quote(str(s), safe='')}" if isinstance(s, str) and s else None
+                      for s in traces["session"]],
+    )
+    columns = ["start_time", "agent", "input_preview", "status", "duration_ms", "input_tokens", "output_tokens",
+               "cost_usd", "models", "llm_calls", "tool_calls", "session_link", "user", "name", "service_name", "trace_id"]
+    event = st.dataframe(
+        shown[columns], hide_index=True, width="stretch", key=LIST_KEY, on_select="rerun", height=common.table_height(len(shown)),
+        selection_mode="single-row",
+        column_config={
+            "start_time": common.time_column(ctx, "start"),
+            "input_preview": st.column_config.TextColumn("input", width="large"),
+            "duration_ms": st.column_config.NumberColumn("duration (ms)", format="%.0f"),
+            "input_tokens": st.column_config.NumberColumn("tokens in", format="%d"),
+            "output_tokens": st.column_config.NumberColumn("tokens out", format="%d"),
+            "cost_usd": common.cost_column(),
+            "llm_calls": st.column_config.NumberColumn("LLM calls", format="%d"),
+            "tool_calls": st.column_config.NumberColumn("tool calls", format="%d"),
+            "session_link": st.column_config.LinkColumn("session", display_text=r"session=(.*)$"),
+            "name": st.column_config.TextColumn("root span"),
+            "service_name": st.column_config.TextColumn("service"),
+        },
+    )
+    rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
+    if rows and rows[0] < len(traces):  # (the list is not drawn with a trace: it comes back unselected)
+        trace_view.open_span(str(traces["trace_id"].iloc[rows[0]]), None)
+        st.rerun()
+    common.download_csv(shown[[c for c in columns if c != "session_link"] + ["session"]], "traces.csv", key="dl_traces")
