@@ -30,16 +30,16 @@ lint-fast: $(STAMP)
 lint: lint-fast
 	cd $$($(BIN)/python tools/package_tree.py) && MYPYPATH=. $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml --cache-dir $(CURDIR)/.mypy_cache -p agentotel
 
-# Everything (what CI runs): the tests on two workers (pytest-xdist: each test has its own database, ports and
-# temporary directory), then the `slow` ones (soaks with time bounds, browsers) one at a time; both always run.
+# Everything (what CI runs), on two workers (pytest-xdist: each test has its own database, ports and temporary
+# directory); worksteal keeps both busy to the end, since the slowest tests mostly wait (demo minutes, soaks).
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 test: lint
-	$(PYTEST) -n 2 -m "not slow"; fast=$$?; $(PYTEST) -m slow; slow=$$?; [ $$fast -eq 0 ] && [ $$slow -eq 0 ]
+	$(PYTEST) -n 2 --dist worksteal
 
 # The quick loop, under 90 s: no browser, no subprocess soaks, no long end-to-end runs (the `slow` marker), and
 # SQLite only (`postgres` marks every test run on PostgreSQL; `make test` runs both).
 test-fast: lint-fast
-	$(PYTEST) -n 2 -m "not slow and not postgres"
+	$(PYTEST) -n 2 --dist worksteal -m "not slow and not postgres"
 
 # The wheel in fresh virtual environments, as a user installs it (.ci/run runs it on CI).
 clean-install:
