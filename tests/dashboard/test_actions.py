@@ -58,6 +58,7 @@ def test_operator_acknowledges_then_resolves_an_alert(engine, db_url, monkeypatc
     assert {m.label: m.value for m in at.metric}["Firing"] == "0"
 
 
+@pytest.mark.slow
 def test_viewer_sees_alerts_but_no_action_buttons(engine, db_url, monkeypatch):
     dashboard_env(monkeypatch, db_url, **{USERS_ENV: USERS})
     AlertManager(engine).create_alert("slow", "warning", "p95 slow", labels={"agent": "a"}, by="rules")

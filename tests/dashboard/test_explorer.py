@@ -72,6 +72,7 @@ def open_page(page: str, query: dict | None = None, **state):
     return at.run()
 
 
+@pytest.mark.slow
 def test_trace_list_figures_and_filters(explorer, monkeypatch):
     dashboard_env(monkeypatch, explorer.url)
     at = run_page("traces")
@@ -113,6 +114,7 @@ def test_a_row_click_opens_the_trace(explorer, monkeypatch):
     assert any(t.value.startswith(f"trace {first}") for t in at.text)
 
 
+@pytest.mark.slow
 def test_trace_by_url_with_typed_span_panes(explorer, monkeypatch):
     dashboard_env(monkeypatch, explorer.url)
     trace = explorer.facts.traces["sql-0"]
@@ -174,6 +176,7 @@ def test_scores_attached_to_a_trace(explorer, monkeypatch):
     assert "coherence" in set(scores["name"]) and set(scores["source"]) == {"online"}
 
 
+@pytest.mark.slow
 def test_sessions_list_and_transcript(explorer, monkeypatch):
     dashboard_env(monkeypatch, explorer.url)
     at = run_page("sessions")

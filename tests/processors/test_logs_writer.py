@@ -255,6 +255,7 @@ def test_content_from_span_events_matches_the_log_record_form():
     assert (json.loads(content_in), json.loads(content_out)) == (EXPECTED_INPUT, EXPECTED_OUTPUT)
 
 
+@pytest.mark.slow
 def test_events_written_while_their_span_commits_are_not_lost(engine, dialect):
     """PostgreSQL, two writers at once: the span transaction is open when the events arrive."""
     import threading

@@ -72,6 +72,7 @@ def test_register_promote_rollback_history(cli, engine, capsys):
     assert [(v["version"], v["environments"]) for v in listed] == [("1.0.0", ["dev"]), ("1.1.0", [])]
 
 
+@pytest.mark.slow
 def test_gate_refusal_override_and_clear_errors(cli, engine):
     cli("register", "bot", "1.0.0", "--actor", "ana")
     cli("register", "bot", "1.1.0", "--actor", "ana")

@@ -24,6 +24,7 @@ def cli(db_url, capsys):
     return run
 
 
+@pytest.mark.slow
 def test_promote_evaluate_runs_the_suite_and_gates_on_it(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("EVAL_TEST_AGENT_DELAY", "0.002")
     suite = tmp_path / "suite.yaml"

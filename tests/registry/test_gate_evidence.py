@@ -114,6 +114,7 @@ def test_a_thin_suite_is_no_evidence_against_the_baselines_suite(engine):
         pinned.versions.promote("bot", "2.0.0", "prod", actor="ana")
 
 
+@pytest.mark.slow
 def test_a_later_passing_run_does_not_hide_a_failing_one(engine):
     """Failure 5: re-running until it passes got through. Rule: every run of the version on the suite counts
     (policy ``runs: latest`` uses only the newest)."""
