@@ -35,10 +35,9 @@ def _controls(prefix: str, fields: tuple[str, ...], sorts: dict[str, str]) -> tu
 
 
 def _selected(event: Any, frame: pd.DataFrame) -> None:
-    rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
-    if rows and rows[0] < len(frame):
-        row = frame.iloc[rows[0]]
-        open_in_trace(str(row["trace_id"]), str(row["span_id"]))
+    row = common.picked_row(event)
+    if row is not None and row < len(frame):
+        open_in_trace(str(frame["trace_id"].iloc[row]), str(frame["span_id"].iloc[row]))
 
 
 def llm_calls(ctx: common.PageContext, page_filters: dict[str, str]) -> None:
@@ -54,7 +53,7 @@ def llm_calls(ctx: common.PageContext, page_filters: dict[str, str]) -> None:
     st.caption(f"{fmt.number(len(found))} calls · click a row to open it in its trace")
     shown = common.localize(found, ctx, ["start_time"])
     event = st.dataframe(
-        shown, hide_index=True, width="stretch", key="llm_call_list", on_select="rerun", selection_mode="single-row",
+        shown, hide_index=True, width="stretch", key="llm_call_list", on_select="rerun", selection_mode=common.CLICKABLE, placeholder="–",
         column_order=["start_time", "agent_name", "provider", "model", "input_preview", "input_tokens", "output_tokens",
                       "cached_input_tokens", "cost_usd", "duration_ms", "time_to_first_token_ms", "finish_reason",
                       "success", "error_type", "request_model", "response_model"],
@@ -84,7 +83,7 @@ def tool_calls(ctx: common.PageContext, page_filters: dict[str, str]) -> None:
     st.caption(f"{fmt.number(len(found))} calls · click a row to open it in its trace")
     shown = common.localize(found, ctx, ["start_time"])
     event = st.dataframe(
-        shown, hide_index=True, width="stretch", key="tool_call_list", on_select="rerun", selection_mode="single-row",
+        shown, hide_index=True, width="stretch", key="tool_call_list", on_select="rerun", selection_mode=common.CLICKABLE, placeholder="–",
         column_order=["start_time", "agent_name", "tool_name", "arguments", "result", "success", "error_message",
                       "duration_ms", "tool_call_id"],
         column_config={"start_time": common.time_column(ctx, "start"),

@@ -273,6 +273,24 @@ def time_column(ctx: PageContext, label: str) -> Any:
     return st.column_config.DatetimeColumn(f"{label} ({ctx.tz_name})", format="YYYY-MM-DD HH:mm:ss")
 
 
+CLICKABLE = ("single-row", "single-cell")  # a click on any cell picks its row (the checkbox picks it too)
+
+
+def picked_row(event: Any) -> int | None:
+    """The row a click picked in a table drawn with ``selection_mode=CLICKABLE`` (its checkbox or any of its
+    cells), or None."""
+    selection = getattr(event, "selection", None)
+    if selection is None:
+        return None
+    for cell in list(getattr(selection, "cells", None) or []):  # a cell click wins over a default row
+        if isinstance(cell, dict) and "row" in cell:
+            return int(cell["row"])
+        if isinstance(cell, (list, tuple)) and cell:
+            return int(cell[0])
+    rows = list(getattr(selection, "rows", None) or [])
+    return int(rows[0]) if rows else None
+
+
 def table_height(rows: int, limit: int = 720) -> int:
     """Pixels that show ``rows`` rows of a table (and its header) without a scroll bar, up to ``limit``."""
     return min(35 * (rows + 1) + 3, limit)

@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from agentotel.core import semconv as sc
-from agentotel.core.messages import parse_messages
+from agentotel.core.messages import last_user_text, parse_messages
 from agentotel.dashboard import charts, common, content, data
 from agentotel.dashboard import format as fmt
 
@@ -80,6 +80,17 @@ def show(ctx: common.PageContext, trace_id: str, span_id: str | None) -> None:
             st.rerun()
     st.divider()
     _pane(ctx, trace_id, spans[spans["span_id"] == selected].iloc[0], runs)
+
+
+def preview(ctx: common.PageContext, trace_id: str) -> None:
+    """The waterfall of one trace under a list (the first one: what the list's order puts on top)."""
+    spans = common.load(data.trace_spans, ctx.url, trace_id)
+    if spans is None or spans.empty:
+        return
+    st.subheader("Waterfall")
+    st.caption("The first trace of the list; click a row to open a trace with its spans, conversation and scores.")
+    st.text(f"trace {trace_id} · {len(spans)} spans · {fmt.duration_ms(spans['duration_ms'].iloc[0])}")
+    st.altair_chart(charts.waterfall(spans), width="stretch")
 
 
 def _header(ctx: common.PageContext, trace_id: str, spans: pd.DataFrame) -> None:
@@ -171,7 +182,7 @@ def _tree(spans: pd.DataFrame, selected: str) -> str | None:
     default: Any = {"selection": {"rows": [ids.index(selected)] if selected in ids else [], "columns": [], "cells": []}}
     event = st.dataframe(
         rows, hide_index=True, width="stretch", key=f"{TREE_KEY}_{selected}", on_select="rerun",
-        selection_mode="single-row", selection_default=default, height="auto" if len(rows) <= 16 else 600,
+        selection_mode=common.CLICKABLE, selection_default=default, placeholder="", height="auto" if len(rows) <= 16 else 600,
         column_order=["error", "span", "type", "duration_ms", "tokens", "cost_usd"],
         column_config={"span": st.column_config.TextColumn("span", width="medium"),
                        "type": st.column_config.TextColumn("type", width="small"),
@@ -180,15 +191,8 @@ def _tree(spans: pd.DataFrame, selected: str) -> str | None:
                        "cost_usd": common.cost_column(),
                        "error": st.column_config.TextColumn("⚠", width="small", help="the span failed")},
     )
-    chosen = _rows(event)
-    return ids[chosen[0]] if chosen and chosen[0] < len(ids) else None
-
-
-def _rows(event: Any) -> list[int]:
-    try:
-        return list(event.selection.rows)
-    except AttributeError:
-        return []
+    row = common.picked_row(event)
+    return ids[row] if row is not None and row < len(ids) else None
 
 
 def _waterfall(spans: pd.DataFrame, selected: str) -> str | None:
@@ -208,8 +212,9 @@ def _waterfall(spans: pd.DataFrame, selected: str) -> str | None:
 
 def _pane(ctx: common.PageContext, trace_id: str, span: pd.Series, runs: pd.DataFrame | None) -> None:
     found = common.load(data.span_content, ctx.url, trace_id, span["span_id"]) or {}
-    kind = span["span_type"] or "other"
-    st.subheader(f"{ICONS.get(kind, '•')} Selected {kind} span")
+    kind = span["span_type"] if span["span_type"] in ICONS else "other"
+    st.subheader("Span details")
+    st.markdown(f"**{ICONS[kind]} Selected {kind} span**")
     status = span["status_code"] + (f" ({span['status_message']})" if span["status_message"] else "")
     started = pd.Timestamp(span["start_time"]).tz_convert(ctx.tz)
     st.text(f"{span['name']}\nspan {span['span_id']} · status {status} · {fmt.duration_ms(span['duration_ms'])} · "
@@ -220,6 +225,7 @@ def _pane(ctx: common.PageContext, trace_id: str, span: pd.Series, runs: pd.Data
     elif kind == "tool":
         _tool_call(span, found)
     elif kind == "agent":
+        _agent_io(found)
         _agent_run(span, runs)
     if kind != "tool":
         inputs = parse_messages(found.get("input"), "user")
@@ -282,6 +288,19 @@ def _tool_call(span: pd.Series, found: dict[str, Any]) -> None:
     if span["status_code"] == "ERROR":
         st.error("The tool call failed:")
         st.code(str(span["status_message"] or attributes.get(sc.ERROR_TYPE) or "error"), language=None)
+
+
+def _agent_io(found: dict[str, Any]) -> None:
+    """An agent run's input (what it was asked) and output (its answer), as text."""
+    left, right = st.columns(2)
+    with left:
+        st.caption("Input")
+        asked = last_user_text(found.get("input"))
+        content.long_text(asked or "(not captured)", code=True)
+    with right:
+        st.caption("Output")
+        answer = "\n".join(m.text for m in parse_messages(found.get("output"), "assistant") if m.text)
+        content.long_text(answer or "(not captured)", code=True)
 
 
 def _agent_run(span: pd.Series, runs: pd.DataFrame | None) -> None:

@@ -218,10 +218,11 @@ def trace_conditions(conn: Connection, flt: SearchFilter, root: Any) -> list[Col
     out: list[ColumnElement[bool]] = []
     if flt.trace_id:
         out.append(trace_id == flt.trace_id.lower())
-    if flt.agent:
+    if flt.agent:  # the trace's agent: its root's, else (a root that is no agent's) that of a run in it
         e = _executions.alias("fe")
         out.append(or_(contains(root.c.agent_name, flt.agent),
-                       exists().where(e.c.trace_id == trace_id, contains(e.c.agent_name, flt.agent))))
+                       and_(root.c.agent_name.is_(None),
+                            exists().where(e.c.trace_id == trace_id, contains(e.c.agent_name, flt.agent)))))
     if flt.service:
         out.append(contains(root.c.service_name, flt.service))
     if flt.status:

@@ -59,7 +59,7 @@ def recent_traces(
     cost, the models it called (response model, ``request→response`` where they differ), its session
     (``gen_ai.conversation.id``), user, and a one-line preview of its input.
 
-    ``agent`` and ``service`` are case-insensitive substrings; ``search`` narrows further (its window, when
+    ``agent`` (of the trace: its root's) and ``service`` are case-insensitive substrings; ``search`` narrows further (its window, when
     given, replaces ``start``/``end``). ``status`` is ``ok`` or ``error``; ``sort`` one of ``TRACE_SORTS``."""
     check_choice(sort, TRACE_SORTS, "sort")
     check_choice(status, TRACE_STATUSES, "status")

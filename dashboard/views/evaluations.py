@@ -46,7 +46,7 @@ def _cases(run_id: str) -> None:
     scores = [c for c in cases.columns if c.startswith("score:")]
     shown = cases.assign(trace=[_trace_link(t) for t in cases["trace_id"]])
     event = st.dataframe(
-        shown, hide_index=True, width="stretch", key="ev_cases", on_select="rerun", selection_mode="single-row",
+        shown, hide_index=True, width="stretch", key="ev_cases", on_select="rerun", selection_mode=common.CLICKABLE, placeholder="–",
         column_order=["case_id", "input", "expected", "output", *scores, "error", "latency_ms", "input_tokens",
                       "output_tokens", "cost_usd", "model", "tags", "trace"],
         column_config={"input": st.column_config.TextColumn("input", width="medium"),
@@ -58,9 +58,9 @@ def _cases(run_id: str) -> None:
                        "trace": st.column_config.LinkColumn("trace", display_text="open trace")},
     )
     common.download_csv(cases, f"cases_{run_id}.csv", key="dl_cases")
-    rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
-    if rows and rows[0] < len(cases):
-        case = cases.iloc[rows[0]]
+    row = common.picked_row(event)
+    if row is not None and row < len(cases):
+        case = cases.iloc[row]
         with st.container(border=True):
             st.text(f"case {case['case_id']}")
             for label, column in (("Input", "input"), ("Expected", "expected"), ("Output", "output"), ("Error", "error")):

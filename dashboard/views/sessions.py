@@ -77,7 +77,7 @@ elif found is not None:
     st.caption(f"{fmt.number(len(found))} sessions, {ctx.range_label.lower()} · click a row to open the conversation")
     shown = common.localize(found, ctx, ["first_time", "last_time"])
     event = st.dataframe(
-        shown, hide_index=True, width="stretch", key="ss_list", on_select="rerun", height=common.table_height(len(shown)), selection_mode="single-row",
+        shown, hide_index=True, width="stretch", key="ss_list", on_select="rerun", height=common.table_height(len(shown)), selection_mode=common.CLICKABLE, placeholder="–",
         column_order=["session", "last_time", "first_time", "turns", "traces", "errors", "user", "agents",
                       "input_tokens", "output_tokens", "cost_usd"],
         column_config={"first_time": common.time_column(ctx, "first"), "last_time": common.time_column(ctx, "last"),
@@ -86,8 +86,8 @@ elif found is not None:
                        "output_tokens": st.column_config.NumberColumn("tokens out", format="%d"),
                        "cost_usd": common.cost_column()},
     )
-    rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
-    if rows and rows[0] < len(found):
-        st.query_params["session"] = str(found["session"].iloc[rows[0]])
+    row = common.picked_row(event)
+    if row is not None and row < len(found):
+        st.query_params["session"] = str(found["session"].iloc[row])
         st.rerun()
     common.download_csv(pd.DataFrame(shown), "sessions.csv", key="dl_sessions")

@@ -31,7 +31,8 @@ def _open_typed() -> None:
 
 ctx = common.page("Traces")
 with st.sidebar:
-    st.text_input("Open trace", key="tr_trace_id", placeholder="trace id (32 hex characters)", on_change=_open_typed)
+    st.caption("Open trace")
+    st.text_input("Trace id", key="tr_trace_id", placeholder="32 hex characters", on_change=_open_typed)
 if st.session_state.pop("tr_bad_trace_id", False):
     st.warning("A trace id is 32 hexadecimal characters; showing the list without it.")
 
@@ -63,7 +64,7 @@ elif traces is not None:
                "cost_usd", "models", "llm_calls", "tool_calls", "session_link", "user", "name", "service_name", "trace_id"]
     event = st.dataframe(
         shown[columns], hide_index=True, width="stretch", key=LIST_KEY, on_select="rerun", height=common.table_height(len(shown)),
-        selection_mode="single-row",
+        selection_mode=common.CLICKABLE, placeholder="–",
         column_config={
             "start_time": common.time_column(ctx, "start"),
             "input_preview": st.column_config.TextColumn("input", width="large"),
@@ -78,8 +79,9 @@ elif traces is not None:
             "service_name": st.column_config.TextColumn("service"),
         },
     )
-    rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
-    if rows and rows[0] < len(traces):  # (the list is not drawn with a trace: it comes back unselected)
-        trace_view.open_span(str(traces["trace_id"].iloc[rows[0]]), None)
+    row = common.picked_row(event)
+    if row is not None and row < len(traces):  # (the list is not drawn with a trace: it comes back unselected)
+        trace_view.open_span(str(traces["trace_id"].iloc[row]), None)
         st.rerun()
     common.download_csv(shown[[c for c in columns if c != "session_link"] + ["session"]], "traces.csv", key="dl_traces")
+    trace_view.preview(ctx, str(traces["trace_id"].iloc[0]))

@@ -72,13 +72,13 @@ elif found is not None:
     st.caption(f"{fmt.number(len(found))} users, {ctx.range_label.lower()} · click a row to open the user")
     shown = common.localize(found, ctx, ["first_time", "last_time"])
     event = st.dataframe(
-        shown, hide_index=True, width="stretch", key="us_list", on_select="rerun", height=common.table_height(len(shown)), selection_mode="single-row",
+        shown, hide_index=True, width="stretch", key="us_list", on_select="rerun", height=common.table_height(len(shown)), selection_mode=common.CLICKABLE, placeholder="–",
         column_config={"first_time": common.time_column(ctx, "first"), "last_time": common.time_column(ctx, "last"),
                        "errors": st.column_config.NumberColumn("failed runs", format="%d"),
                        "cost_usd": common.cost_column()},
     )
-    rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
-    if rows and rows[0] < len(found):
-        st.query_params["user"] = str(found["user"].iloc[rows[0]])
+    row = common.picked_row(event)
+    if row is not None and row < len(found):
+        st.query_params["user"] = str(found["user"].iloc[row])
         st.rerun()
     common.download_csv(shown, "users.csv", key="dl_users")

@@ -48,6 +48,7 @@ def pd_isna(value) -> bool:
 
 @pytest.mark.parametrize(("values", "labels"), [
     ({"agent": "SUPPORT"}, {"support-0", "support-1", "support-2"}),  # substring, any case
+    ({"agent": "writer"}, set()),  # the trace's agent (its root's), not a sub-agent
     ({"service": "analyt"}, {"sql-0", "sql-1"}),
     ({"model": "2024-07"}, {"support-0", "support-1", "support-2"}),  # the response model
     ({"provider": "anthro"}, {"sql-0", "sql-1"}),

@@ -1,0 +1,264 @@
+"""The explorer in a real browser: ``agentotel dashboard`` on a free loopback port against a seeded SQLite
+warehouse, driven by headless Chromium (Debian ``chromium`` through Playwright, as ``test_browser.py``).
+
+Clicking a trace row opens the trace and its URL opens it again in a new page; clicking a span (in the tree
+and in the waterfall) opens its pane; a session's transcript renders in order; the content search finds a
+trace by a word of its captured content; every chart on every page has a non-zero plot and the expected
+number of marks; no page shows an exception; ``<script>`` and Markdown in content stay inert (no request
+reaches the leak server, nothing is rendered as HTML or Markdown).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from tests.dashboard.test_browser import CHROMIUM, CHROMIUM_ARGS, LeakServer, start_dashboard, stop, wait_idle
+from tests.support.conversations import SUPPORT_TURNS, UNIQUE_WORD
+
+pytestmark = [
+    pytest.mark.slow,  # a real Chromium
+    pytest.mark.skipif(not Path(CHROMIUM).exists() and os.environ.get("CI", "") == "",
+                       reason="Debian chromium is not installed (.ci/system-packages installs it)"),
+]
+PAGES = {  # navigation link -> text only the rendered page shows
+    "Overview": "Top agents", "Traces": "Open trace", "Sessions": "Order", "Users": "Order", "LLM": "Per model",
+    "Tools": "Failed calls", "Agents & registry": "Deployment history", "Evaluations": "Compare with a baseline",
+    "Alerts": "Unacknowledged", "System": "Hosts and processes", "Analytics": "Baseline window (buckets)",
+}
+# Streamlit's frontend probes for its base path when a page is loaded at a deeper URL (/traces/_stcore/…):
+# those 404s are the framework's, not the app's
+BASE_PATH_PROBE = re.compile(r"status of 404|_stcore/(health|host-config)")
+CHART_MARKS = """() => Array.from(document.querySelectorAll('[data-testid="stVegaLiteChart"]')).map(chart => {
+    const marks = Array.from(chart.querySelectorAll(
+        'g.role-mark > path, g.role-mark > line, g.role-mark > g > path, g.role-mark > text'));
+    const boxes = marks.map(m => m.getBoundingClientRect()).filter(b => b.width > 0 || b.height > 0);
+    const top = Math.min(...boxes.map(b => b.top)), bottom = Math.max(...boxes.map(b => b.bottom));
+    const classes = Array.from(chart.querySelectorAll('g.role-mark')).map(g => g.getAttribute('class'));
+    const title = chart.querySelector('g.role-title text');
+    return {height: chart.getBoundingClientRect().height, plot: boxes.length ? bottom - top : 0,
+            marks: marks.length, visible: boxes.length, kinds: classes,
+            title: title ? title.textContent : '',
+            bars: Array.from(chart.querySelectorAll('g.mark-rect.role-mark > path')).length};
+})"""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    from playwright.sync_api import sync_playwright
+
+    from agentotel.warehouse.engine import create_db_engine
+    from agentotel.warehouse.migrate import upgrade
+    from tests.dashboard.support import seed_all
+    from tests.support.conversations import write_conversations
+
+    work = tmp_path_factory.mktemp("explorer-browser")
+    leak = LeakServer()
+    url = f"sqlite:///{work}/warehouse.db"
+    engine = create_db_engine(url)
+    upgrade(engine)
+    facts = write_conversations(engine, leak_port=leak.port)
+    components = seed_all(engine, leak_port=leak.port)
+    process, base = start_dashboard(url, work)
+    playwright = sync_playwright().start()
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    artifacts = Path(os.environ.get("AGENTOTEL_TEST_ARTIFACTS") or work)
+    artifacts.mkdir(parents=True, exist_ok=True)
+    try:
+        yield SimpleNamespace(base=base, engine=engine, facts=facts, components=components, leak=leak,
+                              browser=browser, artifacts=artifacts, url=url)
+    finally:
+        browser.close()
+        playwright.stop()
+        stop(process)
+        leak.stop()
+        engine.dispose()
+
+
+def new_page(site, path: str = "/", expect: str | None = None):
+    """A fresh page at ``path``; console errors (but Streamlit's base-path probes) and requests leaving
+    loopback are collected."""
+    page = site.browser.new_page(viewport={"width": 1500, "height": 1400})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and not BASE_PATH_PROBE.search(m.text)
+            else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("request", lambda req: errors.append(f"external request {req.url}")
+            if not req.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")) else None)
+    page.goto(site.base + path, wait_until="domcontentloaded")
+    if expect:
+        page.get_by_text(expect).first.wait_for(timeout=45_000)
+    wait_idle(page, 60)
+    return page, errors
+
+
+def no_exception(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').first.inner_text()
+
+
+def wait_query(page, pattern: str, timeout: float = 45.0) -> str:
+    """Until the page's query string matches ``pattern`` (Streamlit changes it with the history API, which
+    is no navigation); returns it."""
+    page.wait_for_function("p => new RegExp(p).test(window.location.search)", arg=pattern, timeout=timeout * 1000)
+    return page.evaluate("() => window.location.search")
+
+
+def grid_click(page, row: int, column_x: int = 200) -> None:
+    """Click a cell of row ``row`` (0-based, below the header) of the first data grid on the page (a click on
+    any cell picks its row)."""
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + column_x, box["y"] + 35 * (row + 1) + 17)
+
+
+def test_row_click_opens_the_trace_and_its_url_reopens_it(site):
+    page, errors = new_page(site, "/traces", expect="click a row to open its trace")
+    page.wait_for_selector('[data-testid="stDataFrame"]')
+    grid_click(page, 2)
+    opened = re.search(r"trace=([0-9a-f]{32})", wait_query(page, r"trace=[0-9a-f]{32}")).group(1)
+    wait_idle(page, 60)
+    page.get_by_text(f"trace {opened}").first.wait_for(timeout=30_000)
+    no_exception(page)
+    page.screenshot(path=str(site.artifacts / "explorer-trace.png"))
+
+    again, more_errors = new_page(site, f"/traces?trace={opened}", expect=f"trace {opened}")  # a new page, same URL
+    again.locator('[data-testid="stVegaLiteChart"] g.mark-rect.role-mark > path').first.wait_for(timeout=30_000)
+    no_exception(again)
+    assert errors == [] and more_errors == [], errors + more_errors
+    page.close()
+    again.close()
+
+
+def test_span_click_in_the_tree_and_in_the_waterfall_opens_its_pane(site):
+    trace = site.facts.traces["sql-0"]
+    page, errors = new_page(site, f"/traces?trace={trace}", expect="Selected agent span")
+    grid = page.locator('[data-testid="stDataFrame"]').filter(has_text="span").first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 150, box["y"] + 35 * 3 + 17)  # the tree's third row: the tool span
+    page.get_by_text("Selected tool span").first.wait_for(timeout=45_000)
+    wait_query(page, f"span={site.facts.tool_spans['sql-0']}")
+    wait_idle(page, 60)
+    page.locator('[data-testid="stCode"]', has_text='"query": "SELECT 1"').first.wait_for(timeout=30_000)  # arguments
+
+    bars = page.locator('[data-testid="stVegaLiteChart"] g.mark-rect.role-mark > path')
+    assert bars.count() == 6
+    bar = bars.nth(3).bounding_box()  # the waterfall's fourth row: the sub-agent
+    page.mouse.click(bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] / 2)
+    page.get_by_text("Selected agent span").first.wait_for(timeout=45_000)
+    wait_idle(page, 60)
+    page.locator('[data-testid="stText"]', has_text="agent sql-writer").first.wait_for(timeout=30_000)
+    no_exception(page)
+    assert errors == [], errors
+    page.close()
+
+
+def test_session_transcript_renders_in_order(site):
+    page, errors = new_page(site, "/sessions?session=conv-alice-1", expect="Conversation")
+    page.get_by_text(SUPPORT_TURNS[-1][1]).first.wait_for(timeout=30_000)
+    body = page.locator('[data-testid="stMain"]').inner_text()
+    positions = [body.index(question) for question, _ in SUPPORT_TURNS]
+    answers = [body.index(answer) for _, answer in SUPPORT_TURNS]
+    assert positions == sorted(positions) and all(q < a for q, a in zip(positions, answers, strict=True))
+    links = page.get_by_role("link", name="Open trace")
+    assert links.count() == 3
+    assert site.facts.sessions["conv-alice-1"][0] in links.first.get_attribute("href")
+    no_exception(page)
+    assert errors == [], errors
+    page.screenshot(path=str(site.artifacts / "explorer-session.png"))
+    page.close()
+
+
+def test_content_search_finds_a_trace_by_a_word(site):
+    page, errors = new_page(site, "/traces", expect="click a row to open its trace")
+    box = page.get_by_label("Search content")
+    box.fill(UNIQUE_WORD[:9])  # a prefix of a word in the hostile trace's content
+    box.press("Enter")
+    page.get_by_text("1 traces").first.wait_for(timeout=30_000)
+    wait_idle(page, 60)
+    grid_click(page, 0)
+    wait_query(page, f"trace={site.facts.traces['hostile']}")
+    no_exception(page)
+    assert errors == [], errors
+    page.close()
+
+
+def test_hostile_content_stays_inert(site):
+    before = len(site.leak.requests)
+    page, errors = new_page(site, f"/traces?trace={site.facts.traces['hostile']}", expect="Selected agent span")
+    page.get_by_text(UNIQUE_WORD).first.wait_for(timeout=30_000)
+    time.sleep(2)
+    assert page.title() != "pwned"
+    main = page.locator('[data-testid="stMain"]')
+    assert "**bold**" in main.inner_text() and "[click](" in main.inner_text()  # Markdown shown as written
+    assert main.locator("strong", has_text="bold").count() == 0
+    assert main.locator(f"img[src*='{site.leak.port}'], a[href*='{site.leak.port}'], script").count() == 0
+    for path in (f"/traces?trace={site.facts.traces['hostile']}&span={site.facts.tool_spans['hostile']}", "/traces",
+                 "/tools"):
+        other, more = new_page(site, path)
+        time.sleep(2)
+        assert other.title() != "pwned"
+        other.close()
+        errors += more
+    assert site.leak.requests[before:] == []
+    assert errors == [], errors
+    page.close()
+
+
+def _run_metrics(site) -> list[str]:
+    """The metrics of the newest evaluation run (the one the Evaluations page opens with)."""
+    from agentotel.evaluation.runs import list_runs
+
+    newest = list_runs(site.engine, limit=1, with_results=False)[0]
+    return list((newest.summary or {}).get("metrics") or {})
+
+
+def test_every_chart_on_every_page_has_a_plot_and_its_marks(site):
+    from datetime import datetime, timedelta, timezone
+
+    from agentotel.warehouse import llm_calls, tool_calls
+    from agentotel.warehouse.analytics import AnalyticsEngine
+
+    now = datetime.now(timezone.utc)
+    analytics = AnalyticsEngine(site.engine)
+    tools = len(tool_calls.tool_stats(analytics, now - timedelta(hours=1), now))
+    models = len(llm_calls.llm_stats(analytics, now - timedelta(hours=1), now))
+    expected_bars = {"Calls per tool": tools, "Error rate per tool": tools, "Error rate per model": models}
+    page, errors = new_page(site, "/", expect="Top agents")
+    seen: dict[str, list[dict]] = {}
+    for link, marker in PAGES.items():
+        page.locator('[data-testid="stSidebarNav"]').get_by_text(link, exact=True).click()
+        page.get_by_text(marker).first.wait_for(timeout=45_000)
+        wait_idle(page, 60)
+        time.sleep(1.5)  # charts draw after the run ends
+        no_exception(page)
+        charts = page.evaluate(CHART_MARKS)
+        seen[link] = charts
+        for chart in charts:
+            assert chart["height"] > 0 and chart["plot"] > 0, (link, chart)
+            assert chart["visible"] > 0, (link, chart)
+            if chart["title"] in expected_bars:
+                assert chart["bars"] == expected_bars[chart["title"]], (link, chart)
+    assert len(seen["Overview"]) == 4 and len(seen["LLM"]) == 4 and len(seen["Tools"]) == 3
+    intervals = seen["Evaluations"][0]  # the metrics' confidence intervals: a rule and a point per metric
+    metrics = len((site.components and _run_metrics(site)) or [])
+    assert intervals["title"].startswith("Mean per metric") and intervals["marks"] == 2 * metrics > 0
+    trace, _ = new_page(site, f"/traces?trace={site.facts.traces['sql-0']}", expect="Span details")
+    trace.locator('[data-testid="stVegaLiteChart"] g.mark-rect.role-mark > path').first.wait_for(timeout=30_000)
+    time.sleep(1.5)
+    waterfall = trace.evaluate(CHART_MARKS)[0]
+    assert waterfall["bars"] == 6 and waterfall["plot"] > 6 * 10  # one bar per span, each visible
+    graph, _ = new_page(site, "/agents", expect="Agent graph")
+    nodes = graph.locator('[data-testid="stGraphVizChart"] svg g.node')
+    nodes.first.wait_for(timeout=30_000)  # drawn once Graphviz (WebAssembly, served locally) has loaded
+    assert nodes.count() >= 3 and graph.locator('[data-testid="stGraphVizChart"] svg g.edge').count() >= 2
+    assert errors == [], errors
+    page.close()
+    trace.close()
+    graph.close()
