@@ -63,10 +63,14 @@ def test_tool_and_llm_spans_carry_no_resources(tracer, span_exporter):
 
 
 def test_cpu_time_left_out_when_ended_on_another_thread(tracer, span_exporter):
+    from opentelemetry import context
+
+    before = context.attach(context.get_current())  # the span stays attached here: put this thread back after
     scope = tracer.trace_agent_call("hop").start()
     worker = threading.Thread(target=scope.end)
     worker.start()
     worker.join()
+    context.detach(before)
     attrs = by_name(span_exporter.get_finished_spans(), "invoke_agent hop").attributes
     assert sc.EXEC_THREAD_CPU_TIME not in attrs and sc.EXEC_RSS_PEAK in attrs
 
