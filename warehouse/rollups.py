@@ -99,7 +99,8 @@ FAMILIES: dict[str, Family] = {
             "agent_name": _llm.c.agent_name,
             "service_name": _llm.c.service_name,
             "provider": _llm.c.provider,
-            "model": func.coalesce(_llm.c.request_model, _llm.c.response_model),
+            # named as /metrics names it (the model that answered, else the one asked for): analytics_0002
+            "model": func.coalesce(_llm.c.response_model, _llm.c.request_model),
         },
         extra_sums={
             "input_tokens": func.coalesce(_llm.c.input_tokens, 0),

@@ -221,6 +221,7 @@ def test_call_lists(explorer, monkeypatch):
     dashboard_env(monkeypatch, explorer.url)
     at = run_page("llm")
     assert_clean(at)
+    assert "gpt-4o-mini-2024-07-18" in set(frames(at)[0]["model"])  # per model, named as /metrics names it
     calls = next(f for f in frames(at) if "input_preview" in f)
     assert "gpt-4o-mini→gpt-4o-mini-2024-07-18" in set(calls["model"])
     at.text_input(key="llmc_text").input("blender").run()
