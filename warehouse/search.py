@@ -212,8 +212,22 @@ def rebuild_content_index(engine: Engine) -> int:
 # ------------------------------------------------------------------------------------------ trace filter
 
 
-def trace_conditions(conn: Connection, flt: SearchFilter, root: Any) -> list[ColumnElement[bool]]:
-    """Conditions on a root-span row ``root`` (a ``spans`` alias) for ``flt``, window excluded."""
+def llm_totals(start: datetime, end: datetime) -> Any:
+    """Per trace, the cost, tokens and number of the model calls that started in ``[start, end + slack)``:
+    a subquery (``trace_id``, ``cost_usd``, ``total_tokens``, ``llm_calls``) to outer-join to root spans of
+    ``[start, end)`` instead of a correlated sum per root (one grouped pass over the window's calls)."""
+    llm = _llm.alias("totals_l")
+    tokens = func.coalesce(llm.c.input_tokens, 0) + func.coalesce(llm.c.output_tokens, 0)
+    return (select(llm.c.trace_id, func.coalesce(func.sum(llm.c.cost_usd), 0.0).label("cost_usd"),
+                   func.sum(tokens).label("total_tokens"), func.count().label("llm_calls"))
+            .where(llm.c.start_time >= as_utc(start), llm.c.start_time < as_utc(end) + CONTENT_SLACK)
+            .group_by(llm.c.trace_id).subquery("totals"))
+
+
+def trace_conditions(conn: Connection, flt: SearchFilter, root: Any, totals: Any = None) -> list[ColumnElement[bool]]:
+    """Conditions on a root-span row ``root`` (a ``spans`` alias) for ``flt``, window excluded; cost and
+    token ranges read ``totals`` (``llm_totals``, outer-joined by the caller) when given, else a correlated
+    sum per root."""
     trace_id = root.c.trace_id
     out: list[ColumnElement[bool]] = []
     if flt.trace_id:
@@ -245,10 +259,15 @@ def trace_conditions(conn: Connection, flt: SearchFilter, root: Any) -> list[Col
         tool = _tools.alias("ft")
         out.append(exists().where(tool.c.trace_id == trace_id, contains(tool.c.tool_name, flt.tool)))
     if flt.needs_llm_totals:
-        llm = _llm.alias("fc")
-        cost = select(func.coalesce(func.sum(llm.c.cost_usd), 0.0)).where(llm.c.trace_id == trace_id).scalar_subquery()
-        tokens = (select(func.coalesce(func.sum(func.coalesce(llm.c.input_tokens, 0) + func.coalesce(llm.c.output_tokens, 0)), 0))
-                  .where(llm.c.trace_id == trace_id).scalar_subquery())
+        cost: Any
+        tokens: Any
+        if totals is not None:
+            cost, tokens = func.coalesce(totals.c.cost_usd, 0.0), func.coalesce(totals.c.total_tokens, 0)
+        else:
+            llm = _llm.alias("fc")
+            cost = select(func.coalesce(func.sum(llm.c.cost_usd), 0.0)).where(llm.c.trace_id == trace_id).scalar_subquery()
+            tokens = (select(func.coalesce(func.sum(func.coalesce(llm.c.input_tokens, 0) + func.coalesce(llm.c.output_tokens, 0)), 0))
+                      .where(llm.c.trace_id == trace_id).scalar_subquery())
         if flt.min_cost is not None:
             out.append(cost >= float(flt.min_cost))
         if flt.max_cost is not None:

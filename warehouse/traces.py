@@ -21,12 +21,13 @@ from agentotel.core.messages import preview
 from agentotel.core.utc import as_utc
 from agentotel.warehouse.bounds import check_choice, check_limit
 from agentotel.warehouse.models import AgentExecution, LLMCall, Span, ToolCall
-from agentotel.warehouse.search import SearchFilter, trace_conditions
+from agentotel.warehouse.search import SearchFilter, llm_totals, trace_conditions
 
 TRACE_SORTS = {"start_time": "start_time", "duration_ms": "duration_ms", "name": "name", "service_name": "service_name",
                "agent_name": "agent_name", "cost_usd": "cost_usd", "total_tokens": "total_tokens",
                "llm_calls": "llm_calls"}
 TRACE_STATUSES = ("ok", "error")
+LLM_SORTS = ("cost_usd", "total_tokens", "llm_calls")
 PREVIEW_CHARS = 4000  # of a root's input read for its preview
 TRACE_COLUMNS = ["trace_id", "span_id", "name", "service_name", "agent_name", "agent_version", "start_time", "end_time",
                  "duration_ms", "status_code", "status", "span_count", "error_count", "llm_calls", "tool_calls",
@@ -59,8 +60,9 @@ def recent_traces(
     cost, the models it called (response model, ``request→response`` where they differ), its session
     (``gen_ai.conversation.id``), user, and a one-line preview of its input.
 
-    ``agent`` (of the trace: its root's) and ``service`` are case-insensitive substrings; ``search`` narrows further (its window, when
-    given, replaces ``start``/``end``). ``status`` is ``ok`` or ``error``; ``sort`` one of ``TRACE_SORTS``."""
+    ``agent`` (of the trace: its root's) and ``service`` are case-insensitive substrings; ``search`` narrows
+    further (its window, when given, replaces ``start``/``end``). ``status`` is ``ok`` or ``error``; ``sort``
+    one of ``TRACE_SORTS`` (by cost, tokens or calls: over the model calls of the window, ``llm_totals``)."""
     check_choice(sort, TRACE_SORTS, "sort")
     check_choice(status, TRACE_STATUSES, "status")
     limit = check_limit(limit)
@@ -83,9 +85,15 @@ def recent_traces(
         stmt = stmt.where(root.c.start_time >= as_utc(flt.start))
     if flt.end is not None and not flt.trace_id:
         stmt = stmt.where(root.c.start_time < as_utc(flt.end))
+    totals = None
+    windowed = flt.start is not None and flt.end is not None and not flt.trace_id
+    if windowed and (sort in LLM_SORTS or flt.needs_llm_totals):
+        assert flt.start is not None and flt.end is not None
+        totals = llm_totals(flt.start, flt.end)
+        stmt = stmt.select_from(root.outerjoin(totals, totals.c.trace_id == root.c.trace_id))
     with engine.connect() as conn:
-        stmt = stmt.where(*trace_conditions(conn, flt, root))
-        order = _sort_expression(sort, root)
+        stmt = stmt.where(*trace_conditions(conn, flt, root, totals))
+        order = func.coalesce(totals.c[sort], 0) if totals is not None and sort in LLM_SORTS else _sort_expression(sort, root)
         stmt = stmt.order_by(order.desc() if descending else order.asc(), root.c.trace_id)
         stmt = stmt.limit(limit).offset(int(offset))
         result = conn.execute(stmt)
@@ -100,7 +108,7 @@ def _fields(flt: SearchFilter) -> dict[str, Any]:
 
 
 def _sort_expression(sort: str, root: Any) -> Any:
-    if sort in ("cost_usd", "total_tokens", "llm_calls"):
+    if sort in LLM_SORTS:  # without a window (a trace id search): a correlated sum per root
         llm = _llm.alias("sl")
         value = {
             "cost_usd": func.coalesce(func.sum(llm.c.cost_usd), 0.0),
