@@ -21,7 +21,8 @@ def test_versions_up_and_down(empty_url):
     assert manager.migrate_to_version("0001") == {"0001"}
     assert not ROLLUPS & set(inspect(engine).get_table_names())
     heads = manager.create_schema()
-    assert "analytics_0001" in heads and "0001" not in heads and manager.current_version() == heads
+    assert any(head.startswith("analytics_") for head in heads)  # the analytics branch at its newest revision
+    assert "0001" not in heads and manager.current_version() == heads
     with pytest.raises(Exception):  # noqa: B017 - alembic's own error for an unknown revision
         manager.migrate_to_version("no_such_revision")
     engine.dispose()
