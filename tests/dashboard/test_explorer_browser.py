@@ -262,3 +262,19 @@ def test_every_chart_on_every_page_has_a_plot_and_its_marks(site):
     page.close()
     trace.close()
     graph.close()
+
+
+URL_PATHS = {"overview": "Top agents", "traces": "Open trace", "sessions": "Order", "users": "Order",
+             "llm": "Per model", "tools": "Failed calls", "agents": "Deployment history",
+             "evaluations": "Compare with a baseline", "alerts": "Unacknowledged", "system": "Hosts and processes",
+             "analytics": "Baseline window (buckets)"}
+
+
+def test_every_page_url_opens_directly(site):
+    for path, marker in URL_PATHS.items():
+        page, errors = new_page(site, f"/{path}", expect=marker)
+        assert page.get_by_text("Page not found").count() == 0, path
+        assert f"/{path}" in page.url
+        no_exception(page)
+        assert errors == [], (path, errors)
+        page.close()
