@@ -21,7 +21,7 @@ from agentotel.core.messages import preview
 from agentotel.core.utc import as_utc
 from agentotel.warehouse.bounds import check_choice, check_limit
 from agentotel.warehouse.models import AgentExecution, LLMCall, Span, ToolCall
-from agentotel.warehouse.search import SearchFilter, llm_totals, trace_conditions
+from agentotel.warehouse.search import SearchFilter, trace_conditions, trace_totals
 
 TRACE_SORTS = {"start_time": "start_time", "duration_ms": "duration_ms", "name": "name", "service_name": "service_name",
                "agent_name": "agent_name", "cost_usd": "cost_usd", "total_tokens": "total_tokens",
@@ -62,7 +62,7 @@ def recent_traces(
 
     ``agent`` (of the trace: its root's) and ``service`` are case-insensitive substrings; ``search`` narrows
     further (its window, when given, replaces ``start``/``end``). ``status`` is ``ok`` or ``error``; ``sort``
-    one of ``TRACE_SORTS`` (by cost, tokens or calls: over the model calls of the window, ``llm_totals``)."""
+    one of ``TRACE_SORTS`` (by cost, tokens or calls: the root run's totals, ``search.trace_totals``)."""
     check_choice(sort, TRACE_SORTS, "sort")
     check_choice(status, TRACE_STATUSES, "status")
     limit = check_limit(limit)
@@ -86,14 +86,12 @@ def recent_traces(
     if flt.end is not None and not flt.trace_id:
         stmt = stmt.where(root.c.start_time < as_utc(flt.end))
     totals = None
-    windowed = flt.start is not None and flt.end is not None and not flt.trace_id
-    if windowed and (sort in LLM_SORTS or flt.needs_llm_totals):
-        assert flt.start is not None and flt.end is not None
-        totals = llm_totals(flt.start, flt.end)
-        stmt = stmt.select_from(root.outerjoin(totals, totals.c.trace_id == root.c.trace_id))
+    if sort in LLM_SORTS or flt.needs_llm_totals:
+        run, on, totals = trace_totals(root)
+        stmt = stmt.select_from(root.outerjoin(run, on))
     with engine.connect() as conn:
         stmt = stmt.where(*trace_conditions(conn, flt, root, totals))
-        order = func.coalesce(totals.c[sort], 0) if totals is not None and sort in LLM_SORTS else _sort_expression(sort, root)
+        order = totals[sort] if totals is not None and sort in LLM_SORTS else root.c[TRACE_SORTS[sort]]
         stmt = stmt.order_by(order.desc() if descending else order.asc(), root.c.trace_id)
         stmt = stmt.limit(limit).offset(int(offset))
         result = conn.execute(stmt)
@@ -105,18 +103,6 @@ def recent_traces(
 
 def _fields(flt: SearchFilter) -> dict[str, Any]:
     return {k: v for k, v in vars(flt).items() if v is not None}
-
-
-def _sort_expression(sort: str, root: Any) -> Any:
-    if sort in LLM_SORTS:  # without a window (a trace id search): a correlated sum per root
-        llm = _llm.alias("sl")
-        value = {
-            "cost_usd": func.coalesce(func.sum(llm.c.cost_usd), 0.0),
-            "total_tokens": func.coalesce(func.sum(func.coalesce(llm.c.input_tokens, 0) + func.coalesce(llm.c.output_tokens, 0)), 0),
-            "llm_calls": func.count(),
-        }[sort]
-        return select(value).where(llm.c.trace_id == root.c.trace_id).scalar_subquery()
-    return root.c[TRACE_SORTS[sort]]
 
 
 def _with_trace_figures(conn: Connection, frame: pd.DataFrame) -> pd.DataFrame:

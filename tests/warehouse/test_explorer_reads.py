@@ -5,6 +5,7 @@ per-agent resource use, a trace's span tree."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -83,6 +84,40 @@ def test_trace_filters(written, values, labels):
 def test_bad_filters_are_refused(values):
     with pytest.raises(ValueError):
         search.SearchFilter.from_mapping(values)
+
+
+@pytest.mark.parametrize("cap", [5000, 0])  # PostgreSQL: read by the few keys / by the trace's spans (common word)
+def test_content_search_takes_either_path(written, monkeypatch, cap):
+    engine, facts, window = written
+    monkeypatch.setattr(search, "RARE_HITS", cap)
+    for text, labels in (("refund", {"support-1", "support-2"}), (UNIQUE_WORD, {"hostile"}), ("absentword", set())):
+        found = set(traces.recent_traces(engine, search=_with(window, text=text))["trace_id"])
+        assert found == {facts.traces[label] for label in labels}, (text, cap)
+    assert len(llm_calls.llm_call_list(engine, _with(window, text="blender"))) == 4
+    assert list(sessions.sessions(engine, _with(window, text="invoices"))["session"]) == ["conv-bob-7"]
+
+
+def test_cost_of_a_trace_whose_root_is_no_run(engine):
+    """An HTTP span above the agent: the root has no run of its own, its trace's cost is summed from its calls."""
+    from agentotel.core.settings import ReceiverSettings
+    from agentotel.processors.pipeline import build_trace_pipeline
+    from agentotel.processors.records import SpanBatch
+    from tests.support.conversations import turn
+
+    now = datetime.now(timezone.utc)
+    spans = turn("support-agent", "1.2.0", "Where is my order?", "Tomorrow.", int(now.timestamp() * 1e9) - 60 * 10**9,
+                 conversation=None, user=None, model="gpt-4o", response_model="gpt-4o", provider="openai",
+                 tool="lookup_order", tool_args={}, tool_result="{}")
+    http = dataclasses.replace(spans[0], span_id="00000000000000aa", parent_span_id=None, name="POST /chat",
+                               attributes={"http.request.method": "POST"}, kind="SERVER")
+    spans[0].parent_span_id = http.span_id
+    build_trace_pipeline(engine, ReceiverSettings(redact_pii=False)).consume(SpanBatch(spans=[http, *spans]))
+    window = search.SearchFilter(start=now - timedelta(hours=1), end=now + timedelta(minutes=1))
+    listed = traces.recent_traces(engine, search=window, sort="cost_usd")
+    assert listed["name"].tolist() == ["POST /chat"] and listed["cost_usd"].iloc[0] > 0
+    assert listed["agent_name"].iloc[0] == "support-agent"  # the trace's agent: its run's
+    assert len(traces.recent_traces(engine, search=_with(window, min_cost=listed["cost_usd"].iloc[0] / 2))) == 1
+    assert traces.recent_traces(engine, search=_with(window, min_tokens=10_000)).empty
 
 
 def test_sorts_by_cost_tokens_and_calls(written):
