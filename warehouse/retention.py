@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Connection, Engine, and_, delete, exists, func, or_, select
 
-from agentotel.warehouse import schema_manager
+from agentotel.warehouse import fts, schema_manager
 from agentotel.warehouse.models import Base
 from agentotel.warehouse.rollups import COARSE_LEVELS, FAMILIES, HOUR, MINUTE, _ceil, _floor, rebuild_range
 
@@ -95,6 +95,8 @@ def _expire(conn: Connection, policy: RetentionPolicy, cutoff: datetime, partiti
     count = 0
     if partitioned:
         count += schema_manager.drop_partitions_before(conn, policy.table, cutoff)
+        if policy.table == "spans":  # a dropped partition fires no trigger: prune the content index by time
+            fts.prune_pg_content_index(conn, cutoff)
     condition = column < cutoff
     if policy.only_resolved:
         condition = and_(condition, table.c.status == "resolved")

@@ -30,6 +30,7 @@ from alembic.operations import Operations
 from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Connection, Engine, inspect, text
 
+from agentotel.warehouse import fts
 from agentotel.warehouse.migrate import alembic_config, current_revisions, upgrade
 
 logger = logging.getLogger(__name__)
@@ -208,6 +209,8 @@ def _convert(conn: Connection, table: str, column: str, now: datetime, days_ahea
         conn.execute(text(f"ALTER TABLE {q(table)} ADD CONSTRAINT {q(unique['name'])} UNIQUE ({', '.join(q(c) for c in cols)})"))
     for definition in index_definitions:
         conn.execute(text(definition))
+    if table == "spans":  # the content index's trigger went with the old table
+        fts.create_pg_trigger(conn)
 
 
 def _partition_name(table: str, day: date) -> str:

@@ -13,16 +13,17 @@ current without code of their own):
 - SQLite: an FTS5 table ``spans_fts`` (contentless: the text is not stored twice; ``unicode61`` tokenizer,
   diacritics folded) whose rowid is the id of the span in ``spans_fts_keys`` (an ``INTEGER PRIMARY KEY``, so a
   ``VACUUM`` cannot renumber it), maintained by triggers on ``spans`` (insert, update of input/output, delete).
-- PostgreSQL: a GIN expression index over ``to_tsvector('simple', …)`` of both columns (each cut to
-  ``FTS_CHARS`` characters, which keeps every tsvector far below PostgreSQL's 1 MB limit), maintained by
-  PostgreSQL; a partitioned ``spans`` carries it to every partition.
+- PostgreSQL: ``span_content_index`` stores each span's ``to_tsvector('simple', …)`` of both columns (each cut
+  to 50,000 characters, far below PostgreSQL's 1 MB tsvector limit) with its start time, under a GIN index,
+  kept in step by a trigger on ``spans`` (``warehouse/fts.py``).
 
-Both are created by migration ``explorer_0001``. A query is cut into words (letters and digits); every word
+Both are created by migrations ``explorer_0001`` and ``explorer_0002``. A query is cut into words (letters and digits); every word
 must occur, each as a prefix (``refund`` finds ``refunds``), in the input or the output of one span.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -31,14 +32,15 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import (
+    CTE,
     Connection,
     Engine,
     Select,
     String,
     and_,
     column,
+    delete,
     exists,
-    false,
     func,
     literal_column,
     or_,
@@ -54,17 +56,13 @@ from agentotel.core.utc import as_utc
 from agentotel.warehouse.bounds import check_choice
 from agentotel.warehouse.models import AgentExecution, LLMCall, Span, ToolCall
 
-FTS_CHARS = 50_000  # of each of input and output indexed on PostgreSQL (tsvector limit: 1 MB)
-# The indexed expression: the query must spell it exactly so that PostgreSQL uses the index (migration
-# explorer_0001 creates the index from this text).
-PG_TSVECTOR = (
-    "to_tsvector('simple'::regconfig, left(coalesce(input, ''), 50000) || ' ' || left(coalesce(output, ''), 50000))"
-)
 SQLITE_FTS_TABLE = "spans_fts"
 SQLITE_FTS_KEYS = "spans_fts_keys"
 MAX_WORDS = 12
-CONTENT_SLACK = timedelta(hours=1)
-RARE_HITS = 5000  # a content query matching at most this many spans of the window is read by its keys  # spans of a trace may start this long after its root
+CONTENT_SLACK = timedelta(hours=1)  # spans of a trace may start this long after its root
+# PostgreSQL: a content query that the planner expects to match at most this many spans of the window is read
+# through the index first (see ``_indexed_hits``); a more common word is tested trace by trace
+INDEXED_HITS = 20_000
 STATUSES = ("ok", "error")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -73,6 +71,8 @@ _llm = LLMCall.__table__
 _tools = ToolCall.__table__
 _executions = AgentExecution.__table__
 _fts_keys = table(SQLITE_FTS_KEYS, column("id"), column("trace_id", String), column("span_id", String))
+_content_index = table("span_content_index", column("trace_id", String), column("span_id", String),
+                       column("start_time"), column("span_type", String), column("document"))
 
 
 @dataclass(frozen=True)
@@ -158,16 +158,17 @@ def contains(col: ColumnElement[Any], value: str) -> ColumnElement[bool]:
 # ------------------------------------------------------------------------------------------ full text
 
 
-def content_match(conn: Connection, query: str) -> ColumnElement[bool]:
-    """A condition on ``spans`` rows (the table itself, not an alias): their content holds every word of
-    ``query``. On SQLite without the FTS table (a schema made without migrations) a LIKE per word."""
+def content_match(conn: Connection, query: str, spans: Any = None) -> ColumnElement[bool]:
+    """A condition on ``spans`` rows (the table, or the one alias of it in a FROM of its own): their content
+    holds every word of ``query``. On SQLite without the FTS table (a schema made without migrations) a LIKE
+    per word."""
     terms = words(query)
     if not terms:
         raise ValueError("a content search needs at least one word (letters or digits)")
-    s = _spans.c
+    s = (spans if spans is not None else _spans).c
     if conn.dialect.name == "postgresql":
-        tsquery = " & ".join(f"{t}:*" for t in terms)  # words are letters and digits only: no tsquery syntax
-        return literal_column(PG_TSVECTOR).op("@@")(func.to_tsquery(literal_column("'simple'::regconfig"), tsquery))
+        i = _content_index.c
+        return exists().where(i.trace_id == s.trace_id, i.span_id == s.span_id, _pg_matches(terms))
     if conn.dialect.name == "sqlite" and has_sqlite_fts(conn):
         match = " ".join(f'"{t}"*' for t in terms)  # quoted: FTS5 reads them as plain words
         rowids: Select[Any] = select(literal_column("rowid")).select_from(table(SQLITE_FTS_TABLE)).where(
@@ -175,6 +176,12 @@ def content_match(conn: Connection, query: str) -> ColumnElement[bool]:
         return exists().where(_fts_keys.c.id.in_(rowids), _fts_keys.c.trace_id == s.trace_id,
                               _fts_keys.c.span_id == s.span_id)
     return and_(*[or_(contains(s.input, t), contains(s.output, t)) for t in terms])
+
+
+def _pg_matches(terms: list[str]) -> ColumnElement[bool]:
+    """``span_content_index.document`` holds every word of ``terms`` (each as a prefix)."""
+    tsquery = " & ".join(f"{t}:*" for t in terms)  # words are letters and digits only: no tsquery syntax
+    return _content_index.c.document.op("@@")(func.to_tsquery(literal_column("'simple'::regconfig"), tsquery))
 
 
 def has_sqlite_fts(conn: Connection) -> bool:
@@ -201,14 +208,19 @@ def content_hits(engine: Engine, query: str, start: datetime | None = None, end:
 
 
 def rebuild_content_index(engine: Engine) -> int:
-    """Re-index every span's content from scratch (SQLite; PostgreSQL's index needs no rebuild): after a
-    ``spans`` table rebuild that dropped the triggers, or to repair. Returns the spans indexed."""
-    if engine.dialect.name != "sqlite":
-        return 0
-    from agentotel.warehouse.fts import create_sqlite_fts  # the migration's DDL, shared
+    """Re-index every span's content from scratch, with the triggers that keep it in step: after a
+    ``spans`` table rebuild that dropped them, or to repair. Returns the spans indexed."""
+    from agentotel.warehouse import fts
 
     with engine.begin() as conn:
-        return create_sqlite_fts(conn, rebuild=True)
+        if conn.dialect.name == "sqlite":
+            return fts.create_sqlite_fts(conn, rebuild=True)
+        if conn.dialect.name != "postgresql":
+            return 0
+        fts.create_pg_content_index(conn, backfill=False)
+        conn.execute(delete(_content_index))
+        conn.exec_driver_sql(fts.PG_BACKFILL)
+        return int(conn.execute(select(func.count()).select_from(_content_index)).scalar() or 0)
 
 
 # ------------------------------------------------------------------------------------------ trace filter
@@ -328,39 +340,59 @@ def _trace_has_content(conn: Connection, flt: SearchFilter, trace_id: ColumnElem
     """Some span of the trace matches the content query (within the window, with an hour of slack for
     spans that started after their root)."""
     assert flt.text is not None
-    few = rare_hits(conn, flt.text, flt.start, flt.end)
-    if few is not None:
-        return trace_id.in_(sorted({t for t, _ in few})) if few else false()
+    hits = _hits(conn, flt.text, flt.start, flt.end, with_span=False)
+    return trace_id.in_(select(hits.c.trace_id)) if isinstance(hits, CTE) else trace_id.in_(hits)
+
+
+def _hits(conn: Connection, query: str, start: datetime | None, end: datetime | None, with_span: bool,
+          span_types: tuple[str, ...] = ()) -> Any:
+    """The window's spans (of ``span_types``, when given) whose content matches: a query of
+    (trace_id[, span_id]); on PostgreSQL a materialized CTE when the planner expects few enough of them
+    (``_indexed_hits``), and always for tool calls: their arguments and results share few words with prompts,
+    while PostgreSQL estimates a word's tool hits as if words and span types were independent, so a word
+    common in prompts and rare in tool calls would have every tool call of the window tested (the GIN and
+    (span_type, start_time) indexes find them together in well under a second at 1M spans)."""
+    if conn.dialect.name == "postgresql":  # straight from the index table (its own start time and type)
+        i = _content_index.c
+        indexed: Select[Any] = select(*([i.trace_id, i.span_id] if with_span else [i.trace_id])).where(
+            _pg_matches(words(query)))
+        if span_types:  # one kind of call: the GIN and (span_type, start_time) indexes together find its hits
+            indexed = indexed.where(or_(*[i.span_type == kind for kind in span_types]))
+        if start is not None:
+            indexed = indexed.where(i.start_time >= as_utc(start))
+        if end is not None:
+            indexed = indexed.where(i.start_time < as_utc(end) + CONTENT_SLACK)
+        # tool calls: always by the index (see above); model calls and traces: by the planner's estimate
+        few = span_types == ("tool",) or _indexed_hits(conn, indexed)
+        return indexed.cte("content_hits").prefix_with("MATERIALIZED") if few else indexed
     s = _spans.c
-    hits = select(s.trace_id).where(content_match(conn, flt.text))
-    if flt.start is not None:
-        hits = hits.where(s.start_time >= as_utc(flt.start))
-    if flt.end is not None:
-        hits = hits.where(s.start_time < as_utc(flt.end) + CONTENT_SLACK)
-    return trace_id.in_(hits)
-
-
-def rare_hits(conn: Connection, query: str, start: datetime | None, end: datetime | None,
-              cap: int | None = None) -> list[tuple[str, str]] | None:
-    """On PostgreSQL, the (trace_id, span_id) of the window's spans whose content matches ``query`` when
-    there are at most ``cap`` of them, else None (and always None on SQLite).
-
-    A list narrowed by a rare word is read from these keys: left to itself, PostgreSQL walks the list's
-    index newest first and tests every span of every trace until it has a page of matches, re-computing
-    each span's tsvector (23 s for a word in 1 of 20,000 traces at 1M spans). A common word fills the page
-    after a few traces, so that plan stays. This probe stops after ``cap`` + 1 rows either way: the index
-    finds a rare word's few rows, and a common word's first rows are found at once."""
-    if conn.dialect.name != "postgresql":
-        return None
-    cap = RARE_HITS if cap is None else cap
-    s = _spans.c
-    stmt = select(s.trace_id, s.span_id).where(content_match(conn, query))
+    columns = [s.trace_id, s.span_id] if with_span else [s.trace_id]
+    stmt: Select[Any] = select(*columns).where(content_match(conn, query))
+    if span_types:
+        stmt = stmt.where(s.span_type.in_(span_types))
     if start is not None:
         stmt = stmt.where(s.start_time >= as_utc(start))
     if end is not None:
         stmt = stmt.where(s.start_time < as_utc(end) + CONTENT_SLACK)
-    rows = conn.execute(stmt.limit(cap + 1)).all()
-    return None if len(rows) > cap else [(r.trace_id, r.span_id) for r in rows]
+    return stmt
+
+
+def _indexed_hits(conn: Connection, stmt: Select[Any]) -> bool:
+    """Whether PostgreSQL expects ``stmt`` (a content match over a window) to find at most ``INDEXED_HITS``
+    spans, by its own estimate (``EXPLAIN``, no execution).
+
+    Such hits are read first, through the GIN index, and the list is narrowed to them: left to itself,
+    PostgreSQL walks the list's index newest first and tests every trace until it has a page of matches,
+    which for a rare word is every trace of the window. A very common word fills a page after a few traces,
+    so that walk stays for it (the index would hand over most of the window's spans)."""
+    compiled = stmt.compile(conn)  # bind parameters stay parameters: no value enters the statement's text
+    plan = conn.exec_driver_sql("".join(("EXPLAIN (FORMAT JSON) ", str(compiled))), compiled.params).scalar()
+    document: Any = json.loads(plan) if isinstance(plan, str) else plan
+    try:
+        rows = float(document[0]["Plan"]["Plan Rows"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return True
+    return rows <= INDEXED_HITS
 
 
 # ------------------------------------------------------------------------------------------ call lists
@@ -372,14 +404,25 @@ def call_conditions(conn: Connection, flt: SearchFilter, calls: Any) -> list[Col
     a tool used in its trace (for model calls)."""
     c = calls.c
     out: list[ColumnElement[bool]] = []
-    few = rare_hits(conn, flt.text, flt.start, flt.end) if flt.text else None
-    if few is not None:  # a rare word: the calls of those spans (see rare_hits)
-        out.append(tuple_(c.trace_id, c.span_id).in_(few) if few else false())
-    if flt.attribute or (flt.text and few is None):
+    kinds = ("tool",) if "tool_name" in c else ("llm", "embedding")
+    hits = _hits(conn, flt.text, flt.start, flt.end, with_span=True, span_types=kinds) if flt.text else None
+    if isinstance(hits, CTE):  # few hits (PostgreSQL): the calls of those spans
+        out.append(tuple_(c.trace_id, c.span_id).in_(select(hits.c.trace_id, hits.c.span_id)))
+    if flt.text and not isinstance(hits, CTE):
+        # a common word: each call's own span is tested as the calls are read newest first (PostgreSQL: its
+        # stored tsvector, by primary key; a scalar subquery, not EXISTS, which PostgreSQL would turn into a
+        # semi-join testing every span of the window first)
+        if conn.dialect.name == "postgresql":
+            i = _content_index.c
+            out.append(select(_pg_matches(words(flt.text))).where(i.trace_id == c.trace_id, i.span_id == c.span_id)
+                       .scalar_subquery().is_(True))
+        else:
+            own = _spans.alias("co")
+            out.append(exists().where(own.c.trace_id == c.trace_id, own.c.span_id == c.span_id,
+                                      content_match(conn, flt.text, own)))
+    if flt.attribute:
         own = _spans
         where: list[ColumnElement[bool]] = [own.c.trace_id == c.trace_id, own.c.span_id == c.span_id]
-        if flt.text and few is None:
-            where.append(content_match(conn, flt.text))
         if flt.attribute:
             key, wanted = attribute_pair(flt.attribute)
             values: list[ColumnElement[bool]] = []

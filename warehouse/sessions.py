@@ -6,6 +6,10 @@ else its trace's) and is indexed on ``(conversation_id, timestamp)`` and ``(user
 and cost come from ``llm_calls`` through each call's owning run (``llm_calls.execution_id``), so a call
 inside a nested sub-agent counts once. A *turn* is a top-level run: an agent run whose parent span belongs
 to no run (a sub-agent's run is part of its caller's turn).
+
+Narrowed by what a trace's spans decide (content, model, tool, attribute, status, ranges), the lists are made
+of the runs of the newest ``MATCHING_TRACES`` matching traces of the window: a common word would otherwise
+have every trace of the window tested.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from agentotel.warehouse.bounds import check_choice, check_limit
 from agentotel.warehouse.models import AgentExecution, LLMCall, Span, ToolCall
 from agentotel.warehouse.search import SearchFilter, contains, trace_conditions
 
+MATCHING_TRACES = 500  # a search by content (or model, tool, attribute…) looks at this many newest matching traces
 SESSION_SORTS = ("last_time", "first_time", "traces", "runs", "errors")
 USER_SORTS = ("last_time", "first_time", "sessions", "traces", "runs", "errors")
 SESSION_COLUMNS = ["session", "first_time", "last_time", "traces", "turns", "runs", "errors", "user", "agents",
@@ -57,11 +62,16 @@ def _run_filter(conn: Connection, flt: SearchFilter) -> list[Any]:
         out.append(ex.user_id == flt.user)
     if flt.session:
         out.append(ex.conversation_id == flt.session)
-    if _narrowing(flt):
+    if _narrowing(flt):  # runs of the newest MATCHING_TRACES traces that match the rest of the filter
         root = _spans.alias("r")
         narrowed = SearchFilter.from_mapping({k: v for k, v in vars(flt).items()
                                               if k not in ("agent", "user", "session") and v is not None})
         traces = select(root.c.trace_id).where(root.c.parent_span_id.is_(None), *trace_conditions(conn, narrowed, root))
+        if narrowed.start is not None:
+            traces = traces.where(root.c.start_time >= as_utc(narrowed.start))
+        if narrowed.end is not None:
+            traces = traces.where(root.c.start_time < as_utc(narrowed.end))
+        traces = traces.order_by(root.c.start_time.desc()).limit(MATCHING_TRACES)
         out.append(ex.trace_id.in_(traces))
     return out
 
