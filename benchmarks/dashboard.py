@@ -246,7 +246,19 @@ def run(kind: str, spans: int, repeat: int) -> None:
     finally:
         if kind == "postgresql":
             drop_postgres_database(url)
+            _drop_template()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _drop_template() -> None:
+    """The migrated template database this process made for its test databases (pytest drops its own at the
+    end of a session; a benchmark is no pytest session)."""
+    from tests import conftest
+
+    conftest._dropper.finish()
+    if conftest._template_db is not None:
+        conftest._pg_admin(f'DROP DATABASE IF EXISTS "{conftest._template_db}" WITH (FORCE)')
+        conftest._template_db = None
 
 
 def main() -> int:
