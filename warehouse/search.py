@@ -17,8 +17,9 @@ current without code of their own):
   to 50,000 characters, far below PostgreSQL's 1 MB tsvector limit) with its start time, under a GIN index,
   kept in step by a trigger on ``spans`` (``warehouse/fts.py``).
 
-Both are created by migrations ``explorer_0001`` and ``explorer_0002``. A query is cut into words (letters and digits); every word
-must occur, each as a prefix (``refund`` finds ``refunds``), in the input or the output of one span.
+Made by migrations ``explorer_0001`` (SQLite) and ``explorer_0002`` (PostgreSQL). A query is cut into words
+(letters and digits); every word must occur, each as a prefix (``refund`` finds ``refunds``), in the input or
+the output of one span. How PostgreSQL reads a search depends on how common it is: see ``_hits``.
 """
 
 from __future__ import annotations
