@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
@@ -273,7 +273,7 @@ def time_column(ctx: PageContext, label: str) -> Any:
     return st.column_config.DatetimeColumn(f"{label} ({ctx.tz_name})", format="YYYY-MM-DD HH:mm:ss")
 
 
-CLICKABLE = ("single-row", "single-cell")  # a click on any cell picks its row (the checkbox picks it too)
+CLICKABLE: tuple[Literal["single-row"], Literal["single-cell"]] = ("single-row", "single-cell")  # a click on any cell picks its row (the checkbox picks it too)
 
 
 def picked_row(event: Any) -> int | None:
