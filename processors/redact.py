@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import re2
+
 from agentotel.processors.normalize.otel import CONTENT_ATTRIBUTES as GENAI_CONTENT_ATTRIBUTES
 from agentotel.processors.records import SpanBatch
 
@@ -191,6 +193,9 @@ class Scan:
     needles: tuple[str, ...] = ()  # literals; the full pattern is matched at word starts just before them
     back_chars: str = ""  # characters a match may span before its needle
     lowered: bool = False  # needles are searched in the lower-cased text
+    # An RE2 pattern that matches wherever any match of the scan's pattern could start or lie: a superset
+    # (no lookaround, no backreference), true of every ASCII text the pass would change. None: always run.
+    trigger: str | None = None
 
 
 def _has(*needles: str) -> Callable[[str], bool]:
@@ -203,6 +208,7 @@ def _has(*needles: str) -> Callable[[str], bool]:
     return probe
 
 
+_WS = r"[\t-\r\x1c-\x20]"  # what Python's \s matches in ASCII text (RE2's \s lacks \v and \x1c-\x1f)
 _IPV6_HINT = re.compile(r":[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:")
 _ASSIGN_KEYS = (
     r"api[_\-]?key|apikey|x-api-key|secret[_\-]?key|client[_\-]?secret|secret|password|passwd|pwd"
@@ -237,6 +243,8 @@ SCANS: tuple[Scan, ...] = (
             Branch("secret", "SECRET", r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
         ),
         _has("-----BEGIN", "sk-", "AKIA", "ASIA", "gh", "xox", "AIza", "_live_", "eyJ"),
+        trigger=r"-----BEGIN |sk-|(?:AKIA|ASIA)[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22}"
+        r"|xox[abposr]-|AIza[0-9A-Za-z_\-]{35}|(?:sk|rk)_live_[0-9A-Za-z]{16}|eyJ[A-Za-z0-9_\-]{8,}\.eyJ",
     ),
     Scan(
         "",
@@ -249,6 +257,7 @@ SCANS: tuple[Scan, ...] = (
             ),
         ),
         _has("earer"),
+        trigger=r"[Bb]earer" + _WS + r"+[A-Za-z0-9._~+/=\-]{16}",
     ),
     Scan(
         "",
@@ -268,6 +277,7 @@ SCANS: tuple[Scan, ...] = (
         needles=("key", "secret", "passw", "pwd", "token"),
         back_chars="abcdefghijklmnopqrstuvwxyz0123456789_-",
         lowered=True,
+        trigger=r"(?i)(?:key|secret|password|passwd|pwd|token)[\"']?" + _WS + r"*[:=]",
     ),
     Scan(
         "",
@@ -280,6 +290,7 @@ SCANS: tuple[Scan, ...] = (
         ),
         _has("@"),
         needles=("@",),
+        trigger=r"[A-Za-z0-9._%+\-]@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2}",
         back_chars="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-",
     ),
     Scan(
@@ -294,6 +305,7 @@ SCANS: tuple[Scan, ...] = (
             Branch("nino", "NINO", r"[A-CEGHJ-NPR-TW-Z] ?\d\d ?\d\d ?\d\d ?[A-D](?![A-Za-z0-9])", nino_valid),
         ),
         anchor=r"[A-Z][A-Z] ?\d\d",
+        trigger=r"[A-Z][A-Z][0-9][0-9](?: ?[A-Z0-9]{4}){2}|[A-Z][A-CEGHJ-NPR-TW-Z] ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]",
     ),
     Scan(
         "",
@@ -307,6 +319,7 @@ SCANS: tuple[Scan, ...] = (
             ),
         ),
         lambda text: "::" in text or _IPV6_HINT.search(text) is not None,
+        trigger=r":[0-9A-Fa-f]{0,4}:",
     ),
     Scan(
         r"\d(?<![\w.]\d)",
@@ -334,6 +347,11 @@ SCANS: tuple[Scan, ...] = (
             ),
         ),
         anchor=r"\d(?<![\w.]\d)[\d \-.]{6}",
+        trigger=r"[0-9]{3}[\- ][0-9]{2}[\- ][0-9]{4}"  # ssn
+        r"|[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]"  # ipv4
+        r"|[0-9](?:[ \-]?[0-9]){12}"  # card
+        r"|[0-9]{3}[ .\-][0-9]{3}[ .\-][0-9]{4}|[0-9][ .\-][0-9]{3}[ .\-][0-9]{3}[ .\-][0-9]{4}"  # phone
+        r"|[0-9]{2,5}[ .\-][0-9]{2}",
     ),
     Scan(
         "",
@@ -348,6 +366,7 @@ SCANS: tuple[Scan, ...] = (
         ),
         _has("+", "("),
         anchor=r"[+(]\d",
+        trigger=r"\+[0-9]|\([0-9]{3}\)",
     ),
 )
 DETECTOR_NAMES = tuple(dict.fromkeys(branch.name for scan in SCANS for branch in scan.branches))
@@ -461,10 +480,22 @@ class Redactor:
         self.replacement = replacement
         self.counts: dict[str, int] = {}
         self._passes: list[Callable[[str], str]] = []
+        triggers: list[tuple[int, str]] = []
         for scan in SCANS:
             branches = [branch for branch in scan.branches if branch.name in chosen]
             if branches:
+                if scan.trigger is not None:
+                    triggers.append((len(self._passes), scan.trigger))
                 self._passes.append(self._compile(scan, branches))
+        self._always = frozenset(range(len(self._passes))) - {index for index, _ in triggers}
+        self._triggers: re2.Set | None = None
+        self._trigger_pass: list[int] = []
+        if triggers:
+            self._triggers = re2.Set.SearchSet(re2.Options())
+            for index, trigger in triggers:
+                self._triggers.Add(trigger)
+                self._trigger_pass.append(index)
+            self._triggers.Compile()
 
     def _compile(self, scan: Scan, branches: list[Branch]) -> Callable[[str], str]:
         names = {f"b{index}": branch for index, branch in enumerate(branches)}
@@ -509,8 +540,44 @@ class Redactor:
         """``text`` with every detected value replaced."""
         if len(text) < 6:
             return text
+        if self._triggers is not None and text.isascii():
+            return self._redact_triggered(text)
+        return self.redact_every_pass(text)
+
+    def redact_every_pass(self, text: str) -> str:
+        """The reference result: every pass runs, without the RE2 triggers choosing (tests compare)."""
+        if len(text) < 6:
+            return text
         for run in self._passes:
             text = run(text)
+        return text
+
+    def _wanted(self, text: str) -> frozenset[int]:
+        """The passes that could change ASCII ``text``: those whose trigger matches somewhere (one RE2 scan)."""
+        assert self._triggers is not None
+        hits = self._triggers.Match(text)
+        if not hits:
+            return self._always
+        return self._always.union(self._trigger_pass[hit] for hit in hits)
+
+    def _redact_triggered(self, text: str) -> str:
+        """The same result as running every pass, running only those whose superset trigger matches. A pass
+        that changes the text re-checks the triggers (a replacement may make or break a later match)."""
+        wanted = self._wanted(text)
+        if not wanted:
+            return text
+        for index, run in enumerate(self._passes):
+            if index not in wanted:
+                continue
+            changed = run(text)
+            if changed is text or changed == text:
+                continue
+            text = changed
+            if not text.isascii():  # a non-ASCII replacement format: the triggers no longer apply
+                for rest in self._passes[index + 1 :]:
+                    text = rest(text)
+                return text
+            wanted = self._wanted(text)
         return text
 
     def redact_value(self, value: Any) -> Any:
