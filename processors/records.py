@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentotel.core.projects import DEFAULT_PROJECT
+
 SPAN_TYPES = ("agent", "llm", "tool", "chain", "retriever", "embedding", "other")
 
 
@@ -46,6 +48,8 @@ class SpanRecord:
     tool: dict[str, Any] | None = None  # tool_calls columns (tool_name, tool_call_id, success, error_message)
     # filled by the writer
     execution_id: str | None = None
+    # the project of the API key that sent the span (the receiver's stamp; never the span's own attributes)
+    project_id: str = DEFAULT_PROJECT
 
     @property
     def duration_ms(self) -> float:

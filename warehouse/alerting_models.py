@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Float, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from agentotel.warehouse.models import Alert, Base
+from agentotel.warehouse.models import Alert, Base, project_column
 
 # At most one firing alert per rule set and fingerprint (created by the alerting migrations on the core
 # ``alerts`` table).
@@ -54,6 +54,7 @@ class AlertSilence(Base):
     created_by: Mapped[str] = mapped_column(String(255))
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column()
+    project_id: Mapped[str] = project_column()  # tenancy_0001
 
 
 class AlertNotification(Base):
@@ -92,6 +93,7 @@ class AlertNotification(Base):
     created_at: Mapped[datetime] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column()
     delivered_at: Mapped[datetime | None] = mapped_column()
+    project_id: Mapped[str] = project_column()  # tenancy_0001
 
 
 class AlertChannelState(Base):

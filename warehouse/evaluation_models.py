@@ -22,7 +22,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from agentotel.warehouse.models import Base
+from agentotel.warehouse.models import Base, project_column
 
 
 class EvaluationResultRecord(Base):
@@ -51,6 +51,7 @@ class EvaluationResultRecord(Base):
     error_type: Mapped[str | None] = mapped_column(String(255))  # error.type: the evaluation failed
     evaluator: Mapped[str] = mapped_column(String(255))
     source: Mapped[str] = mapped_column(String(16), default="online")
+    project_id: Mapped[str] = project_column()  # tenancy_0001
 
 
 class OnlineClaim(Base):

@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from agentotel.core.projects import DEFAULT_PROJECT
 from agentotel.warehouse.types import JSONType, UtcDateTime
 
 NAMING_CONVENTION = {
@@ -43,6 +44,11 @@ class Base(DeclarativeBase):
     __table__: ClassVar[Table]  # declarative models are always mapped to a Table (for type checkers)
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {dict[str, Any]: JSONType, list[Any]: JSONType, datetime: UtcDateTime}
+
+
+def project_column() -> Mapped[str]:
+    """``project_id``: the project that owns the row (revision tenancy_0001; earlier rows are ``default``)."""
+    return mapped_column(String(64), server_default=DEFAULT_PROJECT)
 
 
 class Agent(Base):
@@ -102,6 +108,7 @@ class AgentExecution(Base):
     conversation_id: Mapped[str | None] = mapped_column(String(255))
     user_id: Mapped[str | None] = mapped_column(String(255))
     is_agent_span: Mapped[bool] = mapped_column(Boolean, default=True)
+    project_id: Mapped[str] = project_column()  # tenancy_0001
 
 
 class Metric(Base):
@@ -135,6 +142,7 @@ class Metric(Base):
     service_name: Mapped[str | None] = mapped_column(String(255))
     trace_id: Mapped[str | None] = mapped_column(String(32))
     span_id: Mapped[str | None] = mapped_column(String(16))
+    project_id: Mapped[str] = project_column()  # tenancy_0001
 
 
 class EvaluationRun(Base):
@@ -155,6 +163,7 @@ class EvaluationRun(Base):
     completed_at: Mapped[datetime | None] = mapped_column()
     summary: Mapped[dict[str, Any] | None] = mapped_column()
     error_message: Mapped[str | None] = mapped_column(Text)
+    project_id: Mapped[str] = project_column()  # tenancy_0001
 
 
 class Alert(Base):
@@ -181,6 +190,7 @@ class Alert(Base):
     updated_at: Mapped[datetime | None] = mapped_column()
     # the alert rule set (rules file or namespace) that owns the alert; "" for alerts made through the API
     ruleset: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    project_id: Mapped[str] = project_column()  # tenancy_0001
 
 
 class Span(Base):
@@ -231,6 +241,7 @@ class Span(Base):
     user_id: Mapped[str | None] = mapped_column(String(255))
     input: Mapped[str | None] = mapped_column(Text)  # captured content, normalized and redacted
     output: Mapped[str | None] = mapped_column(Text)
+    project_id: Mapped[str] = project_column()  # tenancy_0001
 
 
 class LLMCall(Base):
@@ -267,6 +278,7 @@ class LLMCall(Base):
     agent_name: Mapped[str | None] = mapped_column(String(255))
     cost_source: Mapped[str | None] = mapped_column(String(16))  # reported | computed
     success: Mapped[bool] = mapped_column(Boolean, default=True)
+    project_id: Mapped[str] = project_column()  # tenancy_0001
 
 
 class ToolCall(Base):
@@ -287,6 +299,7 @@ class ToolCall(Base):
     start_time: Mapped[datetime] = mapped_column()
     service_name: Mapped[str | None] = mapped_column(String(255))
     agent_name: Mapped[str | None] = mapped_column(String(255))
+    project_id: Mapped[str] = project_column()  # tenancy_0001
 
 
 class LogRecord(Base):
@@ -311,3 +324,4 @@ class LogRecord(Base):
     # interop_0001: exact order of GenAI content events (time, then position in the export request)
     time_unix_nano: Mapped[int | None] = mapped_column(BigInteger)
     seq: Mapped[int | None] = mapped_column(Integer)
+    project_id: Mapped[str] = project_column()  # tenancy_0001

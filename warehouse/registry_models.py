@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from agentotel.warehouse.models import Base
+from agentotel.warehouse.models import Base, project_column
 
 APPEND_ONLY_TABLES = ("registry_deployments", "registry_changelog", "registry_audit_log")
 
@@ -43,6 +43,7 @@ class RegistryDeployment(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     gate: Mapped[dict[str, Any] | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column()
+    project_id: Mapped[str] = project_column()  # tenancy_0001
 
 
 class RegistryEnvironment(Base):
@@ -60,6 +61,7 @@ class RegistryEnvironment(Base):
     revision: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column()
     updated_by: Mapped[str] = mapped_column(String(255))
+    project_id: Mapped[str] = project_column()  # tenancy_0001
 
 
 class RegistryChangelog(Base):
@@ -75,6 +77,7 @@ class RegistryChangelog(Base):
     entry: Mapped[str] = mapped_column(Text)
     author: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column()
+    project_id: Mapped[str] = project_column()  # tenancy_0001
 
 
 class RegistryAuditEntry(Base):
@@ -95,3 +98,4 @@ class RegistryAuditEntry(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     before: Mapped[dict[str, Any] | None] = mapped_column()
     after: Mapped[dict[str, Any] | None] = mapped_column()
+    project_id: Mapped[str] = project_column()  # tenancy_0001
