@@ -35,6 +35,7 @@ DB_URL_ENV = "MONITORING_DB_URL"
 DB_SSL_ENV = "MONITORING_DB_SSL"
 DB_POOL_SIZE_ENV = "MONITORING_DB_POOL_SIZE"
 DB_MAX_OVERFLOW_ENV = "MONITORING_DB_MAX_OVERFLOW"
+MASTER_KEY_ENV = "AGENTOTEL_MASTER_KEY"  # opt-in encryption at rest of captured content (warehouse/content_keys.py)
 # dashboard (its Streamlit process receives its warehouse URL from ``agentotel dashboard`` here)
 DASHBOARD_DB_URL_ENV = "AGENTOTEL_DASHBOARD_DB_URL"
 DASHBOARD_HOST_ENV = "AGENTOTEL_DASHBOARD_HOST"
@@ -151,6 +152,8 @@ class DatabaseSettings:
     ssl: str | None = None  # libpq sslmode, e.g. "require"; None leaves the URL as given
     pool_size: int = 5
     max_overflow: int = 10
+    # AGENTOTEL_MASTER_KEY / _FILE: wraps the data keys of captured content; set = content stored encrypted
+    master_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, url: str | None = None) -> DatabaseSettings:
@@ -164,6 +167,7 @@ class DatabaseSettings:
             ssl=ssl,
             pool_size=env_int(DB_POOL_SIZE_ENV, 5),
             max_overflow=env_int(DB_MAX_OVERFLOW_ENV, 10),
+            master_key=env_str(MASTER_KEY_ENV),
         )
 
     @classmethod

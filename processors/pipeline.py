@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from agentotel.core.settings import ReceiverSettings
 from agentotel.processors.base import Pipeline, Processor
 from agentotel.processors.cost import Cost
+from agentotel.processors.encrypt import encrypt_stage
 from agentotel.processors.normalize import Normalize
 from agentotel.processors.redact import Redact
 from agentotel.processors.sample import Sample
@@ -28,5 +29,6 @@ def build_trace_pipeline(
     if settings.redact_pii:
         stages.append(Redact())
     stages.append(Sample(settings.sample_rate))
+    stages.extend(encrypt_stage(engine))  # master key set: captured content encrypted at rest
     writer = WarehouseWriter(engine, observers=observers, after_insert=after_insert, rollups=rollups)
     return Pipeline(stages, writer)

@@ -18,6 +18,7 @@ from sqlalchemy.pool import NullPool
 
 from agentotel.core.errors import CommandError
 from agentotel.core.settings import DEFAULT_DB_URL, DatabaseSettings
+from agentotel.warehouse.content_keys import enable_encryption
 from agentotel.warehouse.migrate import upgrade
 
 # What a failed warehouse read or write raises, for callers that import no SQLAlchemy (the dashboard).
@@ -47,11 +48,12 @@ def create_db_engine(url: str | None = None, settings: DatabaseSettings | None =
     if sa_url.get_backend_name() == "sqlite":
         engine = create_engine(sa_url, poolclass=NullPool, **kwargs)
         _configure_sqlite(engine)
+        enable_encryption(engine, settings.master_key)
         return engine
     connect_args = dict(kwargs.pop("connect_args", {}))
     if settings.ssl and "sslmode" not in sa_url.query:
         connect_args["sslmode"] = settings.ssl
-    return create_engine(
+    engine = create_engine(
         sa_url,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
@@ -59,6 +61,8 @@ def create_db_engine(url: str | None = None, settings: DatabaseSettings | None =
         connect_args=connect_args,
         **kwargs,
     )
+    enable_encryption(engine, settings.master_key)  # master key set: content encrypted at rest, read in clear
+    return engine
 
 
 def open_warehouse(settings: DatabaseSettings | str, *, migrate: bool = True, quiet: bool = True, **kwargs) -> Engine:

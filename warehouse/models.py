@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from agentotel.core.projects import DEFAULT_PROJECT
-from agentotel.warehouse.types import JSONType, UtcDateTime
+from agentotel.warehouse.types import ContentJSON, ContentText, JSONType, UtcDateTime
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -86,8 +86,8 @@ class AgentExecution(Base):
     id: Mapped[str] = mapped_column(String(49), primary_key=True)  # "{trace_id}-{span_id}"
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     timestamp: Mapped[datetime] = mapped_column()
-    input: Mapped[str | None] = mapped_column(Text)
-    output: Mapped[str | None] = mapped_column(Text)
+    input: Mapped[str | None] = mapped_column(ContentText)
+    output: Mapped[str | None] = mapped_column(ContentText)
     duration_ms: Mapped[float | None] = mapped_column(Float)
     tokens_used: Mapped[int] = mapped_column(Integer, default=0)
     success: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -220,9 +220,9 @@ class Span(Base):
     duration_ms: Mapped[float] = mapped_column(Float)
     status_code: Mapped[str] = mapped_column(String(8))
     status_message: Mapped[str | None] = mapped_column(Text)
-    attributes: Mapped[dict[str, Any] | None] = mapped_column()
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(ContentJSON)
     resource_attributes: Mapped[dict[str, Any] | None] = mapped_column()
-    events: Mapped[list[Any] | None] = mapped_column()
+    events: Mapped[list[Any] | None] = mapped_column(ContentJSON)
     execution_id: Mapped[str | None] = mapped_column(String(49))
     # added columns
     start_time_unix_nano: Mapped[int] = mapped_column(BigInteger)
@@ -239,8 +239,8 @@ class Span(Base):
     agent_version: Mapped[str | None] = mapped_column(String(64))
     conversation_id: Mapped[str | None] = mapped_column(String(255))
     user_id: Mapped[str | None] = mapped_column(String(255))
-    input: Mapped[str | None] = mapped_column(Text)  # captured content, normalized and redacted
-    output: Mapped[str | None] = mapped_column(Text)
+    input: Mapped[str | None] = mapped_column(ContentText)  # captured content, normalized and redacted
+    output: Mapped[str | None] = mapped_column(ContentText)
     project_id: Mapped[str] = project_column()  # tenancy_0001
 
 
@@ -313,8 +313,8 @@ class LogRecord(Base):
     observed_timestamp: Mapped[datetime | None] = mapped_column()
     severity_number: Mapped[int | None] = mapped_column(Integer)
     severity_text: Mapped[str | None] = mapped_column(String(32))
-    body: Mapped[str | None] = mapped_column(Text)
-    attributes: Mapped[dict[str, Any] | None] = mapped_column()
+    body: Mapped[str | None] = mapped_column(ContentText)
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(ContentJSON)
     resource_attributes: Mapped[dict[str, Any] | None] = mapped_column()
     event_name: Mapped[str | None] = mapped_column(String(255))
     trace_id: Mapped[str | None] = mapped_column(String(32))

@@ -1,13 +1,16 @@
-"""Column types shared by the models and the migrations: UTC timestamps and JSON (JSONB on PostgreSQL)."""
+"""Column types shared by the models and the migrations: UTC timestamps, JSON (JSONB on PostgreSQL), and the
+captured-content columns that read encrypted values back in clear (``content_cipher``)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, DateTime, Text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from agentotel.warehouse.content_cipher import PREFIX, decrypt_for, decrypt_tree
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -37,3 +40,30 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+class ContentText(TypeDecorator[str]):
+    """Captured content as text (``spans.input``/``output`` …): an encrypted value reads back in clear with the
+    engine's keyring (``content_cipher``); written as given (the pipeline encrypts before the writer)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> str | None:
+        if isinstance(value, str) and value.startswith(PREFIX):
+            return decrypt_for(dialect, value)
+        return value
+
+
+class ContentJSON(TypeDecorator[Any]):
+    """A JSON column (JSONB on PostgreSQL) whose values may hold encrypted content (span attributes, events):
+    every encrypted string inside reads back in clear."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> TypeEngine[Any]:
+        return dialect.type_descriptor(JSONB() if dialect.name == "postgresql" else JSON())
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        return None if value is None else decrypt_tree(dialect, value)
