@@ -219,6 +219,8 @@ class ReceiverSettings:
     max_attributes: int = 1000
     max_attribute_length: int = 1024 * 1024
     sample_rate: float = 1.0
+    sample_decision_wait: float = 5.0  # seconds a trace not sampled in by id waits for an error span
+    sample_max_held_spans: int = 50_000  # spans held for those decisions at most (memory bound)
     redact_pii: bool = True
     pricing_file: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
@@ -239,6 +241,8 @@ class ReceiverSettings:
             max_attributes=env_int("AGENTOTEL_MAX_ATTRIBUTES", 1000),
             max_attribute_length=env_int("AGENTOTEL_MAX_ATTRIBUTE_LENGTH", 1024 * 1024),
             sample_rate=env_float("AGENTOTEL_SAMPLE_RATE", 1.0),
+            sample_decision_wait=env_float("AGENTOTEL_SAMPLE_DECISION_WAIT", 5.0),
+            sample_max_held_spans=env_int("AGENTOTEL_SAMPLE_MAX_HELD_SPANS", 50_000),
             redact_pii=env_bool("AGENTOTEL_REDACT_PII", True),
             pricing_file=env_str(PRICING_FILE_ENV),
         )

@@ -5,6 +5,10 @@ Each record is parsed back into its request and handed to the ``RequestWriter`` 
 here: a retryable one (database down or locked) is retried with back-off from the same records, so
 nothing is skipped; a permanent one isolates the records, then the spans, and quarantines what the
 warehouse still refuses.
+
+The checkpoint advances only past data the warehouse has made durable (``warehouse.engine.make_durable``
+after the commits, before the checkpoint), and never past a record whose spans the tail sampler still holds
+(``processors.sample``: they are re-read from the spool after a crash).
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from google.protobuf.message import Message
 
 from agentotel.otlp_receiver.codec import SIGNALS_BY_CODE, TRACES, Signal
 from agentotel.otlp_receiver.ingest import RequestWriter
-from agentotel.otlp_receiver.spool import Record, Spool
+from agentotel.otlp_receiver.spool import Position, Record, Spool
 from agentotel.processors.records import SpanBatch
+from agentotel.processors.sample import Sample
+from agentotel.warehouse.engine import make_durable
 from agentotel.warehouse.errors import StorageError
 
 logger = logging.getLogger(__name__)
@@ -42,9 +48,14 @@ class Drain:
         spool: Spool,
         writer: RequestWriter,
         periodic: list[tuple[float, Callable[[], object]]] | None = None,
+        durable: Callable[[], object] | None = None,
     ) -> None:
         self.spool = spool
         self.writer = writer
+        # called after the writes, before the checkpoint passes them (raises if it cannot make them durable)
+        self.durable = durable or (lambda: make_durable(writer.engine))
+        self.sampler = next((s for s in writer.pipeline.stages if isinstance(s, Sample)), None)
+        self._written_to: Position | None = None  # the end of the last records written (held spans aside)
         self.periodic = [(interval, task, 0.0) for interval, task in (periodic or [])]
         self.stop_event = threading.Event()
         self.failures = 0
@@ -76,6 +87,7 @@ class Drain:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 if self.failures in (1, 10) or self.failures % 100 == 0:
                     logger.error("warehouse write failed (attempt %d), will retry: %s", self.failures, self.last_error)
+                self._written_to = None
                 self.spool.rewind()
                 self.stop_event.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -86,7 +98,12 @@ class Drain:
         """Write what the spool holds (up to a batch); returns the number of records drained."""
         records = self.spool.read(max_records=256, wait=wait)
         if not records:
+            if self.sampler is not None and self.sampler.held_spans:
+                self.writer.pipeline.consume(SpanBatch())  # ends the sampling waits that are over
+                self._commit()
             return 0
+        if self.sampler is not None:
+            self.sampler.mark = records[0].start
         try:
             self.writer.write(self._requests(records))
         except Exception as error:
@@ -95,8 +112,22 @@ class Drain:
             logger.error("a batch failed permanently (%s: %s); isolating the bad items", type(error).__name__, error)
             for record in records:
                 self._write_isolated(record)
-        self.spool.commit(records[-1].end)
+        self._written_to = records[-1].end
+        self._commit()
         return len(records)
+
+    def _commit(self) -> None:
+        """Advance the checkpoint to what is written, made durable, and not held by the sampler."""
+        position = self._written_to
+        if position is None:
+            return
+        held = self.sampler.oldest_mark() if self.sampler is not None else None
+        if held is not None and held < position:
+            position = held
+        if position <= self.spool.checkpoint:
+            return
+        self.durable()
+        self.spool.commit(position)
 
     @staticmethod
     def _requests(records: list[Record]) -> Iterator[tuple[Signal, Message]]:
@@ -112,6 +143,8 @@ class Drain:
 
     def _write_isolated(self, record: Record) -> None:
         """Write one record; if it still fails, write its spans one by one and quarantine the failures."""
+        if self.sampler is not None:
+            self.sampler.mark = record.start
         try:
             self.writer.write(self._requests([record]))
             return

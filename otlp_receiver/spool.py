@@ -47,6 +47,7 @@ class Record:
     type: int
     payload: bytes
     end: Position  # position just after this record
+    start: Position = Position(0, 0)  # position of this record's frame
 
 
 def _segment_name(index: int) -> str:
@@ -221,6 +222,7 @@ class Spool:
                     self._reader_position = Position(pos.segment + 1, 0)
                     continue
                 return None
+            start = pos
             self._reader_file.seek(pos.offset)
             header = self._reader_file.read(HEADER.size)
             magic, rtype, length, crc = HEADER.unpack(header)
@@ -234,7 +236,7 @@ class Spool:
                 continue
             end = Position(pos.segment, pos.offset + HEADER.size + length)
             self._reader_position = end
-            return Record(rtype, payload, end)
+            return Record(rtype, payload, end, start)
 
     def _open_reader(self, index: int) -> None:
         if self._reader_file is not None:
@@ -246,6 +248,11 @@ class Spool:
     def rewind(self) -> None:
         """Read again from the checkpoint (after a failed drain)."""
         self._reader_position = self._checkpoint
+
+    @property
+    def checkpoint(self) -> Position:
+        """The persisted position: everything before it is in the warehouse."""
+        return self._checkpoint
 
     def commit(self, position: Position) -> None:
         """Everything before ``position`` is in the warehouse: persist the checkpoint, drop old segments."""

@@ -12,7 +12,7 @@ from agentotel.processors.cost import Cost
 from agentotel.processors.encrypt import encrypt_stage
 from agentotel.processors.normalize import Normalize
 from agentotel.processors.redact import Redact
-from agentotel.processors.sample import Sample
+from agentotel.processors.sample import Sample, stored_traces
 from agentotel.processors.writer import BatchObserver, RollupMaintainer, SpanKeysHook, WarehouseWriter
 
 
@@ -28,7 +28,8 @@ def build_trace_pipeline(
     stages: list[Processor] = [Normalize(), Cost(pricing_file=settings.pricing_file)]
     if settings.redact_pii:
         stages.append(Redact())
-    stages.append(Sample(settings.sample_rate))
+    stages.append(Sample(settings.sample_rate, settings.sample_decision_wait, settings.sample_max_held_spans,
+                         stored=stored_traces(engine)))  # fmt: skip
     stages.extend(encrypt_stage(engine))  # master key set: captured content encrypted at rest
     writer = WarehouseWriter(engine, observers=observers, after_insert=after_insert, rollups=rollups)
     return Pipeline(stages, writer)

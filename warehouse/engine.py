@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -121,6 +122,34 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(conn) -> None:  # pragma: no cover - trivial
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
+
+
+def make_durable(engine: Engine) -> list[str]:
+    """Make every transaction committed so far survive a power loss; returns the files it synced.
+
+    SQLite runs ``synchronous=NORMAL`` in WAL mode: a commit is written to the ``-wal`` file but not synced
+    (a checkpoint syncs it before copying it into the database). This syncs the WAL (and the database file),
+    as ``synchronous=FULL`` would at every commit, once for all the commits before it: the spool checkpoint
+    may advance only after it (``otlp_receiver.drain``). PostgreSQL commits are durable when they return
+    (``synchronous_commit=on``, its default): nothing to do. Raises ``OSError`` if a sync fails.
+    """
+    if engine.dialect.name != "sqlite":
+        return []
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return []
+    synced = []
+    for path in (database + "-wal", database):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:  # no WAL: the last connection's close checkpointed it (and synced the file)
+            continue
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        synced.append(path)
+    return synced
 
 
 @contextmanager
