@@ -18,6 +18,7 @@ COMPONENT_COMMANDS: tuple[str, ...] = (
     "agentotel.otlp_receiver.cli",
     "agentotel.warehouse.cli",
     "agentotel.warehouse.data_cli",
+    "agentotel.warehouse.api_keys_cli",
     "agentotel.warehouse.content_keys_cli",
     "agentotel.registry.cli",
     "agentotel.alerting.cli",

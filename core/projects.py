@@ -23,3 +23,8 @@ def check_project_name(name: str) -> str:
 
 def may_ingest(scope: str) -> bool:
     return scope in ("ingest", "admin")
+
+
+# the resource attribute by which the receiver hands a request's project to the processors (set by the
+# receiver from the API key; a client's own value is removed)
+PROJECT_ATTRIBUTE = "agentotel.project"

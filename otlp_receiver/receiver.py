@@ -15,6 +15,7 @@ from agentotel.otlp_receiver.auth import ApiKeyAuth
 from agentotel.otlp_receiver.codec import Signal, export_response
 from agentotel.otlp_receiver.errors import Unauthenticated, Unavailable
 from agentotel.otlp_receiver.spool import Spool, SpoolError, SpoolFull
+from agentotel.otlp_receiver.tenancy import CURRENT_PROJECT, stamp_project
 from agentotel.otlp_receiver.validate import count_items, validate_traces
 
 logger = logging.getLogger(__name__)
@@ -37,9 +38,11 @@ class Receiver:
     counters: Counters = field(default_factory=Counters)
 
     def authenticate(self, signal: Signal, authorization: str | None, x_api_key: str | None) -> None:
-        if not self.auth.check(authorization, x_api_key):
+        project = self.auth.project_of(authorization, x_api_key)
+        if project is None:
             self.counters.export_error(signal.name, "unauthenticated")
             raise Unauthenticated("missing or invalid API key (send `authorization: Bearer KEY` or `x-api-key: KEY`)")
+        CURRENT_PROJECT.set(project)  # read by export, in the same task (or thread)
 
     def admit(self, signal: Signal, size: int) -> None:
         """Refuse early, before decoding, when the spool has no room for ``size`` bytes: under overload
@@ -67,6 +70,8 @@ class Receiver:
                 logger.warning("rejected %d span(s): %s", rejected, message)
                 for reason, count in validation.reasons.items():
                     self.counters.rejected(signal.name, count, reason)
+        if stamp_project(request, signal.name, CURRENT_PROJECT.get()):  # the key's project, never the client's
+            raw = None
         items = count_items(signal.name, request)
         self.counters.received(signal.name, items + rejected)
         if items == 0:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from agentotel.core.settings import DatabaseSettings, ReceiverSettings
-from agentotel.otlp_receiver.auth import ApiKeyAuth
+from agentotel.otlp_receiver.auth import ApiKeyAuth, KeyStore
 from agentotel.otlp_receiver.drain import Drain
 from agentotel.otlp_receiver.grpc_service import create_grpc_server
 from agentotel.otlp_receiver.http_app import create_http_server, serve_in_thread
@@ -18,6 +18,7 @@ from agentotel.otlp_receiver.ingest import build_request_writer
 from agentotel.otlp_receiver.prometheus_view import ReceiverMetrics
 from agentotel.otlp_receiver.receiver import Receiver
 from agentotel.otlp_receiver.spool import Spool
+from agentotel.warehouse.api_keys import active_keys
 from agentotel.warehouse.engine import open_warehouse
 from agentotel.warehouse.rollup_schedule import RollupSchedule
 
@@ -47,7 +48,8 @@ class ReceiverServer:
         self.drain = Drain(
             self.spool, writer, periodic=[(1.0, self._report_spool), (5.0, self._refresh_rollups), *self.periodic_tasks]
         )
-        self.receiver = Receiver(self.spool, ApiKeyAuth(s.api_keys), s.max_attributes, counters=self.metrics)
+        auth = ApiKeyAuth(s.api_keys, KeyStore(lambda: active_keys(self.engine)))  # static keys + projects' keys
+        self.receiver = Receiver(self.spool, auth, s.max_attributes, counters=self.metrics)
         tls_pair = None
         if s.tls_cert and s.tls_key:
             with open(s.tls_key, "rb") as key, open(s.tls_cert, "rb") as cert:

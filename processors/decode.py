@@ -8,6 +8,7 @@ from typing import Any
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 
+from agentotel.core.projects import DEFAULT_PROJECT, PROJECT_ATTRIBUTE
 from agentotel.processors.records import SpanBatch, SpanRecord
 
 KIND_NAMES = {
@@ -162,9 +163,14 @@ def decode_request(request: ExportTraceServiceRequest, limits: DecodeLimits = DE
         service_name = resource_attributes.get("service.name")
         if service_name is not None and not isinstance(service_name, str):
             service_name = str(service_name)
+        first = len(batch.spans)
         for scope_spans in resource_spans.scope_spans:
             scope = scope_spans.scope
             scope_info = (scope.name or None, scope.version or None, scope_spans.schema_url or None)
             for span in scope_spans.spans:
                 append(decode_span(span, resource_attributes, service_name, scope_info, limits))
+        project = resource_attributes.get(PROJECT_ATTRIBUTE)  # the receiver's stamp (otlp_receiver.tenancy)
+        if isinstance(project, str) and project != DEFAULT_PROJECT:
+            for record in batch.spans[first:]:
+                record.project_id = project
     return batch

@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection, Engine, bindparam, inspect, select, text, update
 
 from agentotel.core import semconv as sc
+from agentotel.core.projects import DEFAULT_PROJECT
 from agentotel.processors.executions import Node, compute_trace_executions
 from agentotel.processors.records import SpanBatch, SpanRecord
 from agentotel.warehouse.bulk import (
@@ -92,6 +93,7 @@ class WarehouseWriter:
         self.rollups = rollups
         self._agent_ids: dict[tuple[str, str], int] = {}
         self._conflict_keys: dict[str, tuple[str, ...]] = {}
+        self._projects: bool | None = None  # whether the schema has project_id (revision tenancy_0001)
 
     def _keys(self, conn: Connection, table: str) -> tuple[str, ...]:
         """The ON CONFLICT target: (trace_id, span_id), plus the partition key once partitioning is on."""
@@ -99,8 +101,19 @@ class WarehouseWriter:
             self._conflict_keys[table] = conflict_keys(conn, table)
         return self._conflict_keys[table]
 
+    def _has_projects(self, conn: Connection) -> bool:
+        if self._projects is None:
+            self._projects = "project_id" in {c["name"] for c in inspect(conn).get_columns("spans")}
+        return self._projects
+
     def consume(self, batch: SpanBatch) -> None:
-        """Write ``batch`` in one transaction; raises ``warehouse.errors.StorageError`` if the database fails."""
+        """Write ``batch`` in one transaction per project; raises ``warehouse.errors.StorageError`` if the
+        database fails."""
+        projects = {s.project_id for s in batch.spans}
+        if len(projects) > 1:  # e.g. a sampler released spans of several projects together
+            for project in sorted(projects):
+                self.consume(SpanBatch(spans=[s for s in batch.spans if s.project_id == project]))
+            return
         self._new_agent_ids: dict[tuple[str, str], int] = {}
         self._touched: set[int] = set()
         with classified(), write_transaction(self.engine) as conn:
@@ -125,7 +138,13 @@ class WarehouseWriter:
                     span.llm[column] = storable_int(span.llm.get(column))
         trace_ids = sorted({s.trace_id for s in batch.spans})
         lock_traces(conn, trace_ids)  # first, so that our hooks and other receivers' writers cannot deadlock us
-        stored = _fetch_structure(conn, trace_ids)
+        # the project's own rows only: a trace that spans projects is one tree per project, and another
+        # project's rows are never re-keyed or deleted from here
+        project = batch.spans[0].project_id if batch.spans else DEFAULT_PROJECT
+        scope = project if self._has_projects(conn) else None
+        if scope is not None and conn.dialect.name == "postgresql":  # what row-level security checks
+            conn.execute(text("SELECT set_config('agentotel.project', :p, true)"), {"p": scope})
+        stored = _fetch_structure(conn, trace_ids, scope)
         stored_keys = {(row.trace_id, row.span_id) for rows in stored.values() for row in rows}
 
         new_spans: list[SpanRecord] = []
@@ -150,7 +169,7 @@ class WarehouseWriter:
         reassign: list[dict[str, Any]] = []
         stale_executions: list[str] = []
         stale_llm_rows: list[dict[str, Any]] = []
-        existing_exec = _fetch_execution_ids(conn, list(new_by_trace))
+        existing_exec = _fetch_execution_ids(conn, list(new_by_trace), scope)
         for trace_id, spans in new_by_trace.items():
             old_rows = {row.span_id: row for row in stored.get(trace_id, [])}
             nodes: dict[str, Node] = {sid: _node_from_row(row) for sid, row in old_rows.items()}
@@ -199,10 +218,14 @@ class WarehouseWriter:
         dialect = conn.dialect.name
         resources: dict[int, str | None] = {}  # spans of one resource share its attribute dict: encode it once
         span_rows = [_span_row(s, dialect, resources) for s in new_spans]
-        fast_insert(conn, SPANS, span_rows, self._keys(conn, "spans"))
         llm_rows = [_llm_row(s, dialect) for s in new_spans if s.llm is not None]
-        fast_insert(conn, LLM_CALLS, llm_rows, self._keys(conn, "llm_calls"))
         tool_rows = [_tool_row(s, dialect) for s in new_spans if s.tool is not None]
+        if scope is not None:  # the sending key's project (decode: the receiver's stamp), never the span's own
+            for rows in (span_rows, llm_rows, tool_rows, execution_rows):
+                for row in rows:
+                    row["project_id"] = scope
+        fast_insert(conn, SPANS, span_rows, self._keys(conn, "spans"))
+        fast_insert(conn, LLM_CALLS, llm_rows, self._keys(conn, "llm_calls"))
         fast_insert(conn, TOOL_CALLS, tool_rows, self._keys(conn, "tool_calls"))
         if reassign:
             for table in (SPANS, LLM_CALLS, TOOL_CALLS):
@@ -264,8 +287,8 @@ def _chunks(items: list[str], size: int = ID_CHUNK):
         yield items[i : i + size]
 
 
-def _fetch_structure(conn: Connection, trace_ids: list[str]) -> dict[str, list[Any]]:
-    """Already-stored spans of these traces: the columns the execution tree needs."""
+def _fetch_structure(conn: Connection, trace_ids: list[str], project: str | None = None) -> dict[str, list[Any]]:
+    """Already-stored spans of these traces (of ``project``, when given): the columns the execution tree needs."""
     out: dict[str, list[Any]] = {}
     s, llm = SPANS.c, LLM_CALLS.c
     for chunk in _chunks(trace_ids):
@@ -279,15 +302,20 @@ def _fetch_structure(conn: Connection, trace_ids: list[str]) -> dict[str, list[A
             .select_from(SPANS.outerjoin(LLM_CALLS, (llm.trace_id == s.trace_id) & (llm.span_id == s.span_id)))
             .where(s.trace_id.in_(chunk))
         )
+        if project is not None:
+            query = query.where(s.project_id == project)
         for row in conn.execute(query):
             out.setdefault(row.trace_id, []).append(row)
     return out
 
 
-def _fetch_execution_ids(conn: Connection, trace_ids: list[str]) -> dict[str, list[str]]:
+def _fetch_execution_ids(conn: Connection, trace_ids: list[str], project: str | None = None) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for chunk in _chunks(trace_ids):
-        for row in conn.execute(select(EXECUTIONS.c.trace_id, EXECUTIONS.c.id).where(EXECUTIONS.c.trace_id.in_(chunk))):
+        query = select(EXECUTIONS.c.trace_id, EXECUTIONS.c.id).where(EXECUTIONS.c.trace_id.in_(chunk))
+        if project is not None:
+            query = query.where(EXECUTIONS.c.project_id == project)
+        for row in conn.execute(query):
             out.setdefault(row.trace_id, []).append(row.id)
     return out
 
