@@ -1,4 +1,4 @@
-"""Wires the receiver: warehouse migration, spool, drain, gRPC and HTTP transports, /metrics."""
+"""Wires the receiver: warehouse migration, spool, drain, the gRPC and HTTP front door, /metrics."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from sqlalchemy import Engine
 from agentotel.core.settings import DatabaseSettings, ReceiverSettings
 from agentotel.otlp_receiver.auth import ApiKeyAuth, KeyStore
 from agentotel.otlp_receiver.drain import Drain
-from agentotel.otlp_receiver.grpc_service import create_grpc_server
-from agentotel.otlp_receiver.http_app import create_http_server, serve_in_thread
+from agentotel.otlp_receiver.front_door import FrontDoor
 from agentotel.otlp_receiver.ingest import build_request_writer
 from agentotel.otlp_receiver.prometheus_view import ReceiverMetrics
 from agentotel.otlp_receiver.receiver import Receiver
@@ -50,23 +49,15 @@ class ReceiverServer:
         )
         auth = ApiKeyAuth(s.api_keys, KeyStore(lambda: active_keys(self.engine)))  # static keys + projects' keys
         self.receiver = Receiver(self.spool, auth, s.max_attributes, counters=self.metrics)
-        tls_pair = None
-        if s.tls_cert and s.tls_key:
-            with open(s.tls_key, "rb") as key, open(s.tls_cert, "rb") as cert:
-                tls_pair = (key.read(), cert.read())
-        self.grpc_server, self.grpc_port = create_grpc_server(
-            self.receiver, f"{_bracket(s.host)}:{s.grpc_port}", s.max_request_bytes, tls=tls_pair
-        )
-        self.http_server = create_http_server(
-            self.receiver, s.host, s.http_port, s.max_request_bytes,
-            tls=(s.tls_cert, s.tls_key) if s.tls_cert and s.tls_key else None,
-        )  # fmt: skip
-        self.http_port = self.http_server.server_address[1]
-        self.metrics_server = self.metrics.serve(s.host, s.metrics_port)
+        self.front_door = FrontDoor(self.receiver, s).start()  # both ports listen (OSError if one cannot bind)
+        self.grpc_port, self.http_port = self.front_door.grpc_port, self.front_door.http_port
+        try:
+            self.metrics_server = self.metrics.serve(s.host, s.metrics_port)
+        except BaseException:
+            self.front_door.stop()
+            raise
         self.drain.start()
         self.rollups.start_catch_up()  # rows written while we were down, in the background, in short windows
-        self.grpc_server.start()
-        self._http_thread = serve_in_thread(self.http_server)
         self.stopped = threading.Event()
         logger.info(
             "agentotel receiver: OTLP/gRPC %s:%d, OTLP/HTTP %s:%d, /metrics %s:%d, spool %s, warehouse %s",
@@ -93,9 +84,7 @@ class ReceiverServer:
 
     def stop(self, drain_timeout: float = 10.0) -> None:
         """Stop accepting, give the drain up to ``drain_timeout`` s to empty the spool, then close."""
-        self.grpc_server.stop(grace=2).wait(3)
-        self.http_server.shutdown()
-        self.http_server.server_close()
+        self.front_door.stop(grace=2)
         deadline = time.monotonic() + drain_timeout
         while self.spool.pending_bytes() > 0 and time.monotonic() < deadline and self.drain.failures == 0:
             time.sleep(0.05)
@@ -114,7 +103,3 @@ class ReceiverServer:
             pass
         self.engine.dispose()
         self.stopped.set()
-
-
-def _bracket(host: str) -> str:
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host

@@ -82,7 +82,7 @@ def test_listens_on_loopback_by_default(tmp_path):
     assert ReceiverSettings().host == "127.0.0.1"
     server = start_receiver(f"sqlite:///{tmp_path}/wh.db", str(tmp_path / "spool"))
     try:
-        assert server.http_server.server_address[0] == "127.0.0.1"
+        assert server.front_door.http.addresses[0][0] == "127.0.0.1"
         assert server.metrics_server.host == "127.0.0.1"
     finally:
         server.stop()
