@@ -19,6 +19,7 @@ empty PostgreSQL's or the OS's page cache (that needs a restart of the database 
 
     .venv/bin/python benchmarks/dashboard.py [--spans 1000000] [--db postgresql|sqlite|both] [--repeat 3]
     .venv/bin/python benchmarks/dashboard.py --url postgresql://…   # an already loaded warehouse (kept)
+    .venv/bin/python benchmarks/dashboard.py --keep                 # keep the loaded warehouse for --url
 """
 
 from __future__ import annotations
@@ -221,7 +222,7 @@ def bench(kind: str, url: str, repeat: int) -> list[tuple[str, str, float, float
     return results
 
 
-def run(kind: str, spans: int, repeat: int) -> None:
+def run(kind: str, spans: int, repeat: int, keep: bool = False) -> None:
     from agentotel.warehouse.engine import create_db_engine
     from agentotel.warehouse.migrate import upgrade
     from tests.conftest import drop_postgres_database, new_postgres_database
@@ -244,10 +245,14 @@ def run(kind: str, spans: int, repeat: int) -> None:
         print(f"\n[{kind}] loaded in {load_s:.1f} s; {len(facts.run_ids)} evaluation runs, alert #{facts.alert_id}")
         bench(kind, url, repeat)
     finally:
-        if kind == "postgresql":
+        if keep:
+            print(f"[{kind}] kept: {url} (re-measure with --url; drop it when done)")
+        elif kind == "postgresql":
             drop_postgres_database(url)
+        if kind == "postgresql":
             _drop_template()
-        shutil.rmtree(directory, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def _drop_template() -> None:
@@ -267,6 +272,7 @@ def main() -> int:
     parser.add_argument("--db", choices=("postgresql", "sqlite", "both"), default="postgresql")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--url", help="an already loaded warehouse to render against (kept)")
+    parser.add_argument("--keep", action="store_true", help="keep the loaded warehouse (its URL is printed)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     from streamlit import logger as streamlit_logger
@@ -277,7 +283,7 @@ def main() -> int:
         bench("given", args.url, args.repeat)
     else:
         for kind in (("postgresql", "sqlite") if args.db == "both" else (args.db,)):
-            run(kind, args.spans, args.repeat)
+            run(kind, args.spans, args.repeat, keep=args.keep)
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

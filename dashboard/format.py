@@ -115,6 +115,15 @@ def finite(value: Any) -> Any:
     return value
 
 
+def finite_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose float columns hold NaN (an empty cell) instead of ±infinity."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype.kind == "f":
+            out[column] = out[column].replace([math.inf, -math.inf], math.nan)
+    return out
+
+
 _MARKDOWN_SPECIAL = set("\\`*_{}[]()<>#+-.!|~:$&\"'=^")
 
 

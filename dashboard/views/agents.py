@@ -36,7 +36,7 @@ elif versions is not None:
     if per_version is not None and not per_version.empty:
         st.dataframe(common.localize(per_version, ctx, ["last_execution"]), hide_index=True, width="stretch",
                      column_config={"error_rate": st.column_config.NumberColumn("error rate", format="percent"),
-                                    "cost_usd": st.column_config.NumberColumn("cost", format="$%.4f"),
+                                    "cost_usd": common.cost_column(),
                                     "avg_duration_ms": st.column_config.NumberColumn("avg (ms)", format="%.0f"),
                                     "last_execution": common.time_column(ctx, "last execution")})
         executions = int(per_version["executions"].sum())

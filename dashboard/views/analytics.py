@@ -37,10 +37,7 @@ elif overview is not None:
             st.text(f"{fmt.number(len(flagged))} anomalous buckets of {fmt.number(len(scores))} ({ctx.granularity} each)")
             if not flagged.empty:
                 # a flat baseline (no spread) scores a change as infinite: show it as "no spread", not "Infinity"
-                shown = common.localize(flagged, ctx, ["timestamp"])
-                for column in shown.columns:
-                    if shown[column].dtype.kind == "f":
-                        shown[column] = shown[column].map(fmt.finite)
+                shown = fmt.finite_columns(common.localize(flagged, ctx, ["timestamp"]))
                 st.dataframe(shown, hide_index=True, width="stretch",
                              column_config={"timestamp": common.time_column(ctx, "bucket"),
                                             "robust_score": st.column_config.NumberColumn(

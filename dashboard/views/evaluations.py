@@ -119,8 +119,8 @@ elif runs is not None:
                                 "completed_at": common.time_column(ctx, "completed")})
     common.download_csv(table, "evaluation_runs.csv", key="dl_runs")
 
-    labels = {r.id: f"{r.timestamp:%Y-%m-%d %H:%M} · {r.agent_name or '?'} {r.agent_version or ''} · {r.benchmark_id}"
-              for r in runs.itertuples()}
+    labels = {r.id: f"{r.timestamp:%Y-%m-%d %H:%M} {ctx.tz_name} · {r.agent_name or '?'} {r.agent_version or ''} · "
+                    f"{r.benchmark_id}" for r in common.localize(runs, ctx, ["timestamp"]).itertuples()}
     run_id = st.selectbox("Run", list(labels), key="ev_run", format_func=lambda i: labels.get(i, i))
     run = runs[runs["id"] == run_id].iloc[0]
     st.subheader("Metrics with 95% confidence intervals")

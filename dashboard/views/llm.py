@@ -45,7 +45,7 @@ elif stats is not None:
                                 "latency_p50": st.column_config.NumberColumn("p50 (ms)", format="%.0f"),
                                 "latency_p95": st.column_config.NumberColumn("p95 (ms)", format="%.0f"),
                                 "latency_p99": st.column_config.NumberColumn("p99 (ms)", format="%.0f"),
-                                "cost_usd": st.column_config.NumberColumn("cost", format="$%.4f"),
+                                "cost_usd": common.cost_column(),
                                 "cost_per_call": common.cost_column("cost / call")})
     common.download_csv(table, "llm_models.csv", key="dl_llm")
 

@@ -63,7 +63,7 @@ elif kpis is not None:
                          hide_index=True, width="stretch",
                          column_config={"error_rate": st.column_config.NumberColumn("error rate", format="percent"),
                                         "latency_p95": st.column_config.NumberColumn("p95 (ms)", format="%.0f"),
-                                        "cost_usd": st.column_config.NumberColumn("cost", format="$%.4f")})
+                                        "cost_usd": common.cost_column()})
             common.download_csv(agents, "top_agents.csv", key="dl_top_agents")
     with right:
         st.subheader("Top models")
@@ -72,5 +72,5 @@ elif kpis is not None:
             st.dataframe(models[["provider", "model", "count", "error_rate", "total_tokens", "cost_usd"]],
                          hide_index=True, width="stretch",
                          column_config={"error_rate": st.column_config.NumberColumn("error rate", format="percent"),
-                                        "cost_usd": st.column_config.NumberColumn("cost", format="$%.4f")})
+                                        "cost_usd": common.cost_column()})
             common.download_csv(models, "top_models.csv", key="dl_top_models")

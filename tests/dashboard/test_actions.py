@@ -102,8 +102,13 @@ def test_operator_promotes_and_rolls_back_with_audit(engine, db_url, monkeypatch
     at.selectbox(key="ag_promote_env").set_value("staging")
     at = _submit(at, "Promote")
     assert not at.exception
-    assert any("refused by the gate" in w.value for w in at.warning)  # the reason in the message itself
+    refusal = [w.value for w in at.warning if w.value.startswith("Refused")]
+    assert refusal and "refused by the gate" in refusal[0]  # the reason in the message itself, at once
+    assert not any("cannot be done" in e.value for e in [*at.warning, *at.error])
     assert versions.active_version("support-agent", "staging") is None
+    audit = next(d.value for d in at.dataframe if "outcome" in d.value and "reason" in d.value)  # the page's list
+    refused = audit[audit["outcome"] == "refused"]
+    assert list(refused["environment"]) == ["staging"] and "refused by the gate" in refused["reason"].iloc[0]
 
     at.selectbox(key="ag_rollback_env").set_value("dev")
     at.text_input(key="ag_rollback_reason").input("answers got worse")

@@ -34,6 +34,9 @@ PAGES = {  # navigation link -> text only the rendered page shows
 # Streamlit's frontend probes for its base path when a page is loaded at a deeper URL (/traces/_stcore/…):
 # those 404s are the framework's, not the app's
 BASE_PATH_PROBE = re.compile(r"status of 404|_stcore/(health|host-config)")
+TWELVE_HOUR = re.compile(r"\b(AM|PM)\b|\d(am|pm)\b")
+# display defects of the issue: raw UCUM bytes, infinite scores, the generic refusal, unformatted floats
+DEFECTS = re.compile(r"\d By\b|Infinity|That cannot be done or shown|\bNaN\b|\d\.\d{7,}")
 CHART_MARKS = """() => Array.from(document.querySelectorAll('[data-testid="stVegaLiteChart"]')).map(chart => {
     const marks = Array.from(chart.querySelectorAll(
         'g.role-mark > path, g.role-mark > line, g.role-mark > g > path, g.role-mark > text'));
@@ -44,6 +47,7 @@ CHART_MARKS = """() => Array.from(document.querySelectorAll('[data-testid="stVeg
     return {height: chart.getBoundingClientRect().height, plot: boxes.length ? bottom - top : 0,
             marks: marks.length, visible: boxes.length, kinds: classes,
             title: title ? title.textContent : '',
+            ticks: Array.from(chart.querySelectorAll('g.role-axis-label text')).map(t => t.textContent),
             bars: Array.from(chart.querySelectorAll('g.mark-rect.role-mark > path')).length};
 })"""
 
@@ -80,10 +84,11 @@ def site(tmp_path_factory):
         engine.dispose()
 
 
-def new_page(site, path: str = "/", expect: str | None = None):
-    """A fresh page at ``path``; console errors (but Streamlit's base-path probes) and requests leaving
-    loopback are collected."""
-    page = site.browser.new_page(viewport={"width": 1500, "height": 1400})
+def new_page(site, path: str = "/", expect: str | None = None, timezone_id: str | None = None):
+    """A fresh page at ``path`` (in the browser time zone ``timezone_id``, else the machine's); console errors
+    (but Streamlit's base-path probes) and requests leaving loopback are collected."""
+    options = {"timezone_id": timezone_id} if timezone_id else {}
+    page = site.browser.new_page(viewport={"width": 1500, "height": 1400}, **options)
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" and not BASE_PATH_PROBE.search(m.text)
             else None)
@@ -240,9 +245,12 @@ def test_every_chart_on_every_page_has_a_plot_and_its_marks(site):
         no_exception(page)
         charts = page.evaluate(CHART_MARKS)
         seen[link] = charts
+        shown = page.locator('[data-testid="stMain"]').inner_text()
+        assert not DEFECTS.search(shown), (link, DEFECTS.search(shown).group(0))
         for chart in charts:
             assert chart["height"] > 0 and chart["plot"] > 0, (link, chart)
             assert chart["visible"] > 0, (link, chart)
+            assert not any(TWELVE_HOUR.search(tick) for tick in chart["ticks"]), (link, chart["ticks"])
             if chart["title"] in expected_bars:
                 assert chart["bars"] == expected_bars[chart["title"]], (link, chart)
     assert len(seen["Overview"]) == 4 and len(seen["LLM"]) == 4 and len(seen["Tools"]) == 3
@@ -262,6 +270,40 @@ def test_every_chart_on_every_page_has_a_plot_and_its_marks(site):
     page.close()
     trace.close()
     graph.close()
+
+
+def _axis_hours(page) -> list[int]:
+    """The hours of the time-axis labels (``HH:MM``) of every chart on the page."""
+    ticks = [t for chart in page.evaluate(CHART_MARKS) for t in chart["ticks"]]
+    assert not any(TWELVE_HOUR.search(t) for t in ticks), ticks
+    return [int(t.split(":")[0]) for t in ticks if re.fullmatch(r"\d{2}:\d{2}", t)]
+
+
+def test_charts_show_the_tables_time_zone_24_hour_and_the_browsers_on_the_toggle(site):
+    """A browser in Los Angeles: the Overview's time axes read UTC hours, 24-hour, as the tables do; with the
+    'Browser time zone' toggle on they read Los Angeles hours."""
+    from datetime import datetime, timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    from tests.support.polling import wait_for
+
+    zone = "America/Los_Angeles"
+    page, errors = new_page(site, "/overview", expect="Top agents", timezone_id=zone)
+
+    def hours_of(tz) -> set[int]:  # the hours the last-hour window can show (with slack at both ends)
+        now = datetime.now(timezone.utc)
+        return {(now + timedelta(minutes=m)).astimezone(tz).hour for m in range(-75, 15)}
+
+    utc_hours = wait_for(lambda: _axis_hours(page), timeout=45)
+    assert utc_hours and set(utc_hours) <= hours_of(timezone.utc), utc_hours
+    page.locator('[data-testid="stSidebar"]').get_by_text("Browser time zone").click()
+    local = ZoneInfo(zone)
+    local_hours = wait_for(lambda: (h := _axis_hours(page)) and set(h) <= hours_of(local) and h, timeout=45)
+    assert local_hours, _axis_hours(page)
+    assert not set(local_hours) & hours_of(timezone.utc)  # UTC-8 or UTC-7: no hour in common
+    no_exception(page)
+    assert errors == [], errors
+    page.close()
 
 
 URL_PATHS = {"overview": "Top agents", "traces": "Open trace", "sessions": "Order", "users": "Order",
