@@ -48,6 +48,7 @@ from agentotel.processors.normalize.otel import (
 )
 from agentotel.processors.normalize.otel import CONTENT_ATTRIBUTES as GENAI_CONTENT_ATTRIBUTES
 from agentotel.processors.redact import EXCEPTION_TEXT_KEYS, redact_text
+from agentotel.warehouse.content_cipher import is_encrypted, keyring_of
 from agentotel.warehouse.engine import write_transaction
 from agentotel.warehouse.errors import classified
 from agentotel.warehouse.locks import lock_traces
@@ -274,10 +275,11 @@ def _refresh_span_content(conn: Connection, span_keys: Iterable[tuple[str, str]]
             if key in wanted:
                 events.setdefault(key, []).append((row.event_name, _stored_body(row.body), row.attributes or {}))
     updates = []
+    seal = _sealer(conn.engine)
     for (trace_id, span_id), span_events in events.items():
         content_in, content_out = content_from_events(span_events)
         if content_in is not None or content_out is not None:
-            updates.append({"t": trace_id, "s": span_id, "i": content_in, "o": content_out})
+            updates.append({"t": trace_id, "s": span_id, "i": seal(content_in), "o": seal(content_out)})
     if updates:
         conn.execute(
             update(SPANS)
@@ -289,6 +291,26 @@ def _refresh_span_content(conn: Connection, span_keys: Iterable[tuple[str, str]]
             updates,
         )
     return len(updates)
+
+
+def _sealer(engine: Engine) -> Callable[[Any], Any]:
+    """Encrypts a content value with the engine's keyring (a master key is set), else leaves it as is."""
+    keyring = keyring_of(engine)
+    if keyring is None:
+        return lambda value: value
+    return lambda value: value if value is None or is_encrypted(value) else keyring.encrypt(value)
+
+
+def _encrypt_rows(engine: Engine, rows: list[dict[str, Any]]) -> None:
+    """Encryption at rest (``processors/encrypt.py``): bodies and content attributes of the log rows."""
+    seal = _sealer(engine)
+    for row in rows:
+        if row.get("body") is not None:
+            row["body"] = seal(row["body"])
+        attributes = row.get("attributes")
+        if attributes:
+            for key in attributes.keys() & CONTENT_ATTRIBUTES:
+                attributes[key] = seal(attributes[key])
 
 
 def attach_pending_content(conn: Connection, span_keys: list[tuple[str, str]]) -> None:
@@ -306,6 +328,7 @@ def write_logs(engine: Engine, request: ExportLogsServiceRequest) -> int:
     rows = log_rows(request, redact_text)
     if not rows:
         return 0
+    _encrypt_rows(engine, rows)
     content_keys = {
         (row["trace_id"], row["span_id"])
         for row in rows

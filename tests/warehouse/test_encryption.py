@@ -21,12 +21,22 @@ from sqlalchemy.engine import make_url
 
 from agentotel.cli import main
 from agentotel.core.settings import DatabaseSettings
+from agentotel.processors.logs import write_logs
 from agentotel.warehouse.content_cipher import ContentKeyError
 from agentotel.warehouse.content_keys import new_master_key
 from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.manager import DatabaseManager
 from agentotel.warehouse.models import AgentExecution, Span
 from tests.conftest import drop_postgres_database, new_postgres_database
+from tests.processors.support import insert_span
+from tests.processors.test_logs_writer import (
+    EXPECTED_INPUT,
+    EXPECTED_OUTPUT,
+    SPAN_ID,
+    TRACE_ID,
+    EventEmitter,
+    legacy_chat,
+)
 from tests.support.conversations import SQL_TURNS, SUPPORT_TURNS, write_conversations
 
 SECRETS = [text for pair in SUPPORT_TURNS + SQL_TURNS for text in pair] + [
@@ -181,3 +191,22 @@ def test_new_master_prints_a_usable_key(capsys):
     assert main(["keys", "new-master"]) == 0
     printed = capsys.readouterr().out.strip()
     assert len(printed) == 44 and printed != new_master_key()
+
+
+@pytest.mark.slow
+def test_content_events_sent_as_logs_are_encrypted_too(db_url):
+    """GenAI content events (OTLP logs, the real SDK's encoding): their bodies and the span content rebuilt from
+    them are stored encrypted and read back as without encryption."""
+    engine = _open(db_url, new_master_key())
+    try:
+        insert_span(engine, TRACE_ID, SPAN_ID)
+        emitter = EventEmitter()
+        legacy_chat(emitter)
+        assert write_logs(engine, emitter.request()) == 3
+        with engine.connect() as conn:
+            raw = [*conn.execute(text("SELECT body FROM logs")).scalars(), *conn.execute(text("SELECT input, output FROM spans")).one()]
+            clear = conn.execute(select(Span.input, Span.output)).one()
+        assert raw and all(value.startswith("agentotel:enc:v1:") for value in raw)
+        assert (json.loads(clear.input), json.loads(clear.output)) == (EXPECTED_INPUT, EXPECTED_OUTPUT)
+    finally:
+        engine.dispose()
