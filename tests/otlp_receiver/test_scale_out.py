@@ -1,0 +1,109 @@
+"""Scale-out shown (issue 19 pt 6): two receivers on one PostgreSQL, each with its own spool, fed by trace-id
+routing as the Collector's ``loadbalancing`` exporter does (every span of a trace to receiver hash(trace id) % 2,
+through the real OTLP/HTTP exporter), store exactly the tables one receiver stores for the same input."""
+
+from __future__ import annotations
+
+import random
+import zlib
+from collections.abc import Sequence
+from datetime import datetime
+
+import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExportResult
+from sqlalchemy import text
+
+from agentotel.warehouse.engine import create_db_engine
+from tests.conftest import drop_postgres_database, new_postgres_database
+from tests.otlp_receiver.support import genai_spans
+from tests.support.polling import wait_for
+from tests.support.receiver import start_receiver
+
+TABLES = ("spans", "llm_calls", "tool_calls", "agent_executions", "agents", "rollup_executions", "rollup_llm",
+          "rollup_tools")  # fmt: skip
+SURROGATE = {"agents": {"id", "created_at", "updated_at", "last_seen_at"}}  # numbered or stamped at write time
+
+
+def route(trace_id: int, receivers: int) -> int:
+    """The receiver of a trace: a stable hash of its id (the loadbalancing exporter's routing_key: traceID)."""
+    return zlib.crc32(trace_id.to_bytes(16, "big")) % receivers
+
+
+def send(servers: Sequence, spans: Sequence[ReadableSpan], batch: int = 7) -> None:
+    """Route each span by its trace id, and export each receiver's share in batches of ``batch`` spans."""
+    exporters = [OTLPSpanExporter(endpoint=f"http://127.0.0.1:{s.http_port}/v1/traces", timeout=10) for s in servers]
+    shares: list[list[ReadableSpan]] = [[] for _ in servers]
+    for span in spans:
+        shares[route(span.context.trace_id, len(servers))].append(span)
+    for exporter, share in zip(exporters, shares, strict=True):
+        for start in range(0, len(share), batch):
+            assert exporter.export(share[start : start + batch]) == SpanExportResult.SUCCESS
+        exporter.shutdown()
+
+
+def normalized(value):
+    if isinstance(value, float):
+        return round(value, 9)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def tables(engine) -> dict[str, list[tuple]]:
+    """Every row of every telemetry table (agent ids replaced by the agent's name and version), sorted."""
+    out: dict[str, list[tuple]] = {}
+    with engine.connect() as conn:
+        agents = {row.id: (row.name, row.version) for row in conn.execute(text("SELECT id, name, version FROM agents"))}
+        for table in TABLES:
+            result = conn.execute(text(f"SELECT * FROM {table}"))  # noqa: S608 - fixed table names
+            names = [c for c in result.keys() if c not in SURROGATE.get(table, set())]
+            rows = []
+            for row in result.mappings():
+                values = {c: normalized(row[c]) for c in names}
+                if "agent_id" in values:
+                    values["agent_id"] = agents.get(values["agent_id"])
+                rows.append(tuple(sorted(values.items(), key=lambda kv: kv[0])))
+            out[table] = sorted(rows, key=repr)
+    return out
+
+
+def run(urls: Sequence[str], spools: Sequence[str], spans: Sequence[ReadableSpan]) -> None:
+    """Receivers on ``urls`` (one each), fed by trace-id routing, stopped once every span is stored."""
+    servers = [start_receiver(url, spool, redact_pii=True) for url, spool in zip(urls, spools, strict=True)]
+    try:
+        send(servers, spans)
+        engine = servers[0].engine
+        with engine.connect() as conn:
+            stored = lambda: conn.execute(text("SELECT count(*) FROM spans")).scalar_one()  # noqa: E731
+            assert wait_for(lambda: stored() == len(spans) and not any(s.spool.pending_bytes() for s in servers), timeout=60)
+    finally:
+        for server in servers:
+            server.stop()  # flushes the rollups of the minutes it wrote
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_two_receivers_routed_by_trace_id_store_the_same_tables_as_one(tmp_path):
+    spans = [*genai_spans(12), *genai_spans(4, agent="billing-agent", service="billing", error=True),
+             *genai_spans(4, agent="triage-agent", service="triage")]  # fmt: skip
+    random.Random(19).shuffle(spans)  # spans of a trace in any order, across batches
+    assert {route(s.context.trace_id, 2) for s in spans} == {0, 1}
+    one, shared = new_postgres_database(), new_postgres_database()
+    try:
+        run([one], [str(tmp_path / "spool-one")], spans)
+        run([shared, shared], [str(tmp_path / "spool-a"), str(tmp_path / "spool-b")], spans)
+        engines = [create_db_engine(one), create_db_engine(shared)]
+        try:
+            single, pair = (tables(e) for e in engines)
+        finally:
+            for engine in engines:
+                engine.dispose()
+        assert len(single["spans"]) == len(spans) == 80 and len(single["agent_executions"]) == 20
+        assert single["rollup_llm"] and single["rollup_tools"]
+        for table in TABLES:
+            assert pair[table] == single[table], table
+    finally:
+        drop_postgres_database(one)
+        drop_postgres_database(shared)
