@@ -30,7 +30,7 @@ from alembic.operations import Operations
 from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Connection, Engine, inspect, text
 
-from agentotel.warehouse import fts
+from agentotel.warehouse import fts, row_security
 from agentotel.warehouse.migrate import alembic_config, current_revisions, upgrade
 
 logger = logging.getLogger(__name__)
@@ -198,8 +198,10 @@ def _convert(conn: Connection, table: str, column: str, now: datetime, days_ahea
         sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table}).scalar()
         if sequence:
             conn.execute(text(f"ALTER SEQUENCE {sequence} OWNED BY NONE"))
+    row_security.before_rebuild(conn, table)
     conn.execute(text(f"DROP TABLE {q(table)}"))
     conn.execute(text(f"ALTER TABLE {q(temp)} RENAME TO {q(table)}"))
+    row_security.secure_table(conn, table)  # policies and grants stay with the old table
     if sequence:
         conn.execute(text(f"ALTER SEQUENCE {sequence} OWNED BY {q(table)}.id"))
     keys = ", ".join(q(c) for c in PARTITIONED_KEYS[table])

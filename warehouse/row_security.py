@@ -1,0 +1,51 @@
+"""Row-level security on PostgreSQL (revision tenancy_0001) and project scoping of readers.
+
+Every table of ``tenancy_models.PROJECT_TABLES`` has the policy ``project_isolation``: a role other than the
+tables' owner sees (and may write) only rows whose ``project_id`` is one of the comma-separated projects of
+the session setting ``agentotel.project``; without it, nothing (fail closed). ``span_content_index`` rows
+are visible through their span. ``agentotel_reader`` (NOLOGIN) is granted SELECT on those tables, on
+``agents`` and ``projects``; grant it to the login role of a reader (``GRANT agentotel_reader TO dash``).
+
+``secure_table`` re-applies a table's policy and grant after the table was rebuilt (time partitioning).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from agentotel.warehouse.tenancy_models import PROJECT_TABLES
+
+READER_ROLE = "agentotel_reader"
+SETTING = "agentotel.project"
+MATCH = f"project_id = ANY (string_to_array(current_setting('{SETTING}', true), ','))"
+CONTENT_MATCH = ("EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = span_content_index.trace_id "
+                 "AND s.span_id = span_content_index.span_id)")  # fmt: skip
+
+
+def _has(conn: Connection, table: str) -> bool:
+    return bool(conn.exec_driver_sql(f"SELECT to_regclass('{table}') IS NOT NULL").scalar())
+
+
+def before_rebuild(conn: Connection, table: str) -> None:
+    """Drop what depends on ``table`` and goes with it (the content index's policy reads ``spans``)."""
+    if conn.dialect.name == "postgresql" and table == "spans" and _has(conn, "span_content_index"):
+        conn.exec_driver_sql("DROP POLICY IF EXISTS project_isolation ON span_content_index")
+
+
+def secure_table(conn: Connection, table: str) -> None:
+    """(Re-)apply the policy and the reader's grant of ``table`` (PostgreSQL; idempotent)."""
+    if conn.dialect.name != "postgresql" or table not in PROJECT_TABLES:
+        return
+    columns = conn.exec_driver_sql(
+        f"SELECT 1 FROM information_schema.columns WHERE table_name = '{table}' AND column_name = 'project_id' "  # noqa: S608
+        "AND table_schema = current_schema()"
+    ).first()
+    if columns is None:  # a schema before tenancy_0001
+        return
+    conn.exec_driver_sql(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+    conn.exec_driver_sql(f"DROP POLICY IF EXISTS project_isolation ON {table}")
+    conn.exec_driver_sql(f"CREATE POLICY project_isolation ON {table} USING ({MATCH}) WITH CHECK ({MATCH})")
+    conn.exec_driver_sql(f"GRANT SELECT ON {table} TO {READER_ROLE}")
+    if table == "spans" and _has(conn, "span_content_index"):
+        conn.exec_driver_sql("DROP POLICY IF EXISTS project_isolation ON span_content_index")
+        conn.exec_driver_sql(f"CREATE POLICY project_isolation ON span_content_index USING ({CONTENT_MATCH})")
