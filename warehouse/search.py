@@ -56,6 +56,7 @@ from agentotel.core.messages import preview
 from agentotel.core.utc import as_utc
 from agentotel.warehouse.bounds import check_choice
 from agentotel.warehouse.models import AgentExecution, LLMCall, Span, ToolCall
+from agentotel.warehouse.types import content_head
 
 SQLITE_FTS_TABLE = "spans_fts"
 SQLITE_FTS_KEYS = "spans_fts_keys"
@@ -460,7 +461,7 @@ def previews(conn: Connection, frame: Any, column: str, chars: int = 4000) -> li
     trace_id and span_id), read by primary key."""
     s = _spans.c
     keys = list(zip(frame["trace_id"], frame["span_id"], strict=True))
-    rows = conn.execute(select(s.trace_id, s.span_id, func.substr(s[column], 1, chars).label("content"))
+    rows = conn.execute(select(s.trace_id, s.span_id, content_head(s[column], chars).label("content"))
                         .where(tuple_(s.trace_id, s.span_id).in_(keys))).all()
     found = {(r.trace_id, r.span_id): r.content for r in rows}
     return [preview(found.get(k)) for k in keys]

@@ -22,6 +22,7 @@ from agentotel.core.utc import as_utc
 from agentotel.warehouse.bounds import check_choice, check_limit
 from agentotel.warehouse.models import AgentExecution, LLMCall, Span, ToolCall
 from agentotel.warehouse.search import SearchFilter, trace_conditions, trace_totals
+from agentotel.warehouse.types import content_head
 
 TRACE_SORTS = {"start_time": "start_time", "duration_ms": "duration_ms", "name": "name", "service_name": "service_name",
                "agent_name": "agent_name", "cost_usd": "cost_usd", "total_tokens": "total_tokens",
@@ -125,9 +126,9 @@ def _with_trace_figures(conn: Connection, frame: pd.DataFrame) -> pd.DataFrame:
                                       .where(tools.trace_id.in_(ids)).group_by(tools.trace_id)))
     runs = conn.execute(
         select(ex.trace_id, ex.agent_name, ex.agent_version, ex.conversation_id, ex.user_id,
-               func.substr(ex.input, 1, PREVIEW_CHARS).label("input"))
+               content_head(ex.input, PREVIEW_CHARS).label("input"))
         .where(ex.trace_id.in_(ids)).order_by(ex.trace_id, ex.timestamp, ex.span_id)).all()
-    roots = conn.execute(select(s.trace_id, func.substr(s.input, 1, PREVIEW_CHARS).label("input"))
+    roots = conn.execute(select(s.trace_id, content_head(s.input, PREVIEW_CHARS).label("input"))
                          .where(tuple_(s.trace_id, s.span_id).in_(list(zip(ids, frame["span_id"], strict=True))))).all()
     frame = frame.merge(counts, on="trace_id", how="left").merge(calls, on="trace_id", how="left")
     frame = frame.merge(tool_counts, on="trace_id", how="left")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Text
+from sqlalchemy import JSON, DateTime, Text, case, func, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -67,3 +67,10 @@ class ContentJSON(TypeDecorator[Any]):
 
     def process_result_value(self, value: Any, dialect: Any) -> Any:
         return None if value is None else decrypt_tree(dialect, value)
+
+
+def content_head(column: Any, chars: int) -> Any:
+    """The first ``chars`` characters of a content column, for previews: ``substr`` would cut an encrypted value
+    (which then cannot be opened), so an encrypted one is read whole and decrypted (typed ``ContentText``)."""
+    head = case((column.startswith(PREFIX, autoescape=True), column), else_=func.substr(column, 1, chars))
+    return type_coerce(head, ContentText())

@@ -210,3 +210,30 @@ def test_content_events_sent_as_logs_are_encrypted_too(db_url):
         assert (json.loads(clear.input), json.loads(clear.output)) == (EXPECTED_INPUT, EXPECTED_OUTPUT)
     finally:
         engine.dispose()
+
+
+@pytest.mark.slow
+def test_explorer_reads_show_clear_previews(db_url, plain_url):
+    """The trace list's input previews, the tool call list's arguments/results and the trace view read the same
+    with encryption as without (previews cut after decryption, never a cut encrypted value)."""
+    from agentotel.warehouse.tool_calls import tool_call_list
+    from agentotel.warehouse.traces import recent_traces
+
+    engine = _open(db_url, new_master_key())
+    plain = create_db_engine(plain_url)
+    try:
+        DatabaseManager(engine=plain, url=plain_url).migrate_schema()
+        write_conversations(engine)
+        write_conversations(plain)
+
+        def seen(eng):
+            traces = recent_traces(eng, limit=50)
+            tools = tool_call_list(eng, limit=50)
+            return (sorted(traces["input_preview"]), sorted(zip(tools["arguments"], tools["result"], strict=True)))
+
+        encrypted, clear = seen(engine), seen(plain)
+        assert encrypted == clear
+        assert any(SUPPORT_TURNS[0][0] in p for p in encrypted[0]) and not any("agentotel:enc" in p for p in encrypted[0])
+    finally:
+        engine.dispose()
+        plain.dispose()
