@@ -6,6 +6,7 @@ from first send to last commit, export latency percentiles and the receiver's pe
 PostgreSQL. Bounded: a fixed number of spans and a time limit per run.
 
     .venv/bin/python benchmarks/ingest.py [--spans 100000] [--db sqlite|postgresql|both] [--threads 1,4]
+    .venv/bin/python benchmarks/ingest.py --receivers 2 [...]   (benchmarks/ingest_scaleout.py: N receivers routed by trace id)
 """
 
 from __future__ import annotations
@@ -209,6 +210,11 @@ def fresh_database(kind: str) -> tuple[str, callable]:
 
 
 def main() -> int:
+    if any(arg.startswith("--receivers") for arg in sys.argv[1:]):  # N receivers on one warehouse, routed by trace id
+        sys.path.insert(0, str(ROOT))
+        from benchmarks.ingest_scaleout import main as scale_out
+
+        return scale_out(sys.argv[1:])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--spans", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=512)
