@@ -287,9 +287,49 @@ def _chunks(items: list[str], size: int = ID_CHUNK):
         yield items[i : i + size]
 
 
+STRUCTURE_COLUMNS = (
+    "trace_id", "span_id", "parent_span_id", "span_type", "start_time_unix_nano", "end_time_unix_nano",
+    "status_code", "status_message", "agent_name", "agent_version", "service_name", "execution_id",
+    "conversation_id", "user_id",
+)  # fmt: skip
+# PostgreSQL: one index probe per trace id, whatever the planner's statistics say. Without them
+# (autovacuum off, or a table that grew faster than autovacuum) the planner estimated the plain
+# ``trace_id IN (…)`` join as a large share of the table and read spans and llm_calls whole (a full
+# scan per batch: ~300 spans/s at 480k spans). A correlated LATERAL subquery fenced by OFFSET 0 cannot
+# be flattened into a hash join, so each id is an index lookup (pk_spans, pk_llm_calls, the executions'
+# unique (trace_id, span_id)); ``jit`` is off for the writer's transaction, whose large cost estimates
+# would otherwise pay hundreds of milliseconds of compilation for a few milliseconds of lookups.
+PG_STRUCTURE = (
+    "SELECT " + ", ".join(f"s.{c}" for c in STRUCTURE_COLUMNS) + ", l.input_tokens, l.output_tokens, "  # noqa: S608 - constant column names
+    "l.total_tokens, l.cost_usd, l.span_id AS llm_row "
+    "FROM unnest(%s::varchar[]) AS t(id) "
+    "CROSS JOIN LATERAL (SELECT " + ", ".join(STRUCTURE_COLUMNS) + " FROM spans WHERE spans.trace_id = t.id "
+    "{project}OFFSET 0) AS s "
+    "LEFT JOIN LATERAL (SELECT span_id, input_tokens, output_tokens, total_tokens, cost_usd FROM llm_calls "
+    "WHERE llm_calls.trace_id = s.trace_id AND llm_calls.span_id = s.span_id OFFSET 0) AS l ON true"
+)
+PG_EXECUTION_IDS = (
+    "SELECT e.trace_id, e.id FROM unnest(%s::varchar[]) AS t(id) CROSS JOIN LATERAL "
+    "(SELECT trace_id, id FROM agent_executions WHERE agent_executions.trace_id = t.id {project}OFFSET 0) AS e"
+)
+IN_PROJECT = "AND project_id = %s "  # tenancy: the writer's project only (else all rows: a schema before it)
+
+
+def _in_project(template: str, trace_ids: list[str], project: str | None) -> tuple[str, tuple[Any, ...]]:
+    if project is None:
+        return template.format(project=""), (trace_ids,)
+    return template.format(project=IN_PROJECT), (trace_ids, project)
+
+
 def _fetch_structure(conn: Connection, trace_ids: list[str], project: str | None = None) -> dict[str, list[Any]]:
     """Already-stored spans of these traces (of ``project``, when given): the columns the execution tree needs."""
     out: dict[str, list[Any]] = {}
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL jit = off")
+        sql, params = _in_project(PG_STRUCTURE, trace_ids, project)
+        for row in conn.exec_driver_sql(sql, params):
+            out.setdefault(row.trace_id, []).append(row)
+        return out
     s, llm = SPANS.c, LLM_CALLS.c
     for chunk in _chunks(trace_ids):
         query = (
@@ -311,6 +351,11 @@ def _fetch_structure(conn: Connection, trace_ids: list[str], project: str | None
 
 def _fetch_execution_ids(conn: Connection, trace_ids: list[str], project: str | None = None) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
+    if conn.dialect.name == "postgresql":
+        sql, params = _in_project(PG_EXECUTION_IDS, trace_ids, project)
+        for row in conn.exec_driver_sql(sql, params):
+            out.setdefault(row.trace_id, []).append(row.id)
+        return out
     for chunk in _chunks(trace_ids):
         query = select(EXECUTIONS.c.trace_id, EXECUTIONS.c.id).where(EXECUTIONS.c.trace_id.in_(chunk))
         if project is not None:

@@ -221,3 +221,49 @@ def test_agent_span_resources_land_in_execution_metadata_and_survive_later_batch
     assert rows["0000000000000002"] == {sc.EXEC_RSS_START: 104857600, sc.EXEC_RSS_PEAK: 157286400,
                                         sc.EXEC_RSS_END: 125829120, sc.EXEC_THREAD_CPU_TIME: 0.25}  # fmt: skip
     assert rows["0000000000000005"] is None  # an agent span without resources has none
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_postgresql_lookups_stay_index_driven_without_planner_statistics():
+    """Autovacuum off and never analyzed (issue 22): the writer's per-batch lookups of stored spans, model
+    calls and executions are index probes, not full scans, and the writer still reads them right."""
+    import json
+
+    from agentotel.processors.writer import PG_EXECUTION_IDS, PG_STRUCTURE, _in_project
+    from agentotel.warehouse.engine import create_db_engine
+    from tests.conftest import drop_postgres_database, new_postgres_database
+
+    url = new_postgres_database()
+    engine = create_db_engine(url)
+    try:
+        with engine.begin() as conn:
+            for table in ("spans", "llm_calls", "agent_executions"):
+                conn.exec_driver_sql(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+            conn.exec_driver_sql(
+                "INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, span_type, start_time, end_time,"
+                " duration_ms, status_code, start_time_unix_nano, end_time_unix_nano, dropped_attributes_count,"
+                " dropped_events_count, dropped_links_count) SELECT md5((i / 4)::text), left(md5(i::text), 16), NULL,"
+                " 'chat', 'CLIENT', 'llm', now(), now(), 1, 'OK', 0, 0, 0, 0, 0 FROM generate_series(1, 100000) AS i"
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO llm_calls (trace_id, span_id, duration_ms, start_time, success) SELECT trace_id, span_id,"
+                " 1, now(), true FROM spans"
+            )
+        ids = [f"{i:032x}" for i in range(500)]
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SET LOCAL jit = off")
+            for template in (PG_STRUCTURE, PG_EXECUTION_IDS):
+                query, params = _in_project(template, ids, "default")
+                plan = json.dumps(conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + query, params).scalar())
+                assert "Seq Scan" not in plan and "Index" in plan, plan
+        # the writer reads the stored rows through those queries: a later batch joins an old trace
+        writer = WarehouseWriter(engine)
+        writer.consume(SpanBatch(spans=[record("a" * 32, "1" * 16, None, "agent", 0, 100, agent_name="bot")]))
+        writer.consume(SpanBatch(spans=[llm("a" * 32, "2" * 16, "1" * 16, 10, 50, 7, 3)]))
+        with engine.connect() as conn:
+            execution = conn.execute(select(AgentExecution.tokens_used, AgentExecution.llm_call_count)).one()
+        assert tuple(execution) == (10, 1)
+    finally:
+        engine.dispose()
+        drop_postgres_database(url)
