@@ -19,6 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--since", help="ISO date/time (UTC if no offset) or an age like 24h, 7d")
     export.add_argument("--until", help="ISO date/time (exclusive) or an age like 1h")
     export.add_argument("--agent", help="only rows of this agent")
+    export.add_argument("--project", action="append", metavar="P",
+                        help="only rows of this project (repeatable); read as the row-secured reader role")
     export.add_argument("--compression", choices=COMPRESSIONS)
     export.add_argument("--chunk-size", type=int, default=50_000, help="rows per read/write chunk")
     add_database_argument(export)
@@ -33,7 +35,16 @@ def _export(args: argparse.Namespace) -> int:
         since, until = parse_time(args.since), parse_time(args.until)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    engine = open_warehouse(DatabaseSettings.resolve(args))
+    settings = DatabaseSettings.resolve(args)
+    if args.project:
+        from agentotel.warehouse.scoping import open_scoped_warehouse
+
+        try:
+            engine = open_scoped_warehouse(settings, args.project)
+        except ValueError as exc:  # an invalid project name
+            raise CommandError(str(exc)) from None
+    else:
+        engine = open_warehouse(settings)
     try:
         result = export_table(
             engine, args.table, args.fmt, args.out, since=since, until=until, agent=args.agent,
