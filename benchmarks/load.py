@@ -16,7 +16,10 @@ requests of GenAI agent traces), each bounded in count and time:
 from __future__ import annotations
 
 import argparse
+import heapq
+import itertools
 import multiprocessing
+import os
 import random
 import subprocess
 import sys
@@ -90,54 +93,81 @@ def retry_delay(error: grpc.RpcError) -> float | None:
 
 
 def send_at_rate(receiver: Receiver, requests: Iterable[bytes], rate: float, seconds: float, retry: bool) -> dict:
-    """Offer ``rate`` spans/s for ``seconds``; returns counts and latencies (refusals retried if ``retry``)."""
+    """Offer ``rate`` spans/s for ``seconds``; returns counts and latencies (refusals retried if ``retry``).
+
+    Calls are asynchronous (``call.future``: no thread per request, so thousands of requests waiting to be
+    retried cost the client nothing while they wait); retries wait as a Collector's ``retry_on_failure``
+    does: the longer of the server's RetryInfo and an exponential back-off (1 s doubling to 32 s), with
+    ±20 % jitter, at most 200 attempts, all within 600 s after the offered load stops."""
     interval = BATCH / rate
     latencies: list[float] = []
     refusals: list[float] = []
     codes: dict[str, int] = {}
-    acked = sent = 0
+    counts = {"sent": 0, "acked": 0, "outstanding": 0, "failed": 0}
+    due: list[tuple[float, int, bytes, int, float]] = []  # (when, sequence, body, attempt, back-off)
+    order = itertools.count()
     lock = threading.Lock()
-    deadline = time.monotonic() + seconds
 
-    def one(body: bytes) -> None:
-        nonlocal acked
-        backoff = 1.0
-        for _ in range(200):
-            started = time.perf_counter()
-            try:
-                receiver.call(body, timeout=30)
-            except grpc.RpcError as exc:
-                with lock:
-                    refusals.append(time.perf_counter() - started)
-                    codes[exc.code().name] = codes.get(exc.code().name, 0) + 1
-                if retry and exc.code() in RETRYABLE:  # as the OTel SDK exporters do: the server's
-                    delay = retry_delay(exc) or backoff  # RetryInfo, else exponential back-off, with jitter
-                    backoff = min(backoff * 2, 32.0)
-                    time.sleep(delay * random.uniform(0.8, 1.2))
-                    continue
+    def start(body: bytes, attempt: int, backoff: float) -> None:
+        started = time.perf_counter()
+        future = receiver.call.future(body, timeout=30)
+        future.add_done_callback(lambda f: finished(f, body, attempt, backoff, started))
+
+    def finished(future: grpc.Future, body: bytes, attempt: int, backoff: float, started: float) -> None:
+        elapsed = time.perf_counter() - started
+        error = future.exception()
+        with lock:
+            if error is None:
+                latencies.append(elapsed)
+                counts["acked"] += BATCH
+                counts["outstanding"] -= 1
                 return
-            with lock:
-                latencies.append(time.perf_counter() - started)
-                acked += BATCH
-            return
+            refusals.append(elapsed)
+            code = error.code()  # type: ignore[attr-defined]
+            codes[code.name] = codes.get(code.name, 0) + 1
+            if retry and code in RETRYABLE and attempt < 200:
+                delay = max(retry_delay(error) or 0.0, backoff) * random.uniform(0.8, 1.2)  # type: ignore[arg-type]
+                heapq.heappush(due, (time.monotonic() + delay, next(order), body, attempt + 1, min(backoff * 2, 32.0)))
+            else:
+                counts["outstanding"] -= 1
+                counts["failed"] += 1
 
-    threads: list[threading.Thread] = []
+    pending = iter(requests)
+    deadline = time.monotonic() + seconds
+    give_up = deadline + 600
     next_at = time.monotonic()
-    for body in requests:
-        if time.monotonic() >= deadline:
+    load_at_end = ""
+    while True:
+        now = time.monotonic()
+        if now >= deadline and not load_at_end:
+            load_at_end = _load()
+        if now < deadline and now >= next_at:
+            body = next(pending, None)
+            if body is None:
+                deadline = now
+                continue
+            with lock:
+                counts["sent"] += BATCH
+                counts["outstanding"] += 1
+            start(body, 0, 1.0)
+            next_at += interval
+            continue
+        with lock:
+            ready = []
+            while due and due[0][0] <= now:
+                ready.append(heapq.heappop(due))
+            outstanding = counts["outstanding"]
+            wake = due[0][0] if due else now + 0.05
+        for _, _, body, attempt, backoff in ready:
+            start(body, attempt, backoff)
+        if now >= deadline and (outstanding == 0 or now >= give_up):
             break
-        t = threading.Thread(target=one, args=(body,), daemon=True)
-        t.start()
-        threads.append(t)
-        sent += BATCH
-        next_at += interval
-        time.sleep(max(0.0, next_at - time.monotonic()))
-    give_up = time.monotonic() + 600
-    for t in threads:
-        t.join(max(0.0, give_up - time.monotonic()))
-    unresolved = sum(t.is_alive() for t in threads)
+        if now < deadline:
+            wake = min(wake, next_at)
+        time.sleep(min(max(0.0, wake - time.monotonic()), 0.05))
     latencies.sort()
-    return {"sent": sent, "acked": acked, "refusals": refusals, "unresolved": unresolved, "codes": codes,
+    return {"sent": counts["sent"], "acked": counts["acked"], "refusals": refusals, "unresolved": counts["outstanding"],
+            "failed": counts["failed"], "codes": codes, "load_at_end": load_at_end,
             "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else float("nan")}  # fmt: skip
 
 
@@ -170,7 +200,8 @@ def rate_mode(args, db_url: str) -> None:
     print(f"rate {args.rate:.0f} spans/s for {args.seconds:.0f} s: sent {result['sent']}, acked {result['acked']}, "
           f"stored {stored}, missing {result['acked'] - min(stored, result['acked'])}, p99 Export {result['p99_ms']:.0f} ms, "
           f"refused {len(result['refusals'])}, receiver CPU {cpu:.1f} s, peak RSS "
-          f"{max(r for _, r in receiver.rss) / 2**20:.0f} MiB, RSS growth after minute 5 {growth:.2f} MiB/min")  # fmt: skip
+          f"{max(r for _, r in receiver.rss) / 2**20:.0f} MiB, RSS growth after minute 5 {growth:.2f} MiB/min, "
+          f"load average {_load()}")  # fmt: skip
 
 
 def answer_times(port: int, body: bytes, seconds: float, interval: float = 0.2) -> list[tuple[str, float]]:
@@ -191,6 +222,10 @@ def answer_times(port: int, body: bytes, seconds: float, interval: float = 0.2) 
         time.sleep(interval)
     channel.close()
     return out
+
+
+def _load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def _percentiles(values: list[float]) -> str:
@@ -214,12 +249,14 @@ def overload_mode(args, db_url: str) -> None:
             cpu = receiver.stop()
     refused = [t for code, t in probed if code != "OK"]
     print(f"overload {args.rate:.0f} spans/s for {args.seconds:.0f} s, spool {args.spool_mib} MiB: sent {result['sent']}, "
-          f"acked after retries {result['acked']} ({result['unresolved']} requests still retrying at the limit), "
+          f"acked after retries {result['acked']} ({result['unresolved']} requests still retrying at the limit, "
+          f"{result['failed']} given up), "
           f"stored {stored}, refusals {len(result['refusals'])} {result['codes']}\n"
           f"  refusal answer time seen by the load generator: {_percentiles(result['refusals'])}\n"
           f"  seen by a separate prober process: {len(refused)} of {len(probed)} probes refused, answered in "
           f"{_percentiles(refused)} (accepted: {_percentiles([t for code, t in probed if code == 'OK'])})\n"
-          f"  receiver CPU {cpu:.1f} s, peak RSS {max(r for _, r in receiver.rss) / 2**20:.0f} MiB")  # fmt: skip
+          f"  receiver CPU {cpu:.1f} s, peak RSS {max(r for _, r in receiver.rss) / 2**20:.0f} MiB; load average at the "
+          f"end of the offered load {result['load_at_end']}, now {_load()}")  # fmt: skip
 
 
 def prober_mode(args, db_url: str) -> None:

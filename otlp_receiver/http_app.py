@@ -33,6 +33,7 @@ JSON = "application/json"
 PATHS = {f"/v1/{name}": signal for name, signal in SIGNALS.items()}
 GRPC_CODE_OF_HTTP = {400: 3, 401: 16, 404: 12, 405: 12, 413: 8, 415: 3, 429: 8, 503: 14, 500: 13}
 SHUTDOWN_TIMEOUT_S = 2.0  # in-flight requests get this long to finish when the server stops
+DISCARD_LIMIT = 1 << 20  # a refused request's unread body up to this size is read (keep-alive), larger closes
 
 
 class OTLPHandler:
@@ -49,7 +50,7 @@ class OTLPHandler:
             if signal is None:
                 raise NotFound(f"unknown path {request.path!r}: use /v1/traces, /v1/metrics or /v1/logs")
             if request.method != "POST":
-                return _error(MethodNotAllowed(f"{request.method} is not allowed: use POST"), False, allow="POST")
+                raise MethodNotAllowed(f"{request.method} is not allowed: use POST")
             content_type = (request.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
             as_json = content_type == JSON
             self.receiver.authenticate(signal, request.headers.get("Authorization"), request.headers.get("X-Api-Key"))
@@ -65,7 +66,8 @@ class OTLPHandler:
             response = await self.receiver.export(signal, message, raw, undecodable=dropped)
             return web.Response(body=encode_response(response, as_json), content_type=JSON if as_json else PROTOBUF)
         except ReceiverError as error:
-            return _error(error, as_json, close=isinstance(error, TooLarge))
+            close = isinstance(error, TooLarge) or _large_unread_body(request)
+            return _error(error, as_json, close, allow="POST" if isinstance(error, MethodNotAllowed) else None)
         except Exception:  # a bug answers 500 and is logged; the server keeps serving
             logger.exception("unexpected error in OTLP/HTTP handler")
             return _error(ReceiverError("internal error"), as_json, close=True)
@@ -83,6 +85,13 @@ class OTLPHandler:
         return bytes(out)
 
 
+def _large_unread_body(request: web.Request) -> bool:
+    """Whether a refusal should close the connection rather than let aiohttp read the rest of the body."""
+    if request.content.is_eof():
+        return False
+    return request.content_length is None or request.content_length > DISCARD_LIMIT
+
+
 def _error(error: ReceiverError, as_json: bool, close: bool = False, allow: str | None = None) -> web.Response:
     status = error.http_status
     headers = {}
@@ -94,7 +103,7 @@ def _error(error: ReceiverError, as_json: bool, close: bool = False, allow: str 
         status=status, body=status_body(GRPC_CODE_OF_HTTP.get(status, 2), str(error), as_json),
         content_type=JSON if as_json else PROTOBUF, headers=headers,
     )  # fmt: skip
-    if close:  # the rest of an oversized body is not worth reading
+    if close:  # the rest of a large body is not worth reading
         response.force_close()
     return response
 

@@ -91,6 +91,13 @@ def test_concurrent_overload_refuses_retryably_and_stores_every_ack(db_url, tmp_
         server.stop()
 
 
+def test_refusal_closes_the_connection_only_for_a_large_unread_body(receiver):
+    small = http_post(receiver, b"x" * 1000, content_type="text/plain")
+    large = http_post(receiver, b"x" * (2 << 20), content_type="text/plain")
+    assert small.status_code == large.status_code == 415
+    assert small.headers.get("Connection") != "close" and large.headers.get("Connection") == "close"
+
+
 @pytest.mark.parametrize("path", ["/v1/traces", "/v1/logs"])
 def test_head_and_put_are_405_with_allow(receiver, path):
     for method in ("HEAD", "PUT"):
