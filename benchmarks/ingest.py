@@ -117,8 +117,13 @@ def count_spans(db_url: str) -> int:
         return conn.execute("select count(*) from spans").fetchone()[0]
 
 
-def run_once(db_url: str, requests: list[bytes], expected: int, threads: int) -> dict:
+def run_once(db_url: str, requests: list[bytes], expected: int, threads: int, project: str | None = None) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="agentotel-bench-"))
+    metadata: tuple[tuple[str, str], ...] = ()
+    if project:  # send with an ingest key of this project (issue 20: the cost of projects)
+        made = subprocess.run([str(AGENTOTEL), "keys", "create", "--project", project, "--scope", "ingest", "--db", db_url],
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        metadata = (("authorization", f"Bearer {made.stdout.split()[-1]}"),)
     grpc_port, http_port, metrics_port = free_port(), free_port(), free_port()
     proc = subprocess.Popen(
         [str(AGENTOTEL), "--log-level", "WARNING", "receive", "--db", db_url, "--grpc-port", str(grpc_port),
@@ -140,7 +145,7 @@ def run_once(db_url: str, requests: list[bytes], expected: int, threads: int) ->
                 for _attempt in range(50):
                     t = time.perf_counter()
                     try:
-                        call(body, timeout=30)
+                        call(body, timeout=30, metadata=metadata)
                     except grpc.RpcError as exc:
                         if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED):
                             time.sleep(0.5)
@@ -220,6 +225,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--threads", default="1,4")
+    parser.add_argument("--project", help="send with an ingest key of this project (default: no key, project default)")
     args = parser.parse_args()
     rng = random.Random(42)
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
@@ -230,7 +236,7 @@ def main() -> int:
             requests = build_requests(args.spans, args.batch, rng)
             url, cleanup = fresh_database(kind)
             try:
-                r = run_once(url, requests, args.spans, threads)
+                r = run_once(url, requests, args.spans, threads, args.project)
             finally:
                 cleanup()
             print(f"{kind:<11}{threads:>8}{r['stored']:>9}{r['spans_per_s']:>10.0f}{r['acked_per_s']:>10.0f}"
