@@ -9,8 +9,9 @@ Users and API keys come from the environment (or ``NAME_FILE``), never in plain 
 Roles are ``viewer`` < ``operator`` < ``admin``. Auth is on when any user or key is configured; with none,
 everyone is ``AGENTOTEL_DASHBOARD_ANONYMOUS_ROLE`` (default ``operator``) named ``local`` — the CLI
 refuses that on a non-loopback address. ``DashboardSettings`` (``agentotel.core.settings``) reads the
-variables; ``AuthConfig.from_settings`` parses them. Logins (never the secret) are logged; actions are audited by the
-components they change (alerting, registry) with the user's name as the actor.
+variables; ``AuthConfig.from_settings`` parses them. Logins, failed logins and logouts (never the secret) are logged
+and appended to the security audit log; actions are audited by the components they change (alerting, registry)
+with the user's name as the actor.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ ROLES = ("viewer", "operator", "admin")
 PBKDF2_ITERATIONS = 240_000
 SESSION_KEY = "agentotel_user"
 FAILURES_KEY = "agentotel_login_failures"
+DECRYPTED_KEY = "agentotel_decrypted"  # what this session has read decrypted (audited once each)
 MAX_FAILURES_BEFORE_DELAY = 3
 
 
@@ -193,16 +195,44 @@ def login_form() -> None:
     failures = int(st.session_state.get(FAILURES_KEY, 0))
     if failures >= MAX_FAILURES_BEFORE_DELAY:
         time.sleep(min(5.0, 0.5 * (failures - MAX_FAILURES_BEFORE_DELAY + 1)))  # slow down guessing
+    method = "api key" if api_key.strip() else "password"
     user = authenticate(config, username.strip(), password, api_key.strip())
     if user is None:
         st.session_state[FAILURES_KEY] = failures + 1
         logger.warning("dashboard login failed (attempt %d in this session)", failures + 1)
+        _audit(username.strip() if method == "password" else "api key", "login_failed", method, "refused")
         st.error("Wrong user name, password or API key.")
         return
     st.session_state[FAILURES_KEY] = 0
     st.session_state[SESSION_KEY] = {"name": user.name, "role": user.role}
     logger.info("dashboard login: %s (%s)", user.name, user.role)
+    _audit(user.name, "login", f"{method}, role {user.role}")
     st.rerun()
+
+
+def _audit(actor: str, action: str, target: str, outcome: str = "ok") -> None:
+    """Append a login event to the security audit log; a failure to write it is logged, the login goes on."""
+    from agentotel.dashboard import data
+
+    try:
+        data.audit_security(data.db_url(), actor or "?", action, target, outcome)
+    except Exception:  # noqa: BLE001 - an audit write must not lock people out; it is logged
+        logger.exception("cannot write the security audit log")
+
+
+def audit_decryption(user: User, target: str) -> None:
+    """With content encrypted at rest, append ``user`` reading ``target``'s content (``trace ID``, ``session
+    ID``) to the security audit log, once per target in this browser session."""
+    import streamlit as st
+
+    from agentotel.dashboard import data
+
+    if not data.content_encrypted(data.db_url()):
+        return
+    seen = st.session_state.setdefault(DECRYPTED_KEY, set())
+    if target not in seen:
+        seen.add(target)
+        _audit(user.name, "decrypt_content", target)
 
 
 def logout() -> None:
@@ -211,3 +241,4 @@ def logout() -> None:
     user = st.session_state.pop(SESSION_KEY, None)
     if user:
         logger.info("dashboard logout: %s", user.get("name"))
+        _audit(str(user.get("name")), "logout", "dashboard")

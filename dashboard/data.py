@@ -31,10 +31,11 @@ from agentotel.evaluation import cases as evaluation_cases
 from agentotel.evaluation import online as online_evaluation
 from agentotel.evaluation import runs as stored_runs
 from agentotel.warehouse import agent_graph as graphs
-from agentotel.warehouse import executions, freshness, llm_calls, sessions, tool_calls, traces
+from agentotel.warehouse import executions, freshness, llm_calls, security_audit, sessions, tool_calls, traces
 from agentotel.warehouse import metrics as metric_points
 from agentotel.warehouse import overview as kpis
 from agentotel.warehouse.analytics import AnalyticsEngine
+from agentotel.warehouse.content_cipher import keyring_of
 from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.search import SearchFilter
 
@@ -296,9 +297,20 @@ def receiver_health(metrics_url: str) -> dict[str, float] | None:
 AUDIT_COLUMNS = ["source", "at", "actor", "action", "target", "outcome"]
 
 
+def audit_security(url: str, actor: str, action: str, target: str | None = None, outcome: str = "ok") -> None:
+    """Append a login or a decryption to the security audit log (never cached)."""
+    security_audit.record(engine(url), actor, action, target, outcome)
+
+
+def content_encrypted(url: str) -> bool:
+    """Whether this dashboard decrypts captured content (a master key is set): content search is off then."""
+    return keyring_of(engine(url)) is not None
+
+
 @_cache
 def audit_trail(url: str, limit: int = 200) -> pd.DataFrame:
-    """Alerting and registry audit rows in one list, newest first: source, at, actor, action, target, outcome."""
+    """Alerting, registry and security (logins, decryptions) audit rows in one list, newest first: source, at,
+    actor, action, target, outcome."""
     alerting = _frame(alert_queries.audit_log(engine(url), limit), ["timestamp", "actor", "action", "target_type",
                                                                      "target_id"])
     alerting = alerting.assign(
@@ -306,7 +318,9 @@ def audit_trail(url: str, limit: int = 200) -> pd.DataFrame:
         target=alerting["target_type"].astype(str) + " " + alerting["target_id"].astype(str), outcome="ok",
     )
     changes = _frame(registry.audit_log(engine(url), limit=limit), ["at", "actor", "action", "target", "outcome"])
-    frames = [f[AUDIT_COLUMNS] for f in (alerting, changes.assign(source="registry")) if not f.empty]
+    security = _frame(security_audit.audit_log(engine(url), limit), ["at", "actor", "action", "target", "outcome"])
+    frames = [f[AUDIT_COLUMNS] for f in (alerting, changes.assign(source="registry"), security.assign(source="security"))
+              if not f.empty]
     if not frames:
         return pd.DataFrame(columns=AUDIT_COLUMNS)
     merged = pd.concat(frames, ignore_index=True)

@@ -13,6 +13,11 @@ from typing import Any
 
 import streamlit as st
 
+from agentotel.dashboard import data
+
+ENCRYPTED_NOTE = ("Captured content is encrypted at rest (AGENTOTEL_MASTER_KEY): search in content is off; "
+                  "opening a trace or session decrypts it and is audited.")
+
 STATUSES = {"Any status": None, "Errors only": "error", "Successful only": "ok"}
 MAIN = ("text", "agent", "service", "status")
 MORE = ("model", "provider", "tool", "duration", "cost", "tokens", "attribute", "session", "user")
@@ -78,6 +83,11 @@ def _field(prefix: str, field: str, values: dict[str, Any]) -> None:
             values[high] = int(hi) if field == "tokens" else float(hi)
     else:
         label, placeholder = LABELS[field]
-        text = st.text_input(label, key=key, placeholder=placeholder).strip()
+        off = field == "text" and data.content_encrypted(data.db_url())
+        text = st.text_input(label, key=key, placeholder=placeholder, disabled=off,
+                             help=ENCRYPTED_NOTE if off else None).strip()
+        if off:
+            st.caption(ENCRYPTED_NOTE)
+            return
         if text:
             values[field] = text

@@ -19,7 +19,7 @@ import streamlit as st
 
 from agentotel.core import semconv as sc
 from agentotel.core.messages import last_user_text, parse_messages
-from agentotel.dashboard import charts, common, content, data
+from agentotel.dashboard import auth, charts, common, content, data
 from agentotel.dashboard import format as fmt
 
 TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}$")
@@ -60,6 +60,7 @@ def show(ctx: common.PageContext, trace_id: str, span_id: str | None) -> None:
         st.warning("No trace with this id in the warehouse (yet).")
         st.text(trace_id)
         return
+    auth.audit_decryption(ctx.user, f"trace {trace_id}")
     span_ids = spans["span_id"].tolist()
     selected = span_id.lower() if span_id and span_id.lower() in span_ids else span_ids[0]
     runs = common.load(data.trace_executions, ctx.url, trace_id)

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from agentotel.core.messages import last_user_text, parse_messages
-from agentotel.dashboard import common, content, data, filters
+from agentotel.dashboard import auth, common, content, data, filters
 from agentotel.dashboard import format as fmt
 from agentotel.dashboard.trace_view import TRACE_ID
 
@@ -28,6 +28,7 @@ def show_session(ctx: common.PageContext, session: str) -> None:
     if turns.empty:
         st.warning("No agent run belongs to this session (yet).")
         return
+    auth.audit_decryption(ctx.user, f"session {session}")
     failed = int((~turns["success"].astype(bool)).sum())
     row = st.columns(5)
     row[0].metric("Turns", fmt.number(len(turns)), help=f"in {turns['trace_id'].nunique()} traces")
