@@ -49,6 +49,7 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 from sqlalchemy import Connection, Engine, bindparam, select, tuple_, update
 
 from agentotel.core import semconv as sc
+from agentotel.core.projects import DEFAULT_PROJECT, PROJECT_ATTRIBUTE
 from agentotel.processors.decode import any_value, clean_text
 from agentotel.warehouse.engine import write_transaction
 from agentotel.warehouse.errors import classified
@@ -223,6 +224,8 @@ def metric_rows(request: ExportMetricsServiceRequest) -> tuple[list[dict[str, An
         resource = attributes(resource_metrics.resource.attributes)
         service = short_text(resource.get("service.name"))
         identity = {k: resource[k] for k in IDENTITY_KEYS if k in resource}
+        project = resource.get(PROJECT_ATTRIBUTE)  # the receiver's stamp (otlp_receiver.tenancy)
+        in_project = {"project_id": project} if isinstance(project, str) and project != DEFAULT_PROJECT else {}
         for scope_metrics in resource_metrics.scope_metrics:
             scope = (clean_text(scope_metrics.scope.name) or None, clean_text(scope_metrics.scope.version) or None)
             for metric in scope_metrics.metrics:
@@ -257,6 +260,7 @@ def metric_rows(request: ExportMetricsServiceRequest) -> tuple[list[dict[str, An
                             "span_id": span_id,
                             "execution_id": None,
                             **measure,
+                            **in_project,
                         }
                     )
     return rows, rejected

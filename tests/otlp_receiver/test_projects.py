@@ -102,3 +102,33 @@ def test_a_revoked_key_is_refused_once_the_store_refreshes(db_url):
     assert wait_for(lambda: auth.project_of(f"Bearer {key}", None) is None, timeout=5)
     assert auth.project_of(None, STATIC) == "default"  # the static keys keep working
     engine.dispose()
+
+
+def _gauge_request(project_claim: str | None):
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+    request = ExportMetricsServiceRequest()
+    resource = request.resource_metrics.add()
+    resource.resource.attributes.append(KeyValue(key="service.name", value=AnyValue(string_value="svc")))
+    if project_claim:
+        resource.resource.attributes.append(KeyValue(key="agentotel.project", value=AnyValue(string_value=project_claim)))
+    metric = resource.scope_metrics.add().metrics.add(name="queue.depth", unit="1")
+    metric.gauge.data_points.add(time_unix_nano=1_765_000_000_000_000_000, as_int=7)
+    return request.SerializeToString()
+
+
+@pytest.mark.slow
+def test_metric_points_carry_the_key_project(db_url, tmp_path):
+    import httpx
+
+    engine = create_db_engine(db_url)
+    _, key_a = create_key(engine, "alpha", "ingest", "test")
+    with running_receiver(db_url, str(tmp_path / "spool"), api_keys=(STATIC,)) as server:
+        url = f"http://127.0.0.1:{server.http_port}/v1/metrics"
+        for key, claim in ((key_a, "beta"), (STATIC, "alpha")):
+            answer = httpx.post(url, content=_gauge_request(claim), timeout=10,
+                                headers={"Content-Type": "application/x-protobuf", "x-api-key": key})  # fmt: skip
+            assert answer.status_code == 200
+        assert wait_for(lambda: by_project(engine, "metrics") == {"alpha": 1, "default": 1}, timeout=20)
+    engine.dispose()
