@@ -4,16 +4,13 @@ driven by headless Chromium (Debian ``chromium`` via Playwright; never a downloa
 Every page renders its key text and charts without browser console errors; one action (acknowledge)
 changes the database; hostile span content makes 0 requests to a real leak server (P3); the CSV download
 is neutralised (P4); with auth on, an anonymous visitor gets only the login form (P5); the server listens on
-127.0.0.1 only (S4); ``agentotel up --demo`` shows its history, alert, registry and traces. Screenshots go to
-``$AGENTOTEL_TEST_ARTIFACTS`` (default: the test's tmp dir); ``AGENTOTEL_SCREENSHOTS=docs`` also writes the
-README's two screenshots (``docs/overview.png``, ``docs/trace.png``).
+127.0.0.1 only (S4). Screenshots go to ``$AGENTOTEL_TEST_ARTIFACTS`` (default: the test's tmp dir).
+``agentotel up --demo`` in the browser is walked by tests/agentotel/test_up.py (tests/dashboard/demo_walk.py).
 """
 
 from __future__ import annotations
 
 import os
-import re
-import signal
 import subprocess
 import sys
 import threading
@@ -265,85 +262,3 @@ def test_login_required_when_auth_is_on(live):
         page.close()
     finally:
         stop(process)
-
-
-def choose(page, label: str, option: str) -> None:
-    """Pick ``option`` in the sidebar select box labelled ``label``."""
-    page.locator('[data-testid="stSelectbox"]', has_text=label).first.click()
-    page.get_by_role("option", name=option, exact=True).click()
-    wait_idle(page)
-
-
-def test_up_demo_end_to_end(live, tmp_path):
-    """``agentotel up --demo``: the browser sees 7 days of history, the firing alert, the registry page and a
-    trace. With ``AGENTOTEL_SCREENSHOTS=DIR`` it saves the README's screenshots there (``overview.png``,
-    ``trace.png``): ``AGENTOTEL_SCREENSHOTS=docs pytest tests/dashboard/test_browser.py -k up_demo``."""
-    from playwright.sync_api import expect
-
-    screenshots = os.environ.get(SCREENSHOTS_ENV)
-    ports = {name: free_port() for name in ("grpc", "http", "metrics", "dashboard")}
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOTEL_", "MONITORING_"))}
-    log_path = tmp_path / "up.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "agentotel", "up", "--demo", "--grpc-port", str(ports["grpc"]),
-             "--http-port", str(ports["http"]), "--metrics-port", str(ports["metrics"]),
-             "--dashboard-port", str(ports["dashboard"])],
-            env=environment, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
-    try:
-
-        def ready() -> bool:
-            if "open this first:" in log_path.read_text(errors="replace"):
-                return True
-            assert process.poll() is None, log_path.read_text(errors="replace")[-3000:]
-            return False
-
-        assert wait_for(ready, timeout=120, interval=0.5), log_path.read_text(errors="replace")[-3000:]
-        base = f"http://127.0.0.1:{ports['dashboard']}"
-        page = live.browser.new_page(viewport={"width": 1400, "height": 1000})
-        errors: list[str] = []
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.goto(base + "/", wait_until="domcontentloaded")
-        page.get_by_text("Top agents", exact=True).first.wait_for(timeout=60_000)
-        wait_idle(page)
-        choose(page, "Time range", "Last 7 days")
-        executions = page.locator('[data-testid="stMetric"]', has_text="Executions").locator('[data-testid="stMetricValue"]')
-        expect(executions).to_have_text(re.compile(r"^\d+(\.\d)?k$"), timeout=60_000)  # thousands: the 7 days are in
-        assert float(executions.inner_text()[:-1]) > 5
-        active = page.locator('[data-testid="stMetric"]', has_text="Active agents").locator('[data-testid="stMetricValue"]')
-        assert int(active.inner_text()) >= 4  # support, research, sql, inbox-triage
-        page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=30_000)
-        wait_idle(page)
-        if screenshots:
-            Path(screenshots).mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(Path(screenshots) / "overview.png"), full_page=True)
-
-        page.locator('[data-testid="stSidebarNav"]').get_by_text("Alerts", exact=True).click()
-        firing = page.locator('[data-testid="stMetric"]', has_text="Firing").locator('[data-testid="stMetricValue"]')
-        expect(firing).to_have_text(re.compile(r"^[1-9][0-9]*$"), timeout=60_000)  # the demo's alert fires
-        page.locator('[data-testid="stSidebarNav"]').get_by_text("Evaluations", exact=True).click()
-        page.get_by_text("Compare with a baseline", exact=True).wait_for(timeout=30_000)
-        expect(page.locator('[data-testid="stAlertContentError"]')).to_contain_text("Regression in", timeout=30_000)
-        page.locator('[data-testid="stSidebarNav"]').get_by_text("Agents & registry", exact=True).click()
-        page.get_by_text("Deployment history", exact=True).wait_for(timeout=30_000)
-
-        page.locator('[data-testid="stSidebarNav"]').get_by_text("Traces", exact=True).click()
-        page.get_by_text("Open trace", exact=True).wait_for(timeout=30_000)
-        box = page.get_by_role("textbox", name="Agent", exact=True)
-        box.fill("support-agent")
-        box.press("Enter")
-        page.get_by_text("Waterfall", exact=True).wait_for(timeout=30_000)
-        wait_idle(page)
-        page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=30_000)
-        assert re.search(r"trace [0-9a-f]{32} · [4-9] spans", page.inner_text("body"))  # agent, chat, tool, chat
-        if screenshots:
-            page.screenshot(path=str(Path(screenshots) / "trace.png"), full_page=True)
-        page.close()
-        assert errors == [], errors
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
