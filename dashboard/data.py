@@ -31,7 +31,16 @@ from agentotel.evaluation import cases as evaluation_cases
 from agentotel.evaluation import online as online_evaluation
 from agentotel.evaluation import runs as stored_runs
 from agentotel.warehouse import agent_graph as graphs
-from agentotel.warehouse import executions, freshness, llm_calls, security_audit, sessions, tool_calls, traces
+from agentotel.warehouse import (
+    api_keys,
+    executions,
+    freshness,
+    llm_calls,
+    security_audit,
+    sessions,
+    tool_calls,
+    traces,
+)
 from agentotel.warehouse import metrics as metric_points
 from agentotel.warehouse import overview as kpis
 from agentotel.warehouse.analytics import AnalyticsEngine
@@ -309,8 +318,8 @@ def content_encrypted(url: str) -> bool:
 
 @_cache
 def audit_trail(url: str, limit: int = 200) -> pd.DataFrame:
-    """Alerting, registry and security (logins, decryptions) audit rows in one list, newest first: source, at,
-    actor, action, target, outcome."""
+    """Alerting, registry, security (logins, decryptions) and API-key (create, rotate, revoke) audit rows in one
+    list, newest first: source, at, actor, action, target, outcome."""
     alerting = _frame(alert_queries.audit_log(engine(url), limit), ["timestamp", "actor", "action", "target_type",
                                                                      "target_id"])
     alerting = alerting.assign(
@@ -319,8 +328,11 @@ def audit_trail(url: str, limit: int = 200) -> pd.DataFrame:
     )
     changes = _frame(registry.audit_log(engine(url), limit=limit), ["at", "actor", "action", "target", "outcome"])
     security = _frame(security_audit.audit_log(engine(url), limit), ["at", "actor", "action", "target", "outcome"])
-    frames = [f[AUDIT_COLUMNS] for f in (alerting, changes.assign(source="registry"), security.assign(source="security"))
-              if not f.empty]
+    keys = _frame(api_keys.key_audit(engine(url), limit), ["at", "actor", "action", "key_id", "project_id"])
+    keys = keys.assign(source="keys", outcome="ok",
+                       target="project " + keys["project_id"].astype(str) + " key " + keys["key_id"].fillna("-").astype(str))
+    frames = [f[AUDIT_COLUMNS] for f in (alerting, changes.assign(source="registry"), security.assign(source="security"),
+                                         keys) if not f.empty]
     if not frames:
         return pd.DataFrame(columns=AUDIT_COLUMNS)
     merged = pd.concat(frames, ignore_index=True)
