@@ -254,6 +254,7 @@ class WarehouseWriter:
             ("id",),
             update_columns=EXECUTION_UPDATE_COLUMNS,
             coalesce_columns=("input", "output", "agent_id", "metadata"),
+            guard="project_id" if scope is not None else None,  # another project's run is never overwritten
         )
         keys = [(s.trace_id, s.span_id) for s in new_spans]
         for hook in self.after_insert:

@@ -89,7 +89,7 @@ def driver_time_ns(ns: int, dialect: str) -> Any:
 @lru_cache(maxsize=128)
 def _compiled(
     table: Table, dialect_name: str, dialect: Any, columns: tuple[str, ...], keys: tuple[str, ...],
-    update_columns: tuple[str, ...], coalesce_columns: tuple[str, ...],
+    update_columns: tuple[str, ...], coalesce_columns: tuple[str, ...], guard: str | None = None,
 ) -> tuple[str, tuple[str, ...]]:  # fmt: skip
     insert = pg_insert if dialect_name == "postgresql" else sqlite_insert
     stmt = insert(table).values({c: bindparam(c) for c in columns})
@@ -100,6 +100,7 @@ def _compiled(
                 c: func.coalesce(stmt.excluded[c], table.c[c]) if c in coalesce_columns else stmt.excluded[c]
                 for c in update_columns
             },
+            where=(table.c[guard] == stmt.excluded[guard]) if guard else None,
         )
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
@@ -116,8 +117,10 @@ def fast_insert(
     keys: Sequence[str],
     update_columns: Sequence[str] = (),
     coalesce_columns: Sequence[str] = (),
+    guard: str | None = None,
 ) -> None:
-    """Insert driver-ready ``rows`` (all with the same keys); on conflict do nothing or update."""
+    """Insert driver-ready ``rows`` (all with the same keys); on conflict do nothing or update (only a row
+    whose ``guard`` column equals the new row's, e.g. of the same project: another row is left as it is)."""
     if not rows:
         return
     if conn.dialect.name == "postgresql" and not update_columns and len(rows) >= COPY_MIN_ROWS:
@@ -125,7 +128,7 @@ def fast_insert(
         return
     dialect = conn.dialect
     sql, order = _compiled(
-        table, dialect.name, dialect, tuple(rows[0]), tuple(keys), tuple(update_columns), tuple(coalesce_columns)
+        table, dialect.name, dialect, tuple(rows[0]), tuple(keys), tuple(update_columns), tuple(coalesce_columns), guard
     )
     getter = itemgetter(*order)
     params = [getter(row) for row in rows] if len(order) > 1 else [(getter(row),) for row in rows]

@@ -73,3 +73,24 @@ def test_export_of_a_project_holds_none_of_another(db_url, tmp_path, capsys):
     assert main(["export", "--table", "spans", "--format", "json", "--project", "Bad!", "--db", db_url,
                  str(tmp_path / "x.jsonl")]) == 2  # fmt: skip
     assert "invalid project name" in capsys.readouterr().err
+
+
+def test_a_replayed_span_id_never_overwrites_another_projects_rows(db_url):
+    """A key of alpha sending the very trace and span ids of beta's rows (with other content) changes none of
+    beta's spans or runs: the spans are kept first-come, the run's upsert leaves another project's row."""
+    engine = create_db_engine(db_url)
+    writer = build_request_writer(engine, ReceiverSettings())
+    request = span_request(2)
+    stamp_project(request, "traces", "beta")
+    writer.write([(TRACES, request)])
+    for span in request.resource_spans[0].scope_spans[0].spans:
+        span.name = "forged"
+        span.status.code = 2  # ERROR
+    stamp_project(request, "traces", "alpha")
+    writer.write([(TRACES, request)])
+    with engine.connect() as conn:
+        spans = conn.execute(text("SELECT project_id, name FROM spans")).all()
+        runs = conn.execute(text("SELECT project_id, success, error_message FROM agent_executions")).all()
+    assert sorted(spans) == [("beta", "chat m"), ("beta", "chat m")]
+    assert sorted(runs) == [("beta", True, None), ("beta", True, None)]
+    engine.dispose()
