@@ -1,17 +1,17 @@
 """Rollup tables: executions, LLM calls and tool calls pre-aggregated per minute (and per hour).
 
 Each row is one (width, bucket start, dimensions) cell; ``width_s`` is 60 for minute rows, 600 and 3600 for
-10-minute and hour rows (merged from the minute rows, so long ranges read far fewer rows). Dimensions that are NULL in the source are stored as ``""``
-so that they can be part of the primary key. Durations are kept as a mergeable sketch
-(``agentotel.warehouse.sketch``): a sparse JSON histogram over fixed log-spaced buckets.
+10-minute and hour rows (merged from the minute rows) and 86400 for day rows (merged from the hour rows), so
+long ranges read far fewer rows. Dimensions that are NULL in the source are stored as ``""`` so that they can
+be part of the primary key. Durations are kept as a mergeable sketch (``agentotel.warehouse.sketch``): counts
+over fixed log-spaced buckets, stored as packed binary records (``duration_sketch``, revision analytics_0003).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import BigInteger, Float, Integer, String
+from sqlalchemy import BigInteger, Float, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agentotel.warehouse.models import Base
@@ -22,7 +22,7 @@ class RollupExecution(Base):
 
     __tablename__ = "rollup_executions"
 
-    width_s: Mapped[int] = mapped_column(Integer, primary_key=True)  # 60, 600 or 3600 seconds
+    width_s: Mapped[int] = mapped_column(Integer, primary_key=True)  # 60, 600, 3600 or 86400 seconds
     bucket: Mapped[datetime] = mapped_column(primary_key=True)
     agent_name: Mapped[str] = mapped_column(String(255), primary_key=True)
     service_name: Mapped[str] = mapped_column(String(255), primary_key=True)
@@ -30,7 +30,7 @@ class RollupExecution(Base):
     success_count: Mapped[int] = mapped_column(BigInteger, default=0)
     duration_count: Mapped[int] = mapped_column(BigInteger, default=0)
     duration_sum: Mapped[float] = mapped_column(Float, default=0.0)
-    duration_hist: Mapped[dict[str, Any] | None] = mapped_column()
+    duration_sketch: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class RollupLLM(Base):
@@ -38,7 +38,7 @@ class RollupLLM(Base):
 
     __tablename__ = "rollup_llm"
 
-    width_s: Mapped[int] = mapped_column(Integer, primary_key=True)  # 60, 600 or 3600 seconds
+    width_s: Mapped[int] = mapped_column(Integer, primary_key=True)  # 60, 600, 3600 or 86400 seconds
     bucket: Mapped[datetime] = mapped_column(primary_key=True)
     agent_name: Mapped[str] = mapped_column(String(255), primary_key=True)
     service_name: Mapped[str] = mapped_column(String(255), primary_key=True)
@@ -48,7 +48,7 @@ class RollupLLM(Base):
     success_count: Mapped[int] = mapped_column(BigInteger, default=0)
     duration_count: Mapped[int] = mapped_column(BigInteger, default=0)
     duration_sum: Mapped[float] = mapped_column(Float, default=0.0)
-    duration_hist: Mapped[dict[str, Any] | None] = mapped_column()
+    duration_sketch: Mapped[bytes | None] = mapped_column(LargeBinary)
     input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     total_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -60,7 +60,7 @@ class RollupTool(Base):
 
     __tablename__ = "rollup_tools"
 
-    width_s: Mapped[int] = mapped_column(Integer, primary_key=True)  # 60, 600 or 3600 seconds
+    width_s: Mapped[int] = mapped_column(Integer, primary_key=True)  # 60, 600, 3600 or 86400 seconds
     bucket: Mapped[datetime] = mapped_column(primary_key=True)
     agent_name: Mapped[str] = mapped_column(String(255), primary_key=True)
     service_name: Mapped[str] = mapped_column(String(255), primary_key=True)
@@ -69,7 +69,7 @@ class RollupTool(Base):
     success_count: Mapped[int] = mapped_column(BigInteger, default=0)
     duration_count: Mapped[int] = mapped_column(BigInteger, default=0)
     duration_sum: Mapped[float] = mapped_column(Float, default=0.0)
-    duration_hist: Mapped[dict[str, Any] | None] = mapped_column()
+    duration_sketch: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class RollupState(Base):

@@ -1,11 +1,14 @@
-"""Incremental rollups: executions, LLM calls and tool calls aggregated per minute and per hour.
+"""Incremental rollups: executions, LLM calls and tool calls aggregated per minute, 10 minutes, hour and day.
 
 ``refresh_rollups(engine)`` is watermark-based and idempotent: each run recomputes (delete + insert) every
 minute from ``watermark - lateness`` to the newest source row, so re-running adds nothing twice and rows
 that arrive up to ``lateness`` (default 15 minutes) after an already rolled-up minute are re-aggregated.
 Older back-fills call ``rebuild_rollups(engine, start, end)`` for their time range (repairs) or
-``rebuild_minutes(engine, minutes)`` for the minutes they wrote (``agentotel import``). 10-minute and hour rows are merged from the minute rows of every hour touched, so a
-long range reads hour rows in the middle and finer rows only at its edges. Each bucket also
+``rebuild_minutes(engine, minutes)`` for the minutes they wrote (``agentotel import``). 10-minute and hour
+rows are merged from the minute rows of every hour touched, day rows from the hour rows of every day touched
+(once per day of a rebuild), so a long range reads day rows in the middle and finer rows only at its edges (a
+30-day read: ~30 rows per cell). Sketches are stored binary (``sketch.DTYPE`` records) and merged with array
+operations, never decoded row by row. Each bucket also
 has a TOTAL row (all dimensions = ``TOTAL``) for unfiltered, ungrouped reads: sum over cells OR read
 the total, never both.
 
@@ -25,8 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from orjson import loads as _loads  # parses the sketches several times faster than json
-from sqlalchemy import ColumnElement, Connection, Engine, Table, Text, and_, cast, delete, func, select, text
+from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, delete, func, or_, select, text
 
 from agentotel.core.utc import as_utc
 from agentotel.warehouse import sketch
@@ -39,7 +41,9 @@ logger = logging.getLogger(__name__)
 MINUTE = 60
 TEN_MINUTES = 600
 HOUR = 3600
-COARSE_LEVELS = (TEN_MINUTES, HOUR)  # merged from the minute rows
+DAY = 86400
+MINUTE_MERGED = (TEN_MINUTES, HOUR)  # merged from the minute rows
+COARSE_LEVELS = (*MINUTE_MERGED, DAY)  # every level above the minute (day rows are merged from the hour rows)
 DEFAULT_LATENESS = timedelta(minutes=15)
 FUTURE_SLACK = timedelta(minutes=1)
 REBUILD_CHUNK = timedelta(hours=6)
@@ -177,9 +181,9 @@ def _source_filter(expr, values: Sequence[str]):
 
 
 def partials_from_raw(frame: pd.DataFrame, family: Family, width_s: int = MINUTE) -> pd.DataFrame:
-    """Per-``width_s`` partial aggregates (the rollup row shape, with a ``duration_hist`` sketch)."""
+    """Per-``width_s`` partial aggregates (the rollup row shape, with a ``duration_sketch`` sketch)."""
     keys = ["bucket", *family.dim_columns]
-    columns = [*keys, *family.sum_columns, "duration_hist"]
+    columns = [*keys, *family.sum_columns, "duration_sketch"]
     if frame.empty:
         return pd.DataFrame(columns=columns)
     frame = frame.assign(
@@ -189,16 +193,14 @@ def partials_from_raw(frame: pd.DataFrame, family: Family, width_s: int = MINUTE
         duration_count=frame["duration"].notna().astype("int64"),
         duration_sum=frame["duration"].fillna(0.0),
     )
-    out = frame.groupby(keys, sort=False, dropna=False)[family.sum_columns].sum().reset_index()
-    durations = frame.loc[frame["duration"].notna(), [*keys, "duration"]]
-    hists: dict[tuple, dict[str, int]] = {}
-    if not durations.empty:
-        durations = durations.assign(key=sketch.bucket_keys(durations["duration"].to_numpy()))
-        counts = durations.groupby([*keys, "key"], sort=False).size()
-        for index, count in counts.items():
-            cell, key = index[:-1], int(index[-1])
-            hists.setdefault(cell, {})[str(key)] = int(count)
-    out["duration_hist"] = [hists.get(tuple(row), {}) for row in out[keys].itertuples(index=False, name=None)]
+    grouped = frame.groupby(keys, sort=False, dropna=False)
+    out = grouped[family.sum_columns].sum().reset_index()
+    cell = grouped.ngroup().to_numpy()  # the row of ``out`` (both in first-seen order)
+    timed = frame["duration"].notna().to_numpy()
+    values = frame["duration"].to_numpy(float)[timed]
+    out["duration_sketch"] = sketch.encode_grouped(
+        cell[timed], sketch.bucket_keys(values), np.ones(values.size, dtype=np.int64), len(out)
+    )
     return out[columns]
 
 
@@ -225,9 +227,9 @@ def merge_partials(
         if not keys:  # one total row, even over no data
             row: dict[str, Any] = {**{c: 0 for c in sum_columns}, **{c: float("nan") for c in qcols}}
             if with_hist and not quantiles:
-                row["duration_hist"] = {}
+                row["duration_sketch"] = b""
             return pd.DataFrame([row])
-        return pd.DataFrame(columns=[*keys, *sum_columns, *(qcols or (["duration_hist"] if with_hist else []))])
+        return pd.DataFrame(columns=[*keys, *sum_columns, *(qcols or (["duration_sketch"] if with_hist else []))])
     numeric = frame[[*keys, *sum_columns]].copy()
     for name in sum_columns:
         numeric[name] = pd.to_numeric(numeric[name], errors="coerce").fillna(0)
@@ -240,17 +242,11 @@ def merge_partials(
         # group codes follow the (sorted) order of the groupby result above
         codes = frame.groupby(keys, sort=True, dropna=False).ngroup().to_numpy() if with_hist else None
     if with_hist and quantiles:
-        values = sketch.grouped_quantiles(codes, frame["duration_hist"].tolist(), len(summed), quantiles)
+        values = sketch.grouped_quantiles(codes, frame["duration_sketch"].tolist(), len(summed), quantiles)
         for j, column in enumerate(qcols):
             summed[column] = values[:, j]
     elif with_hist:
-        merged: list[dict[str, int]] = [{} for _ in range(len(summed))]
-        for code, hist in zip(codes, frame["duration_hist"], strict=True):
-            if hist:
-                target = merged[code]
-                for key, count in hist.items():
-                    target[key] = target.get(key, 0) + count
-        summed["duration_hist"] = merged
+        summed["duration_sketch"] = sketch.merge_grouped(codes, frame["duration_sketch"].tolist(), len(summed))
     return summed
 
 
@@ -374,23 +370,52 @@ def _rebuild_chunked(
     """Rebuild ``ranges`` window by window, each in its own transaction (on PostgreSQL under the refresh
     lock: None when another refresher holds it); with ``advance``, each window moves the watermarks."""
     written = 0
-    for chunk in chunk_ranges(ranges):
+    chunks = chunk_ranges(ranges)
+    pending: int | None = None  # a day whose hours were rebuilt but not yet its day rows
+    for i, chunk in enumerate(chunks):
+        day = chunk[0][0] // 1440
         if cancel is not None and cancel.is_set():
+            if pending is not None:  # leave no day row behind its hours
+                written += _with_lock(engine, lambda conn, d=pending: _rebuild_day_rows(conn, families, d)) or 0
             break
-        with engine.connect() as conn:
-            conn.info["write"] = True
-            with conn.begin():
-                if conn.dialect.name == "postgresql":
-                    if not conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY}).scalar():
-                        return None
-                for name in families or FAMILIES:
-                    written += _rebuild_window(conn, FAMILIES[name], chunk, now if advance else None)
+        # day rows once per day of the rebuild: in the transaction of its last window
+        last_of_day = i == len(chunks) - 1 or chunks[i + 1][0][0] // 1440 != day
+
+        def window(conn: Connection, chunk=chunk, last_of_day=last_of_day) -> int:
+            return sum(_rebuild_window(conn, FAMILIES[name], chunk, now if advance else None, last_of_day)
+                       for name in families or FAMILIES)
+
+        done = _with_lock(engine, window)
+        if done is None:
+            return None
+        written += done
+        pending = None if last_of_day else day
     return written
 
 
-def _rebuild_window(conn: Connection, family: Family, pieces: Sequence[tuple[int, int]], now: datetime | None) -> int:
-    """The minute rows of ``pieces`` (one window), then the coarse rows of the hours they touch, once;
-    with ``now``, the watermark advances to the newest row among them."""
+def _with_lock(engine: Engine, work) -> int | None:
+    """``work(conn)`` in one write transaction, on PostgreSQL under the refresh lock (None: another
+    refresher holds it)."""
+    with engine.connect() as conn:
+        conn.info["write"] = True
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                if not conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY}).scalar():
+                    return None
+            return int(work(conn))
+
+
+def _rebuild_day_rows(conn: Connection, families: Sequence[str] | None, day: int) -> int:
+    lo = _minute_time(day * 1440)
+    return sum(rebuild_days(conn, FAMILIES[name], lo, lo + timedelta(days=1)) for name in families or FAMILIES)
+
+
+def _rebuild_window(
+    conn: Connection, family: Family, pieces: Sequence[tuple[int, int]], now: datetime | None, days: bool = True
+) -> int:
+    """The minute rows of ``pieces`` (one window), then the coarse rows of the hours they touch, once, and
+    (with ``days``) the day rows of their days; with ``now``, the watermark advances to the newest row
+    among them."""
     written = 0
     newest = None
     for lo, hi in pieces:
@@ -404,7 +429,9 @@ def _rebuild_window(conn: Connection, family: Family, pieces: Sequence[tuple[int
                 newest = as_utc(found) if newest is None else max(newest, as_utc(found))
     hours = merge_ranges(((lo // 60, -(-hi // 60)) for lo, hi in pieces), gap=0)
     for h0, h1 in hours:
-        written += _rebuild_coarse(conn, family, _minute_time(h0 * 60), _minute_time(h1 * 60))
+        written += _rebuild_coarse(conn, family, _minute_time(h0 * 60), _minute_time(h1 * 60), days=False)
+    if days and hours:
+        written += rebuild_days(conn, family, _minute_time(hours[0][0] * 60), _minute_time(hours[-1][1] * 60))
     if now is None or newest is None:
         return written
     state_table = RollupState.__table__
@@ -496,24 +523,34 @@ def with_totals(partials: pd.DataFrame, family: Family) -> pd.DataFrame:
     return pd.concat([partials, totals[partials.columns]], ignore_index=True)
 
 
-def _rebuild_coarse(conn: Connection, family: Family, lo: datetime, hi: datetime) -> int:
-    """Recompute the 10-minute and hour rows of ``[lo, hi)`` (hour-aligned) from the minute rows."""
+def _rebuild_coarse(conn: Connection, family: Family, lo: datetime, hi: datetime, days: bool = True) -> int:
+    """Recompute the 10-minute and hour rows of ``[lo, hi)`` (hour-aligned) from the minute rows, then (with
+    ``days``) the day rows of the days they touch from the hour rows."""
+    written = _merge_level(conn, family, MINUTE, MINUTE_MERGED, lo, hi)
+    if days:
+        written += rebuild_days(conn, family, lo, hi)
+    return written
+
+
+def rebuild_days(conn: Connection, family: Family, lo: datetime, hi: datetime) -> int:
+    """Recompute the day rows of the days ``[lo, hi)`` touches from their hour rows."""
+    return _merge_level(conn, family, HOUR, (DAY,), _floor(lo, DAY), _ceil(hi, DAY))
+
+
+def _merge_level(conn: Connection, family: Family, source: int, widths: Sequence[int], lo: datetime, hi: datetime) -> int:
+    """Replace the ``widths`` rows of ``[lo, hi)`` by the merge of its ``source``-width rows."""
     rollup = family.rollup
-    columns = [c for c in rollup.columns if c.name != "duration_hist"]
-    stmt = select(*columns, cast(rollup.c.duration_hist, Text).label("duration_hist")).where(
-        rollup.c.width_s == MINUTE, rollup.c.bucket >= lo, rollup.c.bucket < hi
-    )
-    minutes = frame_from_result(conn.execute(stmt))
-    for width in COARSE_LEVELS:
+    stmt = select(*rollup.columns).where(rollup.c.width_s == source, rollup.c.bucket >= lo, rollup.c.bucket < hi)
+    rows = frame_from_result(conn.execute(stmt))
+    for width in widths:
         conn.execute(_delete_rows(family, width, lo, hi))
-    if minutes.empty:
+    if rows.empty:
         return 0
-    minutes["duration_hist"] = [_loads(text) if text else {} for text in minutes["duration_hist"]]
-    buckets = pd.to_datetime(minutes["bucket"], utc=True)
+    buckets = pd.to_datetime(rows["bucket"], utc=True)
     written = 0
-    for width in COARSE_LEVELS:
+    for width in widths:
         coarse = merge_partials(
-            minutes.assign(bucket=buckets.dt.floor(f"{width}s")), ["bucket", *family.dim_columns], family.sum_columns, with_hist=True
+            rows.assign(bucket=buckets.dt.floor(f"{width}s")), ["bucket", *family.dim_columns], family.sum_columns, with_hist=True
         )
         written += _insert(conn, family, coarse, width)
     return written
@@ -556,7 +593,7 @@ def _insert(conn: Connection, family: Family, partials: pd.DataFrame, width_s: i
             row[name] = int(row[name]) if name != "cost_usd" else float(row[name])
         row["duration_sum"] = float(row["duration_sum"])
     keys = ["width_s", "bucket", *family.dim_columns]
-    insert_on_conflict(conn, family.rollup, rows, keys, update_columns=[*family.sum_columns, "duration_hist"])
+    insert_on_conflict(conn, family.rollup, rows, keys, update_columns=[*family.sum_columns, "duration_sketch"])
     return len(rows)
 
 
@@ -585,7 +622,7 @@ def read_partials(
 
     ``width_s`` is the output granularity in seconds (a multiple of 60) or None for one bucket over the
     whole range. Returns columns ``bucket`` (when width_s), the group columns, the sums and, with
-    ``with_hist``, ``duration_hist`` (or the ``quantiles`` columns). Requires rollups to exist (see ``watermark``).
+    ``with_hist``, ``duration_sketch`` (or the ``quantiles`` columns). Requires rollups to exist (see ``watermark``).
     """
     mark = watermark(conn, family)
     covered = _floor(mark, MINUTE) if mark else start
@@ -598,12 +635,11 @@ def read_partials(
             pieces.append(partials_from_raw(raw_frame(conn, family, lo, hi, filters), family, MINUTE))
     if m0 < m1:
         usable = [w for w in COARSE_LEVELS if width_s is None or width_s % w == 0]
-        for width, lo, hi in segments(m0, m1, usable):
-            pieces.append(_read_rollup(conn, family, width, lo, hi, filters, group_columns, width_s, with_hist))
+        pieces.append(_read_rollup(conn, family, segments(m0, m1, usable), filters, group_columns, width_s, with_hist))
     frame = pd.concat([p for p in pieces if not p.empty], ignore_index=True) if any(not p.empty for p in pieces) else None
     keys = (["bucket"] if width_s else []) + list(group_columns)
     if frame is None:
-        empty = pd.DataFrame(columns=[*keys, *family.sum_columns, "duration_hist"])
+        empty = pd.DataFrame(columns=[*keys, *family.sum_columns, "duration_sketch"])
         return merge_partials(empty, keys, family.sum_columns, with_hist, quantiles)
     if width_s:
         frame["bucket"] = pd.to_datetime(frame["bucket"], utc=True).dt.floor(f"{width_s}s")
@@ -613,37 +649,37 @@ def read_partials(
 def _read_rollup(
     conn: Connection,
     family: Family,
-    width: int,
-    lo: datetime,
-    hi: datetime,
+    pieces: Sequence[tuple[int, datetime, datetime]],
     filters: Mapping[str, Sequence[str]],
     group_columns: Sequence[str],
     width_s: int | None,
     with_hist: bool,
 ) -> pd.DataFrame:
+    """The rollup rows of every ``(width, lo, hi)`` piece in one statement (one round trip)."""
     rollup = family.rollup
-    where = [rollup.c.width_s == width, rollup.c.bucket >= lo, rollup.c.bucket < hi]
+    spans = [and_(rollup.c.width_s == width, rollup.c.bucket >= lo, rollup.c.bucket < hi) for width, lo, hi in pieces]
+    where = [spans[0] if len(spans) == 1 else or_(*spans)]
     where += [rollup.c[column].in_([str(v) for v in values]) for column, values in filters.items()]
     first_dim = rollup.c[family.dim_columns[0]]
     # the per-bucket TOTAL rows answer unfiltered, ungrouped reads; every other read skips them
     where.append(first_dim == TOTAL if not filters and not group_columns else first_dim != TOTAL)
     if with_hist:
-        cols = [rollup.c.bucket, *(rollup.c[c] for c in group_columns), *(rollup.c[c] for c in family.sum_columns)]
-        # the sketch as text, decoded below with a fast JSON parser (the JSON type's json.loads dominates)
-        stmt = select(*cols, cast(rollup.c.duration_hist, Text).label("duration_hist")).where(and_(*where))
+        cols = [*([rollup.c.bucket] if width_s else []), *(rollup.c[c] for c in group_columns),
+                *(rollup.c[c] for c in family.sum_columns), rollup.c.duration_sketch]
+        stmt = select(*cols).where(and_(*where))
     else:
         # Sum in the database: one row per (bucket, group) instead of one per cell; a whole-range read
         # (``width_s`` None) groups by the groups alone, not by hour.
         group = [*([rollup.c.bucket] if width_s else []), *(rollup.c[c] for c in group_columns)]
         sums = [func.sum(rollup.c[c]).label(c) for c in family.sum_columns]
-        stmt = select(*group, *sums).where(and_(*where)).group_by(*group)
+        stmt = select(*group, *sums).where(and_(*where))
+        if group:
+            stmt = stmt.group_by(*group)
     frame = frame_from_result(conn.execute(stmt))
     if frame.empty:
         return frame
     if "bucket" in frame:
         frame["bucket"] = pd.to_datetime(frame["bucket"], utc=True)
-    if with_hist:
-        frame["duration_hist"] = [_loads(text) if text else {} for text in frame["duration_hist"]]
     return frame
 
 
@@ -675,6 +711,7 @@ __all__ = [
     "partials_from_raw",
     "raw_frame",
     "read_partials",
+    "rebuild_days",
     "rebuild_minutes",
     "rebuild_rollups",
     "refresh_minutes",

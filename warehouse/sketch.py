@@ -6,6 +6,12 @@ bucket's representative ``2 * GAMMA**i / (GAMMA + 1)``, whose relative distance 
 is at most ``RELATIVE_ERROR``: the quantile read from a sketch is within ``RELATIVE_ERROR`` (2 %) of the
 exact nearest-rank quantile (``numpy.percentile(..., method="inverted_cdf")``) of the same values.
 Sketches merge by adding counts, so per-minute sketches combine into exact-rank sketches of any range.
+
+Stored form (the rollups' ``duration_sketch`` column): the ``(index, count)`` pairs sorted by index as packed
+big-endian records (``DTYPE``: 4-byte index, 8-byte count; empty sketch = ``b""``). Many stored sketches
+decode in one ``numpy.frombuffer`` over their concatenation (``decode_many``) and merge per group with array
+operations (``merge_grouped``, ``grouped_quantiles``): no per-row parsing. The dict form (``Sketch``) stays
+for single sketches and tests; ``to_bytes``/``from_bytes`` convert.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ ZERO_INDEX = -(10**9)
 ZERO_KEY = str(ZERO_INDEX)
 
 Sketch = dict[str, int]
+DTYPE = np.dtype([("k", ">i4"), ("c", ">i8")])  # PostgreSQL's int4send || int8send byte order
+RECORD = DTYPE.itemsize
 
 
 def bucket_keys(values: np.ndarray) -> np.ndarray:
@@ -79,30 +87,75 @@ def representative(index: int) -> float:
     return 2.0 * GAMMA**index / (GAMMA + 1.0)
 
 
+def to_bytes(sketch: Mapping[str, int] | None) -> bytes:
+    """The stored form of a dict sketch."""
+    if not sketch:
+        return b""
+    keys = np.fromiter((int(k) for k in sketch), dtype=np.int64, count=len(sketch))
+    counts = np.fromiter((int(c) for c in sketch.values()), dtype=np.int64, count=len(sketch))
+    return encode_grouped(np.zeros(len(keys), dtype=np.int64), keys, counts, 1)[0]
+
+
+def from_bytes(blob: bytes | None) -> Sketch:
+    """The dict form of a stored sketch."""
+    records = np.frombuffer(blob or b"", dtype=DTYPE)
+    return {str(int(k)): int(c) for k, c in zip(records["k"], records["c"], strict=True)}
+
+
+def decode_many(blobs: Sequence[bytes | memoryview | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(indexes, counts, lengths)`` of many stored sketches at once: their records concatenated, and the
+    number of records of each (0 for an empty or None sketch)."""
+    parts = [bytes(b) if b is not None and not isinstance(b, bytes) else (b or b"") for b in blobs]
+    lengths = np.fromiter((len(b) // RECORD for b in parts), dtype=np.int64, count=len(parts))
+    records = np.frombuffer(b"".join(parts), dtype=DTYPE)
+    return records["k"].astype(np.int64), records["c"].astype(np.int64), lengths
+
+
+def _combined(group: np.ndarray, index: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Records sorted by (group, index) with the counts of equal (group, index) pairs added."""
+    order = np.lexsort((index, group))
+    group, index, count = group[order], index[order], count[order]
+    if group.size == 0:
+        return group, index, count
+    new = np.ones(group.size, dtype=bool)
+    new[1:] = (group[1:] != group[:-1]) | (index[1:] != index[:-1])
+    starts = np.flatnonzero(new)
+    return group[starts], index[starts], np.add.reduceat(count, starts)
+
+
+def encode_grouped(group: np.ndarray, index: np.ndarray, count: np.ndarray, n_groups: int) -> list[bytes]:
+    """One stored sketch per group ``0 .. n_groups-1`` from ``(group, index, count)`` records (any order,
+    repeats added)."""
+    group, index, count = _combined(np.asarray(group, np.int64), np.asarray(index, np.int64), np.asarray(count, np.int64))
+    records = np.empty(group.size, dtype=DTYPE)
+    records["k"], records["c"] = index, count
+    buffer = records.tobytes()
+    bounds = np.searchsorted(group, np.arange(n_groups + 1), side="left") * RECORD
+    return [buffer[bounds[i] : bounds[i + 1]] for i in range(n_groups)]
+
+
+def merge_grouped(codes: np.ndarray, blobs: Sequence[bytes | None], n_groups: int) -> list[bytes]:
+    """The merge of the stored sketches sharing a group code (``codes[i]`` is the group of ``blobs[i]``),
+    one stored sketch per group."""
+    index, count, lengths = decode_many(blobs)
+    return encode_grouped(np.repeat(np.asarray(codes, dtype=np.int64), lengths), index, count, n_groups)
+
+
 def grouped_quantiles(
-    codes: np.ndarray, sketches: Sequence[Mapping[str, int] | None], n_groups: int, qs: Sequence[float]
+    codes: np.ndarray, sketches: Sequence[bytes | Mapping[str, int] | None], n_groups: int, qs: Sequence[float]
 ) -> np.ndarray:
     """Quantiles of the merge of the sketches sharing a group code, for every group at once.
 
-    ``codes[i]`` (0 .. n_groups-1) is the group of ``sketches[i]``. Returns an ``(n_groups, len(qs))``
-    array (NaN for a group without values). Same answers as ``quantile(merge(...), q)``, vectorized.
+    ``codes[i]`` (0 .. n_groups-1) is the group of ``sketches[i]`` (stored or dict form). Returns an
+    ``(n_groups, len(qs))`` array (NaN for a group without values). Same answers as
+    ``quantile(merge(...), q)``, vectorized.
     """
     out = np.full((n_groups, len(qs)), np.nan)
-    keys: list[str] = []
-    counts: list[int] = []
-    lengths = np.zeros(len(sketches), dtype=np.int64)
-    for i, sketch in enumerate(sketches):
-        if sketch:
-            keys.extend(sketch.keys())
-            counts.extend(sketch.values())
-            lengths[i] = len(sketch)
-    if not keys or n_groups == 0:
+    blobs = [s if s is None or isinstance(s, (bytes, memoryview)) else to_bytes(s) for s in sketches]
+    index, count, lengths = decode_many(blobs)
+    if index.size == 0 or n_groups == 0:
         return out
-    index = np.array(keys).astype(np.int64)
-    count = np.asarray(counts, dtype=np.int64)
-    group = np.repeat(np.asarray(codes, dtype=np.int64), lengths)
-    order = np.lexsort((index, group))
-    group, index, count = group[order], index[order], count[order]
+    group, index, count = _combined(np.repeat(np.asarray(codes, dtype=np.int64), lengths), index, count)
     cumulative = np.cumsum(count)
     totals = np.bincount(group, weights=count, minlength=n_groups).astype(np.int64)
     starts = np.searchsorted(group, np.arange(n_groups), side="left")

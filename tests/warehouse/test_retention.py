@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, insert, inspect, select
 
+from agentotel.core.utc import as_utc
 from agentotel.warehouse import schema_manager as sm
 from agentotel.warehouse.analytics import AnalyticsEngine
 from agentotel.warehouse.manager import DatabaseManager
@@ -62,7 +63,10 @@ def _check_after(engine, data, removed) -> None:
         rolled = conn.execute(select(func.sum(RollupExecution.count)).where(RollupExecution.width_s == 60, RollupExecution.agent_name != TOTAL)).scalar()
         hourly = conn.execute(select(func.sum(RollupExecution.count)).where(RollupExecution.width_s == 3600, RollupExecution.agent_name != TOTAL)).scalar()
         llm = conn.execute(select(func.sum(RollupLLM.count)).where(RollupLLM.width_s == 60, RollupLLM.agent_name != TOTAL)).scalar()
-    assert rolled == hourly == len(recent["agent_executions"])
+        daily = conn.execute(select(func.sum(RollupExecution.count)).where(RollupExecution.width_s == 86400, RollupExecution.agent_name != TOTAL)).scalar()
+        oldest_day = conn.execute(select(func.min(RollupExecution.bucket)).where(RollupExecution.width_s == 86400)).scalar()
+    assert rolled == hourly == daily == len(recent["agent_executions"])  # day rows pruned and re-merged too
+    assert as_utc(oldest_day) >= CUTOFF.replace(hour=0)
     assert llm == len(recent["llm_calls"])
     analytics = AnalyticsEngine(engine, cache_ttl=0)
     assert analytics.get_aggregations("executions", start=NOW - timedelta(days=30), end=NOW)["value"].iloc[0] == len(recent["agent_executions"])
