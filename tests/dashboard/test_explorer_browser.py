@@ -54,8 +54,11 @@ CHART_MARKS = """() => Array.from(document.querySelectorAll('[data-testid="stVeg
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
+    from datetime import timedelta
+
     from playwright.sync_api import sync_playwright
 
+    from agentotel.evaluation.online import OnlineAgentConfig, OnlineConfig, OnlineEvaluator
     from agentotel.warehouse.engine import create_db_engine
     from agentotel.warehouse.migrate import upgrade
     from tests.dashboard.support import seed_all
@@ -68,6 +71,9 @@ def site(tmp_path_factory):
     upgrade(engine)
     facts = write_conversations(engine, leak_port=leak.port)
     components = seed_all(engine, leak_port=leak.port)
+    online = OnlineConfig(agents=(OnlineAgentConfig(sample_rate=1.0, evaluators=("coherence",)),),
+                          lookback=timedelta(hours=2))
+    OnlineEvaluator(engine, online).tick()  # online scores on the traces' runs
     process, base = start_dashboard(url, work)
     playwright = sync_playwright().start()
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -212,6 +218,20 @@ def test_hostile_content_stays_inert(site):
         other.close()
         errors += more
     assert site.leak.requests[before:] == []
+    assert errors == [], errors
+    page.close()
+
+
+def test_evaluation_scores_show_on_their_trace(site):
+    page, errors = new_page(site, f"/traces?trace={site.facts.traces['support-0']}", expect="Evaluation scores")
+    # the grid draws on a canvas; its cells are mirrored in an accessibility table (present, not visible)
+    scores = page.locator('[data-testid="stDataFrame"]').filter(has=page.locator('[role="gridcell"]', has_text="coherence"))
+    scores.first.wait_for(timeout=30_000)
+    box = scores.first.bounding_box()
+    assert box["height"] > 60 and box["width"] > 300, box  # a header and a row, drawn
+    cells = scores.first.locator('[role="gridcell"]').all_inner_texts()
+    assert "online" in cells and "coherence" in cells, cells
+    no_exception(page)
     assert errors == [], errors
     page.close()
 
