@@ -1,11 +1,22 @@
 """End-to-end ingest benchmark: OTLP/gRPC batches → `agentotel receive` → committed warehouse rows.
 
 Builds realistic GenAI traces (an agent span with LLM and tool children, ~15 attributes, 500-byte
-captured content), sends batches of 512 spans over gRPC from 1 and 4 client threads, and prints spans/s
-from first send to last commit, export latency percentiles and the receiver's peak RSS, on SQLite and
-PostgreSQL. Bounded: a fixed number of spans and a time limit per run.
+captured content) whose start times spread over ``--minutes`` minutes (so the per-minute rollup refresh
+runs inside the timed window), sends batches of 512 spans over gRPC from 1 and 4 client threads, and
+prints, on SQLite and PostgreSQL:
 
-    .venv/bin/python benchmarks/ingest.py [--spans 100000] [--db sqlite|postgresql|both] [--threads 1,4]
+- stored spans/s: first send → every row of spans, llm_calls, tool_calls and agent_executions queryable;
+- rolled-up s: first send → the rollups count every call and execution (the refresh runs every 5 s);
+- the receiver's CPU µs per span (measured once rolled up: includes the refresh), peak RSS, Export p50/p99;
+- the floor measured in the same run: the same rows written again into an empty migrated warehouse by
+  the writer's own statements (SQLite: ``INSERT … ON CONFLICT DO NOTHING``, one transaction per
+  ``--batch``-span chunk; PostgreSQL: ``COPY`` of each table's rows), as spans/s, and the ratio to it;
+- the load average before and after each run (the machine is shared: compare CPU µs/span across runs).
+
+Bounded: a fixed number of spans and a time limit per run.
+
+    .venv/bin/python benchmarks/ingest.py [--spans 100000] [--minutes 10] [--db sqlite|postgresql|both]
+        [--threads 1,4] [--no-floor]
     .venv/bin/python benchmarks/ingest.py --receivers 2 [...]   (benchmarks/ingest_scaleout.py: N receivers routed by trace id)
 """
 
@@ -24,6 +35,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -36,7 +48,7 @@ AGENTOTEL = ROOT / ".venv" / "bin" / "agentotel"
 METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 PG_ADMIN = os.environ.get("AGENTOTEL_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 CONTENT = ("The customer asked about order 1234 and the refund policy for damaged items. " * 8)[:500]
-TIME_LIMIT_S = 300
+TIME_LIMIT_S = int(os.environ.get("AGENTOTEL_BENCH_TIME_LIMIT", "300"))
 
 
 def free_port() -> int:
@@ -55,9 +67,11 @@ def kv(key: str, value) -> KeyValue:
     return KeyValue(key=key, value=AnyValue(string_value=value))
 
 
-def build_requests(total_spans: int, batch: int, rng: random.Random) -> list[bytes]:
-    """Traces of 4 spans (agent → chat, execute_tool, chat), packed into requests of ``batch`` spans."""
-    t0 = time.time_ns() - 3_600 * 10**9
+def build_requests(total_spans: int, batch: int, rng: random.Random, minutes: float = 10.0) -> list[bytes]:
+    """Traces of 4 spans (agent → chat, execute_tool, chat), packed into requests of ``batch`` spans; trace
+    starts spread evenly over ``minutes`` minutes (ending an hour ago)."""
+    t0 = time.time_ns() - 3_600 * 10**9 - int(minutes * 60 * 10**9)
+    step = max(1000, int(minutes * 60 * 10**9) // max(total_spans, 1))
     requests: list[bytes] = []
     request = ExportTraceServiceRequest()
     scope = None
@@ -72,7 +86,7 @@ def build_requests(total_spans: int, batch: int, rng: random.Random) -> list[byt
             scope.scope.name = "agentotel.instrumentation.openai"
         trace_id = rng.randbytes(16)
         ids = [rng.randbytes(8) for _ in range(4)]
-        start = t0 + made * 1000
+        start = t0 + made * step
         agent_attrs = [kv("gen_ai.operation.name", "invoke_agent"), kv("gen_ai.agent.name", f"agent-{made % 7}"),
                        kv("gen_ai.agent.id", "a-1"), kv("gen_ai.conversation.id", f"conv-{made % 1000}"),
                        kv("user.id", "u-1"), kv("gen_ai.input.messages", CONTENT)]  # fmt: skip
@@ -104,17 +118,42 @@ def build_requests(total_spans: int, batch: int, rng: random.Random) -> list[byt
     return requests
 
 
-def count_spans(db_url: str) -> int:
-    if db_url.startswith("sqlite"):
-        try:
-            with sqlite3.connect(f"file:{db_url[len('sqlite:///'):]}?mode=ro", uri=True, timeout=5) as conn:
-                return conn.execute("select count(*) from spans").fetchone()[0]
-        except sqlite3.Error:
-            return 0
-    import psycopg
+TABLES = ("spans", "llm_calls", "tool_calls", "agent_executions")
+TOTAL = "\x01*"  # warehouse.rollups.TOTAL: the dimension value of the per-bucket total rows
+COUNTS = (  # the rollups' minute rows (width_s 60) other than the totals count each call and execution once
+    "select (select count(*) from spans), (select count(*) from llm_calls), (select count(*) from tool_calls),"
+    " (select count(*) from agent_executions)"
+    + "".join(
+        f", (select coalesce(sum(count), 0) from {table} where width_s = 60 and agent_name <> '{TOTAL}')"
+        for table in ("rollup_llm", "rollup_tools", "rollup_executions")
+    )
+)
 
-    with psycopg.connect(db_url.replace("postgresql+psycopg", "postgresql"), connect_timeout=5) as conn:
-        return conn.execute("select count(*) from spans").fetchone()[0]
+
+def counts(db_url: str) -> tuple[int, ...]:
+    """Rows of spans, llm_calls, tool_calls, agent_executions; calls and executions counted by the rollups."""
+    try:
+        if db_url.startswith("sqlite"):
+            with sqlite3.connect(f"file:{db_url[len('sqlite:///'):]}?mode=ro", uri=True, timeout=5) as conn:
+                return tuple(conn.execute(COUNTS).fetchone())
+        import psycopg
+
+        with psycopg.connect(db_url.replace("postgresql+psycopg", "postgresql"), connect_timeout=5) as conn:
+            return tuple(conn.execute(COUNTS).fetchone())
+    except Exception:  # noqa: BLE001 - not migrated yet
+        return (0,) * 7
+
+
+def count_spans(db_url: str) -> int:
+    return counts(db_url)[0]
+
+
+def expected_counts(spans: int) -> tuple[int, int, int, int]:
+    """Rows per table for ``spans`` spans of 4-span traces (agent, chat, tool, chat; the last may be cut)."""
+    whole, rest = divmod(spans, 4)
+    llm = 2 * whole + (rest >= 2) + (rest >= 4)
+    tool = whole + (rest >= 3)
+    return spans, llm, tool, whole + (rest > 0)
 
 
 def run_once(db_url: str, requests: list[bytes], expected: int, threads: int, project: str | None = None) -> dict:
@@ -136,7 +175,7 @@ def run_once(db_url: str, requests: list[bytes], expected: int, threads: int, pr
     lock = threading.Lock()
     try:
         channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}", options=[("grpc.max_send_message_length", 64 << 20)])
-        grpc.channel_ready_future(channel).result(timeout=60)
+        grpc.channel_ready_future(channel).result(timeout=180)
         call = channel.unary_unary(METHOD)
         chunks = [requests[i::threads] for i in range(threads)]
 
@@ -166,14 +205,21 @@ def run_once(db_url: str, requests: list[bytes], expected: int, threads: int, pr
         for w in workers:
             w.join(timeout=max(0.0, deadline - time.monotonic()))
         acked = time.perf_counter() - started
-        stored = 0
+        want = expected_counts(expected)
+        found: tuple[int, ...] = (0,) * 7
+        elapsed, rolled_up = float("nan"), float("nan")
         while time.monotonic() < deadline:
             peak_rss = max(peak_rss, ps.memory_info().rss)
-            stored = count_spans(db_url)
-            if stored >= expected:
+            found = counts(db_url)
+            if found[:4] == want and elapsed != elapsed:
+                elapsed = time.perf_counter() - started
+            if found[:4] == want and found[4:] == want[1:]:
+                rolled_up = time.perf_counter() - started
                 break
             time.sleep(0.05)
-        elapsed = time.perf_counter() - started
+        stored = found[0]
+        if rolled_up != rolled_up:
+            print(f"  not all rolled up within {TIME_LIMIT_S} s: rows and rollup counts {found}, wanted {want}", flush=True)
         cpu = ps.cpu_times()
         channel.close()
     finally:
@@ -187,16 +233,93 @@ def run_once(db_url: str, requests: list[bytes], expected: int, threads: int, pr
     return {
         "stored": stored,
         "seconds": elapsed,
-        "spans_per_s": stored / elapsed if elapsed else 0.0,
+        "rolled_up_s": rolled_up,
+        "spans_per_s": stored / elapsed if elapsed == elapsed else 0.0,
         "acked_per_s": expected / acked if acked else 0.0,
         "p50_ms": statistics.median(latencies) * 1000 if latencies else float("nan"),
         "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else float("nan"),
         "peak_rss_mib": peak_rss / 2**20,
         "cpu_s": cpu.user + cpu.system,
+        "cpu_us_per_span": (cpu.user + cpu.system) / max(stored, 1) * 1e6,
     }
 
 
-def fresh_database(kind: str) -> tuple[str, callable]:
+def floor(kind: str, source_url: str, chunk: int) -> float:
+    """Spans/s of writing the run's own rows again into an empty migrated warehouse with no Python around
+    the statements: SQLite replays ``INSERT … ON CONFLICT DO NOTHING`` (executemany, one transaction per
+    ``chunk`` spans' rows of every table); PostgreSQL ``COPY``s each table's rows (binary)."""
+    url, cleanup = fresh_database(kind)
+    try:
+        subprocess.run([str(AGENTOTEL), "--log-level", "WARNING", "db", "--db", url, "upgrade"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        if kind == "sqlite":
+            return _sqlite_floor(source_url[len("sqlite:///") :], url[len("sqlite:///") :], chunk)
+        return _pg_floor(source_url, url)
+    finally:
+        cleanup()
+
+
+def _sqlite_floor(source: str, target: str, chunk: int) -> float:
+    with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src:
+        tables = {}
+        for table in TABLES:
+            cursor = src.execute(f"select * from {table} order by trace_id")  # noqa: S608 - our table names
+            tables[table] = ([d[0] for d in cursor.description], cursor.fetchall())
+    total = len(tables["spans"][1])
+    conn = sqlite3.connect(target, isolation_level=None)
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+        conn.execute(f"PRAGMA {pragma}")
+    statements = {}
+    for table, (columns, _rows) in tables.items():
+        key = "id" if table == "agent_executions" else "trace_id, span_id"
+        marks = ", ".join("?" * len(columns))
+        statements[table] = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT ({key}) DO NOTHING"  # noqa: S608
+    with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src:  # executions refer to agents: not timed
+        agents = src.execute("select * from agents").fetchall()
+    if agents:
+        conn.executemany(f"INSERT INTO agents VALUES ({', '.join('?' * len(agents[0]))})", agents)  # noqa: S608
+    chunks = max(1, -(-total // chunk))
+    started = time.perf_counter()
+    for index in range(chunks):  # one transaction = the rows of ``chunk`` spans' traces in every table
+        conn.execute("BEGIN IMMEDIATE")
+        for table, (_columns, rows) in tables.items():
+            size = -(-len(rows) // chunks)
+            conn.executemany(statements[table], rows[index * size : (index + 1) * size])
+        conn.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    conn.close()
+    return total / seconds
+
+
+def _pg_floor(source_url: str, target_url: str) -> float:
+    import psycopg
+
+    data: dict[str, tuple[list[str], bytes]] = {}
+    with psycopg.connect(source_url) as src:
+        for table in TABLES:
+            columns = [c.name for c in src.execute(f"select * from {table} limit 0").description or ()]  # noqa: S608
+            buffer = bytearray()
+            with src.cursor().copy(f"COPY {table} ({', '.join(columns)}) TO STDOUT (FORMAT BINARY)") as copy:
+                for block in copy:
+                    buffer += block
+            data[table] = (columns, bytes(buffer))
+        row = src.execute("select count(*) from spans").fetchone()
+        total = row[0] if row else 0
+    with psycopg.connect(target_url) as dst:
+        with psycopg.connect(source_url) as src, src.cursor().copy("COPY agents TO STDOUT (FORMAT BINARY)") as out:
+            agents = b"".join(bytes(block) for block in out)
+        with dst.cursor().copy("COPY agents FROM STDIN (FORMAT BINARY)") as copy:  # executions refer to agents
+            copy.write(agents)
+        started = time.perf_counter()
+        for table, (columns, payload) in data.items():
+            with dst.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.write(payload)
+        dst.commit()
+        seconds = time.perf_counter() - started
+    return total / seconds
+
+
+def fresh_database(kind: str) -> tuple[str, Callable[[], None]]:
     if kind == "sqlite":
         directory = Path(tempfile.mkdtemp(prefix="agentotel-bench-db-"))
         return f"sqlite:///{directory}/bench.db", lambda: shutil.rmtree(directory, ignore_errors=True)
@@ -226,21 +349,31 @@ def main() -> int:
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--threads", default="1,4")
     parser.add_argument("--project", help="send with an ingest key of this project (default: no key, project default)")
+    parser.add_argument("--minutes", type=float, default=10.0, help="span start times spread over this many minutes")
+    parser.add_argument("--no-floor", action="store_true", help="skip the floor measurement")
     args = parser.parse_args()
     rng = random.Random(42)
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     print(f"ingest benchmark: {args.spans} spans per run, batches of {args.batch}, OTLP/gRPC, {os.cpu_count()} cores")
-    print(f"{'db':<11}{'threads':>8}{'stored':>9}{'spans/s':>10}{'acked/s':>10}{'p50 ms':>8}{'p99 ms':>8}{'RSS MiB':>9}{'CPU s':>7}")
+    print(f"span start times spread over {args.minutes:g} minutes; floor: {'off' if args.no_floor else 'on'}")
+    print(f"{'db':<11}{'thr':>4}{'stored':>8}{'spans/s':>9}{'rollup s':>9}{'acked/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
+          f"{'RSS MiB':>8}{'CPU us/span':>12}{'floor/s':>9}{'ratio':>7}  load avg before -> after")  # fmt: skip
     for kind in kinds:
         for threads in (int(t) for t in args.threads.split(",")):
-            requests = build_requests(args.spans, args.batch, rng)
+            requests = build_requests(args.spans, args.batch, rng, args.minutes)
             url, cleanup = fresh_database(kind)
+            load_before = os.getloadavg()
             try:
                 r = run_once(url, requests, args.spans, threads, args.project)
+                floor_rate = float("nan") if args.no_floor else floor(kind, url, args.batch)
             finally:
                 cleanup()
-            print(f"{kind:<11}{threads:>8}{r['stored']:>9}{r['spans_per_s']:>10.0f}{r['acked_per_s']:>10.0f}"
-                  f"{r['p50_ms']:>8.1f}{r['p99_ms']:>8.1f}{r['peak_rss_mib']:>9.0f}{r['cpu_s']:>7.1f}", flush=True)  # fmt: skip
+            load_after = os.getloadavg()
+            ratio = r["spans_per_s"] / floor_rate if floor_rate == floor_rate and floor_rate else float("nan")
+            print(f"{kind:<11}{threads:>4}{r['stored']:>8}{r['spans_per_s']:>9.0f}{r['rolled_up_s']:>9.1f}"
+                  f"{r['acked_per_s']:>9.0f}{r['p50_ms']:>8.1f}{r['p99_ms']:>8.1f}{r['peak_rss_mib']:>8.0f}"
+                  f"{r['cpu_us_per_span']:>12.0f}{floor_rate:>9.0f}{ratio:>7.2f}  "
+                  f"{load_before[0]:.1f},{load_before[1]:.1f} -> {load_after[0]:.1f},{load_after[1]:.1f}", flush=True)  # fmt: skip
     return 0
 
 
