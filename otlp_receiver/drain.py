@@ -13,6 +13,7 @@ after the commits, before the checkpoint), and never past a record whose spans t
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import threading
@@ -31,6 +32,7 @@ from agentotel.warehouse.engine import make_durable
 from agentotel.warehouse.errors import StorageError
 
 logger = logging.getLogger(__name__)
+GC_THRESHOLD = 50_000  # first-generation threshold while a drain runs (Python's default: 700)
 
 
 def is_retryable(error: BaseException) -> bool:
@@ -64,6 +66,9 @@ class Drain:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        # The drain allocates (and frees) tens of thousands of objects per batch, freed by reference counts:
+        # a young collection every 700 allocations cost ~5 us per span in decode (process-wide setting)
+        gc.set_threshold(GC_THRESHOLD, 20, 100)
         self._thread = threading.Thread(target=self.run, name="spool-drain", daemon=True)
         self._thread.start()
 
