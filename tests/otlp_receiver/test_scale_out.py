@@ -1,6 +1,8 @@
 """Scale-out shown (issue 19 pt 6): two receivers on one PostgreSQL, each with its own spool, fed by trace-id
-routing as the Collector's ``loadbalancing`` exporter does (every span of a trace to receiver hash(trace id) % 2,
-through the real OTLP/HTTP exporter), store exactly the tables one receiver stores for the same input."""
+routing as the Collector's ``loadbalancing`` exporter does (every span and log record of a trace to receiver
+hash(trace id) % 2, through the real OTLP/HTTP exporters), store exactly the tables one receiver stores for
+the same input: spans (with the content GenAI events attach), calls, executions, agents, logs, rollups and
+the content search index."""
 
 from __future__ import annotations
 
@@ -10,9 +12,16 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import pytest
+from opentelemetry import trace
+from opentelemetry._logs import LogRecord, SeverityNumber
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.trace import NonRecordingSpan
 from sqlalchemy import text
 
 from agentotel.warehouse.engine import create_db_engine
@@ -21,8 +30,9 @@ from tests.otlp_receiver.support import genai_spans
 from tests.support.polling import wait_for
 from tests.support.receiver import start_receiver
 
-TABLES = ("spans", "llm_calls", "tool_calls", "agent_executions", "agents", "rollup_executions", "rollup_llm",
-          "rollup_tools")  # fmt: skip
+TABLES = ("spans", "llm_calls", "tool_calls", "agent_executions", "agents", "logs", "rollup_executions", "rollup_llm",
+          "rollup_tools", "span_content_index")  # fmt: skip
+T0 = 1_765_000_000_000_000_000
 SURROGATE = {"agents": {"id", "created_at", "updated_at", "last_seen_at"}}  # numbered or stamped at write time
 
 
@@ -32,15 +42,45 @@ def route(trace_id: int, receivers: int) -> int:
 
 
 def send(servers: Sequence, spans: Sequence[ReadableSpan], batch: int = 7) -> None:
-    """Route each span by its trace id, and export each receiver's share in batches of ``batch`` spans."""
-    exporters = [OTLPSpanExporter(endpoint=f"http://127.0.0.1:{s.http_port}/v1/traces", timeout=10) for s in servers]
+    """Route each span, and two log records per trace (a GenAI content event for its first chat span, a plain
+    log line), by trace id; half the traces' records go before the spans, half after; spans in batches."""
+    n = len(servers)
+    span_exporters = [OTLPSpanExporter(endpoint=f"http://127.0.0.1:{s.http_port}/v1/traces", timeout=10) for s in servers]
+    log_providers = []
+    for server in servers:
+        provider = LoggerProvider(resource=Resource.create({"service.name": "svc"}))
+        provider.add_log_record_processor(SimpleLogRecordProcessor(
+            OTLPLogExporter(endpoint=f"http://127.0.0.1:{server.http_port}/v1/logs", timeout=10)))  # fmt: skip
+        log_providers.append(provider)
+    chats = {}
+    for span in spans:
+        if span.name.startswith("chat"):
+            chats.setdefault(span.context.trace_id, span)
+
+    def emit_logs(first_half: bool) -> None:
+        for i, (trace_id, chat) in enumerate(sorted(chats.items())):
+            if (i % 2 == 0) != first_half:
+                continue
+            logger = log_providers[route(trace_id, n)].get_logger("opentelemetry.instrumentation.openai_v2")
+            context = trace.set_span_in_context(NonRecordingSpan(chat.get_span_context()))
+            stamp = T0 + i * 1_000_000
+            logger.emit(LogRecord(event_name="gen_ai.user.message", body={"content": f"Where is order {i}?"},
+                                  context=context, timestamp=stamp, observed_timestamp=stamp))  # fmt: skip
+            logger.emit(LogRecord(body=f"lookup returned {i} rows", severity_number=SeverityNumber.INFO,
+                                  severity_text="INFO", context=context, timestamp=stamp + 1,
+                                  observed_timestamp=stamp + 1))  # fmt: skip
+
+    emit_logs(first_half=True)
     shares: list[list[ReadableSpan]] = [[] for _ in servers]
     for span in spans:
-        shares[route(span.context.trace_id, len(servers))].append(span)
-    for exporter, share in zip(exporters, shares, strict=True):
+        shares[route(span.context.trace_id, n)].append(span)
+    for exporter, share in zip(span_exporters, shares, strict=True):
         for start in range(0, len(share), batch):
             assert exporter.export(share[start : start + batch]) == SpanExportResult.SUCCESS
         exporter.shutdown()
+    emit_logs(first_half=False)
+    for provider in log_providers:
+        provider.shutdown()
 
 
 def normalized(value):
@@ -101,7 +141,9 @@ def test_two_receivers_routed_by_trace_id_store_the_same_tables_as_one(tmp_path)
             for engine in engines:
                 engine.dispose()
         assert len(single["spans"]) == len(spans) == 80 and len(single["agent_executions"]) == 20
-        assert single["rollup_llm"] and single["rollup_tools"]
+        assert single["rollup_llm"] and single["rollup_tools"] and len(single["logs"]) == 40
+        assert sum(1 for row in single["spans"] if dict(row)["input"]) == 20  # each trace's content event attached
+        assert single["span_content_index"]
         for table in TABLES:
             assert pair[table] == single[table], table
     finally:
