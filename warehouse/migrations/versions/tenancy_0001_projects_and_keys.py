@@ -47,8 +47,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_projects")),
     )
-    op.execute(sa.text("INSERT INTO projects (name, description) VALUES (:n, 'rows written before projects, "
-                       "and the static API keys')").bindparams(n=DEFAULT))
+    # no row for ``default``: it is implied (a restore needs an empty database); made with its first key
     op.create_table(
         "api_keys",
         sa.Column("id", sa.String(16), nullable=False),
