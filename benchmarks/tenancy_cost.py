@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +46,7 @@ VARIANTS = ("off", "default", "project")
 TIME_LIMIT_S = 600
 
 
-def fresh(kind: str) -> tuple[str, callable]:
+def fresh(kind: str) -> tuple[str, Callable[[], None]]:
     if kind == "sqlite":
         directory = Path(tempfile.mkdtemp(prefix="agentotel-tenancy-"))
         url = f"sqlite:///{directory}/bench.db"
