@@ -7,7 +7,7 @@ Create Date: 2026-12-07
 The ``model`` dimension of ``rollup_llm`` was ``coalesce(request_model, response_model)``; the receiver's
 ``/metrics`` and the Grafana warehouse dashboard name the model that answered. The rolled-up minutes (and the
 10-minute and hour rows over them) are recomputed from ``llm_calls`` with the new naming in the migration's
-transaction (minutes after the watermark are read from the raw rows anyway). A downgrade leaves the rows as
+transaction, at the end of analytics_0003 (the rollup code writes that revision's sketches) (minutes after the watermark are read from the raw rows anyway). A downgrade leaves the rows as
 they are: the code names models the new way.
 """
 
@@ -24,11 +24,28 @@ branch_labels = None
 depends_on = None
 
 
+PENDING = "analytics_0002"  # rollup_state row: the recompute is due (run by analytics_0003)
+
+
 def upgrade() -> None:
+    """The recompute itself runs at the end of analytics_0003: the rollup code writes that revision's
+    binary sketches, which this schema cannot hold yet. Here: a ``rollup_state`` row marks it due."""
+    import sqlalchemy as sa
+
+    from agentotel.warehouse.rollups import FAMILIES, MINUTE
+
+    bind = op.get_bind()
+    rows = FAMILIES["llm"].rollup.c
+    if bind.execute(select(func.count()).select_from(FAMILIES["llm"].rollup).where(rows.width_s == MINUTE)).scalar():
+        state = sa.table("rollup_state", sa.column("name"), sa.column("rows_written"))
+        bind.execute(state.insert().values(name=PENDING, rows_written=0))
+
+
+def recompute_llm(bind) -> None:
+    """Recompute the rolled-up model calls with the new naming (called by analytics_0003 when due)."""
     from agentotel.core.utc import as_utc
     from agentotel.warehouse.rollups import FAMILIES, MINUTE, rebuild_range
 
-    bind = op.get_bind()
     family = FAMILIES["llm"]
     rows = family.rollup.c
     lo, hi = bind.execute(select(func.min(rows.bucket), func.max(rows.bucket)).where(rows.width_s == MINUTE)).one()

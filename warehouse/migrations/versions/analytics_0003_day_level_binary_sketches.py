@@ -62,7 +62,25 @@ def upgrade() -> None:
     for table in TABLES:
         with op.batch_alter_table(table) as batch:
             batch.drop_column("duration_hist")
+    _recompute_due_llm_rows(bind)
     _fill_days(bind)
+
+
+def _recompute_due_llm_rows(bind) -> None:
+    """analytics_0002's recompute of the model-call rollups, when it marked one due."""
+    import importlib.util
+    from pathlib import Path
+
+    state = sa.table("rollup_state", sa.column("name"))
+    if not bind.execute(sa.select(state.c.name).where(state.c.name == "analytics_0002")).first():
+        return
+    path = Path(__file__).with_name("analytics_0002_model_as_metrics.py")
+    spec = importlib.util.spec_from_file_location("analytics_0002_model_as_metrics", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.recompute_llm(bind)
+    bind.execute(sa.delete(state).where(state.c.name == "analytics_0002"))
 
 
 def _fill_days(bind) -> None:
