@@ -44,6 +44,7 @@ DASHBOARD_RECEIVER_METRICS_ENV = "AGENTOTEL_DASHBOARD_RECEIVER_METRICS_URL"
 DASHBOARD_USERS_ENV = "AGENTOTEL_DASHBOARD_USERS"
 DASHBOARD_API_KEYS_ENV = "AGENTOTEL_DASHBOARD_API_KEYS"
 DASHBOARD_ANONYMOUS_ROLE_ENV = "AGENTOTEL_DASHBOARD_ANONYMOUS_ROLE"
+OIDC_ISSUER_ENV = "AGENTOTEL_OIDC_ISSUER"  # OIDC login of the dashboard (dashboard/oidc.py); the other AGENTOTEL_OIDC_* too
 # alerting, registry, evaluation
 ALERT_RULES_ENV = "AGENTOTEL_ALERT_RULES"
 ALERT_ALLOW_HOSTS_ENV = "AGENTOTEL_ALERT_ALLOW_HOSTS"
@@ -293,6 +294,14 @@ class DashboardSettings:
     api_keys: str = ""  # name:role:sha256:… entries
     anonymous_role: str = "operator"  # validated by agentotel.dashboard.auth
     registry: RegistrySettings = field(default_factory=RegistrySettings)
+    # OIDC login (st.login through Authlib): issuer URL, client, cookie secret, roles from a claim
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = field(default=None, repr=False)
+    oidc_cookie_secret: str | None = field(default=None, repr=False)
+    oidc_redirect_uri: str | None = None  # default http://HOST:PORT/oauth2callback
+    oidc_roles_claim: str = "groups"
+    oidc_roles: str = ""  # "admin=GROUP,operator=GROUP,viewer=GROUP" (a user gets the highest role matched)
 
     @classmethod
     def from_env(cls, db_url: str | None = None) -> DashboardSettings:
@@ -306,6 +315,13 @@ class DashboardSettings:
             api_keys=env_str(DASHBOARD_API_KEYS_ENV) or "",
             anonymous_role=(env_str(DASHBOARD_ANONYMOUS_ROLE_ENV) or "operator").strip().lower(),
             registry=RegistrySettings.from_env(),
+            oidc_issuer=env_str(OIDC_ISSUER_ENV),
+            oidc_client_id=env_str("AGENTOTEL_OIDC_CLIENT_ID"),
+            oidc_client_secret=env_str("AGENTOTEL_OIDC_CLIENT_SECRET"),
+            oidc_cookie_secret=env_str("AGENTOTEL_OIDC_COOKIE_SECRET"),
+            oidc_redirect_uri=env_str("AGENTOTEL_OIDC_REDIRECT_URI"),
+            oidc_roles_claim=env_str("AGENTOTEL_OIDC_ROLES_CLAIM") or "groups",
+            oidc_roles=env_str("AGENTOTEL_OIDC_ROLES") or "",
         )
 
     @classmethod

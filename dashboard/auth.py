@@ -28,6 +28,7 @@ from agentotel.core.settings import DASHBOARD_ANONYMOUS_ROLE_ENV as ANONYMOUS_RO
 from agentotel.core.settings import DASHBOARD_API_KEYS_ENV as API_KEYS_ENV
 from agentotel.core.settings import DASHBOARD_USERS_ENV as USERS_ENV
 from agentotel.core.settings import DashboardSettings
+from agentotel.dashboard import oidc as sso
 
 logger = logging.getLogger("agentotel.dashboard.auth")
 
@@ -35,6 +36,7 @@ ROLES = ("viewer", "operator", "admin")
 PBKDF2_ITERATIONS = 240_000
 SESSION_KEY = "agentotel_user"
 FAILURES_KEY = "agentotel_login_failures"
+OIDC_AUDITED_KEY = "agentotel_oidc_audited"  # the OIDC identity whose login this session has audited
 DECRYPTED_KEY = "agentotel_decrypted"  # what this session has read decrypted (audited once each)
 MAX_FAILURES_BEFORE_DELAY = 3
 
@@ -61,9 +63,15 @@ class AuthConfig:
     users: tuple[Credential, ...] = ()
     api_keys: tuple[Credential, ...] = ()
     anonymous_role: str = "operator"
+    oidc: sso.OidcConfig | None = None  # single sign-on (dashboard/oidc.py)
 
     @property
     def enabled(self) -> bool:
+        return bool(self.users or self.api_keys or self.oidc)
+
+    @property
+    def passwords(self) -> bool:
+        """Whether the name/password and API-key form is offered (some user or key is configured)."""
         return bool(self.users or self.api_keys)
 
     @classmethod
@@ -78,12 +86,21 @@ class AuthConfig:
             users=tuple(_parse_entries(settings.users, USERS_ENV, "pbkdf2_sha256$")),
             api_keys=tuple(_parse_entries(settings.api_keys, API_KEYS_ENV, "sha256:")),
             anonymous_role=role,
+            oidc=_oidc_config(settings),
         )
 
     @classmethod
     def from_env(cls) -> AuthConfig:
         """``from_settings`` of this process's ``DashboardSettings`` (the dashboard's script run is an edge)."""
         return cls.from_settings(DashboardSettings.from_env())
+
+
+def _oidc_config(settings: DashboardSettings) -> sso.OidcConfig | None:
+    try:
+        return sso.OidcConfig.from_settings(settings)
+    except ValueError as exc:  # the CLI refuses to start with it; a page run logs it and offers no SSO
+        logger.warning("OIDC login is off: %s", exc)
+        return None
 
 
 def _parse_entries(raw: str, source: str, scheme: str) -> list[Credential]:
@@ -161,7 +178,29 @@ def current_user() -> User | None:
     stored = st.session_state.get(SESSION_KEY)
     if isinstance(stored, dict) and stored.get("role") in ROLES and stored.get("name"):
         return User(str(stored["name"]), str(stored["role"]))
+    claims = _oidc_claims(config)
+    if claims:
+        name, role = sso.user_name(claims), sso.role_from_claims(config.oidc, claims)  # type: ignore[arg-type]
+        if st.session_state.get(OIDC_AUDITED_KEY) != name:  # once per browser session and identity
+            st.session_state[OIDC_AUDITED_KEY] = name
+            if role:
+                logger.info("dashboard login (oidc): %s (%s)", name, role)
+                _audit(name, "login", f"oidc, role {role}")
+            else:
+                logger.warning("dashboard login (oidc) refused: %s has no role", name)
+                _audit(name, "login_failed", "oidc: no role in the token's claims", "refused")
+        if role:
+            return User(name, role)
     return None
+
+
+def _oidc_claims(config: AuthConfig) -> dict | None:
+    """The signed-in OIDC identity's claims (Streamlit verified the ID token), else None."""
+    import streamlit as st
+
+    if config.oidc is None or not st.user.is_logged_in:
+        return None
+    return dict(st.user.to_dict())
 
 
 def require_login(role: str = "viewer") -> User:
@@ -171,6 +210,15 @@ def require_login(role: str = "viewer") -> User:
 
     user = current_user()
     if user is None:
+        config = AuthConfig.from_env()
+        claims = _oidc_claims(config)
+        if claims:  # signed in with the provider, but no group of the token maps to a role
+            st.title("No access to agentotel")
+            st.error(f"{sso.user_name(claims)} has no agentotel role: ask an admin to add you to a group of "
+                     "AGENTOTEL_OIDC_ROLES.")
+            if st.button("Sign out", key="oidc_no_role_logout"):
+                st.logout()
+            st.stop()
         login_form()
         st.stop()
     if not user.can(role):
@@ -185,6 +233,10 @@ def login_form() -> None:
 
     config = AuthConfig.from_env()
     st.title("Sign in to agentotel")
+    if config.oidc is not None and st.button("Sign in with single sign-on", key="login_oidc", type="primary"):
+        st.login()
+    if not config.passwords:
+        return
     with st.form("login", clear_on_submit=True):
         username = st.text_input("User name", key="login_username")
         password = st.text_input("Password", type="password", key="login_password")
@@ -242,3 +294,10 @@ def logout() -> None:
     if user:
         logger.info("dashboard logout: %s", user.get("name"))
         _audit(str(user.get("name")), "logout", "dashboard")
+        return
+    claims = _oidc_claims(AuthConfig.from_env())
+    if claims:
+        logger.info("dashboard logout (oidc): %s", sso.user_name(claims))
+        _audit(sso.user_name(claims), "logout", "dashboard (oidc)")
+        st.session_state.pop(OIDC_AUDITED_KEY, None)
+        st.logout()

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from agentotel.core.settings import (
     child_environment,
 )
 from agentotel.dashboard import auth
+from agentotel.dashboard.oidc import OidcConfig, secrets_toml
 
 APP = Path(__file__).resolve().parent / "app.py"
 
@@ -53,9 +56,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def streamlit_command(host: str, port: int, quiet: bool = False) -> list[str]:
+def streamlit_command(host: str, port: int, quiet: bool = False, secrets_file: str | None = None) -> list[str]:
     """The ``streamlit run`` command line: headless, no usage statistics, no file watcher; ``quiet`` logs
-    errors only (``agentotel up`` without ``-v``)."""
+    errors only (``agentotel up`` without ``-v``); ``secrets_file``: the OIDC login's ``[auth]`` section."""
     return [
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.address", host,
@@ -68,6 +71,7 @@ def streamlit_command(host: str, port: int, quiet: bool = False) -> list[str]:
         "--global.developmentMode", "false",
         "--theme.base", "light",
         *(("--logger.level", "error") if quiet else ()),
+        *(("--secrets.files", secrets_file) if secrets_file else ()),
     ]
 
 
@@ -81,13 +85,29 @@ def dashboard_env(db_url: str | None, base: Mapping[str, str] | None = None,
 
 
 def start_dashboard(db_url: str | None = None, host: str = "127.0.0.1", port: int = 8501,
-                    receiver_metrics: str | None = None, quiet: bool = False, **popen_kwargs) -> subprocess.Popen:
+                    receiver_metrics: str | None = None, quiet: bool = False, secrets_file: str | None = None,
+                    **popen_kwargs) -> subprocess.Popen:
     """Start the dashboard as a child process and return it (the caller stops it). ``quiet``: errors only,
     and Streamlit's banner ("You can now view your Streamlit app…", "Stopping…") not printed."""
     env = dashboard_env(db_url, receiver_metrics=receiver_metrics)
     if quiet:
         popen_kwargs.setdefault("stdout", subprocess.DEVNULL)
-    return subprocess.Popen(streamlit_command(host, port, quiet), env=env, **popen_kwargs)
+    return subprocess.Popen(streamlit_command(host, port, quiet, secrets_file), env=env, **popen_kwargs)
+
+
+def write_oidc_secrets(settings: DashboardSettings, directory: str) -> str | None:
+    """The OIDC login's ``secrets.toml`` (mode 0600) in ``directory``, or None without OIDC settings."""
+    try:
+        config = OidcConfig.from_settings(settings)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    if config is None:
+        return None
+    path = os.path.join(directory, "secrets.toml")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(secrets_toml(config))
+    return path
 
 
 def refuse_exposure(settings: DashboardSettings, allow_anonymous: bool = False) -> None:
@@ -113,14 +133,17 @@ def run(args: argparse.Namespace) -> int:
     settings = DashboardSettings.resolve(args)
     refuse_exposure(settings, args.allow_anonymous)
     open_warehouse(settings.database).dispose()  # the pages read a reachable, migrated warehouse
-    process = start_dashboard(settings.database.url, settings.host, settings.port, settings.receiver_metrics_url)
-    # Being stopped (SIGTERM from `agentotel up`, a supervisor, a test) stops Streamlit too: no orphans.
-    signal.signal(signal.SIGTERM, lambda *_: process.terminate())
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        _stop(process)
-        return 130
+    with tempfile.TemporaryDirectory(prefix="agentotel-dashboard-") as private:  # 0700: the OIDC client secret
+        secrets_file = write_oidc_secrets(settings, private)
+        process = start_dashboard(settings.database.url, settings.host, settings.port, settings.receiver_metrics_url,
+                                  secrets_file=secrets_file)
+        # Being stopped (SIGTERM from `agentotel up`, a supervisor, a test) stops Streamlit too: no orphans.
+        signal.signal(signal.SIGTERM, lambda *_: process.terminate())
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            _stop(process)
+            return 130
 
 
 def _stop(process: subprocess.Popen) -> None:
