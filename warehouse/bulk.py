@@ -123,8 +123,8 @@ def fast_insert(
     whose ``guard`` column equals the new row's, e.g. of the same project: another row is left as it is)."""
     if not rows:
         return
-    if conn.dialect.name == "postgresql" and not update_columns and len(rows) >= COPY_MIN_ROWS:
-        _copy_insert(conn, table, rows, keys)
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS:
+        _copy_insert(conn, table, rows, keys, update_columns, coalesce_columns)
         return
     dialect = conn.dialect
     sql, order = _compiled(
@@ -138,14 +138,39 @@ def fast_insert(
 COPY_MIN_ROWS = 64
 
 
-def _copy_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
-    """PostgreSQL: ``COPY`` into a session-local staging table, then one ``INSERT … SELECT … ON CONFLICT
-    DO NOTHING`` (several times faster than row-by-row parameters; same idempotent result)."""
+def _copy_insert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    update_columns: Sequence[str] = (),
+    coalesce_columns: Sequence[str] = (),
+) -> None:
+    """PostgreSQL: ``COPY`` into a session-local staging table, then one ``INSERT … SELECT … ON CONFLICT``
+    that does nothing or updates ``update_columns`` (several times faster than row-by-row parameters; the
+    same result: of rows with one key the first is kept, or with updates the last one wins, as
+    ``executemany`` would leave them)."""
     columns = list(rows[0])
     staging = f"_agentotel_stage_{table.name}"
     quote = conn.dialect.identifier_preparer.quote
     column_list = ", ".join(quote(c) for c in columns)
     key_list = ", ".join(quote(k) for k in keys)
+    if update_columns:
+        last: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for row in rows:
+            key = tuple(row[k] for k in keys)
+            last.pop(key, None)  # the last copy wins, in its own position
+            last[key] = row
+        rows = list(last.values())
+        target = quote(table.name)
+        assignments = ", ".join(
+            f"{quote(c)} = coalesce(EXCLUDED.{quote(c)}, {target}.{quote(c)})" if c in coalesce_columns
+            else f"{quote(c)} = EXCLUDED.{quote(c)}"
+            for c in update_columns
+        )  # fmt: skip
+        on_conflict = f"DO UPDATE SET {assignments}"
+    else:
+        on_conflict = "DO NOTHING"
     raw = conn.connection.driver_connection
     assert raw is not None  # a checked-out connection always has its driver connection
     with raw.cursor() as cursor:
@@ -159,6 +184,6 @@ def _copy_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
                 copy.write_row(getter(row))
         cursor.execute(
             f"INSERT INTO {quote(table.name)} ({column_list}) "  # noqa: S608 - identifiers from our models
-            f"SELECT DISTINCT ON ({key_list}) {column_list} FROM {quote(staging)} ON CONFLICT ({key_list}) DO NOTHING"
+            f"SELECT DISTINCT ON ({key_list}) {column_list} FROM {quote(staging)} ON CONFLICT ({key_list}) {on_conflict}"
         )
         cursor.execute(f"TRUNCATE {quote(staging)}")

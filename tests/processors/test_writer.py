@@ -267,3 +267,21 @@ def test_postgresql_lookups_stay_index_driven_without_planner_statistics():
     finally:
         engine.dispose()
         drop_postgres_database(url)
+
+
+@pytest.mark.slow
+def test_large_batches_update_executions_like_row_by_row(engine):
+    """≥ 64 executions in a batch go through PostgreSQL's COPY staging table with ON CONFLICT DO UPDATE:
+    later children update their runs' totals, and columns the later write does not know (input) are kept."""
+    traces = [f"{i:032x}" for i in range(1, 101)]
+    writer = WarehouseWriter(engine)
+    writer.consume(SpanBatch(spans=[record(t, "a" * 16, None, "agent", 0, 100, agent_name="bot", input="hi")
+                                    for t in traces]))  # fmt: skip
+    writer.consume(SpanBatch(spans=[llm(t, "b" * 16, "a" * 16, 10, 20, 5, 2) for t in traces]))
+    writer.consume(SpanBatch(spans=[llm(t, "c" * 16, "a" * 16, 30, 40, 1, 1) for t in traces]))
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(AgentExecution.tokens_used, AgentExecution.llm_call_count, AgentExecution.input)
+        ).all()
+    assert len(rows) == 100
+    assert {tuple(row) for row in rows} == {(9, 2, "hi")}
