@@ -21,9 +21,10 @@ from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
-from opentelemetry.trace import NonRecordingSpan
+from opentelemetry.trace import NonRecordingSpan, StatusCode
 from sqlalchemy import text
 
+from agentotel.processors.sample import Sample
 from agentotel.warehouse.engine import create_db_engine
 from tests.conftest import drop_postgres_database, new_postgres_database
 from tests.otlp_receiver.support import genai_spans
@@ -109,43 +110,74 @@ def tables(engine) -> dict[str, list[tuple]]:
     return out
 
 
-def run(urls: Sequence[str], spools: Sequence[str], spans: Sequence[ReadableSpan]) -> None:
-    """Receivers on ``urls`` (one each), fed by trace-id routing, stopped once every span is stored."""
-    servers = [start_receiver(url, spool, redact_pii=True) for url, spool in zip(urls, spools, strict=True)]
+def run(urls: Sequence[str], spools: Sequence[str], spans: Sequence[ReadableSpan], expected: int, **settings) -> None:
+    """Receivers on ``urls`` (one each), fed by trace-id routing, stopped once ``expected`` spans are stored and
+    nothing waits in a spool or for a sampling decision."""
+    servers = [start_receiver(url, spool, **settings) for url, spool in zip(urls, spools, strict=True)]
     try:
         send(servers, spans)
-        engine = servers[0].engine
-        with engine.connect() as conn:
-            stored = lambda: conn.execute(text("SELECT count(*) FROM spans")).scalar_one()  # noqa: E731
-            assert wait_for(lambda: stored() == len(spans) and not any(s.spool.pending_bytes() for s in servers), timeout=60)
+        with servers[0].engine.connect() as conn:
+
+            def settled() -> bool:
+                stored = conn.execute(text("SELECT count(*) FROM spans")).scalar_one()
+                busy = any(s.spool.pending_bytes() or (s.drain.sampler and s.drain.sampler.held_spans) for s in servers)
+                return stored == expected and not busy
+
+            assert wait_for(settled, timeout=60)
     finally:
         for server in servers:
             server.stop()  # flushes the rollups of the minutes it wrote
 
 
-@pytest.mark.postgres
-@pytest.mark.slow
-def test_two_receivers_routed_by_trace_id_store_the_same_tables_as_one(tmp_path):
+def one_and_two(tmp_path, spans: Sequence[ReadableSpan], expected: int, **settings) -> tuple[dict, dict]:
+    """The tables of one receiver, and of two routed receivers on one database, for the same input."""
+    one, shared = new_postgres_database(), new_postgres_database()
+    try:
+        run([one], [str(tmp_path / "spool-one")], spans, expected, **settings)
+        run([shared, shared], [str(tmp_path / "spool-a"), str(tmp_path / "spool-b")], spans, expected, **settings)
+        engines = [create_db_engine(one), create_db_engine(shared)]
+        try:
+            return tables(engines[0]), tables(engines[1])
+        finally:
+            for engine in engines:
+                engine.dispose()
+    finally:
+        drop_postgres_database(one)
+        drop_postgres_database(shared)
+
+
+def workload() -> list[ReadableSpan]:
     spans = [*genai_spans(12), *genai_spans(4, agent="billing-agent", service="billing", error=True),
              *genai_spans(4, agent="triage-agent", service="triage")]  # fmt: skip
     random.Random(19).shuffle(spans)  # spans of a trace in any order, across batches
     assert {route(s.context.trace_id, 2) for s in spans} == {0, 1}
-    one, shared = new_postgres_database(), new_postgres_database()
-    try:
-        run([one], [str(tmp_path / "spool-one")], spans)
-        run([shared, shared], [str(tmp_path / "spool-a"), str(tmp_path / "spool-b")], spans)
-        engines = [create_db_engine(one), create_db_engine(shared)]
-        try:
-            single, pair = (tables(e) for e in engines)
-        finally:
-            for engine in engines:
-                engine.dispose()
-        assert len(single["spans"]) == len(spans) == 80 and len(single["agent_executions"]) == 20
-        assert single["rollup_llm"] and single["rollup_tools"] and len(single["logs"]) == 40
-        assert sum(1 for row in single["spans"] if dict(row)["input"]) == 20  # each trace's content event attached
-        assert single["span_content_index"]
-        for table in TABLES:
-            assert pair[table] == single[table], table
-    finally:
-        drop_postgres_database(one)
-        drop_postgres_database(shared)
+    return spans
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_two_receivers_routed_by_trace_id_store_the_same_tables_as_one(tmp_path):
+    spans = workload()
+    single, pair = one_and_two(tmp_path, spans, len(spans))
+    assert len(single["spans"]) == len(spans) == 80 and len(single["agent_executions"]) == 20
+    assert single["rollup_llm"] and single["rollup_tools"] and len(single["logs"]) == 40
+    assert sum(1 for row in single["spans"] if dict(row)["input"]) == 20  # each trace's content event attached
+    assert single["span_content_index"]
+    for table in TABLES:
+        assert pair[table] == single[table], table
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_two_routed_receivers_keep_the_same_whole_traces_under_sampling(tmp_path):
+    """Tail sampling decides per trace; routing brings every span of a trace to one receiver, so two receivers
+    keep exactly the traces one keeps: every error trace whole, the others by trace id."""
+    spans, sampler = workload(), Sample(0.5)
+    errors = {s.context.trace_id for s in spans if s.status.status_code == StatusCode.ERROR}
+    kept = {(f"{s.context.trace_id:032x}", f"{s.context.span_id:016x}") for s in spans
+            if s.context.trace_id in errors or sampler.keeps_trace(f"{s.context.trace_id:032x}")}  # fmt: skip
+    assert len(errors) == 4 and len(kept) < len(spans)
+    single, pair = one_and_two(tmp_path, spans, len(kept), sample_rate=0.5, sample_decision_wait=5.0)
+    assert {(dict(row)["trace_id"], dict(row)["span_id"]) for row in single["spans"]} == kept
+    for table in TABLES:
+        assert pair[table] == single[table], table
