@@ -80,7 +80,7 @@ def test_a_replayed_span_id_never_overwrites_another_projects_rows(db_url):
     beta's spans or runs: the spans are kept first-come, the run's upsert leaves another project's row."""
     engine = create_db_engine(db_url)
     writer = build_request_writer(engine, ReceiverSettings())
-    request = span_request(2)
+    request = span_request(80)  # 80 runs: PostgreSQL's COPY path of the writer (64 rows and more) as well
     stamp_project(request, "traces", "beta")
     writer.write([(TRACES, request)])
     for span in request.resource_spans[0].scope_spans[0].spans:
@@ -91,6 +91,6 @@ def test_a_replayed_span_id_never_overwrites_another_projects_rows(db_url):
     with engine.connect() as conn:
         spans = conn.execute(text("SELECT project_id, name FROM spans")).all()
         runs = conn.execute(text("SELECT project_id, success, error_message FROM agent_executions")).all()
-    assert sorted(spans) == [("beta", "chat m"), ("beta", "chat m")]
-    assert sorted(runs) == [("beta", True, None), ("beta", True, None)]
+    assert sorted(spans) == [("beta", "chat m")] * 80
+    assert sorted(runs) == [("beta", True, None)] * 80
     engine.dispose()
