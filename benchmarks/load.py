@@ -58,7 +58,7 @@ class Receiver:
         self.ps = psutil.Process(self.proc.pid)
         self.rss: list[tuple[float, int]] = []
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.grpc_port}")
-        grpc.channel_ready_future(self.channel).result(timeout=60)
+        grpc.channel_ready_future(self.channel).result(timeout=180)  # a loaded 2-core machine can take over a minute to start it
         self.call = self.channel.unary_unary(METHOD)
         self._stop = threading.Event()
         threading.Thread(target=self._sample, daemon=True).start()
