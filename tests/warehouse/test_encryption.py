@@ -13,6 +13,7 @@ import glob
 import gzip
 import json
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,13 @@ def _content(engine) -> list[tuple]:
 def _assert_no_secret(blob: bytes, where: str) -> None:
     for secret in SECRETS:
         assert secret.encode() not in blob, f"{secret!r} found in {where}"
+
+
+def scores(engine) -> list[tuple]:
+    """Online evaluation scores (metric, value) of the stored runs, sorted."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT name, score_value FROM evaluation_results")).all()
+    return sorted((r[0], round(float(r[1]), 9)) for r in rows)
 
 
 def _raw_storage(url: str) -> bytes:
@@ -214,8 +222,11 @@ def test_content_events_sent_as_logs_are_encrypted_too(db_url):
 
 @pytest.mark.slow
 def test_explorer_reads_show_clear_previews(db_url, plain_url):
-    """The trace list's input previews, the tool call list's arguments/results and the trace view read the same
-    with encryption as without (previews cut after decryption, never a cut encrypted value)."""
+    """The trace list's input previews, the tool call list's arguments/results, the executions evaluation replays
+    and the online evaluation's scores are the same with encryption as without (previews cut after
+    decryption, never a cut encrypted value)."""
+    from agentotel.evaluation.executions import recorded_executions
+    from agentotel.evaluation.online import OnlineAgentConfig, OnlineConfig, OnlineEvaluator
     from agentotel.warehouse.tool_calls import tool_call_list
     from agentotel.warehouse.traces import recent_traces
 
@@ -233,6 +244,16 @@ def test_explorer_reads_show_clear_previews(db_url, plain_url):
 
         encrypted, clear = seen(engine), seen(plain)
         assert encrypted == clear
+
+        def recorded(eng):  # what evaluation replays and online evaluation scores: the runs' input/output
+            return sorted((r["input"], r["output"]) for r in recorded_executions(eng, "support-agent"))
+
+        assert recorded(engine) == recorded(plain) and SUPPORT_TURNS[0][1] in str(recorded(engine))
+        config = OnlineConfig(agents=(OnlineAgentConfig(sample_rate=1.0, evaluators=("coherence",)),),
+                              lookback=timedelta(hours=2))
+        OnlineEvaluator(engine, config).tick()
+        OnlineEvaluator(plain, config).tick()
+        assert scores(engine) == scores(plain) and scores(engine)
         assert any(SUPPORT_TURNS[0][0] in p for p in encrypted[0]) and not any("agentotel:enc" in p for p in encrypted[0])
     finally:
         engine.dispose()
