@@ -76,3 +76,23 @@ def test_system_page_shows_bytes_formatted(seeded, monkeypatch):
     memory = latest[latest["metric_name"] == "system.memory.usage"]["latest"].tolist()
     assert memory and all(v.endswith(("MiB", "GiB")) for v in memory), memory
     assert not any(str(v).endswith(" By") for v in latest["latest"])
+
+
+def test_dashboard_reads_run_without_postgres_jit(db_url, monkeypatch):
+    """At a million spans a trace list's estimated cost crosses jit_above_cost and compiling cost seconds:
+    the dashboard's PostgreSQL connections run without JIT (SQLite has none to turn off)."""
+    from sqlalchemy import text
+
+    from agentotel.dashboard import data
+
+    dashboard_env(monkeypatch, db_url)
+    engine = data.engine(db_url)
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                assert conn.execute(text("SHOW jit")).scalar() == "off"
+            else:
+                assert conn.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        engine.dispose()
+        data.engine.clear()
