@@ -169,7 +169,7 @@ def enable_encryption(engine: Engine, master_key: str | None) -> Keyring | None:
         return None
     existing = keyring_of(engine)
     if existing is not None:
-        return existing  # type: ignore[no-any-return]
+        return existing
     keyring = Keyring(engine, master_key)
     attach_keyring(engine, keyring)
     return keyring
