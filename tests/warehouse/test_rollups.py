@@ -105,7 +105,7 @@ def test_refresh_is_idempotent_and_picks_up_late_rows(engine):
         totals = conn.execute(select(func.sum(RollupExecution.count)).where(RollupExecution.agent_name == TOTAL)).scalar()
         tens = conn.execute(select(func.sum(RollupExecution.count)).where(RollupExecution.width_s == 600, RollupExecution.agent_name != TOTAL)).scalar()
     assert total == hours == tens == 300
-    assert totals == 3 * 300  # one TOTAL row per minute, 10 minutes and hour, equal to the sum of the cells
+    assert totals == 4 * 300  # one TOTAL row per minute, 10 minutes, hour and day, equal to the sum of the cells
     assert calls == len(data["llm_calls"])
 
 
