@@ -92,13 +92,15 @@ def retry_delay(error: grpc.RpcError) -> float | None:
     return None
 
 
-def send_at_rate(receiver: Receiver, requests: Iterable[bytes], rate: float, seconds: float, retry: bool) -> dict:
+def send_at_rate(
+    receiver: Receiver, requests: Iterable[bytes], rate: float, seconds: float, retry: bool, retry_for: float = 600
+) -> dict:
     """Offer ``rate`` spans/s for ``seconds``; returns counts and latencies (refusals retried if ``retry``).
 
     Calls are asynchronous (``call.future``: no thread per request, so thousands of requests waiting to be
     retried cost the client nothing while they wait); retries wait as a Collector's ``retry_on_failure``
     does: the longer of the server's RetryInfo and an exponential back-off (1 s doubling to 32 s), with
-    ±20 % jitter, at most 200 attempts, all within 600 s after the offered load stops."""
+    ±20 % jitter, at most 200 attempts, all within ``retry_for`` s after the offered load stops."""
     interval = BATCH / rate
     latencies: list[float] = []
     refusals: list[float] = []
@@ -134,7 +136,7 @@ def send_at_rate(receiver: Receiver, requests: Iterable[bytes], rate: float, sec
 
     pending = iter(requests)
     deadline = time.monotonic() + seconds
-    give_up = deadline + 600
+    give_up = deadline + retry_for
     next_at = time.monotonic()
     load_at_end = ""
     while True:
@@ -242,7 +244,7 @@ def overload_mode(args, db_url: str) -> None:
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         try:
             probe = pool.apply_async(answer_times, (receiver.grpc_port, requests[0], args.seconds))
-            result = send_at_rate(receiver, requests, args.rate, args.seconds, retry=True)
+            result = send_at_rate(receiver, requests, args.rate, args.seconds, retry=True, retry_for=args.retry_for)
             probed = probe.get(timeout=args.seconds + 120)
             stored = wait_stored(db_url, result["acked"], timeout=900)
         finally:
@@ -308,6 +310,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=10_000)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--spool-mib", type=int, default=64)
+    parser.add_argument("--retry-for", type=float, default=600, help="overload: seconds the clients keep retrying after the load stops")
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
     url, cleanup = fresh_database(args.db)
