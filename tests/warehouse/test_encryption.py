@@ -258,3 +258,25 @@ def test_explorer_reads_show_clear_previews(db_url, plain_url):
     finally:
         engine.dispose()
         plain.dispose()
+
+
+@pytest.mark.slow
+def test_a_project_scoped_reader_decrypts_its_content(db_url):
+    """The readers' scoped engine (on PostgreSQL the row-level-security reader role) reads the wrapped data keys
+    and decrypts; a scope without the project sees no row at all."""
+    from agentotel.warehouse.scoping import scope_engine
+
+    key = new_master_key()
+    engine = _open(db_url, key)
+    write_conversations(engine)
+    expected = _content(engine)
+    engine.dispose()
+    reader = scope_engine(_open(db_url, key), ["default"])
+    other = scope_engine(_open(db_url, key), ["another"])
+    try:
+        assert _content(reader) == expected and SUPPORT_TURNS[0][0] in str(expected)
+        with other.connect() as conn:
+            assert conn.execute(select(Span.input)).all() == []
+    finally:
+        reader.dispose()
+        other.dispose()
