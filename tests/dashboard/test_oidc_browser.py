@@ -105,7 +105,7 @@ def test_oidc_login_roles_logout_and_refused_tokens(tmp_path):
             context = browser.new_context()
             issued = f"token: id_token issued ({mode}, PKCE verified)"
             page = _sign_in_with_sso(context, base)
-            assert wait_for(lambda: issued in provider.log, timeout=60), provider.log  # the flow reached the token
+            assert wait_for(lambda issued=issued: issued in provider.log, timeout=60), provider.log  # reached the token
             page.wait_for_url(lambda u: "oauth2callback" not in u and "/auth/" not in u, timeout=60_000)
             page.get_by_text("Sign in to agentotel", exact=True).wait_for(timeout=60_000)  # back, signed out
             wait_idle(page)
