@@ -124,7 +124,7 @@ def fast_insert(
     if not rows:
         return
     if conn.dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS:
-        _copy_insert(conn, table, rows, keys, update_columns, coalesce_columns)
+        _copy_insert(conn, table, rows, keys, update_columns, coalesce_columns, guard)
         return
     dialect = conn.dialect
     sql, order = _compiled(
@@ -145,6 +145,7 @@ def _copy_insert(
     keys: Sequence[str],
     update_columns: Sequence[str] = (),
     coalesce_columns: Sequence[str] = (),
+    guard: str | None = None,
 ) -> None:
     """PostgreSQL: ``COPY`` into a session-local staging table, then one ``INSERT … SELECT … ON CONFLICT``
     that does nothing or updates ``update_columns`` (several times faster than row-by-row parameters; the
@@ -169,6 +170,8 @@ def _copy_insert(
             for c in update_columns
         )  # fmt: skip
         on_conflict = f"DO UPDATE SET {assignments}"
+        if guard:  # only a row of the same project (tenancy): another one is left as it is
+            on_conflict += f" WHERE {target}.{quote(guard)} = EXCLUDED.{quote(guard)}"
     else:
         on_conflict = "DO NOTHING"
     raw = conn.connection.driver_connection
