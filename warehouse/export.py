@@ -139,7 +139,7 @@ def _clean(row, columns) -> dict[str, Any]:
     out = {}
     for column in columns:
         value = row[column.name]
-        if isinstance(column.type, JSON) and value is not None:
+        if _is_json(column.type) and value is not None:
             value = redact_secrets(value)
         out[column.name] = value
     return out
@@ -225,7 +225,7 @@ class _ParquetWriter:
         self.columns = columns
         self.compression = compression or "none"
         self.schema = pa.schema([pa.field(c.name, _arrow_type(c.type)) for c in columns])
-        self.json_columns = [c.name for c in columns if isinstance(c.type, JSON)]
+        self.json_columns = [c.name for c in columns if _is_json(c.type)]
 
     @contextmanager
     def open(self, path: Path):
@@ -247,10 +247,15 @@ class _ParquetWriter:
         self.writer.write_table(self.pa.table(columns, schema=self.schema))
 
 
+def _is_json(sa_type) -> bool:
+    """A JSON column, also behind a type decorator (``types.ContentJSON``: content that may be encrypted)."""
+    return isinstance(getattr(sa_type, "impl_instance", sa_type), JSON) or isinstance(sa_type, JSON)
+
+
 def _arrow_type(sa_type):
     import pyarrow as pa
 
-    if isinstance(sa_type, JSON):
+    if _is_json(sa_type):
         return pa.string()
     impl = getattr(sa_type, "impl", sa_type)
     if isinstance(impl, DateTime):

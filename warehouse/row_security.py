@@ -11,7 +11,7 @@ are visible through their span. ``agentotel_reader`` (NOLOGIN) is granted SELECT
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from agentotel.warehouse.tenancy_models import PROJECT_TABLES
 
@@ -23,7 +23,7 @@ CONTENT_MATCH = ("EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = span_content_
 
 
 def _has(conn: Connection, table: str) -> bool:
-    return bool(conn.exec_driver_sql(f"SELECT to_regclass('{table}') IS NOT NULL").scalar())
+    return bool(conn.execute(text("SELECT to_regclass(:table) IS NOT NULL"), {"table": table}).scalar())
 
 
 def before_rebuild(conn: Connection, table: str) -> None:
@@ -36,10 +36,10 @@ def secure_table(conn: Connection, table: str) -> None:
     """(Re-)apply the policy and the reader's grant of ``table`` (PostgreSQL; idempotent)."""
     if conn.dialect.name != "postgresql" or table not in PROJECT_TABLES:
         return
-    columns = conn.exec_driver_sql(
-        f"SELECT 1 FROM information_schema.columns WHERE table_name = '{table}' AND column_name = 'project_id' "  # noqa: S608
+    columns = conn.execute(text(
+        "SELECT 1 FROM information_schema.columns WHERE table_name = :table AND column_name = 'project_id' "
         "AND table_schema = current_schema()"
-    ).first()
+    ), {"table": table}).first()
     if columns is None:  # a schema before tenancy_0001
         return
     conn.exec_driver_sql(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
