@@ -56,6 +56,7 @@ def upgrade() -> None:
             op.execute(PG_TO_BYTES.format(table=table))
     else:
         raw = bind.connection.driver_connection
+        assert raw is not None  # a connection in use always has its driver connection
         raw.create_function("agentotel_sketch_bytes", 1, _json_to_bytes, deterministic=True)
         for table in TABLES:
             op.execute(f"UPDATE {table} SET duration_sketch = agentotel_sketch_bytes(duration_hist)")  # noqa: S608 - constant names

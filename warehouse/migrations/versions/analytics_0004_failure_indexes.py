@@ -19,8 +19,7 @@ down_revision = "analytics_0003"
 branch_labels = None
 depends_on = None
 
-FAILED = {"postgresql_where": sa.text("NOT success"), "sqlite_where": sa.text("success = 0")}
-INDEXES = (
+INDEXES: tuple[tuple[str, str, list[str | sa.TextClause]], ...] = (
     ("ix_agent_executions_failed_agent", "agent_executions", ["agent_name", "timestamp"]),
     ("ix_agent_executions_failed", "agent_executions", ["timestamp"]),
     ("ix_llm_calls_failed_model", "llm_calls", [sa.text("coalesce(response_model, request_model)"), "start_time"]),
@@ -30,7 +29,8 @@ INDEXES = (
 
 def upgrade() -> None:
     for name, table, columns in INDEXES:
-        op.create_index(name, table, columns, **FAILED)
+        op.create_index(name, table, columns, postgresql_where=sa.text("NOT success"),
+                        sqlite_where=sa.text("success = 0"))
 
 
 def downgrade() -> None:
