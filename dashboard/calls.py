@@ -34,10 +34,26 @@ def _controls(prefix: str, fields: tuple[str, ...], sorts: dict[str, str]) -> tu
     return values, sort, limit
 
 
-def _selected(event: Any, frame: pd.DataFrame) -> None:
+def _call_list(ctx: common.PageContext, found: pd.DataFrame | None, kind: str, column_order: list[str],
+               column_config: dict[str, Any]) -> None:
+    """The calls ``found`` as a table (``kind``: ``llm`` or ``tool``) whose row click opens the call in its
+    trace, with a CSV download."""
+    if found is None:
+        return
+    if found.empty:
+        st.text("No call matches these filters.")
+        return
+    st.caption(f"{fmt.number(len(found))} calls · click a row to open it in its trace")
+    shown = common.localize(found, ctx, ["start_time"])
+    event = st.dataframe(
+        shown, hide_index=True, width="stretch", key=f"{kind}_call_list", on_select="rerun",
+        selection_mode=common.CLICKABLE, placeholder="–", column_order=column_order,
+        column_config={"start_time": common.time_column(ctx, "start"), **column_config},
+    )
     row = common.picked_row(event)
-    if row is not None and row < len(frame):
-        open_in_trace(str(frame["trace_id"].iloc[row]), str(frame["span_id"].iloc[row]))
+    if row is not None and row < len(found):
+        open_in_trace(str(found["trace_id"].iloc[row]), str(found["span_id"].iloc[row]))
+    common.download_csv(shown, f"{kind}_calls.csv", key=f"dl_{kind}_calls")
 
 
 def llm_calls(ctx: common.PageContext, page_filters: dict[str, str]) -> None:
@@ -45,29 +61,19 @@ def llm_calls(ctx: common.PageContext, page_filters: dict[str, str]) -> None:
     values, sort, limit = _controls("llmc", ("text", "status", "duration", "cost", "tokens", "attribute", "session",
                                              "user", "service"), SORTS)
     found = common.load(data.llm_call_list, ctx.url, ctx.start, ctx.end, {**page_filters, **values}, sort, limit)
-    if found is None:
-        return
-    if found.empty:
-        st.text("No call matches these filters.")
-        return
-    st.caption(f"{fmt.number(len(found))} calls · click a row to open it in its trace")
-    shown = common.localize(found, ctx, ["start_time"])
-    event = st.dataframe(
-        shown, hide_index=True, width="stretch", key="llm_call_list", on_select="rerun", selection_mode=common.CLICKABLE, placeholder="–",
-        column_order=["start_time", "agent_name", "provider", "model", "input_preview", "input_tokens", "output_tokens",
-                      "cached_input_tokens", "cost_usd", "duration_ms", "time_to_first_token_ms", "finish_reason",
-                      "success", "error_type", "request_model", "response_model"],
-        column_config={"start_time": common.time_column(ctx, "start"),
-                       "input_preview": st.column_config.TextColumn("input", width="large"),
-                       "input_tokens": st.column_config.NumberColumn("tokens in", format="%d"),
-                       "output_tokens": st.column_config.NumberColumn("tokens out", format="%d"),
-                       "cached_input_tokens": st.column_config.NumberColumn("cached", format="%d"),
-                       "cost_usd": common.cost_column(),
-                       "duration_ms": st.column_config.NumberColumn("duration (ms)", format="%.0f"),
-                       "time_to_first_token_ms": st.column_config.NumberColumn("TTFT (ms)", format="%.0f")},
+    _call_list(
+        ctx, found, "llm",
+        ["start_time", "agent_name", "provider", "model", "input_preview", "input_tokens", "output_tokens",
+         "cached_input_tokens", "cost_usd", "duration_ms", "time_to_first_token_ms", "finish_reason", "success",
+         "error_type", "request_model", "response_model"],
+        {"input_preview": st.column_config.TextColumn("input", width="large"),
+         "input_tokens": st.column_config.NumberColumn("tokens in", format="%d"),
+         "output_tokens": st.column_config.NumberColumn("tokens out", format="%d"),
+         "cached_input_tokens": st.column_config.NumberColumn("cached", format="%d"),
+         "cost_usd": common.cost_column(),
+         "duration_ms": st.column_config.NumberColumn("duration (ms)", format="%.0f"),
+         "time_to_first_token_ms": st.column_config.NumberColumn("TTFT (ms)", format="%.0f")},
     )
-    _selected(event, found)
-    common.download_csv(shown, "llm_calls.csv", key="dl_llm_calls")
 
 
 def tool_calls(ctx: common.PageContext, page_filters: dict[str, str]) -> None:
@@ -75,21 +81,11 @@ def tool_calls(ctx: common.PageContext, page_filters: dict[str, str]) -> None:
     values, sort, limit = _controls("tlc", ("text", "status", "duration", "attribute", "session", "user", "service"),
                                     TOOL_SORTS)
     found = common.load(data.tool_call_list, ctx.url, ctx.start, ctx.end, {**page_filters, **values}, sort, limit)
-    if found is None:
-        return
-    if found.empty:
-        st.text("No call matches these filters.")
-        return
-    st.caption(f"{fmt.number(len(found))} calls · click a row to open it in its trace")
-    shown = common.localize(found, ctx, ["start_time"])
-    event = st.dataframe(
-        shown, hide_index=True, width="stretch", key="tool_call_list", on_select="rerun", selection_mode=common.CLICKABLE, placeholder="–",
-        column_order=["start_time", "agent_name", "tool_name", "arguments", "result", "success", "error_message",
-                      "duration_ms", "tool_call_id"],
-        column_config={"start_time": common.time_column(ctx, "start"),
-                       "arguments": st.column_config.TextColumn("arguments", width="medium"),
-                       "result": st.column_config.TextColumn("result", width="medium"),
-                       "duration_ms": st.column_config.NumberColumn("duration (ms)", format="%.1f")},
+    _call_list(
+        ctx, found, "tool",
+        ["start_time", "agent_name", "tool_name", "arguments", "result", "success", "error_message", "duration_ms",
+         "tool_call_id"],
+        {"arguments": st.column_config.TextColumn("arguments", width="medium"),
+         "result": st.column_config.TextColumn("result", width="medium"),
+         "duration_ms": st.column_config.NumberColumn("duration (ms)", format="%.1f")},
     )
-    _selected(event, found)
-    common.download_csv(shown, "tool_calls.csv", key="dl_tool_calls")

@@ -10,11 +10,17 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, func, or_, select
 
-from agentotel.core.utc import as_utc
 from agentotel.warehouse.analytics import AnalyticsEngine
 from agentotel.warehouse.bounds import check_choice, check_limit, top_rows, wanted
 from agentotel.warehouse.models import LLMCall
-from agentotel.warehouse.search import SearchFilter, call_conditions, contains, frame_of, previews
+from agentotel.warehouse.search import (
+    SearchFilter,
+    call_conditions,
+    call_row_conditions,
+    contains,
+    frame_of,
+    previews,
+)
 from agentotel.warehouse.traces import model_label
 
 _llm = LLMCall.__table__
@@ -59,25 +65,12 @@ def llm_call_list(engine: Engine, search: SearchFilter | None = None, sort: str 
     flt = search or SearchFilter()
     llm = _llm.c
     tokens = func.coalesce(llm.input_tokens, 0) + func.coalesce(llm.output_tokens, 0)
-    where: list[Any] = []
-    if flt.start is not None:
-        where.append(llm.start_time >= as_utc(flt.start))
-    if flt.end is not None:
-        where.append(llm.start_time < as_utc(flt.end))
-    if flt.trace_id:
-        where.append(llm.trace_id == flt.trace_id.lower())
-    if flt.agent:
-        where.append(contains(llm.agent_name, flt.agent))
-    if flt.service:
-        where.append(contains(llm.service_name, flt.service))
+    where: list[Any] = call_row_conditions(flt, _llm)
     if flt.model:
         where.append(or_(contains(llm.request_model, flt.model), contains(llm.response_model, flt.model)))
     if flt.provider:
         where.append(contains(llm.provider, flt.provider))
-    if flt.status:
-        where.append(llm.success.is_(flt.status == "ok"))
-    for bound, column, op in ((flt.min_duration_ms, llm.duration_ms, "ge"), (flt.max_duration_ms, llm.duration_ms, "le"),
-                              (flt.min_cost, llm.cost_usd, "ge"), (flt.max_cost, llm.cost_usd, "le"),
+    for bound, column, op in ((flt.min_cost, llm.cost_usd, "ge"), (flt.max_cost, llm.cost_usd, "le"),
                               (flt.min_tokens, tokens, "ge"), (flt.max_tokens, tokens, "le")):
         if bound is not None:
             where.append(column >= float(bound) if op == "ge" else column <= float(bound))

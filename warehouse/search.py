@@ -412,6 +412,30 @@ def _indexed_hits(conn: Connection, stmt: Select[Any]) -> bool:
 # ------------------------------------------------------------------------------------------ call lists
 
 
+def call_row_conditions(flt: SearchFilter, calls: Any) -> list[ColumnElement[bool]]:
+    """Conditions on a call table's own columns that ``llm_calls`` and ``tool_calls`` share: the window, the
+    trace, agent and service (substring, any case), the status and the latency range."""
+    c = calls.c
+    out: list[ColumnElement[bool]] = []
+    if flt.start is not None:
+        out.append(c.start_time >= as_utc(flt.start))
+    if flt.end is not None:
+        out.append(c.start_time < as_utc(flt.end))
+    if flt.trace_id:
+        out.append(c.trace_id == flt.trace_id.lower())
+    if flt.agent:
+        out.append(contains(c.agent_name, flt.agent))
+    if flt.service:
+        out.append(contains(c.service_name, flt.service))
+    if flt.status:
+        out.append(c.success.is_(flt.status == "ok"))
+    if flt.min_duration_ms is not None:
+        out.append(c.duration_ms >= float(flt.min_duration_ms))
+    if flt.max_duration_ms is not None:
+        out.append(c.duration_ms <= float(flt.max_duration_ms))
+    return out
+
+
 def call_conditions(conn: Connection, flt: SearchFilter, calls: Any) -> list[ColumnElement[bool]]:
     """Conditions on rows of a call table (``llm_calls`` or ``tool_calls``) for the parts of ``flt`` that
     other tables decide: an attribute or content of the call's own span, the session or user of its run,

@@ -10,11 +10,17 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from agentotel.core.utc import as_utc
 from agentotel.warehouse.analytics import AnalyticsEngine
 from agentotel.warehouse.bounds import check_choice, check_limit
 from agentotel.warehouse.models import ToolCall
-from agentotel.warehouse.search import SearchFilter, call_conditions, contains, frame_of, previews
+from agentotel.warehouse.search import (
+    SearchFilter,
+    call_conditions,
+    call_row_conditions,
+    contains,
+    frame_of,
+    previews,
+)
 
 _tools = ToolCall.__table__
 
@@ -52,25 +58,9 @@ def tool_call_list(engine: Engine, search: SearchFilter | None = None, sort: str
     limit = check_limit(limit)
     flt = search or SearchFilter()
     tool = _tools.c
-    where: list[Any] = []
-    if flt.start is not None:
-        where.append(tool.start_time >= as_utc(flt.start))
-    if flt.end is not None:
-        where.append(tool.start_time < as_utc(flt.end))
-    if flt.trace_id:
-        where.append(tool.trace_id == flt.trace_id.lower())
-    if flt.agent:
-        where.append(contains(tool.agent_name, flt.agent))
-    if flt.service:
-        where.append(contains(tool.service_name, flt.service))
+    where: list[Any] = call_row_conditions(flt, _tools)
     if flt.tool:
         where.append(contains(tool.tool_name, flt.tool))
-    if flt.status:
-        where.append(tool.success.is_(flt.status == "ok"))
-    if flt.min_duration_ms is not None:
-        where.append(tool.duration_ms >= float(flt.min_duration_ms))
-    if flt.max_duration_ms is not None:
-        where.append(tool.duration_ms <= float(flt.max_duration_ms))
     with engine.connect() as conn:
         where += call_conditions(conn, flt, _tools)
         order = tool[sort]
