@@ -20,3 +20,19 @@ def add_database_argument(parser: argparse.ArgumentParser, *, repeat: bool = Fal
     before it.
     """
     parser.add_argument("--db", metavar="URL", default=argparse.SUPPRESS if repeat else None, help=DATABASE_HELP)
+
+
+KEYS_HELP = "API keys of projects and the master key of encrypted content"
+
+
+def keys_actions(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """The action group of ``agentotel keys`` (its API-key and master-key actions are declared by two
+    modules): made by whichever declares first, found by the other."""
+    keys = sub.choices.get("keys")
+    if keys is None:
+        keys = sub.add_parser("keys", help=KEYS_HELP)
+        return keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    for action in keys._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")

@@ -10,22 +10,10 @@ from __future__ import annotations
 import argparse
 import getpass
 
-from agentotel.core.cli_args import add_database_argument
+from agentotel.core.cli_args import add_database_argument, keys_actions
 from agentotel.core.errors import CommandError
 from agentotel.core.projects import SCOPES
 from agentotel.core.settings import DatabaseSettings, RegistrySettings
-
-
-def _keys_actions(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
-    """The sub-command group of ``agentotel keys``, made here if no other module made it yet."""
-    keys = sub.choices.get("keys")
-    if keys is None:
-        keys = sub.add_parser("keys", help="API keys of projects and the master key of encrypted content")
-        return keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    for action in keys._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +22,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    actions = _keys_actions(sub)
+    actions = keys_actions(sub)
     create = actions.add_parser("create", help="a new API key of a project (printed once, stored hashed)")
     _common(create)
     create.add_argument("--project", required=True, help="the project (made if it does not exist)")

@@ -9,25 +9,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agentotel.core.cli_args import add_database_argument
+from agentotel.core.cli_args import add_database_argument, keys_actions
 from agentotel.core.errors import CommandError
 from agentotel.core.settings import DatabaseSettings
 
 
-def _keys_actions(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
-    """The sub-command group of ``agentotel keys``, made here if no other module made it yet."""
-    keys = sub.choices.get("keys")
-    if keys is None:
-        keys = sub.add_parser("keys", help="API keys and the master key of encrypted content")
-        return keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    for action in keys._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-
-
 def register(sub: argparse._SubParsersAction) -> None:
-    actions = _keys_actions(sub)
+    actions = keys_actions(sub)
     actions.add_parser("new-master", help="print a fresh master key (32 random bytes, base64)").set_defaults(
         handler=_new_master)
     rotate = actions.add_parser(
