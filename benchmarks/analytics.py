@@ -54,6 +54,7 @@ from agentotel.warehouse.analytics import AnalyticsEngine  # noqa: E402
 from agentotel.warehouse.engine import create_db_engine  # noqa: E402
 from agentotel.warehouse.migrate import upgrade  # noqa: E402
 from agentotel.warehouse.models import AgentExecution, Base  # noqa: E402
+from tests.warehouse.support import span_row  # noqa: E402
 
 try:  # the failure reads of issue 22 (absent before it)
     from agentotel.warehouse import failures
@@ -161,7 +162,7 @@ def generate(spans: int, start: datetime, days: int, seed: int = 22):
                 ci += 1
                 cost = (tin + 3 * tout) * price
                 end = cursor + timedelta(milliseconds=duration)
-                children.append(_span(trace_id, sid, root, f"chat {model}", "llm", service, cursor, end, ok, agent, version, exec_id))
+                children.append(span_row(trace_id, sid, root, f"chat {model}", "llm", service, cursor, end, ok, agent, exec_id, version))
                 data["llm_calls"].append({
                     "trace_id": trace_id, "span_id": sid, "execution_id": exec_id, "provider": provider,
                     "request_model": model, "response_model": model, "operation": "chat", "input_tokens": tin,
@@ -179,7 +180,8 @@ def generate(spans: int, start: datetime, days: int, seed: int = 22):
                 ok = bool(tool_u[ti] > (tool_fail[k] if ok_run else 0.5))
                 ti += 1
                 end = cursor + timedelta(milliseconds=duration)
-                children.append(_span(trace_id, sid, root, f"execute_tool {TOOLS[k]}", "tool", service, cursor, end, ok, agent, version, exec_id))
+                children.append(span_row(trace_id, sid, root, f"execute_tool {TOOLS[k]}", "tool", service, cursor, end, ok, agent, exec_id,
+                                         version))
                 data["tool_calls"].append({
                     "trace_id": trace_id, "span_id": sid, "execution_id": exec_id, "tool_name": TOOLS[k],
                     "tool_call_id": f"call_{sid}", "duration_ms": duration, "success": ok,
@@ -188,7 +190,8 @@ def generate(spans: int, start: datetime, days: int, seed: int = 22):
                 })
                 cursor = end
             end = cursor + timedelta(milliseconds=float(tail[r]))
-            data["spans"].append(_span(trace_id, root, None, f"invoke_agent {agent}", "agent", service, t0, end, ok_run, agent, version, exec_id))
+            data["spans"].append(span_row(trace_id, root, None, f"invoke_agent {agent}", "agent", service, t0, end, ok_run, agent,
+                                        exec_id, version))
             data["spans"].extend(children)
             data["agent_executions"].append({
                 "id": exec_id, "agent_id": None, "timestamp": t0, "input": None, "output": None,
@@ -200,23 +203,6 @@ def generate(spans: int, start: datetime, days: int, seed: int = 22):
                 "user_id": None, "is_agent_span": True,
             })
         yield day, data
-
-
-def _span(trace_id, span_id, parent, name, span_type, service, start, end, ok, agent, version, exec_id) -> dict:
-    start_ns = int(start.timestamp()) * 10**9 + start.microsecond * 1000
-    end_ns = int(end.timestamp()) * 10**9 + end.microsecond * 1000
-    return {
-        "trace_id": trace_id, "span_id": span_id, "parent_span_id": parent, "name": name,
-        "kind": "CLIENT" if span_type != "agent" else "INTERNAL", "span_type": span_type, "service_name": service,
-        "start_time": start, "end_time": end, "duration_ms": (end_ns - start_ns) / 1e6,
-        "status_code": "OK" if ok else "ERROR", "status_message": None if ok else "failed",
-        "attributes": {"gen_ai.agent.name": agent}, "resource_attributes": {"service.name": service}, "events": [],
-        "execution_id": exec_id, "start_time_unix_nano": start_ns, "end_time_unix_nano": end_ns, "links": [],
-        "scope_name": "agentotel", "scope_version": "0.1.0", "trace_state": None, "flags": 1,
-        "dropped_attributes_count": 0, "dropped_events_count": 0, "dropped_links_count": 0,
-        "agent_name": agent, "agent_version": version, "conversation_id": None, "user_id": None,
-        "input": None, "output": None,
-    }
 
 
 # ---------------------------------------------------------------------------------------------- loading

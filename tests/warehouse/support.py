@@ -60,7 +60,7 @@ def generate(
             c = (tin + 3 * tout) * PRICE[model]
             sid = next_span_id()
             end = cursor + timedelta(milliseconds=duration)
-            out["spans"].append(_span(trace_id, sid, root, f"chat {model}", "llm", service, cursor, end, ok, agent, exec_id))
+            out["spans"].append(span_row(trace_id, sid, root, f"chat {model}", "llm", service, cursor, end, ok, agent, exec_id))
             out["llm_calls"].append({
                 "trace_id": trace_id, "span_id": sid, "execution_id": exec_id, "provider": provider,
                 "request_model": model, "response_model": model, "operation": "chat", "input_tokens": tin,
@@ -77,7 +77,7 @@ def generate(
             ok = bool(rng.random() > (0.2 if tool == "browser" else 0.04))
             sid = next_span_id()
             end = cursor + timedelta(milliseconds=duration)
-            out["spans"].append(_span(trace_id, sid, root, f"execute_tool {tool}", "tool", service, cursor, end, ok, agent, exec_id))
+            out["spans"].append(span_row(trace_id, sid, root, f"execute_tool {tool}", "tool", service, cursor, end, ok, agent, exec_id))
             out["tool_calls"].append({
                 "trace_id": trace_id, "span_id": sid, "execution_id": exec_id, "tool_name": tool,
                 "tool_call_id": f"call_{sid}", "duration_ms": duration, "success": ok,
@@ -89,7 +89,7 @@ def generate(
         duration = (end - t0).total_seconds() * 1000
         ok = bool(exec_ok[i])
         out["spans"].insert(len(out["spans"]) - llm_per_exec - tools_per_exec,
-                            _span(trace_id, root, None, f"invoke_agent {agent}", "agent", service, t0, end, ok, agent, exec_id))
+                            span_row(trace_id, root, None, f"invoke_agent {agent}", "agent", service, t0, end, ok, agent, exec_id))
         out["agent_executions"].append({
             "id": exec_id, "agent_id": None, "timestamp": t0, "input": None, "output": None, "duration_ms": duration,
             "tokens_used": tokens_in + tokens_out, "success": ok, "error_message": None if ok else "agent failed",
@@ -101,7 +101,9 @@ def generate(
     return out
 
 
-def _span(trace_id, span_id, parent, name, span_type, service, start, end, ok, agent, exec_id) -> dict:
+def span_row(trace_id, span_id, parent, name, span_type, service, start, end, ok, agent, exec_id,
+             version: str = "1.0") -> dict:
+    """A ``spans`` row as the writer stores it (``benchmarks/analytics.py`` builds its warehouse with it too)."""
     start_ns = int(start.timestamp()) * 10**9 + start.microsecond * 1000
     end_ns = int(end.timestamp()) * 10**9 + end.microsecond * 1000
     return {
@@ -113,7 +115,7 @@ def _span(trace_id, span_id, parent, name, span_type, service, start, end, ok, a
         "execution_id": exec_id, "start_time_unix_nano": start_ns, "end_time_unix_nano": end_ns, "links": [],
         "scope_name": "agentotel", "scope_version": "0.1.0", "trace_state": None, "flags": 1,
         "dropped_attributes_count": 0, "dropped_events_count": 0, "dropped_links_count": 0,
-        "agent_name": agent, "agent_version": "1.0", "conversation_id": None, "user_id": None,
+        "agent_name": agent, "agent_version": version, "conversation_id": None, "user_id": None,
         "input": None, "output": None,
     }
 
