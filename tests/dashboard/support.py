@@ -7,6 +7,8 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,3 +164,32 @@ def dashboard_env(monkeypatch, db_url: str, **extra: str) -> None:
     for name, value in extra.items():
         monkeypatch.setenv(name, value)
     os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
+
+
+@contextmanager
+def dashboard_warehouse(dialect: str, directory: Path) -> Iterator[tuple[str, Engine]]:
+    """A migrated, empty warehouse of ``dialect`` for a module- or session-wide fixture of the dashboard tests:
+    its URL and an engine. Afterwards the engine and the dashboard's cached engine on the URL are disposed and a
+    PostgreSQL database is dropped."""
+    from agentotel.dashboard import data
+    from agentotel.warehouse.engine import create_db_engine
+    from agentotel.warehouse.migrate import upgrade
+    from tests.conftest import drop_postgres_database, new_postgres_database
+
+    if dialect == "sqlite":
+        url = f"sqlite:///{directory}/warehouse.db"
+        engine = create_db_engine(url)
+        upgrade(engine)
+    else:
+        url = new_postgres_database()
+        engine = create_db_engine(url)
+    try:
+        yield url, engine
+    finally:
+        engine.dispose()
+        if dialect == "postgresql":
+            try:  # its pooled connections would keep the database from being dropped
+                data.engine(url).dispose()
+            except Exception:  # noqa: BLE001 - best effort before the database is dropped
+                pass
+            drop_postgres_database(url)

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.conftest import DIALECTS, drop_postgres_database, new_postgres_database
+from tests.conftest import DIALECTS
 from tests.dashboard.support import dashboard_env
 from tests.dashboard.test_pages import assert_clean, frames, metrics, run_page, texts
 from tests.support.conversations import SUPPORT_TURNS, UNIQUE_WORD, write_conversations
@@ -19,34 +19,15 @@ from tests.support.conversations import SUPPORT_TURNS, UNIQUE_WORD, write_conver
 @pytest.fixture(scope="module", params=DIALECTS)
 def explorer(request, tmp_path_factory):
     from agentotel.evaluation.online import OnlineAgentConfig, OnlineConfig, OnlineEvaluator
-    from agentotel.warehouse.engine import create_db_engine
-    from agentotel.warehouse.migrate import upgrade
-    from tests.dashboard.support import seed_components, seed_telemetry
+    from tests.dashboard.support import dashboard_warehouse, seed_components, seed_telemetry
 
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('explorer')}/warehouse.db"
-        engine = create_db_engine(url)
-        upgrade(engine)
-    else:
-        url = new_postgres_database()
-        engine = create_db_engine(url)
-    try:
+    with dashboard_warehouse(request.param, tmp_path_factory.mktemp("explorer")) as (url, engine):
         facts = write_conversations(engine)
         components = seed_components(engine, seed_telemetry(engine))
         config = OnlineConfig(agents=(OnlineAgentConfig(sample_rate=1.0, evaluators=("coherence",)),),
                               lookback=timedelta(hours=2))
         OnlineEvaluator(engine, config).tick()  # scores on the traces' runs
         yield SimpleNamespace(url=url, engine=engine, facts=facts, runs=components.run_ids, dialect=request.param)
-    finally:
-        engine.dispose()
-        if request.param == "postgresql":
-            from agentotel.dashboard import data
-
-            try:
-                data.engine(url).dispose()
-            except Exception:  # noqa: BLE001
-                pass
-            drop_postgres_database(url)
 
 
 def markdown_of(at) -> list[str]:
