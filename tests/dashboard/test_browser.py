@@ -14,9 +14,12 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import pytest
@@ -75,9 +78,11 @@ class LeakServer:
         self.server.server_close()
 
 
-def start_dashboard(db_url: str, log_dir: Path, **env: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("AGENTOTEL_DASHBOARD_")}
+def start_dashboard(db_url: str, log_dir: Path, port: int | None = None, **env: str) -> tuple[subprocess.Popen, str]:
+    """``agentotel dashboard`` on ``port`` (a free one by default) with ``env`` added to an environment without
+    dashboard or OIDC settings; returns once it is healthy."""
+    port = port or free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOTEL_DASHBOARD_", "AGENTOTEL_OIDC_"))}
     environment.update(env)
     log = open(log_dir / f"dashboard-{port}.log", "wb")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen([sys.executable, "-m", "agentotel", "dashboard", "--db", db_url, "--port", str(port)],
@@ -92,10 +97,23 @@ def start_dashboard(db_url: str, log_dir: Path, **env: str) -> tuple[subprocess.
         except httpx.HTTPError:
             return False
 
-    if wait_for(healthy, timeout=60, interval=0.2):
+    if wait_for(healthy, timeout=90, interval=0.2):
         return process, base
     process.kill()
-    raise AssertionError("dashboard did not become healthy within 60 s")
+    raise AssertionError("dashboard did not become healthy within 90 s")
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Headless Debian Chromium driven by Playwright, closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -109,8 +127,6 @@ def stop(process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    from playwright.sync_api import sync_playwright
-
     from agentotel.warehouse.engine import create_db_engine
     from agentotel.warehouse.migrate import upgrade
     from tests.dashboard.support import seed_all
@@ -122,16 +138,13 @@ def live(tmp_path_factory):
     upgrade(engine)
     facts = seed_all(engine, leak_port=leak.port, formula_agent=True)
     process, base = start_dashboard(url, work)
-    playwright = sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
     artifacts = Path(os.environ.get("AGENTOTEL_TEST_ARTIFACTS") or work)
     artifacts.mkdir(parents=True, exist_ok=True)
     try:
-        yield SimpleNamespace(base=base, engine=engine, facts=facts, leak=leak, browser=browser, process=process,
-                              artifacts=artifacts, work=work, url=url)
+        with chromium() as browser:
+            yield SimpleNamespace(base=base, engine=engine, facts=facts, leak=leak, browser=browser, process=process,
+                                  artifacts=artifacts, work=work, url=url)
     finally:
-        browser.close()
-        playwright.stop()
         stop(process)
         leak.stop()
         engine.dispose()

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.dashboard.test_browser import CHROMIUM, CHROMIUM_ARGS, LeakServer, start_dashboard, stop, wait_idle
+from tests.dashboard.test_browser import CHROMIUM, LeakServer, chromium, start_dashboard, stop, wait_idle
 from tests.support.conversations import SUPPORT_TURNS, UNIQUE_WORD
 
 pytestmark = [
@@ -56,8 +56,6 @@ CHART_MARKS = """() => Array.from(document.querySelectorAll('[data-testid="stVeg
 def site(tmp_path_factory):
     from datetime import timedelta
 
-    from playwright.sync_api import sync_playwright
-
     from agentotel.evaluation.online import OnlineAgentConfig, OnlineConfig, OnlineEvaluator
     from agentotel.warehouse.engine import create_db_engine
     from agentotel.warehouse.migrate import upgrade
@@ -75,16 +73,13 @@ def site(tmp_path_factory):
                           lookback=timedelta(hours=2))
     OnlineEvaluator(engine, online).tick()  # online scores on the traces' runs
     process, base = start_dashboard(url, work)
-    playwright = sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
     artifacts = Path(os.environ.get("AGENTOTEL_TEST_ARTIFACTS") or work)
     artifacts.mkdir(parents=True, exist_ok=True)
     try:
-        yield SimpleNamespace(base=base, engine=engine, facts=facts, components=components, leak=leak,
-                              browser=browser, artifacts=artifacts, url=url)
+        with chromium() as browser:
+            yield SimpleNamespace(base=base, engine=engine, facts=facts, components=components, leak=leak,
+                                  browser=browser, artifacts=artifacts, url=url)
     finally:
-        browser.close()
-        playwright.stop()
         stop(process)
         leak.stop()
         engine.dispose()

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
 from agentotel.dashboard.auth import USERS_ENV, hash_password
@@ -22,7 +19,7 @@ from agentotel.warehouse import security_audit
 from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.migrate import upgrade
 from tests.conftest import free_port
-from tests.dashboard.test_browser import CHROMIUM, CHROMIUM_ARGS, stop, wait_idle
+from tests.dashboard.test_browser import CHROMIUM, chromium, start_dashboard, stop, wait_idle
 from tests.support.oidc_provider import OidcProvider
 from tests.support.polling import wait_for
 
@@ -36,27 +33,6 @@ CLIENT_ID = "agentotel-dashboard"
 ANA = {"sub": "u-ana", "email": "ana@example.test", "name": "Ana", "groups": ["obs-admins", "staff"]}
 
 
-def _start_dashboard(db_url: str, log_dir: Path, port: int, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    """``agentotel dashboard`` on ``port`` (the provider knows its redirect URI) with ``env`` added."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOTEL_DASHBOARD_", "AGENTOTEL_OIDC_"))}
-    environment.update(env)
-    log = open(log_dir / "dashboard.log", "wb")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen([sys.executable, "-m", "agentotel", "dashboard", "--db", db_url, "--port", str(port)],
-                               env=environment, stdout=log, stderr=subprocess.STDOUT, cwd=log_dir)
-    base = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"dashboard exited: {(log_dir / 'dashboard.log').read_text()[-2000:]}")
-        try:
-            return httpx.get(f"{base}/_stcore/health", timeout=1).text == "ok"
-        except httpx.HTTPError:
-            return False
-
-    assert wait_for(healthy, timeout=90, interval=0.2), "dashboard did not become healthy"
-    return process, base
-
-
 def _sign_in_with_sso(context, base: str):
     """A page of the browser ``context`` (its own cookies) that clicked single sign-on on the sign-in page."""
     page = context.new_page()
@@ -67,8 +43,6 @@ def _sign_in_with_sso(context, base: str):
 
 
 def test_oidc_login_roles_logout_and_refused_tokens(tmp_path):
-    from playwright.sync_api import sync_playwright
-
     url = f"sqlite:///{tmp_path}/warehouse.db"
     engine = create_db_engine(url)
     upgrade(engine)
@@ -81,49 +55,46 @@ def test_oidc_login_roles_logout_and_refused_tokens(tmp_path):
         "AGENTOTEL_OIDC_ROLES": "viewer=staff,admin=obs-admins,operator=obs-ops",
         USERS_ENV: f"bob:viewer:{hash_password('pw-bob-123456', iterations=1000)}",  # passwords stay
     }
-    process, base = _start_dashboard(url, tmp_path, port, env)
-    playwright = sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    process, base = start_dashboard(url, tmp_path, port, **env)
     try:
-        page = _sign_in_with_sso(browser.new_context(viewport={"width": 1300, "height": 900}), base)
-        page.get_by_text("ana@example.test (admin)", exact=True).wait_for(timeout=60_000)  # the highest role
-        assert "authorize: code issued (PKCE S256)" in provider.log
-        assert "token: id_token issued (ok, PKCE verified)" in provider.log
-        assert page.get_by_label("User name").count() == 0
-        wait_idle(page)
-        assert ("ana@example.test", "login", "oidc, role admin", "ok") in [
-            (e["actor"], e["action"], e["target"], e["outcome"]) for e in security_audit.audit_log(engine)]
-        page.get_by_role("button", name="Sign out").click()
-        page.get_by_text("Sign in to agentotel", exact=True).wait_for(timeout=60_000)
-        page.goto(base + "/", wait_until="domcontentloaded")  # a reload does not sign back in
-        page.get_by_text("Sign in to agentotel", exact=True).wait_for(timeout=60_000)
-        assert page.get_by_text("ana@example.test (admin)").count() == 0
-        page.close()
-
-        for mode in ("expired", "wrong_audience", "bad_signature"):
-            provider.mode = mode
-            context = browser.new_context()
-            issued = f"token: id_token issued ({mode}, PKCE verified)"
-            page = _sign_in_with_sso(context, base)
-            assert wait_for(lambda issued=issued: issued in provider.log, timeout=60), provider.log  # reached the token
-            page.wait_for_url(lambda u: "oauth2callback" not in u and "/auth/" not in u, timeout=60_000)
-            page.get_by_text("Sign in to agentotel", exact=True).wait_for(timeout=60_000)  # back, signed out
+        with chromium() as browser:
+            page = _sign_in_with_sso(browser.new_context(viewport={"width": 1300, "height": 900}), base)
+            page.get_by_text("ana@example.test (admin)", exact=True).wait_for(timeout=60_000)  # the highest role
+            assert "authorize: code issued (PKCE S256)" in provider.log
+            assert "token: id_token issued (ok, PKCE verified)" in provider.log
+            assert page.get_by_label("User name").count() == 0
             wait_idle(page)
-            assert page.get_by_text("(admin)").count() == 0, mode
-            context.close()
+            assert ("ana@example.test", "login", "oidc, role admin", "ok") in [
+                (e["actor"], e["action"], e["target"], e["outcome"]) for e in security_audit.audit_log(engine)]
+            page.get_by_role("button", name="Sign out").click()
+            page.get_by_text("Sign in to agentotel", exact=True).wait_for(timeout=60_000)
+            page.goto(base + "/", wait_until="domcontentloaded")  # a reload does not sign back in
+            page.get_by_text("Sign in to agentotel", exact=True).wait_for(timeout=60_000)
+            assert page.get_by_text("ana@example.test (admin)").count() == 0
+            page.close()
 
-        provider.mode = "ok"
-        provider.user = {"sub": "u-eve", "email": "eve@example.test", "groups": ["contractors"]}
-        context = browser.new_context()
-        page = _sign_in_with_sso(context, base)
-        page.get_by_text("No access to agentotel", exact=True).wait_for(timeout=60_000)
-        context.close()
-        entries = [(e["actor"], e["action"], e["outcome"]) for e in security_audit.audit_log(engine)]
-        assert ("eve@example.test", "login_failed", "refused") in entries
-        assert ("ana@example.test", "logout", "ok") in entries
+            for mode in ("expired", "wrong_audience", "bad_signature"):
+                provider.mode = mode
+                context = browser.new_context()
+                issued = f"token: id_token issued ({mode}, PKCE verified)"
+                page = _sign_in_with_sso(context, base)
+                assert wait_for(lambda issued=issued: issued in provider.log, timeout=60), provider.log  # reached the token
+                page.wait_for_url(lambda u: "oauth2callback" not in u and "/auth/" not in u, timeout=60_000)
+                page.get_by_text("Sign in to agentotel", exact=True).wait_for(timeout=60_000)  # back, signed out
+                wait_idle(page)
+                assert page.get_by_text("(admin)").count() == 0, mode
+                context.close()
+
+            provider.mode = "ok"
+            provider.user = {"sub": "u-eve", "email": "eve@example.test", "groups": ["contractors"]}
+            context = browser.new_context()
+            page = _sign_in_with_sso(context, base)
+            page.get_by_text("No access to agentotel", exact=True).wait_for(timeout=60_000)
+            context.close()
+            entries = [(e["actor"], e["action"], e["outcome"]) for e in security_audit.audit_log(engine)]
+            assert ("eve@example.test", "login_failed", "refused") in entries
+            assert ("ana@example.test", "logout", "ok") in entries
     finally:
-        browser.close()
-        playwright.stop()
         stop(process)
         provider.stop()
         engine.dispose()
