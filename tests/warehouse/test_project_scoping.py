@@ -22,7 +22,8 @@ from tests.otlp_receiver.test_bad_input import span_request
 ROWS = {"alpha": 3, "beta": 2}
 
 
-def _write(url: str) -> None:
+def write_projects(url: str) -> None:
+    """``ROWS`` spans of each project written by the receiver's writer, each request stamped with its project."""
     engine = create_db_engine(url)
     writer = build_request_writer(engine, ReceiverSettings())
     for project, n in ROWS.items():
@@ -38,7 +39,7 @@ def _per_project(engine, table: str) -> dict[str, int]:
 
 
 def test_a_scoped_reader_sees_only_its_project(db_url):
-    _write(db_url)
+    write_projects(db_url)
     beta = open_scoped_warehouse(db_url, ["beta"])
     both = open_scoped_warehouse(db_url, ["alpha", "beta"])
     none = open_scoped_warehouse(db_url, [])
@@ -64,7 +65,7 @@ def test_a_scoped_reader_sees_only_its_project(db_url):
 
 @pytest.mark.slow
 def test_export_of_a_project_holds_none_of_another(db_url, tmp_path, capsys):
-    _write(db_url)
+    write_projects(db_url)
     for project, n in ROWS.items():
         out = tmp_path / f"{project}.jsonl"
         assert main(["export", "--table", "spans", "--format", "json", "--project", project, "--db", db_url, str(out)]) == 0

@@ -10,18 +10,13 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from agentotel.core.settings import ReceiverSettings
-from agentotel.otlp_receiver.codec import TRACES
-from agentotel.otlp_receiver.ingest import build_request_writer
-from agentotel.otlp_receiver.tenancy import stamp_project
 from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.schema_manager import enable_partitioning
 from agentotel.warehouse.tenancy_models import PROJECT_TABLES
 from tests.conftest import drop_postgres_database, new_postgres_database
-from tests.otlp_receiver.test_bad_input import span_request
+from tests.warehouse.test_project_scoping import ROWS, write_projects
 
 pytestmark = pytest.mark.postgres
-ROWS = {"alpha": 3, "beta": 2}
 
 
 @pytest.fixture
@@ -29,16 +24,6 @@ def pg_url():
     url = new_postgres_database()
     yield url
     drop_postgres_database(url)
-
-
-def _write(url: str) -> None:
-    engine = create_db_engine(url)
-    writer = build_request_writer(engine, ReceiverSettings())
-    for project, n in ROWS.items():
-        request = span_request(n)
-        stamp_project(request, "traces", project)
-        writer.write([(TRACES, request)])
-    engine.dispose()
 
 
 def _dsn(url: str) -> str:
@@ -60,7 +45,7 @@ def _visible(url: str, setting: str | None) -> dict[str, int]:
 
 
 def test_reader_sees_only_its_projects_and_nothing_without_the_setting(pg_url):
-    _write(pg_url)
+    write_projects(pg_url)
     assert _visible(pg_url, "beta") == {"beta": 2}
     assert _visible(pg_url, "alpha") == {"alpha": 3}
     assert _visible(pg_url, "alpha,beta") == ROWS
@@ -84,7 +69,7 @@ def test_reader_sees_only_its_projects_and_nothing_without_the_setting(pg_url):
 
 @pytest.mark.slow
 def test_time_partitioning_keeps_the_policies(pg_url):
-    _write(pg_url)
+    write_projects(pg_url)
     engine = create_db_engine(pg_url)
     assert set(enable_partitioning(engine)) >= {"spans", "llm_calls", "tool_calls", "metrics"}
     engine.dispose()
