@@ -170,11 +170,11 @@ def test_demo_end_to_end_twice_with_its_alert_rules(tmp_path, caplog):
 
         second = run_demo(f"http://127.0.0.1:{settings.http_port}", url, duration_s=1.0, max_runs=10, seed=4,
                           protocol="http/protobuf", backfill_days=1, latency_scale=0.05)
-        assert second.notes == [] and second.history_runs >= first.history_runs
+        assert second.notes == []  # its day of history is the first's slid by the minutes between (may be fewer runs)
         with engine.connect() as conn:
             again = conn.execute(select(func.count()).select_from(Span)).scalar_one()
             runs = conn.execute(select(func.count()).select_from(EvaluationRun)).scalar_one()
-        new_minutes = second.history_runs - first.history_runs  # the minutes that passed between the two runs
+        new_minutes = abs(second.history_runs - first.history_runs)  # about the minutes that slid in between runs
         assert again - spans <= second.history_spans - first.history_spans + 40 * (new_minutes + second.runs)
         assert again - spans < first.history_spans / 10  # the day of history was not sent a second time
         assert runs == 2 and [d.action for d in deployments(engine, "research-agent", "dev")] == history
