@@ -243,7 +243,10 @@ def test_up_demo_story_ctrl_c_and_a_second_run(tmp_path, monkeypatch):
         assert again.interrupt(group=True) < STOP_S  # a terminal's Ctrl-C reaches the whole group
     finally:
         again.kill()
-    assert counts() == before  # same history spans, evaluation runs, deployments and refusals
+    after = counts()
+    # no second back-fill (it would add ~20k history spans): at most a few spans the first run had acknowledged
+    # but not yet drained from its spool when it stopped; the same evaluation runs, deployments and refusals
+    assert before[0] <= after[0] < before[0] + 100 and after[1:] == before[1:], (before, after)
     engine.dispose()
 
 
