@@ -192,8 +192,7 @@ def test_the_readme_alerting_commands_show_their_required_flags_and_parse():
         parser.parse_args(shlex.split(command)[1:])  # exits (SystemExit) on a flag the CLI does not have
 
 
-@pytest.mark.parametrize("kind", ["composite"])
-def test_a_composite_alert_message_does_not_read_value_nan(engine, kind):
+def test_a_composite_alert_message_does_not_read_value_nan(engine):
     now = datetime.now(timezone.utc)
     text = """
 rules:
