@@ -79,7 +79,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--db", help="database URL (default: a temporary SQLite file)")
     parser.add_argument("--rules", type=int, default=500)
     parser.add_argument("--samples", type=int, default=100)
@@ -146,7 +146,11 @@ def main() -> None:
 
     rng = random.Random(args.seed)
     try:
+        warm_up_until = time.monotonic() + 120
         while len(service.rounds) < 3:  # warm up: the first rounds import and plan
+            if not thread.is_alive() or time.monotonic() > warm_up_until:
+                raise SystemExit(f"the alerting service ran {len(service.rounds)} evaluation round(s) in 120 s "
+                                 "(it needs 3 to warm up); see the errors above")
             time.sleep(0.1)
         sent: dict[str, float] = {}
         for i in rng.sample(range(args.rules), args.samples):
