@@ -583,6 +583,9 @@ class PromotionGate:
         if short:
             return GateCheck("online", False, "production evidence too thin: " + "; ".join(short))
         report = detector.detect_regressions(candidate, active, metrics=list(evidence.metrics))
+        if report.untestable:  # fail closed, as for the suite's metrics (e.g. min_executions below 5)
+            return GateCheck("online", False, "production scores cannot be tested: "
+                             + "; ".join(f"{c.metric}: {c.untested_reason}" for c in report.untestable))
         if report.regressions:
             return GateCheck("online", False, f"production scores regressed against {baseline} over {window}: "
                              + ", ".join(c.metric for c in report.regressions))

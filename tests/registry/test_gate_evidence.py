@@ -209,3 +209,21 @@ def test_production_scores_as_evidence(engine):
     _online_scores(engine, "1.1.0", [0.5 + 0.002 * (i % 10) for i in range(30)], first=10)
     with pytest.raises(GateRefused, match="production scores regressed against 1.0.0 over 1 h: coherence"):
         vm.promote("bot", "1.1.0", "prod", actor="ana")
+
+
+def test_production_scores_too_few_to_test_refuse(engine):
+    """Fail closed on production evidence too: a policy's min_executions below the detector's 5 samples let
+    an untestable online comparison pass as 'production scores hold' (before: promoted)."""
+    policies = parse_policies("prod:\n  online: {metrics: [coherence], min_executions: 3, window: 1h}\n")
+    registry = make_registry(engine, PromotionGate(WarehouseEvaluationStore(engine), policies))
+    register(registry, "bot", "1.0.0", "1.1.0")
+    vm = registry.versions
+    evaluate(engine, "bot", "1.0.0", right=30)
+    into(vm, "bot", "1.0.0", "dev", "staging", "prod")
+    evaluate(engine, "bot", "1.1.0", right=30)
+    into(vm, "bot", "1.1.0", "dev", "staging")
+    _online_scores(engine, "1.0.0", [0.9, 0.91, 0.92])
+    _online_scores(engine, "1.1.0", [0.2, 0.21, 0.22])
+    with pytest.raises(GateRefused, match=r"production scores cannot be tested: coherence: 3 cases < 5"):
+        vm.promote("bot", "1.1.0", "prod", actor="ana")
+    assert vm.active_version("bot", "prod") == "1.0.0"
