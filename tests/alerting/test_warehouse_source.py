@@ -84,3 +84,40 @@ def test_rules_over_the_real_analytics_engine(engine, rollups):
     assert fired[("agent-error-rate", "flaky")]["message"] == "flaky: error rate 50%"
     assert fired[("queue-depth", None)]["value"] == 120.0
     assert fired[("accuracy-drop", "flaky")]["value"] == 0.65
+
+
+def test_example_rate_limit_rule_fires_under_10_percent_of_the_token_window(engine):
+    """The shipped rule rate-limit-tokens-low over the gauge the instrumentation exports (issue 21 point 5):
+    a service whose remaining share of its token window fell under 10 % fires, one that kept 12 % or more does
+    not; the alert resolves once the window holds only points above 25 %. The rule takes the minimum over 1 m
+    buckets, each the mean of its points (whatever the bucket boundaries, every svc-low bucket is under 10 %)."""
+    from pathlib import Path
+
+    import yaml
+
+    example = Path(__file__).parents[2] / "otel-config" / "alert-rules.example.yaml"
+    [rule] = [r for r in yaml.safe_load(example.read_text())["rules"] if r["id"] == "rate-limit-tokens-low"]
+    config = parse_rules(yaml.safe_dump({"rules": [rule]}), "alert-rules.example.yaml")
+    name = "agentotel.ratelimit.tokens.remaining_ratio"
+
+    def points(at: datetime, values: dict[str, list[float]]) -> list[dict]:
+        return [{"metric_name": name, "value": v, "timestamp": at - timedelta(seconds=60 - 20 * i),
+                 "series_key": f"{service}-{i}", "service_name": service, "metric_type": "gauge",
+                 "tags": {"gen_ai.provider.name": "anthropic", "gen_ai.request.model": "claude-sonnet-4-5"}}
+                for service, series in values.items() for i, v in enumerate(series)]
+
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(insert(Metric), points(now, {"svc-low": [0.09, 0.05, 0.07], "svc-ok": [0.50, 0.12, 0.30]}))
+    rule_engine = RuleEngine(engine, config, WarehouseMetricSource(engine))
+    assert rule_engine.evaluate(now).errors == {}
+    fired = {a["labels"].get("service"): a for a in AlertManager(engine).get_active_alerts()}
+    assert set(fired) == {"svc-low"}
+    assert fired["svc-low"]["rule_id"] == "rate-limit-tokens-low" and 0.05 <= fired["svc-low"]["value"] < 0.10
+    assert fired["svc-low"]["message"].startswith("Provider token rate limit on svc-low: ")
+
+    later = now + timedelta(minutes=6)  # the low points are out of the 5 m window; only 30 % remains in it
+    with engine.begin() as conn:
+        conn.execute(insert(Metric), points(later, {"svc-low": [0.30]}))
+    assert rule_engine.evaluate(later).errors == {}
+    assert AlertManager(engine).get_active_alerts() == []
