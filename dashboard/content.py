@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from agentotel.core.messages import Message, Part, parse_messages
+from agentotel.core.messages import Message, Part
 
 FOLD_CHARS = 1500
 AVATARS = {"system": "⚙️", "user": "🧑", "assistant": "🤖", "tool": "🔧"}
@@ -77,7 +77,3 @@ def pretty(value: Any) -> str:
         return json.dumps(value, indent=2, ensure_ascii=False)
     except (TypeError, ValueError):
         return str(value)
-
-
-def messages_of(text: str | None, default_role: str) -> list[Message]:
-    return parse_messages(text, default_role)
