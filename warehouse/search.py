@@ -54,6 +54,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from agentotel.core.messages import preview
 from agentotel.core.utc import as_utc
+from agentotel.warehouse import fts
 from agentotel.warehouse.bounds import check_choice
 from agentotel.warehouse.models import AgentExecution, LLMCall, Span, ToolCall
 from agentotel.warehouse.types import content_head
@@ -216,8 +217,6 @@ def content_hits(engine: Engine, query: str, start: datetime | None = None, end:
 def rebuild_content_index(engine: Engine) -> int:
     """Re-index every span's content from scratch, with the triggers that keep it in step: after a
     ``spans`` table rebuild that dropped them, or to repair. Returns the spans indexed."""
-    from agentotel.warehouse import fts
-
     with engine.begin() as conn:
         if conn.dialect.name == "sqlite":
             return fts.create_sqlite_fts(conn, rebuild=True)
