@@ -264,7 +264,7 @@ def login_form() -> None:
 
 def _audit(actor: str, action: str, target: str, outcome: str = "ok") -> None:
     """Append a login event to the security audit log; a failure to write it is logged, the login goes on."""
-    from agentotel.dashboard import data
+    from agentotel.dashboard import data  # here: `agentotel dashboard` imports auth, not Streamlit or pandas
 
     try:
         data.audit_security(data.db_url(), actor or "?", action, target, outcome)
@@ -277,7 +277,7 @@ def audit_decryption(user: User, target: str) -> None:
     ID``) to the security audit log, once per target in this browser session."""
     import streamlit as st
 
-    from agentotel.dashboard import data
+    from agentotel.dashboard import data  # here: `agentotel dashboard` imports auth, not Streamlit or pandas
 
     if not data.content_encrypted(data.db_url()):
         return

@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _engine(args: argparse.Namespace):
-    from agentotel.warehouse.engine import open_warehouse
+    from agentotel.warehouse.engine import open_warehouse  # here: the other commands start without Alembic
 
     return open_warehouse(DatabaseSettings.resolve(args))
 
@@ -53,7 +53,7 @@ def _actor(args: argparse.Namespace) -> str:
 
 
 def _create(args: argparse.Namespace) -> int:
-    from agentotel.warehouse.api_keys import create_key
+    from agentotel.warehouse.api_keys import create_key  # here: `agentotel` starts without the key models
 
     try:
         key_id, key = create_key(_engine(args), args.project, args.scope, _actor(args), args.name)
@@ -65,7 +65,7 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from agentotel.warehouse.api_keys import list_keys
+    from agentotel.warehouse.api_keys import list_keys  # here: `agentotel` starts without the key models
 
     keys = list_keys(_engine(args), args.project, include_revoked=args.all)
     if not keys:
@@ -80,7 +80,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    from agentotel.warehouse.api_keys import rotate_key
+    from agentotel.warehouse.api_keys import rotate_key  # here: `agentotel` starts without the key models
 
     try:
         new_id, key = rotate_key(_engine(args), args.key_id, _actor(args))
@@ -92,7 +92,7 @@ def _rotate(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    from agentotel.warehouse.api_keys import revoke_key
+    from agentotel.warehouse.api_keys import revoke_key  # here: `agentotel` starts without the key models
 
     try:
         info = revoke_key(_engine(args), args.key_id, _actor(args))

@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _new_master(args: argparse.Namespace) -> int:  # noqa: ARG001
+    # here: `agentotel` and its other commands start without cryptography
     from agentotel.warehouse.content_keys import new_master_key
 
     print(new_master_key())
@@ -34,6 +35,7 @@ def _new_master(args: argparse.Namespace) -> int:  # noqa: ARG001
 
 
 def _rotate_master(args: argparse.Namespace) -> int:
+    # here: `agentotel` and its other commands start without cryptography and Alembic
     from agentotel.warehouse.content_keys import fingerprint, parse_master_key, rotate_master
     from agentotel.warehouse.engine import open_warehouse
 

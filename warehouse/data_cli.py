@@ -37,7 +37,7 @@ def _export(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     settings = DatabaseSettings.resolve(args)
     if args.project:
-        from agentotel.warehouse.scoping import open_scoped_warehouse
+        from agentotel.warehouse.scoping import open_scoped_warehouse  # here: as open_warehouse above
 
         try:
             engine = open_scoped_warehouse(settings, args.project)

@@ -32,6 +32,7 @@ def upgrade() -> None:
     binary sketches, which this schema cannot hold yet. Here: a ``rollup_state`` row marks it due."""
     import sqlalchemy as sa
 
+    # here: Alembic reads every revision file at each open; numpy/pandas (the rollup code) only if this runs
     from agentotel.warehouse.rollups import FAMILIES, MINUTE
 
     bind = op.get_bind()
@@ -43,6 +44,7 @@ def upgrade() -> None:
 
 def recompute_llm(bind) -> None:
     """Recompute the rolled-up model calls with the new naming (called by analytics_0003 when due)."""
+    # here: Alembic reads every revision file at each open; numpy/pandas (the rollup code) only if this runs
     from agentotel.core.utc import as_utc
     from agentotel.warehouse.rollups import FAMILIES, MINUTE, rebuild_range
 

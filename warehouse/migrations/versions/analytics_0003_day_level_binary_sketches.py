@@ -41,6 +41,7 @@ PG_TO_BYTES = (
 
 
 def _json_to_bytes(text: str | None) -> bytes:
+    # here: Alembic reads every revision file at each open; numpy/pandas (the rollup code) only if this runs
     from agentotel.warehouse import sketch
 
     value = json.loads(text) if text else None
@@ -88,6 +89,7 @@ def _fill_days(bind) -> None:
     """Day rows merged from the stored hour rows, a week at a time."""
     from sqlalchemy import func, select
 
+    # here: Alembic reads every revision file at each open; numpy/pandas (the rollup code) only if this runs
     from agentotel.core.utc import as_utc
     from agentotel.warehouse.rollups import FAMILIES, HOUR, rebuild_days
 
@@ -108,6 +110,7 @@ def downgrade() -> None:
     for table in TABLES:
         op.execute(f"DELETE FROM {table} WHERE width_s = {DAY}")  # noqa: S608 - constant names
         op.add_column(table, sa.Column("duration_hist", JSON_TYPE, nullable=True))
+    # here: Alembic reads every revision file at each open; numpy/pandas (the rollup code) only if this runs
     from agentotel.warehouse import sketch
 
     for table, keys in TABLES.items():
