@@ -110,8 +110,9 @@ def test_a_second_engine_of_the_same_rule_set_stands_by_then_takes_over(engine, 
         assert wait_for(lambda: len(one.rounds) >= 1, timeout=10)
         threads[1].start()
         assert wait_for(lambda: len(hook.ok()) >= 1, timeout=10)
-        time.sleep(2.0)
-        assert len(one.rounds) >= 3 and len(two.rounds) == 0  # one evaluates, the other stands by
+        seen = len(one.rounds)
+        assert wait_for(lambda: len(one.rounds) >= seen + 3, timeout=10)  # three more rounds of one ...
+        assert len(two.rounds) == 0  # ... while the other, trying every 0.2 s, stands by
         stop_one.set()  # a clean stop gives the lease up: the standby takes over at its next try
         threads[0].join(timeout=10)
         stopped = time.monotonic()
