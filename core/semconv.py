@@ -52,6 +52,10 @@ TOOL_CALL_RESULT = "gen_ai.tool.call.result"
 CONVERSATION_ID = "gen_ai.conversation.id"
 WORKFLOW_NAME = "gen_ai.workflow.name"
 DATA_SOURCE_ID = "gen_ai.data_source.id"
+# retrieval and embeddings spans (the LangChain and LlamaIndex instrumentation)
+RETRIEVAL_QUERY_TEXT = "gen_ai.retrieval.query.text"  # opt-in content, clipped like the messages
+RETRIEVAL_DOCUMENTS_COUNT = "gen_ai.retrieval.documents.count"
+EMBEDDINGS_DIMENSION_COUNT = "gen_ai.embeddings.dimension.count"
 # content (opt-in)
 SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
 INPUT_MESSAGES = "gen_ai.input.messages"

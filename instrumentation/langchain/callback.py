@@ -150,7 +150,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
             return
         metadata = metadata or {}
         name = utils.run_name(serialized, kwargs, "chain")
-        agent_name = metadata.get("gen_ai.agent.name") or metadata.get("agent_name")
+        agent_name = metadata.get(sc.AGENT_NAME) or metadata.get("agent_name")
         lc_agent = metadata.get("lc_agent_name")
         if lc_agent and lc_agent == name and (parent is None or self._agent_name(parent) != lc_agent):
             agent_name = lc_agent
@@ -381,7 +381,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
         if (metadata or {}).get("ls_vector_store_provider"):
             attrs[sc.PROVIDER] = str(metadata["ls_vector_store_provider"])
         if self._content.on_span:
-            attrs["gen_ai.retrieval.query.text"] = self._content.clip(str(query))
+            attrs[sc.RETRIEVAL_QUERY_TEXT] = self._content.clip(str(query))
         span = self._tracer.start_span(f"retrieval {name}", self._parent_context(parent_run_id), SpanKind.CLIENT,
                                        attrs)
         self._open(run_id, _Run(span, RETRIEVER, name, parent))
@@ -392,7 +392,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
         if run is None or run.span is None:
             return
         if run.span.is_recording():
-            run.span.set_attribute("gen_ai.retrieval.documents.count", len(documents or ()))
+            run.span.set_attribute(sc.RETRIEVAL_DOCUMENTS_COUNT, len(documents or ()))
         run.span.end()
 
     @_guarded("retriever_error")

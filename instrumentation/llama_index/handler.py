@@ -561,7 +561,7 @@ class OTelEventHandler(BaseEventHandler):
             embeddings = getattr(event, "embeddings", None) or ()
             span.set_attribute("agentotel.embeddings.count", len(embeddings))
             if embeddings and isinstance(embeddings[0], list | tuple):
-                span.set_attribute("gen_ai.embeddings.dimension.count", len(embeddings[0]))
+                span.set_attribute(sc.EMBEDDINGS_DIMENSION_COUNT, len(embeddings[0]))
         span.end()
         state.instruments.record_duration(perf_counter() - entry.start, entry.metric_attrs)
 
@@ -573,7 +573,7 @@ class OTelEventHandler(BaseEventHandler):
         attrs: dict[str, Any] = {sc.OPERATION: sc.OP_RETRIEVAL, sc.DATA_SOURCE_ID: source}
         if state.content.on_span:
             query = getattr(event, "str_or_query_bundle", None)
-            attrs["gen_ai.retrieval.query.text"] = state.content.clip(str(getattr(query, "query_str", query)))
+            attrs[sc.RETRIEVAL_QUERY_TEXT] = state.content.clip(str(getattr(query, "query_str", query)))
         self._open(event, f"retrieval {source}", RETRIEVER, source, attrs, SpanKind.CLIENT, llm=False)
 
     def _retrieval_end(self, event: Any) -> None:
@@ -583,7 +583,7 @@ class OTelEventHandler(BaseEventHandler):
             return
         state.close(entry)
         if entry.span.is_recording():
-            entry.span.set_attribute("gen_ai.retrieval.documents.count", len(getattr(event, "nodes", None) or ()))
+            entry.span.set_attribute(sc.RETRIEVAL_DOCUMENTS_COUNT, len(getattr(event, "nodes", None) or ()))
         entry.span.end()
 
     # --- errors ---
