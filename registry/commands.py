@@ -314,7 +314,9 @@ def _evaluate(engine: Engine, versions: VersionManager, args: argparse.Namespace
     run = BenchmarkSuite(evaluators, concurrency=args.concurrency, engine=engine, show_progress=False).run(suite, agent)
     print(f"evaluated {args.name}@{args.version} on suite {suite.name}: run {run.run_id}, {len(run.cases)} case(s), "
           f"{run.errors} error(s)")
-    for row in power_guidance(run):
+    # the thresholds the gate will compare with: the policy's for this agent and environment
+    detector = versions.gate.policy_for(args.environment, args.name).detector()
+    for row in power_guidance(run, detector):
         if row.warning():
             print(f"warning: {row.warning()}", file=sys.stderr)
     return suite.name

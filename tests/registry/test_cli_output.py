@@ -80,3 +80,25 @@ def test_registry_commands_print_no_migration_lines(tmp_path):
                                 capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
         assert "alembic" not in result.stderr.lower() and result.stderr == "", result.stderr
+
+
+@pytest.mark.slow  # two evaluations of the suite
+def test_promote_evaluate_power_guidance_uses_the_gates_thresholds(cli, tmp_path, monkeypatch):
+    """The warning compares the detectable change with the threshold the gate will use: the policy's for this
+    agent and environment (before: the detector's defaults whatever the policy)."""
+    monkeypatch.setenv("EVAL_TEST_AGENT_DELAY", "0.002")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(SUITE)
+    for version in ("1.0.0", "1.1.0"):
+        cli("register", "geo", version, "--actor", "ana")
+        cli("promote", "geo", version, "--to", "dev", "--actor", "ana")
+    status, _, err = cli("promote", "geo", "1.0.0", "--to", "staging", "--evaluate", str(suite),
+                         "--agent", AGENT + "qa_agent", "--actor", "ana")
+    assert status == 0, err
+    assert "warning: error: 16 cases detect a change of 0.226 or more with 80% power, above the gate's practical " \
+           "threshold 0.05" in err
+    monkeypatch.setenv("AGENTOTEL_REGISTRY_GATE", "staging: {thresholds: {error: 0.5}}\nprod: no-regression\n")
+    status, _, err = cli("promote", "geo", "1.1.0", "--to", "staging", "--evaluate", str(suite),
+                         "--agent", AGENT + "qa_agent", "--actor", "ana")
+    assert status == 0, err
+    assert "warning: error:" not in err  # 0.226 is within the policy's 0.5
