@@ -1,5 +1,5 @@
-"""End to end: an OpenAI Agents SDK agent and a LlamaIndex agent, each instrumented with ``instrument()`` and
-nothing else, in a fresh process → OTLP/gRPC → ``agentotel receive`` → warehouse, on SQLite and PostgreSQL.
+"""End to end: a LangGraph (LangChain) agent, an OpenAI Agents SDK agent and a LlamaIndex agent, each
+instrumented with ``instrument()`` and nothing else, in a fresh process → OTLP/gRPC → ``agentotel receive`` → warehouse, on SQLite and PostgreSQL.
 
 Both call the loopback fake OpenAI server through the real ``openai`` client; the rows must show one LLM call
 per HTTP call (the framework's model spans are not doubled), the tool call, and the agent execution with the
@@ -15,6 +15,32 @@ from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.models import AgentExecution, LLMCall, Span, ToolCall
 from tests.instrumentation.subprocess_support import CHILD_PRELUDE, run_python
 from tests.instrumentation.test_e2e_receiver import _receiver, _rows
+
+LANGGRAPH = CHILD_PRELUDE + """
+from agentotel.instrumentation import instrument
+handle = instrument(service_name="e2e-langgraph", endpoint=ENDPOINT)
+
+import warnings
+from langchain_core.tools import tool
+from langchain_openai import ChatOpenAI
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from langgraph.prebuilt import create_react_agent
+
+
+@tool
+def add(a: int, b: int) -> int:
+    \"\"\"Add two numbers.\"\"\"
+    return a + b
+
+
+llm = ChatOpenAI(model="gpt-4o-mini", base_url=BASE_URL, api_key="k", max_retries=0)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    agent = create_react_agent(llm, [add], name="calc")
+answer = agent.invoke({"messages": [("user", "add 3 and 3")]})["messages"][-1].content
+print(json.dumps({"answer": answer, "clean": handle.shutdown(timeout=15)}))
+"""
 
 AGENTS_SDK = CHILD_PRELUDE + """
 from agentotel.instrumentation import instrument
@@ -96,6 +122,17 @@ def _check(rows: dict, fake_llm, service: str, call_id: str | None = "call_fake_
     attrs = agent_span["attributes"]
     assert attrs[sc.EXEC_RSS_PEAK] >= attrs[sc.EXEC_RSS_START] > 0 and attrs[sc.EXEC_THREAD_CPU_TIME] >= 0
     return {s["name"]: s for s in spans}
+
+
+@pytest.mark.slow
+def test_langgraph_agent_lands_in_the_warehouse(db_url, tmp_path, fake_llm):
+    rows = _land(LANGGRAPH, db_url, tmp_path, fake_llm)
+    by_name = _check(rows, fake_llm, "e2e-langgraph")
+    assert by_name["execute_tool add"]["span_type"] == "tool"
+    assert sorted(c["finish_reason"] for c in rows["llm"]) == ["stop", "tool_calls"]
+    # the LangChain instrumentor owns each model call; the OpenAI client's call underneath makes no span
+    assert {s["scope_name"] for s in rows["spans"] if s["span_type"] == "llm"} == {
+        "agentotel.instrumentation.langchain"}
 
 
 @pytest.mark.slow
