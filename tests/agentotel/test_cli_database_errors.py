@@ -3,13 +3,15 @@ hidden) and exit status 2, never a traceback; an openable one is migrated before
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
 import pytest
 from sqlalchemy import inspect
 
-from agentotel.cli import main
+from agentotel.cli import build_parser, main
+from agentotel.warehouse.content_keys import new_master_key
 from agentotel.warehouse.engine import create_db_engine, open_warehouse
 
 MISSING = "sqlite:////nonexistent/agentotel/x.db"
@@ -35,7 +37,14 @@ IN_PROCESS = {
     "alerts ack": ["alerts", "ack", "1", "--by", "ana"],
     "alerts resolve": ["alerts", "resolve", "1"],
     "alerts silence": ["alerts", "silence", "--match", "agent=bot", "--for", "1h", "--by", "ana"],
+    "alerts silence list": ["alerts", "silence", "list"],
+    "alerts silence expire": ["alerts", "silence", "expire", "abc", "--by", "ana"],
     "alerts dead-letters": ["alerts", "dead-letters"],
+    "keys create": ["keys", "create", "--project", "default", "--scope", "read"],
+    "keys list": ["keys", "list"],
+    "keys rotate": ["keys", "rotate", "k1"],
+    "keys revoke": ["keys", "revoke", "k1"],
+    "keys rotate-master": ["keys", "rotate-master", "--new-key-file", "{tmp}/new.key"],
     "registry register": ["registry", "register", "bot", "1.0.0", "--actor", "ana"],
     "registry list": ["registry", "list"],
     "registry show": ["registry", "show", "bot"],
@@ -61,12 +70,33 @@ def _argv(template: list[str], tmp_path, db: str) -> list[str]:
 @pytest.fixture
 def inputs(tmp_path):
     (tmp_path / "spans.jsonl").write_text("{}\n", encoding="utf-8")
+    (tmp_path / "new.key").write_text(new_master_key(), encoding="utf-8")
     return tmp_path
+
+
+def _commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = (), inherited: bool = False) -> list[str]:
+    """Every runnable sub-command that takes --db (itself, or from its group: ``db --db URL upgrade``)."""
+    own = any("--db" in action.option_strings for action in parser._actions)
+    groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    found = [" ".join(prefix)] if (own or inherited) and not (groups and groups[0].required) else []
+    for group in groups:
+        for name, sub in group.choices.items():
+            found += _commands(sub, (*prefix, name), inherited or own)
+    return found
+
+
+def test_every_command_that_opens_the_warehouse_is_tested():
+    """A new sub-command with --db must join the tables above (before: alerts silence list/expire and the
+    keys commands were missing)."""
+    tested = set(IN_PROCESS) | set(SUBPROCESS)
+    untested = [c for c in _commands(build_parser()) if not any(t == c or t.startswith(c + " --") for t in tested)]
+    assert untested == []
 
 
 @pytest.mark.parametrize("command", IN_PROCESS)
 def test_unopenable_database_is_one_clear_line(command, inputs, capsys, monkeypatch):
     monkeypatch.delenv("AGENTOTEL_ALERT_RULES", raising=False)
+    monkeypatch.setenv("AGENTOTEL_MASTER_KEY", new_master_key())  # keys rotate-master needs the current one
     assert main(_argv(IN_PROCESS[command], inputs, MISSING)) == 2
     assert capsys.readouterr().err == EXPECTED
 
