@@ -56,3 +56,60 @@ print(json.dumps({{"names": names, "before": before}}))
             assert a["gen_ai.usage.cache_read.input_tokens"] in ("7", 7)
             assert a["gen_ai.response.finish_reasons"] == {"values": [{"stringValue": "end_turn"}]}
             assert a["agentotel.ratelimit.tokens.remaining"] in ("900", 900)
+
+
+@pytest.mark.slow
+def test_opentelemetry_instrument_cli_picks_up_the_provider_sdk_instrumentors(tmp_path):
+    """``opentelemetry-instrument`` with no code change: the agentotel_anthropic and agentotel_google_genai
+    entry points are loaded by the CLI; the Anthropic call (which traces itself on the application's provider)
+    gets our finish reasons and rate-limit status on its one span, the Gemini call our one span."""
+    import subprocess
+    import sys
+    from importlib.metadata import entry_points
+
+    from tests.instrumentation.subprocess_support import ROOT
+
+    app = tmp_path / "app.py"
+    app.write_text("""
+import json
+import anthropic
+from google import genai
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from tests.instrumentation.fake_providers import FakeAnthropicServer, FakeGeminiServer
+
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+with FakeAnthropicServer() as a, FakeGeminiServer() as g:
+    a.response_headers = {"anthropic-ratelimit-tokens-remaining": "900", "anthropic-ratelimit-tokens-limit": "1000"}
+    claude = anthropic.Anthropic(base_url=a.base_url, api_key="k", max_retries=0)
+    claude.messages.create(model="claude-sonnet-4-5", max_tokens=64, messages=[{"role": "user", "content": "hi"}])
+    gemini = genai.Client(api_key="k", http_options={"base_url": g.base_url})
+    gemini.models.generate_content(model="gemini-2.5-flash", contents="hi")
+print(json.dumps([{"name": s.name, "scope": s.instrumentation_scope.name, "attributes": dict(s.attributes)}
+                  for s in exporter.get_finished_spans()], default=list))
+""")
+    cli = ROOT / ".venv" / "bin" / "opentelemetry-instrument"
+    if not cli.exists():
+        cli = ROOT / "bin" / "opentelemetry-instrument"
+    others = ",".join(ep.name for ep in entry_points(group="opentelemetry_instrumentor")
+                      if not ep.name.startswith("agentotel"))  # e.g. benchmark peers, when installed
+    proc = subprocess.run([str(cli), sys.executable, str(app)], capture_output=True, text=True, timeout=120,
+                          cwd=str(ROOT), env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
+                                              "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": others,
+                                              "OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none",
+                                              "OTEL_LOGS_EXPORTER": "none"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    spans = json.loads(proc.stdout.splitlines()[-1])
+    llm = [s for s in spans if s["attributes"].get("gen_ai.operation.name") in ("chat", "generate_content")]
+    assert sorted((s["name"], s["scope"]) for s in llm) == [
+        ("anthropic.messages.create", "com.anthropic.sdk.python"),
+        ("generate_content gemini-2.5-flash", "agentotel.instrumentation.google_genai")]
+    claude, gemini = sorted(llm, key=lambda s: s["name"])
+    assert claude["attributes"]["gen_ai.response.finish_reasons"] == ["end_turn"]
+    assert claude["attributes"]["agentotel.ratelimit.tokens.remaining"] == 900
+    assert gemini["attributes"]["gen_ai.usage.input_tokens"] > 0
