@@ -84,3 +84,33 @@ def test_false_positive_rate_of_the_tail_and_history_checks():
         assert {"latency_ms.p95", "latency_ms.p99", "score0.history"} <= {c.metric for c in report.comparisons}
     assert tail / TRIALS <= 0.02, tail
     assert history / TRIALS <= 0.05, history
+
+
+def test_power_guidance_matches_the_detectors_power():
+    """``eval run``'s power guidance (evaluation.power, statsmodels) checked against the detector itself: a
+    true change of the size it calls detectable with 80 % power is found in about 80 % of trials for scores
+    (Welch). For pass rates the detector's Fisher exact test is conservative, so the guidance is a little
+    optimistic there (about 75 % on this model); both bounds are asserted."""
+    from agentotel.evaluation.power import power_guidance
+
+    rng = np.random.default_rng(2024)
+    detector = RegressionDetector(bootstrap=False, secondary_tests=False, threshold=0.0)
+    score = {"s": MetricDefinition("s", kind="score")}
+    binary = {"b": MetricDefinition("b", kind="binary")}
+
+    def runs(definitions, values):
+        return RunSamples.from_mapping({name: list(values) for name in definitions}, definitions)
+
+    [row] = power_guidance(runs(score, rng.normal(0.7, 0.1, 30)), detector)
+    shift = row.detectable / row.sd * 0.1  # the detectable effect size on the true spread
+    found = sum(detector.detect_regressions(runs(score, rng.normal(0.7 - shift, 0.1, 30)),
+                                            runs(score, rng.normal(0.7, 0.1, 30))).has_regression
+                for _ in range(TRIALS))
+    assert 0.70 <= found / TRIALS <= 0.92, found
+
+    [row] = power_guidance(runs(binary, [1.0] * 45 + [0.0] * 5), detector)  # pass rate 0.9, n = 50
+    worse = 0.9 - row.detectable
+    found = sum(detector.detect_regressions(runs(binary, (rng.random(50) < worse).astype(float)),
+                                            runs(binary, (rng.random(50) < 0.9).astype(float))).has_regression
+                for _ in range(TRIALS))
+    assert 0.60 <= found / TRIALS <= 0.90, found
