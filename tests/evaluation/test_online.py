@@ -223,3 +223,30 @@ def test_scores_a_new_execution_within_60_s_of_its_arrival(receiver, capsys):
     finally:
         online.stop()
     assert not online.thread.is_alive()
+
+
+@pytest.mark.slow  # the first use of the OpenAI client imports it: 3-5 s on the loaded 2-core machine
+def test_an_llm_judge_scores_production_executions(engine):
+    """The documented configuration (an LLM judge's faithfulness beside heuristics) builds, and the judge
+    scores sampled executions through an OpenAI-compatible endpoint (before: 'no built-in rubric for
+    faithfulness', the example config could not start)."""
+    from tests.support.fake_openai import FakeLLMServer, last_user_text
+
+    OnlineEvaluator(None, online_config_from_dict(yaml.safe_load(ONLINE_CONFIG_FORMAT)))  # type: ignore[arg-type]
+
+    def judge(body):
+        prompt = last_user_text(body)
+        return json.dumps({"score": 5 if "reset password" in prompt else 1, "explanation": "as asked"})
+
+    executions(engine, 4)
+    with FakeLLMServer(responder=judge) as server:
+        config = OnlineConfig(agents=(OnlineAgentConfig(sample_rate=1.0, evaluators=(
+            {"name": "judge", "metric": "faithfulness", "model": "judge-model"},)),))
+        settings = EvaluationSettings(openai_api_key="test", judge_base_url=server.base_url)
+        stats = OnlineEvaluator(engine, config, settings).tick()
+        assert (stats.scored, stats.scores) == (4, 4)
+        assert {body["model"] for body in server.bodies} == {"judge-model"} and len(server.bodies) == 4
+    with engine.connect() as conn:
+        rows = conn.execute(select(EvaluationResultRecord.name, EvaluationResultRecord.score_value,
+                                   EvaluationResultRecord.source)).all()
+    assert set(rows) == {("judge.faithfulness", 1.0, "online")}
