@@ -42,6 +42,7 @@ from typing import Any
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 
 from agentotel.core import semconv as sc
+from agentotel.core.settings import DatabaseSettings
 from agentotel.core.utc import as_utc
 from agentotel.core.version import __version__
 from agentotel.demo_llm import MODEL_LATENCY_S, DemoLLMServer
@@ -164,13 +165,14 @@ class Demo:
     ``protocol`` is ``grpc`` or ``http/protobuf``; by default gRPC for port 4317, else OTLP/HTTP.
     """
 
-    def __init__(self, otlp_endpoint: str, db_url: str | None = None, *, protocol: str | None = None,
-                 seed: int | None = None, latency_scale: float = 1.0) -> None:
+    def __init__(self, otlp_endpoint: str, database: DatabaseSettings | str | None = None, *,
+                 protocol: str | None = None, seed: int | None = None, latency_scale: float = 1.0) -> None:
         from urllib.parse import urlsplit
 
 
         self.endpoint = otlp_endpoint
-        self.db_url = db_url
+        # the warehouse as resolved at the edge (pool, SSL, master key); a bare URL gets the defaults
+        self.database = DatabaseSettings(url=database) if isinstance(database, str) else database
         self.protocol = protocol or ("grpc" if urlsplit(otlp_endpoint).port == 4317 else "http/protobuf")
         self.rng = random.Random(seed)
         self.summary = DemoSummary()
@@ -227,12 +229,12 @@ class Demo:
         """Wait (at most ``timeout`` s) until the receiver has written the back-fill and rolled it up, so
         that the writes after it (registry, evaluations, alert state) do not queue behind that one long
         transaction; False on timeout or ``stop``."""
-        if not self.db_url or self.history_end is None:
+        if self.database is None or self.history_end is None:
             return True
         from sqlalchemy import func, select
 
 
-        engine = create_db_engine(self.db_url)
+        engine = create_db_engine(self.database.url, self.database)
         started = time.monotonic()
         deadline = started + timeout
         try:
@@ -259,10 +261,10 @@ class Demo:
     # -- 2. registry, evaluations, rollout story --------------------------------------------------------
     def extras(self) -> None:
         """Registry versions, evaluation runs and the rollout story in the warehouse (when a URL is set)."""
-        if not self.db_url:
+        if self.database is None:
             return
 
-        engine = create_db_engine(self.db_url)
+        engine = create_db_engine(self.database.url, self.database)
         started = time.monotonic()
         try:
             for step in (_registry, _evaluations, _promotions):
@@ -361,7 +363,7 @@ class Demo:
             messages += [first.choices[0].message.model_dump(exclude_none=True),
                          {"role": "tool", "tool_call_id": call.id, "content": result}]
             answer = self._chat(client, agent, messages, None).choices[0].message.content or ""
-            run.set_attribute("gen_ai.output.messages", json.dumps([{"role": "assistant", "parts": [
+            run.set_attribute(sc.OUTPUT_MESSAGES, json.dumps([{"role": "assistant", "parts": [
                 {"type": "text", "content": answer}]}]))
         conversation.messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
         return answer

@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         if dashboard is not None:
             run.start_dashboard()
         if args.demo:  # what writes to the warehouse starts once the history is in (see _Run.after_history)
-            run.start_demo(database.url)
+            run.start_demo(database)
         if rules:
             run.after_history(lambda: _start_alerting(server.engine, rules, run.stop, alerting.allow_hosts))
         if args.demo or EvaluationSettings.resolve().online_config:  # online evaluation of production executions
@@ -193,8 +193,8 @@ class _Run:
         assert s is not None
         self.dashboard = start_dashboard(s.database.url, s.host, s.port, s.receiver_metrics_url, quiet=not self.verbose)
 
-    def start_demo(self, db_url: str) -> None:
-        self.demo = Demo(_base(self.settings.host, self.server.http_port), db_url)
+    def start_demo(self, database: DatabaseSettings) -> None:
+        self.demo = Demo(_base(self.settings.host, self.server.http_port), database)
         self.demo_thread = threading.Thread(target=self._demo, name="demo", daemon=True)
         self.demo_thread.start()
 
