@@ -88,8 +88,8 @@ def test_listens_on_loopback_by_default(tmp_path):
         server.stop()
 
 
-def test_same_batch_on_twenty_connections_makes_no_duplicates(receiver_pg_or_sqlite):
-    server = receiver_pg_or_sqlite
+def test_same_batch_on_twenty_connections_makes_no_duplicates(receiver):
+    server = receiver
     body = span_request(50).SerializeToString()
     errors = []
 
@@ -127,11 +127,11 @@ def test_long_strings_are_truncated_and_flagged(db_url, tmp_path):
         server.stop()
 
 
-def test_invalid_utf8_drops_only_that_span(receiver_pg_or_sqlite):
+def test_invalid_utf8_drops_only_that_span(receiver):
     """B6, the better form: the span with invalid UTF-8 is rejected through partial_success, the rest kept."""
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-    server = receiver_pg_or_sqlite
+    server = receiver
     request = span_request(3)
     request.resource_spans[0].scope_spans[0].spans[1].name = "abc"
     body = request.SerializeToString().replace(b"abc", b"a\xffc")
@@ -145,13 +145,6 @@ def test_invalid_utf8_drops_only_that_span(receiver_pg_or_sqlite):
     assert wait_for(lambda: count(server.engine, "spans") == 2)  # the same two good spans, sent twice
     # a request that is not protobuf at all is still refused whole
     assert http_post(server, b"\xff\xfe garbage").status_code == 400
-
-
-@pytest.fixture
-def receiver_pg_or_sqlite(db_url, tmp_path):
-    server = start_receiver(db_url, str(tmp_path / "spool"))
-    yield server
-    server.stop()
 
 
 @pytest.mark.slow
