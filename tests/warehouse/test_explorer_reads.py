@@ -124,6 +124,8 @@ def test_sorts_by_cost_tokens_and_calls(written):
     engine, facts, window = written
     by_cost = traces.recent_traces(engine, search=window, sort="cost_usd")
     assert by_cost["cost_usd"].is_monotonic_decreasing and by_cost["cost_usd"].iloc[0] > by_cost["cost_usd"].iloc[-1]
+    page = traces.recent_traces(engine, search=window, sort="cost_usd", limit=2, offset=1)  # ranked, then read
+    assert page.equals(by_cost.iloc[1:3].reset_index(drop=True)), (page, by_cost)
     by_calls = traces.recent_traces(engine, search=window, sort="llm_calls", descending=False)
     assert by_calls["llm_calls"].is_monotonic_increasing
 
