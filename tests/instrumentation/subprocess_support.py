@@ -71,6 +71,39 @@ class BlackHole:
         self.sock.close()
 
 
+class SlowGRPCSink:
+    """An OTLP/gRPC endpoint that takes every export call and answers it (an empty, successful response) only
+    after ``delay`` seconds, or at ``close()``."""
+
+    def __init__(self, delay: float = 10.0) -> None:
+        from concurrent import futures
+
+        import grpc
+
+        self._release = threading.Event()
+        self.calls = 0
+        release, sink = self._release, self
+
+        def answer(request: bytes, context) -> bytes:
+            sink.calls += 1
+            release.wait(delay)
+            return b""
+
+        class Handler(grpc.GenericRpcHandler):
+            def service(self, handler_call_details):
+                return grpc.unary_unary_rpc_method_handler(answer)  # raw bytes in and out
+
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        self.server.add_generic_rpc_handlers((Handler(),))
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.server.start()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self._release.set()
+        self.server.stop(0)
+
+
 def _attrs(items) -> dict:
     return {kv.key: kv.value.WhichOneof("value") and getattr(kv.value, kv.value.WhichOneof("value")) for kv in items}
 
