@@ -31,6 +31,7 @@ ROOT_COLUMNS = ("trace_id", "span_id", "name", "service_name", "agent_name", "ag
                 "duration_ms", "status_code")
 TRACE_STATUSES = ("ok", "error")
 LLM_SORTS = ("cost_usd", "total_tokens", "llm_calls")
+RANKED_SORTS = (*LLM_SORTS, "duration_ms")  # every root of the window ranked, not read in index order
 PREVIEW_CHARS = 4000  # of a root's input read for its preview
 TRACE_COLUMNS = ["trace_id", "span_id", "name", "service_name", "agent_name", "agent_version", "start_time", "end_time",
                  "duration_ms", "status_code", "status", "span_count", "error_count", "llm_calls", "tool_calls",
@@ -94,7 +95,7 @@ def recent_traces(
         order = totals[sort] if totals is not None and sort in LLM_SORTS else root.c[TRACE_SORTS[sort]]
         stmt = stmt.order_by(order.desc() if descending else order.asc(), root.c.trace_id)
         stmt = stmt.limit(limit).offset(int(offset))
-        if sort in LLM_SORTS:
+        if sort in RANKED_SORTS:
             stmt = _page_of_ranked(stmt, root, order, descending)
         result = conn.execute(stmt)
         frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
@@ -104,9 +105,10 @@ def recent_traces(
 
 
 def _page_of_ranked(ranking: Select, root: Any, order: Any, descending: bool) -> Select:
-    """``ranking`` (the list's statement) ranks roots by their runs' totals over the whole window: narrowed to
-    the roots' keys and the rank, PostgreSQL reads them from the covering root index alone (explorer_0003), and
-    only the page's rows are then read whole (at 1M spans over 24 h: 250k root rows not fetched)."""
+    """``ranking`` (the list's statement) ranks every root of the window (by duration or its run's totals):
+    narrowed to the roots' keys and the rank, PostgreSQL reads them from the covering root index alone
+    (explorer_0003), and only the page's rows are then read whole (at 1M spans over 24 h: 250k root rows not
+    fetched)."""
     ranked = ranking.with_only_columns(root.c.trace_id, root.c.span_id, order.label("rank_key")).subquery("ranked")
     page = _spans.alias("p")
     rank = ranked.c.rank_key.desc() if descending else ranked.c.rank_key.asc()

@@ -126,6 +126,10 @@ def test_sorts_by_cost_tokens_and_calls(written):
     assert by_cost["cost_usd"].is_monotonic_decreasing and by_cost["cost_usd"].iloc[0] > by_cost["cost_usd"].iloc[-1]
     page = traces.recent_traces(engine, search=window, sort="cost_usd", limit=2, offset=1)  # ranked, then read
     assert page.equals(by_cost.iloc[1:3].reset_index(drop=True)), (page, by_cost)
+    slowest = traces.recent_traces(engine, search=window, sort="duration_ms")
+    assert slowest["duration_ms"].is_monotonic_decreasing and len(slowest) > 3
+    page = traces.recent_traces(engine, search=window, sort="duration_ms", limit=2, offset=2)
+    assert page.equals(slowest.iloc[2:4].reset_index(drop=True)), (page, slowest)
     by_calls = traces.recent_traces(engine, search=window, sort="llm_calls", descending=False)
     assert by_calls["llm_calls"].is_monotonic_increasing
 
