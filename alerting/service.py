@@ -38,7 +38,7 @@ from agentotel.alerting.queue import NotificationQueue, QueueSettings, RateLimit
 from agentotel.alerting.sources import MetricSource, WarehouseMetricSource
 from agentotel.alerting.ssrf import AddressPolicy
 from agentotel.alerting.store import AUDIT, insert_audit, write_tx
-from agentotel.core.secrets import redact_text
+from agentotel.core.secrets import REDACTED, redact_text
 from agentotel.core.utc import utcnow
 
 logger = logging.getLogger(__name__)
@@ -240,13 +240,27 @@ def config_snapshot(config: AlertingConfig) -> dict[str, Any]:
     channels = {}
     for name, ch in config.channels.items():
         secret_keys = set(CHANNEL_TYPES[ch.type].Options.secrets)
-        options = {k: ("***" if k in secret_keys and v else v) for k, v in ch.options.items()}
+        options = {k: (REDACTED if k in secret_keys and v else v) for k, v in ch.options.items()}
         channels[name] = plain({"type": ch.type, "options": options, "rate_limit": ch.rate_limit})
     policies = {name: [{"after": str(t.after), "channels": t.channels} for t in tiers]
                 for name, tiers in config.policies.items()}
     snapshot = {"settings": plain(config.settings.model_dump()), "rules": rules, "channels": channels,
                 "escalation_policies": policies}
     return json.loads(redact_text(json.dumps(snapshot)))
+
+
+def _current_marker(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A stored snapshot with the masking marker of today: snapshots written before core.secrets held the only
+    marker masked channel secrets as ``***``; read as such they would count as a change of every channel."""
+    for channel in (snapshot.get("channels") or {}).values():
+        options = channel.get("options") or {}
+        for key, value in options.items():
+            if value == LEGACY_MARKER:
+                options[key] = REDACTED
+    return snapshot
+
+
+LEGACY_MARKER = "***"
 
 
 def record_config_change(engine: Engine, config: AlertingConfig, actor: str = "system") -> bool:
@@ -261,7 +275,7 @@ def record_config_change(engine: Engine, config: AlertingConfig, actor: str = "s
         last = conn.execute(select(AUDIT.c.after).where(
             AUDIT.c.target_type == "alerting_config", AUDIT.c.target_id == target).order_by(AUDIT.c.id.desc()).limit(1)
         ).scalar_one_or_none()
-        previous = (last or {}).get("snapshot") or {}
+        previous = _current_marker((last or {}).get("snapshot") or {})
         before: dict[str, Any] = {}
         after: dict[str, Any] = {}
         for section, items in snapshot.items():

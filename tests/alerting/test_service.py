@@ -227,8 +227,19 @@ rules:
     assert set(latest["before"]) == {"rules.errors", "rules.latency"}
     dump = str(q.audit_log(engine))
     assert "LITERALsecret99" not in dump and "pd-key-from-env-77" not in dump
-    assert first["after"]["channels.slack"]["options"]["url"] == "***"
+    assert first["after"]["channels.slack"]["options"]["url"] == "[REDACTED]"  # core.secrets' one marker
     assert first["after"]["channels.pd"]["options"]["routing_key_env"] == "AGENTOTEL_TEST_PD_KEY"
+
+    # a snapshot stored before the one marker (secrets masked as ***) is the same configuration, not a change
+    from agentotel.alerting.service import config_snapshot
+    from agentotel.alerting.store import insert_audit
+
+    legacy = config_snapshot(changed)
+    legacy["channels"]["slack"]["options"]["url"] = "***"
+    with engine.begin() as conn:  # the log is append-only: the old version's row is appended, as it wrote it
+        insert_audit(conn, "bob", "config_change", "alerting_config", str(changed.file), None, {"snapshot": legacy})
+    assert not record_config_change(engine, changed, actor="bob")
+    assert record_config_change(engine, parse_rules(text, "rules.yaml"), actor="carol")  # a real change still is
 
 
 def test_example_rules_start_without_channel_secrets(sqlite_engine, monkeypatch, caplog, tmp_path):
