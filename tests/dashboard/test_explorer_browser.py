@@ -20,6 +20,7 @@ import pytest
 
 from tests.dashboard.test_browser import CHROMIUM, LeakServer, chromium, start_dashboard, stop, wait_idle
 from tests.support.conversations import SUPPORT_TURNS, UNIQUE_WORD
+from tests.support.polling import wait_for
 
 pytestmark = [
     pytest.mark.slow,  # a real Chromium
@@ -198,6 +199,22 @@ def test_content_search_finds_a_trace_by_a_word(site):
     page.close()
 
 
+def drawn_charts(page, timeout: float = 30.0) -> list[dict]:
+    """The page's charts (``CHART_MARKS``) once drawn: every chart has a plot, and two reads 0.3 s apart agree
+    (Vega draws after the script run ends, and a rerun may briefly show the stale chart)."""
+    last: list[list[dict]] = [[{"unread": True}]]
+
+    def settled() -> tuple[list[dict]] | None:  # a page without charts settles on ([],)
+        charts = page.evaluate(CHART_MARKS)
+        drawn = all(chart["height"] > 0 and chart["plot"] > 0 for chart in charts)
+        stable, last[0] = charts == last[0], charts
+        return (charts,) if drawn and stable else None
+
+    found = wait_for(settled, timeout, interval=0.3)
+    assert found, f"charts not drawn within {timeout} s: {last[0]}"
+    return found[0]
+
+
 def test_hostile_content_stays_inert(site):
     before = len(site.leak.requests)
     page, errors = new_page(site, f"/traces?trace={site.facts.traces['hostile']}", expect="Selected agent span")
@@ -259,9 +276,8 @@ def test_every_chart_on_every_page_has_a_plot_and_its_marks(site):
         page.locator('[data-testid="stSidebarNav"]').get_by_text(link, exact=True).click()
         page.get_by_text(marker).first.wait_for(timeout=45_000)
         wait_idle(page, 60)
-        time.sleep(1.5)  # charts draw after the run ends
+        charts = drawn_charts(page)  # charts draw after the run ends
         no_exception(page)
-        charts = page.evaluate(CHART_MARKS)
         seen[link] = charts
         shown = page.locator('[data-testid="stMain"]').inner_text()
         assert not DEFECTS.search(shown), (link, DEFECTS.search(shown).group(0))
@@ -277,8 +293,7 @@ def test_every_chart_on_every_page_has_a_plot_and_its_marks(site):
     assert intervals["title"].startswith("Mean per metric") and intervals["marks"] == 2 * metrics > 0
     trace, _ = new_page(site, f"/traces?trace={site.facts.traces['sql-0']}", expect="Span details")
     trace.locator('[data-testid="stVegaLiteChart"] g.mark-rect.role-mark > path').first.wait_for(timeout=30_000)
-    time.sleep(1.5)
-    waterfall = trace.evaluate(CHART_MARKS)[0]
+    waterfall = drawn_charts(trace)[0]
     assert waterfall["bars"] == 6 and waterfall["plot"] > 6 * 10  # one bar per span, each visible
     graph, _ = new_page(site, "/agents", expect="Agent graph")
     nodes = graph.locator('[data-testid="stGraphVizChart"] svg g.node')
