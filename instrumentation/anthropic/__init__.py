@@ -2,7 +2,8 @@
 
 ``anthropic`` 2.x traces itself (an ``anthropic.messages.create`` span per call once a tracer provider is
 set): we then make no span of ours and add what its span lacks. Older SDKs, and clients whose tracing is
-off, get our ``chat {model}`` spans. See ``patch.py``.
+off, get our ``chat {model}`` spans. See ``patch.py``; the SDK's tool-runner (agent) span gets the
+execution's resources from ``runner.py``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from agentotel.instrumentation._lazy import LazyPatch
 from agentotel.instrumentation._ratelimit import wrap_sdk_responses
 from agentotel.instrumentation.anthropic.package import _instruments
 from agentotel.instrumentation.anthropic.patch import async_wrapper, sync_wrapper
+from agentotel.instrumentation.anthropic.runner import RUNNER_MODULE, patch_runner
 from agentotel.instrumentation.instruments import build_instruments
 
 SCOPE = "agentotel.instrumentation.anthropic"
@@ -37,6 +39,7 @@ class AnthropicInstrumentor(BaseInstrumentor):
     def __init__(self) -> None:
         self._patched: list[tuple[Any, str]] = []
         self._lazy: Any = None
+        self._lazy_runner: Any = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
@@ -59,13 +62,18 @@ class AnthropicInstrumentor(BaseInstrumentor):
                 self._patched.append((owner, "request"))
             self._patched.extend(wrap_sdk_responses(module.__name__, "anthropic", instruments))
 
+        def patch_tool_runner(module: Any) -> None:
+            self._patched.extend(patch_runner(module, instruments))
+
         # patched when the application imports anthropic (at once if it did): no import cost otherwise
         self._lazy = LazyPatch("anthropic._base_client", patch)
+        self._lazy_runner = LazyPatch(RUNNER_MODULE, patch_tool_runner)
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        if self._lazy is not None:
-            self._lazy.stop()
-            self._lazy = None
+        for lazy in (self._lazy, self._lazy_runner):
+            if lazy is not None:
+                lazy.stop()
+        self._lazy = self._lazy_runner = None
         for owner, method in self._patched:
             unwrap(owner, method)
         self._patched = []

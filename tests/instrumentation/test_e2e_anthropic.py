@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from agentotel.core import semconv as sc
 from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.models import AgentExecution, LLMCall, Metric, Span, ToolCall
 from tests.instrumentation.fake_providers import FakeAnthropicServer
@@ -110,4 +111,8 @@ def test_anthropic_agent_lands_in_the_warehouse(db_url, tmp_path, anthropic_api)
     types = {s["name"]: s["span_type"] for s in spans}
     assert types["anthropic.messages.create"] == "llm" and types["anthropic.messages.tool_runner"] == "agent"
     assert {s["scope_name"] for s in spans if s["span_type"] == "llm"} == {"com.anthropic.sdk.python"}
+    [runner] = [s for s in spans if s["name"] == "anthropic.messages.tool_runner"]  # the SDK's agent span
+    attrs = runner["attributes"]
+    assert attrs[sc.EXEC_RSS_PEAK] >= attrs[sc.EXEC_RSS_START] > 0 and attrs[sc.EXEC_THREAD_CPU_TIME] >= 0
+    assert agent["metadata"][sc.EXEC_RSS_PEAK] == attrs[sc.EXEC_RSS_PEAK]  # stored with the execution
     assert ratios and ratios[-1] == pytest.approx(0.05)
