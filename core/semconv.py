@@ -14,6 +14,7 @@ SCHEMA_URL = "https://opentelemetry.io/schemas/1.41.0"
 # identity
 OPERATION = "gen_ai.operation.name"
 PROVIDER = "gen_ai.provider.name"
+DEPRECATED_PROVIDER = "gen_ai.system"  # its name before semconv v1.37, still sent by older producers
 # request
 REQUEST_MODEL = "gen_ai.request.model"
 REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"

@@ -26,6 +26,7 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from agentotel.core import anomaly
+from agentotel.core import semconv as sc
 from agentotel.core.utc import as_utc
 from agentotel.warehouse import analytics_stats as st
 from agentotel.warehouse import rollups
@@ -256,21 +257,30 @@ class AnalyticsEngine:
         return merged, raw
 
     def _raw_metric(self, name, start, end, step, filters, groups) -> pd.DataFrame:
-        unsupported = (set(filters or {}) | set(groups)) - {"service"}
+        unsupported = (set(filters or {}) | set(groups)) - set(RAW_METRIC_LABELS)
         if unsupported:
-            raise ValueError(f"metric:{name} can be filtered and grouped by service only, not {sorted(unsupported)}")
+            raise ValueError(f"metric:{name} can be filtered and grouped by {', '.join(RAW_METRIC_LABELS)} only, "
+                             f"not {sorted(unsupported)}")
         table = Metric.__table__
-        stmt = select(table.c.timestamp, table.c.value, table.c.service_name.label("service")).where(
+        by_tags = [label for label, keys in RAW_METRIC_LABELS.items() if keys and (label in groups or label in (filters or {}))]
+        stmt = select(table.c.timestamp, table.c.value, table.c.service_name.label("service"),
+                      *([table.c.tags] if by_tags else [])).where(
             table.c.metric_name == name, table.c.timestamp >= start, table.c.timestamp < end
         )
         if filters and "service" in filters:
             stmt = stmt.where(table.c.service_name.in_(_as_list(filters["service"])))
         with self.engine.connect() as conn:
             result = conn.execute(stmt)
-            raw = pd.DataFrame(result.fetchall(), columns=["timestamp", "value", "service"])
+            raw = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
         raw["timestamp"] = pd.to_datetime(raw["timestamp"], utc=True)
         raw["value"] = pd.to_numeric(raw["value"], errors="coerce").astype(float)
         raw["service"] = raw["service"].fillna("").astype(str)
+        for label in by_tags:  # a point's own attributes (the gauges of one service differ by model)
+            keys = RAW_METRIC_LABELS[label]
+            raw[label] = [next((str(t[k]) for k in keys if t.get(k) is not None), "") if isinstance(t, dict) else ""
+                          for t in raw["tags"]]
+            if filters and label in filters:
+                raw = raw[raw[label].isin([str(v) for v in _as_list(filters[label])])]
         keys = (["bucket"] if step is not None else []) + groups
         if step is not None:
             raw["bucket"] = raw["timestamp"].dt.floor(step)
@@ -374,6 +384,15 @@ class AnalyticsEngine:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+
+
+# What ``metric:<name>`` series can be filtered and grouped by: the point's service, and its provider and model
+# as its attributes name them (the GenAI semantic conventions' names; a provider also by its older name).
+RAW_METRIC_LABELS: dict[str, tuple[str, ...]] = {
+    "service": (),
+    "provider": (sc.PROVIDER, sc.DEPRECATED_PROVIDER),
+    "model": (sc.REQUEST_MODEL, sc.RESPONSE_MODEL),
+}
 
 
 def _spec(metric: str) -> MetricSpec:

@@ -21,7 +21,7 @@ DETAILS_EVENT = sc.EVENT_INFERENCE_DETAILS
 # deprecated spellings this dialect still reads (semconv before v1.37)
 DEPRECATED_PROMPT = "gen_ai.prompt"
 DEPRECATED_COMPLETION = "gen_ai.completion"
-DEPRECATED_PROVIDER = "gen_ai.system"
+DEPRECATED_PROVIDER = sc.DEPRECATED_PROVIDER
 MESSAGE_EVENTS = {
     "gen_ai.system.message": "system",
     "gen_ai.user.message": "user",

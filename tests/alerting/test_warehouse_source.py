@@ -88,9 +88,10 @@ def test_rules_over_the_real_analytics_engine(engine, rollups):
 
 def test_example_rate_limit_rule_fires_under_10_percent_of_the_token_window(engine):
     """The shipped rule rate-limit-tokens-low over the gauge the instrumentation exports (issue 21 point 5):
-    a service whose remaining share of its token window fell under 10 % fires, one that kept 12 % or more does
-    not; the alert resolves once the window holds only points above 25 %. The rule takes the minimum over 1 m
-    buckets, each the mean of its points (whatever the bucket boundaries, every svc-low bucket is under 10 %)."""
+    a service and model whose remaining share of its token window fell under 10 % fires, one that kept 12 % or
+    more does not, also beside a low model of the same service (one alert per service and model); the alert
+    resolves once the window holds only points above 25 %. The rule takes the minimum over 1 m buckets, each
+    the mean of one model's points (whatever the bucket boundaries, every low bucket is under 10 %)."""
     from pathlib import Path
 
     import yaml
@@ -100,24 +101,30 @@ def test_example_rate_limit_rule_fires_under_10_percent_of_the_token_window(engi
     config = parse_rules(yaml.safe_dump({"rules": [rule]}), "alert-rules.example.yaml")
     name = "agentotel.ratelimit.tokens.remaining_ratio"
 
-    def points(at: datetime, values: dict[str, list[float]]) -> list[dict]:
+    def points(at: datetime, values: dict[tuple[str, str], list[float]]) -> list[dict]:
         return [{"metric_name": name, "value": v, "timestamp": at - timedelta(seconds=60 - 20 * i),
-                 "series_key": f"{service}-{i}", "service_name": service, "metric_type": "gauge",
-                 "tags": {"gen_ai.provider.name": "anthropic", "gen_ai.request.model": "claude-sonnet-4-5"}}
-                for service, series in values.items() for i, v in enumerate(series)]
+                 "series_key": f"{service}-{model}-{i}", "service_name": service, "metric_type": "gauge",
+                 "tags": {"gen_ai.provider.name": "anthropic", "gen_ai.request.model": model}}
+                for (service, model), series in values.items() for i, v in enumerate(series)]
 
     now = datetime.now(timezone.utc)
-    with engine.begin() as conn:
-        conn.execute(insert(Metric), points(now, {"svc-low": [0.09, 0.05, 0.07], "svc-ok": [0.50, 0.12, 0.30]}))
+    with engine.begin() as conn:  # svc-mixed: one model nearly out, the other with room (their mean is 48 %)
+        conn.execute(insert(Metric), points(now, {("svc-low", "claude-sonnet-4-5"): [0.09, 0.05, 0.07],
+                                                  ("svc-ok", "claude-sonnet-4-5"): [0.50, 0.12, 0.30],
+                                                  ("svc-mixed", "claude-haiku-4-5"): [0.06, 0.04, 0.05],
+                                                  ("svc-mixed", "claude-sonnet-4-5"): [0.90, 0.91, 0.92]}))
     rule_engine = RuleEngine(engine, config, WarehouseMetricSource(engine))
     assert rule_engine.evaluate(now).errors == {}
-    fired = {a["labels"].get("service"): a for a in AlertManager(engine).get_active_alerts()}
-    assert set(fired) == {"svc-low"}
-    assert fired["svc-low"]["rule_id"] == "rate-limit-tokens-low" and 0.05 <= fired["svc-low"]["value"] < 0.10
-    assert fired["svc-low"]["message"].startswith("Provider token rate limit on svc-low: ")
+    fired = {(a["labels"].get("service"), a["labels"].get("model")): a for a in AlertManager(engine).get_active_alerts()}
+    assert set(fired) == {("svc-low", "claude-sonnet-4-5"), ("svc-mixed", "claude-haiku-4-5")}
+    low = fired["svc-low", "claude-sonnet-4-5"]
+    assert low["rule_id"] == "rate-limit-tokens-low" and 0.05 <= low["value"] < 0.10
+    assert low["labels"]["provider"] == "anthropic"
+    assert low["message"].startswith("Provider token rate limit on svc-low (anthropic claude-sonnet-4-5): ")
 
     later = now + timedelta(minutes=6)  # the low points are out of the 5 m window; only 30 % remains in it
     with engine.begin() as conn:
-        conn.execute(insert(Metric), points(later, {"svc-low": [0.30]}))
+        conn.execute(insert(Metric), points(later, {("svc-low", "claude-sonnet-4-5"): [0.30],
+                                                    ("svc-mixed", "claude-haiku-4-5"): [0.40]}))
     assert rule_engine.evaluate(later).errors == {}
     assert AlertManager(engine).get_active_alerts() == []

@@ -103,6 +103,29 @@ def test_raw_metric_series(engine):
     assert dict(zip(grouped.service, grouped.value, strict=True)) == {"x": 3.0, "y": 10.0}
 
 
+def test_raw_metric_by_provider_and_model(engine):
+    """A gauge of one service per model: grouped and filtered by the provider and model of its attributes
+    (the older ``gen_ai.system`` names a provider too); a point without them falls in the group without a label (None)."""
+    tags = [{"gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o"},
+            {"gen_ai.system": "openai", "gen_ai.request.model": "gpt-4o-mini"},
+            {"gen_ai.provider.name": "anthropic", "gen_ai.response.model": "claude-sonnet-4-5"}, None]
+    rows = [{"metric_name": "ratio", "value": v, "timestamp": T0 + timedelta(seconds=s), "series_key": f"k{s}",
+             "service_name": "svc", "tags": t} for v, s, t in [(0.9, 0, tags[0]), (0.05, 10, tags[1]),
+                                                               (0.5, 20, tags[2]), (0.7, 30, tags[3])]]
+    with engine.begin() as conn:
+        conn.execute(insert(Metric.__table__), rows)
+    analytics = AnalyticsEngine(engine, cache_ttl=0)
+    end = T0 + timedelta(minutes=1)
+    grouped = analytics.get_aggregations("metric:ratio", ["provider", "model"], start=T0, end=end)
+    assert {(p, m): v for p, m, v in zip(grouped.provider, grouped.model, grouped.value, strict=True)} == {
+        (None, None): 0.7, ("anthropic", "claude-sonnet-4-5"): 0.5, ("openai", "gpt-4o"): 0.9,
+        ("openai", "gpt-4o-mini"): 0.05}
+    only = analytics.get_aggregations("metric:ratio", "model", filters={"provider": "openai"}, start=T0, end=end)
+    assert dict(zip(only.model, only.value, strict=True)) == {"gpt-4o": 0.9, "gpt-4o-mini": 0.05}
+    with pytest.raises(ValueError, match="service, provider, model only"):
+        analytics.get_aggregations("metric:ratio", "agent", start=T0, end=end)
+
+
 def test_statistics_wrappers(engine):
     load(engine, generate(400, T0, timedelta(hours=4), seed=31))
     analytics = AnalyticsEngine(engine, cache_ttl=0)
