@@ -130,13 +130,18 @@ def users(engine: Engine, search: SearchFilter | None = None, sort: str = "last_
         "errors": func.sum(case((ex.success.is_(False), 1), else_=0)).label("errors"),
     }
     with engine.connect() as conn:
-        stmt = (select(ex.user_id.label("user"), *columns.values())
-                .where(ex.user_id.is_not(None), *_run_filter(conn, flt)).group_by(ex.user_id))
+        # the users ranked by the sort's figure alone, then all figures of those: the distinct counts of a day's
+        # runs (a sort of 250k rows at 1M spans, 0.8 s) are then computed for the page's users only
+        where = [ex.user_id.is_not(None), *_run_filter(conn, flt)]
         order = columns[sort]
-        stmt = stmt.order_by(order.desc() if descending else order.asc(), ex.user_id).limit(limit)
-        frame = _frame(conn.execute(stmt))
-        if frame.empty:
+        ranked = (select(ex.user_id.label("user"), order).where(*where).group_by(ex.user_id)
+                  .order_by(order.desc() if descending else order.asc(), ex.user_id).limit(limit))
+        picked = [row.user for row in conn.execute(ranked)]
+        if not picked:
             return pd.DataFrame(columns=USER_COLUMNS)
+        figures = (select(ex.user_id.label("user"), *columns.values())
+                   .where(*where, ex.user_id.in_(picked)).group_by(ex.user_id))
+        frame = _frame(conn.execute(figures)).set_index("user").loc[picked].reset_index()
         ids = frame["user"].tolist()
         frame = frame.merge(_llm_totals(conn, ex.user_id, ids, "user", flt), on="user", how="left")
         frame = frame.merge(_agents(conn, ex.user_id, ids, "user", flt), on="user", how="left")

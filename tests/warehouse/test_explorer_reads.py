@@ -193,6 +193,10 @@ def test_sessions_and_users(written):
     people = sessions.users(engine, window).set_index("user")
     assert set(people.index) == {"alice", "bob"}
     assert (people.loc["alice", "sessions"], people.loc["alice", "traces"], people.loc["bob", "errors"]) == (1, 3, 1)
+    by_runs = sessions.users(engine, window, sort="runs")  # ranked by the sort's figure, then read whole
+    assert list(by_runs["user"]) == ["bob", "alice"] and list(by_runs["runs"]) == [4, 3]
+    assert list(sessions.users(engine, window, sort="runs", descending=False)["user"]) == ["alice", "bob"]
+    assert sessions.users(engine, window, sort="runs", limit=1).equals(by_runs.iloc[:1])
 
 
 def test_call_lists(written):
