@@ -296,9 +296,9 @@ def table_height(rows: int, limit: int = 720) -> int:
     return min(35 * (rows + 1) + 3, limit)
 
 
-def cost_column(label: str = "cost") -> Any:
+def cost_column(label: str = "cost", width: Any = None) -> Any:
     """A cost column precise enough for single calls (a cent would round them all to $0.00)."""
-    return st.column_config.NumberColumn(label, format="$%.6f")
+    return st.column_config.NumberColumn(label, format="$%.6f", width=width)
 
 
 def query_value(key: str, pattern: Any = None) -> str | None:

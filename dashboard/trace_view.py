@@ -67,7 +67,7 @@ def show(ctx: common.PageContext, trace_id: str, span_id: str | None) -> None:
     _header(ctx, trace_id, spans)
     _scores(ctx, trace_id, spans)
 
-    left, right = st.columns([5, 6])
+    left, right = st.columns([6, 5])  # the tree's columns show whole in 6/11 of a 1400 px window
     with left:
         st.subheader("Spans")
         visible = _collapse_controls(trace_id, spans)
@@ -156,14 +156,20 @@ def _collapse_controls(trace_id: str, spans: pd.DataFrame) -> set[str]:
     return set(spans["span_id"]) - hidden
 
 
+TYPE_ICONS = {"agent": "🤖", "llm": "💬", "tool": "🔧", "chain": "🔗", "retriever": "🔎", "embedding": "🧮",
+              "other": "·"}
+
+
 def tree_rows(spans: pd.DataFrame, collapsed: set[str] | None = None) -> pd.DataFrame:
-    """The span tree as table rows: an indented label with an expand mark and type icon, duration, tokens,
-    cost and an error mark."""
+    """The span tree as table rows: an indented label (expand mark, type icon, ⚠ when the span failed, name),
+    duration, tokens and cost; the type and error mark also as columns of their own."""
     collapsed = collapsed or set()
     labels = []
     for span in spans.itertuples():
         mark = ("▸ " if span.span_id in collapsed else "▾ ") if span.child_count else "  "
-        labels.append(f"{'    ' * int(span.depth)}{mark}{str(span.name)[:80]}")
+        icon = TYPE_ICONS.get(str(span.span_type), TYPE_ICONS["other"])
+        failed = "⚠ " if span.status_code == "ERROR" else ""
+        labels.append(f"{'    ' * int(span.depth)}{mark}{icon} {failed}{str(span.name)[:80]}")
     tokens = spans["input_tokens"].fillna(0) + spans["output_tokens"].fillna(0)
     return pd.DataFrame({
         "span": labels,
@@ -184,13 +190,12 @@ def _tree(spans: pd.DataFrame, selected: str) -> str | None:
     event = st.dataframe(
         rows, hide_index=True, width="stretch", key=f"{TREE_KEY}_{selected}", on_select="rerun",
         selection_mode=common.CLICKABLE, selection_default=default, placeholder="", height="auto" if len(rows) <= 16 else 600,
-        column_order=["error", "span", "type", "duration_ms", "tokens", "cost_usd"],
+        column_order=["span", "duration_ms", "tokens", "cost_usd"],  # type and failure: the label's icon and ⚠
         column_config={"span": st.column_config.TextColumn("span", width="medium"),
-                       "type": st.column_config.TextColumn("type", width="small"),
-                       "duration_ms": st.column_config.NumberColumn("duration (ms)", format="%.1f"),
-                       "tokens": st.column_config.NumberColumn("tokens", format="%d"),
-                       "cost_usd": common.cost_column(),
-                       "error": st.column_config.TextColumn("⚠", width="small", help="the span failed")},
+                       "duration_ms": st.column_config.NumberColumn("ms", format="%.1f", width="small",
+                                                                    help="duration in milliseconds"),
+                       "tokens": st.column_config.NumberColumn("tokens", format="%d", width="small"),
+                       "cost_usd": common.cost_column(width="small")},
     )
     row = common.picked_row(event)
     return ids[row] if row is not None and row < len(ids) else None

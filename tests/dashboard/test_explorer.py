@@ -103,7 +103,9 @@ def test_trace_by_url_with_typed_span_panes(explorer, monkeypatch):
     assert_clean(at)
     tree = tree_of(at)
     assert tree["type"].tolist() == ["agent", "llm", "tool", "agent", "llm", "llm"]
-    assert tree["span"].iloc[3].startswith("    ▾ invoke_agent sql-writer") and tree["span"].iloc[4].startswith("        ")
+    assert tree["span"].iloc[3].startswith("    ▾ 🤖 invoke_agent sql-writer") and tree["span"].iloc[4].startswith("        ")
+    assert tree["span"].iloc[2].startswith("  ") and "🔧" in tree["span"].iloc[2]  # type icons
+    assert [("⚠" in label) for label in tree["span"]] == [e == "⚠" for e in tree["error"]]  # failures marked
     assert at.get("vega_lite_chart") or at.get("arrow_vega_lite_chart"), "the waterfall"
     shown = metrics(at)  # the root (agent) span's pane: totals and resource use
     assert shown["Peak RSS"] == "319.4 MiB" and shown["Thread CPU time"] == "250 ms" and shown["LLM calls"] == "3"

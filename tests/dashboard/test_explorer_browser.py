@@ -147,8 +147,8 @@ def test_span_click_in_the_tree_and_in_the_waterfall_opens_its_pane(site):
 
     trace = site.facts.traces["sql-0"]
     page, errors = new_page(site, f"/traces?trace={trace}", expect="Selected agent span")
-    # the span tree's grid (the evaluation scores' grid above it has a span_id column, no duration)
-    grid = page.locator('[data-testid="stDataFrame"]').filter(has_text="duration").first
+    # the span tree's grid (the evaluation scores' grid above it has a span_id column, no tokens)
+    grid = page.locator('[data-testid="stDataFrame"]').filter(has_text="tokens").first
     grid.scroll_into_view_if_needed()
     box = grid.bounding_box()
     page.mouse.click(box["x"] + 150, box["y"] + 35 * 3 + 17)  # the tree's third row: the tool span
