@@ -4,6 +4,8 @@ the receiver: ``otlp_receiver/cli.py``)."""
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 
 from agentotel.core.cli_args import add_database_argument
 from agentotel.core.errors import CommandError
@@ -45,14 +47,39 @@ def _export(args: argparse.Namespace) -> int:
             raise CommandError(str(exc)) from None
     else:
         engine = open_warehouse(settings)
+    scope = f"projects {','.join(args.project)}" if args.project else "all projects"
     try:
         result = export_table(
             engine, args.table, args.fmt, args.out, since=since, until=until, agent=args.agent,
             compression=args.compression, chunk_size=args.chunk_size,
         )
     except (ValueError, OSError) as exc:
+        _audit(settings, args, "failed", f"{scope}: {exc}")
         raise CommandError(str(exc)) from None
     finally:
         engine.dispose()
+    _audit(settings, args, "ok", f"{result.rows} rows of {scope} to {result.path}")
     print(f"exported {result.rows} rows of {result.table} to {result.path}")
     return 0
+
+
+def _audit(settings: DatabaseSettings, args: argparse.Namespace, outcome: str, detail: str) -> None:
+    """An export in the security audit log, as the operating-system user who ran it (a scoped reader
+    cannot write: the entry goes through the owner's connection)."""
+    from agentotel.warehouse import security_audit  # here: as open_warehouse above
+    from agentotel.warehouse.engine import create_db_engine
+
+    window = f" since {args.since}" if args.since else ""
+    window += f" until {args.until}" if args.until else ""
+    engine = create_db_engine(settings.url, settings)
+    try:
+        security_audit.record(engine, _user(), "export", f"{args.table} ({args.fmt}){window}", outcome, detail)
+    finally:
+        engine.dispose()
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name (a container without a passwd entry)
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "?"

@@ -1,4 +1,5 @@
-"""The security audit log: dashboard logins (success and failure) and captured content decrypted for a person.
+"""The security audit log: dashboard logins (success and failure), captured content decrypted for a person, and
+exports of warehouse tables (``agentotel export``: who, which table and projects, how many rows, or why not).
 
 Append-only rows of ``security_audit_log`` (revision ``security_0001``): who, when, what, outcome. Never a
 secret: a failed login records the name that was tried (or ``api key``), not the password or key.
@@ -14,7 +15,7 @@ from sqlalchemy import Engine, insert, select
 from agentotel.warehouse.security_models import SecurityAuditEntry
 
 AUDIT = SecurityAuditEntry.__table__
-ACTIONS = ("login", "login_failed", "logout", "decrypt_content")
+ACTIONS = ("login", "login_failed", "logout", "decrypt_content", "export")
 LIMIT_MAX = 10_000
 
 

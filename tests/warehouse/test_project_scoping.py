@@ -74,6 +74,22 @@ def test_export_of_a_project_holds_none_of_another(db_url, tmp_path, capsys):
     assert main(["export", "--table", "spans", "--format", "json", "--project", "Bad!", "--db", db_url,
                  str(tmp_path / "x.jsonl")]) == 2  # fmt: skip
     assert "invalid project name" in capsys.readouterr().err
+    assert main(["export", "--table", "spans", "--format", "json", "--project", "alpha", "--db", db_url,
+                 str(tmp_path / "no-such-dir" / "x.jsonl")]) == 2  # fmt: skip
+
+    # every export is in the security audit log: who, which table, which projects, how many rows (or why not)
+    from agentotel.warehouse import security_audit
+
+    engine = create_db_engine(db_url)
+    try:
+        exports = [e for e in security_audit.audit_log(engine) if e["action"] == "export"][::-1]
+    finally:
+        engine.dispose()
+    assert [(e["target"], e["outcome"]) for e in exports] == [("spans (json)", "ok")] * len(ROWS) + [
+        ("spans (json)", "failed")]
+    assert [e["detail"].split(" to ")[0] for e in exports[:len(ROWS)]] == [f"{n} rows of projects {p}"
+                                                                          for p, n in ROWS.items()]
+    assert exports[-1]["detail"].startswith("projects alpha: ") and all(e["actor"] for e in exports)
 
 
 def test_a_replayed_span_id_never_overwrites_another_projects_rows(db_url):
