@@ -31,6 +31,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
 from agentotel.core import semconv as sc
+from agentotel.core.projects import DEFAULT_PROJECT, PROJECT_ATTRIBUTE
 from agentotel.processors.decode import any_value, clean_text
 from agentotel.processors.metrics import (
     attributes,
@@ -107,6 +108,8 @@ def log_rows(request: ExportLogsServiceRequest, redact: Callable[[str], str]) ->
     for resource_logs in request.resource_logs:
         resource = attributes(resource_logs.resource.attributes)
         service = short_text(resource.get("service.name"))
+        project = resource.get(PROJECT_ATTRIBUTE)  # the receiver's stamp (otlp_receiver.tenancy)
+        project = project if isinstance(project, str) and project else DEFAULT_PROJECT
         for scope_logs in resource_logs.scope_logs:
             scope_name = short_text(clean_text(scope_logs.scope.name))
             for record in scope_logs.log_records:
@@ -134,6 +137,7 @@ def log_rows(request: ExportLogsServiceRequest, redact: Callable[[str], str]) ->
                     "span_id": span_id,
                     "service_name": service,
                     "scope_name": scope_name,
+                    "project_id": project,
                 }
                 row["id"] = _record_id(row, record.time_unix_nano, record.flags)
                 rows.append(row)
@@ -263,27 +267,30 @@ def _stored_body(text: str | None) -> Any:
 def _refresh_span_content(conn: Connection, span_keys: Iterable[tuple[str, str]]) -> int:
     """Recompute ``spans.input``/``output`` of ``span_keys`` from their stored content events."""
     wanted = set(span_keys)
-    events: dict[tuple[str, str], list[tuple[str, Any, dict[str, Any]]]] = {}
+    # per project: the events a key of one project sent never fill the span of another, whatever ids they name
+    events: dict[tuple[str, str, str], list[tuple[str, Any, dict[str, Any]]]] = {}
     for chunk in _chunks(sorted({trace_id for trace_id, _ in wanted})):
         query = (
-            select(LOGS.c.trace_id, LOGS.c.span_id, LOGS.c.event_name, LOGS.c.body, LOGS.c.attributes)
+            select(LOGS.c.trace_id, LOGS.c.span_id, LOGS.c.project_id, LOGS.c.event_name, LOGS.c.body,
+                   LOGS.c.attributes)
             .where(LOGS.c.trace_id.in_(chunk), LOGS.c.event_name.in_(sorted(CONTENT_EVENTS)))
             .order_by(func.coalesce(LOGS.c.time_unix_nano, 0), func.coalesce(LOGS.c.seq, 0), LOGS.c.id)
         )
         for row in conn.execute(query):
-            key = (row.trace_id, row.span_id)
-            if key in wanted:
+            if (row.trace_id, row.span_id) in wanted:
+                key = (row.trace_id, row.span_id, row.project_id)
                 events.setdefault(key, []).append((row.event_name, _stored_body(row.body), row.attributes or {}))
     updates = []
     seal = _sealer(conn.engine)
-    for (trace_id, span_id), span_events in events.items():
+    for (trace_id, span_id, project), span_events in events.items():
         content_in, content_out = content_from_events(span_events)
         if content_in is not None or content_out is not None:
-            updates.append({"t": trace_id, "s": span_id, "i": seal(content_in), "o": seal(content_out)})
+            updates.append({"t": trace_id, "s": span_id, "p": project, "i": seal(content_in), "o": seal(content_out)})
     if updates:
         conn.execute(
             update(SPANS)
-            .where(SPANS.c.trace_id == bindparam("t"), SPANS.c.span_id == bindparam("s"))
+            .where(SPANS.c.trace_id == bindparam("t"), SPANS.c.span_id == bindparam("s"),
+                   SPANS.c.project_id == bindparam("p"))
             .values(
                 input=func.coalesce(bindparam("i", type_=SPANS.c.input.type), SPANS.c.input),
                 output=func.coalesce(bindparam("o", type_=SPANS.c.output.type), SPANS.c.output),

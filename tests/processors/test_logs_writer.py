@@ -292,3 +292,37 @@ def _span_row() -> dict:
         "span_type": "llm", "service_name": "svc", "start_time": start, "end_time": start + timedelta(seconds=1),
         "duration_ms": 1000.0, "status_code": "UNSET", "start_time_unix_nano": 0, "end_time_unix_nano": 10**9,
     }  # fmt: skip
+
+
+def test_content_events_fill_only_their_own_projects_span(engine):
+    """A key of project alpha naming the trace and span ids of beta's span (issue 20): its content events are
+    stored under alpha and never fill beta's span, whether they come after the span or before it; beta's own
+    events do. (The receiver stamps each request with its key's project: ``otlp_receiver.tenancy``.)"""
+    from sqlalchemy import update
+
+    from agentotel.otlp_receiver.tenancy import stamp_project
+
+    def events(project: str, span=(TRACE_ID, SPAN_ID)) -> ExportLogsServiceRequest:
+        emitter = EventEmitter()
+        legacy_chat(emitter, span)
+        request = emitter.request()
+        stamp_project(request, "logs", project)
+        return request
+
+    insert_span(engine, TRACE_ID, SPAN_ID)
+    with engine.begin() as conn:
+        conn.execute(update(SPANS).values(project_id="beta"))
+    assert write_logs(engine, events("alpha")) == 3
+    assert _span_content(engine) == (None, None)  # alpha's events stored, beta's span untouched
+    with engine.connect() as conn:
+        assert conn.execute(select(LOGS.c.project_id).distinct()).scalars().all() == ["alpha"]
+    assert write_logs(engine, events("beta")) == 3
+    assert _span_content(engine) == (EXPECTED_INPUT, EXPECTED_OUTPUT)
+
+    other = ("1af7651916cd43dd8448eb211c80319c", "c7ad6b7169203331")  # events first, then the span arrives
+    write_logs(engine, events("alpha", other))
+    insert_span(engine, *other)
+    with engine.begin() as conn:
+        conn.execute(update(SPANS).where(SPANS.c.trace_id == other[0]).values(project_id="beta"))
+        attach_pending_content(conn, [other])
+    assert _span_content(engine, other) == (None, None)
