@@ -34,6 +34,7 @@ from tests.dashboard.support import dashboard_env
 from tests.dashboard.test_browser import CHROMIUM
 from tests.dashboard.test_pages import assert_clean, frames, run_page
 from tests.support.polling import wait_for
+from tests.support.priority import run_ahead
 
 FIRST_MINUTE_S = 60.0
 LIVE_WAIT_S = 240.0  # online evaluation starts once the 7 days are in; live turns follow every few seconds
@@ -61,6 +62,7 @@ class Up:
         self.started = time.monotonic()
         self.process = subprocess.Popen(command, cwd=work, env=clean_env(), stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        run_ahead(self.process.pid)  # its first minute and its stop are held to bounds
         self.lines: list[tuple[float, str]] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

@@ -42,8 +42,9 @@ def _latencies(agent, concurrency: int, n: int = 64) -> list[float]:
 def test_fixed_delay_agent_measures_its_delay_at_concurrency_32(agent):
     latencies = sorted(_latencies(agent, concurrency=32))
     expected = DELAY_S * 1000
-    assert statistics.median(latencies) == pytest.approx(expected, rel=0.05), latencies
-    assert latencies[int(0.95 * len(latencies)) - 1] <= expected * 1.05, latencies[-5:]  # p95 within 5 %
+    assert statistics.median(latencies) == pytest.approx(expected, rel=0.05), latencies  # accurate within 5 %
+    # p95: a thread woken late on a busy 2-core machine adds its scheduling delay (CI: +6-10 %)
+    assert latencies[int(0.95 * len(latencies)) - 1] <= expected * 1.10, latencies[-5:]
     # no case carries the wait for a free worker (that added whole multiples of 200 ms); a busy machine
     # may still delay one wake-up by a few ms
     assert latencies[-1] < expected * 1.25, latencies[-5:]

@@ -253,9 +253,10 @@ def test_disk_full_answers_retryably_and_recovers(tmp_path):
 
             psutil.Process(receiver.pid).rlimit(psutil.RLIMIT_FSIZE, (psutil.RLIM_INFINITY, psutil.RLIM_INFINITY))
             for body, ids in refused:  # the client's retry, now that there is room
-                assert wait_for(lambda body=body: _accepted(call, body), timeout=15)
+                assert wait_for(lambda body=body: _accepted(call, body), timeout=30)
                 acked |= ids
-        assert wait_for(lambda: acked <= stored_span_ids(db_url), timeout=30), (tmp_path / "receiver.log").read_text()[-2000:]
+        # bounded, not timed: the drain catches up from its back-off (≤ 5 s) behind the suite's other workers
+        assert wait_for(lambda: acked <= stored_span_ids(db_url), timeout=90), (tmp_path / "receiver.log").read_text()[-2000:]
         assert receiver.alive(), "the receiver died"
         assert "'chat " not in (tmp_path / "receiver.log").read_text(), "failed writes logged the span values"
     finally:

@@ -23,6 +23,7 @@ from agentotel.core.settings import ReceiverSettings
 from agentotel.otlp_receiver.server import ReceiverServer
 from tests.conftest import free_port
 from tests.support.polling import wait_for
+from tests.support.priority import run_ahead
 
 
 def start_receiver(db_url: str, spool_dir: str, **overrides) -> ReceiverServer:
@@ -70,6 +71,7 @@ class ReceiverProcess:
                  "--metrics-port", str(self.metrics_port), "--spool-dir", str(self.spool_dir)],
                 stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
+        run_ahead(self.proc.pid)  # its readiness is held to D1's 5 s
         if not wait_for(self._listening, timeout=timeout):
             raise AssertionError(f"receiver did not listen on {self.grpc_port} within {timeout} s:\n{self.log_tail()}")
         return time.monotonic() - started
