@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from tests.support.priority import run_ahead
@@ -52,6 +53,21 @@ def run_python(code: str, *, env: dict[str, str] | None = None, timeout: float =
     result = json.loads(lines[-1]) if lines else {}
     result["_stderr"] = stderr
     return result, (exited_at - mark_at) if mark_at is not None else float("nan")
+
+
+def run_opentelemetry_instrument(app: Path, timeout: float = 60) -> subprocess.CompletedProcess:
+    """``opentelemetry-instrument python app`` as a user runs it, with no code change: only our instrumentors
+    (another package's, e.g. a benchmark peer when installed, are disabled) and no exporters of its own."""
+    cli = ROOT / ".venv" / "bin" / "opentelemetry-instrument"
+    if not cli.exists():
+        cli = ROOT / "bin" / "opentelemetry-instrument"
+    others = ",".join(ep.name for ep in entry_points(group="opentelemetry_instrumentor")
+                      if not ep.name.startswith("agentotel"))
+    return subprocess.run([str(cli), sys.executable, str(app)], capture_output=True, text=True, timeout=timeout,
+                          cwd=str(ROOT), env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
+                                              "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": others,
+                                              "OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none",
+                                              "OTEL_LOGS_EXPORTER": "none"})
 
 
 CHILD_PRELUDE = """

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.instrumentation.subprocess_support import CHILD_PRELUDE, run_python
+from tests.instrumentation.subprocess_support import CHILD_PRELUDE, run_opentelemetry_instrument, run_python
 
 
 @pytest.mark.slow
@@ -63,12 +63,6 @@ def test_opentelemetry_instrument_cli_picks_up_the_provider_sdk_instrumentors(tm
     """``opentelemetry-instrument`` with no code change: the agentotel_anthropic and agentotel_google_genai
     entry points are loaded by the CLI; the Anthropic call (which traces itself on the application's provider)
     gets our finish reasons and rate-limit status on its one span, the Gemini call our one span."""
-    import subprocess
-    import sys
-    from importlib.metadata import entry_points
-
-    from tests.instrumentation.subprocess_support import ROOT
-
     app = tmp_path / "app.py"
     app.write_text("""
 import json
@@ -93,16 +87,7 @@ with FakeAnthropicServer() as a, FakeGeminiServer() as g:
 print(json.dumps([{"name": s.name, "scope": s.instrumentation_scope.name, "attributes": dict(s.attributes)}
                   for s in exporter.get_finished_spans()], default=list))
 """)
-    cli = ROOT / ".venv" / "bin" / "opentelemetry-instrument"
-    if not cli.exists():
-        cli = ROOT / "bin" / "opentelemetry-instrument"
-    others = ",".join(ep.name for ep in entry_points(group="opentelemetry_instrumentor")
-                      if not ep.name.startswith("agentotel"))  # e.g. benchmark peers, when installed
-    proc = subprocess.run([str(cli), sys.executable, str(app)], capture_output=True, text=True, timeout=120,
-                          cwd=str(ROOT), env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
-                                              "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": others,
-                                              "OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none",
-                                              "OTEL_LOGS_EXPORTER": "none"})
+    proc = run_opentelemetry_instrument(app, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     spans = json.loads(proc.stdout.splitlines()[-1])
     llm = [s for s in spans if s["attributes"].get("gen_ai.operation.name") in ("chat", "generate_content")]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import entry_points
 
@@ -12,7 +10,13 @@ import pytest
 from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
-from tests.instrumentation.subprocess_support import CHILD_PRELUDE, ROOT, BlackHole, OTLPHTTPSink, run_python
+from tests.instrumentation.subprocess_support import (
+    CHILD_PRELUDE,
+    BlackHole,
+    OTLPHTTPSink,
+    run_opentelemetry_instrument,
+    run_python,
+)
 
 FORBIDDEN = ("sqlalchemy", "pandas", "scipy", "streamlit", "statsmodels", "alembic", "psycopg", "grpc_status",
              "agentotel.warehouse", "agentotel.otlp_receiver", "agentotel.processors", "agentotel.dashboard",
@@ -409,16 +413,7 @@ def test_opentelemetry_instrument_cli_needs_no_code_change(tmp_path):
         "with FakeLLMServer() as server:\n"
         "    openai.OpenAI(base_url=server.base_url, api_key='k').chat.completions.create(\n"
         "        model='cli-model', messages=[{'role': 'user', 'content': 'hi'}])\n")
-    cli = ROOT / ".venv" / "bin" / "opentelemetry-instrument"
-    if not cli.exists():
-        cli = ROOT / "bin" / "opentelemetry-instrument"
-    others = ",".join(ep.name for ep in entry_points(group="opentelemetry_instrumentor")
-                      if not ep.name.startswith("agentotel"))  # e.g. benchmark peers, when installed
-    proc = subprocess.run([str(cli), sys.executable, str(app)], capture_output=True, text=True, timeout=60,
-                          cwd=str(ROOT), env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
-                                              "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": others,
-                                              "OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none",
-                                              "OTEL_LOGS_EXPORTER": "none"})
+    proc = run_opentelemetry_instrument(app)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count('"name": "chat cli-model"') == 1
     assert '"gen_ai.usage.input_tokens": 1' in proc.stdout

@@ -24,14 +24,20 @@ def cli(db_url, capsys):
     return run
 
 
-@pytest.mark.slow
-def test_promote_evaluate_runs_the_suite_and_gates_on_it(cli, tmp_path, monkeypatch):
+def _suite_and_versions(cli, tmp_path, monkeypatch, *versions: str):
+    """The suite file, and ``versions`` of geo registered and in dev (the test agent answers in 2 ms)."""
     monkeypatch.setenv("EVAL_TEST_AGENT_DELAY", "0.002")
     suite = tmp_path / "suite.yaml"
     suite.write_text(SUITE)
-    for version in ("1.0.0", "2.0.0"):
+    for version in versions:
         cli("register", "geo", version, "--actor", "ana")
         cli("promote", "geo", version, "--to", "dev", "--actor", "ana")
+    return suite
+
+
+@pytest.mark.slow
+def test_promote_evaluate_runs_the_suite_and_gates_on_it(cli, tmp_path, monkeypatch):
+    suite = _suite_and_versions(cli, tmp_path, monkeypatch, "1.0.0", "2.0.0")
     status, out, err = cli("promote", "geo", "1.0.0", "--to", "staging", "--evaluate", str(suite),
                            "--agent", AGENT + "qa_agent", "--actor", "ana")
     assert status == 0, err
@@ -86,12 +92,7 @@ def test_registry_commands_print_no_migration_lines(tmp_path):
 def test_promote_evaluate_power_guidance_uses_the_gates_thresholds(cli, tmp_path, monkeypatch):
     """The warning compares the detectable change with the threshold the gate will use: the policy's for this
     agent and environment (before: the detector's defaults whatever the policy)."""
-    monkeypatch.setenv("EVAL_TEST_AGENT_DELAY", "0.002")
-    suite = tmp_path / "suite.yaml"
-    suite.write_text(SUITE)
-    for version in ("1.0.0", "1.1.0"):
-        cli("register", "geo", version, "--actor", "ana")
-        cli("promote", "geo", version, "--to", "dev", "--actor", "ana")
+    suite = _suite_and_versions(cli, tmp_path, monkeypatch, "1.0.0", "1.1.0")
     status, _, err = cli("promote", "geo", "1.0.0", "--to", "staging", "--evaluate", str(suite),
                          "--agent", AGENT + "qa_agent", "--actor", "ana")
     assert status == 0, err

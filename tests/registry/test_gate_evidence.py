@@ -193,8 +193,9 @@ def _online_scores(engine, version: str, values: list[float], first: int = 0) ->
             for i, value in enumerate(values)])
 
 
-def test_production_scores_as_evidence(engine):
-    policies = parse_policies("prod:\n  online: {metrics: [coherence], min_executions: 20, window: 1h}\n")
+def _online_policy_with_1_0_in_prod(engine, min_executions: int):
+    """bot 1.0.0 in prod and 1.1.0 in staging, both evaluated alike, under a prod policy on online coherence."""
+    policies = parse_policies(f"prod:\n  online: {{metrics: [coherence], min_executions: {min_executions}, window: 1h}}\n")
     registry = make_registry(engine, PromotionGate(WarehouseEvaluationStore(engine), policies))
     register(registry, "bot", "1.0.0", "1.1.0")
     vm = registry.versions
@@ -202,6 +203,11 @@ def test_production_scores_as_evidence(engine):
     into(vm, "bot", "1.0.0", "dev", "staging", "prod")
     evaluate(engine, "bot", "1.1.0", right=30)
     into(vm, "bot", "1.1.0", "dev", "staging")
+    return vm
+
+
+def test_production_scores_as_evidence(engine):
+    vm = _online_policy_with_1_0_in_prod(engine, min_executions=20)
     _online_scores(engine, "1.0.0", [0.9 + 0.002 * (i % 10) for i in range(30)])
     _online_scores(engine, "1.1.0", [0.9] * 10)
     with pytest.raises(GateRefused, match="production evidence too thin: coherence: 1.1.0 has 10 scored executions < 20"):
@@ -214,14 +220,7 @@ def test_production_scores_as_evidence(engine):
 def test_production_scores_too_few_to_test_refuse(engine):
     """Fail closed on production evidence too: a policy's min_executions below the detector's 5 samples let
     an untestable online comparison pass as 'production scores hold' (before: promoted)."""
-    policies = parse_policies("prod:\n  online: {metrics: [coherence], min_executions: 3, window: 1h}\n")
-    registry = make_registry(engine, PromotionGate(WarehouseEvaluationStore(engine), policies))
-    register(registry, "bot", "1.0.0", "1.1.0")
-    vm = registry.versions
-    evaluate(engine, "bot", "1.0.0", right=30)
-    into(vm, "bot", "1.0.0", "dev", "staging", "prod")
-    evaluate(engine, "bot", "1.1.0", right=30)
-    into(vm, "bot", "1.1.0", "dev", "staging")
+    vm = _online_policy_with_1_0_in_prod(engine, min_executions=3)
     _online_scores(engine, "1.0.0", [0.9, 0.91, 0.92])
     _online_scores(engine, "1.1.0", [0.2, 0.21, 0.22])
     with pytest.raises(GateRefused, match=r"production scores cannot be tested: coherence: 3 cases < 5"):
