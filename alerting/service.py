@@ -249,6 +249,9 @@ def config_snapshot(config: AlertingConfig) -> dict[str, Any]:
     return json.loads(redact_text(json.dumps(snapshot)))
 
 
+LEGACY_MARKER = "***"  # how channel secrets were masked in snapshots before core.secrets' one marker
+
+
 def _current_marker(snapshot: dict[str, Any]) -> dict[str, Any]:
     """A stored snapshot with the masking marker of today: snapshots written before core.secrets held the only
     marker masked channel secrets as ``***``; read as such they would count as a change of every channel."""
@@ -258,9 +261,6 @@ def _current_marker(snapshot: dict[str, Any]) -> dict[str, Any]:
             if value == LEGACY_MARKER:
                 options[key] = REDACTED
     return snapshot
-
-
-LEGACY_MARKER = "***"
 
 
 def record_config_change(engine: Engine, config: AlertingConfig, actor: str = "system") -> bool:

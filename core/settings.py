@@ -18,6 +18,7 @@ user's agent process, reads its own ``OTEL_*`` settings (``agentotel.instrumenta
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import logging
 import os
 from argparse import Namespace
@@ -278,8 +279,19 @@ class RegistrySettings:
 
     @classmethod
     def resolve(cls, args: Namespace | None = None) -> RegistrySettings:
-        """``--actor`` > ``AGENTOTEL_ACTOR`` (the caller falls back to the login name)."""
+        """``--actor`` > ``AGENTOTEL_ACTOR`` (``who`` falls back to the login name)."""
         return cls.from_env(actor=_given(args, "actor"))
+
+    @property
+    def who(self) -> str:
+        """Who acts, for audit logs: ``--actor`` > ``AGENTOTEL_ACTOR`` > the login name (``unknown`` without
+        one, as in a container without a passwd entry)."""
+        if self.actor:
+            return self.actor
+        try:
+            return getpass.getuser()
+        except Exception:  # noqa: BLE001 - no login name: still name the change
+            return "unknown"
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ promotion the gate refuses prints its checks and exits ``EXIT_GATE_REFUSED`` (3)
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from collections.abc import Callable
@@ -49,16 +48,6 @@ def _versions(engine: Engine, settings: RegistrySettings) -> VersionManager:
     """The version manager, its gate's policies from ``AGENTOTEL_REGISTRY_GATE`` (a malformed policy is an
     error here, not a silent fallback)."""
     return VersionManager(engine, policies=parse_policies(settings.gate, strict=True))
-
-
-def _who(settings: RegistrySettings) -> str:
-    """``--actor`` > ``AGENTOTEL_ACTOR`` (``RegistrySettings.actor``) > the login name."""
-    if settings.actor:
-        return settings.actor
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name (containers): still name the change
-        return "unknown"
 
 
 Action = Callable[[Engine, RegistrySettings], int]
@@ -153,7 +142,7 @@ def cmd_register(args: argparse.Namespace) -> int:
     def action(engine: Engine, settings: RegistrySettings) -> int:
         metadata = _metadata_from_args(args)
         seen = get_agent_version(engine, metadata.name, metadata.version)
-        agent = AgentRegistry(engine).register_agent(metadata, actor=_who(settings), changelog=args.changelog)
+        agent = AgentRegistry(engine).register_agent(metadata, actor=settings.who, changelog=args.changelog)
         adopted = seen is not None and not seen.registered
         print(f"registered {agent.name}@{agent.version}" + (" (adopted the version seen in telemetry)" if adopted else ""))
         return 0
@@ -275,7 +264,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
                 args.name,
                 args.version,
                 args.environment,
-                actor=_who(settings),
+                actor=settings.who,
                 reason=args.reason,
                 override_reason=args.override_reason,
                 **kwargs,
@@ -327,7 +316,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
     def action(engine: Engine, settings: RegistrySettings) -> int:
         deployment = _versions(engine, settings).rollback(
-            args.name, args.environment, actor=_who(settings), reason=args.reason, to_version=args.to_version
+            args.name, args.environment, actor=settings.who, reason=args.reason, to_version=args.to_version
         )
         print(f"rolled back {args.name} in {deployment.environment}: {deployment.previous_version} → {deployment.version}")
         return 0

@@ -8,7 +8,6 @@ stored. Who acts: ``--actor`` > ``AGENTOTEL_ACTOR`` > the login name (recorded i
 from __future__ import annotations
 
 import argparse
-import getpass
 
 from agentotel.core.cli_args import add_database_argument, keys_actions
 from agentotel.core.errors import CommandError
@@ -49,7 +48,7 @@ def _engine(args: argparse.Namespace):
 
 
 def _actor(args: argparse.Namespace) -> str:
-    return RegistrySettings.resolve(args).actor or getpass.getuser()
+    return RegistrySettings.resolve(args).who
 
 
 def _create(args: argparse.Namespace) -> int:

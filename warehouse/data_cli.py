@@ -4,12 +4,10 @@ the receiver: ``otlp_receiver/cli.py``)."""
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
 
 from agentotel.core.cli_args import add_database_argument
 from agentotel.core.errors import CommandError
-from agentotel.core.settings import DatabaseSettings
+from agentotel.core.settings import DatabaseSettings, RegistrySettings
 from agentotel.core.utc import parse_time
 from agentotel.warehouse.export import COMPRESSIONS, EXPORT_TABLES, FORMATS, export_table
 
@@ -64,8 +62,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _audit(settings: DatabaseSettings, args: argparse.Namespace, outcome: str, detail: str) -> None:
-    """An export in the security audit log, as the operating-system user who ran it (a scoped reader
-    cannot write: the entry goes through the owner's connection)."""
+    """An export in the security audit log, as ``AGENTOTEL_ACTOR`` or the login name of who ran it (a scoped
+    reader cannot write: the entry goes through the owner's connection)."""
     from agentotel.warehouse import security_audit  # here: as open_warehouse above
     from agentotel.warehouse.engine import create_db_engine
 
@@ -73,13 +71,8 @@ def _audit(settings: DatabaseSettings, args: argparse.Namespace, outcome: str, d
     window += f" until {args.until}" if args.until else ""
     engine = create_db_engine(settings.url, settings)
     try:
-        security_audit.record(engine, _user(), "export", f"{args.table} ({args.fmt}){window}", outcome, detail)
+        security_audit.record(engine, RegistrySettings.from_env().who, "export", f"{args.table} ({args.fmt}){window}",
+                              outcome, detail)
     finally:
         engine.dispose()
 
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no login name (a container without a passwd entry)
-        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "?"
