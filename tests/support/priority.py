@@ -4,7 +4,7 @@ RELIABILITY.md states bounds for the process under test on its machine: a restar
 5 s (D1), an instrumented program exits within 5 s of its last call with the backend dead (H4), ``agentotel
 up`` stops within 3 s. ``make test`` runs four workers on two cores, each with its own receivers, browsers and
 demo runs: the process whose time is measured then waits behind the neighbours, not behind its own work. It
-gets a higher scheduling priority (nice -5, for itself and the children it starts afterwards) where the
+gets a higher scheduling priority (nice -10, for itself and the children it starts afterwards) where the
 system allows it, and its normal priority elsewhere; the bounds themselves are unchanged.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-MEASURED_NICE = -5
+MEASURED_NICE = -10
 
 
 def run_ahead(pid: int) -> None:
