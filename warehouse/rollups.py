@@ -48,7 +48,9 @@ DEFAULT_LATENESS = timedelta(minutes=15)
 FUTURE_SLACK = timedelta(minutes=1)
 REBUILD_CHUNK = timedelta(hours=6)
 MERGE_GAP = 30  # minutes: dirty runs this close are rebuilt as one range
-CHUNK_MINUTES = 120  # one write transaction per 2-hour window of a back-fill (hour-aligned)
+CHUNK_MINUTES = 120  # one write transaction per 2-hour window of a dense back-fill (hour-aligned)
+WINDOW_MINUTES = (1440, 720, 360, 240, CHUNK_MINUTES)  # wider windows for sparse data; each divides a day
+WINDOW_ROWS = 20_000  # source rows a window aims at: a sparse back-fill pays pandas' fixed cost per window
 _PG_LOCK_KEY = 0x6167656E746F74  # advisory lock: one refresher at a time per database
 
 SUM_COLUMNS_BASE = ("count", "success_count", "duration_count", "duration_sum")
@@ -279,7 +281,7 @@ def refresh_minutes(engine: Engine, minutes: Iterable[int], now: datetime | None
 
     The receiver's path: its cost follows what was written, where ``refresh_rollups`` re-reads the whole
     lateness window on every call (~15 minutes of rows, every few seconds, under sustained ingest).
-    Nearby runs of minutes are merged and the work is cut into ``CHUNK_MINUTES`` windows, each its own
+    Nearby runs of minutes are merged and the work is cut into windows (``window_minutes``), each its own
     short transaction (a 7-day back-fill no longer holds the write lock for minutes).
     """
     return _rebuild_chunked(engine, minute_ranges(minutes), now or datetime.now(timezone.utc), advance=True)
@@ -359,9 +361,24 @@ def chunk_ranges(ranges: Iterable[tuple[int, int]], span: int = CHUNK_MINUTES) -
     return [windows[w] for w in sorted(windows)]
 
 
+def window_minutes(engine: Engine, ranges: Sequence[tuple[int, int]], families: Sequence[str] | None = None) -> int:
+    """The widest of ``WINDOW_MINUTES`` whose windows hold about ``WINDOW_ROWS`` source rows at the density of
+    ``ranges`` (one count over their extent): 7 days of a demo's history is 7 transactions, not 84, while
+    a dense back-fill still holds the write lock for one 2-hour window at a time."""
+    merged = merge_ranges(ranges)
+    if not merged or merged[-1][1] - merged[0][0] <= CHUNK_MINUTES:
+        return CHUNK_MINUTES
+    lo, hi = _minute_time(merged[0][0]), _minute_time(merged[-1][1])
+    with engine.connect() as conn:
+        rows = sum(conn.execute(select(func.count()).select_from(FAMILIES[name].source).where(
+            FAMILIES[name].time >= lo, FAMILIES[name].time < hi)).scalar_one() for name in families or FAMILIES)
+    per_minute = rows / sum(b - a for a, b in merged)
+    return next((m for m in WINDOW_MINUTES if per_minute * m <= WINDOW_ROWS), CHUNK_MINUTES)
+
+
 def _rebuild_chunked(
     engine: Engine,
-    ranges: Iterable[tuple[int, int]],
+    ranges: Sequence[tuple[int, int]],
     now: datetime,
     advance: bool,
     families: Sequence[str] | None = None,
@@ -370,7 +387,8 @@ def _rebuild_chunked(
     """Rebuild ``ranges`` window by window, each in its own transaction (on PostgreSQL under the refresh
     lock: None when another refresher holds it); with ``advance``, each window moves the watermarks."""
     written = 0
-    chunks = chunk_ranges(ranges)
+    ranges = list(ranges)
+    chunks = chunk_ranges(ranges, window_minutes(engine, ranges, families))
     pending: int | None = None  # a day whose hours were rebuilt but not yet its day rows
     for i, chunk in enumerate(chunks):
         day = chunk[0][0] // 1440
@@ -452,8 +470,8 @@ def _minute_time(minute: int) -> datetime:
 
 
 def rebuild_rollups(engine: Engine, start: datetime, end: datetime, families: Sequence[str] | None = None) -> int:
-    """Recompute the rollups of ``[start, end)`` (after a back-fill or a delete) in ``CHUNK_MINUTES``
-    windows, one short transaction each; returns rows written."""
+    """Recompute the rollups of ``[start, end)`` (after a back-fill or a delete) in windows of at most a day
+    (``window_minutes``), one short transaction each; returns rows written."""
     lo = int(_floor(start, MINUTE).timestamp()) // MINUTE
     hi = int(_ceil(end, MINUTE).timestamp()) // MINUTE
     if lo >= hi:

@@ -12,7 +12,7 @@ from sqlalchemy import delete, event, func, select
 from agentotel.core.utc import as_utc
 from agentotel.processors.records import SpanBatch, SpanRecord
 from agentotel.processors.writer import WarehouseWriter
-from agentotel.warehouse import sketch
+from agentotel.warehouse import rollups, sketch
 from agentotel.warehouse.analytics import METRICS, AnalyticsEngine
 from agentotel.warehouse.rollup_models import RollupExecution, RollupLLM, RollupState, RollupTool
 from agentotel.warehouse.rollup_schedule import RollupSchedule
@@ -21,12 +21,14 @@ from agentotel.warehouse.rollups import (
     TOTAL,
     chunk_ranges,
     merge_ranges,
+    minute_ranges,
     rebuild_minutes,
     rebuild_range,
     rebuild_rollups,
     refresh_minutes,
     refresh_rollups,
     segments,
+    window_minutes,
 )
 from tests.warehouse.support import generate, load
 
@@ -246,12 +248,16 @@ def test_merged_ranges_are_cut_into_hour_aligned_windows():
 
 
 @pytest.mark.slow
-def test_a_sparse_backfill_refreshed_in_windows_equals_a_full_rebuild(engine):
+def test_a_sparse_backfill_refreshed_in_windows_equals_a_full_rebuild(engine, monkeypatch):
     """Sparse minutes over two days (many runs, merged and cut into windows, one transaction each) give
-    exactly the rows of one rebuild of the whole range, and the watermark moves to the newest row."""
+    exactly the rows of one rebuild of the whole range, and the watermark moves to the newest row. At this
+    density a window is a day; held to a few rows per window, the same back-fill takes 2-hour windows."""
     data = generate(400, T0 - timedelta(days=2), timedelta(days=2), seed=12)
     load(engine, data)
     minutes = {int(r["start_time"].timestamp()) // 60 for r in data["spans"]}
+    assert window_minutes(engine, minute_ranges(minutes)) == 1440
+    monkeypatch.setattr(rollups, "WINDOW_ROWS", 10)
+    assert window_minutes(engine, minute_ranges(minutes)) == 120
     commits = []
     event.listen(engine, "commit", lambda conn: commits.append(1))
     assert refresh_minutes(engine, minutes, now=NOW) > 0
