@@ -314,6 +314,8 @@ class DashboardSettings:
     oidc_redirect_uri: str | None = None  # default http://HOST:PORT/oauth2callback
     oidc_roles_claim: str = "groups"
     oidc_roles: str = ""  # "admin=GROUP,operator=GROUP,viewer=GROUP" (a user gets the highest role matched)
+    oidc_projects_claim: str = ""  # the claim projects are mapped from (default: the roles claim)
+    oidc_projects: str = ""  # "PROJECT=GROUP,*=GROUP" (projects readable; unset: all, set: none unless matched)
 
     @classmethod
     def from_env(cls, db_url: str | None = None) -> DashboardSettings:
@@ -334,6 +336,8 @@ class DashboardSettings:
             oidc_redirect_uri=env_str("AGENTOTEL_OIDC_REDIRECT_URI"),
             oidc_roles_claim=env_str("AGENTOTEL_OIDC_ROLES_CLAIM") or "groups",
             oidc_roles=env_str("AGENTOTEL_OIDC_ROLES") or "",
+            oidc_projects_claim=env_str("AGENTOTEL_OIDC_PROJECTS_CLAIM") or "",
+            oidc_projects=env_str("AGENTOTEL_OIDC_PROJECTS") or "",
         )
 
     @classmethod
