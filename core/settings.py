@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from agentotel.core.projects import DEFAULT_PROJECT
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_DB_URL = "sqlite:///monitoring.db"
@@ -51,6 +53,7 @@ ALERT_RULES_ENV = "AGENTOTEL_ALERT_RULES"
 ALERT_ALLOW_HOSTS_ENV = "AGENTOTEL_ALERT_ALLOW_HOSTS"
 REGISTRY_GATE_ENV = "AGENTOTEL_REGISTRY_GATE"
 ACTOR_ENV = "AGENTOTEL_ACTOR"
+PROJECT_ENV = "AGENTOTEL_PROJECT"  # the project eval, alerts and registry act in
 JUDGE_BASE_URL_ENV = "AGENTOTEL_JUDGE_BASE_URL"
 ONLINE_EVALUATION_ENV = "AGENTOTEL_ONLINE_EVALUATION"
 OPENAI_BASE_URL_ENV = "OPENAI_BASE_URL"
@@ -141,6 +144,11 @@ def child_environment(overrides: Mapping[str, str], base: Mapping[str, str] | No
 def _given(args: Namespace | None, name: str):
     """The value of flag ``name`` if it was given on the command line (flags default to None)."""
     return None if args is None else getattr(args, name, None)
+
+
+def _project(given: str | None) -> str:
+    """``--project`` > ``AGENTOTEL_PROJECT`` > ``default`` (the command checks the name and that it exists)."""
+    return given or env_str(PROJECT_ENV) or DEFAULT_PROJECT
 
 
 # -- settings objects ----------------------------------------------------------------------------------
@@ -272,15 +280,17 @@ class RegistrySettings:
 
     gate: str | None = None
     actor: str | None = None
+    project: str = DEFAULT_PROJECT
 
     @classmethod
-    def from_env(cls, actor: str | None = None) -> RegistrySettings:
-        return cls(gate=env_str(REGISTRY_GATE_ENV), actor=actor or env_str(ACTOR_ENV))
+    def from_env(cls, actor: str | None = None, project: str | None = None) -> RegistrySettings:
+        return cls(gate=env_str(REGISTRY_GATE_ENV), actor=actor or env_str(ACTOR_ENV), project=_project(project))
 
     @classmethod
     def resolve(cls, args: Namespace | None = None) -> RegistrySettings:
-        """``--actor`` > ``AGENTOTEL_ACTOR`` (``who`` falls back to the login name)."""
-        return cls.from_env(actor=_given(args, "actor"))
+        """``--actor`` > ``AGENTOTEL_ACTOR`` (``who`` falls back to the login name); ``--project`` >
+        ``AGENTOTEL_PROJECT`` > ``default``."""
+        return cls.from_env(actor=_given(args, "actor"), project=_given(args, "project"))
 
     @property
     def who(self) -> str:
@@ -355,15 +365,17 @@ class AlertingSettings:
 
     rules_file: str | None = None
     allow_hosts: tuple[str, ...] = ()
+    project: str = DEFAULT_PROJECT
 
     @classmethod
-    def from_env(cls, rules_file: str | None = None) -> AlertingSettings:
-        return cls(rules_file=rules_file or env_str(ALERT_RULES_ENV), allow_hosts=tuple(env_list(ALERT_ALLOW_HOSTS_ENV)))
+    def from_env(cls, rules_file: str | None = None, project: str | None = None) -> AlertingSettings:
+        return cls(rules_file=rules_file or env_str(ALERT_RULES_ENV), allow_hosts=tuple(env_list(ALERT_ALLOW_HOSTS_ENV)),
+                   project=_project(project))
 
     @classmethod
     def resolve(cls, args: Namespace | None = None) -> AlertingSettings:
-        """``--rules`` > ``AGENTOTEL_ALERT_RULES``."""
-        return cls.from_env(rules_file=_given(args, "rules"))
+        """``--rules`` > ``AGENTOTEL_ALERT_RULES``; ``--project`` > ``AGENTOTEL_PROJECT`` > ``default``."""
+        return cls.from_env(rules_file=_given(args, "rules"), project=_given(args, "project"))
 
 
 @dataclass(frozen=True)
@@ -376,17 +388,22 @@ class EvaluationSettings:
     judge_base_url: str | None = None
     pricing_file: str | None = None
     online_config: str | None = None
+    project: str = DEFAULT_PROJECT
 
     @classmethod
-    def from_env(cls, openai_api_key: str | None = None, online_config: str | None = None) -> EvaluationSettings:
+    def from_env(cls, openai_api_key: str | None = None, online_config: str | None = None,
+                 project: str | None = None) -> EvaluationSettings:
         return cls(
             openai_api_key=openai_api_key or env_str(OPENAI_API_KEY_ENV),
             judge_base_url=env_str(JUDGE_BASE_URL_ENV) or env_str(OPENAI_BASE_URL_ENV),
             pricing_file=env_str(PRICING_FILE_ENV),
             online_config=online_config or env_str(ONLINE_EVALUATION_ENV),
+            project=_project(project),
         )
 
     @classmethod
     def resolve(cls, args: Namespace | None = None) -> EvaluationSettings:
-        """``--api-key`` > ``OPENAI_API_KEY``; ``--config`` (``eval online``) > ``AGENTOTEL_ONLINE_EVALUATION``."""
-        return cls.from_env(openai_api_key=_given(args, "api_key"), online_config=_given(args, "online_config"))
+        """``--api-key`` > ``OPENAI_API_KEY``; ``--config`` (``eval online``) > ``AGENTOTEL_ONLINE_EVALUATION``;
+        ``--project`` > ``AGENTOTEL_PROJECT`` > ``default``."""
+        return cls.from_env(openai_api_key=_given(args, "api_key"), online_config=_given(args, "online_config"),
+                            project=_given(args, "project"))
