@@ -25,6 +25,12 @@ DIALECTS = ("sqlite", "postgresql")
 _template_db: str | None = None
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # SQLAlchemy does not reflect SQLite's expression index (ix_llm_calls_failed_model): the schema tests
+    # compare everything else, and its warning in every run hid the ones that matter
+    config.addinivalue_line("filterwarnings", "ignore:Skipped unsupported reflection of expression-based index")
+
+
 def _pg_conninfo(dbname: str | None = None) -> str:
     from sqlalchemy.engine import make_url
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import warnings
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -57,8 +58,12 @@ class DatabaseManager:
 
     # -- backup / restore --------------------------------------------------------------------------
     def _reflect(self) -> MetaData:
+        """The tables to copy. Indexes are not copied (a restore migrates first), so SQLAlchemy's warning
+        that it cannot reflect an expression index (``ix_llm_calls_failed_model`` on SQLite) is noise here."""
         metadata = MetaData()
-        metadata.reflect(self.engine, only=lambda name, _: name not in SKIP_TABLES)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
+            metadata.reflect(self.engine, only=lambda name, _: name not in SKIP_TABLES)
         return metadata
 
     def backup(self, path: str | Path) -> dict[str, int]:
