@@ -15,6 +15,8 @@ VIEWS = Path(__file__).resolve().parent / "views"
 # An emoji favicon is an inline data: URL.
 st.set_page_config(page_title="agentotel", page_icon="📊", layout="wide")
 
+auth.audit_refused_tokens()  # Streamlit's OIDC callback refuses bad tokens before any page runs
+
 overview = st.Page(VIEWS / "overview.py", title="Overview", url_path="overview")
 
 

@@ -6,11 +6,16 @@ Users and API keys come from the environment (or ``NAME_FILE``), never in plain 
   commas or newlines (make one with ``agentotel dashboard --hash-password``);
 - ``AGENTOTEL_DASHBOARD_API_KEYS``: ``name:role:sha256:HEX`` entries (``agentotel dashboard --hash-api-key``).
 
+An entry may name the projects its user reads between role and hash: ``name:role:shop+search:HASH``
+(``*``: every project); an entry without them reads every project. OIDC users get theirs from token claims
+(``dashboard/oidc.py``). Every read of a user with projects goes through an engine scoped to them
+(``data.reader_url``; ``warehouse.scoping``).
+
 Roles are ``viewer`` < ``operator`` < ``admin``. Auth is on when any user or key is configured; with none,
 everyone is ``AGENTOTEL_DASHBOARD_ANONYMOUS_ROLE`` (default ``operator``) named ``local`` — the CLI
 refuses that on a non-loopback address. ``DashboardSettings`` (``agentotel.core.settings``) reads the
-variables; ``AuthConfig.from_settings`` parses them. Logins, failed logins and logouts (never the secret) are logged
-and appended to the security audit log; actions are audited by the components they change (alerting, registry)
+variables; ``AuthConfig.from_settings`` parses them. Logins, failed logins (an OIDC token Streamlit refused
+included: ``audit_refused_tokens``) and logouts (never the secret) are logged and appended to the security audit log; actions are audited by the components they change (alerting, registry)
 with the user's name as the actor.
 """
 
@@ -24,6 +29,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from agentotel.core.projects import check_project_name
 from agentotel.core.settings import DASHBOARD_ANONYMOUS_ROLE_ENV as ANONYMOUS_ROLE_ENV
 from agentotel.core.settings import DASHBOARD_API_KEYS_ENV as API_KEYS_ENV
 from agentotel.core.settings import DASHBOARD_USERS_ENV as USERS_ENV
@@ -39,12 +45,14 @@ FAILURES_KEY = "agentotel_login_failures"
 OIDC_AUDITED_KEY = "agentotel_oidc_audited"  # the OIDC identity whose login this session has audited
 DECRYPTED_KEY = "agentotel_decrypted"  # what this session has read decrypted (audited once each)
 MAX_FAILURES_BEFORE_DELAY = 3
+ALL_PROJECTS = "*"
 
 
 @dataclass(frozen=True)
 class User:
     name: str
     role: str
+    projects: tuple[str, ...] | None = None  # the projects this user reads; None: every project
 
     def can(self, role: str) -> bool:
         """Whether this user has ``role`` or a higher one."""
@@ -56,6 +64,7 @@ class Credential:
     name: str
     role: str
     secret_hash: str  # pbkdf2_sha256$… for passwords, sha256:… for API keys
+    projects: tuple[str, ...] | None = None  # None: every project
 
 
 @dataclass(frozen=True)
@@ -111,11 +120,26 @@ def _parse_entries(raw: str, source: str, scheme: str) -> list[Credential]:
         name, _, rest = entry.partition(":")
         role, _, secret_hash = rest.partition(":")
         role = role.strip().lower()
-        if not name or role not in ROLES or not secret_hash.startswith(scheme):
-            logger.warning("%s entry %d is not name:role:%s…; ignored", source, position + 1, scheme)
+        projects: tuple[str, ...] | None = None
+        if not secret_hash.startswith(scheme):  # name:role:PROJECTS:HASH
+            listed, _, secret_hash = secret_hash.partition(":")
+            projects = _parse_projects(listed)
+        if not name or role not in ROLES or not secret_hash.startswith(scheme) or projects == ():
+            logger.warning("%s entry %d is not name:role:[PROJECT+PROJECT:]%s…; ignored", source, position + 1, scheme)
             continue
-        out.append(Credential(name.strip(), role, secret_hash.strip()))
+        out.append(Credential(name.strip(), role, secret_hash.strip(), projects))
     return out
+
+
+def _parse_projects(listed: str) -> tuple[str, ...] | None:
+    """``shop+search`` → ("search", "shop"); ``*`` → None (every project); () when malformed."""
+    names = [p.strip() for p in listed.split("+")]
+    if names == [ALL_PROJECTS]:
+        return None
+    try:
+        return tuple(sorted({check_project_name(p) for p in names}))
+    except ValueError:
+        return ()
 
 
 def hash_password(password: str, salt: bytes | None = None, iterations: int = PBKDF2_ITERATIONS) -> str:
@@ -156,12 +180,12 @@ def authenticate(config: AuthConfig, username: str = "", password: str = "", api
         candidate = hash_api_key(api_key)
         for cred in config.api_keys:
             if hmac.compare_digest(candidate, cred.secret_hash):
-                return User(cred.name, cred.role)
+                return User(cred.name, cred.role, cred.projects)
         return None
     if username and password:
         for cred in config.users:
             if hmac.compare_digest(cred.name.encode(), username.encode()) and verify_password(password, cred.secret_hash):
-                return User(cred.name, cred.role)
+                return User(cred.name, cred.role, cred.projects)
     return None
 
 
@@ -177,21 +201,32 @@ def current_user() -> User | None:
         return User("local", config.anonymous_role)
     stored = st.session_state.get(SESSION_KEY)
     if isinstance(stored, dict) and stored.get("role") in ROLES and stored.get("name"):
-        return User(str(stored["name"]), str(stored["role"]))
+        listed = stored.get("projects")
+        projects = tuple(str(p) for p in listed) if isinstance(listed, (list, tuple)) else None
+        return User(str(stored["name"]), str(stored["role"]), projects)
     claims = _oidc_claims(config)
     if claims:
-        name, role = sso.user_name(claims), sso.role_from_claims(config.oidc, claims)  # type: ignore[arg-type]
+        assert config.oidc is not None  # claims come from the OIDC login only
+        name, role = sso.user_name(claims), sso.role_from_claims(config.oidc, claims)
+        projects = sso.projects_from_claims(config.oidc, claims)
         if st.session_state.get(OIDC_AUDITED_KEY) != name:  # once per browser session and identity
             st.session_state[OIDC_AUDITED_KEY] = name
             if role:
                 logger.info("dashboard login (oidc): %s (%s)", name, role)
-                _audit(name, "login", f"oidc, role {role}")
+                _audit(name, "login", f"oidc, role {role}{_projects_note(projects)}")
             else:
                 logger.warning("dashboard login (oidc) refused: %s has no role", name)
                 _audit(name, "login_failed", "oidc: no role in the token's claims", "refused")
         if role:
-            return User(name, role)
+            return User(name, role, projects)
     return None
+
+
+def _projects_note(projects: tuple[str, ...] | None) -> str:
+    """What a login audit entry says of the projects (nothing when every project is readable)."""
+    if projects is None:
+        return ""
+    return f", projects {'+'.join(projects)}" if projects else ", no project"
 
 
 def _oidc_claims(config: AuthConfig) -> dict | None:
@@ -256,9 +291,10 @@ def login_form() -> None:
         st.error("Wrong user name, password or API key.")
         return
     st.session_state[FAILURES_KEY] = 0
-    st.session_state[SESSION_KEY] = {"name": user.name, "role": user.role}
+    st.session_state[SESSION_KEY] = {"name": user.name, "role": user.role,
+                                     "projects": None if user.projects is None else list(user.projects)}
     logger.info("dashboard login: %s (%s)", user.name, user.role)
-    _audit(user.name, "login", f"{method}, role {user.role}")
+    _audit(user.name, "login", f"{method}, role {user.role}{_projects_note(user.projects)}")
     st.rerun()
 
 
@@ -270,6 +306,36 @@ def _audit(actor: str, action: str, target: str, outcome: str = "ok") -> None:
         data.audit_security(data.db_url(), actor or "?", action, target, outcome)
     except Exception:  # noqa: BLE001 - an audit write must not lock people out; it is logged
         logger.exception("cannot write the security audit log")
+
+
+# Streamlit's OIDC callback (its server, before any script sees the visitor) logs here when Authlib refuses the ID
+# token (bad signature, expired, another audience, wrong nonce) or the provider answers with an error.
+STREAMLIT_AUTH_LOGGER = "streamlit.web.server.starlette.starlette_auth_routes"
+REFUSED_PREFIXES = ("OAuth token exchange failed", "Error during authentication")
+
+
+class _RefusedTokenAudit(logging.Handler):
+    """Appends each OIDC login Streamlit's callback refused to the security audit log (actor unknown: the token
+    was not trusted, so its claims are not either)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if not message.startswith(REFUSED_PREFIXES):
+            return
+        exc = record.exc_info[1] if record.exc_info else None
+        reason = f"{type(exc).__name__}: {exc}" if exc is not None else message
+        logger.warning("dashboard login (oidc) refused: %s", reason[:200])
+        _audit("?", "login_failed", f"oidc: token refused ({reason[:200]})", "refused")
+
+
+def audit_refused_tokens() -> None:
+    """Audit the OIDC logins Streamlit refuses (once per process; the app calls it on every run)."""
+    streamlit_logger = logging.getLogger(STREAMLIT_AUTH_LOGGER)
+    if any(isinstance(h, _RefusedTokenAudit) for h in streamlit_logger.handlers):
+        return
+    if streamlit_logger.getEffectiveLevel() > logging.WARNING:  # `agentotel up` runs Streamlit with errors only
+        streamlit_logger.setLevel(logging.WARNING)
+    streamlit_logger.addHandler(_RefusedTokenAudit())
 
 
 def audit_decryption(user: User, target: str) -> None:

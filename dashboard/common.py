@@ -86,12 +86,15 @@ def page(title: str, role: str = "viewer") -> PageContext:
         interval = st.selectbox("Every (seconds)", REFRESH_CHOICES, index=1, key="refresh_seconds", disabled=not refresh)
         st.caption("Signed in as")
         st.text(f"{user.name} ({user.role})")
+        if user.projects is not None:  # a user of some projects reads only their rows
+            st.caption("Projects: " + ", ".join(user.projects) if user.projects else
+                       "No project: you see no data (ask an admin to map you to one)")
         if auth.AuthConfig.from_env().enabled and st.button("Sign out", key="sign_out"):
             auth.logout()
             st.rerun()
     if refresh and label != CUSTOM_RANGE:
         _auto_refresh(int(interval))
-    return PageContext(data.db_url(), user, start, end, granularity, label, tz, tz_name)
+    return PageContext(data.reader_url(data.db_url(), user.projects), user, start, end, granularity, label, tz, tz_name)
 
 
 def _time_zone() -> tuple[tzinfo, str]:

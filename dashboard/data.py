@@ -4,7 +4,9 @@ evaluation): the only way pages reach the database. No SQL here.
 The dashboard process is configured through its environment (``agentotel dashboard`` sets it); ``settings()``
 resolves it (``DashboardSettings``): the warehouse URL from ``AGENTOTEL_DASHBOARD_DB_URL``, else
 ``MONITORING_DB_URL``. Every read is ``st.cache_data`` with a short TTL and takes the URL as its first
-argument, so two warehouses never share cache entries. Actions (acknowledge, resolve, promote, rollback)
+argument, so two warehouses never share cache entries. A user who reads some projects only passes
+``reader_url(url, projects)`` instead: its engine is scoped to those projects (``warehouse.scoping``: row-level
+security as ``agentotel_reader`` on PostgreSQL, TEMP views on SQLite) and its cache entries are its own. Actions (acknowledge, resolve, promote, rollback)
 go through the owning component, which audits them, and clear the cache.
 """
 
@@ -46,6 +48,7 @@ from agentotel.warehouse import overview as kpis
 from agentotel.warehouse.analytics import AnalyticsEngine
 from agentotel.warehouse.content_cipher import keyring_of
 from agentotel.warehouse.engine import create_db_engine
+from agentotel.warehouse.scoping import scope_engine
 from agentotel.warehouse.search import SearchFilter
 
 if TYPE_CHECKING:
@@ -78,11 +81,36 @@ def receiver_metrics_url() -> str:
 POSTGRES_OPTIONS = "-c jit=off -c work_mem=64MB"
 
 
+SCOPE_MARK = "#agentotel-projects="  # never part of a database URL; project names are [a-z0-9_-]
+
+
+def reader_url(url: str, projects: Sequence[str] | None) -> str:
+    """What the pages hand to every read for a user of ``projects`` (None: every project, the plain ``url``):
+    ``url`` marked with the projects, whose ``engine`` sees only their rows; an empty list sees nothing."""
+    if projects is None:
+        return url
+    return f"{url}{SCOPE_MARK}{','.join(sorted(set(projects)))}"
+
+
+def split_reader_url(key: str) -> tuple[str, tuple[str, ...] | None]:
+    """``reader_url``'s inverse: the database URL and the projects (None: every project)."""
+    url, mark, listed = key.partition(SCOPE_MARK)
+    return (url, tuple(p for p in listed.split(",") if p)) if mark else (key, None)
+
+
 @st.cache_resource(show_spinner=False)
 def engine(url: str) -> Engine:
-    """The warehouse engine of the dashboard (pool and SSL as configured; on PostgreSQL without JIT)."""
+    """The warehouse engine of the dashboard (pool and SSL as configured; on PostgreSQL without JIT); for a
+    ``reader_url`` one engine per database and projects, each of its connections scoped to them (read only)."""
+    url, projects = split_reader_url(url)
     extra = {"connect_args": {"options": POSTGRES_OPTIONS}} if url.split(":", 1)[0].startswith("postgres") else {}
-    return create_db_engine(url, DatabaseSettings.from_env(url), **extra)
+    made = create_db_engine(url, DatabaseSettings.from_env(url), **extra)
+    return made if projects is None else scope_engine(made, projects)
+
+
+def _owner(url: str) -> Engine:
+    """The unscoped engine of a reader URL's database, for the writes of actions (a scoped engine cannot write)."""
+    return engine(split_reader_url(url)[0])
 
 
 @st.cache_resource(show_spinner=False)
@@ -328,7 +356,10 @@ def content_encrypted(url: str) -> bool:
 @_cache
 def audit_trail(url: str, limit: int = 200) -> pd.DataFrame:
     """Alerting, registry, security (logins, decryptions) and API-key (create, rotate, revoke) audit rows in one
-    list, newest first: source, at, actor, action, target, outcome."""
+    list, newest first: source, at, actor, action, target, outcome. These logs span projects: a user of some
+    projects only gets none of them."""
+    if split_reader_url(url)[1] is not None:
+        return pd.DataFrame(columns=AUDIT_COLUMNS)
     alerting = _frame(alert_queries.audit_log(engine(url), limit), ["timestamp", "actor", "action", "target_type",
                                                                      "target_id"])
     alerting = alerting.assign(
@@ -395,16 +426,24 @@ def _redact_column(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return frame
 
 
+def _visible_alert(url: str, alert_id: int) -> int:
+    """``alert_id`` when the reader of ``url`` sees that alert; ValueError otherwise (another project's)."""
+    if split_reader_url(url)[1] is not None and not any(
+            row.get("id") == alert_id for row in alert_queries.alerts(engine(url), limit=alert_queries.MAX_ROWS)):
+        raise ValueError(f"no alert {alert_id} in your projects")
+    return alert_id
+
+
 def acknowledge_alert(url: str, alert_id: int, by: str) -> dict[str, Any]:
     try:
-        return AlertManager(engine(url)).acknowledge_alert(int(alert_id), by=by)
+        return AlertManager(_owner(url)).acknowledge_alert(_visible_alert(url, int(alert_id)), by=by)
     finally:
         clear()
 
 
 def resolve_alert(url: str, alert_id: int, by: str) -> dict[str, Any]:
     try:
-        return AlertManager(engine(url)).resolve_alert(int(alert_id), by=by)
+        return AlertManager(_owner(url)).resolve_alert(_visible_alert(url, int(alert_id)), by=by)
     finally:
         clear()
 
@@ -460,7 +499,7 @@ def _audit_reason(entry: Any) -> str | None:
 
 def _versions(url: str) -> registry.VersionManager:
     """The registry's version manager, its gate's policies from ``AGENTOTEL_REGISTRY_GATE``."""
-    return registry.VersionManager(engine(url), policies=registry.parse_policies(settings().registry.gate))
+    return registry.VersionManager(_owner(url), policies=registry.parse_policies(settings().registry.gate))
 
 
 def promote(url: str, name: str, version: str, environment: str, *, actor: str, reason: str | None,

@@ -8,7 +8,11 @@ from ``DashboardSettings`` and roles mapped from a claim.
   (default ``http://HOST:PORT/oauth2callback``; register it with the provider);
 - ``AGENTOTEL_OIDC_ROLES_CLAIM`` (default ``groups``: a list or a comma/space separated string) and
   ``AGENTOTEL_OIDC_ROLES`` = ``admin=GROUP,operator=GROUP,viewer=GROUP``: a user gets the highest role whose
-  group is in the claim; a user with none of them is signed in to the provider but refused by the dashboard.
+  group is in the claim; a user with none of them is signed in to the provider but refused by the dashboard;
+- ``AGENTOTEL_OIDC_PROJECTS`` = ``PROJECT=GROUP,…`` (``*=GROUP``: every project) from
+  ``AGENTOTEL_OIDC_PROJECTS_CLAIM`` (default: the roles claim): the projects whose group is in the claim are the
+  ones a user reads; when it is set, a user whose groups map to none reads nothing (fail closed). Unset, every
+  user reads every project (as before projects existed).
 
 Streamlit reads this configuration from a ``secrets.toml``: ``secrets_toml`` writes it, and ``agentotel
 dashboard`` hands it to Streamlit in a private file (``--secrets.files``).
@@ -22,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agentotel.core.projects import check_project_name
 from agentotel.core.settings import DashboardSettings
 
 ROLES = ("viewer", "operator", "admin")
@@ -36,6 +41,8 @@ class OidcConfig:
     cookie_secret: str
     roles_claim: str = "groups"
     role_groups: tuple[tuple[str, str], ...] = ()  # (role, group), highest role first
+    projects_claim: str = "groups"
+    project_groups: tuple[tuple[str, str], ...] = ()  # (project or ALL_PROJECTS, group); none: every project
 
     @classmethod
     def from_settings(cls, settings: DashboardSettings) -> OidcConfig | None:
@@ -52,6 +59,8 @@ class OidcConfig:
             cookie_secret=settings.oidc_cookie_secret or secrets.token_urlsafe(32),
             roles_claim=settings.oidc_roles_claim,
             role_groups=parse_roles(settings.oidc_roles),
+            projects_claim=settings.oidc_projects_claim or settings.oidc_roles_claim,
+            project_groups=parse_projects(settings.oidc_projects),
         )
 
     @property
@@ -73,6 +82,29 @@ def parse_roles(raw: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(pairs, key=lambda pair: -ROLES.index(pair[0])))
 
 
+ALL_PROJECTS = "*"
+
+
+def parse_projects(raw: str) -> tuple[tuple[str, str], ...]:
+    """``PROJECT=GROUP,*=GROUP`` → ((project, group), …); ValueError on a bad entry or project name."""
+    pairs: list[tuple[str, str]] = []
+    for entry in (p.strip() for p in raw.replace("\n", ",").split(",")):
+        if not entry:
+            continue
+        project, sep, group = entry.partition("=")
+        project = project.strip()
+        try:
+            if not sep or not group.strip():
+                raise ValueError("no group")
+            if project != ALL_PROJECTS:
+                check_project_name(project)
+        except ValueError:
+            raise ValueError(f"AGENTOTEL_OIDC_PROJECTS entry {entry!r} is not PROJECT=GROUP (PROJECT a project "
+                             f"name or {ALL_PROJECTS})") from None
+        pairs.append((project, group.strip()))
+    return tuple(pairs)
+
+
 def _claim_values(value: Any) -> set[str]:
     if isinstance(value, str):
         return set(value.replace(",", " ").split())
@@ -88,6 +120,16 @@ def role_from_claims(config: OidcConfig, claims: Mapping[str, Any]) -> str | Non
         if group in groups:
             return role
     return None
+
+
+def projects_from_claims(config: OidcConfig, claims: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The projects whose group is in the projects claim (sorted; empty: none, fail closed), or None (every
+    project) when no project mapping is configured or a ``*`` entry's group is in the claim."""
+    if not config.project_groups:
+        return None
+    groups = _claim_values(claims.get(config.projects_claim))
+    matched = {project for project, group in config.project_groups if group in groups}
+    return None if ALL_PROJECTS in matched else tuple(sorted(matched))
 
 
 def user_name(claims: Mapping[str, Any]) -> str:

@@ -1,0 +1,172 @@
+"""Issue 20 on the dashboard (Streamlit AppTest, SQLite and PostgreSQL): a user reads only the projects of their
+login. A warehouse holds traces of project ``alpha`` (agent ``alpha-agent``) and ``beta`` (``beta-agent``),
+written by the real trace pipeline; a password or API-key entry naming ``alpha`` sees alpha's traces and agents
+and none of beta's on the trace list and the Overview, ``beta`` the reverse, an entry without projects (today's
+syntax) sees both; an OIDC user (``st.user`` of a signed-in identity) whose groups map to alpha sees alpha only,
+one whose groups map to no project sees nothing. Every read goes through an engine scoped to the projects
+(``warehouse.scoping``: row-level security as ``agentotel_reader`` on PostgreSQL, TEMP views on SQLite)."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from agentotel.core.settings import DashboardSettings, ReceiverSettings
+from agentotel.dashboard import data, oidc
+from agentotel.dashboard.auth import (
+    API_KEYS_ENV,
+    USERS_ENV,
+    AuthConfig,
+    authenticate,
+    hash_api_key,
+    hash_password,
+)
+from agentotel.processors.pipeline import build_trace_pipeline
+from agentotel.processors.records import SpanBatch
+from agentotel.warehouse import security_audit
+from tests.conftest import DIALECTS
+from tests.dashboard.support import VIEWS, agent_trace, dashboard_env, dashboard_warehouse
+from tests.dashboard.test_pages import assert_clean, frames, metrics
+
+PASSWORD = "correct horse battery staple"
+TRACES = {"alpha": 3, "beta": 2}  # traces (one agent run each) per project
+SCOPES = (("alpha",), ("beta",), ())  # the scoped engines the tests open (disposed before the database is dropped)
+OIDC_ENV = {"AGENTOTEL_OIDC_ISSUER": "http://127.0.0.1:9/issuer", "AGENTOTEL_OIDC_CLIENT_ID": "agentotel",
+            "AGENTOTEL_OIDC_CLIENT_SECRET": "s3cret-client", "AGENTOTEL_OIDC_COOKIE_SECRET": "s3cret-cookie",
+            "AGENTOTEL_OIDC_ROLES": "viewer=staff", "AGENTOTEL_OIDC_PROJECTS": "alpha=team-alpha,beta=team-beta"}
+
+
+def _users() -> str:
+    hashed = hash_password(PASSWORD, iterations=1000)
+    return ",".join([f"ana:viewer:alpha:{hashed}", f"bo:viewer:beta:{hashed}", f"root:admin:{hashed}"])
+
+
+@pytest.fixture(scope="module", params=DIALECTS)
+def two_projects(request, tmp_path_factory):
+    """A warehouse with ``TRACES`` traces of each project, a few minutes old."""
+    with dashboard_warehouse(request.param, tmp_path_factory.mktemp("projects")) as (url, engine):
+        now = time.time_ns()
+        spans = []
+        for project, n in TRACES.items():
+            for i in range(n):
+                trace = agent_trace(f"{project}-agent", "1.0.0", "gpt-4o-mini", "openai", f"{project}_tool",
+                                    now - (10 + i) * 60_000_000_000, service=f"{project}-svc")
+                for span in trace:
+                    span.project_id = project
+                spans += trace
+        build_trace_pipeline(engine, ReceiverSettings(redact_pii=False)).consume(SpanBatch(spans=spans))
+        try:
+            yield SimpleNamespace(url=url, engine=engine)
+        finally:
+            for projects in SCOPES:
+                data.engine(data.reader_url(url, projects)).dispose()
+
+
+def _signed_in(page: str, username: str = "", api_key: str = "") -> AppTest:
+    at = AppTest.from_file(str(VIEWS / f"{page}.py"), default_timeout=90).run()
+    if api_key:
+        at.text_input(key="login_api_key").input(api_key)
+    else:
+        at.text_input(key="login_username").input(username)
+        at.text_input(key="login_password").input(PASSWORD)
+    at = at.button[0].click().run()
+    assert_clean(at)
+    return at
+
+
+def _agents_on_trace_list(at: AppTest) -> list[str]:
+    return sorted(a.split()[0] for a in frames(at)[0]["agent"])
+
+
+def test_entries_name_projects_and_keep_todays_meaning():
+    hashed = hash_password(PASSWORD, iterations=1000)
+    config = AuthConfig.from_settings(DashboardSettings(
+        users=f"ana:viewer:alpha+beta:{hashed},old:admin:{hashed},all:viewer:*:{hashed},bad:viewer:Bad!:{hashed}",
+        api_keys=f"ci:viewer:beta:{hash_api_key('k-beta-1')},legacy:operator:{hash_api_key('k-legacy-1')}"))
+    assert [(c.name, c.projects) for c in config.users] == [("ana", ("alpha", "beta")), ("old", None), ("all", None)]
+    assert authenticate(config, "ana", PASSWORD).projects == ("alpha", "beta")
+    assert authenticate(config, "old", PASSWORD).projects is None  # no projects named: every project, as before
+    assert authenticate(config, api_key="k-beta-1").projects == ("beta",)
+    assert authenticate(config, api_key="k-legacy-1").projects is None
+
+
+def test_oidc_projects_from_claims_fail_closed():
+    settings = DashboardSettings(oidc_issuer="http://idp", oidc_client_id="c", oidc_client_secret="s",
+                                 oidc_roles="viewer=staff", oidc_projects="alpha=team-alpha,beta=team-beta,*=ops")
+    config = oidc.OidcConfig.from_settings(settings)
+    assert config is not None
+    assert oidc.projects_from_claims(config, {"groups": ["staff", "team-beta", "team-alpha"]}) == ("alpha", "beta")
+    assert oidc.projects_from_claims(config, {"groups": "staff team-alpha"}) == ("alpha",)
+    assert oidc.projects_from_claims(config, {"groups": ["staff"]}) == ()  # mapped to none: nothing
+    assert oidc.projects_from_claims(config, {}) == ()
+    assert oidc.projects_from_claims(config, {"groups": ["ops"]}) is None  # "*": every project
+    unmapped = oidc.OidcConfig.from_settings(DashboardSettings(oidc_issuer="http://idp", oidc_client_id="c",
+                                                               oidc_client_secret="s", oidc_roles="viewer=staff"))
+    assert unmapped is not None and oidc.projects_from_claims(unmapped, {"groups": ["staff"]}) is None  # as before
+    other_claim = oidc.OidcConfig.from_settings(
+        DashboardSettings(oidc_issuer="http://idp", oidc_client_id="c", oidc_client_secret="s",
+                          oidc_projects="alpha=a", oidc_projects_claim="teams"))
+    assert other_claim is not None and oidc.projects_from_claims(other_claim, {"teams": ["a"], "groups": []}) == ("alpha",)
+    for bad in ("alpha", "Alpha!=g", "alpha="):
+        with pytest.raises(ValueError, match="AGENTOTEL_OIDC_PROJECTS entry"):
+            oidc.parse_projects(bad)
+
+
+@pytest.mark.slow
+def test_password_users_see_only_their_project(two_projects, monkeypatch):
+    dashboard_env(monkeypatch, two_projects.url, **{USERS_ENV: _users()})
+    for user, project, other in (("ana", "alpha", "beta"), ("bo", "beta", "alpha")):
+        at = _signed_in("traces", user)
+        assert _agents_on_trace_list(at) == [f"{project}-agent"] * TRACES[project]
+        shown = " ".join(str(e.value) for e in (*at.text, *at.code, *at.markdown, *at.caption))
+        assert f"{other}-agent" not in shown and f"Projects: {project}" in shown
+
+        at = _signed_in("overview", user)
+        kpi = metrics(at)
+        assert kpi["Executions"] == str(TRACES[project]) and kpi["LLM calls"] == str(2 * TRACES[project])
+        assert kpi["Active agents"] == "1"
+        assert set(frames(at)[0]["agent"]) == {f"{project}-agent"}  # top agents
+    at = _signed_in("traces", "root")  # an entry without projects reads every project, as before
+    assert _agents_on_trace_list(at) == ["alpha-agent"] * 3 + ["beta-agent"] * 2
+    logins = [(e["actor"], e["target"]) for e in security_audit.audit_log(two_projects.engine) if e["action"] == "login"]
+    assert ("ana", "password, role viewer, projects alpha") in logins
+    assert ("root", "password, role admin") in logins
+
+
+@pytest.mark.slow
+def test_api_key_user_of_beta_sees_beta_only(two_projects, monkeypatch):
+    dashboard_env(monkeypatch, two_projects.url, **{API_KEYS_ENV: f"ci:viewer:beta:{hash_api_key('key-of-beta-1')}"})
+    at = _signed_in("traces", api_key="key-of-beta-1")
+    assert _agents_on_trace_list(at) == ["beta-agent"] * TRACES["beta"]
+    at = _signed_in("overview", api_key="key-of-beta-1")
+    assert metrics(at)["Executions"] == str(TRACES["beta"])
+    assert set(frames(at)[0]["agent"]) == {"beta-agent"}
+
+
+def _oidc_page(page: str, groups: list[str]) -> AppTest:
+    at = AppTest.from_file(str(VIEWS / f"{page}.py"), default_timeout=90)
+    at.user = {"is_logged_in": True, "email": "olga@example.test", "sub": "u-olga", "groups": groups}
+    at = at.run()
+    assert_clean(at)
+    return at
+
+
+@pytest.mark.slow
+def test_oidc_user_sees_the_projects_of_their_groups_and_none_without(two_projects, monkeypatch):
+    dashboard_env(monkeypatch, two_projects.url, **OIDC_ENV)
+    at = _oidc_page("traces", ["staff", "team-alpha"])
+    assert "olga@example.test (viewer)" in [t.value for t in at.sidebar.text]
+    assert _agents_on_trace_list(at) == ["alpha-agent"] * TRACES["alpha"]
+    at = _oidc_page("overview", ["staff", "team-alpha"])
+    assert metrics(at)["Executions"] == str(TRACES["alpha"])
+
+    at = _oidc_page("traces", ["staff"])  # a role, but no group of a project: signed in, sees nothing
+    assert "olga@example.test (viewer)" in [t.value for t in at.sidebar.text]
+    assert not frames(at) or frames(at)[0].empty
+    shown = " ".join(str(e.value) for e in (*at.text, *at.code, *at.markdown, *at.caption, *at.info))
+    assert "alpha-agent" not in shown and "beta-agent" not in shown and "No project" in shown
+    at = _oidc_page("overview", ["staff"])
+    assert not metrics(at) and any(i.value.startswith("No telemetry") for i in at.info)  # the empty state
