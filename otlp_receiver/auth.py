@@ -66,6 +66,20 @@ class ApiKeyAuth:
         of the ``read`` scope. Without any key configured, everything goes to the default project."""
         if not self.enabled:
             return DEFAULT_PROJECT
+        found = self._key_of(authorization, x_api_key)
+        return found[0] if found is not None and may_ingest(found[1]) else None
+
+    def reader_project(self, authorization: str | None, x_api_key: str | None) -> str | None:
+        """The project whose figures the presented key may read (a key of any scope reads its own project;
+        a static key is the default project's); None when it is missing, unknown or revoked. Without any key
+        configured, the default project."""
+        if not self.enabled:
+            return DEFAULT_PROJECT
+        found = self._key_of(authorization, x_api_key)
+        return found[0] if found is not None else None
+
+    def _key_of(self, authorization: str | None, x_api_key: str | None) -> tuple[str, str] | None:
+        """(project, scope) of the presented key: ``Authorization: Bearer`` first, then ``x-api-key``."""
         presented = None
         if authorization:
             scheme, _, token = authorization.strip().partition(" ")
@@ -80,8 +94,5 @@ class ApiKeyAuth:
         for known in self._digests:  # no early exit: time does not depend on which key matched
             ok |= hmac.compare_digest(digest, known)
         if ok:
-            return DEFAULT_PROJECT
-        found = self.store.lookup(digest) if self.store is not None else None
-        if found is None or not may_ingest(found[1]):
-            return None
-        return found[0]
+            return DEFAULT_PROJECT, "admin"
+        return self.store.lookup(digest) if self.store is not None else None

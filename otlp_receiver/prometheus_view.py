@@ -6,17 +6,26 @@ several receivers behind a load balancer are summed over ``instance``.
 
 Label values are bounded: each label name (provider, model, agent, tool, reason) keeps at most
 ``max_label_values`` distinct values; later new values, and unknown/empty ones, become ``other``.
+
+Projects: the agent series of each project (the project of the API key that sent the spans) are kept apart;
+``/metrics`` shows a scrape the series of its key's project (``serve``), with the contract's label names.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
+from collections.abc import Iterable
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 
+from agentotel.core.projects import DEFAULT_PROJECT
+from agentotel.otlp_receiver.auth import ApiKeyAuth
 from agentotel.otlp_receiver.receiver import Counters
-from agentotel.processors.records import SpanBatch
+from agentotel.processors.records import SpanBatch, SpanRecord
 
 OTHER = "other"
 DEFAULT_MAX_LABEL_VALUES = 100
@@ -74,93 +83,37 @@ class MetricsServer:
     shutdown = close
 
 
-class ReceiverMetrics(Counters):
-    """Receiver health and the agent view (ARCHITECTURE.md "Prometheus metrics") on a private registry."""
+class AgentView:
+    """The agent series of one project (ARCHITECTURE.md "Prometheus metrics") on ``registry``."""
 
-    def __init__(self, max_label_values: int = DEFAULT_MAX_LABEL_VALUES, registry: CollectorRegistry | None = None):
-        self.registry = registry or CollectorRegistry()
-        self.label = LabelLimiter(max_label_values)
-        r = self.registry
-        # receiver health (signal = traces | metrics | logs; items = spans | data points | log records)
-        self.received_total = Counter("agentotel_receiver_received", "Items received", ["signal"], registry=r)
-        self.rejected_total = Counter(
-            "agentotel_receiver_rejected", "Items rejected as bad data", ["signal", "reason"], registry=r
-        )
-        self.written_total = Counter("agentotel_receiver_written", "Items written to the warehouse", ["signal"], registry=r)
-        self.export_errors = Counter(
-            "agentotel_receiver_export_errors", "Export requests answered with an error", ["signal", "reason"], registry=r
-        )
-        self.spool_bytes = Gauge("agentotel_receiver_spool_bytes", "Bytes waiting in the write queue (spool)", registry=r)
-        self.spool_records = Gauge("agentotel_receiver_spool_records", "Requests waiting in the write queue", registry=r)
-        self.drain_lag = Gauge(
-            "agentotel_receiver_drain_lag_seconds", "Age of the oldest request not yet written", registry=r
-        )
-        self.write_latency = Histogram(
-            "agentotel_receiver_batch_write_duration_seconds",
-            "Warehouse write time per batch",
-            ["signal"],
-            buckets=WRITE_LATENCY_BUCKETS,
-            registry=r,
-        )
-        for signal in SIGNALS:  # export zeros so rates exist from the first scrape
-            self.received_total.labels(signal=signal)
-            self.written_total.labels(signal=signal)
-        # the agent view
+    def __init__(self, registry: CollectorRegistry, label: LabelLimiter) -> None:
+        self.registry = registry
+        self.label = label
         self.llm_tokens = Counter(
-            "agentotel_llm_tokens", "LLM tokens by type", ["provider", "model", "agent", "type"], registry=r
+            "agentotel_llm_tokens", "LLM tokens by type", ["provider", "model", "agent", "type"], registry=registry
         )
-        self.llm_cost = Counter("agentotel_llm_cost_usd", "LLM cost in USD", ["provider", "model", "agent"], registry=r)
+        self.llm_cost = Counter("agentotel_llm_cost_usd", "LLM cost in USD", ["provider", "model", "agent"], registry=registry)
         self.llm_duration = Histogram(
             "agentotel_llm_request_duration_seconds",
             "LLM call duration",
             ["provider", "model", "agent"],
             buckets=LLM_DURATION_BUCKETS,
-            registry=r,
+            registry=registry,
         )
-        self.executions = Counter("agentotel_agent_executions", "Agent executions", ["agent", "status"], registry=r)
+        self.executions = Counter("agentotel_agent_executions", "Agent executions", ["agent", "status"], registry=registry)
         self.execution_duration = Histogram(
             "agentotel_agent_execution_duration_seconds",
             "Agent execution duration",
             ["agent"],
             buckets=AGENT_DURATION_BUCKETS,
-            registry=r,
+            registry=registry,
         )
-        self.tool_calls = Counter("agentotel_tool_calls", "Tool calls", ["tool", "status"], registry=r)
+        self.tool_calls = Counter("agentotel_tool_calls", "Tool calls", ["tool", "status"], registry=registry)
 
-    # -- health (the receiver's ``Counters`` interface and the drain's ``on_written``) --------
-    def received(self, signal: str, count: int) -> None:
-        if count:
-            self.received_total.labels(signal=signal).inc(count)
-
-    def rejected(self, signal: str, count: int, reason: str = "invalid") -> None:
-        if count:
-            self.rejected_total.labels(signal=signal, reason=self.label("reason", reason)).inc(count)
-
-    def written(self, signal: str, count: int) -> None:
-        if count:
-            self.written_total.labels(signal=signal).inc(count)
-
-    def export_error(self, signal: str, reason: str) -> None:
-        self.export_errors.labels(signal=signal, reason=self.label("reason", reason)).inc()
-
-    def observe_write(self, signal: str, count: int, seconds: float) -> None:
-        """One warehouse write of ``count`` items that took ``seconds``."""
-        self.written(signal, count)
-        self.write_latency.labels(signal=signal).observe(seconds)
-
-    def set_spool(self, size_bytes: float, lag_seconds: float, records: float | None = None) -> None:
-        """Write-queue depth and the age of its oldest unwritten request."""
-        self.spool_bytes.set(size_bytes)
-        self.drain_lag.set(lag_seconds)
-        if records is not None:
-            self.spool_records.set(records)
-
-    # -- the agent view ------------------------------------------------------------------------
-    def observe_spans(self, batch: SpanBatch) -> None:
-        """Count newly committed spans (the writer calls this once per batch, never for duplicates).
-
-        Counters are summed per label set and incremented once per batch; histogram children are looked
-        up once per label set (``labels()`` was a few percent of the drain when called per span)."""
+    def observe(self, spans: Iterable[SpanRecord]) -> None:
+        """Count ``spans``: counters are summed per label set and incremented once per call; histogram
+        children are looked up once per label set (``labels()`` was a few percent of the drain when called
+        per span)."""
         label = self.label
         tokens: dict[tuple[str, str, str, str], float] = {}
         costs: dict[tuple[str, str, str], float] = {}
@@ -168,7 +121,7 @@ class ReceiverMetrics(Counters):
         tools: dict[tuple[str, str], int] = {}
         llm_durations: dict[tuple[str, str, str], Any] = {}
         execution_durations: dict[str, Any] = {}
-        for span in batch.spans:
+        for span in spans:
             agent = label("agent", span.agent_name)
             llm = span.llm
             if llm is not None:
@@ -206,8 +159,127 @@ class ReceiverMetrics(Counters):
         for tool_key, n in tools.items():
             self.tool_calls.labels(*tool_key).inc(n)
 
+
+class ReceiverMetrics(Counters):
+    """Receiver health and the agent view (ARCHITECTURE.md "Prometheus metrics") on a private registry."""
+
+    def __init__(self, max_label_values: int = DEFAULT_MAX_LABEL_VALUES, registry: CollectorRegistry | None = None):
+        self.registry = registry or CollectorRegistry()
+        self.label = LabelLimiter(max_label_values)
+        r = self.registry
+        # receiver health (signal = traces | metrics | logs; items = spans | data points | log records)
+        self.received_total = Counter("agentotel_receiver_received", "Items received", ["signal"], registry=r)
+        self.rejected_total = Counter(
+            "agentotel_receiver_rejected", "Items rejected as bad data", ["signal", "reason"], registry=r
+        )
+        self.written_total = Counter("agentotel_receiver_written", "Items written to the warehouse", ["signal"], registry=r)
+        self.export_errors = Counter(
+            "agentotel_receiver_export_errors", "Export requests answered with an error", ["signal", "reason"], registry=r
+        )
+        self.spool_bytes = Gauge("agentotel_receiver_spool_bytes", "Bytes waiting in the write queue (spool)", registry=r)
+        self.spool_records = Gauge("agentotel_receiver_spool_records", "Requests waiting in the write queue", registry=r)
+        self.drain_lag = Gauge(
+            "agentotel_receiver_drain_lag_seconds", "Age of the oldest request not yet written", registry=r
+        )
+        self.write_latency = Histogram(
+            "agentotel_receiver_batch_write_duration_seconds",
+            "Warehouse write time per batch",
+            ["signal"],
+            buckets=WRITE_LATENCY_BUCKETS,
+            registry=r,
+        )
+        for signal in SIGNALS:  # export zeros so rates exist from the first scrape
+            self.received_total.labels(signal=signal)
+            self.written_total.labels(signal=signal)
+        self.agent_view = AgentView(r, self.label)  # the default project's, beside the health series
+        self._project_views: dict[str, AgentView] = {}
+        self._views_lock = threading.Lock()
+        self._max_label_values = max_label_values
+
+    # -- health (the receiver's ``Counters`` interface and the drain's ``on_written``) --------
+    def received(self, signal: str, count: int) -> None:
+        if count:
+            self.received_total.labels(signal=signal).inc(count)
+
+    def rejected(self, signal: str, count: int, reason: str = "invalid") -> None:
+        if count:
+            self.rejected_total.labels(signal=signal, reason=self.label("reason", reason)).inc(count)
+
+    def written(self, signal: str, count: int) -> None:
+        if count:
+            self.written_total.labels(signal=signal).inc(count)
+
+    def export_error(self, signal: str, reason: str) -> None:
+        self.export_errors.labels(signal=signal, reason=self.label("reason", reason)).inc()
+
+    def observe_write(self, signal: str, count: int, seconds: float) -> None:
+        """One warehouse write of ``count`` items that took ``seconds``."""
+        self.written(signal, count)
+        self.write_latency.labels(signal=signal).observe(seconds)
+
+    def set_spool(self, size_bytes: float, lag_seconds: float, records: float | None = None) -> None:
+        """Write-queue depth and the age of its oldest unwritten request."""
+        self.spool_bytes.set(size_bytes)
+        self.drain_lag.set(lag_seconds)
+        if records is not None:
+            self.spool_records.set(records)
+
+    # -- the agent view ------------------------------------------------------------------------
+    def observe_spans(self, batch: SpanBatch) -> None:
+        """Count newly committed spans (the writer calls this once per batch, never for duplicates), each in
+        the agent view of its project (the project of the API key that sent it)."""
+        spans = batch.spans
+        if all(span.project_id == DEFAULT_PROJECT for span in spans):
+            self.agent_view.observe(spans)
+            return
+        by_project: dict[str, list[SpanRecord]] = {}
+        for span in spans:
+            by_project.setdefault(span.project_id, []).append(span)
+        for project, group in by_project.items():
+            self.view_of(project).observe(group)
+
+    def view_of(self, project: str) -> AgentView:
+        """The agent view of ``project``: the default project's is on the main registry (what ``/metrics``
+        shows today), every other project's on a registry of its own, made at its first use."""
+        if project == DEFAULT_PROJECT:
+            return self.agent_view
+        with self._views_lock:
+            view = self._project_views.get(project)
+            if view is None:
+                view = self._project_views[project] = AgentView(CollectorRegistry(), LabelLimiter(self._max_label_values))
+            return view
+
     # -- serving -------------------------------------------------------------------------------
-    def serve(self, host: str = "127.0.0.1", port: int = 9464) -> MetricsServer:
-        """Start ``/metrics`` on ``host:port`` (port 0 picks a free one) in a daemon thread."""
-        server, thread = start_http_server(port, addr=host, registry=self.registry)
+    def serve(self, host: str = "127.0.0.1", port: int = 9464, auth: ApiKeyAuth | None = None) -> MetricsServer:
+        """Start ``/metrics`` on ``host:port`` (port 0 picks a free one) in a daemon thread.
+
+        With ``auth`` enabled (any API key configured), a scrape presents a key as the OTLP endpoints take
+        it (``Authorization: Bearer`` or ``x-api-key``), else 401: a static key or a key of the default
+        project reads what ``/metrics`` has always shown (receiver health and the default project's agent
+        series); a key of project P, of any scope, reads P's agent series only."""
+        apps: dict[str, Any] = {}
+
+        def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+            project = DEFAULT_PROJECT if auth is None else auth.reader_project(
+                environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_X_API_KEY"))  # fmt: skip
+            if project is None:
+                start_response("401 Unauthorized", [("Content-Type", "text/plain; charset=utf-8"),
+                                                     ("WWW-Authenticate", 'Bearer realm="agentotel"')])  # fmt: skip
+                return [b"/metrics needs an API key: Authorization: Bearer KEY, or x-api-key: KEY\n"]
+            if project not in apps:
+                apps[project] = make_wsgi_app(self.registry if project == DEFAULT_PROJECT else self.view_of(project).registry)
+            return apps[project](environ, start_response)
+
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        server_class: type[ThreadingWSGIServer] = type("MetricsHTTPServer", (ThreadingWSGIServer,), {"address_family": family})
+        server: ThreadingWSGIServer = make_server(host, port, app, server_class, handler_class=_QuietHandler)
+        thread = threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True)
+        thread.start()
         return MetricsServer(server, thread)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log line per scrape."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the standard library's name
+        pass

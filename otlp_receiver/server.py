@@ -52,7 +52,7 @@ class ReceiverServer:
         self.front_door = FrontDoor(self.receiver, s).start()  # both ports listen (OSError if one cannot bind)
         self.grpc_port, self.http_port = self.front_door.grpc_port, self.front_door.http_port
         try:
-            self.metrics_server = self.metrics.serve(s.host, s.metrics_port)
+            self.metrics_server = self.metrics.serve(s.host, s.metrics_port, auth)
         except BaseException:
             self.front_door.stop()
             raise

@@ -132,3 +132,42 @@ def test_metric_points_carry_the_key_project(db_url, tmp_path):
             assert answer.status_code == 200
         assert wait_for(lambda: by_project(engine, "metrics") == {"alpha": 1, "default": 1}, timeout=20)
     engine.dispose()
+
+
+def _agents_scraped(url: str, key: str | None) -> tuple[int, set[str], set[str]]:
+    """A scrape of ``/metrics`` with ``key``: (status, the agents of its agent series, its metric families)."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    answer = httpx.get(url, headers={"authorization": f"Bearer {key}"} if key else {}, timeout=10)
+    if answer.status_code != 200:
+        return answer.status_code, set(), set()
+    families = list(text_string_to_metric_families(answer.text))
+    agents = {s.labels["agent"] for f in families for s in f.samples if "agent" in s.labels and s.value > 0}
+    return 200, agents, {f.name for f in families}
+
+
+@pytest.mark.slow
+def test_metrics_show_each_key_its_own_project(db_url, tmp_path):
+    """/metrics with keys configured: no key or an unknown one is refused (401); the static key reads the
+    receiver's health and the default project's agents; a key of A, of any scope, reads A's agents only."""
+    engine = create_db_engine(db_url)
+    _, key_a = create_key(engine, "alpha", "ingest", "test")
+    _, read_a = create_key(engine, "alpha", "read", "test")
+    _, key_b = create_key(engine, "beta", "ingest", "test")
+    with running_receiver(db_url, str(tmp_path / "spool"), api_keys=(STATIC,)) as server:
+        grpc_url = f"127.0.0.1:{server.grpc_port}"
+        for key, agent in ((key_a, "a-agent"), (key_b, "b-agent"), (STATIC, "d-agent")):
+            exporter = GrpcSpanExporter(endpoint=grpc_url, insecure=True, headers={"authorization": f"Bearer {key}"})
+            assert exporter.export(spans_claiming(None, agent)) == SpanExportResult.SUCCESS
+        assert wait_for(lambda: sum(by_project(engine, "agent_executions").values()) == 3, timeout=20)
+        url = f"http://127.0.0.1:{server.settings.metrics_port}/metrics"
+        assert wait_for(lambda: _agents_scraped(url, STATIC)[1] == {"d-agent"}, timeout=10)
+        _, _, health = _agents_scraped(url, STATIC)
+        assert "agentotel_receiver_received" in health
+        assert _agents_scraped(url, None)[0] == 401 and _agents_scraped(url, "aot_00000000_nope")[0] == 401
+        for key in (key_a, read_a):
+            status, agents, families = _agents_scraped(url, key)
+            assert (status, agents) == (200, {"a-agent"}) and "agentotel_receiver_received" not in families
+        assert _agents_scraped(url, key_b)[:2] == (200, {"b-agent"})
+    engine.dispose()
