@@ -3,7 +3,8 @@
 Authlib: authorization code with PKCE S256, discovery, JWKS, RS256 ID tokens). The login redirect and
 callback sign the user in with the role its ``groups`` claim maps to, the login is audited, sign-out signs out;
 an expired ID token, one for another audience and one with a bad signature are refused (the visitor stays on the
-sign-in page), and a user whose groups map to no role gets no access. The password form stays beside SSO.
+sign-in page; each refusal is in the security audit log), and a user whose groups map to no role gets no access.
+The password form stays beside SSO.
 """
 
 from __future__ import annotations
@@ -84,6 +85,12 @@ def test_oidc_login_roles_logout_and_refused_tokens(tmp_path):
                 wait_idle(page)
                 assert page.get_by_text("(admin)").count() == 0, mode
                 context.close()
+            # each refused token is in the audit log with Authlib's reason (before any claim is trusted: no actor)
+            refused = [e["target"] for e in security_audit.audit_log(engine)
+                       if (e["actor"], e["action"], e["outcome"]) == ("?", "login_failed", "refused")]
+            assert len(refused) == 3 and all(t.startswith("oidc: token refused (") for t in refused), refused
+            assert any("expired_token" in t for t in refused) and any("bad_signature" in t for t in refused)
+            assert any("claim" in t for t in refused), refused  # another audience: Authlib refuses its claims
 
             provider.mode = "ok"
             provider.user = {"sub": "u-eve", "email": "eve@example.test", "groups": ["contractors"]}

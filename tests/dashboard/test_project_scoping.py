@@ -8,7 +8,10 @@ one whose groups map to no project sees nothing. Every read goes through an engi
 
 from __future__ import annotations
 
+import os
+import secrets
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -29,6 +32,7 @@ from agentotel.processors.records import SpanBatch
 from agentotel.warehouse import security_audit
 from tests.conftest import DIALECTS
 from tests.dashboard.support import VIEWS, agent_trace, dashboard_env, dashboard_warehouse
+from tests.dashboard.test_browser import CHROMIUM
 from tests.dashboard.test_pages import assert_clean, frames, metrics
 
 PASSWORD = "correct horse battery staple"
@@ -44,20 +48,25 @@ def _users() -> str:
     return ",".join([f"ana:viewer:alpha:{hashed}", f"bo:viewer:beta:{hashed}", f"root:admin:{hashed}"])
 
 
+def _seed(engine) -> None:
+    """``TRACES`` traces of each project, a few minutes old, through the real trace pipeline."""
+    now = time.time_ns()
+    spans = []
+    for project, n in TRACES.items():
+        for i in range(n):
+            trace = agent_trace(f"{project}-agent", "1.0.0", "gpt-4o-mini", "openai", f"{project}_tool",
+                                now - (10 + i) * 60_000_000_000, service=f"{project}-svc")
+            for span in trace:
+                span.project_id = project
+            spans += trace
+    build_trace_pipeline(engine, ReceiverSettings(redact_pii=False)).consume(SpanBatch(spans=spans))
+
+
 @pytest.fixture(scope="module", params=DIALECTS)
 def two_projects(request, tmp_path_factory):
-    """A warehouse with ``TRACES`` traces of each project, a few minutes old."""
+    """A warehouse of each dialect with ``TRACES`` traces of each project."""
     with dashboard_warehouse(request.param, tmp_path_factory.mktemp("projects")) as (url, engine):
-        now = time.time_ns()
-        spans = []
-        for project, n in TRACES.items():
-            for i in range(n):
-                trace = agent_trace(f"{project}-agent", "1.0.0", "gpt-4o-mini", "openai", f"{project}_tool",
-                                    now - (10 + i) * 60_000_000_000, service=f"{project}-svc")
-                for span in trace:
-                    span.project_id = project
-                spans += trace
-        build_trace_pipeline(engine, ReceiverSettings(redact_pii=False)).consume(SpanBatch(spans=spans))
+        _seed(engine)
         try:
             yield SimpleNamespace(url=url, engine=engine)
         finally:
@@ -170,3 +179,55 @@ def test_oidc_user_sees_the_projects_of_their_groups_and_none_without(two_projec
     assert "alpha-agent" not in shown and "beta-agent" not in shown and "No project" in shown
     at = _oidc_page("overview", ["staff"])
     assert not metrics(at) and any(i.value.startswith("No telemetry") for i in at.info)  # the empty state
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path(CHROMIUM).exists() and os.environ.get("CI", "") == "",
+                    reason="Debian chromium is not installed (.ci/system-packages installs it)")
+def test_oidc_projects_through_a_real_provider_in_chromium(tmp_path):
+    """``agentotel dashboard`` against the loopback OIDC provider (Authlib, signed ID tokens): a person whose
+    ``groups`` claim holds alpha's group sees alpha's executions only; one with a role but no project's group
+    sees none."""
+    from playwright.sync_api import expect
+
+    from agentotel.warehouse.engine import create_db_engine
+    from agentotel.warehouse.migrate import upgrade
+    from tests.conftest import free_port
+    from tests.dashboard.test_browser import chromium, start_dashboard, stop
+    from tests.dashboard.test_oidc_browser import CLIENT_ID, _sign_in_with_sso
+    from tests.support.oidc_provider import OidcProvider
+
+    url = f"sqlite:///{tmp_path}/warehouse.db"
+    engine = create_db_engine(url)
+    upgrade(engine)
+    _seed(engine)
+    port = free_port()
+    client_secret = secrets.token_urlsafe(24)
+    olga = {"sub": "u-olga", "email": "olga@example.test", "groups": ["staff", "team-alpha"]}
+    provider = OidcProvider(CLIENT_ID, client_secret, f"http://127.0.0.1:{port}/oauth2callback", olga)
+    env = {**OIDC_ENV, "AGENTOTEL_OIDC_ISSUER": provider.issuer, "AGENTOTEL_OIDC_CLIENT_ID": CLIENT_ID,
+           "AGENTOTEL_OIDC_CLIENT_SECRET": client_secret, "AGENTOTEL_OIDC_COOKIE_SECRET": secrets.token_urlsafe(32)}
+    process, base = start_dashboard(url, tmp_path, port, **env)
+    try:
+        with chromium() as browser:
+            page = _sign_in_with_sso(browser.new_context(viewport={"width": 1300, "height": 900}), base)
+            page.get_by_text("olga@example.test (viewer)", exact=True).wait_for(timeout=60_000)
+            page.get_by_text("Projects: alpha", exact=True).wait_for(timeout=60_000)
+            executions = page.locator('[data-testid="stMetric"]', has_text="Executions")
+            expect(executions).to_contain_text(str(TRACES["alpha"]), timeout=60_000)
+            expect(page.locator('[data-testid="stMetric"]', has_text="Active agents")).to_contain_text("1")
+            page.close()
+
+            provider.user = {"sub": "u-nils", "email": "nils@example.test", "groups": ["staff"]}
+            page = _sign_in_with_sso(browser.new_context(viewport={"width": 1300, "height": 900}), base)
+            page.get_by_text("nils@example.test (viewer)", exact=True).wait_for(timeout=60_000)
+            page.get_by_text("No project", exact=False).first.wait_for(timeout=60_000)
+            page.get_by_text("No telemetry in this time range", exact=False).wait_for(timeout=60_000)
+            assert page.locator('[data-testid="stMetric"]').count() == 0
+        logins = [(e["actor"], e["target"]) for e in security_audit.audit_log(engine) if e["action"] == "login"]
+        assert ("olga@example.test", "oidc, role viewer, projects alpha") in logins
+        assert ("nils@example.test", "oidc, role viewer, no project") in logins
+    finally:
+        stop(process)
+        provider.stop()
+        engine.dispose()
