@@ -242,7 +242,7 @@ class AnalyticsEngine:
                     conn, family, start, end, int(width) if width else None, dims, group_columns, with_hist, quantiles
                 )
                 return frame.rename(columns={family.dims[g]: g for g in groups}), None
-            raw = rollups.raw_frame(conn, family, start, end, dims)
+            raw = rollups.raw_frame(conn, family.without_project(), start, end, dims)
         if step is not None:
             raw["bucket"] = raw["t"].dt.floor(step)
         raw = raw.rename(columns={family.dims[g]: g for g in groups})

@@ -12,6 +12,11 @@ operations, never decoded row by row. Each bucket also
 has a TOTAL row (all dimensions = ``TOTAL``) for unfiltered, ungrouped reads: sum over cells OR read
 the total, never both.
 
+Every row belongs to one project (``project_id``, revision tenancy_0002): the project is one more key of each
+cell, TOTAL rows included (one per bucket and project), so a reader scoped to projects (row-level security,
+``scoping``) sums only its projects' rows, and an unscoped reader merges the projects' rows of a bucket
+(sums add, sketches merge: the same totals and quantiles as one row per bucket would give).
+
 Readers use ``read_partials``: rollup rows for the covered part of a range, raw rows turned into the same
 per-minute partial aggregates for the rest (the minutes at or after the watermark), so results are fresh
 without scanning the span tables for long ranges.
@@ -22,13 +27,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, delete, func, or_, select, text
+from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, func, inspect, or_, select, text
+from sqlalchemy.schema import Column, MetaData, Table
 
 from agentotel.core.utc import as_utc
 from agentotel.warehouse import sketch
@@ -55,6 +61,8 @@ _PG_LOCK_KEY = 0x6167656E746F74  # advisory lock: one refresher at a time per da
 
 SUM_COLUMNS_BASE = ("count", "success_count", "duration_count", "duration_sum")
 TOTAL = "\x01*"  # dimension value of the per-bucket total rows (a control character: no real name)
+PROJECT = "project_id"  # the project column of the source and rollup tables
+_PROJECT_KEYED = "agentotel.rollups.project_keyed"  # connection info: the rollup tables carry PROJECT
 
 
 @dataclass(frozen=True)
@@ -68,10 +76,21 @@ class Family:
     dims: Mapping[str, str]  # filter key -> rollup column
     source_dims: Mapping[str, ColumnElement[Any]]  # rollup column -> source column expression
     extra_sums: Mapping[str, ColumnElement[Any]] = field(default_factory=dict)  # rollup column -> source expression
+    project: str | None = PROJECT  # the project key of the rollup rows (None: not keyed by project)
 
     @property
     def dim_columns(self) -> list[str]:
         return list(self.source_dims)
+
+    @property
+    def key_columns(self) -> list[str]:
+        """A rollup row's key besides width and bucket: the project (when keyed by it), then the dimensions."""
+        return [self.project, *self.source_dims] if self.project else list(self.source_dims)
+
+    def without_project(self) -> Family:
+        """This family not keyed by project: what readers merge raw rows by (they sum over the projects
+        they see), and the rollups' shape before revision tenancy_0002."""
+        return replace(self, project=None) if self.project else self
 
     @property
     def sum_columns(self) -> list[str]:
@@ -152,8 +171,11 @@ def raw_frame(
     end: datetime,
     filters: Mapping[str, Sequence[str]] | None = None,
 ) -> pd.DataFrame:
-    """Source rows of ``family`` in ``[start, end)``: time, dims ('' for NULL), success, duration, sums."""
+    """Source rows of ``family`` in ``[start, end)``: time, project (when ``family`` is keyed by it), dims
+    ('' for NULL), success, duration, sums."""
     cols = [family.time.label("t")]
+    if family.project:
+        cols.append(family.source.c[PROJECT].label(family.project))
     cols += [expr.label(name) for name, expr in family.source_dims.items()]
     cols += [_SUCCESS[family.name].label("success"), _DURATION[family.name].label("duration")]
     cols += [expr.label(name) for name, expr in family.extra_sums.items()]
@@ -184,7 +206,7 @@ def _source_filter(expr, values: Sequence[str]):
 
 def partials_from_raw(frame: pd.DataFrame, family: Family, width_s: int = MINUTE) -> pd.DataFrame:
     """Per-``width_s`` partial aggregates (the rollup row shape, with a ``duration_sketch`` sketch)."""
-    keys = ["bucket", *family.dim_columns]
+    keys = ["bucket", *family.key_columns]
     columns = [*keys, *family.sum_columns, "duration_sketch"]
     if frame.empty:
         return pd.DataFrame(columns=columns)
@@ -411,6 +433,20 @@ def _rebuild_chunked(
     return written
 
 
+def stored_family(conn: Connection, family: Family) -> Family:
+    """``family`` keyed as its rollup table is stored: by project from revision tenancy_0002 on, without it
+    before (the older revisions that rebuild rollups, analytics_0002 and analytics_0003, run this code on
+    their own schema). Looked up once per connection once the project is there."""
+    if family.project is None or conn.info.get(_PROJECT_KEYED):
+        return family
+    if family.project in {column["name"] for column in inspect(conn).get_columns(family.rollup.name)}:
+        conn.info[_PROJECT_KEYED] = True  # tenancy_0002 adds it to the three tables at once
+        return family
+    rollup = family.rollup  # the table as it was: without the column (not even in an INSERT's RETURNING)
+    columns = (Column(c.name, c.type, primary_key=c.primary_key) for c in rollup.columns if c.name != family.project)
+    return replace(family, project=None, rollup=Table(rollup.name, MetaData(), *columns))
+
+
 def _with_lock(engine: Engine, work) -> int | None:
     """``work(conn)`` in one write transaction, on PostgreSQL under the refresh lock (None: another
     refresher holds it)."""
@@ -434,6 +470,7 @@ def _rebuild_window(
     """The minute rows of ``pieces`` (one window), then the coarse rows of the hours they touch, once, and
     (with ``days``) the day rows of their days; with ``now``, the watermark advances to the newest row
     among them."""
+    family = stored_family(conn, family)
     written = 0
     newest = None
     for lo, hi in pieces:
@@ -480,6 +517,7 @@ def rebuild_rollups(engine: Engine, start: datetime, end: datetime, families: Se
 
 
 def _refresh_family(conn: Connection, family: Family, lateness: timedelta, now: datetime) -> int:
+    family = stored_family(conn, family)
     state_table = RollupState.__table__
     watermark = conn.execute(select(state_table.c.watermark).where(state_table.c.name == family.name)).scalar()
     limit = now + FUTURE_SLACK
@@ -504,6 +542,7 @@ def _refresh_family(conn: Connection, family: Family, lateness: timedelta, now: 
 
 def rebuild_range(conn: Connection, family: Family, start: datetime, end: datetime) -> int:
     """Delete and recompute the minute rows of ``[floor(start), ceil(end))`` and the hour rows over them."""
+    family = stored_family(conn, family)
     lo = _floor(start, MINUTE)
     hi = _ceil(end, MINUTE)
     written = _rebuild_minute_rows(conn, family, lo, hi)
@@ -531,11 +570,13 @@ def _rebuild_minute_rows(conn: Connection, family: Family, lo: datetime, hi: dat
 
 
 def with_totals(partials: pd.DataFrame, family: Family) -> pd.DataFrame:
-    """``partials`` plus one ``TOTAL`` row per bucket (every dimension = ``TOTAL``): the unfiltered,
-    ungrouped reads (the dashboard's main charts) then read one row per minute instead of one per cell."""
+    """``partials`` plus one ``TOTAL`` row per bucket and project (every dimension = ``TOTAL``): the
+    unfiltered, ungrouped reads (the dashboard's main charts) then read one row per minute and project instead
+    of one per cell."""
     if partials.empty:
         return partials
-    totals = merge_partials(partials, ["bucket"], family.sum_columns, with_hist=True)
+    keys = ["bucket", family.project] if family.project else ["bucket"]
+    totals = merge_partials(partials, keys, family.sum_columns, with_hist=True)
     for column in family.dim_columns:
         totals[column] = TOTAL
     return pd.concat([partials, totals[partials.columns]], ignore_index=True)
@@ -552,7 +593,7 @@ def _rebuild_coarse(conn: Connection, family: Family, lo: datetime, hi: datetime
 
 def rebuild_days(conn: Connection, family: Family, lo: datetime, hi: datetime) -> int:
     """Recompute the day rows of the days ``[lo, hi)`` touches from their hour rows."""
-    return _merge_level(conn, family, HOUR, (DAY,), _floor(lo, DAY), _ceil(hi, DAY))
+    return _merge_level(conn, stored_family(conn, family), HOUR, (DAY,), _floor(lo, DAY), _ceil(hi, DAY))
 
 
 def _merge_level(conn: Connection, family: Family, source: int, widths: Sequence[int], lo: datetime, hi: datetime) -> int:
@@ -568,7 +609,7 @@ def _merge_level(conn: Connection, family: Family, source: int, widths: Sequence
     written = 0
     for width in widths:
         coarse = merge_partials(
-            rows.assign(bucket=buckets.dt.floor(f"{width}s")), ["bucket", *family.dim_columns], family.sum_columns, with_hist=True
+            rows.assign(bucket=buckets.dt.floor(f"{width}s")), ["bucket", *family.key_columns], family.sum_columns, with_hist=True
         )
         written += _insert(conn, family, coarse, width)
     return written
@@ -610,7 +651,7 @@ def _insert(conn: Connection, family: Family, partials: pd.DataFrame, width_s: i
         for name in family.extra_sums:
             row[name] = int(row[name]) if name != "cost_usd" else float(row[name])
         row["duration_sum"] = float(row["duration_sum"])
-    keys = ["width_s", "bucket", *family.dim_columns]
+    keys = ["width_s", "bucket", *family.key_columns]
     insert_on_conflict(conn, family.rollup, rows, keys, update_columns=[*family.sum_columns, "duration_sketch"])
     return len(rows)
 
@@ -636,7 +677,8 @@ def read_partials(
     with_hist: bool,
     quantiles: Sequence[float] = (),
 ) -> pd.DataFrame:
-    """Partial aggregates over ``[start, end)`` from rollups + raw tail, merged per bucket and group.
+    """Partial aggregates over ``[start, end)`` from rollups + raw tail, merged per bucket and group (over
+    every project ``conn`` sees: its scope, or all of them).
 
     ``width_s`` is the output granularity in seconds (a multiple of 60) or None for one bucket over the
     whole range. Returns columns ``bucket`` (when width_s), the group columns, the sums and, with
@@ -648,9 +690,10 @@ def read_partials(
     m0 = min(_ceil(start, MINUTE), end)
     m1 = max(m0, min(_floor(end, MINUTE), covered))
     # raw head [start, m0) and tail [m1, end)
+    merged = family.without_project()  # the rows of every project the reader sees, together
     for lo, hi in ((start, m0), (m1, end)):
         if lo < hi:
-            pieces.append(partials_from_raw(raw_frame(conn, family, lo, hi, filters), family, MINUTE))
+            pieces.append(partials_from_raw(raw_frame(conn, merged, lo, hi, filters), merged, MINUTE))
     if m0 < m1:
         usable = [w for w in COARSE_LEVELS if width_s is None or width_s % w == 0]
         pieces.append(_read_rollup(conn, family, segments(m0, m1, usable), filters, group_columns, width_s, with_hist))

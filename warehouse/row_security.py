@@ -4,7 +4,9 @@ Every table of ``tenancy_models.PROJECT_TABLES`` has the policy ``project_isolat
 tables' owner sees (and may write) only rows whose ``project_id`` is one of the comma-separated projects of
 the session setting ``agentotel.project``; without it, nothing (fail closed). ``span_content_index`` rows
 are visible through their span. ``agentotel_reader`` (NOLOGIN) is granted SELECT on those tables, on
-``agents`` and ``projects``; grant it to the login role of a reader (``GRANT agentotel_reader TO dash``).
+``agents``, ``projects`` and the rollups' watermarks ``rollup_state`` (revision tenancy_0002: the rollup
+tables themselves are project tables); grant it to the login role of a reader (``GRANT agentotel_reader TO
+dash``).
 
 ``secure_table`` re-applies a table's policy and grant after the table was rebuilt (time partitioning).
 """

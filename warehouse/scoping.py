@@ -4,8 +4,9 @@ PostgreSQL: each connection takes the role ``agentotel_reader`` and sets ``agent
 row-level security policies (``row_security``) do the filtering, for every query whatever it reads.
 SQLite (no row security): each connection gets TEMP views named like the project-scoped tables, which shadow
 them for every unqualified name the readers use (``SELECT … FROM spans``), holding only the projects' rows;
-the tables that are not scoped yet (the per-minute rollups) and the API keys read as empty on SQLite and are
-refused on PostgreSQL (no grant): never another project's figures.
+the rollups carry ``project_id`` (revision tenancy_0002) and are scoped like the rest (their watermarks,
+``rollup_state``, are shared: times, no figures); the API keys and their audit log read as empty on SQLite and
+are refused on PostgreSQL (no grant): never another project's keys.
 A scoped engine is for reading: a write through it fails (a view on SQLite, no grant on PostgreSQL).
 """
 
@@ -22,8 +23,8 @@ from agentotel.warehouse.engine import create_db_engine, open_warehouse
 from agentotel.warehouse.row_security import READER_ROLE, SETTING
 from agentotel.warehouse.tenancy_models import PROJECT_TABLES
 
-# read as empty through a scoped engine until they carry project_id
-UNSCOPED_TABLES = ("rollup_executions", "rollup_llm", "rollup_tools", "api_keys", "key_audit_log")
+# read as empty through a scoped engine (on PostgreSQL: no grant to the reader)
+UNSCOPED_TABLES = ("api_keys", "key_audit_log")
 
 
 def open_scoped_warehouse(settings: DatabaseSettings | str, projects: Sequence[str]) -> Engine:

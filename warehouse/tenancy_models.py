@@ -15,6 +15,7 @@ PROJECT_TABLES = (
     "spans", "llm_calls", "tool_calls", "agent_executions", "metrics", "logs", "evaluation_runs",
     "evaluation_results", "alerts", "alert_notifications", "alert_silences", "registry_deployments",
     "registry_environments", "registry_changelog", "registry_audit_log",
+    "rollup_executions", "rollup_llm", "rollup_tools",  # tenancy_0002
 )  # fmt: skip
 
 

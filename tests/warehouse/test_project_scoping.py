@@ -1,6 +1,6 @@
 """Issue 20 point 2, readers: an engine scoped to project B (``warehouse.scoping``: row-level security as
 ``agentotel_reader`` on PostgreSQL, TEMP views on SQLite) and ``agentotel export --project B`` see none of
-A's rows, on SQLite and PostgreSQL; a scope of no project sees nothing."""
+A's rows (the rollups included), on SQLite and PostgreSQL; a scope of no project sees nothing."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from agentotel.otlp_receiver.codec import TRACES
 from agentotel.otlp_receiver.ingest import build_request_writer
 from agentotel.otlp_receiver.tenancy import stamp_project
 from agentotel.warehouse.engine import create_db_engine
+from agentotel.warehouse.rollups import refresh_rollups
 from agentotel.warehouse.scoping import open_scoped_warehouse
 from tests.otlp_receiver.test_bad_input import span_request
 
@@ -51,13 +52,19 @@ def test_a_scoped_reader_sees_only_its_project(db_url):
         with beta.connect() as conn:  # a join of scoped tables stays scoped
             assert conn.execute(text("SELECT count(*) FROM spans s JOIN agent_executions e ON e.trace_id = s.trace_id "
                                      "WHERE s.project_id = 'alpha'")).scalar() == 0  # fmt: skip
-        # the rollups carry no project yet: empty on SQLite, refused on PostgreSQL (no grant): never another's figures
-        with beta.connect() as conn:
+        # the rollups are project tables too (tenancy_0002): after a refresh, beta reads only its own rows
+        owner = create_db_engine(db_url)
+        refresh_rollups(owner)
+        owner.dispose()
+        assert _per_project(beta, "rollup_executions") == {"beta": 8}  # a cell and its TOTAL, at 4 widths
+        assert _per_project(both, "rollup_executions") == {"alpha": 8, "beta": 8}
+        assert _per_project(none, "rollup_executions") == {}
+        with beta.connect() as conn:  # the API keys: empty on SQLite, refused on PostgreSQL (no grant)
             if beta.dialect.name == "sqlite":
-                assert conn.execute(text("SELECT count(*) FROM rollup_executions")).scalar() == 0
+                assert conn.execute(text("SELECT count(*) FROM api_keys")).scalar() == 0
             else:
                 with pytest.raises(DBAPIError, match="permission denied"):
-                    conn.execute(text("SELECT count(*) FROM rollup_executions"))
+                    conn.execute(text("SELECT count(*) FROM api_keys"))
     finally:
         for engine in (beta, both, none):
             engine.dispose()
