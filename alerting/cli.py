@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from agentotel.core.cli_args import add_database_argument
+from agentotel.core.cli_args import add_database_argument, add_project_argument
 from agentotel.core.settings import ALERT_RULES_ENV
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     common = argparse.ArgumentParser(add_help=False)
     add_database_argument(common)
+    add_project_argument(common)
     alerts = sub.add_parser("alerts", help="alert rules, alerts, silences and notifications")
     actions = alerts.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
 

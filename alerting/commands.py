@@ -1,6 +1,10 @@
 """What ``agentotel alerts run | list | ack | resolve | silence [list | expire] | dead-letters`` do (the arguments are
 declared in ``alerting.cli``; ``check-rules`` is ``alerting.check_rules``). Bad input ends in
-``CommandError``: one line, exit 2."""
+``CommandError``: one line, exit 2.
+
+Each acts in one project (``--project`` > ``AGENTOTEL_PROJECT`` > ``default``): it sees only that project's
+alerts, silences and notifications, the rules read only its telemetry (through an engine scoped to it), and
+what it writes belongs to it."""
 
 from __future__ import annotations
 
@@ -18,15 +22,39 @@ from agentotel.alerting.manager import AlertManager, AlertNotFound
 from agentotel.alerting.queries import dead_letters, pending_series, silences
 from agentotel.alerting.queue import NotificationQueue
 from agentotel.alerting.service import AlertingService
+from agentotel.alerting.sources import WarehouseMetricSource
 from agentotel.core.durations import parse_duration
 from agentotel.core.errors import CommandError
 from agentotel.core.settings import AlertingSettings, DatabaseSettings
 from agentotel.core.utc import as_utc, parse_time, utcnow
+from agentotel.warehouse.analytics import AnalyticsEngine
 from agentotel.warehouse.engine import open_warehouse
+from agentotel.warehouse.projects import UnknownProjectError, require_project
+from agentotel.warehouse.scoping import open_scoped_warehouse
 
 
 def _engine(args: argparse.Namespace) -> Engine:
     return open_warehouse(DatabaseSettings.resolve(args))
+
+
+def _project(args: argparse.Namespace, engine: Engine) -> str:
+    """The project the command acts in, checked: an unknown one is a ``CommandError``."""
+    try:
+        return require_project(engine, AlertingSettings.resolve(args).project)
+    except UnknownProjectError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _manager(args: argparse.Namespace) -> AlertManager:
+    engine = _engine(args)
+    return AlertManager(engine, project=_project(args, engine))
+
+
+def _telemetry(args: argparse.Namespace, project: str) -> WarehouseMetricSource:
+    """What the rules read: the warehouse through an engine that sees only ``project``'s rows (raw rows: the
+    rollups carry no project)."""
+    scoped = open_scoped_warehouse(DatabaseSettings.resolve(args), [project])
+    return WarehouseMetricSource(scoped, AnalyticsEngine(scoped, cache_ttl=0, use_rollups=False))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,8 +66,10 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError("--interval must be positive")
         config.settings.evaluation_interval = timedelta(seconds=args.interval)
     engine = _engine(args)
+    project = _project(args, engine)
     try:
-        service = AlertingService(engine, config, allow_hosts=settings.allow_hosts)
+        service = AlertingService(engine, config, _telemetry(args, project), allow_hosts=settings.allow_hosts,
+                                  project=project)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     if args.once:
@@ -77,9 +107,10 @@ def _once(service: AlertingService) -> int:
 
 def list_alerts(args: argparse.Namespace) -> int:
     engine = _engine(args)
+    project = _project(args, engine)
     firing = [] if args.state == "pending" else [
-        a for a in AlertManager(engine).get_active_alerts() if not args.rule or a["rule_id"] == args.rule]
-    pending = [] if args.state == "firing" else pending_series(engine, rule_id=args.rule)
+        a for a in AlertManager(engine, project=project).get_active_alerts() if not args.rule or a["rule_id"] == args.rule]
+    pending = [] if args.state == "firing" else pending_series(engine, rule_id=args.rule, project=project)
     if args.json:
         print(json.dumps({"firing": firing, "pending": pending}, indent=2, default=str))
         return 0
@@ -101,7 +132,7 @@ def list_alerts(args: argparse.Namespace) -> int:
 
 def ack(args: argparse.Namespace) -> int:
     try:
-        alert = AlertManager(_engine(args)).acknowledge_alert(args.id, args.by)
+        alert = _manager(args).acknowledge_alert(args.id, args.by)
     except (AlertNotFound, ValueError) as exc:
         raise CommandError(str(exc).strip("'\"")) from None
     print(f"alert {alert['id']} acknowledged by {alert['acknowledged_by']}")
@@ -110,7 +141,7 @@ def ack(args: argparse.Namespace) -> int:
 
 def resolve(args: argparse.Namespace) -> int:
     try:
-        alert = AlertManager(_engine(args)).resolve_alert(args.id, args.by)
+        alert = _manager(args).resolve_alert(args.id, args.by)
     except AlertNotFound as exc:
         raise CommandError(str(exc).strip("'\"")) from None
     print(f"alert {alert['id']} resolved")
@@ -132,8 +163,8 @@ def silence(args: argparse.Namespace) -> int:
             if not sep or not label.strip():
                 raise ValueError(f"--match {m!r} is not LABEL=VALUE")
             matchers[label.strip()] = value
-        silence_id = AlertManager(_engine(args)).add_silence(matchers, args.by, duration=parse_duration(args.duration),
-                                                            comment=args.comment)
+        silence_id = _manager(args).add_silence(matchers, args.by, duration=parse_duration(args.duration),
+                                                comment=args.comment)
     except ValueError as exc:
         raise CommandError(f"{exc} ({SILENCE_USAGE})") from None
     print(f"silence {silence_id} created")
@@ -141,7 +172,8 @@ def silence(args: argparse.Namespace) -> int:
 
 
 def list_silences(args: argparse.Namespace) -> int:
-    rows = silences(_engine(args), active_only=not args.all)
+    engine = _engine(args)
+    rows = silences(engine, active_only=not args.all, project=_project(args, engine))
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
@@ -159,25 +191,27 @@ def list_silences(args: argparse.Namespace) -> int:
 
 def expire_silence(args: argparse.Namespace) -> int:
     engine = _engine(args)
-    silence_id = _unique(silences(engine, active_only=False, id_prefix=_prefix(args.silence_id)), args.silence_id,
-                         "silence")
-    AlertManager(engine).expire_silence(silence_id, by=args.by)
+    project = _project(args, engine)
+    silence_id = _unique(silences(engine, active_only=False, id_prefix=_prefix(args.silence_id), project=project),
+                         args.silence_id, "silence")
+    AlertManager(engine, project=project).expire_silence(silence_id, by=args.by)
     print(f"silence {silence_id} expired")
     return 0
 
 
 def list_dead_letters(args: argparse.Namespace) -> int:
     engine = _engine(args)
+    project = _project(args, engine)
     if args.resend:
-        notification_id = _unique(dead_letters(engine, id_prefix=_prefix(args.resend), limit=2), args.resend,
-                                  "dead letter")
-        if not NotificationQueue(engine).resend(notification_id, by=args.by):
+        notification_id = _unique(dead_letters(engine, id_prefix=_prefix(args.resend), limit=2, project=project),
+                                  args.resend, "dead letter")
+        if not NotificationQueue(engine, project=project).resend(notification_id, by=args.by):
             raise CommandError(f"no dead letter with id {notification_id}")
         print(f"notification {notification_id} queued again")
         return 0
     try:
         rows = dead_letters(engine, limit=args.limit, channel=args.channel, alert_id=args.alert, rule_id=args.rule,
-                            event=args.event, since=parse_time(args.since))
+                            event=args.event, since=parse_time(args.since), project=project)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     if args.json:

@@ -14,6 +14,7 @@ as one ``RuleError`` naming the file, the line and the rule: ``file:line: rule '
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -30,6 +31,7 @@ from agentotel.alerting.rules.custom import CustomRule
 from agentotel.alerting.rules.threshold import ThresholdRule
 from agentotel.alerting.rules.trend import TrendRule
 from agentotel.alerting.spec import Duration, Loc, PositiveInt, Problem, Spec, Text, describe, field_path
+from agentotel.core.projects import DEFAULT_PROJECT
 from agentotel.core.yaml_lines import LocatedDocument, LocatedSyntaxError, parse_located
 
 RuleSpec = Annotated[ThresholdRule | AnomalyRule | TrendRule | CompositeRule | CustomRule, Field(discriminator="type")]
@@ -142,12 +144,29 @@ class AlertingConfig:
             return self.settings.namespace.strip()[:255]
         return str(Path(self.file).resolve())[-255:] if self.file else ""
 
+    def for_project(self, project: str | None) -> AlertingConfig:
+        """This configuration as the rule set of ``project``: unchanged for the default project (and None),
+        else named ``@<project>:<rule set>`` (``project_ruleset``), so that projects running the same rules
+        keep their rule states, alerts, notifications and leases apart."""
+        if project is None or project == DEFAULT_PROJECT:
+            return self
+        named = self.settings.model_copy(update={"namespace": project_ruleset(self.ruleset, project)})
+        return dataclasses.replace(self, settings=named)
+
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
 
     def policy_for(self, rule_id: str) -> list[EscalationTier]:
         rule = self.rule(rule_id)
         return self.policies.get(rule.escalation if rule else "default", [])
+
+
+def project_ruleset(ruleset: str, project: str) -> str:
+    """The name of rule set ``ruleset`` run for ``project`` (not the default project)."""
+    return f"{PROJECT_RULESET_MARK}{project}:{ruleset}"[:255]
+
+
+PROJECT_RULESET_MARK = "@"  # the rule sets of projects other than the default start with it
 
 
 # --- loading --------------------------------------------------------------------------------------------------

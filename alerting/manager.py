@@ -21,7 +21,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import ColumnElement, Connection, Engine, Table, select, true
 from sqlalchemy.exc import IntegrityError
 
 from agentotel.alerting.config import AlertingConfig
@@ -55,13 +55,22 @@ class AlertNotFound(KeyError):
 
 class AlertManager:
     """The alert lifecycle. ``config`` (a parsed rules file) supplies the rule set and the escalation
-    policies; ``queue`` (optional) the dedup window and the reminder interval."""
+    policies; ``queue`` (optional) the dedup window and the reminder interval. ``project`` (default: the
+    queue's): the manager sees and changes only that project's alerts and silences and stamps the rows it
+    writes with it; None: every alert, new rows in ``default``."""
 
-    def __init__(self, engine: Engine, config: AlertingConfig | None = None, queue: NotificationQueue | None = None) -> None:
+    def __init__(self, engine: Engine, config: AlertingConfig | None = None, queue: NotificationQueue | None = None,
+                 project: str | None = None) -> None:
         self.engine = engine
         self.config = config
         self.queue = queue
         self.ruleset = config.ruleset if config is not None else (queue.ruleset if queue is not None else "")
+        self.project = project if project is not None or queue is None else queue.project
+        self._stamp = {} if self.project is None else {"project_id": self.project}
+
+    def _mine(self, table: Table) -> ColumnElement[bool]:
+        """The rows of ``table`` that belong to this manager's project (all of them without one)."""
+        return true() if self.project is None else table.c.project_id == self.project
 
     # --- lifecycle -----------------------------------------------------------------------------------------
 
@@ -88,7 +97,7 @@ class AlertManager:
         now = utcnow()
         with write_tx(self.engine) as conn:
             existing = conn.execute(select(ALERTS.c.id).where(
-                ALERTS.c.ruleset == ruleset, ALERTS.c.fingerprint == fp, ALERTS.c.status == "firing")
+                ALERTS.c.ruleset == ruleset, ALERTS.c.fingerprint == fp, ALERTS.c.status == "firing", self._mine(ALERTS))
                 .order_by(ALERTS.c.id.desc()).limit(1).with_for_update()).first()
             if existing is not None:
                 conn.execute(ALERTS.update().where(ALERTS.c.id == existing.id).values(
@@ -97,7 +106,7 @@ class AlertManager:
             alert_id = conn.execute(ALERTS.insert().values(
                 rule_id=rule_id, timestamp=now, severity=severity, message=message, acknowledged=False,
                 status="firing", fingerprint=fp, labels=labels, annotations=dict(annotations or {}), value=value,
-                updated_at=now, ruleset=ruleset,
+                updated_at=now, ruleset=ruleset, **self._stamp,
             ).returning(ALERTS.c.id)).scalar_one()
             insert_audit(conn, by, "create", "alert", alert_id, None,
                          {"rule_id": rule_id, "severity": severity, "labels": labels, "value": value}, now)
@@ -170,7 +179,7 @@ class AlertManager:
             NOTIFICATIONS.c.status.in_((DELIVERED, SENDING)))).all()
         for ruleset, channel in told:
             conn.execute(NOTIFICATIONS.insert().values(**notification_row(alert, channel, event, 0, now,
-                                                                          ruleset=ruleset)))
+                                                                          ruleset=ruleset, project=self.project)))
         if self.queue is not None:
             for _, channel in told:
                 self.queue.wake(channel)
@@ -180,7 +189,7 @@ class AlertManager:
             return self._get(conn, alert_id)
 
     def _get(self, conn, alert_id: int) -> dict[str, Any]:
-        row = conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).first()
+        row = conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id, self._mine(ALERTS))).first()
         if row is None:
             raise AlertNotFound(f"no alert with id {alert_id}")
         return alert_dict(row)
@@ -189,7 +198,7 @@ class AlertManager:
                           rulesets: Collection[str] | None = None) -> list[dict[str, Any]]:
         """Firing alerts (of ``rulesets``, default all), newest first, each with ``silenced`` set when a
         silence matches it."""
-        query = select(ALERTS).where(ALERTS.c.status == "firing").order_by(ALERTS.c.timestamp.desc(), ALERTS.c.id.desc())
+        query = select(ALERTS).where(ALERTS.c.status == "firing", self._mine(ALERTS)).order_by(ALERTS.c.timestamp.desc(), ALERTS.c.id.desc())
         if not include_acknowledged:
             query = query.where(ALERTS.c.acknowledged.is_(False))
         if rulesets is not None:
@@ -218,7 +227,7 @@ class AlertManager:
             raise ValueError("a silence needs an end time after its start (ends_at or duration)")
         silence_id = uuid.uuid4().hex
         row = {"id": silence_id, "matchers": {str(k): str(v) for k, v in matchers.items()}, "starts_at": starts_at,
-               "ends_at": ends_at, "created_by": str(by)[:255], "comment": comment, "created_at": now}
+               "ends_at": ends_at, "created_by": str(by)[:255], "comment": comment, "created_at": now, **self._stamp}
         with write_tx(self.engine) as conn:
             conn.execute(SILENCES.insert().values(**row))
             insert_audit(conn, by, "silence", "silence", silence_id, None,
@@ -229,7 +238,7 @@ class AlertManager:
     def expire_silence(self, silence_id: str, by: str) -> None:
         now = utcnow()
         with write_tx(self.engine) as conn:
-            row = conn.execute(select(SILENCES).where(SILENCES.c.id == silence_id)).first()
+            row = conn.execute(select(SILENCES).where(SILENCES.c.id == silence_id, self._mine(SILENCES))).first()
             if row is None:
                 raise KeyError(f"no silence with id {silence_id}")
             conn.execute(SILENCES.update().where(SILENCES.c.id == silence_id).values(ends_at=now))
@@ -239,7 +248,8 @@ class AlertManager:
     def active_silences(self, now: datetime | None = None) -> list[dict[str, Any]]:
         now = now or utcnow()
         with self.engine.connect() as conn:
-            rows = conn.execute(select(SILENCES).where(SILENCES.c.starts_at <= now, SILENCES.c.ends_at > now))
+            rows = conn.execute(select(SILENCES).where(SILENCES.c.starts_at <= now, SILENCES.c.ends_at > now,
+                                                       self._mine(SILENCES)))
             return [{**r._mapping, "starts_at": iso(r.starts_at), "ends_at": iso(r.ends_at),
                      "created_at": iso(r.created_at)} for r in rows]
 
@@ -260,7 +270,7 @@ class AlertManager:
                 select(n.alert_id, n.tier).distinct().where(
                     n.alert_id.in_([a["id"] for a in alerts]), n.event == "trigger", n.ruleset == self.ruleset))}
         queued = 0
-        queue = self.queue or NotificationQueue(self.engine, ruleset=self.ruleset)
+        queue = self.queue or NotificationQueue(self.engine, ruleset=self.ruleset, project=self.project)
         for alert in alerts:
             if alert["silenced"]:
                 continue
@@ -274,7 +284,7 @@ class AlertManager:
                         with write_tx(self.engine) as conn:  # deduplicated: record it so the tier is done
                             conn.execute(NOTIFICATIONS.insert().values(**notification_row(
                                 alert_payload, channel, "trigger", tier_no, utcnow(), status=SUPPRESSED,
-                                ruleset=self.ruleset)))
+                                ruleset=self.ruleset, project=self.project)))
                     else:
                         queued += 1
         return queued

@@ -15,6 +15,9 @@ severities are checked against whitelists (ValueError) before they reach SQL.
 - ``silences(engine, active_only, id_prefix)``: silences
 - ``engine_leases(engine)``: which engine evaluates each rule set, until when, and its last round
 - ``audit_log(engine, limit)``: the append-only audit trail, newest first
+
+``project`` (alerts, counts, pending series, notifications, dead letters, silences): only that project's rows
+(pending series: of its rule sets, ``AlertingConfig.for_project``); None: every row the engine sees.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import ColumnElement, Engine, Select, Table, func, not_, select, true
 
 from agentotel.alerting.channels.base import EVENTS
+from agentotel.alerting.config import PROJECT_RULESET_MARK, project_ruleset
 from agentotel.alerting.queue import NOTIFICATION_STATUSES
 from agentotel.alerting.rules.base import SEVERITIES
+from agentotel.core.projects import DEFAULT_PROJECT
 from agentotel.core.utc import as_utc, utcnow
 from agentotel.warehouse.alerting_models import (
     AlertAuditLog,
@@ -45,18 +50,32 @@ MAX_ROWS = 5000
 _NOTIFICATION_COLUMNS = [c for c in AlertNotification.__table__.c if c.name != "payload"]
 
 
+def _of(table: Table, project: str | None) -> ColumnElement[bool]:
+    return true() if project is None else table.c.project_id == project
+
+
+def _of_rulesets(table: Table, project: str | None) -> ColumnElement[bool]:
+    """The rows of ``table`` (by its ``ruleset``) that belong to the rule sets of ``project``."""
+    if project is None:
+        return true()
+    if project == DEFAULT_PROJECT:
+        return not_(table.c.ruleset.startswith(PROJECT_RULESET_MARK, autoescape=True))
+    return table.c.ruleset.startswith(project_ruleset("", project), autoescape=True)
+
+
 def _rows(engine: Engine, stmt: Select) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(stmt)]
 
 
 def alerts(engine: Engine, status: str | None = None, severity: str | None = None, start: datetime | None = None,
-           end: datetime | None = None, limit: int = 200, rule_id: str | None = None) -> list[dict[str, Any]]:
+           end: datetime | None = None, limit: int = 200, rule_id: str | None = None,
+           project: str | None = None) -> list[dict[str, Any]]:
     """Alerts, newest first; ``start``/``end`` bound the alert's start time."""
     check_choice(status, ALERT_STATUSES, "status")
     check_choice(severity, SEVERITIES, "severity")
     t = Alert.__table__
-    stmt = select(t)
+    stmt = select(t).where(_of(t, project))
     if rule_id:
         stmt = stmt.where(t.c.rule_id == rule_id)
     if status is not None:
@@ -70,7 +89,7 @@ def alerts(engine: Engine, status: str | None = None, severity: str | None = Non
     return _rows(engine, stmt.order_by(t.c.timestamp.desc(), t.c.id.desc()).limit(check_limit(limit, MAX_ROWS)))
 
 
-def alert_counts(engine: Engine) -> dict[str, int]:
+def alert_counts(engine: Engine, project: str | None = None) -> dict[str, int]:
     """``{"pending", "firing", "acknowledged", "unacknowledged", "resolved"}``: pending counts the rule
     series waiting for their ``for`` time as well as pending alerts; (un)acknowledged count firing alerts."""
     alerts_ = Alert.__table__
@@ -78,7 +97,8 @@ def alert_counts(engine: Engine) -> dict[str, int]:
     out = dict.fromkeys(("pending", "firing", "acknowledged", "unacknowledged", "resolved"), 0)
     with engine.connect() as conn:
         grouped = conn.execute(
-            select(alerts_.c.status, alerts_.c.acknowledged, func.count()).group_by(alerts_.c.status, alerts_.c.acknowledged)
+            select(alerts_.c.status, alerts_.c.acknowledged, func.count()).where(_of(alerts_, project))
+            .group_by(alerts_.c.status, alerts_.c.acknowledged)
         )
         for status, acknowledged, n in grouped:
             if status in ALERT_STATUSES:
@@ -86,17 +106,19 @@ def alert_counts(engine: Engine) -> dict[str, int]:
             if status == "firing":
                 out["acknowledged" if acknowledged else "unacknowledged"] += int(n)
         out["pending"] += int(
-            conn.execute(select(func.count()).select_from(states).where(states.c.state == "pending")).scalar_one()
+            conn.execute(select(func.count()).select_from(states).where(states.c.state == "pending",
+                                                                _of_rulesets(states, project))).scalar_one()
         )
     return out
 
 
-def pending_series(engine: Engine, limit: int = 500, rule_id: str | None = None) -> list[dict[str, Any]]:
+def pending_series(engine: Engine, limit: int = 500, rule_id: str | None = None,
+                   project: str | None = None) -> list[dict[str, Any]]:
     """Rule series whose condition holds but whose ``for`` duration has not elapsed yet (newest first):
     ruleset, rule_id, labels, active_since, last_eval_at, last_value."""
     t = AlertRuleState.__table__
     stmt = select(t.c.ruleset, t.c.rule_id, t.c.labels, t.c.active_since, t.c.last_eval_at, t.c.last_value).where(
-        t.c.state == "pending")
+        t.c.state == "pending", _of_rulesets(t, project))
     if rule_id:
         stmt = stmt.where(t.c.rule_id == rule_id)
     return _rows(engine, stmt.order_by(t.c.active_since.desc(), t.c.rule_id).limit(check_limit(limit, MAX_ROWS)))
@@ -105,14 +127,14 @@ def pending_series(engine: Engine, limit: int = 500, rule_id: str | None = None)
 def notifications(engine: Engine, alert_id: int | None = None, status: str | None = None,
                   channel: str | None = None, limit: int = 200, rule_id: str | None = None,
                   event: str | None = None, since: datetime | None = None,
-                  id_prefix: str | None = None) -> list[dict[str, Any]]:
+                  id_prefix: str | None = None, project: str | None = None) -> list[dict[str, Any]]:
     """Notification queue rows without their payloads, newest first; ``status='dead'`` gives the dead
     letters. ``rule_id``: of that rule's alerts; ``since``: queued at or after; ``id_prefix``: ids that
     start with it (hex)."""
     check_choice(status, NOTIFICATION_STATUSES, "status")
     check_choice(event, EVENTS, "event")
     t = AlertNotification.__table__
-    stmt = select(*_NOTIFICATION_COLUMNS)
+    stmt = select(*_NOTIFICATION_COLUMNS).where(_of(t, project))
     if alert_id is not None:
         stmt = stmt.where(t.c.alert_id == alert_id)
     if status is not None:
@@ -132,10 +154,10 @@ def notifications(engine: Engine, alert_id: int | None = None, status: str | Non
 
 def dead_letters(engine: Engine, limit: int = 200, channel: str | None = None, alert_id: int | None = None,
                  rule_id: str | None = None, event: str | None = None, since: datetime | None = None,
-                 id_prefix: str | None = None) -> list[dict[str, Any]]:
+                 id_prefix: str | None = None, project: str | None = None) -> list[dict[str, Any]]:
     """Notifications that could not be delivered, newest first (filters as ``notifications``)."""
     return notifications(engine, alert_id=alert_id, status="dead", channel=channel, limit=limit, rule_id=rule_id,
-                         event=event, since=since, id_prefix=id_prefix)
+                         event=event, since=since, id_prefix=id_prefix, project=project)
 
 
 def channel_stats(engine: Engine) -> list[dict[str, Any]]:
@@ -144,10 +166,11 @@ def channel_stats(engine: Engine) -> list[dict[str, Any]]:
     return _rows(engine, select(t).order_by(t.c.channel, t.c.ruleset))
 
 
-def silences(engine: Engine, active_only: bool = True, id_prefix: str | None = None) -> list[dict[str, Any]]:
+def silences(engine: Engine, active_only: bool = True, id_prefix: str | None = None,
+             project: str | None = None) -> list[dict[str, Any]]:
     """Silences, latest ending first; only those in force now unless ``active_only`` is false."""
     t = AlertSilence.__table__
-    stmt = select(t).order_by(t.c.ends_at.desc())
+    stmt = select(t).where(_of(t, project)).order_by(t.c.ends_at.desc())
     if active_only:
         now = utcnow()
         stmt = stmt.where(t.c.starts_at <= now, t.c.ends_at > now)

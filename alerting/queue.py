@@ -92,8 +92,11 @@ def idempotency_key(ids: list[str]) -> str:
 
 
 def notification_row(alert: Mapping[str, Any], channel: str, event: str, tier: int, now: datetime,
-                     due: datetime | None = None, status: str = PENDING, ruleset: str = "") -> dict[str, Any]:
-    return {
+                     due: datetime | None = None, status: str = PENDING, ruleset: str = "",
+                     project: str | None = None) -> dict[str, Any]:
+    """A notification queue row; ``project`` (None: ``default``) is the project of the alert it tells of."""
+    stamp = {} if project is None else {"project_id": project}
+    return {**stamp,
         "id": uuid.uuid4().hex, "alert_id": alert.get("id"), "channel": channel, "event": event,
         "fingerprint": alert["fingerprint"], "group_key": str(alert.get("rule_id") or alert["fingerprint"])[:255],
         "tier": tier, "payload": {k: v for k, v in alert.items() if k not in _PAYLOAD_DROPPED}, "status": status,
@@ -104,11 +107,12 @@ def notification_row(alert: Mapping[str, Any], channel: str, event: str, tier: i
 
 class NotificationQueue:
     """Enqueue notifications of rule set ``ruleset`` and deliver the due ones through ``handlers``
-    (channel name → Handler)."""
+    (channel name → Handler); the rows it queues belong to ``project`` (None: ``default``)."""
 
     def __init__(self, engine: Engine, handlers: Mapping[str, Handler] | None = None,
-                 settings: QueueSettings | None = None, ruleset: str = "") -> None:
+                 settings: QueueSettings | None = None, ruleset: str = "", project: str | None = None) -> None:
         self.engine = engine
+        self.project = project
         self.handlers = dict(handlers or {})
         self.settings = settings or QueueSettings()
         self.ruleset = ruleset
@@ -140,7 +144,7 @@ class NotificationQueue:
                     self._recent[key] = now + self.settings.dedup_window
                 self.stats["deduplicated"] += 1
                 return None
-            row = notification_row(alert, channel, event, tier, now, ruleset=self.ruleset)
+            row = notification_row(alert, channel, event, tier, now, ruleset=self.ruleset, project=self.project)
             conn.execute(NOTIFICATIONS.insert().values(**row))
         if dedup:
             with self._lock:
@@ -456,9 +460,10 @@ class NotificationQueue:
         """Put a dead letter back into the queue (attempts reset); audited. False if not a dead letter."""
         now = utcnow()
         with write_tx(self.engine) as conn:
-            row = conn.execute(select(NOTIFICATIONS.c.status, NOTIFICATIONS.c.attempts, NOTIFICATIONS.c.channel).where(
+            row = conn.execute(select(NOTIFICATIONS.c.status, NOTIFICATIONS.c.attempts, NOTIFICATIONS.c.channel,
+                                      NOTIFICATIONS.c.project_id).where(
                 NOTIFICATIONS.c.id == notification_id).with_for_update()).first()
-            if row is None or row.status != DEAD:
+            if row is None or row.status != DEAD or (self.project is not None and row.project_id != self.project):
                 return False
             conn.execute(NOTIFICATIONS.update().where(NOTIFICATIONS.c.id == notification_id).values(
                 status=PENDING, attempts=0, next_attempt_at=now, updated_at=now))

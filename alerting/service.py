@@ -38,6 +38,7 @@ from agentotel.alerting.queue import NotificationQueue, QueueSettings, RateLimit
 from agentotel.alerting.sources import MetricSource, WarehouseMetricSource
 from agentotel.alerting.ssrf import AddressPolicy
 from agentotel.alerting.store import AUDIT, insert_audit, write_tx
+from agentotel.core.projects import DEFAULT_PROJECT
 from agentotel.core.secrets import REDACTED, redact_text
 from agentotel.core.utc import utcnow
 
@@ -89,13 +90,16 @@ class AlertingService:
     ``strict_channels``: fail on a channel that cannot be built (missing secret) instead of disabling it.
     ``allow_hosts``: internal hosts the channels may reach besides the file's ``settings.allow_hosts``
     (``AlertingSettings.allow_hosts``, resolved by the command). ``holder``: this engine's name in the
-    rule set's lease (default: host, process id and a random part).
+    rule set's lease (default: host, process id and a random part). ``project``: the service runs the rules
+    as that project's rule set (``AlertingConfig.for_project``) and its alerts and notifications belong to it;
+    ``source`` should then read only that project's telemetry (a source over a scoped engine).
     """
 
     def __init__(self, engine: Engine, config: AlertingConfig, source: MetricSource | None = None,
                  handlers: dict[str, Handler] | None = None, queue_settings: QueueSettings | None = None,
                  actor: str = "system", strict_channels: bool = False, allow_hosts: Iterable[str] = (),
-                 holder: str | None = None) -> None:
+                 holder: str | None = None, project: str | None = None) -> None:
+        config = config.for_project(project)
         self.engine = engine
         self.config = config
         self.ruleset = config.ruleset
@@ -103,11 +107,13 @@ class AlertingService:
             policy = AddressPolicy([*config.settings.allow_hosts, *allow_hosts])
             handlers = build_handlers(config.channels, policy, strict=strict_channels)
         record_config_change(engine, config, actor)
-        self.queue = NotificationQueue(engine, handlers, queue_settings or queue_settings_of(config), self.ruleset)
+        self.queue = NotificationQueue(engine, handlers, queue_settings or queue_settings_of(config), self.ruleset,
+                                       project)
         self.manager = AlertManager(engine, config, self.queue)
         self.source = source if source is not None else WarehouseMetricSource(engine)
         self.rules = RuleEngine(engine, config, self.source, self.manager)
-        self.rules.adopt_legacy()
+        if project in (None, DEFAULT_PROJECT):  # legacy rows (before rule sets) are the default project's
+            self.rules.adopt_legacy()
         interval = config.settings.evaluation_interval
         self.lease = EngineLease(engine, self.ruleset, interval * LEASE_TTL_INTERVALS, holder)
         self.rounds: deque[float] = deque(maxlen=1000)  # time.monotonic() at the start of each round run

@@ -36,3 +36,12 @@ def keys_actions(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
         if isinstance(action, argparse._SubParsersAction):
             return action
     return keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+
+
+PROJECT_HELP = "the project to read and write (default: AGENTOTEL_PROJECT or 'default')"
+
+
+def add_project_argument(parser: argparse.ArgumentParser, *, repeat: bool = False) -> None:
+    """Add ``--project P`` (resolved with the command's settings: ``--project`` > ``AGENTOTEL_PROJECT`` >
+    ``default``); ``repeat`` as for ``add_database_argument``."""
+    parser.add_argument("--project", metavar="P", default=argparse.SUPPRESS if repeat else None, help=PROJECT_HELP)

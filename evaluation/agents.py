@@ -287,8 +287,9 @@ class RecordedAgent:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 1000,
+        project: str | None = None,
     ) -> RecordedAgent:
-        records = recorded_executions(engine, agent_name, agent_version, since, until, limit)
+        records = recorded_executions(engine, agent_name, agent_version, since, until, limit, project)
         return cls(records, name=agent_name, version=agent_version or "")
 
     def __len__(self) -> int:

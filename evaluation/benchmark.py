@@ -130,6 +130,7 @@ class BenchmarkSuite:
         show_progress: bool | None = None,
         seed: int = 0,
         aggregator: ResultAggregator | None = None,
+        project: str | None = None,
     ):
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
@@ -139,6 +140,7 @@ class BenchmarkSuite:
         self.concurrency = concurrency
         self.batch_size = batch_size
         self.engine = engine
+        self.project = project  # the project the stored run belongs to (None: default)
         self.tracer_provider = tracer_provider
         self.tracer = get_tracer(tracer_provider)
         self.callbacks: list[ProgressCallback] = [progress] if callable(progress) else list(progress or [])
@@ -217,7 +219,8 @@ class BenchmarkSuite:
             },
         )
         if self.engine is not None:
-            start_run(self.engine, run.run_id, run.benchmark_id, run.agent_name, run.agent_version, run.meta, run.started_at)
+            start_run(self.engine, run.run_id, run.benchmark_id, run.agent_name, run.agent_version, run.meta, run.started_at,
+                      self.project)
         callbacks = [*self.callbacks, *([_listener] if _listener else [])]
         start = time.perf_counter()
         total = len(suite.cases)
@@ -258,11 +261,12 @@ class BenchmarkSuite:
             run.status = "failed"
             run.error_message = f"{error_type_of(exc)}: {exc}"
             if self.engine is not None:
-                finish_run(self.engine, run.run_id, "failed", run.results_payload(), None, run.error_message)
+                finish_run(self.engine, run.run_id, "failed", run.results_payload(), None, run.error_message,
+                           self.project)
             raise
         run.completed_at = datetime.now(timezone.utc)
         if self.engine is not None:
-            finish_run(self.engine, run.run_id, "completed", run.results_payload(), run.summary)
+            finish_run(self.engine, run.run_id, "completed", run.results_payload(), run.summary, project=self.project)
         notify("finished", final=run)
         return run
 

@@ -12,7 +12,7 @@ import argparse
 from collections.abc import Callable
 from datetime import datetime
 
-from agentotel.core.cli_args import add_database_argument
+from agentotel.core.cli_args import add_database_argument, add_project_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,17 +53,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report = sub.add_parser("report", help="print a stored run's results")
     report.add_argument("run_id", metavar="RUN_ID")
     add_database_argument(report)
+    add_project_argument(report)
     report.add_argument("--format", choices=("markdown", "json"), default="markdown")
     report.set_defaults(handler=_command("cmd_report"))
 
     runs = sub.add_parser("list", help="list stored runs, newest first")
     add_database_argument(runs)
+    add_project_argument(runs)
     runs.add_argument("--agent-name")
     runs.add_argument("--limit", type=_positive_int, default=20)
     runs.set_defaults(handler=_command("cmd_list"))
 
     online = sub.add_parser("online", help="score a sampled share of production executions continuously")
     add_database_argument(online)
+    add_project_argument(online)
     online.add_argument("--config", dest="online_config", metavar="FILE",
                         help="online evaluation config, YAML or JSON (default: AGENTOTEL_ONLINE_EVALUATION, else every "
                              "agent at --sample-rate with --evaluator)")
@@ -81,6 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _comparison_args(parser: argparse.ArgumentParser) -> None:
     add_database_argument(parser)
+    add_project_argument(parser)
     parser.add_argument("--threshold", type=_non_negative_float, default=None,
                         help="practical threshold for every metric: absolute for scores and pass rates, a share of "
                              "the baseline for latency/cost/counts (default per kind: 0.05 for scores, 10%% for "

@@ -40,10 +40,19 @@ from agentotel.evaluation.power import power_guidance, power_markdown
 from agentotel.evaluation.regression import RegressionDetector, RegressionReport
 from agentotel.evaluation.suite import SuiteError, load_suite, suite_from_cases
 from agentotel.warehouse.engine import open_warehouse
+from agentotel.warehouse.projects import UnknownProjectError, require_project
 
 
 def _engine(args: argparse.Namespace) -> Engine:
     return open_warehouse(DatabaseSettings.resolve(args))  # quiet: migration chatter would bury the results
+
+
+def _project(args: argparse.Namespace, engine: Engine) -> str:
+    """The project the command reads and writes (``--project`` > ``AGENTOTEL_PROJECT`` > ``default``)."""
+    try:
+        return require_project(engine, EvaluationSettings.resolve(args).project)
+    except UnknownProjectError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _detector(args: argparse.Namespace) -> RegressionDetector:
@@ -59,7 +68,7 @@ def _note(text: str) -> None:
     print(text, file=sys.stderr)
 
 
-def _build_agent(args: argparse.Namespace, engine: Engine, settings: EvaluationSettings) -> Agent:
+def _build_agent(args: argparse.Namespace, engine: Engine, settings: EvaluationSettings, project: str) -> Agent:
     if args.agent:
         try:
             fn = load_callable(args.agent)
@@ -73,7 +82,8 @@ def _build_agent(args: argparse.Namespace, engine: Engine, settings: EvaluationS
             args.endpoint, args.model, api_key=settings.openai_api_key or "not-needed",
             name=args.agent_name or args.model, version=args.agent_version or "",
         )
-    agent = RecordedAgent.from_warehouse(engine, args.recorded, args.agent_version, args.since, args.until, args.limit)
+    agent = RecordedAgent.from_warehouse(engine, args.recorded, args.agent_version, args.since, args.until, args.limit,
+                                         project)
     if not len(agent):
         raise CommandError(f"no recorded executions with input for agent {args.recorded!r}"
                            + (f" version {args.agent_version!r}" if args.agent_version else ""))
@@ -92,13 +102,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     except SuiteError as exc:
         raise CommandError(str(exc)) from None
     engine = _engine(args)
+    project = _project(args, engine)
     detector = _detector(args)
     if args.baseline:
         try:
-            runs.load_run(engine, args.baseline)
+            runs.load_run(engine, args.baseline, project)
         except runs.RunNotFoundError as exc:
             raise CommandError(str(exc)) from None
-    agent = _build_agent(args, engine, settings)
+    agent = _build_agent(args, engine, settings, project)
     if suite is None:
         assert isinstance(agent, RecordedAgent)
         suite = suite_from_cases(f"recorded:{agent.name}", agent.test_cases())
@@ -109,7 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = False if args.no_progress or as_json else None  # JSON: nothing but the document on stdout
     bench = BenchmarkSuite(
         evaluators, concurrency=args.concurrency, batch_size=args.batch_size, engine=engine,
-        show_progress=progress, seed=args.seed,
+        show_progress=progress, seed=args.seed, project=project,
     )
     run = bench.run(suite, agent)
     link = _link(engine, run.agent_name, args.agent_version)
@@ -119,7 +130,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             _note(f"warning: {row.warning()}")
     report = None
     if args.baseline:
-        report = runs.compare_runs(engine, run.run_id, args.baseline, detector=detector, metrics=args.metrics)
+        report = runs.compare_runs(engine, run.run_id, args.baseline, detector=detector, metrics=args.metrics,
+                                   project=project)
     if as_json:
         print(json.dumps({
             "run": {"id": run.run_id, "status": run.status, "suite": run.benchmark_id,
@@ -140,7 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(detector.generate_report("markdown", report))
     if report is None:
         return 0
-    return _verdict(report, detector, engine, args)
+    return _verdict(report, detector, engine, args, project)
 
 
 def _link(engine: Engine, agent_name: str, agent_version: str | None) -> dict[str, Any]:
@@ -161,22 +173,25 @@ def _link(engine: Engine, agent_name: str, agent_version: str | None) -> dict[st
 def cmd_compare(args: argparse.Namespace) -> int:
     """``eval compare A B``: B against baseline A; 1 on a regression."""
     engine = _engine(args)
+    project = _project(args, engine)
     detector = _detector(args)
     try:
-        report = runs.compare_runs(engine, args.run_b, args.run_a, detector=detector, metrics=args.metrics)
+        report = runs.compare_runs(engine, args.run_b, args.run_a, detector=detector, metrics=args.metrics,
+                                   project=project)
     except (runs.RunNotFoundError, runs.RunNotComparableError) as exc:
         raise CommandError(str(exc)) from None
     print(detector.generate_report(args.format, report))
-    return _verdict(report, detector, engine, args)
+    return _verdict(report, detector, engine, args, project)
 
 
-def _verdict(report: RegressionReport, detector: RegressionDetector, engine: Engine, args: argparse.Namespace) -> int:
+def _verdict(report: RegressionReport, detector: RegressionDetector, engine: Engine, args: argparse.Namespace,
+             project: str) -> int:
     for c in report.untestable:
         _note(f"not tested: {c.metric}: {c.untested_reason}")
     if not report.has_regression:
         return 0
     if args.alert:
-        alert = detector.alert_on_regression(engine, report)
+        alert = detector.alert_on_regression(engine, report, project=project)
         _note(f"alert raised: {alert}")
     _note(f"regression in: {', '.join(c.metric for c in report.regressions)}")
     return 1
@@ -186,7 +201,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """``eval report RUN``: a stored run's results, strong and weak areas, recommendations."""
     engine = _engine(args)
     try:
-        run = runs.load_run(engine, args.run_id)
+        run = runs.load_run(engine, args.run_id, _project(args, engine))
     except runs.RunNotFoundError as exc:
         raise CommandError(str(exc)) from None
     comparator = AgentComparator()
@@ -226,7 +241,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     """``eval list``: stored runs, newest first."""
     engine = _engine(args)
-    for run in runs.list_runs(engine, agent_name=args.agent_name, limit=args.limit):
+    for run in runs.list_runs(engine, agent_name=args.agent_name, limit=args.limit, project=_project(args, engine)):
         print(f"{run.id}  {run.timestamp.isoformat()}  {run.status:9}  {run.benchmark_id}  "
               f"{run.agent_name or ''} {run.agent_version or ''}".rstrip())
     return 0

@@ -20,8 +20,9 @@ def recorded_executions(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = 1000,
+    project: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Recorded agent executions (newest first) of an agent, optionally a version and a time window."""
+    """Recorded agent executions (newest first) of an agent, optionally a version, a time window and a project."""
     t = AgentExecution
     query = select(
         t.id, t.timestamp, t.input, t.output, t.duration_ms, t.success, t.error_message, t.input_tokens,
@@ -29,6 +30,8 @@ def recorded_executions(
     ).where(t.agent_name == agent_name, t.input.is_not(None))
     if agent_version is not None:
         query = query.where(t.agent_version == agent_version)
+    if project is not None:
+        query = query.where(t.project_id == project)
     if since is not None:
         query = query.where(t.timestamp >= since)
     if until is not None:

@@ -460,13 +460,17 @@ def start_online_evaluation(engine: Engine, settings: EvaluationSettings | None 
 
 
 def online_samples(engine: Engine, agent_name: str, agent_version: str | None, metrics: Sequence[str],
-                   since: datetime | None = None, until: datetime | None = None, limit: int = 100_000) -> RunSamples:
-    """A version's online scores as ``RunSamples`` (one value per scored execution), for comparisons."""
+                   since: datetime | None = None, until: datetime | None = None, limit: int = 100_000,
+                   project: str | None = None) -> RunSamples:
+    """A version's online scores (of ``project``'s executions) as ``RunSamples`` (one value per scored
+    execution), for comparisons."""
     r = EvaluationResultRecord
     query = select(r.execution_id, r.name, r.score_value).where(
         r.agent_name == agent_name, r.name.in_(list(metrics)), r.score_value.is_not(None))
     if agent_version is not None:
         query = query.where(r.agent_version == agent_version)
+    if project is not None:
+        query = query.where(r.project_id == project)
     if since is not None:
         query = query.where(r.execution_time >= since)
     if until is not None:

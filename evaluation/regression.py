@@ -642,8 +642,9 @@ class RegressionDetector:
         severity: str | None = None,
         rule_id: str = "evaluation.regression",
         labels: Mapping[str, str] | None = None,
+        project: str | None = None,
     ) -> int | None:
-        """Raise an alert for a report with regressions (None when there is none).
+        """Raise an alert (of ``project``) for a report with regressions (None when there is none).
 
         Through ``agentotel.alerting.manager.AlertManager`` (a firing alert with the same labels is updated,
         not duplicated); returns the alert id.
@@ -654,7 +655,7 @@ class RegressionDetector:
         severity = severity or ("critical" if any(_far_beyond(c) for c in report.regressions) else "warning")
         alert_labels = regression_labels(report, labels)
         message = regression_message(report)
-        return AlertManager(engine).create_alert(rule_id=rule_id, severity=severity, message=message, labels=alert_labels)
+        return AlertManager(engine, project=project).create_alert(rule_id=rule_id, severity=severity, message=message, labels=alert_labels)
 
 
 def _far_beyond(c: MetricComparison) -> bool:

@@ -1,0 +1,99 @@
+"""Issue 20: ``agentotel alerts ... --project P`` on SQLite and PostgreSQL: the rules run for a project read only
+its telemetry (through the scoped engine) and fire on its failures only; its alerts, silences and
+notifications carry the project, and ``list``/``ack``/``silence`` of another project never see them."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import insert, select
+
+from agentotel.cli import main
+from agentotel.warehouse.alerting_models import AlertSilence
+from agentotel.warehouse.models import AgentExecution, Alert
+from tests.support.projects import make_projects
+
+# bot's error rate: alpha 5/10, beta 0/10; both together 5/20 = 0.25, above the threshold too, so a rule run
+# for beta that read alpha's executions would fire
+RULES = """
+rules:
+  - id: bot-error-rate
+    type: threshold
+    metric: error_rate
+    group_by: [agent]
+    window: 5m
+    op: ">"
+    value: 0.2
+    message: "{agent}: error rate {value:.0%}"
+"""
+
+
+def seed(engine, now: datetime) -> None:
+    rows = []
+    for project, failures in (("alpha", 5), ("beta", 0)):
+        for i in range(10):
+            trace = f"{project:0>8}{i:024x}"[-32:]
+            rows.append({"id": f"{trace}-{i:016x}", "trace_id": trace, "span_id": f"{i:016x}", "agent_name": "bot",
+                         "timestamp": now - timedelta(seconds=30), "duration_ms": 100.0, "tokens_used": 10,
+                         "success": i >= failures, "error_message": None if i >= failures else "boom",
+                         "project_id": project})
+    with engine.begin() as conn:
+        conn.execute(insert(AgentExecution), rows)
+
+
+def _alerts(engine) -> dict[int, tuple[str, str]]:
+    with engine.connect() as conn:
+        return {r.id: (r.project_id, r.status) for r in conn.execute(select(Alert.id, Alert.project_id, Alert.status))}
+
+
+@pytest.mark.slow
+def test_alerts_of_a_project_come_from_its_telemetry_and_stay_in_it(db_url, engine, tmp_path, capsys):
+    make_projects(engine, "alpha", "beta")
+    seed(engine, datetime.now(timezone.utc))
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+
+    assert main(["alerts", "run", "--once", "--rules", str(rules), "--db", db_url, "--project", "beta"]) == 0
+    assert "fired" not in capsys.readouterr().out  # beta's bot never fails
+    assert _alerts(engine) == {}
+    assert main(["alerts", "run", "--once", "--rules", str(rules), "--db", db_url, "--project", "alpha"]) == 0
+    assert "fired 1" in capsys.readouterr().out
+    ((alert_id, (project, status)),) = _alerts(engine).items()
+    assert (project, status) == ("alpha", "firing")
+    # beta again, same rules file: its own rule set, still nothing (and alpha's alert untouched)
+    assert main(["alerts", "run", "--once", "--rules", str(rules), "--db", db_url, "--project", "beta"]) == 0
+    assert "fired" not in capsys.readouterr().out and _alerts(engine) == {alert_id: ("alpha", "firing")}
+
+    assert main(["alerts", "list", "--db", db_url, "--project", "alpha"]) == 0
+    assert re.search(rf"^\s*{alert_id}\s+firing .*bot-error-rate .*agent=bot", capsys.readouterr().out, re.M)
+    for other in (["--project", "beta"], []):  # beta, and the default project (no --project) as before
+        assert main(["alerts", "list", "--db", db_url, *other]) == 0
+        assert capsys.readouterr().out.strip() == "no firing or pending alerts"
+        assert main(["alerts", "ack", str(alert_id), "--by", "mallory", "--db", db_url, *other]) == 2
+        assert capsys.readouterr().err.strip() == f"agentotel: error: no alert with id {alert_id}"
+        assert main(["alerts", "resolve", str(alert_id), "--db", db_url, *other]) == 2
+        capsys.readouterr()
+    assert _alerts(engine) == {alert_id: ("alpha", "firing")}
+    assert main(["alerts", "ack", str(alert_id), "--by", "alice", "--db", db_url, "--project", "alpha"]) == 0
+    assert f"alert {alert_id} acknowledged by alice" in capsys.readouterr().out
+
+    assert main(["alerts", "silence", "--match", "agent=bot", "--for", "1h", "--by", "bob", "--db", db_url,
+                 "--project", "beta"]) == 0
+    silence_id = re.search(r"silence ([0-9a-f]{32}) created", capsys.readouterr().out).group(1)
+    with engine.connect() as conn:
+        assert conn.execute(select(AlertSilence.project_id).where(AlertSilence.id == silence_id)).scalar() == "beta"
+    assert main(["alerts", "silence", "list", "--db", db_url, "--project", "alpha"]) == 0
+    assert silence_id not in capsys.readouterr().out
+    assert main(["alerts", "silence", "expire", silence_id[:8], "--by", "mallory", "--db", db_url,
+                 "--project", "alpha"]) == 2
+    assert "no silence with an id starting" in capsys.readouterr().err
+    assert main(["alerts", "silence", "list", "--db", db_url, "--project", "beta"]) == 0
+    assert silence_id in capsys.readouterr().out
+
+
+def test_an_unknown_project_is_one_line_and_exit_2(db_url, capsys):
+    assert main(["alerts", "list", "--db", db_url, "--project", "nosuch"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "unknown project 'nosuch'" in err

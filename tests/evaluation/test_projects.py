@@ -1,0 +1,75 @@
+"""Issue 20: ``agentotel eval run | list | report | compare --project P`` read only P's runs and store their
+runs in P, on SQLite and PostgreSQL; an unknown project is one line and exit 2."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from agentotel.cli import main
+from agentotel.warehouse.engine import create_db_engine
+from agentotel.warehouse.models import EvaluationRun
+from tests.support.projects import make_projects
+
+SUITE = """
+name: capitals
+evaluators: [accuracy]
+cases:
+  - id: france
+    input: "What is the capital of France?"
+    expected: Paris
+  - id: japan
+    input: "What is the capital of Japan?"
+    expected: Tokyo
+"""
+AGENT = "tests.evaluation.sample_agents:qa_agent"
+
+
+def _run(db_url: str, suite: str, project: str | None, name: str, capsys) -> str:
+    extra = ["--project", project] if project else []
+    assert main(["eval", "run", suite, "--agent", AGENT, "--agent-name", name, "--db", db_url, "--no-progress",
+                 *extra]) == 0
+    return re.search(r"^run (\w+): completed", capsys.readouterr().out, re.M).group(1)
+
+
+@pytest.mark.slow
+def test_eval_commands_are_confined_to_their_project(db_url, tmp_path, capsys):
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(SUITE)
+    engine = create_db_engine(db_url)
+    try:
+        make_projects(engine, "alpha", "beta")
+        run_a = _run(db_url, str(suite), "alpha", "agent-a", capsys)
+        run_b = _run(db_url, str(suite), "beta", "agent-b", capsys)
+        run_default = _run(db_url, str(suite), None, "agent-d", capsys)
+        with engine.connect() as conn:
+            stamped = dict(conn.execute(select(EvaluationRun.id, EvaluationRun.project_id)).all())
+        assert stamped == {run_a: "alpha", run_b: "beta", run_default: "default"}
+
+        assert main(["eval", "list", "--db", db_url, "--project", "alpha"]) == 0
+        listed = capsys.readouterr().out
+        assert run_a in listed and run_b not in listed and run_default not in listed
+        assert main(["eval", "list", "--db", db_url]) == 0  # without --project: the default project, as before
+        listed = capsys.readouterr().out
+        assert run_default in listed and run_a not in listed and run_b not in listed
+
+        assert main(["eval", "report", run_a, "--db", db_url, "--project", "alpha"]) == 0
+        assert f"# Evaluation run {run_a}" in capsys.readouterr().out
+        assert main(["eval", "report", run_b, "--db", db_url, "--project", "alpha"]) == 2  # B's run is not A's
+        assert f"no evaluation run '{run_b}'" in capsys.readouterr().err
+        assert main(["eval", "compare", run_a, run_b, "--db", db_url, "--project", "alpha"]) == 2
+        assert f"no evaluation run '{run_b}'" in capsys.readouterr().err
+    finally:
+        engine.dispose()
+
+
+def test_an_unknown_project_is_one_line_and_exit_2(db_url, capsys, monkeypatch):
+    assert main(["eval", "list", "--db", db_url, "--project", "nosuch"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "unknown project 'nosuch'" in err
+    monkeypatch.setenv("AGENTOTEL_PROJECT", "Bad Name")
+    assert main(["eval", "list", "--db", db_url]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "invalid project name 'Bad Name'" in err

@@ -1,0 +1,27 @@
+"""The project a command acts in: checked once at the edge (``eval``, ``alerts``, ``registry``)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, select
+
+from agentotel.core.projects import DEFAULT_PROJECT, check_project_name
+from agentotel.warehouse.tenancy_models import Project
+
+
+class UnknownProjectError(ValueError):
+    """A project name that is invalid or names no project of the warehouse."""
+
+
+def require_project(engine: Engine, name: str) -> str:
+    """``name`` if it is a project of the warehouse (``default`` always is); ``UnknownProjectError`` otherwise."""
+    try:
+        check_project_name(name)
+    except ValueError as exc:
+        raise UnknownProjectError(str(exc)) from None
+    if name == DEFAULT_PROJECT:
+        return name
+    with engine.connect() as conn:
+        found = conn.execute(select(Project.name).where(Project.name == name)).first()
+    if found is None:
+        raise UnknownProjectError(f"unknown project {name!r} (projects are made with 'agentotel keys create --project')")
+    return name
