@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from agentotel.core.cli_args import add_database_argument
+from agentotel.core.cli_args import add_database_argument, add_project_argument
 from agentotel.core.settings import ACTOR_ENV as ACTOR_ENV_VAR
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     reg = sub.add_parser("registry", help="agent versions, promotion dev → staging → prod, rollback, history")
     add_database_argument(reg)
+    add_project_argument(reg)
     actions = reg.add_subparsers(dest="registry_command", required=True, metavar="ACTION")
 
     p = actions.add_parser("register", help="register a version (adopts one discovered in telemetry)")
@@ -102,8 +103,9 @@ def _actor(p: argparse.ArgumentParser) -> None:
 
 
 def _db(p: argparse.ArgumentParser) -> None:
-    """``--db`` also after the action (``agentotel registry list --db URL``)."""
+    """``--db`` and ``--project`` also after the action (``agentotel registry list --db URL``)."""
     add_database_argument(p, repeat=True)
+    add_project_argument(p, repeat=True)
 
 
 def _command(name: str) -> Callable[[argparse.Namespace], int]:

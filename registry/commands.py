@@ -36,6 +36,7 @@ from agentotel.registry.registry import AgentRegistry
 from agentotel.registry.telemetry import environment_overview, version_stats
 from agentotel.registry.versions import VersionManager
 from agentotel.warehouse.engine import open_warehouse
+from agentotel.warehouse.projects import UnknownProjectError, require_project
 
 EXIT_GATE_REFUSED = 3  # distinct from 2 (usage, bad input) and from eval's 1 (a regression)
 
@@ -45,21 +46,23 @@ def _engine(args: argparse.Namespace) -> Engine:
 
 
 def _versions(engine: Engine, settings: RegistrySettings) -> VersionManager:
-    """The version manager, its gate's policies from ``AGENTOTEL_REGISTRY_GATE`` (a malformed policy is an
-    error here, not a silent fallback)."""
-    return VersionManager(engine, policies=parse_policies(settings.gate, strict=True))
+    """The version manager of the project, its gate's policies from ``AGENTOTEL_REGISTRY_GATE`` (a malformed
+    policy is an error here, not a silent fallback)."""
+    return VersionManager(engine, policies=parse_policies(settings.gate, strict=True), project=settings.project)
 
 
 Action = Callable[[Engine, RegistrySettings], int]
 
 
 def _run(args: argparse.Namespace, action: Action) -> int:
-    """``action(engine, settings)`` on the opened warehouse with the ``RegistrySettings`` resolved once."""
+    """``action(engine, settings)`` on the opened warehouse with the ``RegistrySettings`` resolved once; every
+    action acts in ``settings.project`` (``--project`` > ``AGENTOTEL_PROJECT`` > ``default``), checked here."""
     settings = RegistrySettings.resolve(args)
     engine = _engine(args)
     try:
+        require_project(engine, settings.project)
         return action(engine, settings)
-    except RegistryError as exc:
+    except (RegistryError, UnknownProjectError) as exc:
         raise CommandError(str(exc)) from None
     finally:
         engine.dispose()
@@ -142,7 +145,7 @@ def cmd_register(args: argparse.Namespace) -> int:
     def action(engine: Engine, settings: RegistrySettings) -> int:
         metadata = _metadata_from_args(args)
         seen = get_agent_version(engine, metadata.name, metadata.version)
-        agent = AgentRegistry(engine).register_agent(metadata, actor=settings.who, changelog=args.changelog)
+        agent = AgentRegistry(engine, project=settings.project).register_agent(metadata, actor=settings.who, changelog=args.changelog)
         adopted = seen is not None and not seen.registered
         print(f"registered {agent.name}@{agent.version}" + (" (adopted the version seen in telemetry)" if adopted else ""))
         return 0
@@ -154,9 +157,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     """``registry list``: agents and their versions, with where each is active."""
 
     def action(engine: Engine, settings: RegistrySettings) -> int:
-        versions = AgentRegistry(engine).list_agents(args.name, include_discovered=not args.registered_only)
+        versions = AgentRegistry(engine, project=settings.project).list_agents(
+            args.name, include_discovered=not args.registered_only)
         active: dict[tuple[str, str], list[str]] = {}
-        for state in environment_states(engine, args.name):
+        for state in environment_states(engine, args.name, settings.project):
             active.setdefault((state.agent_name, state.version), []).append(state.environment)
         if args.json:
             _print_json([{**_plain(v), "environments": active.get((v.name, v.version), [])} for v in versions])
@@ -180,11 +184,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     """``registry show NAME [VERSION]``: environments, versions and stats, or one version in detail."""
 
     def action(engine: Engine, settings: RegistrySettings) -> int:
-        registry = AgentRegistry(engine)
+        project = settings.project
+        registry = AgentRegistry(engine, project=project)
         if args.version is not None:
             agent = registry.get_agent(args.name, args.version)
-            stats = [s for s in version_stats(engine, args.name) if s.version == args.version]
-            entries = changelog(engine, args.name, args.version)
+            stats = [s for s in version_stats(engine, args.name, project=project) if s.version == args.version]
+            entries = changelog(engine, args.name, args.version, project)
             if args.json:
                 _print_json({"agent": agent, "changelog": entries, "stats": stats[0] if stats else None})
                 return 0
@@ -203,8 +208,8 @@ def cmd_show(args: argparse.Namespace) -> int:
                 print(f"changelog {_time(entry.created_at)} {entry.author}: {entry.entry}")
             return 0
         versions = registry.versions.list_versions(args.name)
-        overview = environment_overview(engine, args.name)
-        stats = version_stats(engine, args.name)
+        overview = environment_overview(engine, args.name, project=project)
+        stats = version_stats(engine, args.name, project=project)
         if args.json:
             _print_json({"versions": versions, "environments": overview, "stats": stats})
             return 0
@@ -256,7 +261,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
             kwargs["expected_active"] = None if args.expect_active.lower() == "none" else args.expect_active
         versions = _versions(engine, settings)
         if args.evaluate:
-            kwargs["suite"] = _evaluate(engine, versions, args)
+            kwargs["suite"] = _evaluate(engine, versions, args, settings.project)
         elif args.agent:
             raise CommandError("--agent is used with --evaluate SUITE")
         try:
@@ -286,7 +291,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
     return _run(args, action)
 
 
-def _evaluate(engine: Engine, versions: VersionManager, args: argparse.Namespace) -> str:
+def _evaluate(engine: Engine, versions: VersionManager, args: argparse.Namespace, project: str) -> str:
     """Run ``--evaluate SUITE`` against ``--agent``, stored as NAME@VERSION; returns the suite's name."""
     if not args.agent:
         raise CommandError("--evaluate needs --agent MOD:FN (the agent callable to evaluate)")
@@ -300,7 +305,8 @@ def _evaluate(engine: Engine, versions: VersionManager, args: argparse.Namespace
     except (SuiteError, AgentLoadError, EvaluatorConfigError) as exc:
         raise CommandError(str(exc)) from None
     agent = CallableAgent(fn, name=args.name, version=args.version, timeout=args.timeout)
-    run = BenchmarkSuite(evaluators, concurrency=args.concurrency, engine=engine, show_progress=False).run(suite, agent)
+    run = BenchmarkSuite(evaluators, concurrency=args.concurrency, engine=engine, show_progress=False,
+                         project=project).run(suite, agent)
     print(f"evaluated {args.name}@{args.version} on suite {suite.name}: run {run.run_id}, {len(run.cases)} case(s), "
           f"{run.errors} error(s)")
     # the thresholds the gate will compare with: the policy's for this agent and environment
@@ -328,9 +334,10 @@ def cmd_history(args: argparse.Namespace) -> int:
     """``registry history NAME``: the audit log of an agent."""
 
     def action(engine: Engine, settings: RegistrySettings) -> int:
-        if not agent_exists(engine, args.name):
+        if not agent_exists(engine, args.name, settings.project):
             raise AgentNotFound(f"no agent named {args.name!r} (neither registered nor seen in telemetry)")
-        entries = audit_log(engine, name=args.name, environment=args.environment, limit=args.limit)
+        entries = audit_log(engine, name=args.name, environment=args.environment, limit=args.limit,
+                            project=settings.project)
         if args.json:
             _print_json(entries)
             return 0

@@ -323,25 +323,28 @@ class EvaluationStore(Protocol):
 
 
 class WarehouseEvaluationStore:
-    """Adapter onto ``agentotel.evaluation.runs`` and ``agentotel.evaluation.online`` for one warehouse."""
+    """Adapter onto ``agentotel.evaluation.runs`` and ``agentotel.evaluation.online`` for one warehouse (the runs
+    and scores of ``project``; None: of every project)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, project: str | None = None) -> None:
         self.engine = engine
+        self.project = project
 
     def completed_runs(self, agent_name: str, agent_version: str) -> list[evaluation_runs.RunInfo]:
-        return evaluation_runs.completed_runs(self.engine, agent_name, agent_version)
+        return evaluation_runs.completed_runs(self.engine, agent_name, agent_version, project=self.project)
 
     def latest_completed_run(self, agent_name: str, agent_version: str) -> str | None:
-        run_id = evaluation_runs.latest_completed_run(self.engine, agent_name, agent_version)
+        run_id = evaluation_runs.latest_completed_run(self.engine, agent_name, agent_version, self.project)
         return None if run_id is None else str(run_id)
 
     def compare_runs(self, current_run_id: str, baseline_run_id: str,
                      detector: RegressionDetector | None = None) -> RegressionReport:
-        return evaluation_runs.compare_runs(self.engine, current_run_id, baseline_run_id, detector=detector)
+        return evaluation_runs.compare_runs(self.engine, current_run_id, baseline_run_id, detector=detector,
+                                            project=self.project)
 
     def unlinked_hint(self, agent_name: str, agent_version: str) -> str:
         """Why a version may have no run: the runs stored under other names or versions."""
-        others = [(n, v) for n, v in evaluation_runs.run_agent_names(self.engine) if (n, v) != (agent_name, agent_version)]
+        others = [(n, v) for n, v in evaluation_runs.run_agent_names(self.engine, project=self.project) if (n, v) != (agent_name, agent_version)]
         if not others:
             return ""
         named = ", ".join(f"{n or '?'}@{v or '(no version)'}" for n, v in others[:5])
@@ -349,7 +352,7 @@ class WarehouseEvaluationStore:
 
     def online_samples(self, agent_name: str, agent_version: str, metrics: Sequence[str], window: timedelta) -> Any:
         return evaluation_online.online_samples(self.engine, agent_name, agent_version, metrics,
-                                                since=utcnow() - window)
+                                                since=utcnow() - window, project=self.project)
 
 
 @dataclass(frozen=True)

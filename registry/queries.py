@@ -4,6 +4,11 @@ Every function takes an ``Engine`` or an open ``Connection`` and returns frozen 
 them becomes a DataFrame with ``pandas.DataFrame(rows)``). Used by the rest of ``agentotel.registry``
 and, through its package API, the dashboard; nothing here writes. (Per-version telemetry figures are
 in ``telemetry.py``.)
+
+``project``: only that project's rows (None: every row). Environments, deployments, changelog and audit
+entries carry their project; versions (``agents``) are shared by every project, and an agent belongs to the
+projects that have its executions or registry entries (``agents_of``; the default project also keeps the
+agents no other project has).
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ from datetime import datetime
 from typing import Any
 
 import semver
-from sqlalchemy import Connection, Engine, Select, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, Table, or_, select, true, union
 
-from agentotel.warehouse.models import Agent
+from agentotel.core.projects import DEFAULT_PROJECT
+from agentotel.warehouse.models import Agent, AgentExecution
 from agentotel.warehouse.registry_models import (
     RegistryAuditEntry,
     RegistryChangelog,
@@ -159,6 +165,26 @@ def version_sort_key(version: str) -> tuple[int, Any]:
     return (1, version)
 
 
+def _of(table: Table, project: str | None) -> ColumnElement[bool]:
+    return true() if project is None else table.c.project_id == project
+
+
+def agents_of(project: str | None) -> ColumnElement[bool]:
+    """The agents (by ``Agent.name``) of ``project``: those it has executions or registry entries of; for
+    the default project also those no other project has (rows from before projects, seeded versions)."""
+    if project is None:
+        return true()
+    ex, audit = AgentExecution.__table__, RegistryAuditEntry.__table__
+
+    def names(match: Any) -> Any:
+        return union(select(ex.c.agent_name).where(match(ex)), select(audit.c.agent_name).where(match(audit)))
+
+    mine = Agent.name.in_(names(lambda t: t.c.project_id == project))
+    if project != DEFAULT_PROJECT:
+        return mine
+    return or_(mine, Agent.name.not_in(names(lambda t: t.c.project_id != DEFAULT_PROJECT)))
+
+
 def agent_select() -> Select:
     """SELECT of the ``agents`` columns that ``agent_version_from_row`` reads."""
     return select(
@@ -176,19 +202,21 @@ def agent_select() -> Select:
     )
 
 
-def get_agent_version(bind: Engine | Connection, name: str, version: str) -> AgentVersion | None:
-    """The (name, version) row, or None."""
-    stmt = agent_select().where(Agent.name == name, Agent.version == version)
+def get_agent_version(bind: Engine | Connection, name: str, version: str,
+                      project: str | None = None) -> AgentVersion | None:
+    """The (name, version) row (of an agent of ``project``), or None."""
+    stmt = agent_select().where(Agent.name == name, Agent.version == version, agents_of(project))
     with bind_connection(bind) as conn:
         row = conn.execute(stmt).first()
     return agent_version_from_row(row) if row else None
 
 
 def list_agent_versions(
-    bind: Engine | Connection, name: str | None = None, source: str | None = None
+    bind: Engine | Connection, name: str | None = None, source: str | None = None, project: str | None = None
 ) -> list[AgentVersion]:
-    """Every known version (optionally of one agent / one source), by name then semantic version."""
-    stmt = agent_select()
+    """Every known version (optionally of one agent / one source / the agents of a project), by name then
+    semantic version."""
+    stmt = agent_select().where(agents_of(project))
     if name is not None:
         stmt = stmt.where(Agent.name == name)
     if source is not None:
@@ -198,9 +226,9 @@ def list_agent_versions(
     return sorted(rows, key=lambda v: (v.name, version_sort_key(v.version)))
 
 
-def agent_exists(bind: Engine | Connection, name: str) -> bool:
+def agent_exists(bind: Engine | Connection, name: str, project: str | None = None) -> bool:
     with bind_connection(bind) as conn:
-        return conn.execute(select(Agent.id).where(Agent.name == name).limit(1)).first() is not None
+        return conn.execute(select(Agent.id).where(Agent.name == name, agents_of(project)).limit(1)).first() is not None
 
 
 def _env_state(row: Any) -> EnvironmentState:
@@ -216,11 +244,11 @@ def _env_state(row: Any) -> EnvironmentState:
 
 
 def environment_state(
-    bind: Engine | Connection, name: str, environment: str, for_update: bool = False
+    bind: Engine | Connection, name: str, environment: str, for_update: bool = False, project: str | None = None
 ) -> EnvironmentState | None:
     """The active version of ``name`` in ``environment`` (``for_update`` locks the row on PostgreSQL)."""
     t = RegistryEnvironment.__table__
-    stmt = select(t).where(t.c.agent_name == name, t.c.environment == environment)
+    stmt = select(t).where(t.c.agent_name == name, t.c.environment == environment, _of(t, project))
     if for_update:
         stmt = stmt.with_for_update()
     with bind_connection(bind) as conn:
@@ -228,10 +256,11 @@ def environment_state(
     return _env_state(row) if row else None
 
 
-def environment_states(bind: Engine | Connection, name: str | None = None) -> list[EnvironmentState]:
+def environment_states(bind: Engine | Connection, name: str | None = None,
+                       project: str | None = None) -> list[EnvironmentState]:
     """Versions per environment: the active version of every agent (or of ``name``) in each environment."""
     t = RegistryEnvironment.__table__
-    stmt = select(t)
+    stmt = select(t).where(_of(t, project))
     if name is not None:
         stmt = stmt.where(t.c.agent_name == name)
     with bind_connection(bind) as conn:
@@ -256,10 +285,10 @@ def _deployment(row: Any) -> Deployment:
     )
 
 
-def get_deployment(bind: Engine | Connection, deployment_id: int) -> Deployment | None:
+def get_deployment(bind: Engine | Connection, deployment_id: int, project: str | None = None) -> Deployment | None:
     t = RegistryDeployment.__table__
     with bind_connection(bind) as conn:
-        row = conn.execute(select(t).where(t.c.id == deployment_id)).first()
+        row = conn.execute(select(t).where(t.c.id == deployment_id, _of(t, project))).first()
     return _deployment(row) if row else None
 
 
@@ -269,10 +298,11 @@ def deployments(
     environment: str | None = None,
     version: str | None = None,
     limit: int | None = None,
+    project: str | None = None,
 ) -> list[Deployment]:
     """Promotions and rollbacks of ``name``, newest first."""
     t = RegistryDeployment.__table__
-    stmt = select(t).where(t.c.agent_name == name)
+    stmt = select(t).where(t.c.agent_name == name, _of(t, project))
     if environment is not None:
         stmt = stmt.where(t.c.environment == environment)
     if version is not None:
@@ -284,10 +314,11 @@ def deployments(
         return [_deployment(r) for r in conn.execute(stmt)]
 
 
-def changelog(bind: Engine | Connection, name: str, version: str | None = None) -> list[ChangelogEntry]:
+def changelog(bind: Engine | Connection, name: str, version: str | None = None,
+              project: str | None = None) -> list[ChangelogEntry]:
     """Changelog entries of ``name`` (or of one version), oldest first."""
     t = RegistryChangelog.__table__
-    stmt = select(t).where(t.c.agent_name == name)
+    stmt = select(t).where(t.c.agent_name == name, _of(t, project))
     if version is not None:
         stmt = stmt.where(t.c.version == version)
     with bind_connection(bind) as conn:
@@ -302,10 +333,11 @@ def audit_log(
     since: datetime | None = None,
     limit: int | None = 200,
     newest_first: bool = True,
+    project: str | None = None,
 ) -> list[AuditEntry]:
     """The registry's audit log (optionally of one agent / environment / since a time)."""
     t = RegistryAuditEntry.__table__
-    stmt = select(t)
+    stmt = select(t).where(_of(t, project))
     if name is not None:
         stmt = stmt.where(t.c.agent_name == name)
     if environment is not None:

@@ -28,6 +28,7 @@ from agentotel.registry.queries import (
     agent_exists,
     agent_select,
     agent_version_from_row,
+    agents_of,
     audit_log,
     get_agent_version,
     list_agent_versions,
@@ -42,11 +43,15 @@ AGENTS = Agent.__table__
 
 
 class AgentRegistry:
-    """The registry of agents and their versions on one warehouse ``engine``."""
+    """The registry of agents and their versions on one warehouse ``engine``. ``project`` (default: that of
+    ``versions``): only the agents of that project (``queries.agents_of``) and its entries; what is written
+    belongs to it (the versions themselves are shared by every project). None: every project."""
 
-    def __init__(self, engine: Engine, versions: VersionManager | None = None) -> None:
+    def __init__(self, engine: Engine, versions: VersionManager | None = None, project: str | None = None) -> None:
         self.engine = engine
-        self.versions = versions or VersionManager(engine)
+        self.versions = versions or VersionManager(engine, project=project)
+        self.project = project if project is not None else self.versions.project
+        self._stamp = {} if self.project is None else {"project_id": self.project}
 
     # -- register ---------------------------------------------------------------------------------
     def register_agent(
@@ -113,10 +118,12 @@ class AgentRegistry:
                         "entry": changelog,
                         "author": actor,
                         "created_at": now,
+                        **self._stamp,
                     },
                 )
             insert_audit(
                 conn,
+                project=self.project,
                 actor=actor,
                 action=action,
                 agent_name=agent.name,
@@ -133,12 +140,12 @@ class AgentRegistry:
         """One version of ``name`` (default: the highest registered version)."""
         name = validate_name(name)
         if version is None:
-            registered = [v for v in list_agent_versions(self.engine, name) if v.registered]
+            registered = [v for v in list_agent_versions(self.engine, name, project=self.project) if v.registered]
             if not registered:
                 self._require_agent(name)
                 raise VersionNotFound(f"agent {name!r} has no registered version (only discovered ones)")
             return registered[-1]
-        found = get_agent_version(self.engine, name, version)
+        found = get_agent_version(self.engine, name, version, self.project)
         if found is None:
             self._require_agent(name)
             raise VersionNotFound(f"agent {name!r} has no version {version!r}")
@@ -146,14 +153,14 @@ class AgentRegistry:
 
     def list_agents(self, name: str | None = None, include_discovered: bool = True) -> list[AgentVersion]:
         """Every version of every agent (or of ``name``), registered and discovered, by semantic version."""
-        versions = list_agent_versions(self.engine, name)
+        versions = list_agent_versions(self.engine, name, project=self.project)
         return [v for v in versions if include_discovered or v.registered]
 
     def get_agent_history(self, name: str, limit: int | None = None) -> list[AuditEntry]:
         """Everything that happened to ``name`` (registrations, updates, promotions, rollbacks), oldest first."""
         name = validate_name(name)
         self._require_agent(name)
-        return audit_log(self.engine, name=name, limit=limit, newest_first=False)
+        return audit_log(self.engine, name=name, limit=limit, newest_first=False, project=self.project)
 
     # -- update -----------------------------------------------------------------------------------
     def update_agent(
@@ -179,10 +186,11 @@ class AgentRegistry:
         now = utcnow()
         with write_transaction(self.engine) as conn:
             row = conn.execute(
-                agent_select().where(Agent.name == name, Agent.version == version).with_for_update()
+                agent_select().where(Agent.name == name, Agent.version == version, agents_of(self.project))
+                .with_for_update()
             ).first()
             if row is None or row.source != "registry":
-                current = get_agent_version(conn, name, version)
+                current = get_agent_version(conn, name, version, self.project)
                 if current is None:
                     self._require_agent(name, conn)
                     raise VersionNotFound(f"agent {name!r} has no version {version!r}")
@@ -204,6 +212,7 @@ class AgentRegistry:
             assert after is not None
             insert_audit(
                 conn,
+                project=self.project,
                 actor=actor,
                 action="update",
                 agent_name=name,
@@ -220,7 +229,7 @@ class AgentRegistry:
         self.versions.add_changelog(name, version, entry, actor=actor)
 
     def _require_agent(self, name: str, conn: Any = None) -> None:
-        if not agent_exists(conn if conn is not None else self.engine, name):
+        if not agent_exists(conn if conn is not None else self.engine, name, self.project):
             raise AgentNotFound(f"no agent named {name!r} (neither registered nor seen in telemetry)")
 
 

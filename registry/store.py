@@ -54,8 +54,9 @@ def insert_audit(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     at: datetime | None = None,
+    project: str | None = None,
 ) -> None:
-    """Append one audit row; before/after are stored with secrets redacted."""
+    """Append one audit row (of ``project``, else ``default``); before/after are stored with secrets redacted."""
     target = f"{agent_name}/{environment}" if environment else f"{agent_name}@{agent_version or ''}"
     conn.execute(
         insert(RegistryAuditEntry),
@@ -71,6 +72,7 @@ def insert_audit(
             "reason": reason,
             "before": json_safe(before) if before is not None else None,
             "after": json_safe(after) if after is not None else None,
+            **({} if project is None else {"project_id": project}),
         },
     )
 

@@ -82,9 +82,10 @@ class EnvironmentOverview:
     stats: VersionStats | None
 
 
-def discovered_versions(bind: Engine | Connection, agent_name: str | None = None) -> list[AgentVersion]:
+def discovered_versions(bind: Engine | Connection, agent_name: str | None = None,
+                        project: str | None = None) -> list[AgentVersion]:
     """Versions seen in telemetry that nobody registered yet."""
-    return list_agent_versions(bind, agent_name, source="telemetry")
+    return list_agent_versions(bind, agent_name, source="telemetry", project=project)
 
 
 def _environment_expr() -> Any:
@@ -101,6 +102,7 @@ def _aggregate(
     until: datetime | None,
     by_environment: bool,
     versions: Sequence[str] | None = None,
+    project: str | None = None,
 ) -> list[tuple[str, str, str | None, dict[str, Any]]]:
     ex = AgentExecution
     version = func.coalesce(ex.agent_version, "")
@@ -126,6 +128,8 @@ def _aggregate(
     else:
         stmt = select(*columns).select_from(ex)
     stmt = stmt.where(ex.agent_name.is_not(None))
+    if project is not None:
+        stmt = stmt.where(ex.project_id == project)
     if agent_name is not None:
         stmt = stmt.where(ex.agent_name == agent_name)
     if versions is not None:
@@ -170,11 +174,12 @@ def _stats(
     until: datetime | None,
     by_environment: bool,
     versions: Sequence[str] | None = None,
+    project: str | None = None,
 ) -> list[VersionStats]:
     groups: dict[tuple[str, str, str | None], list[dict[str, Any]]] = {}
-    for name, version, env, row in _aggregate(bind, agent_name, since, until, by_environment, versions):
+    for name, version, env, row in _aggregate(bind, agent_name, since, until, by_environment, versions, project):
         groups.setdefault((name, version, env), []).append(row)
-    sources = {(v.name, v.version): v.source for v in list_agent_versions(bind, agent_name)}
+    sources = {(v.name, v.version): v.source for v in list_agent_versions(bind, agent_name, project=project)}
     if not by_environment:  # every known version appears, with zeros when it has not run
         for key in sources:
             groups.setdefault((key[0], key[1], None), [])
@@ -196,12 +201,13 @@ def version_stats(
     agent_name: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    project: str | None = None,
 ) -> list[VersionStats]:
-    """Per version: executions, failures (error rate), cost, tokens, mean duration, first/last run.
+    """Per version (of ``project``'s executions): executions, failures (error rate), cost, tokens, mean duration, first/last run.
 
     Registered and discovered versions without executions are listed with zeros.
     """
-    return _stats(bind, agent_name, since, until, by_environment=False)
+    return _stats(bind, agent_name, since, until, by_environment=False, project=project)
 
 
 def environment_stats(
@@ -210,23 +216,25 @@ def environment_stats(
     since: datetime | None = None,
     until: datetime | None = None,
     versions: Sequence[str] | None = None,
+    project: str | None = None,
 ) -> list[VersionStats]:
     """Per (version, environment reported by telemetry): the same figures; environment None = not reported.
 
     ``versions`` limits the scan to those versions.
     """
-    return _stats(bind, agent_name, since, until, by_environment=True, versions=versions)
+    return _stats(bind, agent_name, since, until, by_environment=True, versions=versions, project=project)
 
 
 def environment_overview(
-    bind: Engine | Connection, agent_name: str, since: datetime | None = None, until: datetime | None = None
+    bind: Engine | Connection, agent_name: str, since: datetime | None = None, until: datetime | None = None,
+    project: str | None = None,
 ) -> list[EnvironmentOverview]:
     """dev / staging / prod of ``agent_name``: active version, since when, by whom, and its figures there."""
-    states = {s.environment: s for s in environment_states(bind, agent_name)}
+    states = {s.environment: s for s in environment_states(bind, agent_name, project)}
     active = sorted({s.version for s in states.values()})
     stats = {
         (s.version, s.environment): s
-        for s in (environment_stats(bind, agent_name, since, until, versions=active) if active else [])
+        for s in (environment_stats(bind, agent_name, since, until, versions=active, project=project) if active else [])
     }
     overview = []
     for env in ENVIRONMENTS:

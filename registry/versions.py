@@ -76,44 +76,48 @@ class VersionManager:
     """Version history, changelog, environments, promotion and rollback for one warehouse."""
 
     def __init__(self, engine: Engine, gate: PromotionGate | None = None,
-                 policies: Mapping[str, GatePolicy] | None = None) -> None:
+                 policies: Mapping[str, GatePolicy] | None = None, project: str | None = None) -> None:
         """``policies``: the gate's policies per environment (``parse_policies(RegistrySettings.gate)``, a
         ``GatePolicies`` with per-agent entries, resolved by the caller); the defaults without them. Ignored
-        when ``gate`` is given."""
+        when ``gate`` is given. ``project``: the manager sees and changes only that project's environments,
+        history and audit entries (the gate reads its evaluation runs) and stamps what it writes with it;
+        None: every project, new rows in ``default``."""
         self.engine = engine
+        self.project = project
+        self._stamp = {} if project is None else {"project_id": project}
         if gate is None:
             chosen = policies if isinstance(policies, GatePolicies) else GatePolicies(policies)
-            gate = PromotionGate(WarehouseEvaluationStore(engine), chosen)
+            gate = PromotionGate(WarehouseEvaluationStore(engine, project), chosen)
         self.gate = gate
 
     # -- reads ------------------------------------------------------------------------------------
     def list_versions(self, name: str) -> list[AgentVersion]:
         """Registered and discovered versions of ``name``, by semantic version."""
-        versions = list_agent_versions(self.engine, name)
+        versions = list_agent_versions(self.engine, name, project=self.project)
         if not versions:
             raise AgentNotFound(f"no agent named {name!r}")
         return versions
 
     def environments(self, name: str) -> dict[str, EnvironmentState | None]:
         """The active version in each environment (None where nothing was promoted yet)."""
-        states = {s.environment: s for s in environment_states(self.engine, name)}
+        states = {s.environment: s for s in environment_states(self.engine, name, project=self.project)}
         return {env: states.get(env) for env in ENVIRONMENTS}
 
     def active_version(self, name: str, environment: str) -> str | None:
-        state = environment_state(self.engine, name, validate_environment(environment))
+        state = environment_state(self.engine, name, validate_environment(environment), project=self.project)
         return state.version if state else None
 
     def deployments(self, name: str, environment: str | None = None, limit: int | None = None) -> list[Deployment]:
         """Promotions and rollbacks, newest first."""
         if environment is not None:
             validate_environment(environment)
-        return deployments(self.engine, name, environment, limit=limit)
+        return deployments(self.engine, name, environment, limit=limit, project=self.project)
 
     def changelog(self, name: str, version: str | None = None) -> list[ChangelogEntry]:
-        return changelog(self.engine, name, version)
+        return changelog(self.engine, name, version, project=self.project)
 
     def audit_log(self, name: str | None = None, limit: int | None = 200) -> list[AuditEntry]:
-        return audit_log(self.engine, name=name, limit=limit)
+        return audit_log(self.engine, name=name, limit=limit, project=self.project)
 
     # -- changelog --------------------------------------------------------------------------------
     def add_changelog(self, name: str, version: str, entry: str, *, actor: str) -> ChangelogEntry:
@@ -133,6 +137,7 @@ class VersionManager:
                     "entry": text,
                     "author": actor,
                     "created_at": now,
+                    **self._stamp,
                 },
             )
             insert_audit(
@@ -145,7 +150,7 @@ class VersionManager:
         """The gate's verdict on promoting now, without changing anything."""
         environment = validate_environment(environment)
         self._registered(name, version)
-        state = environment_state(self.engine, name, environment)
+        state = environment_state(self.engine, name, environment, project=self.project)
         return self._gate(name, version, environment, state.version if state else None, suite)
 
     def _gate(self, name: str, version: str, environment: str, current: str | None, suite: str | None) -> GateDecision:
@@ -178,14 +183,14 @@ class VersionManager:
         reason = clean_reason(reason)
         override_reason = clean_reason(override_reason, what="override reason")
         agent = self._registered(name, version)
-        state = environment_state(self.engine, name, environment)
+        state = environment_state(self.engine, name, environment, project=self.project)
         current = state.version if state else None
         if current == version:
             raise InvalidTransition(f"{name}@{version} is already active in {environment}")
         stage = ENVIRONMENTS.index(environment)
         if stage > 0:
             before_env = ENVIRONMENTS[stage - 1]
-            if not deployments(self.engine, name, before_env, version=version, limit=1):
+            if not deployments(self.engine, name, before_env, version=version, limit=1, project=self.project):
                 raise InvalidTransition(
                     f"{name}@{version} has never been in {before_env}; promote it to {before_env} before {environment}"
                 )
@@ -196,6 +201,7 @@ class VersionManager:
             if override_reason is None:
                 audit_attempt(
                     self.engine,
+                    project=self.project,
                     actor=actor,
                     action="promote",
                     outcome="refused",
@@ -243,16 +249,16 @@ class VersionManager:
         environment = validate_environment(environment)
         actor = validate_actor(actor)
         why = clean_reason(reason, required=True, what="rollback reason")
-        state = environment_state(self.engine, name, environment)
+        state = environment_state(self.engine, name, environment, project=self.project)
         if state is None:
-            if not agent_exists(self.engine, name):
+            if not agent_exists(self.engine, name, project=self.project):
                 raise AgentNotFound(f"no agent named {name!r}")
             raise InvalidTransition(f"nothing is active in {environment} for {name!r}; nothing to roll back")
         if expected_active is not _UNSET and expected_active != state.version:
             self._conflict(name, to_version, environment, actor, why, state.version, expected_active, action="rollback")
         if to_version is None:
-            active = get_deployment(self.engine, state.deployment_id)
-            target = get_deployment(self.engine, active.restores_id) if active and active.restores_id else None
+            active = get_deployment(self.engine, state.deployment_id, project=self.project)
+            target = get_deployment(self.engine, active.restores_id, project=self.project) if active and active.restores_id else None
             if target is None:
                 raise InvalidTransition(
                     f"{name}@{state.version} is the first version active in {environment}; no earlier version to roll back to"
@@ -260,14 +266,14 @@ class VersionManager:
         else:
             if to_version == state.version:
                 raise InvalidTransition(f"{name}@{to_version} is already active in {environment}")
-            earlier = deployments(self.engine, name, environment, version=to_version, limit=1)
+            earlier = deployments(self.engine, name, environment, version=to_version, limit=1, project=self.project)
             if not earlier:
                 self._registered(name, to_version)  # VersionNotFound for an unknown version
                 raise InvalidTransition(
                     f"{name}@{to_version} was never active in {environment}; promote it instead of rolling back"
                 )
             target = earlier[0]
-        agent = get_agent_version(self.engine, name, target.version)
+        agent = get_agent_version(self.engine, name, target.version, project=self.project)
         assert agent is not None
         return self._switch(
             name,
@@ -285,9 +291,9 @@ class VersionManager:
     def _registered(self, name: str, version: str) -> AgentVersion:
         if not isinstance(version, str) or not version:
             raise InvalidMetadata("a version is required")
-        agent = get_agent_version(self.engine, name, version)
+        agent = get_agent_version(self.engine, name, version, project=self.project)
         if agent is None:
-            if not agent_exists(self.engine, name):
+            if not agent_exists(self.engine, name, project=self.project):
                 raise AgentNotFound(f"no agent named {name!r}")
             raise VersionNotFound(f"agent {name!r} has no version {version!r}")
         if not agent.registered:
@@ -309,6 +315,7 @@ class VersionManager:
     ) -> None:
         audit_attempt(
             self.engine,
+            project=self.project,
             actor=actor,
             action=action,
             outcome="conflict",
@@ -342,7 +349,7 @@ class VersionManager:
         previous = seen.version if seen else None
         try:
             with write_transaction(self.engine) as conn:
-                locked = environment_state(conn, name, environment, for_update=True)
+                locked = environment_state(conn, name, environment, for_update=True, project=self.project)
                 if (locked.revision if locked else None) != (seen.revision if seen else None):
                     raise _Lost(locked.version if locked else None)
                 deployment_id = conn.execute(
@@ -359,11 +366,13 @@ class VersionManager:
                         "reason": reason,
                         "gate": gate,
                         "created_at": now,
+                        **self._stamp,
                     },
                 ).scalar_one()
-                self._set_pointer(conn, name, environment, seen, agent, deployment_id, actor, now)
+                self._set_pointer(conn, name, environment, seen, agent, deployment_id, actor, now, self._stamp)
                 insert_audit(
                     conn,
+                    project=self.project,
                     actor=actor,
                     action=action,
                     agent_name=name,
@@ -378,11 +387,15 @@ class VersionManager:
             self._conflict(name, agent.version, environment, actor, reason, lost.current, previous, action=action)
         except IntegrityError:
             # Two first promotions into an empty environment: the unique (agent_name, environment) decides.
-            current = environment_state(self.engine, name, environment)
+            current = environment_state(self.engine, name, environment, project=self.project)
             if seen is None and current is not None:
                 self._conflict(name, agent.version, environment, actor, reason, current.version, None, action=action)
+            if seen is None and self.project is not None and environment_state(self.engine, name, environment):
+                # the environments are keyed by (agent_name, environment), whatever the project
+                raise InvalidTransition(f"{environment} of {name!r} belongs to another project: an agent name has one "
+                                        f"{environment} across projects") from None
             raise
-        result = get_deployment(self.engine, deployment_id)
+        result = get_deployment(self.engine, deployment_id, project=self.project)
         assert result is not None
         return result
 
@@ -396,6 +409,7 @@ class VersionManager:
         deployment_id: int,
         actor: str,
         now: Any,
+        stamp: dict[str, str],
     ) -> None:
         values = {
             "version": agent.version,
@@ -407,13 +421,14 @@ class VersionManager:
         if seen is None:
             conn.execute(
                 insert(RegistryEnvironment),
-                {"agent_name": name, "environment": environment, "revision": 1, **values},
+                {"agent_name": name, "environment": environment, "revision": 1, **values, **stamp},
             )
             return
         t = RegistryEnvironment.__table__
         changed = conn.execute(
             update(t)
-            .where(t.c.agent_name == name, t.c.environment == environment, t.c.revision == seen.revision)
+            .where(t.c.agent_name == name, t.c.environment == environment, t.c.revision == seen.revision,
+                   *[t.c.project_id == p for p in stamp.values()])
             .values(revision=seen.revision + 1, **values)
         ).rowcount
         if changed != 1:
