@@ -251,6 +251,7 @@ def cmd_online(args: argparse.Namespace) -> int:
     """``eval online``: score a sampled share of production executions, every ``--interval`` seconds."""
     settings = EvaluationSettings.resolve(args)
     engine = _engine(args)
+    project = _project(args, engine)
     if args.status:
         status = online_status(engine)
         print(f"scores stored: {status.scores}; executions: "
@@ -262,7 +263,7 @@ def cmd_online(args: argparse.Namespace) -> int:
         return 0
     try:
         config = _online_config(args, settings)
-        evaluator = OnlineEvaluator(engine, config, settings)
+        evaluator = OnlineEvaluator(engine, config, settings, project=project)
     except OnlineConfigError as exc:
         raise CommandError(str(exc)) from None
     if args.once:

@@ -43,6 +43,7 @@ import yaml
 from sqlalchemy import Engine, func, select, update
 
 from agentotel.core.durations import parse_duration
+from agentotel.core.projects import DEFAULT_PROJECT
 from agentotel.core.settings import EvaluationSettings
 from agentotel.core.utc import utcnow
 from agentotel.evaluation.agents import error_type_of
@@ -207,12 +208,16 @@ class TickStats:
 
 
 class OnlineEvaluator:
-    """Scores a sampled share of production executions, tick by tick (see the module docstring)."""
+    """Scores a sampled share of production executions, tick by tick (see the module docstring). Each score
+    belongs to the project of its execution; ``project`` limits the executions looked at to that project's
+    (with a watermark of its own)."""
 
     def __init__(self, engine: Engine, config: OnlineConfig | None = None, settings: EvaluationSettings | None = None,
-                 worker: str | None = None, tracer_provider: Any = None) -> None:
+                 worker: str | None = None, tracer_provider: Any = None, project: str | None = None) -> None:
         self.engine = engine
         self.config = config or OnlineConfig()
+        self.project = project
+        self._state = self.config.name if project in (None, DEFAULT_PROJECT) else f"{self.config.name}@{project}"[:64]
         self.settings = settings or EvaluationSettings()
         self.worker = worker or f"online-{uuid.uuid4().hex[:12]}"
         self._evaluators: dict[str, list[BaseEvaluator]] = {}
@@ -250,12 +255,12 @@ class OnlineEvaluator:
 
     def _watermark(self, now: datetime) -> datetime:
         with self.engine.connect() as conn:
-            stored = conn.execute(select(OnlineState.watermark).where(OnlineState.name == self.config.name)).scalar()
+            stored = conn.execute(select(OnlineState.watermark).where(OnlineState.name == self._state)).scalar()
         return stored if stored is not None else now
 
     def _save_watermark(self, watermark: datetime, now: datetime) -> None:
         with self.engine.begin() as conn:
-            insert_on_conflict(conn, OnlineState.__table__, [{"name": self.config.name, "watermark": watermark,
+            insert_on_conflict(conn, OnlineState.__table__, [{"name": self._state, "watermark": watermark,
                                                               "updated_at": now}],
                                ("name",), update_columns=("watermark", "updated_at"))
 
@@ -263,7 +268,7 @@ class OnlineEvaluator:
         e, c = AgentExecution, OnlineClaim
         query = (
             select(e.id, e.trace_id, e.span_id, e.agent_name, e.agent_version, e.timestamp, e.input, e.output,
-                   e.success, e.duration_ms)
+                   e.success, e.duration_ms, e.project_id)
             .outerjoin(c, c.execution_id == e.id)
             .where(e.timestamp >= since, e.end_time.is_not(None), e.end_time <= ended_before, c.execution_id.is_(None))
             .order_by(e.timestamp, e.id)
@@ -272,6 +277,8 @@ class OnlineEvaluator:
         names = self.config.agent_names
         if names is not None:
             query = query.where(e.agent_name.in_(names))
+        if self.project is not None:
+            query = query.where(e.project_id == self.project)
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
@@ -331,7 +338,7 @@ class OnlineEvaluator:
             e = AgentExecution
             rows = [dict(r._mapping) for r in conn.execute(select(
                 e.id, e.trace_id, e.span_id, e.agent_name, e.agent_version, e.timestamp, e.input, e.output, e.success,
-                e.duration_ms).where(e.id.in_([t for t in taken if t not in done])))]
+                e.duration_ms, e.project_id).where(e.id.in_([t for t in taken if t not in done])))]
         stats.taken_over += len(taken)
         return rows
 
@@ -417,7 +424,7 @@ def _result_row(row: dict[str, Any], score: Score, evaluator: str, now: datetime
         "evaluated_at": now, "name": score.name, "score_value": finite_or_none(score.value),
         "score_label": (score.label or None) and score.label[:64],
         "explanation": (score.explanation or None) and score.explanation[:4096], "error_type": error_type,
-        "evaluator": evaluator, "source": "online",
+        "evaluator": evaluator, "source": "online", "project_id": row["project_id"],
     }
 
 

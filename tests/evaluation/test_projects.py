@@ -73,3 +73,24 @@ def test_an_unknown_project_is_one_line_and_exit_2(db_url, capsys, monkeypatch):
     assert main(["eval", "list", "--db", db_url]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "invalid project name 'Bad Name'" in err
+
+
+def test_online_scores_belong_to_their_executions_project(db_url, engine, capsys):
+    from agentotel.evaluation.online import OnlineAgentConfig, OnlineConfig, OnlineEvaluator
+    from agentotel.warehouse.evaluation_models import EvaluationResultRecord
+    from tests.evaluation.test_online import executions
+
+    make_projects(engine, "alpha", "beta")
+    alpha = executions(engine, 3, project_id="alpha")
+    beta = executions(engine, 2, first=10, project_id="beta")
+    every = OnlineConfig(agents=(OnlineAgentConfig(sample_rate=1.0, evaluators=("coherence",)),))
+    assert OnlineEvaluator(engine, every, project="beta").tick().scored == 2  # beta's executions only
+    with engine.connect() as conn:
+        scored = dict(conn.execute(select(EvaluationResultRecord.execution_id, EvaluationResultRecord.project_id)).all())
+    assert scored == dict.fromkeys(beta, "beta")
+    assert OnlineEvaluator(engine, every).tick().scored == 3  # every project: the rest, each stamped with its own
+    with engine.connect() as conn:
+        scored = dict(conn.execute(select(EvaluationResultRecord.execution_id, EvaluationResultRecord.project_id)).all())
+    assert scored == {**dict.fromkeys(beta, "beta"), **dict.fromkeys(alpha, "alpha")}
+    assert main(["eval", "online", "--once", "--db", db_url, "--project", "alpha"]) == 0  # nothing new in alpha
+    assert "0 execution(s) looked at" in capsys.readouterr().out
