@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from agentotel.alerting.check_rules import load
 from agentotel.alerting.config import AlertingConfig
@@ -25,11 +26,13 @@ from agentotel.alerting.service import AlertingService
 from agentotel.alerting.sources import WarehouseMetricSource
 from agentotel.core.durations import parse_duration
 from agentotel.core.errors import CommandError
+from agentotel.core.projects import DEFAULT_PROJECT
 from agentotel.core.settings import AlertingSettings, DatabaseSettings
 from agentotel.core.utc import as_utc, parse_time, utcnow
 from agentotel.warehouse.analytics import AnalyticsEngine
 from agentotel.warehouse.engine import open_warehouse
-from agentotel.warehouse.projects import UnknownProjectError, require_project
+from agentotel.warehouse.projects import UnknownProjectError, only_default_project, require_project
+from agentotel.warehouse.row_security import READER_ROLE
 from agentotel.warehouse.scoping import open_scoped_warehouse
 
 
@@ -50,10 +53,18 @@ def _manager(args: argparse.Namespace) -> AlertManager:
     return AlertManager(engine, project=_project(args, engine))
 
 
-def _telemetry(args: argparse.Namespace, project: str) -> WarehouseMetricSource:
+def _telemetry(args: argparse.Namespace, engine: Engine, project: str) -> WarehouseMetricSource:
     """What the rules read: the warehouse through an engine that sees only ``project``'s rows (raw rows: the
-    rollups carry no project)."""
+    rollups carry no project); a warehouse with no other project than ``default`` is read as before (every row
+    is the default project's, the rollups included, and no reader role is needed)."""
+    if project == DEFAULT_PROJECT and only_default_project(engine):
+        return WarehouseMetricSource(engine)
     scoped = open_scoped_warehouse(DatabaseSettings.resolve(args), [project])
+    try:
+        scoped.connect().close()  # takes the reader role on PostgreSQL: refused here, not in every round
+    except DBAPIError as exc:
+        raise CommandError(f"cannot read project {project!r} as the row-secured reader ({READER_ROLE}): "
+                           f"{str(exc.orig).strip().splitlines()[0]}; GRANT {READER_ROLE} TO the database login") from None
     return WarehouseMetricSource(scoped, AnalyticsEngine(scoped, cache_ttl=0, use_rollups=False))
 
 
@@ -68,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     engine = _engine(args)
     project = _project(args, engine)
     try:
-        service = AlertingService(engine, config, _telemetry(args, project), allow_hosts=settings.allow_hosts,
+        service = AlertingService(engine, config, _telemetry(args, engine, project), allow_hosts=settings.allow_hosts,
                                   project=project)
     except ValueError as exc:
         raise CommandError(str(exc)) from None

@@ -25,3 +25,9 @@ def require_project(engine: Engine, name: str) -> str:
     if found is None:
         raise UnknownProjectError(f"unknown project {name!r} (projects are made with 'agentotel keys create --project')")
     return name
+
+
+def only_default_project(engine: Engine) -> bool:
+    """Whether the warehouse has no project but ``default`` (then every row is the default project's)."""
+    with engine.connect() as conn:
+        return conn.execute(select(Project.name).where(Project.name != DEFAULT_PROJECT).limit(1)).first() is None

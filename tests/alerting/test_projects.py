@@ -62,9 +62,11 @@ def test_alerts_of_a_project_come_from_its_telemetry_and_stay_in_it(db_url, engi
     assert "fired 1" in capsys.readouterr().out
     ((alert_id, (project, status)),) = _alerts(engine).items()
     assert (project, status) == ("alpha", "firing")
-    # beta again, same rules file: its own rule set, still nothing (and alpha's alert untouched)
-    assert main(["alerts", "run", "--once", "--rules", str(rules), "--db", db_url, "--project", "beta"]) == 0
-    assert "fired" not in capsys.readouterr().out and _alerts(engine) == {alert_id: ("alpha", "firing")}
+    # beta again, and the default project (no --project: it has no executions), same rules file: each its own
+    # rule set, nothing fires (and alpha's alert is untouched)
+    for other in (["--project", "beta"], []):
+        assert main(["alerts", "run", "--once", "--rules", str(rules), "--db", db_url, *other]) == 0
+        assert "fired" not in capsys.readouterr().out and _alerts(engine) == {alert_id: ("alpha", "firing")}
 
     assert main(["alerts", "list", "--db", db_url, "--project", "alpha"]) == 0
     assert re.search(rf"^\s*{alert_id}\s+firing .*bot-error-rate .*agent=bot", capsys.readouterr().out, re.M)
