@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, Table, select, true
 from sqlalchemy.exc import IntegrityError
 
-from agentotel.alerting.config import AlertingConfig
+from agentotel.alerting.config import AlertingConfig, project_ruleset
 from agentotel.alerting.queue import (
     DELIVERED,
     PENDING,
@@ -47,6 +47,7 @@ from agentotel.alerting.store import (
     utcnow,
     write_tx,
 )
+from agentotel.core.projects import DEFAULT_PROJECT
 
 
 class AlertNotFound(KeyError):
@@ -64,8 +65,11 @@ class AlertManager:
         self.engine = engine
         self.config = config
         self.queue = queue
-        self.ruleset = config.ruleset if config is not None else (queue.ruleset if queue is not None else "")
         self.project = project if project is not None or queue is None else queue.project
+        # the rule set of alerts made through the API: "" (default project), else the project's own, so that
+        # two projects' alerts with the same rule and labels are two alerts
+        self.api_ruleset = "" if self.project in (None, DEFAULT_PROJECT) else project_ruleset("", str(self.project))
+        self.ruleset = config.ruleset if config is not None else (queue.ruleset if queue is not None else self.api_ruleset)
         self._stamp = {} if self.project is None else {"project_id": self.project}
 
     def _mine(self, table: Table) -> ColumnElement[bool]:
@@ -261,7 +265,7 @@ class AlertManager:
         if self.config is None or not self.config.policies:
             return 0
         now = now or utcnow()
-        alerts = self.get_active_alerts(include_acknowledged=False, rulesets={self.ruleset, ""})
+        alerts = self.get_active_alerts(include_acknowledged=False, rulesets={self.ruleset, self.api_ruleset})
         if not alerts:
             return 0
         n = NOTIFICATIONS.c
@@ -297,7 +301,7 @@ class AlertManager:
         if queue is None or queue.settings.repeat_interval <= timedelta(0):
             return 0
         now = now or utcnow()
-        alerts = {a["id"]: a for a in self.get_active_alerts(False, {self.ruleset, ""}) if not a["silenced"]}
+        alerts = {a["id"]: a for a in self.get_active_alerts(False, {self.ruleset, self.api_ruleset}) if not a["silenced"]}
         if not alerts:
             return 0
         n = NOTIFICATIONS.c

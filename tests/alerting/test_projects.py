@@ -99,3 +99,16 @@ def test_an_unknown_project_is_one_line_and_exit_2(db_url, capsys):
     assert main(["alerts", "list", "--db", db_url, "--project", "nosuch"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "unknown project 'nosuch'" in err
+
+
+def test_the_same_api_alert_in_two_projects_is_two_alerts(engine):
+    from agentotel.alerting.manager import AlertManager
+
+    alpha, beta = AlertManager(engine, project="alpha"), AlertManager(engine, project="beta")
+    first = alpha.create_alert("evaluation.regression", "warning", "worse", labels={"agent": "bot"})
+    second = beta.create_alert("evaluation.regression", "warning", "worse", labels={"agent": "bot"})
+    assert first != second
+    assert alpha.create_alert("evaluation.regression", "critical", "much worse", labels={"agent": "bot"}) == first
+    assert [a["id"] for a in alpha.get_active_alerts()] == [first]
+    assert [a["id"] for a in beta.get_active_alerts()] == [second]
+    assert _alerts(engine) == {first: ("alpha", "firing"), second: ("beta", "firing")}
