@@ -11,12 +11,15 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from agentotel.alerting import queries as alert_queries
+from agentotel.alerting.manager import AlertManager
 from agentotel.core.settings import DashboardSettings, ReceiverSettings
 from agentotel.dashboard import data, oidc
 from agentotel.dashboard.auth import (
@@ -30,8 +33,9 @@ from agentotel.dashboard.auth import (
 from agentotel.processors.pipeline import build_trace_pipeline
 from agentotel.processors.records import SpanBatch
 from agentotel.warehouse import security_audit
+from agentotel.warehouse.rollups import refresh_rollups
 from tests.conftest import DIALECTS
-from tests.dashboard.support import VIEWS, agent_trace, dashboard_env, dashboard_warehouse
+from tests.dashboard.support import PAGES, VIEWS, agent_trace, dashboard_env, dashboard_warehouse
 from tests.dashboard.test_browser import CHROMIUM
 from tests.dashboard.test_pages import assert_clean, frames, metrics
 
@@ -48,8 +52,9 @@ def _users() -> str:
     return ",".join([f"ana:viewer:alpha:{hashed}", f"bo:viewer:beta:{hashed}", f"root:admin:{hashed}"])
 
 
-def _seed(engine) -> None:
-    """``TRACES`` traces of each project, a few minutes old, through the real trace pipeline."""
+def _seed(engine) -> dict[str, int]:
+    """``TRACES`` traces of each project, a few minutes old, through the real trace pipeline, and a firing alert
+    of each project (the real manager); returns the alerts' ids by project."""
     now = time.time_ns()
     spans = []
     for project, n in TRACES.items():
@@ -60,15 +65,19 @@ def _seed(engine) -> None:
                 span.project_id = project
             spans += trace
     build_trace_pipeline(engine, ReceiverSettings(redact_pii=False)).consume(SpanBatch(spans=spans))
+    refresh_rollups(engine, lateness=timedelta(0))  # rolled up (no project in the rollups): scoped reads use raw rows
+    return {project: AlertManager(engine, project=project).create_alert(
+        "high-error-rate", "critical", f"Error rate 40% on agent {project}-agent", labels={"agent": f"{project}-agent"},
+        value=0.4, by="seed") for project in TRACES}
 
 
 @pytest.fixture(scope="module", params=DIALECTS)
 def two_projects(request, tmp_path_factory):
     """A warehouse of each dialect with ``TRACES`` traces of each project."""
     with dashboard_warehouse(request.param, tmp_path_factory.mktemp("projects")) as (url, engine):
-        _seed(engine)
+        alerts = _seed(engine)
         try:
-            yield SimpleNamespace(url=url, engine=engine)
+            yield SimpleNamespace(url=url, engine=engine, alerts=alerts)
         finally:
             for projects in SCOPES:
                 data.engine(data.reader_url(url, projects)).dispose()
@@ -231,3 +240,30 @@ def test_oidc_projects_through_a_real_provider_in_chromium(tmp_path):
         stop(process)
         provider.stop()
         engine.dispose()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_for_a_user_of_one_project(two_projects, monkeypatch, page):
+    """No page fails for a scoped reader (on PostgreSQL the reader role may read the scoped tables only), and
+    none shows the other project's agent."""
+    dashboard_env(monkeypatch, two_projects.url, **{USERS_ENV: _users()})
+    at = _signed_in(page, "ana")
+    shown = " ".join(str(e.value) for e in (*at.text, *at.code, *at.markdown, *at.caption, *at.info))
+    shown += " ".join(frame.to_string() for frame in frames(at))
+    assert "beta-agent" not in shown and "beta-svc" not in shown
+
+
+@pytest.mark.slow
+def test_alerts_of_another_project_are_neither_listed_nor_acted_on(two_projects, monkeypatch):
+    dashboard_env(monkeypatch, two_projects.url, **{USERS_ENV: _users()})
+    at = _signed_in("alerts", "ana")
+    listed = " ".join(frame.to_string() for frame in frames(at))
+    assert "alpha-agent" in listed and "beta-agent" not in listed
+    assert metrics(at)["Firing"] == "1"
+    alpha = data.reader_url(two_projects.url, ["alpha"])
+    with pytest.raises(ValueError, match="no alert"):  # beta's alert, by its id, through alpha's reader
+        data.acknowledge_alert(alpha, two_projects.alerts["beta"], "ana")
+    assert data.acknowledge_alert(alpha, two_projects.alerts["alpha"], "ana")["acknowledged_by"] == "ana"
+    states = {row["id"]: row["acknowledged"] for row in alert_queries.alerts(two_projects.engine)}
+    assert states == {two_projects.alerts["alpha"]: True, two_projects.alerts["beta"]: False}
