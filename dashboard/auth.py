@@ -205,8 +205,7 @@ def current_user() -> User | None:
         projects = tuple(str(p) for p in listed) if isinstance(listed, (list, tuple)) else None
         return User(str(stored["name"]), str(stored["role"]), projects)
     claims = _oidc_claims(config)
-    if claims:
-        assert config.oidc is not None  # claims come from the OIDC login only
+    if claims and config.oidc is not None:  # claims come from the OIDC login only
         name, role = sso.user_name(claims), sso.role_from_claims(config.oidc, claims)
         projects = sso.projects_from_claims(config.oidc, claims)
         if st.session_state.get(OIDC_AUDITED_KEY) != name:  # once per browser session and identity

@@ -24,6 +24,7 @@ from agentotel.core.settings import DashboardSettings, ReceiverSettings
 from agentotel.dashboard import data, oidc
 from agentotel.dashboard.auth import (
     API_KEYS_ENV,
+    SESSION_KEY,
     USERS_ENV,
     AuthConfig,
     authenticate,
@@ -37,6 +38,7 @@ from agentotel.warehouse.rollups import refresh_rollups
 from tests.conftest import DIALECTS
 from tests.dashboard.support import PAGES, VIEWS, agent_trace, dashboard_env, dashboard_warehouse
 from tests.dashboard.test_browser import CHROMIUM
+from tests.dashboard.test_explorer import open_page
 from tests.dashboard.test_pages import assert_clean, frames, metrics
 
 PASSWORD = "correct horse battery staple"
@@ -52,9 +54,9 @@ def _users() -> str:
     return ",".join([f"ana:viewer:alpha:{hashed}", f"bo:viewer:beta:{hashed}", f"root:admin:{hashed}"])
 
 
-def _seed(engine) -> dict[str, int]:
+def _seed(engine) -> tuple[dict[str, int], dict[str, str]]:
     """``TRACES`` traces of each project, a few minutes old, through the real trace pipeline, and a firing alert
-    of each project (the real manager); returns the alerts' ids by project."""
+    of each project (the real manager); returns the alerts' ids and a trace id by project."""
     now = time.time_ns()
     spans = []
     for project, n in TRACES.items():
@@ -66,18 +68,19 @@ def _seed(engine) -> dict[str, int]:
             spans += trace
     build_trace_pipeline(engine, ReceiverSettings(redact_pii=False)).consume(SpanBatch(spans=spans))
     refresh_rollups(engine, lateness=timedelta(0))  # rolled up (no project in the rollups): scoped reads use raw rows
-    return {project: AlertManager(engine, project=project).create_alert(
+    alerts = {project: AlertManager(engine, project=project).create_alert(
         "high-error-rate", "critical", f"Error rate 40% on agent {project}-agent", labels={"agent": f"{project}-agent"},
         value=0.4, by="seed") for project in TRACES}
+    return alerts, {span.project_id: span.trace_id for span in spans}
 
 
 @pytest.fixture(scope="module", params=DIALECTS)
 def two_projects(request, tmp_path_factory):
     """A warehouse of each dialect with ``TRACES`` traces of each project."""
     with dashboard_warehouse(request.param, tmp_path_factory.mktemp("projects")) as (url, engine):
-        alerts = _seed(engine)
+        alerts, traces = _seed(engine)
         try:
-            yield SimpleNamespace(url=url, engine=engine, alerts=alerts)
+            yield SimpleNamespace(url=url, engine=engine, alerts=alerts, traces=traces)
         finally:
             for projects in SCOPES:
                 data.engine(data.reader_url(url, projects)).dispose()
@@ -267,3 +270,16 @@ def test_alerts_of_another_project_are_neither_listed_nor_acted_on(two_projects,
     assert data.acknowledge_alert(alpha, two_projects.alerts["alpha"], "ana")["acknowledged_by"] == "ana"
     states = {row["id"]: row["acknowledged"] for row in alert_queries.alerts(two_projects.engine)}
     assert states == {two_projects.alerts["alpha"]: True, two_projects.alerts["beta"]: False}
+
+
+@pytest.mark.slow
+def test_a_trace_of_another_project_does_not_open_by_its_id(two_projects, monkeypatch):
+    dashboard_env(monkeypatch, two_projects.url, **{USERS_ENV: _users()})
+    ana = {SESSION_KEY: {"name": "ana", "role": "viewer", "projects": ["alpha"]}}
+    at = open_page("traces", {"trace": two_projects.traces["alpha"]}, **ana)
+    assert_clean(at)
+    assert len(frames(at)[0]) == 4  # the span tree of alpha's trace
+    at = open_page("traces", {"trace": two_projects.traces["beta"]}, **ana)
+    assert_clean(at)
+    assert any("No trace with this id" in w.value for w in at.warning)
+    assert "beta-agent" not in " ".join(str(e.value) for e in (*at.text, *at.code, *at.markdown, *at.caption))
