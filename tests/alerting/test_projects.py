@@ -27,6 +27,14 @@ rules:
     op: ">"
     value: 0.2
     message: "{agent}: error rate {value:.0%}"
+  - id: bot-error-rate-for-an-hour
+    type: threshold
+    metric: error_rate
+    group_by: [agent]
+    window: 5m
+    op: ">"
+    value: 0.2
+    for: 1h
 """
 
 
@@ -69,7 +77,9 @@ def test_alerts_of_a_project_come_from_its_telemetry_and_stay_in_it(db_url, engi
         assert "fired" not in capsys.readouterr().out and _alerts(engine) == {alert_id: ("alpha", "firing")}
 
     assert main(["alerts", "list", "--db", db_url, "--project", "alpha"]) == 0
-    assert re.search(rf"^\s*{alert_id}\s+firing .*bot-error-rate .*agent=bot", capsys.readouterr().out, re.M)
+    listed = capsys.readouterr().out
+    assert re.search(rf"^\s*{alert_id}\s+firing .*bot-error-rate .*agent=bot", listed, re.M)
+    assert re.search(r"^\s*-\s+pending .*bot-error-rate-for-an-hour .*agent=bot", listed, re.M)
     for other in (["--project", "beta"], []):  # beta, and the default project (no --project) as before
         assert main(["alerts", "list", "--db", db_url, *other]) == 0
         assert capsys.readouterr().out.strip() == "no firing or pending alerts"
