@@ -5,6 +5,7 @@ notifications carry the project, and ``list``/``ack``/``silence`` of another pro
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -122,3 +123,30 @@ def test_the_same_api_alert_in_two_projects_is_two_alerts(engine):
     assert [a["id"] for a in alpha.get_active_alerts()] == [first]
     assert [a["id"] for a in beta.get_active_alerts()] == [second]
     assert _alerts(engine) == {first: ("alpha", "firing"), second: ("beta", "firing")}
+
+
+@pytest.mark.parametrize("dialect", ["postgresql"], indirect=True)
+def test_a_login_that_cannot_take_the_reader_role_is_one_line(db_url, engine, tmp_path, capsys):
+    """The rules of a project read as agentotel_reader: a login without that role gets one line saying what to
+    grant, at the start (never a round of rule errors, never the owner's unrestricted view)."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    make_projects(engine, "alpha")
+    login = f"lim_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE ROLE {login} LOGIN"))
+        conn.execute(text(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {login}"))
+        conn.execute(text(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {login}"))
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+    url = make_url(db_url).set(username=login, password=None).render_as_string(hide_password=False)
+    try:
+        assert main(["alerts", "run", "--once", "--rules", str(rules), "--db", url, "--project", "alpha"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "cannot read project 'alpha' as the row-secured reader" in err
+        assert "GRANT agentotel_reader TO the database login" in err
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP OWNED BY {login}"))
+            conn.execute(text(f"DROP ROLE {login}"))
