@@ -86,15 +86,35 @@ def page(title: str, role: str = "viewer") -> PageContext:
         interval = st.selectbox("Every (seconds)", REFRESH_CHOICES, index=1, key="refresh_seconds", disabled=not refresh)
         st.caption("Signed in as")
         st.text(f"{user.name} ({user.role})")
-        if user.projects is not None:  # a user of some projects reads only their rows
-            st.caption("Projects: " + ", ".join(user.projects) if user.projects else
-                       "No project: you see no data (ask an admin to map you to one)")
+        projects = _projects(user)
         if auth.AuthConfig.from_env().enabled and st.button("Sign out", key="sign_out"):
             auth.logout()
             st.rerun()
     if refresh and label != CUSTOM_RANGE:
         _auto_refresh(int(interval))
-    return PageContext(data.reader_url(data.db_url(), user.projects), user, start, end, granularity, label, tz, tz_name)
+    return PageContext(data.reader_url(data.db_url(), projects), user, start, end, granularity, label, tz, tz_name)
+
+
+ALL_MY_PROJECTS = "All my projects"
+KEPT_PROJECT = "_kept_project"  # like KEPT: the project chosen on any page
+
+
+def _projects(user: auth.User) -> tuple[str, ...] | None:
+    """The projects this page reads (None: every project): the user's, or the one of them chosen in the
+    sidebar when they have several."""
+    if user.projects is None:
+        return None
+    if not user.projects:
+        st.caption("No project: you see no data (ask an admin to map you to one)")
+        return ()
+    st.caption("Projects: " + ", ".join(user.projects))
+    if len(user.projects) == 1:
+        return user.projects
+    choices = [ALL_MY_PROJECTS, *user.projects]
+    kept = st.session_state.get(KEPT_PROJECT, ALL_MY_PROJECTS)
+    picked = st.selectbox("Project", choices, index=choices.index(kept) if kept in choices else 0, key="project")
+    st.session_state[KEPT_PROJECT] = picked
+    return user.projects if picked in (None, ALL_MY_PROJECTS) else (picked,)
 
 
 def _time_zone() -> tuple[tzinfo, str]:

@@ -283,3 +283,17 @@ def test_a_trace_of_another_project_does_not_open_by_its_id(two_projects, monkey
     assert_clean(at)
     assert any("No trace with this id" in w.value for w in at.warning)
     assert "beta-agent" not in " ".join(str(e.value) for e in (*at.text, *at.code, *at.markdown, *at.caption))
+
+
+@pytest.mark.slow
+def test_a_user_of_two_projects_picks_one(two_projects, monkeypatch):
+    dashboard_env(monkeypatch, two_projects.url, **{USERS_ENV: _users()})
+    both = {SESSION_KEY: {"name": "cy", "role": "viewer", "projects": ["alpha", "beta"]}}
+    at = open_page("traces", **both)
+    assert_clean(at)
+    assert _agents_on_trace_list(at) == ["alpha-agent"] * 3 + ["beta-agent"] * 2
+    at.sidebar.selectbox(key="project").set_value("beta").run()
+    assert_clean(at)
+    assert _agents_on_trace_list(at) == ["beta-agent"] * TRACES["beta"]
+    at = open_page("overview", **both, _kept_project="beta")  # the choice holds on the next page
+    assert metrics(at)["Executions"] == str(TRACES["beta"])
