@@ -722,7 +722,7 @@ def _read_rollup(
     where = [spans[0] if len(spans) == 1 else or_(*spans)]
     where += [rollup.c[column].in_([str(v) for v in values]) for column, values in filters.items()]
     first_dim = rollup.c[family.dim_columns[0]]
-    # the per-bucket TOTAL rows answer unfiltered, ungrouped reads; every other read skips them
+    # the per-bucket TOTAL rows (one per project) answer unfiltered, ungrouped reads; every other read skips them
     where.append(first_dim == TOTAL if not filters and not group_columns else first_dim != TOTAL)
     if with_hist:
         cols = [*([rollup.c.bucket] if width_s else []), *(rollup.c[c] for c in group_columns),
