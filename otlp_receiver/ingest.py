@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from google.protobuf.message import Message
 from sqlalchemy import Engine
 
+from agentotel.core.errors import CommandError
 from agentotel.core.settings import ReceiverSettings
 from agentotel.otlp_receiver.codec import LOGS, METRICS, TRACES, Signal, decode_json, decode_proto
 from agentotel.otlp_receiver.validate import Validation, validate_traces
@@ -25,6 +26,7 @@ from agentotel.processors.metrics import link_pending_metrics, write_metrics
 from agentotel.processors.pipeline import build_trace_pipeline
 from agentotel.processors.records import SpanBatch, SpanRecord
 from agentotel.processors.writer import BatchObserver, RollupMaintainer
+from agentotel.warehouse.row_security import writer_role_problem
 
 RequestWrite = Callable[[Engine, Message], int]
 WriteObserver = Callable[[str, int, float], None]  # (signal name, items written, seconds)
@@ -92,6 +94,10 @@ def build_request_writer(
 ) -> RequestWriter:
     """The receiver's write path: the trace pipeline of ``settings`` (with the hooks that join log content
     and metric points to spans in any arrival order) and the metrics and logs writers."""
+    with engine.connect() as conn:  # PostgreSQL: the writers act as agentotel_writer (row_security.write_as)
+        problem = writer_role_problem(conn)
+    if problem is not None:
+        raise CommandError(f"cannot write to the warehouse: {problem}")
     pipeline = build_trace_pipeline(
         engine, settings, observers=observers, after_insert=[attach_pending_content, link_pending_metrics], rollups=rollups
     )

@@ -54,6 +54,7 @@ from agentotel.warehouse.engine import write_transaction
 from agentotel.warehouse.errors import classified
 from agentotel.warehouse.locks import lock_traces
 from agentotel.warehouse.models import LogRecord, Span
+from agentotel.warehouse.row_security import write_as
 from agentotel.warehouse.upsert import insert_on_conflict
 
 logger = logging.getLogger(__name__)
@@ -342,6 +343,7 @@ def write_logs(engine: Engine, request: ExportLogsServiceRequest) -> int:
         if row["event_name"] in CONTENT_EVENTS and row["trace_id"] and row["span_id"]
     }
     with classified(), write_transaction(engine) as conn:
+        write_as(conn, {row["project_id"] for row in rows})  # PostgreSQL: bound to the key's project
         insert_on_conflict(conn, LOGS, rows, ("id",))
         if content_keys:
             # 1. spans already committed (may wait for a span writer's row locks: no trace lock held yet,

@@ -55,6 +55,7 @@ from agentotel.warehouse.engine import write_transaction
 from agentotel.warehouse.errors import classified
 from agentotel.warehouse.locks import lock_traces
 from agentotel.warehouse.models import Metric, Span
+from agentotel.warehouse.row_security import write_as
 from agentotel.warehouse.upsert import insert_on_conflict
 
 logger = logging.getLogger(__name__)
@@ -296,6 +297,7 @@ def write_metrics(engine: Engine, request: ExportMetricsServiceRequest) -> int:
     if not rows:
         return 0
     with classified(), write_transaction(engine) as conn:
+        write_as(conn, {row.get("project_id", DEFAULT_PROJECT) for row in rows})  # PostgreSQL: the key's project
         linked = {(r["trace_id"], r["span_id"]) for r in rows if r["trace_id"] and r["span_id"]}
         if linked:
             lock_traces(conn, (trace_id for trace_id, _ in linked))

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, bindparam, inspect, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, inspect, select, update
 
 from agentotel.core import semconv as sc
 from agentotel.core.projects import DEFAULT_PROJECT
@@ -27,6 +27,7 @@ from agentotel.warehouse.engine import write_transaction
 from agentotel.warehouse.errors import classified
 from agentotel.warehouse.locks import lock_traces
 from agentotel.warehouse.models import Agent, AgentExecution, LLMCall, Span, ToolCall
+from agentotel.warehouse.row_security import write_as
 from agentotel.warehouse.schema_manager import conflict_keys
 from agentotel.warehouse.upsert import insert_on_conflict
 
@@ -142,8 +143,8 @@ class WarehouseWriter:
         # project's rows are never re-keyed or deleted from here
         project = batch.spans[0].project_id if batch.spans else DEFAULT_PROJECT
         scope = project if self._has_projects(conn) else None
-        if scope is not None and conn.dialect.name == "postgresql":  # what row-level security checks
-            conn.execute(text("SELECT set_config('agentotel.project', :p, true)"), {"p": scope})
+        if scope is not None:  # on PostgreSQL as the writer role: row-level security binds it to the project
+            write_as(conn, [scope])
         stored = _fetch_structure(conn, trace_ids, scope)
         stored_keys = {(row.trace_id, row.span_id) for rows in stored.values() for row in rows}
 
@@ -242,6 +243,8 @@ class WarehouseWriter:
             )
         if stale_executions:
             conn.execute(EXECUTIONS.delete().where(EXECUTIONS.c.id.in_(stale_executions)))
+        if scope is not None and dialect == "postgresql" and execution_rows:
+            execution_rows = _runs_of_held_spans(conn, execution_rows)
         for row in execution_rows:
             for column, limit in EXECUTION_TEXT_LIMITS:
                 row[column] = storable(row[column], limit)
@@ -313,7 +316,20 @@ PG_EXECUTION_IDS = (
     "SELECT e.trace_id, e.id FROM unnest(%s::varchar[]) AS t(id) CROSS JOIN LATERAL "
     "(SELECT trace_id, id FROM agent_executions WHERE agent_executions.trace_id = t.id {project}OFFSET 0) AS e"
 )
+PG_HELD_SPANS = (
+    "SELECT s.trace_id, s.span_id FROM unnest(%s::varchar[], %s::varchar[]) AS k(trace_id, span_id) CROSS JOIN LATERAL "
+    "(SELECT trace_id, span_id FROM spans WHERE spans.trace_id = k.trace_id AND spans.span_id = k.span_id OFFSET 0) AS s"
+)
 IN_PROJECT = "AND project_id = %s "  # tenancy: the writer's project only (else all rows: a schema before it)
+
+
+def _runs_of_held_spans(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """PostgreSQL, as the writer role: the runs whose own span this project holds. Span ids are global and the
+    first copy is kept: a span another project stored first was dropped from our insert and is invisible to
+    us, and its run is that project's (row-level security would refuse an upsert onto it)."""
+    params = ([r["trace_id"] for r in rows], [r["span_id"] for r in rows])
+    held = {(t, s) for t, s in conn.exec_driver_sql(PG_HELD_SPANS, params)}
+    return [r for r in rows if (r["trace_id"], r["span_id"]) in held]
 
 
 def _in_project(template: str, trace_ids: list[str], project: str | None) -> tuple[str, tuple[Any, ...]]:

@@ -6,11 +6,17 @@ receiver's project stamp."""
 
 from __future__ import annotations
 
+import uuid
+
 import psycopg
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from agentotel.warehouse.engine import create_db_engine
+from agentotel.warehouse.errors import StorageError
+from agentotel.warehouse.row_security import WRITER_ROLE, write_as, writer_role_problem
 from agentotel.warehouse.schema_manager import enable_partitioning
 from agentotel.warehouse.tenancy_models import PROJECT_TABLES
 from tests.conftest import drop_postgres_database, new_postgres_database
@@ -80,3 +86,42 @@ def test_time_partitioning_keeps_the_policies(pg_url):
         conn.execute("SET ROLE agentotel_reader")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):  # a partition is not a way around the policy
             conn.execute(f'SELECT count(*) FROM "{partition[0]}"')
+
+
+def test_the_writer_is_bound_to_the_project_it_writes(pg_url):
+    """The receiver's writers take ``agentotel_writer`` with the batch's project (``row_security.write_as``):
+    in such a transaction another project's rows are invisible and a row of another project is refused,
+    whatever the code asks; the role ends with the transaction. The span writer really writes as that role:
+    without its INSERT grant the write fails (as the owner it would pass)."""
+    write_projects(pg_url)
+    engine = create_db_engine(pg_url)
+    with engine.connect() as conn:
+        assert writer_role_problem(conn) is None  # the login that migrated may take the role
+        conn.rollback()
+        with conn.begin():
+            write_as(conn, ["beta"])
+            assert conn.execute(text("SELECT current_user")).scalar() == WRITER_ROLE
+            assert dict(conn.execute(text("SELECT project_id, count(*) FROM spans GROUP BY 1")).all()) == {"beta": 2}
+            assert conn.execute(text("UPDATE spans SET name = 'x' WHERE project_id = 'alpha'")).rowcount == 0
+        with pytest.raises(DBAPIError, match="row-level security"), conn.begin():
+            write_as(conn, ["beta"])
+            conn.execute(text("UPDATE spans SET project_id = 'alpha' WHERE project_id = 'beta'"))
+        assert conn.execute(text("SELECT current_user")).scalar() != WRITER_ROLE
+        conn.rollback()
+    outsider = f"outsider_{uuid.uuid4().hex[:8]}"  # a login the migration did not make a member
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE {outsider} NOLOGIN")
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"SET LOCAL ROLE {outsider}")
+            assert writer_role_problem(conn) == (f"the login {outsider} may not take the role {WRITER_ROLE}: "
+                                                 f"GRANT {WRITER_ROLE} TO {outsider}")  # fmt: skip
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP ROLE {outsider}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"REVOKE INSERT ON spans FROM {WRITER_ROLE}")
+    with pytest.raises(StorageError, match="permission denied for table spans"):
+        write_projects(pg_url)
+    assert _visible(pg_url, "alpha,beta") == ROWS  # nothing more
+    engine.dispose()
