@@ -29,7 +29,6 @@ from agentotel.core.errors import CommandError
 from agentotel.core.projects import DEFAULT_PROJECT
 from agentotel.core.settings import AlertingSettings, DatabaseSettings
 from agentotel.core.utc import as_utc, parse_time, utcnow
-from agentotel.warehouse.analytics import AnalyticsEngine
 from agentotel.warehouse.engine import open_warehouse
 from agentotel.warehouse.projects import UnknownProjectError, only_default_project, require_project
 from agentotel.warehouse.row_security import READER_ROLE
@@ -54,9 +53,9 @@ def _manager(args: argparse.Namespace) -> AlertManager:
 
 
 def _telemetry(args: argparse.Namespace, engine: Engine, project: str) -> WarehouseMetricSource:
-    """What the rules read: the warehouse through an engine that sees only ``project``'s rows (raw rows: the
-    rollups carry no project); a warehouse with no other project than ``default`` is read as before (every row
-    is the default project's, the rollups included, and no reader role is needed)."""
+    """What the rules read: the warehouse through an engine that sees only ``project``'s rows (its rollup rows
+    included); a warehouse with no other project than ``default`` is read as before (every row is the default
+    project's, and no reader role is needed)."""
     if project == DEFAULT_PROJECT and only_default_project(engine):
         return WarehouseMetricSource(engine)
     scoped = open_scoped_warehouse(DatabaseSettings.resolve(args), [project])
@@ -65,7 +64,7 @@ def _telemetry(args: argparse.Namespace, engine: Engine, project: str) -> Wareho
     except DBAPIError as exc:
         raise CommandError(f"cannot read project {project!r} as the row-secured reader ({READER_ROLE}): "
                            f"{str(exc.orig).strip().splitlines()[0]}; GRANT {READER_ROLE} TO the database login") from None
-    return WarehouseMetricSource(scoped, AnalyticsEngine(scoped, cache_ttl=0, use_rollups=False))
+    return WarehouseMetricSource(scoped)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -58,9 +58,15 @@ def _alerts(engine) -> dict[int, tuple[str, str]]:
 
 
 @pytest.mark.slow
-def test_alerts_of_a_project_come_from_its_telemetry_and_stay_in_it(db_url, engine, tmp_path, capsys):
+@pytest.mark.parametrize("rollups", [False, True], ids=["raw", "rollups"])
+def test_alerts_of_a_project_come_from_its_telemetry_and_stay_in_it(db_url, engine, tmp_path, capsys, rollups):
     make_projects(engine, "alpha", "beta")
-    seed(engine, datetime.now(timezone.utc))
+    now = datetime.now(timezone.utc)
+    seed(engine, now)
+    if rollups:  # as under `agentotel up`: the rules read each project's rollup rows and the raw rows after them
+        from agentotel.warehouse.rollups import refresh_rollups
+
+        assert refresh_rollups(engine, lateness=timedelta(0), now=now + timedelta(minutes=2)) > 0
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES)
 
