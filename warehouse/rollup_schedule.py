@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 
 from sqlalchemy import Engine
 
-from agentotel.warehouse.rollups import catch_up, refresh_minutes, refresh_rollups
+Refresh = Callable[[Engine, set[int]], "int | None"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,9 @@ class RollupSchedule:
         return self._catch_up
 
     def _run_catch_up(self) -> None:
+        # numpy and pandas load here, after the receiver listens (D1: ready within 5 s of a restart)
+        from agentotel.warehouse.rollups import catch_up
+
         try:
             catch_up(self.engine, cancel=self._cancel)
         except Exception:  # noqa: BLE001 - readers fall back to raw rows; the next start tries again
@@ -74,25 +77,33 @@ class RollupSchedule:
         """Minutes that stopped changing, or have waited ``max_delay``."""
         return {m for m, since in self.pending.items() if m not in self._fresh or now - since >= self.max_delay}
 
-    def tick(self, now: float, refresh: Callable[[Engine, set[int]], int | None] = refresh_minutes) -> None:
+    def tick(self, now: float, refresh: Refresh | None = None) -> None:
         """The watermark pass when due (rows other processes wrote), then the ready minutes."""
         if now - self._last_full >= self.full_interval:
             self._last_full = now
+            # numpy/pandas load at the first refresh, not at start
+            from agentotel.warehouse.rollups import refresh_rollups
+
             refresh_rollups(self.engine)
         with self._lock:
             ready = self.ready(now)
             self._fresh = set()
         self._refresh(ready, refresh)
 
-    def flush(self, refresh: Callable[[Engine, set[int]], int | None] = refresh_minutes) -> None:
+    def flush(self, refresh: Refresh | None = None) -> None:
         """Every pending minute now (at shutdown)."""
         with self._lock:
             minutes = set(self.pending)
         self._refresh(minutes, refresh)
 
-    def _refresh(self, minutes: set[int], refresh: Callable[[Engine, set[int]], int | None]) -> None:
+    def _refresh(self, minutes: set[int], refresh: Refresh | None) -> None:
         if not minutes:
             return
+        if refresh is None:
+            # numpy/pandas load at the first refresh, not at start
+            from agentotel.warehouse.rollups import refresh_minutes
+
+            refresh = refresh_minutes
         with self._refresh_lock:
             with self._lock:
                 minutes &= set(self.pending)  # a refresh that held the lock before us may have done some
