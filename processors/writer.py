@@ -92,7 +92,7 @@ class WarehouseWriter:
         self.observers = list(observers)
         self.after_insert = list(after_insert)
         self.rollups = rollups
-        self._agent_ids: dict[tuple[str, str], int] = {}
+        self._agent_ids: dict[tuple[str, str, str], int] = {}  # (project, name, version) -> id
         self._conflict_keys: dict[str, tuple[str, ...]] = {}
         self._projects: bool | None = None  # whether the schema has project_id (revision tenancy_0001)
 
@@ -115,7 +115,7 @@ class WarehouseWriter:
             for project in sorted(projects):
                 self.consume(SpanBatch(spans=[s for s in batch.spans if s.project_id == project]))
             return
-        self._new_agent_ids: dict[tuple[str, str], int] = {}
+        self._new_agent_ids: dict[tuple[str, str, str], int] = {}
         self._touched: set[int] = set()
         with classified(), write_transaction(self.engine) as conn:
             new_spans = self._write(conn, batch)
@@ -165,7 +165,7 @@ class WarehouseWriter:
             new_by_trace.setdefault(span.trace_id, []).append(span)
             touched.add(span.start_ns // NS_PER_MINUTE)
 
-        agent_ids = self._agent_ids_for(conn, new_spans)
+        agent_ids = self._agent_ids_for(conn, new_spans, scope)
         execution_rows: list[dict[str, Any]] = []
         reassign: list[dict[str, Any]] = []
         stale_executions: list[str] = []
@@ -264,25 +264,30 @@ class WarehouseWriter:
             hook(conn, keys)
         return new_spans
 
-    def _agent_ids_for(self, conn: Connection, spans: Iterable[SpanRecord]) -> dict[tuple[str, str], int]:
+    def _agent_ids_for(self, conn: Connection, spans: Iterable[SpanRecord], scope: str | None) -> dict[tuple[str, str], int]:
+        """The agent ids (by name and version) of ``spans``' agent spans in project ``scope`` (agents are per
+        project since tenancy_0003; ``None``: a schema without projects), inserting the missing agents."""
+        project = scope or DEFAULT_PROJECT
         wanted = {(s.agent_name, s.agent_version or "") for s in spans if s.span_type == "agent" and s.agent_name}
-        missing = [key for key in wanted if key not in self._agent_ids]
+        cached = self._agent_ids
+        missing = [key for key in wanted if (project, *key) not in cached]
         found: dict[tuple[str, str], int] = {}
         if missing:
             now = datetime.now(timezone.utc)
-            insert_on_conflict(
-                conn,
-                AGENTS,
-                [{"name": n, "version": v, "source": "telemetry", "created_at": now, "updated_at": now,
-                  "last_seen_at": now} for n, v in missing],
-                ("name", "version"),
-            )  # fmt: skip
+            rows = [{"name": n, "version": v, "source": "telemetry", "created_at": now, "updated_at": now,
+                     "last_seen_at": now} for n, v in missing]  # fmt: skip
             names = sorted({n for n, _ in missing})
-            for row in conn.execute(select(AGENTS.c.id, AGENTS.c.name, AGENTS.c.version).where(AGENTS.c.name.in_(names))):
+            query = select(AGENTS.c.id, AGENTS.c.name, AGENTS.c.version).where(AGENTS.c.name.in_(names))
+            if scope is not None:
+                for row in rows:
+                    row["project_id"] = scope
+                query = query.where(AGENTS.c.project_id == scope)
+            insert_on_conflict(conn, AGENTS, rows, ("project_id", "name", "version") if scope is not None else ("name", "version"))
+            for row in conn.execute(query):
                 found[(row.name, row.version)] = row.id
-            self._new_agent_ids.update(found)
-        cached = self._agent_ids
-        return {key: found[key] if key in found else cached[key] for key in wanted if key in found or key in cached}
+            self._new_agent_ids.update({(project, *key): id_ for key, id_ in found.items()})
+        return {key: found[key] if key in found else cached[(project, *key)] for key in wanted
+                if key in found or (project, *key) in cached}  # fmt: skip
 
 
 # -- reads --------------------------------------------------------------------------------------------

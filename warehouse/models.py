@@ -52,10 +52,10 @@ def project_column() -> Mapped[str]:
 
 
 class Agent(Base):
-    """An agent as seen in telemetry or registered: one row per (name, version)."""
+    """An agent as seen in telemetry or registered: one row per (project, name, version)."""
 
     __tablename__ = "agents"
-    __table_args__ = (UniqueConstraint("name", "version"),)
+    __table_args__ = (UniqueConstraint("project_id", "name", "version"),)  # tenancy_0003
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(255))
@@ -68,6 +68,7 @@ class Agent(Base):
     created_at: Mapped[datetime | None] = mapped_column()
     updated_at: Mapped[datetime | None] = mapped_column()
     last_seen_at: Mapped[datetime | None] = mapped_column()
+    project_id: Mapped[str] = project_column()  # tenancy_0003
 
 
 class AgentExecution(Base):

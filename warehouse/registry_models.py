@@ -2,7 +2,7 @@
 
 Registered and discovered versions themselves are rows of the core ``agents`` table. These tables add:
 
-- ``registry_environments``: the active-version pointer, one row per (agent, environment), guarded by a
+- ``registry_environments``: the active-version pointer, one row per (project, agent, environment), guarded by a
   revision counter for compare-and-set updates;
 - ``registry_deployments``: every promotion and rollback, never updated or deleted (history);
 - ``registry_changelog``: changelog entries per version, append-only;
@@ -50,7 +50,7 @@ class RegistryEnvironment(Base):
     """The active version of an agent in one environment."""
 
     __tablename__ = "registry_environments"
-    __table_args__ = (UniqueConstraint("agent_name", "environment"),)
+    __table_args__ = (UniqueConstraint("project_id", "agent_name", "environment"),)  # tenancy_0003
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     agent_name: Mapped[str] = mapped_column(String(255))

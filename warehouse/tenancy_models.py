@@ -16,6 +16,9 @@ PROJECT_TABLES = (
     "evaluation_results", "alerts", "alert_notifications", "alert_silences", "registry_deployments",
     "registry_environments", "registry_changelog", "registry_audit_log",
     "rollup_executions", "rollup_llm", "rollup_tools",  # tenancy_0002
+    "alert_rule_state", "alert_engine_leases", "alert_channel_state", "alert_audit_log",  # alerting_0003
+    "evaluation_online_claims", "evaluation_online_state",  # alerting_0003
+    "agents",  # tenancy_0003
 )  # fmt: skip
 
 
