@@ -253,7 +253,7 @@ def cmd_online(args: argparse.Namespace) -> int:
     engine = _engine(args)
     project = _project(args, engine)
     if args.status:
-        status = online_status(engine)
+        status = online_status(engine, project)
         print(f"scores stored: {status.scores}; executions: "
               + (", ".join(f"{n} {s}" for s, n in sorted(status.claims.items())) or "none looked at yet"))
         for name, at in sorted(status.watermarks.items()):

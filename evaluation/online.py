@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import ColumnElement, Engine, func, select, true, update
 
 from agentotel.core.durations import parse_duration
 from agentotel.core.projects import DEFAULT_PROJECT
@@ -217,7 +217,8 @@ class OnlineEvaluator:
         self.engine = engine
         self.config = config or OnlineConfig()
         self.project = project
-        self._state = self.config.name if project in (None, DEFAULT_PROJECT) else f"{self.config.name}@{project}"[:64]
+        # the watermark's key: the configuration's name and the project (every project's evaluator: default's)
+        self._state = {"name": self.config.name, "project_id": project or DEFAULT_PROJECT}
         self.settings = settings or EvaluationSettings()
         self.worker = worker or f"online-{uuid.uuid4().hex[:12]}"
         self._evaluators: dict[str, list[BaseEvaluator]] = {}
@@ -253,16 +254,20 @@ class OnlineEvaluator:
         stats.watermark = watermark
         return stats
 
+    def _mine(self) -> ColumnElement[bool]:
+        """The claims of this evaluator's project (every claim for an evaluator of every project)."""
+        return true() if self.project is None else OnlineClaim.project_id == self.project
+
     def _watermark(self, now: datetime) -> datetime:
         with self.engine.connect() as conn:
-            stored = conn.execute(select(OnlineState.watermark).where(OnlineState.name == self._state)).scalar()
+            stored = conn.execute(select(OnlineState.watermark).where(
+                OnlineState.name == self._state["name"], OnlineState.project_id == self._state["project_id"])).scalar()
         return stored if stored is not None else now
 
     def _save_watermark(self, watermark: datetime, now: datetime) -> None:
         with self.engine.begin() as conn:
-            insert_on_conflict(conn, OnlineState.__table__, [{"name": self._state, "watermark": watermark,
-                                                              "updated_at": now}],
-                               ("name",), update_columns=("watermark", "updated_at"))
+            insert_on_conflict(conn, OnlineState.__table__, [{**self._state, "watermark": watermark, "updated_at": now}],
+                               ("name", "project_id"), update_columns=("watermark", "updated_at"))
 
     def _candidates(self, since: datetime, ended_before: datetime) -> list[dict[str, Any]]:
         e, c = AgentExecution, OnlineClaim
@@ -307,11 +312,13 @@ class OnlineEvaluator:
                 "execution_id": row["id"], "agent_name": row["agent_name"], "agent_version": row["agent_version"],
                 "execution_time": row["timestamp"], "sampled": take, "status": "claimed" if take else "skipped",
                 "worker": token, "claimed_at": now, "finished_at": None if take else now, "detail": reason,
+                "project_id": row["project_id"],
             })
         with self.engine.begin() as conn:
             insert_on_conflict(conn, CLAIMS, claims, ("execution_id",))
             won = set(conn.execute(select(OnlineClaim.execution_id).where(
-                OnlineClaim.worker == token, OnlineClaim.execution_id.in_([r["id"] for r in rows]))).scalars())
+                OnlineClaim.worker == token, OnlineClaim.execution_id.in_([r["id"] for r in rows]),
+                self._mine())).scalars())
         stats.skipped += sum(1 for c in claims if not c["sampled"] and c["execution_id"] in won)
         return [r for r, c in zip(rows, claims) if c["sampled"] and r["id"] in won]
 
@@ -320,7 +327,8 @@ class OnlineEvaluator:
         stale_before = now - self.config.claim_timeout
         with self.engine.begin() as conn:
             stale = conn.execute(select(OnlineClaim.execution_id, OnlineClaim.worker).where(
-                OnlineClaim.status == "claimed", OnlineClaim.claimed_at < stale_before).limit(self.config.batch_size)).all()
+                OnlineClaim.status == "claimed", OnlineClaim.claimed_at < stale_before, self._mine(),
+            ).limit(self.config.batch_size)).all()
             taken = []
             for execution_id, old in stale:
                 changed = conn.execute(update(OnlineClaim).where(
@@ -537,12 +545,19 @@ class OnlineStatus:
     last_scored_at: datetime | None = None
 
 
-def online_status(engine: Engine) -> OnlineStatus:
+def online_status(engine: Engine, project: str | None = None) -> OnlineStatus:
+    """Claims, scores and watermarks of ``project`` (None: of every project; a watermark of a project other
+    than ``default`` is then named ``<name>@<project>``)."""
+    claims_of = true() if project is None else OnlineClaim.project_id == project
+    results_of = true() if project is None else RESULTS.c.project_id == project
+    states_of = true() if project is None else OnlineState.project_id == project
     with engine.connect() as conn:
         claims = {status: int(n) for status, n in conn.execute(
-            select(OnlineClaim.status, func.count()).group_by(OnlineClaim.status))}
+            select(OnlineClaim.status, func.count()).where(claims_of).group_by(OnlineClaim.status))}
         scores = int(conn.execute(select(func.count()).select_from(RESULTS).where(
-            RESULTS.c.score_value.is_not(None))).scalar_one())
-        watermarks = {name: at for name, at in conn.execute(select(OnlineState.name, OnlineState.watermark))}
-        last = conn.execute(select(func.max(EvaluationResultRecord.evaluated_at))).scalar()
+            RESULTS.c.score_value.is_not(None), results_of)).scalar_one())
+        watermarks = {name if project is not None or owner == DEFAULT_PROJECT else f"{name}@{owner}": at
+                      for name, owner, at in conn.execute(
+                          select(OnlineState.name, OnlineState.project_id, OnlineState.watermark).where(states_of))}
+        last = conn.execute(select(func.max(RESULTS.c.evaluated_at)).where(results_of)).scalar()
     return OnlineStatus(claims, scores, watermarks, last)

@@ -3,7 +3,10 @@ per-channel delivery state, the engine leases and the append-only audit log.
 
 Alerts themselves live in the core ``alerts`` table (``agentotel.warehouse.models.Alert``). Every alert,
 rule state, notification and channel state carries the rule set (``ruleset``: a rules file or a namespace)
-that produced it; ``""`` is the rule set of alerts made through the API.
+that produced it; ``""`` is the rule set of alerts made through the API. Every row carries its project
+(``project_id``; revision alerting_0003 for rule states, channel states, leases and the audit log). A rule
+set belongs to one project (those of a project other than ``default`` are named ``@<project>:…``), so the
+keys by rule set are per project already.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class AlertRuleState(Base):
     last_eval_at: Mapped[datetime | None] = mapped_column()
     last_value: Mapped[float | None] = mapped_column(Float)
     alert_id: Mapped[int | None] = mapped_column(Integer)
+    project_id: Mapped[str] = project_column()  # alerting_0003
 
 
 class AlertSilence(Base):
@@ -108,6 +112,7 @@ class AlertChannelState(Base):
     blocked_until: Mapped[datetime | None] = mapped_column()  # a Retry-After from the channel
     last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime | None] = mapped_column()
+    project_id: Mapped[str] = project_column()  # alerting_0003
 
 
 class AlertEngineLease(Base):
@@ -122,6 +127,7 @@ class AlertEngineLease(Base):
     renewed_at: Mapped[datetime] = mapped_column()
     expires_at: Mapped[datetime] = mapped_column()
     last_round_at: Mapped[datetime | None] = mapped_column()  # start of the holder's last evaluation round
+    project_id: Mapped[str] = project_column()  # alerting_0003
 
 
 class AlertAuditLog(Base):
@@ -138,3 +144,4 @@ class AlertAuditLog(Base):
     target_id: Mapped[str] = mapped_column(String(255))
     before: Mapped[dict[str, Any] | None] = mapped_column()
     after: Mapped[dict[str, Any] | None] = mapped_column()
+    project_id: Mapped[str] = project_column()  # alerting_0003

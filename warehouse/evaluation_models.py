@@ -9,8 +9,11 @@
 - ``evaluation_online_claims``: every production execution the online evaluator has looked at, sampled
   or not, with its status (``claimed`` → ``scored`` | ``failed``; ``skipped`` with the reason): the claim
   that keeps two evaluators (or one restarted) from scoring an execution twice.
-- ``evaluation_online_state``: the watermark per evaluator configuration: where scanning resumes after a
-  restart (minus the configured look-back for executions that arrive late).
+- ``evaluation_online_state``: the watermark per evaluator configuration and project: where scanning
+  resumes after a restart (minus the configured look-back for executions that arrive late).
+
+Claims and states carry ``project_id`` (revision alerting_0003): a claim the project of its execution
+(an execution id belongs to one project, so the claim's key stays the execution id).
 
 Benchmark runs stay in ``evaluation_runs`` (one JSON document per run).
 """
@@ -22,6 +25,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from agentotel.core.projects import DEFAULT_PROJECT
 from agentotel.warehouse.models import Base, project_column
 
 
@@ -70,13 +74,15 @@ class OnlineClaim(Base):
     claimed_at: Mapped[datetime] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
     detail: Mapped[str | None] = mapped_column(Text)
+    project_id: Mapped[str] = project_column()  # alerting_0003: the execution's project
 
 
 class OnlineState(Base):
-    """Where an online evaluator configuration resumes scanning."""
+    """Where an online evaluator configuration resumes scanning, per project (key: name and project)."""
 
     __tablename__ = "evaluation_online_state"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True, server_default=DEFAULT_PROJECT)
     watermark: Mapped[datetime] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column()
