@@ -20,10 +20,9 @@ from datetime import datetime
 from typing import Any
 
 import semver
-from sqlalchemy import ColumnElement, Connection, Engine, Select, Table, or_, select, true, union
+from sqlalchemy import ColumnElement, Connection, Engine, Select, Table, select, true
 
-from agentotel.core.projects import DEFAULT_PROJECT
-from agentotel.warehouse.models import Agent, AgentExecution
+from agentotel.warehouse.models import Agent
 from agentotel.warehouse.registry_models import (
     RegistryAuditEntry,
     RegistryChangelog,
@@ -170,19 +169,9 @@ def _of(table: Table, project: str | None) -> ColumnElement[bool]:
 
 
 def agents_of(project: str | None) -> ColumnElement[bool]:
-    """The agents (by ``Agent.name``) of ``project``: those it has executions or registry entries of; for
-    the default project also those no other project has (rows from before projects, seeded versions)."""
-    if project is None:
-        return true()
-    ex, audit = AgentExecution.__table__, RegistryAuditEntry.__table__
-
-    def names(match: Any) -> Any:
-        return union(select(ex.c.agent_name).where(match(ex)), select(audit.c.agent_name).where(match(audit)))
-
-    mine = Agent.name.in_(names(lambda t: t.c.project_id == project))
-    if project != DEFAULT_PROJECT:
-        return mine
-    return or_(mine, Agent.name.not_in(names(lambda t: t.c.project_id != DEFAULT_PROJECT)))
+    """The agents of ``project`` (agents are per project since revision tenancy_0003; rows from before it are
+    ``default``'s); None: every project."""
+    return true() if project is None else Agent.project_id == project
 
 
 def agent_select() -> Select:

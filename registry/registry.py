@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from agentotel.core.projects import DEFAULT_PROJECT
 from agentotel.core.utc import utcnow
 from agentotel.registry.errors import (
     AgentNotFound,
@@ -45,7 +46,7 @@ AGENTS = Agent.__table__
 class AgentRegistry:
     """The registry of agents and their versions on one warehouse ``engine``. ``project`` (default: that of
     ``versions``): only the agents of that project (``queries.agents_of``) and its entries; what is written
-    belongs to it (the versions themselves are shared by every project). None: every project."""
+    belongs to it, the versions too. None: every project (new rows in ``default``)."""
 
     def __init__(self, engine: Engine, versions: VersionManager | None = None, project: str | None = None) -> None:
         self.engine = engine
@@ -86,10 +87,11 @@ class AgentRegistry:
             "source": "registry",
             "updated_at": now,
         }
+        project = self.project or DEFAULT_PROJECT  # agents are per project (tenancy_0003)
         with write_transaction(self.engine) as conn:
             row = conn.execute(
                 select(Agent.id, Agent.source, Agent.created_at)
-                .where(Agent.name == metadata.name, Agent.version == metadata.version)
+                .where(Agent.name == metadata.name, Agent.version == metadata.version, Agent.project_id == project)
                 .with_for_update()
             ).first()
             if row is not None and row.source == "registry":
@@ -100,13 +102,14 @@ class AgentRegistry:
             if row is None:
                 conn.execute(
                     insert(AGENTS),
-                    {"name": metadata.name, "version": metadata.version, "created_at": now, **values},
+                    {"name": metadata.name, "version": metadata.version, "created_at": now, "project_id": project,
+                     **values},
                 )
                 action = "register"
             else:
                 conn.execute(update(AGENTS).where(AGENTS.c.id == row.id).values(**values))
                 action = "adopt"
-            agent = get_agent_version(conn, metadata.name, metadata.version)
+            agent = get_agent_version(conn, metadata.name, metadata.version, project)
             assert agent is not None
             if changelog:
                 conn.execute(

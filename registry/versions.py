@@ -386,14 +386,11 @@ class VersionManager:
         except _Lost as lost:
             self._conflict(name, agent.version, environment, actor, reason, lost.current, previous, action=action)
         except IntegrityError:
-            # Two first promotions into an empty environment: the unique (agent_name, environment) decides.
+            # Two first promotions into an empty environment: the unique (project_id, agent_name, environment)
+            # decides.
             current = environment_state(self.engine, name, environment, project=self.project)
             if seen is None and current is not None:
                 self._conflict(name, agent.version, environment, actor, reason, current.version, None, action=action)
-            if seen is None and self.project is not None and environment_state(self.engine, name, environment):
-                # the environments are keyed by (agent_name, environment), whatever the project
-                raise InvalidTransition(f"{environment} of {name!r} belongs to another project: an agent name has one "
-                                        f"{environment} across projects") from None
             raise
         result = get_deployment(self.engine, deployment_id, project=self.project)
         assert result is not None

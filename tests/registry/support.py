@@ -34,15 +34,17 @@ def register(registry: AgentRegistry, name: str, *versions: str, actor: str = "a
         registry.register_agent(AgentMetadata(name, version, model_type="gpt-4o-mini", provider="openai"), actor=actor)
 
 
-def discover(engine, name: str, version: str) -> None:
-    """The row the receiver writes when it first sees ``gen_ai.agent.name``/version (processors/writer.py)."""
+def discover(engine, name: str, version: str, project: str = "default") -> None:
+    """The row the receiver writes when it first sees ``gen_ai.agent.name``/version in ``project``
+    (processors/writer.py)."""
     now = datetime.now(timezone.utc)
     with engine.begin() as conn:
         insert_on_conflict(
             conn,
             Agent.__table__,
-            [{"name": name, "version": version, "source": "telemetry", "created_at": now, "updated_at": now, "last_seen_at": now}],
-            ("name", "version"),
+            [{"name": name, "version": version, "source": "telemetry", "created_at": now, "updated_at": now,
+              "last_seen_at": now, "project_id": project}],
+            ("project_id", "name", "version"),
         )
 
 

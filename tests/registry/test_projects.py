@@ -30,14 +30,16 @@ def cli(db_url, capsys):
 
 
 def _seed_shared_agent(engine) -> None:
-    """One agent seen in the telemetry of both projects: 3 executions (1 failed) in alpha, 2 in beta."""
+    """One agent seen in the telemetry of both projects (a row of each): 3 executions (1 failed) in alpha, 2 in
+    beta."""
     now = datetime.now(timezone.utc)
     rows = [{"id": f"{p}-{i}", "trace_id": f"{p:0>8}{i:024x}"[-32:], "span_id": f"{i:016x}", "agent_name": "shared",
              "agent_version": "1.0.0", "timestamp": now - timedelta(minutes=i), "duration_ms": 10.0, "tokens_used": 1,
              "success": not (p == "alpha" and i == 0), "project_id": p}
             for p, n in (("alpha", 3), ("beta", 2)) for i in range(n)]
     with engine.begin() as conn:
-        conn.execute(insert(Agent).values(name="shared", version="1.0.0", source="telemetry", created_at=now))
+        conn.execute(insert(Agent), [{"name": "shared", "version": "1.0.0", "source": "telemetry", "created_at": now,
+                                      "project_id": p} for p in ("alpha", "beta")])  # agents are per project
         conn.execute(insert(AgentExecution), rows)
 
 
