@@ -79,6 +79,8 @@ class Settings(Spec):
     def _named(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
             raise ValueError("must not be empty")
+        if value is not None and value.strip().startswith(PROJECT_RULESET_MARK):  # a project's rule set is its own
+            raise ValueError(f"must not start with {PROJECT_RULESET_MARK!r} (the mark of a project's rule sets)")
         return value
 
 

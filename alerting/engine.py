@@ -26,7 +26,15 @@ from sqlalchemy import Connection, Engine, and_, delete, or_, select, update
 from agentotel.alerting.config import AlertingConfig
 from agentotel.alerting.manager import AlertManager
 from agentotel.alerting.rules.base import EvalContext, Rule, Sample
-from agentotel.alerting.store import ALERTS, NOTIFICATIONS, RULE_STATE, fingerprint, write_tx
+from agentotel.alerting.store import (
+    ALERTS,
+    NOTIFICATIONS,
+    RULE_STATE,
+    fingerprint,
+    of_project,
+    stamp,
+    write_tx,
+)
 from agentotel.core.secrets import redact_text
 from agentotel.core.utc import as_utc, utcnow
 from agentotel.warehouse.upsert import insert_on_conflict
@@ -56,6 +64,7 @@ class RuleEngine:
         self.ruleset = config.ruleset
         self.source = source
         self.manager = manager or AlertManager(engine, config)
+        self.project = self.manager.project  # the project whose rule states these are (None: default's)
 
     def evaluate(self, now: datetime | None = None, fence: Fence | None = None) -> EvaluationReport:
         """One evaluation round at ``now`` (default: the current time). With ``fence``, the states are saved
@@ -139,7 +148,8 @@ class RuleEngine:
     def _load_states(self) -> dict[tuple[str, str], dict[str, Any]]:
         with self.engine.connect() as conn:
             return {(r.rule_id, r.fingerprint): dict(r._mapping)
-                    for r in conn.execute(select(RULE_STATE).where(RULE_STATE.c.ruleset == self.ruleset))}
+                    for r in conn.execute(select(RULE_STATE).where(RULE_STATE.c.ruleset == self.ruleset,
+                                                                   of_project(RULE_STATE, self.project)))}
 
     def _forget_manually_resolved(self, states: dict[tuple[str, str], dict[str, Any]]) -> list[tuple[str, str]]:
         """A firing series whose alert was resolved by hand starts over (fires again if still true)."""
@@ -167,14 +177,14 @@ class RuleEngine:
             elif stored is None or (s["rule_id"], s["fingerprint"]) in stored:
                 drop.append(s)
         rule_ids = {r.id for r in self.config.rules}
-        mine = RULE_STATE.c.ruleset == self.ruleset
+        mine = and_(RULE_STATE.c.ruleset == self.ruleset, of_project(RULE_STATE, self.project))
         with write_tx(self.engine) as conn:
             if fence is not None and not fence(conn, now):
                 raise LeaseLost(f"rule set {self.ruleset!r} is evaluated by another engine now")
             if keep:
                 rows = [{**{k: s.get(k) for k in ("rule_id", "fingerprint", "labels", "state", "active_since",
                                                    "clear_since", "last_value", "alert_id")},
-                         "ruleset": self.ruleset, "last_eval_at": now} for s in keep]
+                         "ruleset": self.ruleset, "last_eval_at": now, **stamp(self.project)} for s in keep]
                 insert_on_conflict(conn, RULE_STATE, rows, ["ruleset", "rule_id", "fingerprint"],
                                    update_columns=["labels", "state", "active_since", "clear_since", "last_value",
                                                    "alert_id", "last_eval_at"])

@@ -19,9 +19,9 @@ import socket
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Connection, Engine, case, or_, select, update
+from sqlalchemy import Connection, Engine, and_, case, or_, select, update
 
-from agentotel.alerting.store import LEASES, write_tx
+from agentotel.alerting.store import LEASES, of_project, stamp, write_tx
 from agentotel.core.utc import as_utc, utcnow
 from agentotel.warehouse.upsert import insert_on_conflict
 
@@ -36,15 +36,18 @@ def holder_id() -> str:
 
 
 class EngineLease:
-    """The lease of ``ruleset`` as seen by ``holder``."""
+    """The lease of ``ruleset`` (a rule set of ``project``; None: ``default``) as seen by ``holder``."""
 
-    def __init__(self, engine: Engine, ruleset: str, ttl: timedelta, holder: str | None = None) -> None:
+    def __init__(self, engine: Engine, ruleset: str, ttl: timedelta, holder: str | None = None,
+                 project: str | None = None) -> None:
         if ttl <= timedelta(0):
             raise ValueError("the lease needs a positive ttl")
         self.engine = engine
         self.ruleset = ruleset
         self.ttl = ttl
         self.holder = holder or holder_id()
+        self.project = project
+        self._mine = and_(LEASES.c.ruleset == ruleset, of_project(LEASES, project))
         self.held_until: datetime | None = None
 
     def acquire(self, now: datetime | None = None) -> bool:
@@ -54,12 +57,13 @@ class EngineLease:
         t = LEASES.c
         values = {"holder": self.holder, "renewed_at": now, "expires_at": now + self.ttl,
                   "acquired_at": case((t.holder == self.holder, t.acquired_at), else_=now)}
-        take = update(LEASES).where(t.ruleset == self.ruleset, or_(t.holder == self.holder, t.expires_at < now))
+        take = update(LEASES).where(self._mine, or_(t.holder == self.holder, t.expires_at < now))
         with write_tx(self.engine) as conn:
-            previous = conn.execute(select(t.holder, t.expires_at).where(t.ruleset == self.ruleset)).first()
+            previous = conn.execute(select(t.holder, t.expires_at).where(self._mine)).first()
             if previous is None:
                 insert_on_conflict(conn, LEASES, [{"ruleset": self.ruleset, "holder": "", "acquired_at": now,
-                                                   "renewed_at": now, "expires_at": _NEVER}], ["ruleset"])
+                                                   "renewed_at": now, "expires_at": _NEVER, **stamp(self.project)}],
+                                   ["ruleset"])
             held = bool(conn.execute(take.values(**values)).rowcount)
         self.held_until = now + self.ttl if held else None
         if held and not was_held:
@@ -78,7 +82,7 @@ class EngineLease:
         """Inside a write transaction: true (and the round recorded) only while this engine holds the lease."""
         t = LEASES.c
         result = conn.execute(update(LEASES).where(
-            t.ruleset == self.ruleset, t.holder == self.holder, t.expires_at > utcnow()).values(last_round_at=now))
+            self._mine, t.holder == self.holder, t.expires_at > utcnow()).values(last_round_at=now))
         return bool(result.rowcount)
 
     def release(self) -> None:
@@ -88,12 +92,12 @@ class EngineLease:
         now = utcnow()
         t = LEASES.c
         with write_tx(self.engine) as conn:
-            conn.execute(update(LEASES).where(t.ruleset == self.ruleset, t.holder == self.holder).values(
+            conn.execute(update(LEASES).where(self._mine, t.holder == self.holder).values(
                 expires_at=now, renewed_at=now))
         self.held_until = None
 
     def current(self) -> tuple[str, datetime] | None:
         """The holder and expiry stored now (any engine), or None."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(LEASES.c.holder, LEASES.c.expires_at).where(LEASES.c.ruleset == self.ruleset)).first()
+            row = conn.execute(select(LEASES.c.holder, LEASES.c.expires_at).where(self._mine)).first()
         return None if row is None or not row.holder else (str(row.holder), as_utc(row.expires_at))

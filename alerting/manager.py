@@ -113,7 +113,8 @@ class AlertManager:
                 updated_at=now, ruleset=ruleset, **self._stamp,
             ).returning(ALERTS.c.id)).scalar_one()
             insert_audit(conn, by, "create", "alert", alert_id, None,
-                         {"rule_id": rule_id, "severity": severity, "labels": labels, "value": value}, now)
+                         {"rule_id": rule_id, "severity": severity, "labels": labels, "value": value}, now,
+                         project=self.project)
         return int(alert_id)
 
     def update_alert(self, alert_id: int, *, message: str | None = None, severity: str | None = None,
@@ -131,7 +132,8 @@ class AlertManager:
                 conn.execute(ALERTS.update().where(ALERTS.c.id == alert_id).values(**changes, updated_at=now))
                 if audit:
                     insert_audit(conn, by, "update", "alert", alert_id,
-                                 {k: before[k] for k in changes}, {k: changes[k] for k in changes}, now)
+                                 {k: before[k] for k in changes}, {k: changes[k] for k in changes}, now,
+                                 project=self._project_of(conn, alert_id))
             return self._get(conn, alert_id)
 
     def acknowledge_alert(self, alert_id: int, by: str) -> dict[str, Any]:
@@ -149,7 +151,7 @@ class AlertManager:
             conn.execute(ALERTS.update().where(ALERTS.c.id == alert_id).values(
                 acknowledged=True, acknowledged_by=str(by)[:255], acknowledged_at=now, updated_at=now))
             insert_audit(conn, by, "acknowledge", "alert", alert_id, {"acknowledged": False},
-                         {"acknowledged": True, "acknowledged_by": by}, now)
+                         {"acknowledged": True, "acknowledged_by": by}, now, project=self._project_of(conn, alert_id))
             after = self._get(conn, alert_id)
             self._cancel_triggers(conn, alert_id, "alert acknowledged before delivery", now)
             self._follow_up(conn, after, "acknowledge", now)
@@ -165,11 +167,17 @@ class AlertManager:
             conn.execute(ALERTS.update().where(ALERTS.c.id == alert_id).values(
                 status="resolved", resolved_at=now, updated_at=now))
             insert_audit(conn, by or "system", "resolve", "alert", alert_id, {"status": before["status"]},
-                         {"status": "resolved"}, now)
+                         {"status": "resolved"}, now, project=self._project_of(conn, alert_id))
             after = self._get(conn, alert_id)
             self._cancel_triggers(conn, alert_id, "alert resolved before delivery", now)
             self._follow_up(conn, after, "resolve", now)
             return after
+
+    def _project_of(self, conn: Connection, alert_id: int) -> str | None:
+        """The project of an alert (this manager's, when it has one): its audit rows are that project's."""
+        if self.project is not None:
+            return self.project
+        return conn.execute(select(ALERTS.c.project_id).where(ALERTS.c.id == alert_id)).scalar_one_or_none()
 
     def _cancel_triggers(self, conn: Connection, alert_id: int, reason: str, now: datetime) -> None:
         conn.execute(NOTIFICATIONS.update().where(
@@ -236,7 +244,7 @@ class AlertManager:
             conn.execute(SILENCES.insert().values(**row))
             insert_audit(conn, by, "silence", "silence", silence_id, None,
                          {"matchers": row["matchers"], "starts_at": iso(starts_at), "ends_at": iso(ends_at),
-                          "comment": comment}, now)
+                          "comment": comment}, now, project=self.project)
         return silence_id
 
     def expire_silence(self, silence_id: str, by: str) -> None:
@@ -247,7 +255,7 @@ class AlertManager:
                 raise KeyError(f"no silence with id {silence_id}")
             conn.execute(SILENCES.update().where(SILENCES.c.id == silence_id).values(ends_at=now))
             insert_audit(conn, by, "expire_silence", "silence", silence_id, {"ends_at": iso(row.ends_at)},
-                         {"ends_at": iso(now)}, now)
+                         {"ends_at": iso(now)}, now, project=row.project_id)
 
     def active_silences(self, now: datetime | None = None) -> list[dict[str, Any]]:
         now = now or utcnow()

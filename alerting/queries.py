@@ -16,8 +16,7 @@ severities are checked against whitelists (ValueError) before they reach SQL.
 - ``engine_leases(engine)``: which engine evaluates each rule set, until when, and its last round
 - ``audit_log(engine, limit)``: the append-only audit trail, newest first
 
-``project`` (alerts, counts, pending series, notifications, dead letters, silences): only that project's rows
-(pending series: of its rule sets, ``AlertingConfig.for_project``); None: every row the engine sees.
+``project`` (every function): only that project's rows; None: every row the engine sees.
 """
 
 from __future__ import annotations
@@ -25,13 +24,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, Table, func, not_, select, true
+from sqlalchemy import ColumnElement, Engine, Select, Table, func, select, true
 
 from agentotel.alerting.channels.base import EVENTS
-from agentotel.alerting.config import PROJECT_RULESET_MARK, project_ruleset
 from agentotel.alerting.queue import NOTIFICATION_STATUSES
 from agentotel.alerting.rules.base import SEVERITIES
-from agentotel.core.projects import DEFAULT_PROJECT
 from agentotel.core.utc import as_utc, utcnow
 from agentotel.warehouse.alerting_models import (
     AlertAuditLog,
@@ -52,15 +49,6 @@ _NOTIFICATION_COLUMNS = [c for c in AlertNotification.__table__.c if c.name != "
 
 def _of(table: Table, project: str | None) -> ColumnElement[bool]:
     return true() if project is None else table.c.project_id == project
-
-
-def _of_rulesets(table: Table, project: str | None) -> ColumnElement[bool]:
-    """The rows of ``table`` (by its ``ruleset``) that belong to the rule sets of ``project``."""
-    if project is None:
-        return true()
-    if project == DEFAULT_PROJECT:
-        return not_(table.c.ruleset.startswith(PROJECT_RULESET_MARK, autoescape=True))
-    return table.c.ruleset.startswith(project_ruleset("", project), autoescape=True)
 
 
 def _rows(engine: Engine, stmt: Select) -> list[dict[str, Any]]:
@@ -107,7 +95,7 @@ def alert_counts(engine: Engine, project: str | None = None) -> dict[str, int]:
                 out["acknowledged" if acknowledged else "unacknowledged"] += int(n)
         out["pending"] += int(
             conn.execute(select(func.count()).select_from(states).where(states.c.state == "pending",
-                                                                _of_rulesets(states, project))).scalar_one()
+                                                                _of(states, project))).scalar_one()
         )
     return out
 
@@ -118,7 +106,7 @@ def pending_series(engine: Engine, limit: int = 500, rule_id: str | None = None,
     ruleset, rule_id, labels, active_since, last_eval_at, last_value."""
     t = AlertRuleState.__table__
     stmt = select(t.c.ruleset, t.c.rule_id, t.c.labels, t.c.active_since, t.c.last_eval_at, t.c.last_value).where(
-        t.c.state == "pending", _of_rulesets(t, project))
+        t.c.state == "pending", _of(t, project))
     if rule_id:
         stmt = stmt.where(t.c.rule_id == rule_id)
     return _rows(engine, stmt.order_by(t.c.active_since.desc(), t.c.rule_id).limit(check_limit(limit, MAX_ROWS)))
@@ -160,10 +148,10 @@ def dead_letters(engine: Engine, limit: int = 200, channel: str | None = None, a
                          event=event, since=since, id_prefix=id_prefix, project=project)
 
 
-def channel_stats(engine: Engine) -> list[dict[str, Any]]:
+def channel_stats(engine: Engine, project: str | None = None) -> list[dict[str, Any]]:
     """Per rule set and channel: deliveries_total, failures_total, blocked_until, last_error, updated_at."""
     t = AlertChannelState.__table__
-    return _rows(engine, select(t).order_by(t.c.channel, t.c.ruleset))
+    return _rows(engine, select(t).where(_of(t, project)).order_by(t.c.channel, t.c.ruleset))
 
 
 def silences(engine: Engine, active_only: bool = True, id_prefix: str | None = None,
@@ -179,10 +167,10 @@ def silences(engine: Engine, active_only: bool = True, id_prefix: str | None = N
     return _rows(engine, stmt)
 
 
-def engine_leases(engine: Engine) -> list[dict[str, Any]]:
+def engine_leases(engine: Engine, project: str | None = None) -> list[dict[str, Any]]:
     """Per rule set: the engine evaluating it (holder), since when, until when, and its last round."""
     t = AlertEngineLease.__table__
-    return _rows(engine, select(t).where(t.c.holder != "").order_by(t.c.ruleset))
+    return _rows(engine, select(t).where(t.c.holder != "", _of(t, project)).order_by(t.c.ruleset))
 
 
 def _hex(prefix: str) -> str:
@@ -193,7 +181,7 @@ def _hex(prefix: str) -> str:
     return prefix
 
 
-def audit_log(engine: Engine, limit: int = 200) -> list[dict[str, Any]]:
+def audit_log(engine: Engine, limit: int = 200, project: str | None = None) -> list[dict[str, Any]]:
     """The alerting audit trail (actor, action, target_type, target_id, before, after), newest first."""
     t = AlertAuditLog.__table__
-    return _rows(engine, select(t).order_by(t.c.id.desc()).limit(check_limit(limit, MAX_ROWS)))
+    return _rows(engine, select(t).where(_of(t, project)).order_by(t.c.id.desc()).limit(check_limit(limit, MAX_ROWS)))

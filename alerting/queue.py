@@ -43,7 +43,15 @@ from sqlalchemy import Connection, Engine, and_, case, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from agentotel.alerting.channels.base import DeliveryError, Handler
-from agentotel.alerting.store import ALERTS, CHANNEL_STATE, NOTIFICATIONS, insert_audit, write_tx
+from agentotel.alerting.store import (
+    ALERTS,
+    CHANNEL_STATE,
+    NOTIFICATIONS,
+    insert_audit,
+    of_project,
+    stamp,
+    write_tx,
+)
 from agentotel.core.secrets import redact_text
 from agentotel.core.utc import utcnow
 from agentotel.warehouse.upsert import insert_on_conflict
@@ -188,6 +196,7 @@ class NotificationQueue:
 
     def _blocked(self, now: datetime) -> Any:
         return select(CHANNEL_STATE.c.channel).where(CHANNEL_STATE.c.ruleset == self.ruleset,
+                                                     of_project(CHANNEL_STATE, self.project),
                                                      CHANNEL_STATE.c.blocked_until > now)
 
     def process_due(self, now: datetime | None = None, limit: int | None = None, channel: str | None = None,
@@ -382,14 +391,16 @@ class NotificationQueue:
                error: str | None = None, blocked_until: datetime | None = None) -> None:
         c = CHANNEL_STATE.c
         insert_on_conflict(conn, CHANNEL_STATE, [{"ruleset": self.ruleset, "channel": channel, "deliveries_total": 0,
-                                                  "failures_total": 0, "updated_at": now}], ["ruleset", "channel"])
+                                                  "failures_total": 0, "updated_at": now, **stamp(self.project)}],
+                           ["ruleset", "channel"])
         values: dict[str, Any] = {"deliveries_total": c.deliveries_total + deliveries,
                                   "failures_total": c.failures_total + failures, "updated_at": now}
         if error is not None:
             values["last_error"] = error
         if blocked_until is not None:
             values["blocked_until"] = blocked_until
-        conn.execute(CHANNEL_STATE.update().where(c.ruleset == self.ruleset, c.channel == channel).values(**values))
+        conn.execute(CHANNEL_STATE.update().where(c.ruleset == self.ruleset, c.channel == channel,
+                                                  of_project(CHANNEL_STATE, self.project)).values(**values))
 
     def renew_leases(self, now: datetime | None = None) -> int:
         """Extend the lease of every message this process is sending (the service calls this well within
@@ -446,7 +457,8 @@ class NotificationQueue:
             if soonest is None or channel is None:
                 return soonest
             blocked = conn.execute(select(CHANNEL_STATE.c.blocked_until).where(
-                CHANNEL_STATE.c.ruleset == self.ruleset, CHANNEL_STATE.c.channel == channel)).scalar_one_or_none()
+                CHANNEL_STATE.c.ruleset == self.ruleset, CHANNEL_STATE.c.channel == channel,
+                of_project(CHANNEL_STATE, self.project))).scalar_one_or_none()
         return max(soonest, blocked) if blocked is not None else soonest
 
     # --- inspection and dead letters -----------------------------------------------------------------------
@@ -468,6 +480,7 @@ class NotificationQueue:
             conn.execute(NOTIFICATIONS.update().where(NOTIFICATIONS.c.id == notification_id).values(
                 status=PENDING, attempts=0, next_attempt_at=now, updated_at=now))
             insert_audit(conn, by, "resend", "notification", notification_id,
-                         {"status": DEAD, "attempts": row.attempts}, {"status": PENDING, "attempts": 0}, now)
+                         {"status": DEAD, "attempts": row.attempts}, {"status": PENDING, "attempts": 0}, now,
+                         project=row.project_id)
         self.wake(row.channel)
         return True

@@ -106,7 +106,7 @@ class AlertingService:
         if handlers is None:
             policy = AddressPolicy([*config.settings.allow_hosts, *allow_hosts])
             handlers = build_handlers(config.channels, policy, strict=strict_channels)
-        record_config_change(engine, config, actor)
+        record_config_change(engine, config, actor, project)
         self.queue = NotificationQueue(engine, handlers, queue_settings or queue_settings_of(config), self.ruleset,
                                        project)
         self.manager = AlertManager(engine, config, self.queue)
@@ -115,7 +115,7 @@ class AlertingService:
         if project in (None, DEFAULT_PROJECT):  # legacy rows (before rule sets) are the default project's
             self.rules.adopt_legacy()
         interval = config.settings.evaluation_interval
-        self.lease = EngineLease(engine, self.ruleset, interval * LEASE_TTL_INTERVALS, holder)
+        self.lease = EngineLease(engine, self.ruleset, interval * LEASE_TTL_INTERVALS, holder, project)
         self.rounds: deque[float] = deque(maxlen=1000)  # time.monotonic() at the start of each round run
 
     def tick(self, now: datetime | None = None, evaluate: bool = True) -> EvaluationReport | None:
@@ -269,8 +269,10 @@ def _current_marker(snapshot: dict[str, Any]) -> dict[str, Any]:
     return snapshot
 
 
-def record_config_change(engine: Engine, config: AlertingConfig, actor: str = "system") -> bool:
-    """Append an audit row when the loaded rules / channels / policies differ from the last recorded ones.
+def record_config_change(engine: Engine, config: AlertingConfig, actor: str = "system",
+                         project: str | None = None) -> bool:
+    """Append an audit row (of ``project``; None: ``default``) when the loaded rules / channels / policies differ
+    from the last ones recorded in that project.
 
     ``before`` holds the old value of every changed rule, channel, policy or setting, ``after`` the new
     values plus the full snapshot (what the next comparison starts from). Returns whether a row was written.
@@ -279,7 +281,8 @@ def record_config_change(engine: Engine, config: AlertingConfig, actor: str = "s
     snapshot = config_snapshot(config)
     with write_tx(engine) as conn:
         last = conn.execute(select(AUDIT.c.after).where(
-            AUDIT.c.target_type == "alerting_config", AUDIT.c.target_id == target).order_by(AUDIT.c.id.desc()).limit(1)
+            AUDIT.c.target_type == "alerting_config", AUDIT.c.target_id == target,
+            AUDIT.c.project_id == (project or DEFAULT_PROJECT)).order_by(AUDIT.c.id.desc()).limit(1)
         ).scalar_one_or_none()
         previous = _current_marker((last or {}).get("snapshot") or {})
         before: dict[str, Any] = {}
@@ -293,5 +296,5 @@ def record_config_change(engine: Engine, config: AlertingConfig, actor: str = "s
         if not after:
             return False
         insert_audit(conn, actor, "config_change" if previous else "config_load", "alerting_config", target,
-                     before or None, {**after, "snapshot": snapshot})
+                     before or None, {**after, "snapshot": snapshot}, project=project)
     return True

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import ColumnElement, Connection, Table, true
 
 from agentotel.core.secrets import redact_text
 from agentotel.core.utc import as_utc, utcnow
@@ -30,6 +30,16 @@ NOTIFICATIONS = AlertNotification.__table__
 CHANNEL_STATE = AlertChannelState.__table__
 AUDIT = AlertAuditLog.__table__
 LEASES = AlertEngineLease.__table__
+
+
+def stamp(project: str | None) -> dict[str, str]:
+    """The ``project_id`` of a row written for ``project`` (None: the column's default, ``default``)."""
+    return {} if project is None else {"project_id": project}
+
+
+def of_project(table: Table, project: str | None) -> ColumnElement[bool]:
+    """The rows of ``table`` that belong to ``project`` (None: every row)."""
+    return true() if project is None else table.c.project_id == project
 
 
 def fingerprint(rule_id: str, labels: Mapping[str, Any] | None) -> str:
@@ -69,8 +79,9 @@ def alert_dict(row: Any) -> dict[str, Any]:
 
 def insert_audit(conn: Connection, actor: str, action: str, target_type: str, target_id: Any,
                  before: Mapping[str, Any] | None = None, after: Mapping[str, Any] | None = None,
-                 now: datetime | None = None) -> None:
-    """Append one audit row; secret values are redacted from the before/after snapshots."""
+                 now: datetime | None = None, project: str | None = None) -> None:
+    """Append one audit row of ``project`` (None: ``default``); secret values are redacted from the before/after
+    snapshots."""
     def clean(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
         if value is None:
             return None
@@ -78,5 +89,5 @@ def insert_audit(conn: Connection, actor: str, action: str, target_type: str, ta
 
     conn.execute(AUDIT.insert().values(
         timestamp=now or utcnow(), actor=str(actor or "system")[:255], action=action, target_type=target_type,
-        target_id=str(target_id), before=clean(before), after=clean(after),
+        target_id=str(target_id), before=clean(before), after=clean(after), **stamp(project),
     ))

@@ -156,3 +156,117 @@ def test_a_login_that_cannot_take_the_reader_role_is_one_line(db_url, engine, tm
         with engine.begin() as conn:
             conn.execute(text(f"DROP OWNED BY {login}"))
             conn.execute(text(f"DROP ROLE {login}"))
+
+
+# a rule that fires in both projects (error rate >= 0), one pending for an hour, a channel every alert goes to
+STATE_RULES = """
+channels:
+  console: {type: log, level: error}
+escalation_policies:
+  default: [{after: 0s, channels: [console]}]
+rules:
+  - id: bot-seen
+    type: threshold
+    metric: error_rate
+    group_by: [agent]
+    window: 5m
+    op: ">="
+    value: 0
+  - id: bot-seen-for-an-hour
+    type: threshold
+    metric: error_rate
+    group_by: [agent]
+    window: 5m
+    op: ">="
+    value: 0
+    for: 1h
+"""
+STATE_TABLES = ("alert_rule_state", "alert_engine_leases", "alert_channel_state", "alert_audit_log")
+
+
+def _stamps(engine) -> dict[str, list[tuple[str, str]]]:
+    """Per alerting state table: (ruleset or audit action, project_id) of every row, sorted."""
+    from agentotel.warehouse.alerting_models import (
+        AlertAuditLog,
+        AlertChannelState,
+        AlertEngineLease,
+        AlertRuleState,
+    )
+
+    out = {}
+    with engine.connect() as conn:
+        for model in (AlertRuleState, AlertEngineLease, AlertChannelState):
+            out[model.__tablename__] = sorted(conn.execute(select(model.ruleset, model.project_id)).tuples())
+        out["alert_audit_log"] = sorted(conn.execute(select(AlertAuditLog.action, AlertAuditLog.project_id)).tuples())
+    return out
+
+
+def test_rule_states_leases_channel_states_and_audit_belong_to_the_project_run(db_url, engine, tmp_path, capsys):
+    """``alerts run --project alpha`` and ``--project beta`` on one rules file: each keeps its own rule states,
+    lease, channel state and audit rows, stamped with its project (the same rules file is loaded in each, so
+    each project audits its own config_load); audit and lists of one project never show the other's; on
+    PostgreSQL the reader of beta sees none of alpha's rows in these tables."""
+    from agentotel.alerting import queries as q
+
+    make_projects(engine, "alpha", "beta")
+    seed(engine, datetime.now(timezone.utc))
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(STATE_RULES)
+    for project in ("alpha", "beta"):
+        assert main(["alerts", "run", "--once", "--rules", str(rules), "--db", db_url, "--project", project]) == 0
+        assert "fired 1" in capsys.readouterr().out
+    ruleset = {p: f"@{p}:{rules.resolve()}" for p in ("alpha", "beta")}
+    stamps = _stamps(engine)
+    for table in ("alert_rule_state", "alert_channel_state", "alert_engine_leases"):
+        per_series = 2 if table == "alert_rule_state" else 1  # the firing and the pending series
+        assert stamps[table] == sorted([(ruleset["alpha"], "alpha")] * per_series
+                                       + [(ruleset["beta"], "beta")] * per_series), table
+    assert stamps["alert_audit_log"] == [("config_load", "alpha"), ("config_load", "beta"), ("create", "alpha"),
+                                         ("create", "beta")]
+    [alpha_alert] = [a for a in q.alerts(engine, project="alpha")]
+    assert main(["alerts", "ack", str(alpha_alert["id"]), "--by", "alice", "--db", db_url, "--project", "alpha"]) == 0
+    capsys.readouterr()
+
+    assert [(r["actor"], r["action"]) for r in q.audit_log(engine, project="alpha")] == [
+        ("alice", "acknowledge"), ("rule-engine", "create"), ("system", "config_load")]
+    assert [(r["actor"], r["action"]) for r in q.audit_log(engine, project="beta")] == [
+        ("rule-engine", "create"), ("system", "config_load")]
+    for project in ("alpha", "beta"):
+        assert {r["ruleset"] for r in q.channel_stats(engine, project=project)} == {ruleset[project]}
+        assert {r["ruleset"] for r in q.engine_leases(engine, project=project)} == {ruleset[project]}
+        assert {r["ruleset"] for r in q.pending_series(engine, project=project)} == {ruleset[project]}
+        assert main(["alerts", "list", "--db", db_url, "--project", project]) == 0
+        listed = capsys.readouterr().out
+        assert listed.count("bot-seen-for-an-hour") == 1 and listed.count("firing") == 1
+    assert q.channel_stats(engine, project="default") == [] and q.audit_log(engine, project="default") == []
+    # a second round of alpha: its own states again, beta's untouched
+    before = _stamps(engine)
+    assert main(["alerts", "run", "--once", "--rules", str(rules), "--db", db_url, "--project", "alpha"]) == 0
+    capsys.readouterr()
+    after = _stamps(engine)
+    assert {t: after[t] for t in STATE_TABLES if t != "alert_audit_log"} == \
+        {t: before[t] for t in STATE_TABLES if t != "alert_audit_log"}
+
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.pool import NullPool
+
+        reader = create_engine(engine.url, poolclass=NullPool)  # a connection of its own, never back in a pool
+        try:
+            with reader.connect() as conn:
+                conn.execute(text("SET ROLE agentotel_reader"))
+                conn.execute(text("SELECT set_config('agentotel.project', 'beta', false)"))
+                for table in STATE_TABLES:
+                    seen = set(conn.execute(text(f"SELECT DISTINCT project_id FROM {table}")).scalars())  # noqa: S608
+                    assert seen == {"beta"}, table
+        finally:
+            reader.dispose()
+
+
+def test_a_rules_file_cannot_name_its_rule_set_as_a_projects():
+    """``@<project>:…`` names a project's own rule set (its states, lease and channel states are that project's)."""
+    from agentotel.alerting.config import RuleError, parse_rules
+
+    with pytest.raises(RuleError, match="must not start with '@'"):
+        parse_rules(STATE_RULES + "settings: {namespace: '@alpha:rules'}\n", "rules.yaml")
+    assert parse_rules(STATE_RULES + "settings: {namespace: 'team-a'}\n", "rules.yaml").ruleset == "team-a"

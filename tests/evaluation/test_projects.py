@@ -94,3 +94,40 @@ def test_online_scores_belong_to_their_executions_project(db_url, engine, capsys
     assert scored == {**dict.fromkeys(beta, "beta"), **dict.fromkeys(alpha, "alpha")}
     assert main(["eval", "online", "--once", "--db", db_url, "--project", "alpha"]) == 0  # nothing new in alpha
     assert "0 execution(s) looked at" in capsys.readouterr().out
+
+
+def _online_rows(engine) -> tuple[dict[str, str], dict[tuple[str, str], object]]:
+    """(execution id -> the project of its claim, (name, project) -> watermark)."""
+    from agentotel.warehouse.evaluation_models import OnlineClaim, OnlineState
+
+    with engine.connect() as conn:
+        claims = dict(conn.execute(select(OnlineClaim.execution_id, OnlineClaim.project_id)).all())
+        states = {(n, p): w for n, p, w in conn.execute(select(OnlineState.name, OnlineState.project_id,
+                                                                 OnlineState.watermark))}
+    return claims, states  # type: ignore[return-value]
+
+
+def test_eval_online_keeps_each_projects_claims_and_watermark(db_url, engine, capsys):
+    """``eval online --project alpha`` and ``--project beta``: each claims only its own executions, stamped with
+    its project, and keeps its own watermark (key: name and project); ``--status`` of one shows only its own."""
+    from tests.evaluation.test_online import executions
+
+    make_projects(engine, "alpha", "beta")
+    alpha = executions(engine, 3, project_id="alpha")
+    beta = executions(engine, 2, first=10, project_id="beta")
+    flags = ["--once", "--sample-rate", "1", "--evaluator", "coherence", "--db", db_url]
+    assert main(["eval", "online", *flags, "--project", "alpha"]) == 0
+    assert "3 execution(s) looked at: 3 scored" in capsys.readouterr().out
+    claims, states = _online_rows(engine)
+    assert claims == dict.fromkeys(alpha, "alpha") and set(states) == {("default", "alpha")}
+    assert main(["eval", "online", *flags, "--project", "beta"]) == 0
+    assert "2 execution(s) looked at: 2 scored" in capsys.readouterr().out
+    claims, states = _online_rows(engine)
+    assert claims == {**dict.fromkeys(alpha, "alpha"), **dict.fromkeys(beta, "beta")}
+    assert set(states) == {("default", "alpha"), ("default", "beta")}
+    assert main(["eval", "online", "--status", "--db", db_url, "--project", "beta"]) == 0
+    status = capsys.readouterr().out
+    assert "scores stored: 2; executions: 2 scored" in status and status.count("watermark default:") == 1
+    assert main(["eval", "online", *flags, "--project", "alpha"]) == 0  # alpha again: nothing new in alpha
+    assert "0 execution(s) looked at" in capsys.readouterr().out
+    assert _online_rows(engine)[0] == claims
