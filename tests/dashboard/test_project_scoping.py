@@ -43,7 +43,7 @@ from tests.dashboard.test_pages import assert_clean, frames, metrics
 
 PASSWORD = "correct horse battery staple"
 TRACES = {"alpha": 3, "beta": 2}  # traces (one agent run each) per project
-SCOPES = (("alpha",), ("beta",), ())  # the scoped engines the tests open (disposed before the database is dropped)
+SCOPES = (("alpha",), ("beta",), ("alpha", "beta"), ())  # the scoped engines the tests open (disposed before the database is dropped)
 OIDC_ENV = {"AGENTOTEL_OIDC_ISSUER": "http://127.0.0.1:9/issuer", "AGENTOTEL_OIDC_CLIENT_ID": "agentotel",
             "AGENTOTEL_OIDC_CLIENT_SECRET": "s3cret-client", "AGENTOTEL_OIDC_COOKIE_SECRET": "s3cret-cookie",
             "AGENTOTEL_OIDC_ROLES": "viewer=staff", "AGENTOTEL_OIDC_PROJECTS": "alpha=team-alpha,beta=team-beta"}
