@@ -70,6 +70,8 @@ CREATE TABLE alerts (
 """
 
 # ARCHITECTURE.md "Warehouse tables": surrogate integer ids are allowed (and so the key that refers to one)
+# issue 20: unique per project (revision tenancy_0003), the design's key after project_id
+PER_PROJECT = {"agents"}
 INTEGER_IDS = {("agents", "id"), ("alerts", "id"), ("agent_executions", "agent_id")}
 # metrics -> agent_executions is kept by the writers, not by a foreign key (see warehouse/models.py Metric)
 NO_FOREIGN_KEY = {("metrics", "execution_id")}
@@ -126,6 +128,8 @@ def test_every_core_table_column_and_index(engine, table):
         assert index in indexes, f"no index {table}{index}"
     uniques = {tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)}
     for unique in design["uniques"]:
+        if table in PER_PROJECT:
+            unique = ("project_id", *unique)
         assert unique in uniques, f"no unique constraint {table}{unique}"
     foreign = {(fk["constrained_columns"][0], f"{fk['referred_table']}.{fk['referred_columns'][0]}")
                for fk in inspector.get_foreign_keys(table)}  # fmt: skip
