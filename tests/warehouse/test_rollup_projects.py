@@ -65,7 +65,7 @@ def _traces(project: str, n: int, seed: int):
         tracer = provider.get_tracer("tests.rollup_projects")
         for _ in range(n // 2):
             start = T0 + timedelta(seconds=rng.uniform(0, SPAN.total_seconds() - 600))
-            agent = rng.choice(("planner", "writer"))
+            agent = f"{project}-{rng.choice(('planner', 'writer'))}"  # apart: tenancy_0003 downgrades
             root = tracer.start_span(f"invoke_agent {agent}", start_time=_ns(start), attributes={
                 "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": agent})  # fmt: skip
             context = trace.set_span_in_context(root)
@@ -218,17 +218,26 @@ def test_plain_sql_as_the_reader_role_sees_only_its_projects_rollup_rows(pg_url)
 REVISION = "tenancy_0002"
 
 
-def _before_the_revision(url: str):
-    """A warehouse at every head but ``REVISION`` (the rollups not keyed by project)."""
-    engine = create_db_engine(url)
-    script = ScriptDirectory.from_config(alembic_config())
-    for head in script.get_heads():
-        if REVISION not in {rev.revision for rev in script.iterate_revisions(head, "base")}:
-            upgrade(engine, head)
-    upgrade(engine, script.get_revision(REVISION).down_revision)
+def _write(engine, projects: dict[str, int]) -> None:
+    writer = build_request_writer(engine, ReceiverSettings())
+    for seed, (project, n) in enumerate(projects.items()):
+        request = encode_spans(_traces(project, n, seed))
+        stamp_project(request, "traces", project)
+        writer.write([(TRACES, request)])
+
+
+def _back_before_the_revision(engine) -> None:
+    """Down to just before ``REVISION`` (the rows written at the head stay; the rollups are not keyed by
+    project any more: the revision's downgrade forgets their rows and watermarks)."""
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, ScriptDirectory.from_config(cfg).get_revision(REVISION).down_revision)
     assert REVISION not in current_revisions(engine)
     assert "project_id" not in {c["name"] for c in inspect(engine).get_columns("rollup_llm")}
-    return engine
+    assert _rollup_rows(engine) == dict.fromkeys(ROLLUPS, 0)
+    with engine.connect() as conn:
+        assert all(watermark(conn, family) is None for family in FAMILIES.values())
 
 
 def _rollup_rows(engine) -> dict[str, int]:
@@ -240,16 +249,18 @@ def _rollup_rows(engine) -> dict[str, int]:
 def test_the_revision_keeps_rollups_of_the_default_project_and_drops_mixed_ones(empty_url):
     """Before the revision the rollup code of today rolls up unkeyed (its older revisions run it); the revision
     labels a default-only warehouse's rows ``default``, and forgets the rows that mixed projects (readers read
-    raw rows until the catch-up rebuilds them per project); a downgrade and an upgrade again round-trip."""
-    engine = _before_the_revision(empty_url)
+    raw rows until the catch-up rebuilds them per project); its downgrade forgets the rollups too."""
+    engine = create_db_engine(empty_url)
     try:
-        writer = build_request_writer(engine, ReceiverSettings())
-        writer.write([(TRACES, encode_spans(_traces("default", 20, 7)))])
+        upgrade(engine)
+        _write(engine, {"default": 20})  # at the head: the writer of today needs today's schema
+        _back_before_the_revision(engine)
         assert refresh_rollups(engine, now=END) > 0
         before = _rollup_rows(engine)
         summary = AnalyticsEngine(engine, cache_ttl=0).family_summary("llm", start=T0, end=END)
         upgrade(engine)
-        assert REVISION in current_revisions(engine) and _rollup_rows(engine) == before
+        assert "project_id" in {c["name"] for c in inspect(engine).get_columns("rollup_llm")}
+        assert _rollup_rows(engine) == before
         with engine.connect() as conn:
             for table in ROLLUPS:
                 assert conn.execute(text(f"SELECT DISTINCT project_id FROM {table}")).scalars().all() == ["default"]  # noqa: S608
@@ -261,16 +272,8 @@ def test_the_revision_keeps_rollups_of_the_default_project_and_drops_mixed_ones(
             default.dispose()
         assert after.to_dict("records") == summary.to_dict("records")
 
-        cfg = alembic_config(engine)
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, f"{REVISION}-1")
-        assert "project_id" not in {c["name"] for c in inspect(engine).get_columns("rollup_tools")}
-        assert _rollup_rows(engine) == dict.fromkeys(ROLLUPS, 0)  # forgotten: rebuilt by the next catch-up
-        for seed, (project, n) in enumerate(PROJECTS.items()):  # now two projects, rolled up unkeyed
-            request = encode_spans(_traces(project, n, seed))
-            stamp_project(request, "traces", project)
-            writer.write([(TRACES, request)])
+        _write(engine, PROJECTS)  # two more projects, rolled up unkeyed below
+        _back_before_the_revision(engine)
         assert refresh_rollups(engine, now=END) > 0 and min(_rollup_rows(engine).values()) > 0
         upgrade(engine)
         assert _rollup_rows(engine) == dict.fromkeys(ROLLUPS, 0)  # mixed rows are not labelled default
