@@ -274,15 +274,15 @@ class WarehouseWriter:
         found: dict[tuple[str, str], int] = {}
         if missing:
             now = datetime.now(timezone.utc)
-            rows = [{"name": n, "version": v, "source": "telemetry", "created_at": now, "updated_at": now,
-                     "last_seen_at": now} for n, v in missing]  # fmt: skip
+            new_rows = [{"name": n, "version": v, "source": "telemetry", "created_at": now, "updated_at": now,
+                         "last_seen_at": now} for n, v in missing]  # fmt: skip
             names = sorted({n for n, _ in missing})
             query = select(AGENTS.c.id, AGENTS.c.name, AGENTS.c.version).where(AGENTS.c.name.in_(names))
             if scope is not None:
-                for row in rows:
-                    row["project_id"] = scope
+                for new_row in new_rows:
+                    new_row["project_id"] = scope
                 query = query.where(AGENTS.c.project_id == scope)
-            insert_on_conflict(conn, AGENTS, rows, ("project_id", "name", "version") if scope is not None else ("name", "version"))
+            insert_on_conflict(conn, AGENTS, new_rows, ("project_id", "name", "version") if scope is not None else ("name", "version"))
             for row in conn.execute(query):
                 found[(row.name, row.version)] = row.id
             self._new_agent_ids.update({(project, *key): id_ for key, id_ in found.items()})
