@@ -117,9 +117,7 @@ def _owner(url: str) -> Engine:
 def analytics(url: str) -> AnalyticsEngine:
     # Its own short cache lets the pages of one run share partial aggregates (the KPIs and the top-agents
     # table read the same per-agent summary); st.cache_data keeps the finished results.
-    # The per-minute rollups carry no project yet (a scoped reader gets none of their rows: empty on SQLite,
-    # refused on PostgreSQL): a reader of some projects computes its figures from the raw rows instead.
-    return AnalyticsEngine(engine(url), cache_ttl=TTL, use_rollups=split_reader_url(url)[1] is None)
+    return AnalyticsEngine(engine(url), cache_ttl=TTL)
 
 
 def clear() -> None:
@@ -399,29 +397,13 @@ def alerts(url: str, status: str | None = None, severity: str | None = None, sta
     return _frame(rows, ALERT_COLUMNS)
 
 
-def _scoped(url: str) -> bool:
-    return split_reader_url(url)[1] is not None
-
-
-def _of_projects(url: str, read: Callable[..., T]) -> list[T]:
-    """``read(engine, project=P)`` for each project of a scoped ``url``, through the owner's engine: for the
-    alerting reads of tables the reader role may not read (rule states belong to a project by rule set)."""
-    return [read(_owner(url), project=p) for p in split_reader_url(url)[1] or ()]
-
-
 @_cache
 def pending_alert_series(url: str) -> pd.DataFrame:
-    if _scoped(url):
-        return _frame([row for rows in _of_projects(url, alert_queries.pending_series) for row in rows], PENDING_COLUMNS)
     return _frame(alert_queries.pending_series(engine(url)), PENDING_COLUMNS)
 
 
 @_cache
 def alert_counts(url: str) -> dict[str, int]:
-    if _scoped(url):  # an alert and a rule state belong to one project: the projects' counts add up
-        counts = _of_projects(url, alert_queries.alert_counts)
-        keys = ("pending", "firing", "acknowledged", "unacknowledged", "resolved")
-        return {k: sum(c.get(k, 0) for c in counts) for k in (counts[0] if counts else keys)}
     return alert_queries.alert_counts(engine(url))
 
 
@@ -433,9 +415,6 @@ def notifications(url: str, status: str | None = None, channel: str | None = Non
 
 @_cache
 def channel_states(url: str) -> pd.DataFrame:
-    """Delivery figures per channel (they span projects: none for a user of some projects)."""
-    if _scoped(url):
-        return pd.DataFrame(columns=CHANNEL_COLUMNS)
     return _redact_column(_frame(alert_queries.channel_stats(engine(url)), CHANNEL_COLUMNS), "last_error")
 
 
@@ -519,8 +498,14 @@ def _audit_reason(entry: Any) -> str | None:
 
 
 def _versions(url: str) -> registry.VersionManager:
-    """The registry's version manager, its gate's policies from ``AGENTOTEL_REGISTRY_GATE``."""
-    return registry.VersionManager(_owner(url), policies=registry.parse_policies(settings().registry.gate))
+    """The registry's version manager, its gate's policies from ``AGENTOTEL_REGISTRY_GATE``, acting in the
+    project the reader of ``url`` reads (every project, new rows in ``default``, for a reader of all);
+    ValueError for a reader of several or none: which project would change is not said."""
+    projects = split_reader_url(url)[1]
+    if projects is not None and len(projects) != 1:
+        raise ValueError("pick one project in the sidebar to promote or roll back")
+    return registry.VersionManager(_owner(url), policies=registry.parse_policies(settings().registry.gate),
+                                   project=projects[0] if projects else None)
 
 
 def promote(url: str, name: str, version: str, environment: str, *, actor: str, reason: str | None,

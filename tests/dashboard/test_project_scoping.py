@@ -67,7 +67,7 @@ def _seed(engine) -> tuple[dict[str, int], dict[str, str]]:
                 span.project_id = project
             spans += trace
     build_trace_pipeline(engine, ReceiverSettings(redact_pii=False)).consume(SpanBatch(spans=spans))
-    refresh_rollups(engine, lateness=timedelta(0))  # rolled up (no project in the rollups): scoped reads use raw rows
+    refresh_rollups(engine, lateness=timedelta(0))  # the Overview of a scoped reader reads its own rollup rows
     alerts = {project: AlertManager(engine, project=project).create_alert(
         "high-error-rate", "critical", f"Error rate 40% on agent {project}-agent", labels={"agent": f"{project}-agent"},
         value=0.4, by="seed") for project in TRACES}
@@ -297,3 +297,14 @@ def test_a_user_of_two_projects_picks_one(two_projects, monkeypatch):
     assert _agents_on_trace_list(at) == ["beta-agent"] * TRACES["beta"]
     at = open_page("overview", **both, _kept_project="beta")  # the choice holds on the next page
     assert metrics(at)["Executions"] == str(TRACES["beta"])
+
+
+def test_registry_actions_act_in_the_one_project_read(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path}/warehouse.db"
+    dashboard_env(monkeypatch, url)
+    assert data._versions(data.reader_url(url, ["alpha"])).project == "alpha"
+    assert data._versions(url).project is None  # a reader of every project: as before
+    for projects in (["alpha", "beta"], []):
+        with pytest.raises(ValueError, match="pick one project"):
+            data.promote(data.reader_url(url, projects), "alpha-agent", "1.0.0", "dev", actor="cy", reason=None,
+                         override_reason=None, expected_active=None)
