@@ -28,8 +28,9 @@ from alembic import op
 revision = "alerting_0003"
 down_revision = "alerting_0002"
 branch_labels = None
-# tenancy_0001 made the reader role and comes after evaluation_0001 (the online tables)
-depends_on = "tenancy_0001"
+# the online tables; not tenancy_0001 (its dependencies on several branches of "0001" made Alembic's upgrade from
+# "0001" fail with KeyError '0001'): without agent_executions.project_id every execution is the default project's
+depends_on = "evaluation_0001"
 
 # Self-contained: this revision never changes, whatever the models become.
 DEFAULT = "default"
@@ -55,9 +56,10 @@ def upgrade() -> None:
         for ruleset in list(rows):
             op.execute(sa.text(f"UPDATE {table} SET project_id = :p WHERE ruleset = :r").bindparams(  # noqa: S608
                 p=ruleset[1:].split(":", 1)[0][:64], r=ruleset))
-    op.execute("UPDATE evaluation_online_claims SET project_id = (SELECT e.project_id FROM agent_executions e "
-               "WHERE e.id = evaluation_online_claims.execution_id) WHERE EXISTS (SELECT 1 FROM agent_executions e "
-               "WHERE e.id = evaluation_online_claims.execution_id)")
+    if "project_id" in {c["name"] for c in sa.inspect(bind).get_columns("agent_executions")}:  # after tenancy_0001
+        op.execute("UPDATE evaluation_online_claims SET project_id = (SELECT e.project_id FROM agent_executions e "
+                   "WHERE e.id = evaluation_online_claims.execution_id) WHERE EXISTS (SELECT 1 FROM agent_executions e "
+                   "WHERE e.id = evaluation_online_claims.execution_id)")
     with op.batch_alter_table(STATE) as batch:
         batch.add_column(_project_column())
         batch.drop_constraint(f"pk_{STATE}", type_="primary")
