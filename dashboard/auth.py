@@ -352,17 +352,21 @@ def audit_decryption(user: User, target: str) -> None:
         _audit(user.name, "decrypt_content", target)
 
 
-def logout() -> None:
+def logout() -> bool:
+    """Sign the session out; True when the browser is being redirected (OIDC): the caller must then not
+    rerun, which could drop the redirect before it reaches the browser (the cookie would stay)."""
     import streamlit as st
 
     user = st.session_state.pop(SESSION_KEY, None)
     if user:
         logger.info("dashboard logout: %s", user.get("name"))
         _audit(str(user.get("name")), "logout", "dashboard")
-        return
+        return False
     claims = _oidc_claims(AuthConfig.from_env())
     if claims:
         logger.info("dashboard logout (oidc): %s", sso.user_name(claims))
         _audit(sso.user_name(claims), "logout", "dashboard (oidc)")
         st.session_state.pop(OIDC_AUDITED_KEY, None)
-        st.logout()
+        st.logout()  # the browser is sent to /auth/logout (the cookie is cleared there), then home
+        return True
+    return False

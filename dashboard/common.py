@@ -88,7 +88,8 @@ def page(title: str, role: str = "viewer") -> PageContext:
         st.text(f"{user.name} ({user.role})")
         projects = _projects(user)
         if auth.AuthConfig.from_env().enabled and st.button("Sign out", key="sign_out"):
-            auth.logout()
+            if auth.logout():
+                st.stop()  # OIDC: the browser is on its way to /auth/logout (a rerun could drop that redirect)
             st.rerun()
     if refresh and label != CUSTOM_RANGE:
         _auto_refresh(int(interval))
