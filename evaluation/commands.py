@@ -123,7 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         show_progress=progress, seed=args.seed, project=project,
     )
     run = bench.run(suite, agent)
-    link = _link(engine, run.agent_name, args.agent_version)
+    link = _link(engine, run.agent_name, args.agent_version, project)
     power = power_guidance(run, detector, alpha=args.alpha)
     for row in power:
         if row.warning():
@@ -155,13 +155,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _verdict(report, detector, engine, args, project)
 
 
-def _link(engine: Engine, agent_name: str, agent_version: str | None) -> dict[str, Any]:
-    """Which registry version the run counts for (the gate's evidence), and what to do if none."""
+def _link(engine: Engine, agent_name: str, agent_version: str | None, project: str) -> dict[str, Any]:
+    """Which registry version of ``project`` the run counts for (the gate's evidence), and what to do if none."""
     if not agent_version:
         return {"agent_name": agent_name, "agent_version": None, "registry": None,
                 "message": f"not linked to a registry version: add --agent-name NAME --agent-version VERSION to make "
                            f"this run evidence for 'agentotel registry promote' (stored as agent {agent_name!r})"}
-    source = runs.registry_source(engine, agent_name, agent_version)
+    source = runs.registry_source(engine, agent_name, agent_version, project)
     if source == "registry":
         message = f"linked to registry version {agent_name}@{agent_version}"
     else:

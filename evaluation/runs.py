@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, insert, select, true, update
 from sqlalchemy.orm import Session, defer
 
+from agentotel.core.projects import DEFAULT_PROJECT
 from agentotel.evaluation.base import CaseResult, MetricDefinition, json_safe
 from agentotel.evaluation.regression import RegressionDetector, RegressionReport, RunSamples
 from agentotel.warehouse.models import Agent, EvaluationRun
@@ -245,11 +246,14 @@ def completed_runs(engine: Engine, agent_name: str, agent_version: str | None = 
         ]
 
 
-def registry_source(engine: Engine, agent_name: str, agent_version: str) -> str | None:
-    """How the registry knows ``agent_name``@``agent_version``: ``registry`` (registered), ``telemetry``
-    (only seen in traces) or None (unknown): what ``eval run`` says about the version it links a run to."""
+def registry_source(engine: Engine, agent_name: str, agent_version: str, project: str = DEFAULT_PROJECT) -> str | None:
+    """How the registry of ``project`` knows ``agent_name``@``agent_version``: ``registry`` (registered),
+    ``telemetry`` (only seen in traces) or None (unknown): what ``eval run`` says about the version it links a
+    run to (agents are per project: tenancy_0003)."""
+    query = select(Agent.source).where(Agent.name == agent_name, Agent.version == agent_version,
+                                       Agent.project_id == project)  # fmt: skip
     with engine.connect() as conn:
-        return conn.execute(select(Agent.source).where(Agent.name == agent_name, Agent.version == agent_version)).scalar()
+        return conn.execute(query).scalar()
 
 
 def run_agent_names(engine: Engine, limit: int = 20, project: str | None = None) -> list[tuple[str | None, str | None]]:

@@ -131,3 +131,22 @@ def test_eval_online_keeps_each_projects_claims_and_watermark(db_url, engine, ca
     assert main(["eval", "online", *flags, "--project", "alpha"]) == 0  # alpha again: nothing new in alpha
     assert "0 execution(s) looked at" in capsys.readouterr().out
     assert _online_rows(engine)[0] == claims
+
+
+@pytest.mark.slow
+def test_a_run_links_to_the_version_registered_in_its_own_project(db_url, tmp_path, capsys):
+    """Agents are per project: a version registered in alpha is what an alpha run links to, and for beta it
+    is not registered yet."""
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(SUITE)
+    engine = create_db_engine(db_url)
+    try:
+        make_projects(engine, "alpha", "beta")
+        assert main(["registry", "register", "geo", "1.0.0", "--db", db_url, "--project", "alpha"]) == 0
+        capsys.readouterr()
+        for project, expected in (("alpha", "linked to registry version geo@1.0.0"), ("beta", "not registered yet")):
+            assert main(["eval", "run", str(suite), "--agent", AGENT, "--agent-name", "geo", "--agent-version", "1.0.0",
+                         "--db", db_url, "--no-progress", "--project", project]) == 0
+            assert expected in capsys.readouterr().out, project
+    finally:
+        engine.dispose()
