@@ -44,6 +44,7 @@ DASHBOARD_DB_URL_ENV = "AGENTOTEL_DASHBOARD_DB_URL"
 DASHBOARD_HOST_ENV = "AGENTOTEL_DASHBOARD_HOST"
 DASHBOARD_PORT_ENV = "AGENTOTEL_DASHBOARD_PORT"
 DASHBOARD_RECEIVER_METRICS_ENV = "AGENTOTEL_DASHBOARD_RECEIVER_METRICS_URL"
+DASHBOARD_RECEIVER_METRICS_KEY_ENV = "AGENTOTEL_DASHBOARD_RECEIVER_METRICS_KEY"  # the receiver has API keys
 DASHBOARD_USERS_ENV = "AGENTOTEL_DASHBOARD_USERS"
 DASHBOARD_API_KEYS_ENV = "AGENTOTEL_DASHBOARD_API_KEYS"
 DASHBOARD_ANONYMOUS_ROLE_ENV = "AGENTOTEL_DASHBOARD_ANONYMOUS_ROLE"
@@ -312,6 +313,7 @@ class DashboardSettings:
     host: str = "127.0.0.1"
     port: int = 8501
     receiver_metrics_url: str = DEFAULT_RECEIVER_METRICS_URL
+    receiver_metrics_key: str | None = field(default=None, repr=False)  # an API key of the receiver for /metrics
     users: str = ""  # name:role:pbkdf2_sha256$… entries, parsed by agentotel.dashboard.auth
     api_keys: str = ""  # name:role:sha256:… entries
     anonymous_role: str = "operator"  # validated by agentotel.dashboard.auth
@@ -335,6 +337,7 @@ class DashboardSettings:
             host=env_str(DASHBOARD_HOST_ENV, "127.0.0.1") or "127.0.0.1",
             port=env_int(DASHBOARD_PORT_ENV, 8501),
             receiver_metrics_url=env_str(DASHBOARD_RECEIVER_METRICS_ENV) or DEFAULT_RECEIVER_METRICS_URL,
+            receiver_metrics_key=env_str(DASHBOARD_RECEIVER_METRICS_KEY_ENV),
             users=env_str(DASHBOARD_USERS_ENV) or "",
             api_keys=env_str(DASHBOARD_API_KEYS_ENV) or "",
             anonymous_role=(env_str(DASHBOARD_ANONYMOUS_ROLE_ENV) or "operator").strip().lower(),

@@ -326,9 +326,12 @@ def ingest_health(url: str) -> dict[str, Any]:
 @st.cache_data(ttl=5, max_entries=4, show_spinner=False)
 def receiver_health(metrics_url: str) -> dict[str, float] | None:
     """The receiver's own health series from its Prometheus endpoint, summed over labels
-    (``agentotel_receiver_*``); None when the endpoint does not answer."""
+    (``agentotel_receiver_*``); None when the endpoint does not answer, or refuses the dashboard's key (a
+    receiver with API keys asks one of /metrics: ``receiver_metrics_key``)."""
+    key = settings().receiver_metrics_key
     try:
-        response = httpx.get(metrics_url, timeout=2.0, follow_redirects=False)
+        response = httpx.get(metrics_url, timeout=2.0, follow_redirects=False,
+                             headers={"Authorization": f"Bearer {key}"} if key else None)
         response.raise_for_status()
     except httpx.HTTPError:
         return None

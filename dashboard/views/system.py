@@ -50,7 +50,8 @@ if health is not None:
 metrics_url = data.receiver_metrics_url()
 receiver = common.load(data.receiver_health, metrics_url)
 if receiver is None:
-    st.text(f"The receiver's /metrics endpoint ({metrics_url}) does not answer; is agentotel receive running?")
+    st.text(f"The receiver's /metrics endpoint ({metrics_url}) does not answer; is agentotel receive running? "
+            "(With API keys configured it needs one: AGENTOTEL_DASHBOARD_RECEIVER_METRICS_KEY.)")
 else:
     written = receiver.get("agentotel_receiver_written_total", 0.0)
     received = receiver.get("agentotel_receiver_received_total", 0.0)

@@ -195,3 +195,34 @@ def test_system_page_reads_receiver_health(seeded, monkeypatch):
     at = run_page("system")
     assert_clean(at)
     assert any("does not answer" in t.value for t in at.text)
+
+
+@pytest.mark.slow
+def test_system_page_reads_a_receiver_with_api_keys_with_its_key(seeded, monkeypatch):
+    """A receiver with API keys answers /metrics only to a key: the dashboard presents
+    AGENTOTEL_DASHBOARD_RECEIVER_METRICS_KEY; without it the page says what is missing."""
+    from agentotel.core.settings import DASHBOARD_RECEIVER_METRICS_KEY_ENV
+    from agentotel.dashboard.data import RECEIVER_METRICS_ENV, receiver_health
+    from agentotel.otlp_receiver.auth import ApiKeyAuth
+    from agentotel.otlp_receiver.prometheus_view import ReceiverMetrics
+    from tests.conftest import free_port
+
+    receiver = ReceiverMetrics()
+    receiver.received_total.labels(signal="traces").inc(1200)
+    port = free_port()
+    server = receiver.serve("127.0.0.1", port, ApiKeyAuth(["scrape-key-0123456789"]))
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        dashboard_env(monkeypatch, seeded.url, **{RECEIVER_METRICS_ENV: url})
+        at = run_page("system")
+        assert_clean(at)
+        assert "Received (items)" not in metrics(at)
+        assert any("AGENTOTEL_DASHBOARD_RECEIVER_METRICS_KEY" in t.value for t in at.text)
+        receiver_health.clear()  # the key is set before a dashboard starts: a new process, an empty cache
+        dashboard_env(monkeypatch, seeded.url, **{RECEIVER_METRICS_ENV: url,
+                                                  DASHBOARD_RECEIVER_METRICS_KEY_ENV: "scrape-key-0123456789"})
+        at = run_page("system")
+        assert_clean(at)
+        assert metrics(at)["Received (items)"] == "1.2k"
+    finally:
+        server.close()
