@@ -60,6 +60,7 @@ class Drain:
         self._written_to: Position | None = None  # the end of the last records written (held spans aside)
         self.periodic = [(interval, task, 0.0) for interval, task in (periodic or [])]
         self.stop_event = threading.Event()
+        self.finishing = threading.Event()  # set by a stopping receiver: write what is left, no periodic tasks
         self.failures = 0
         self.quarantined = 0
         self.last_error: str | None = None
@@ -180,6 +181,8 @@ class Drain:
         logger.error("quarantined an item the warehouse refuses (%s: %s) in %s", type(error).__name__, error, directory)
 
     def _run_periodic(self) -> None:
+        if self.finishing.is_set():  # the receiver is stopping: its budget goes to the writes (it flushes after)
+            return
         now = time.monotonic()
         for i, (interval, task, last) in enumerate(self.periodic):
             if now - last >= interval:

@@ -84,6 +84,7 @@ class ReceiverServer:
 
     def stop(self, drain_timeout: float = 10.0) -> None:
         """Stop accepting, give the drain up to ``drain_timeout`` s to empty the spool, then close."""
+        self.drain.finishing.set()  # no rollup tick in the drain from now on: the final flush below does it
         self.front_door.stop(grace=2)
         deadline = time.monotonic() + drain_timeout
         while self.spool.pending_bytes() > 0 and time.monotonic() < deadline and self.drain.failures == 0:

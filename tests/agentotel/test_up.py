@@ -223,7 +223,10 @@ def test_up_demo_story_ctrl_c_and_a_second_run(tmp_path, monkeypatch):
         assert up.interrupt(group=False) < STOP_S  # `kill -INT`: up stops its children itself
         assert [port for port in ports if not port_free(port)] == []
         assert [c.pid for c in children if psutil.pid_exists(c.pid) and c.status() != psutil.STATUS_ZOMBIE] == []
-        assert re.match(r"stopped in \d\.\d s$", up.lines[-1][1]), up.output()
+        # under the suite's load the receiver may hand what it has not written yet to its spool (said on the
+        # line, written at the next start: the second run below counts it); the 3 s bound holds either way
+        assert re.match(r"stopped in \d\.\d s(; the spool holds what was not yet written \(written on next start\))?$",
+                        up.lines[-1][1]), up.output()
         assert up.process.returncode == 0
     finally:
         up.kill()
