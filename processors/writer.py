@@ -94,6 +94,7 @@ class WarehouseWriter:
         self.rollups = rollups
         self._agent_ids: dict[tuple[str, str, str], int] = {}  # (project, name, version) -> id
         self._conflict_keys: dict[str, tuple[str, ...]] = {}
+        self._agents_key: tuple[str, ...] | None = None
         self._projects: bool | None = None  # whether the schema has project_id (revision tenancy_0001)
 
     def _keys(self, conn: Connection, table: str) -> tuple[str, ...]:
@@ -101,6 +102,14 @@ class WarehouseWriter:
         if table not in self._conflict_keys:
             self._conflict_keys[table] = conflict_keys(conn, table)
         return self._conflict_keys[table]
+
+    def _agent_key(self, conn: Connection) -> tuple[str, ...]:
+        """The unique key of ``agents`` in this schema: per project since tenancy_0003 (a row without a
+        project takes the column's default, ``default``)."""
+        if self._agents_key is None:
+            per_project = "project_id" in {c["name"] for c in inspect(conn).get_columns("agents")}
+            self._agents_key = ("project_id", "name", "version") if per_project else ("name", "version")
+        return self._agents_key
 
     def _has_projects(self, conn: Connection) -> bool:
         if self._projects is None:
@@ -278,11 +287,12 @@ class WarehouseWriter:
                          "last_seen_at": now} for n, v in missing]  # fmt: skip
             names = sorted({n for n, _ in missing})
             query = select(AGENTS.c.id, AGENTS.c.name, AGENTS.c.version).where(AGENTS.c.name.in_(names))
-            if scope is not None:
+            key = self._agent_key(conn)
+            if "project_id" in key:
                 for new_row in new_rows:
-                    new_row["project_id"] = scope
-                query = query.where(AGENTS.c.project_id == scope)
-            insert_on_conflict(conn, AGENTS, new_rows, ("project_id", "name", "version") if scope is not None else ("name", "version"))
+                    new_row["project_id"] = project
+                query = query.where(AGENTS.c.project_id == project)
+            insert_on_conflict(conn, AGENTS, new_rows, key)
             for row in conn.execute(query):
                 found[(row.name, row.version)] = row.id
             self._new_agent_ids.update({(project, *key): id_ for key, id_ in found.items()})
