@@ -2,7 +2,8 @@
 [encrypt] → write) over the same batches of GenAI spans with captured content, into a fresh warehouse, with
 and without a master key, rounds interleaved (off, on, off, on …) so load drifts hit both alike.
 
-One command: ``.venv/bin/python benchmarks/encryption.py [--db sqlite|URL] [--spans 20000] [--rounds 3]``.
+One command: ``.venv/bin/python benchmarks/encryption.py [--db sqlite|postgresql|URL] [--spans 20000] [--rounds 3]``
+(``postgresql``: a fresh database per round on ``AGENTOTEL_BENCH_PG``'s server, dropped after it).
 Bounded: at most ``--rounds`` rounds of ``--spans`` spans each, and no new round after ``--max-seconds``.
 Prints spans per second of each, the cost of encryption and the load average.
 """
@@ -17,6 +18,8 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -76,8 +79,32 @@ def _copy(batch: list[SpanRecord]) -> SpanBatch:
                                           "attributes": dict(s.attributes), "events": []}) for s in batch])
 
 
+PG_ADMIN = os.environ.get("AGENTOTEL_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _fresh_postgres() -> tuple[str, Callable[[], None]]:
+    """An empty PostgreSQL database for one round, and how to drop it."""
+    import psycopg
+
+    name = f"agentotel_enc_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}", drop
+
+
 def one_round(db: str, tmp: str, data: list[list[SpanRecord]], master_key: str | None, tag: str) -> float:
-    url = f"sqlite:///{tmp}/{tag}.db" if db == "sqlite" else db
+    drop: Callable[[], None] = lambda: None  # noqa: E731
+    if db == "sqlite":
+        url = f"sqlite:///{tmp}/{tag}.db"
+    elif db == "postgresql":
+        url, drop = _fresh_postgres()
+    else:
+        url = db
     engine = open_warehouse(DatabaseSettings(url=url, master_key=master_key))
     try:
         pipeline = build_trace_pipeline(engine)
@@ -88,6 +115,7 @@ def one_round(db: str, tmp: str, data: list[list[SpanRecord]], master_key: str |
         return sum(len(b) for b in copies) / (time.perf_counter() - start)
     finally:
         engine.dispose()
+        drop()
 
 
 def stage_alone(tmp: str, data: list[list[SpanRecord]], master_key: str) -> float:
@@ -111,12 +139,13 @@ def stage_alone(tmp: str, data: list[list[SpanRecord]], master_key: str) -> floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", default="sqlite", help="'sqlite' (a fresh file per round) or an EMPTY database URL")
+    parser.add_argument("--db", default="sqlite", help="'sqlite' (a fresh file per round), 'postgresql' (a fresh "
+                        "database per round) or an EMPTY database URL")
     parser.add_argument("--spans", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-seconds", type=float, default=300.0)
     args = parser.parse_args()
-    if args.db != "sqlite" and args.rounds != 1:
+    if args.db not in ("sqlite", "postgresql") and args.rounds != 1:
         parser.error("a database URL holds one round (it is not emptied between rounds): use --rounds 1")
     data = batches(args.spans)
     key = new_master_key()
