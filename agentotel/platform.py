@@ -46,7 +46,7 @@ logger = logging.getLogger("agentotel.up")
 
 EXAMPLE_RULES = Path("otel-config/alert-rules.example.yaml")
 READY_TIMEOUT_S = 60.0  # how long each address may take to answer before we say so
-STOP_BUDGET_S = 2.5  # Ctrl-C → every child stopped, every port closed
+STOP_BUDGET_S = 2.2  # Ctrl-C → every child stopped, every port closed (the README says 3 s: the rest is the exit)
 DEMO_STOP_S = 0.8  # of which the demo's last spans and metrics may take this much
 
 EXPORTED_TABLES = ("agent_executions", "llm_calls", "tool_calls", "spans")

@@ -7,7 +7,7 @@ with alert rules of its own whose notifications go to the console.
 
 Quiet by default: each address once it answers, the demo's history, one line on what to open first,
 then alert notifications; ``-v`` brings back every log line (Alembic, Streamlit, requests). Ctrl-C
-(SIGINT or SIGTERM) stops everything within 2.5 s (``agentotel.platform``); what the receiver had not yet
+(SIGINT or SIGTERM) stops everything within 2.2 s (``agentotel.platform``); what the receiver had not yet
 written by then stays in its durable spool and is written on the next start.
 """
 
