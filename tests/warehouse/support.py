@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, insert
 
+from agentotel.warehouse.migrate import alembic_config, current_revisions, upgrade
 from agentotel.warehouse.models import AgentExecution, LLMCall, Span, ToolCall
 
 AGENTS = [("planner", "svc-a"), ("researcher", "svc-a"), ("coder", "svc-b"), ("reviewer", "svc-b"),
@@ -137,3 +139,14 @@ def seed(engine: Engine, n_executions: int, start: datetime, span: timedelta, se
     data = generate(n_executions, start, span, seed)
     load(engine, data)
     return data
+
+
+def upgrade_to_just_before(engine: Engine, revision: str) -> None:
+    """Every branch at its head, except that the branch of ``revision`` stops just before it (a migration
+    test's starting point)."""
+    script = ScriptDirectory.from_config(alembic_config())
+    upgrade(engine, script.get_revision(revision).down_revision)
+    for head in script.get_heads():
+        if revision not in {rev.revision for rev in script.iterate_revisions(head, "base")}:
+            upgrade(engine, head)
+    assert revision not in current_revisions(engine)

@@ -8,25 +8,16 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, Table, inspect, select
 
 from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.migrate import alembic_config, current_revisions, upgrade
+from tests.warehouse.support import upgrade_to_just_before
 
 REVISION = "alerting_0003"
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 ALPHA_SET = "@alpha:/etc/rules.yaml"
 
-
-def _upgrade_to_previous_heads(engine) -> None:
-    """Every branch at its head, except that the alerting branch stops just before ``REVISION``."""
-    script = ScriptDirectory.from_config(alembic_config())
-    upgrade(engine, script.get_revision(REVISION).down_revision)
-    for head in script.get_heads():
-        if REVISION not in {rev.revision for rev in script.iterate_revisions(head, "base")}:
-            upgrade(engine, head)
-    assert REVISION not in current_revisions(engine)
 
 
 def _old_rows(engine) -> None:
@@ -70,7 +61,7 @@ def _rows(engine, table: str, *columns: str) -> list[tuple]:
 def test_the_revision_keeps_old_rows_as_default_and_projects_rule_sets_as_theirs(empty_url):
     engine = create_db_engine(empty_url)
     try:
-        _upgrade_to_previous_heads(engine)
+        upgrade_to_just_before(engine, REVISION)
         _old_rows(engine)
         upgrade(engine)
         assert REVISION in current_revisions(engine)

@@ -6,26 +6,17 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, Table, inspect, select, update
 
 from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.migrate import alembic_config, current_revisions, upgrade
 from agentotel.warehouse.models import AgentExecution, Metric
+from tests.warehouse.support import upgrade_to_just_before
 
 EXECUTIONS = AgentExecution.__table__
 REVISION = "0002"
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 
-
-def _upgrade_to_previous_heads(engine) -> None:
-    """Every branch at its head, except that the core branch stops just before ``REVISION``."""
-    script = ScriptDirectory.from_config(alembic_config())
-    upgrade(engine, script.get_revision(REVISION).down_revision)
-    for head in script.get_heads():
-        if REVISION not in {rev.revision for rev in script.iterate_revisions(head, "base")}:
-            upgrade(engine, head)
-    assert REVISION not in current_revisions(engine)
 
 
 def _old_rows(engine) -> None:
@@ -54,7 +45,7 @@ def _old_rows(engine) -> None:
 def test_upgrade_keeps_the_rows_and_adds_the_seed_columns(empty_url):
     engine = create_db_engine(empty_url)
     try:
-        _upgrade_to_previous_heads(engine)
+        upgrade_to_just_before(engine, REVISION)
         _old_rows(engine)
         upgrade(engine)
         assert REVISION in current_revisions(engine)
@@ -89,7 +80,7 @@ def test_upgrade_keeps_the_rows_and_adds_the_seed_columns(empty_url):
 def test_downgrade_restores_the_old_column_with_its_values(empty_url):
     engine = create_db_engine(empty_url)
     try:
-        _upgrade_to_previous_heads(engine)
+        upgrade_to_just_before(engine, REVISION)
         _old_rows(engine)
         upgrade(engine)
         cfg = alembic_config(engine)

@@ -9,25 +9,16 @@ from datetime import datetime, timezone
 
 import pytest
 from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, Table, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from agentotel.warehouse.engine import create_db_engine
 from agentotel.warehouse.migrate import alembic_config, current_revisions, upgrade
+from tests.warehouse.support import upgrade_to_just_before
 
 REVISION = "tenancy_0003"
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 
-
-def _upgrade_to_previous_heads(engine) -> None:
-    """Every branch at its head, except that the tenancy branch stops just before ``REVISION``."""
-    script = ScriptDirectory.from_config(alembic_config())
-    upgrade(engine, script.get_revision(REVISION).down_revision)
-    for head in script.get_heads():
-        if REVISION not in {rev.revision for rev in script.iterate_revisions(head, "base")}:
-            upgrade(engine, head)
-    assert REVISION not in current_revisions(engine)
 
 
 def _old_rows(engine) -> dict[str, int]:
@@ -75,7 +66,7 @@ def _unique_keys(engine, table: str) -> set[tuple[str, ...]]:
 def test_upgrade_keeps_the_agents_as_default_and_downgrade_restores_the_keys(empty_url):
     engine = create_db_engine(empty_url)
     try:
-        _upgrade_to_previous_heads(engine)
+        upgrade_to_just_before(engine, REVISION)
         ids = _old_rows(engine)
         before = _state(engine)
         upgrade(engine)
