@@ -30,7 +30,7 @@ from agentotel.core.projects import DEFAULT_PROJECT
 from agentotel.core.settings import AlertingSettings, DatabaseSettings
 from agentotel.core.utc import as_utc, parse_time, utcnow
 from agentotel.warehouse.engine import open_warehouse
-from agentotel.warehouse.projects import UnknownProjectError, only_default_project, require_project
+from agentotel.warehouse.projects import only_default_project, require_project
 from agentotel.warehouse.row_security import READER_ROLE
 from agentotel.warehouse.scoping import open_scoped_warehouse
 
@@ -41,10 +41,7 @@ def _engine(args: argparse.Namespace) -> Engine:
 
 def _project(args: argparse.Namespace, engine: Engine) -> str:
     """The project the command acts in, checked: an unknown one is a ``CommandError``."""
-    try:
-        return require_project(engine, AlertingSettings.resolve(args).project)
-    except UnknownProjectError as exc:
-        raise CommandError(str(exc)) from None
+    return require_project(engine, AlertingSettings.resolve(args).project)
 
 
 def _manager(args: argparse.Namespace) -> AlertManager:

@@ -40,7 +40,7 @@ from agentotel.evaluation.power import power_guidance, power_markdown
 from agentotel.evaluation.regression import RegressionDetector, RegressionReport
 from agentotel.evaluation.suite import SuiteError, load_suite, suite_from_cases
 from agentotel.warehouse.engine import open_warehouse
-from agentotel.warehouse.projects import UnknownProjectError, require_project
+from agentotel.warehouse.projects import require_project
 
 
 def _engine(args: argparse.Namespace) -> Engine:
@@ -49,10 +49,7 @@ def _engine(args: argparse.Namespace) -> Engine:
 
 def _project(args: argparse.Namespace, engine: Engine) -> str:
     """The project the command reads and writes (``--project`` > ``AGENTOTEL_PROJECT`` > ``default``)."""
-    try:
-        return require_project(engine, EvaluationSettings.resolve(args).project)
-    except UnknownProjectError as exc:
-        raise CommandError(str(exc)) from None
+    return require_project(engine, EvaluationSettings.resolve(args).project)
 
 
 def _detector(args: argparse.Namespace) -> RegressionDetector:

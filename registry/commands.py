@@ -36,7 +36,7 @@ from agentotel.registry.registry import AgentRegistry
 from agentotel.registry.telemetry import environment_overview, version_stats
 from agentotel.registry.versions import VersionManager
 from agentotel.warehouse.engine import open_warehouse
-from agentotel.warehouse.projects import UnknownProjectError, require_project
+from agentotel.warehouse.projects import require_project
 
 EXIT_GATE_REFUSED = 3  # distinct from 2 (usage, bad input) and from eval's 1 (a regression)
 
@@ -62,7 +62,7 @@ def _run(args: argparse.Namespace, action: Action) -> int:
     try:
         require_project(engine, settings.project)
         return action(engine, settings)
-    except (RegistryError, UnknownProjectError) as exc:
+    except RegistryError as exc:  # an unknown project is a CommandError already
         raise CommandError(str(exc)) from None
     finally:
         engine.dispose()

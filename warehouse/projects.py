@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, select
 
+from agentotel.core.errors import CommandError
 from agentotel.core.projects import DEFAULT_PROJECT, check_project_name
 from agentotel.warehouse.tenancy_models import Project
 
 
-class UnknownProjectError(ValueError):
-    """A project name that is invalid or names no project of the warehouse."""
+class UnknownProjectError(CommandError):
+    """A project name that is invalid or names no project of the warehouse: a ``CommandError``, so the command
+    line prints it as one line and exits with status 2."""
 
 
 def require_project(engine: Engine, name: str) -> str:
