@@ -72,8 +72,8 @@ def write_as(conn: Connection, projects: Iterable[str]) -> None:
     its end), so that row-level security binds the write; nothing on SQLite."""
     if conn.dialect.name != "postgresql":
         return
-    conn.execute(text("SELECT set_config(:s, :p, true)"), {"s": SETTING, "p": ",".join(sorted(set(projects)))})
-    conn.exec_driver_sql(f"SET LOCAL ROLE {WRITER_ROLE}")
+    conn.execute(text("SELECT set_config(:s, :p, true), set_config('role', :r, true)"),  # SET LOCAL both, one trip
+                 {"s": SETTING, "p": ",".join(sorted(set(projects))), "r": WRITER_ROLE})
 
 
 def writer_role_problem(conn: Connection) -> str | None:
