@@ -7,9 +7,14 @@ the reads against the goal (≤ 200 ms each):
   daily cycle (quiet nights, a peak in the afternoon, lighter weekends), skewed popularity of agents, models
   and tools, 1–3 model calls and 0–3 tool calls per run, ~5 % failed runs (failures of tools and model calls
   with their own rates), per-model and per-tool log-normal latencies;
-- load: the rows go straight into the tables (PostgreSQL ``COPY``, SQLite ``executemany``) — NOT through the
-  receiver's processors (a 1M-span receiver run takes far longer than this benchmark may); the rollups are
-  then built by ``rollups.catch_up``, the path a receiver start takes on a filled warehouse;
+- load (``--load receiver``, the default): the same traces as OTLP/gRPC requests of 512 spans (GenAI semantic
+  conventions: ``invoke_agent`` / ``chat`` / ``execute_tool`` spans, token usage, error status and ``error.type``)
+  sent by 4 client threads to a real ``agentotel receive`` (retrying its refusals as a Collector does): decode,
+  normalization, cost, redaction, the writer and its rollup refreshes, as in production; the receiver is then
+  stopped cleanly (its final rollup flush runs) and ``rollups.catch_up`` confirms nothing is left behind. The
+  ingest rate is printed per 100k spans stored (it must not fall as the tables grow). ``--load direct`` puts
+  the rows straight into the tables (PostgreSQL ``COPY``, SQLite ``executemany``) and builds the rollups with
+  ``rollups.catch_up`` — quicker, for the 10M run;
 - reads (30-day window, the dashboard's 6-hour granularity; the alerting rules' 1-hour windows): every read
   of the Overview, LLM and Tools pages (filter options, KPIs, time series, top agents/models, LLM and tool
   stats), the issue's p50/p95 LLM latency per model and top failing tools, the alert evaluations, and the
@@ -20,11 +25,12 @@ the reads against the goal (≤ 200 ms each):
 Bounded: a fixed row count, ``--repeat`` runs per read. Prints the load average with the figures.
 
     .venv/bin/python benchmarks/analytics.py [--spans 1000000] [--days 30] [--db sqlite|postgresql|both] [--repeat 3]
+        [--load receiver|direct]
     .venv/bin/python benchmarks/analytics.py --keep            # keep the loaded warehouse(s), print their URLs
     .venv/bin/python benchmarks/analytics.py --url URL         # time an already loaded warehouse (migrated first)
     .venv/bin/python benchmarks/analytics.py --url URL --days 11 --end 2026-11-19T01:00   # a window already rolled up
     # the 10M-span PostgreSQL run (documented, not in CI; ~1 h of loading on a 2-core machine):
-    .venv/bin/python benchmarks/analytics.py --spans 10000000 --db postgresql
+    .venv/bin/python benchmarks/analytics.py --spans 10000000 --db postgresql --load direct
 """
 
 from __future__ import annotations
@@ -276,6 +282,179 @@ def populate(kind: str, url: str, spans: int, days: int, end: datetime) -> float
     return time.perf_counter() - started
 
 
+def to_requests(data: dict[str, list[dict]], batch: int = 512) -> list[bytes]:
+    """One day's traces as OTLP ``ExportTraceServiceRequest`` bodies of about ``batch`` spans (whole traces;
+    one resource per service), with the GenAI attributes an instrumented agent sends."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    from benchmarks.ingest import kv
+
+    llm = {row["span_id"]: row for row in data["llm_calls"]}
+    tool = {row["span_id"]: row for row in data["tool_calls"]}
+    bodies: list[bytes] = []
+    request, scopes, in_request = ExportTraceServiceRequest(), {}, 0
+    for row in data["spans"]:
+        if row["parent_span_id"] is None and in_request >= batch:  # a trace starts: the request is full
+            bodies.append(request.SerializeToString())
+            request, scopes, in_request = ExportTraceServiceRequest(), {}, 0
+        service = row["service_name"]
+        scope = scopes.get(service)
+        if scope is None:
+            resource = request.resource_spans.add()
+            resource.resource.attributes.extend([kv("service.name", service), kv("deployment.environment", "bench")])
+            scope = scopes[service] = resource.scope_spans.add()
+            scope.scope.name = "agentotel.instrumentation"
+        sid = row["span_id"]
+        if sid in llm:
+            call = llm[sid]
+            attrs = [kv("gen_ai.operation.name", "chat"), kv("gen_ai.provider.name", call["provider"]),
+                     kv("gen_ai.request.model", call["request_model"]), kv("gen_ai.response.model", call["response_model"]),
+                     kv("gen_ai.usage.input_tokens", call["input_tokens"]), kv("gen_ai.usage.output_tokens", call["output_tokens"]),
+                     kv("gen_ai.response.finish_reasons", "stop")]  # fmt: skip
+            error = call["error_type"]
+        elif sid in tool:
+            call = tool[sid]
+            attrs = [kv("gen_ai.operation.name", "execute_tool"), kv("gen_ai.tool.name", call["tool_name"]),
+                     kv("gen_ai.tool.call.id", call["tool_call_id"]), kv("gen_ai.tool.type", "function")]  # fmt: skip
+            error = None if call["success"] else "ToolError"
+        else:
+            attrs = [kv("gen_ai.operation.name", "invoke_agent"), kv("gen_ai.agent.name", row["agent_name"]),
+                     kv("gen_ai.agent.version", row["agent_version"])]  # fmt: skip
+            error = None if row["status_code"] == "OK" else "AgentError"
+        if error:
+            attrs.append(kv("error.type", error))
+        span = scope.spans.add(
+            trace_id=bytes.fromhex(row["trace_id"]), span_id=bytes.fromhex(sid),
+            parent_span_id=bytes.fromhex(row["parent_span_id"]) if row["parent_span_id"] else b"", name=row["name"],
+            kind=1 if row["parent_span_id"] is None else 3, start_time_unix_nano=row["start_time_unix_nano"],
+            end_time_unix_nano=row["end_time_unix_nano"],
+        )  # fmt: skip
+        span.attributes.extend(attrs)
+        span.status.code = 1 if row["status_code"] == "OK" else 2
+        if row["status_message"]:
+            span.status.message = row["status_message"]
+        in_request += 1
+    if in_request:
+        bodies.append(request.SerializeToString())
+    return bodies
+
+
+def send(call, bodies: list[bytes], threads: int = 4) -> int:
+    """Every body through ``call`` from ``threads`` threads, refusals retried as a Collector does (RetryInfo
+    or an exponential back-off, at most 200 attempts); returns the number of retries."""
+    import threading
+
+    import grpc
+
+    from benchmarks.load import RETRYABLE, retry_delay
+
+    pending = iter(bodies)
+    lock = threading.Lock()
+    retries = [0]
+    failed: list[BaseException] = []
+
+    def worker() -> None:
+        while not failed:
+            with lock:
+                body = next(pending, None)
+            if body is None:
+                return
+            backoff = 0.2
+            for _ in range(200):
+                try:
+                    call(body, timeout=120)
+                    break
+                except grpc.RpcError as exc:
+                    if exc.code() not in RETRYABLE:  # type: ignore[attr-defined]
+                        failed.append(exc)
+                        return
+                    with lock:
+                        retries[0] += 1
+                    time.sleep(max(retry_delay(exc) or 0.0, backoff))  # type: ignore[arg-type]
+                    backoff = min(backoff * 2, 5.0)
+            else:
+                failed.append(RuntimeError("a request was refused 200 times"))
+
+    workers = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    if failed:
+        raise RuntimeError(f"sending failed: {failed[0]}")
+    return retries[0]
+
+
+def populate_via_receiver(kind: str, url: str, spans: int, days: int, end: datetime) -> tuple[float, str]:
+    """Generate the traces, send them through a real ``agentotel receive``, wait until every span is stored,
+    stop the receiver cleanly (its final rollup flush runs). Returns seconds and a summary line."""
+    import threading
+
+    from benchmarks.load import Receiver
+
+    t = time.perf_counter()
+    bodies: list[bytes] = []
+    made = 0
+    for _, data in generate(spans, end - timedelta(days=days), days):
+        bodies.extend(to_requests(data))
+        made += len(data["spans"])
+    print(f"  {made:,} spans in {len(bodies):,} requests built in {time.perf_counter() - t:.0f} s", flush=True)
+    receiver = Receiver(url)
+    samples: list[tuple[float, int]] = []
+    done = threading.Event()
+    started = time.perf_counter()
+
+    def watch() -> None:  # stored spans every 2 s (the receiver's own counter, not a count over the tables)
+        while not done.is_set():
+            stored = receiver.written()
+            samples.append((time.perf_counter() - started, stored))
+            print(f"  stored {stored:,} / {made:,} ({samples[-1][0]:.0f} s)", end="\r", flush=True)
+            if stored >= made:
+                return
+            done.wait(2.0)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        retries = send(receiver.call, bodies)
+        sent_s = time.perf_counter() - started
+        watcher.join(timeout=3600)
+    finally:
+        done.set()
+        cpu = receiver.ps.cpu_times()
+        rss = max((r for _, r in receiver.rss), default=0)
+        receiver.channel.close()
+        stop_at = time.perf_counter()
+        receiver.proc.terminate()  # a clean stop: the final rollup flush runs before it exits
+        receiver.proc.wait(timeout=1800)
+        stop_s = time.perf_counter() - stop_at
+    stored_s = samples[-1][0]
+    print()
+    rates = _rates_per(samples, 100_000)
+    summary = (f"{made:,} spans through the receiver: sent in {sent_s:.0f} s ({retries} retries), all stored after "
+               f"{stored_s:.0f} s = {made / stored_s:,.0f} spans/s; clean stop (final rollup flush) {stop_s:.1f} s; "
+               f"receiver CPU {cpu.user + cpu.system:.0f} s, peak RSS {rss / 2**20:.0f} MiB\n"
+               f"  ingest rate per 100k spans stored (spans/s): {', '.join(f'{r:,.0f}' for r in rates)}")
+    print(summary, flush=True)
+    if kind == "postgresql":
+        import psycopg
+
+        with psycopg.connect(_conninfo(url), autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+    return time.perf_counter() - t, summary
+
+
+def _rates_per(samples: list[tuple[float, int]], step: int) -> list[float]:
+    """Spans/s over each ``step`` spans stored, from (seconds, stored) samples."""
+    rates: list[float] = []
+    mark_t, mark_n = 0.0, 0
+    for t, n in samples:
+        if n - mark_n >= step:
+            rates.append((n - mark_n) / max(t - mark_t, 1e-9))
+            mark_t, mark_n = t, n
+    return rates
+
+
 # ---------------------------------------------------------------------------------------------- reads
 
 
@@ -283,7 +462,7 @@ def reads(url: str, end: datetime, days: int) -> dict[str, Callable[[object], ob
     """Every analytics read of the dashboard's Overview, LLM and Tools pages (30-day window), the issue's
     named reads and the alert evaluations; each takes an ``AnalyticsEngine``."""
     start = end - timedelta(days=days)
-    g = "6h"  # the dashboard's granularity for 30 days (dashboard/common.py granularity_for)
+    g = "1d" if days > 16 else "6h" if days > 8 else "2h"  # the dashboard's (dashboard/common.py granularity_for)
     d = f"{days}d"
     hour = end - timedelta(hours=1)
     out: dict[str, Callable] = {
@@ -377,7 +556,7 @@ def report(kind: str, url: str, end: datetime, days: int, repeat: int, extra: st
     print(f"worst: cold {max(c for _, c, _ in got):.0f} ms, warm {max(w for _, _, w in got):.0f} ms", flush=True)
 
 
-def run(kind: str, spans: int, days: int, repeat: int, keep: bool) -> None:
+def run(kind: str, spans: int, days: int, repeat: int, keep: bool, via: str) -> None:
     end = datetime.now(timezone.utc).replace(second=0, microsecond=0)
     cleanup: Callable[[], None]
     if kind == "postgresql":
@@ -395,10 +574,13 @@ def run(kind: str, spans: int, days: int, repeat: int, keep: bool) -> None:
     upgrade(engine)
     engine.dispose()
     try:
-        print(f"[{kind}] generating and loading ~{spans:,} spans over {days} days …", flush=True)
-        load_s = populate(kind, url, spans, days, end)
-        build_s, written = build_rollups(url, end)
-        report(kind, url, end, days, repeat, f" (load {load_s:.0f} s, rollups catch_up {build_s:.0f} s, {written:,} rows)")
+        print(f"[{kind}] generating and loading ~{spans:,} spans over {days} days ({via}) …", flush=True)
+        if via == "receiver":
+            load_s, _ = populate_via_receiver(kind, url, spans, days, end)
+        else:
+            load_s = populate(kind, url, spans, days, end)
+        build_s, written = build_rollups(url, end)  # after the receiver's final flush: nothing should be left
+        report(kind, url, end, days, repeat, f" (load {load_s:.0f} s, then rollups catch_up {build_s:.1f} s, {written:,} rows)")
     finally:
         if keep:
             print(f"[{kind}] kept: {url}")
@@ -412,6 +594,8 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--load", choices=("receiver", "direct"), default="receiver",
+                        help="through a real receiver (default) or straight into the tables")
     parser.add_argument("--keep", action="store_true", help="keep the loaded warehouse(s)")
     parser.add_argument("--url", help="time an already loaded warehouse (migrated to the newest schema first)")
     parser.add_argument("--end", help="with --url: the end of the timed window (ISO UTC); the rollups are then "
@@ -436,7 +620,7 @@ def main() -> int:
                f" (migrate {migrate_s:.0f} s, rollups catch_up {build_s:.0f} s, {written:,} rows)")
         return 0
     for kind in (("postgresql", "sqlite") if args.db == "both" else (args.db,)):
-        run(kind, args.spans, args.days, args.repeat, args.keep)
+        run(kind, args.spans, args.days, args.repeat, args.keep, args.load)
     return 0
 
 

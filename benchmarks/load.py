@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import grpc
+import httpx
 import psutil
 from google.rpc import error_details_pb2
 
@@ -49,9 +50,9 @@ class Receiver:
 
     def __init__(self, db_url: str, spool_max_bytes: int | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="agentotel-load-"))
-        self.grpc_port = free_port()
+        self.grpc_port, self.metrics_port = free_port(), free_port()
         argv = [str(AGENTOTEL), "--log-level", "WARNING", "receive", "--db", db_url, "--grpc-port", str(self.grpc_port),
-                "--http-port", str(free_port()), "--metrics-port", str(free_port()), "--spool-dir", str(self.dir / "spool")]  # fmt: skip
+                "--http-port", str(free_port()), "--metrics-port", str(self.metrics_port), "--spool-dir", str(self.dir / "spool")]  # fmt: skip
         if spool_max_bytes:
             argv += ["--spool-max-bytes", str(spool_max_bytes)]
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=open(self.dir / "log", "w"))  # noqa: SIM115
@@ -71,6 +72,11 @@ class Receiver:
             except psutil.Error:
                 return
 
+    def written(self, signal: str = "traces") -> int:
+        """Items the receiver has committed to the warehouse (its ``agentotel_receiver_written_total``): a
+        progress probe that costs the database nothing (counting rows of a large table scans it)."""
+        return written_total(self.metrics_port, signal)
+
     def stop(self) -> float:
         cpu = self.ps.cpu_times()
         self._stop.set()
@@ -81,6 +87,13 @@ class Receiver:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         return cpu.user + cpu.system
+
+
+def written_total(metrics_port: int, signal: str = "traces") -> int:
+    """``agentotel_receiver_written_total{signal=…}`` from a receiver's /metrics (0 before its first write)."""
+    text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+    prefix = f'agentotel_receiver_written_total{{signal="{signal}"}} '
+    return next((int(float(line[len(prefix):])) for line in text.splitlines() if line.startswith(prefix)), 0)
 
 
 def retry_delay(error: grpc.RpcError) -> float | None:

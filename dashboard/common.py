@@ -35,7 +35,7 @@ TIME_RANGES: dict[str, tuple[timedelta, str]] = {
     "Last 6 hours": (timedelta(hours=6), "5min"),
     "Last 24 hours": (timedelta(hours=24), "15min"),
     "Last 7 days": (timedelta(days=7), "2h"),
-    "Last 30 days": (timedelta(days=30), "6h"),
+    "Last 30 days": (timedelta(days=30), "1d"),  # daily points, read from the rollups' day rows
 }
 DEFAULT_RANGE = "Last hour"
 CUSTOM_RANGE = "Custom range"
@@ -154,9 +154,10 @@ def _aware(value: datetime, tz: tzinfo) -> datetime:
 
 
 def granularity_for(span: timedelta) -> str:
-    """A chart bucket that gives about 60-180 buckets over ``span``."""
+    """A chart bucket that gives about 60-180 buckets over ``span``, and a day per bucket past 16 days: those
+    read the rollups' day rows (a 30-day chart at 6 hours grouped ~90k hour rows per chart at 1M spans)."""
     for limit, granularity in ((timedelta(hours=3), "1min"), (timedelta(hours=12), "5min"), (timedelta(days=2), "15min"),
-                               (timedelta(days=8), "2h"), (timedelta(days=32), "6h")):
+                               (timedelta(days=8), "2h"), (timedelta(days=16), "6h")):
         if span <= limit:
             return granularity
     return "1d"

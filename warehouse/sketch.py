@@ -155,7 +155,19 @@ def grouped_quantiles(
     index, count, lengths = decode_many(blobs)
     if index.size == 0 or n_groups == 0:
         return out
-    group, index, count = _combined(np.repeat(np.asarray(codes, dtype=np.int64), lengths), index, count)
+    group = np.repeat(np.asarray(codes, dtype=np.int64), lengths)
+    dense = _dense_counts(group, index, count, n_groups)
+    if dense is not None:  # a (group × bucket) grid: one bincount instead of sorting every record
+        grid, values = dense
+        cumulative = np.cumsum(grid, axis=1)
+        totals = cumulative[:, -1]
+        present = totals > 0
+        for j, q in enumerate(qs):
+            rank = np.maximum(np.ceil(q * totals), 1)
+            position = (cumulative >= rank[:, None]).argmax(axis=1)
+            out[present, j] = values[position][present]
+        return out
+    group, index, count = _combined(group, index, count)
     cumulative = np.cumsum(count)
     totals = np.bincount(group, weights=count, minlength=n_groups).astype(np.int64)
     starts = np.searchsorted(group, np.arange(n_groups), side="left")
@@ -167,3 +179,25 @@ def grouped_quantiles(
         position = np.searchsorted(cumulative, before + rank, side="left")
         out[present, j] = values[np.minimum(position, len(values) - 1)][present]
     return out
+
+
+DENSE_CELLS = 2_000_000  # groups × bucket range up to which ``grouped_quantiles`` counts on a grid
+
+
+def _dense_counts(
+    group: np.ndarray, index: np.ndarray, count: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The counts on an ``(n_groups, buckets)`` grid whose column 0 is the zero bucket and the others the
+    bucket indexes from the smallest to the largest present, with each column's representative value; None
+    when the grid would exceed ``DENSE_CELLS``. Counts are exact (float64 holds integers up to 2**53)."""
+    positive = index != ZERO_INDEX
+    lo = int(index[positive].min()) - 1 if positive.any() else 0
+    hi = int(index[positive].max()) if positive.any() else 0
+    width = hi - lo + 1
+    if n_groups * width > DENSE_CELLS:
+        return None
+    column = np.where(positive, index - lo, 0)
+    grid = np.bincount(group * width + column, weights=count, minlength=n_groups * width).reshape(n_groups, width)
+    values = 2.0 * np.power(GAMMA, np.arange(lo, hi + 1, dtype=float)) / (GAMMA + 1.0)
+    values[0] = 0.0
+    return grid, values

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -144,13 +145,21 @@ def test_sketch_quantile_within_relative_error(q):
     assert sketch.quantile({}, q) != sketch.quantile({}, q)  # NaN for an empty sketch
 
 
-def test_grouped_quantiles_equal_merged_sketch_quantiles():
+@pytest.mark.parametrize("grid", [True, False], ids=["counted-on-a-grid", "sorted"])
+def test_grouped_quantiles_equal_merged_sketch_quantiles(grid, monkeypatch):
+    if not grid:  # the path for a (groups × buckets) grid too large to hold
+        monkeypatch.setattr(sketch, "DENSE_CELLS", 0)
     rng = np.random.default_rng(8)
     sketches = [sketch.from_values(rng.lognormal(4, 1, rng.integers(0, 30))) for _ in range(200)]
     sketches[3] = {}
     sketches[4] = sketch.from_values([0.0, 0.0, 5.0])
+    sketches[5] = sketch.from_values([0.0, 0.0])
+    sketches[6] = sketch.from_values([0.004, 0.2, 1e6])  # buckets below 1 ms and far above the rest
     codes = rng.integers(0, 17, len(sketches))
     codes[codes == 16] = 15  # group 16 stays empty
+    codes[5] = 14
+    codes[codes == 14] = 13
+    codes[5] = 14  # group 14 holds zero durations only
     got = sketch.grouped_quantiles(codes, sketches, 17, (0.5, 0.95, 0.99))
     for g in range(17):
         merged = sketch.merge(s for s, c in zip(sketches, codes, strict=True) if c == g)
@@ -245,6 +254,28 @@ def test_merged_ranges_are_cut_into_hour_aligned_windows():
     chunks = chunk_ranges([(5, 3 * day)], span=120)
     assert len(chunks) == 36 and chunks[0] == [(5, 120)] and chunks[-1] == [(3 * day - 120, 3 * day)]
     assert chunk_ranges([(0, 1), (100, 101), (130, 131)], span=120) == [[(0, 1), (100, 120)], [(120, 131)]]
+
+
+def test_a_sparse_window_is_rebuilt_in_one_pass_and_equals_a_full_rebuild(engine):
+    """Sparse minutes (a few rows each, hours apart at night): each day-wide window rebuilds its whole extent
+    once (one read of the source rows per family), not one query and one pandas pass per run of minutes,
+    and the rows equal a rebuild of everything."""
+    data = generate(300, T0 - timedelta(days=2), timedelta(days=2), seed=13)
+    load(engine, data)
+    minutes = {int(r["start_time"].timestamp()) // 60 for r in data["spans"]}
+    assert len(merge_ranges(minute_ranges(minutes))) > 10  # many separate runs
+    source_read = re.compile(r"\bAS duration\b.*\bFROM agent_executions\b", re.S)  # rollups.raw_frame's select
+    reads = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *args: reads.append(statement) if source_read.search(statement) else None)
+    assert refresh_minutes(engine, minutes, now=NOW) > 0
+    assert 1 <= len(reads) <= 3  # one pass per day window (2 days: 2 or 3 windows)
+    windowed = _rollup_rows(engine)
+    with engine.begin() as conn:
+        for table in (RollupExecution.__table__, RollupLLM.__table__, RollupTool.__table__):
+            conn.execute(delete(table))
+    assert rebuild_rollups(engine, T0 - timedelta(days=3), T0 + timedelta(hours=1)) > 0
+    assert _rollup_rows(engine) == windowed
 
 
 @pytest.mark.slow
