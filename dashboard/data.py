@@ -272,6 +272,9 @@ def tool_call_list(url: str, start: datetime, end: datetime, filters: dict | Non
     return tool_calls.tool_call_list(engine(url), search_filter(start, end, filters), sort=sort, limit=limit)
 
 
+GRAPH_RUNS = graphs.RUNS  # the agent graph is drawn from an agent's newest runs in the range
+
+
 @_cache
 def agent_graph(url: str, start: datetime, end: datetime, agent: str | None = None,
                 version: str | None = None) -> pd.DataFrame:

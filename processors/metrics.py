@@ -279,6 +279,7 @@ def _execution_ids(conn: Connection, keys: set[tuple[str, str]]) -> dict[tuple[s
     found: dict[tuple[str, str], str] = {}
     for chunk in _chunks(sorted(keys)):
         query = select(SPANS.c.trace_id, SPANS.c.span_id, SPANS.c.execution_id).where(
+            SPANS.c.trace_id.in_({trace for trace, _ in chunk}),  # SQLite scans for a row-value IN list alone
             tuple_(SPANS.c.trace_id, SPANS.c.span_id).in_(chunk), SPANS.c.execution_id.is_not(None)
         )
         found.update({(r.trace_id, r.span_id): r.execution_id for r in conn.execute(query)})

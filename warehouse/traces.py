@@ -144,7 +144,8 @@ def _with_trace_figures(conn: Connection, frame: pd.DataFrame) -> pd.DataFrame:
                content_head(ex.input, PREVIEW_CHARS).label("input"))
         .where(ex.trace_id.in_(ids)).order_by(ex.trace_id, ex.timestamp, ex.span_id)).all()
     roots = conn.execute(select(s.trace_id, content_head(s.input, PREVIEW_CHARS).label("input"))
-                         .where(tuple_(s.trace_id, s.span_id).in_(list(zip(ids, frame["span_id"], strict=True))))).all()
+                         .where(s.trace_id.in_(ids),  # SQLite finds row-value IN lists by scanning: the ids too
+                                tuple_(s.trace_id, s.span_id).in_(list(zip(ids, frame["span_id"], strict=True))))).all()
     frame = frame.merge(counts, on="trace_id", how="left").merge(calls, on="trace_id", how="left")
     frame = frame.merge(tool_counts, on="trace_id", how="left")
     for column in ("span_count", "error_count", "llm_calls", "input_tokens", "output_tokens", "tool_calls"):

@@ -43,6 +43,7 @@ elif versions is not None:
         st.text(f"{fmt.number(executions)} executions, cost {fmt.usd_precise(per_version['cost_usd'].sum())}")
 
     st.subheader("Agent graph")
+    st.caption(f"From this agent's newest {fmt.number(data.GRAPH_RUNS)} runs in the range.")
     seen = [v for v in (per_version["version"].tolist() if per_version is not None else []) if v]
     graph_version = st.selectbox("Version", ["All versions", *seen], key="ag_graph_version")
     edges = common.load(data.agent_graph, ctx.url, ctx.start, ctx.end, name,

@@ -226,6 +226,10 @@ def test_agent_graph_and_resources(written):
                           ("sql-agent", "claude-3-5-sonnet"), ("sql-writer", "claude-3-5-sonnet")}
     assert (table[("sql-agent", "run_sql")].calls, table[("sql-agent", "run_sql")].errors) == (2, 1)
     assert table[("sql-agent", "claude-3-5-sonnet")].calls == 4 and table[("sql-agent", "run_sql")].p95_ms == 120
+    newest = agent_graph.agent_graph(engine, window.start, window.end, agent="sql-agent", version="2.1.0", runs=1)
+    newest_calls = {(r.source, r.target): r.calls for r in newest.itertuples()}
+    assert newest_calls[("(entry)", "sql-agent")] == 1  # one run: its own trace only
+    assert sum(newest_calls.values()) < sum(r.calls for r in edges.itertuples())
     everything = agent_graph.agent_graph(engine, window.start, window.end)
     assert ("support-agent", "gpt-4o-mini-2024-07-18") in {(r.source, r.target) for r in everything.itertuples()}
 
