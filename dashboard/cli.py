@@ -57,10 +57,10 @@ def is_loopback(host: str) -> bool:
 
 
 def streamlit_command(host: str, port: int, quiet: bool = False, secrets_file: str | None = None) -> list[str]:
-    """The ``streamlit run`` command line: headless, no usage statistics, no file watcher; ``quiet`` logs
+    """The ``streamlit run`` command line (through ``serve``): headless, no usage statistics, no file watcher; ``quiet`` logs
     errors only (``agentotel up`` without ``-v``); ``secrets_file``: the OIDC login's ``[auth]`` section."""
     return [
-        sys.executable, "-m", "streamlit", "run", str(APP),
+        sys.executable, "-m", "agentotel.dashboard.serve", "run", str(APP),  # Streamlit's CLI, imports warmed first
         "--server.address", host,
         "--server.port", str(port),
         "--server.headless", "true",
