@@ -104,9 +104,6 @@ def _reason(exc: BaseException) -> str:
     return lines[0] if lines else type(cause).__name__
 
 
-SQLITE_CACHE_KIB = 65536
-
-
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
@@ -122,7 +119,7 @@ def _configure_sqlite(engine: Engine) -> None:
         # a page cache of up to 64 MiB per connection instead of SQLite's 2 MiB (125 pages of 16 KiB): once the
         # trace-id indexes outgrow the cache, every insert reads random pages back (ingest at 1M spans fell to
         # ~3k spans/s from ~5.6k into an empty file; benchmarks/analytics.py prints the rate per 100k spans)
-        cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        cur.execute("PRAGMA cache_size=-65536")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 

@@ -760,25 +760,18 @@ def _read_rollup(
     # the output bucket computed by the database, as Unix seconds: fewer rows when summed, and no per-row
     # timestamp parsing (14k hour rows of a 30-day read at 6-hour granularity become 2.4k integers)
     bucket = [epoch_bucket(conn, rollup.c.bucket, width_s).label("bucket")] if width_s else []
-    if with_hist and conn.dialect.name == "postgresql":
-        # sums and sketches merged per (bucket, group) by the database: a sketch is a run of records, and runs
-        # concatenated are a valid input of the merge (``sketch.decode_many``): ~20 rows instead of ~20k
-        group = [*bucket, *(rollup.c[c] for c in group_columns)]
-        sums = [func.sum(rollup.c[c]).label(c) for c in family.sum_columns]
-        merged = func.string_agg(rollup.c.duration_sketch, literal(b"", LargeBinary)).label("duration_sketch")
-        stmt = select(*group, *sums, merged).where(and_(*where))
-        if group:
-            stmt = stmt.group_by(*group)
-    elif with_hist:
-        cols = [*bucket, *(rollup.c[c] for c in group_columns),
-                *(rollup.c[c] for c in family.sum_columns), rollup.c.duration_sketch]
-        stmt = select(*cols).where(and_(*where))
+    group = [*bucket, *(rollup.c[c] for c in group_columns)]
+    if with_hist and conn.dialect.name != "postgresql":
+        stmt = select(*group, *(rollup.c[c] for c in family.sum_columns), rollup.c.duration_sketch).where(and_(*where))
     else:
         # Sum in the database: one row per (bucket, group) instead of one per cell; a whole-range read
-        # (``width_s`` None) groups by the groups alone, not by hour.
-        group = [*bucket, *(rollup.c[c] for c in group_columns)]
-        sums = [func.sum(rollup.c[c]).label(c) for c in family.sum_columns]
-        stmt = select(*group, *sums).where(and_(*where))
+        # (``width_s`` None) groups by the groups alone, not by hour. On PostgreSQL the sketches too: a sketch
+        # is a run of records, and runs concatenated are a valid input of the merge (``sketch.decode_many``):
+        # a 30-day read with percentiles gets ~20 rows instead of ~20k.
+        cols = [*group, *(func.sum(rollup.c[c]).label(c) for c in family.sum_columns)]
+        if with_hist:
+            cols.append(func.string_agg(rollup.c.duration_sketch, literal(b"", LargeBinary)).label("duration_sketch"))
+        stmt = select(*cols).where(and_(*where))
         if group:
             stmt = stmt.group_by(*group)
     frame = frame_from_result(conn.execute(stmt))
