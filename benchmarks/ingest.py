@@ -132,30 +132,26 @@ COUNTS = (  # the rollups' minute rows (width_s 60) other than the totals count 
 
 def counts(db_url: str) -> tuple[int, ...]:
     """Rows of spans, llm_calls, tool_calls, agent_executions; calls and executions counted by the rollups."""
-    try:
-        if db_url.startswith("sqlite"):
-            with sqlite3.connect(f"file:{db_url[len('sqlite:///'):]}?mode=ro", uri=True, timeout=5) as conn:
-                return tuple(conn.execute(COUNTS).fetchone())
-        import psycopg
-
-        with psycopg.connect(db_url.replace("postgresql+psycopg", "postgresql"), connect_timeout=5) as conn:
-            return tuple(conn.execute(COUNTS).fetchone())
-    except Exception:  # noqa: BLE001 - not migrated yet
-        return (0,) * 7
+    return _first_row(db_url, COUNTS) or (0,) * 7
 
 
 def count_spans(db_url: str) -> int:
     """Rows of ``spans`` (one count, not the seven of ``counts``)."""
+    return int((_first_row(db_url, "select count(*) from spans") or (0,))[0])
+
+
+def _first_row(db_url: str, sql: str) -> tuple | None:
+    """The first row of ``sql`` on the warehouse, read-only; None before it is migrated."""
     try:
         if db_url.startswith("sqlite"):
             with sqlite3.connect(f"file:{db_url[len('sqlite:///'):]}?mode=ro", uri=True, timeout=5) as conn:
-                return int(conn.execute("select count(*) from spans").fetchone()[0])
+                return tuple(conn.execute(sql).fetchone())
         import psycopg
 
         with psycopg.connect(db_url.replace("postgresql+psycopg", "postgresql"), connect_timeout=5) as conn:
-            return int(conn.execute("select count(*) from spans").fetchone()[0])
+            return tuple(conn.execute(sql).fetchone())  # type: ignore[arg-type]
     except Exception:  # noqa: BLE001 - not migrated yet
-        return 0
+        return None
 
 
 def expected_counts(spans: int) -> tuple[int, int, int, int]:

@@ -59,35 +59,27 @@ def agent_graph(engine: Engine, start: datetime, end: datetime, agent: str | Non
 
 def _edges(conn: Connection, source: Any, target: Any, duration: Any, ok: Any, time: Any, from_: Any, kind: str,
            lo: datetime, hi: datetime, scope: Any, trace: Any, *extra: Any) -> pd.DataFrame:
-    where = [time >= lo, time < hi, *extra]
     if scope is not None:
         # joined from the runs' trace ids (the runs are in the window): the reads follow them by index, where a
         # time filter too led SQLite to scan the window's spans once per run
         runs = scope.subquery("runs")
-        from_ = runs.join(from_, trace == runs.c.trace_id)
-        return _edges_of_runs(conn, source, target, duration, ok, from_, list(extra), kind)
+        return _edges_of_runs(conn, source, target, duration, ok, runs.join(from_, trace == runs.c.trace_id),
+                              list(extra), kind)
+    where = [time >= lo, time < hi, *extra]
     counts = conn.execute(
         select(source.label("source"), target.label("target"), func.count().label("calls"),
                func.sum(case((ok, 0), else_=1)).label("errors"))
         .select_from(from_).where(*where).group_by(source, target)).all()
     if not counts:
         return pd.DataFrame(columns=EDGE_COLUMNS)
-    frame = pd.DataFrame(counts, columns=["source", "target", "calls", "errors"])
-    frame["source"] = frame["source"].fillna(ENTRY)
-    frame["target"] = frame["target"].fillna("(unknown)")
+    frame = _named(pd.DataFrame(counts, columns=["source", "target", "calls", "errors"]))
     sample = conn.execute(
         select(source.label("source"), target.label("target"), duration.label("duration"))
         .select_from(from_).where(*where).order_by(time.desc()).limit(SAMPLE_ROWS)).all()
-    durations = pd.DataFrame(sample, columns=["source", "target", "duration"])
-    durations["source"] = durations["source"].fillna(ENTRY)
-    durations["target"] = durations["target"].fillna("(unknown)")
+    durations = _named(pd.DataFrame(sample, columns=["source", "target", "duration"]))
     stats = (durations.groupby(["source", "target"])["duration"]
              .agg(p50_ms=lambda v: _quantile(v, 0.5), p95_ms=lambda v: _quantile(v, 0.95)).reset_index())
-    frame = frame.merge(stats, on=["source", "target"], how="left")
-    frame["kind"] = kind
-    frame["errors"] = frame["errors"].fillna(0).astype(int)
-    frame["calls"] = frame["calls"].astype(int)
-    return frame
+    return _typed(frame.merge(stats, on=["source", "target"], how="left"), kind)
 
 
 def _edges_of_runs(conn: Connection, source: Any, target: Any, duration: Any, ok: Any, from_: Any, where: list,
@@ -98,12 +90,21 @@ def _edges_of_runs(conn: Connection, source: Any, target: Any, duration: Any, ok
                                case((ok, 0), else_=1).label("error")).select_from(from_).where(*where)).all()
     if not rows:
         return pd.DataFrame(columns=EDGE_COLUMNS)
-    calls = pd.DataFrame(rows, columns=["source", "target", "duration", "error"])
-    calls["source"] = calls["source"].fillna(ENTRY)
-    calls["target"] = calls["target"].fillna("(unknown)")
+    calls = _named(pd.DataFrame(rows, columns=["source", "target", "duration", "error"]))
     frame = (calls.groupby(["source", "target"])
              .agg(calls=("error", "size"), errors=("error", "sum"), p50_ms=("duration", lambda v: _quantile(v, 0.5)),
                   p95_ms=("duration", lambda v: _quantile(v, 0.95))).reset_index())
+    return _typed(frame, kind)
+
+
+def _named(frame: pd.DataFrame) -> pd.DataFrame:
+    """A missing source is the trace's entry; a missing target is unknown."""
+    frame["source"] = frame["source"].fillna(ENTRY)
+    frame["target"] = frame["target"].fillna("(unknown)")
+    return frame
+
+
+def _typed(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
     frame["kind"] = kind
     frame["errors"] = frame["errors"].fillna(0).astype(int)
     frame["calls"] = frame["calls"].astype(int)
