@@ -26,6 +26,10 @@ Bounded: a fixed row count, ``--repeat`` runs per read. Prints the load average 
 
     .venv/bin/python benchmarks/analytics.py [--spans 1000000] [--days 30] [--db sqlite|postgresql|both] [--repeat 3]
         [--load receiver|direct]
+    # the ingest rate at size (issue 22: at 1M within 20 % of the rate at 100k; PostgreSQL: before any ANALYZE,
+    # as with autovacuum off): 100k new spans of the last day through a fresh receiver, into a 100k-span
+    # warehouse and into the loaded one
+    .venv/bin/python benchmarks/analytics.py --db postgresql --ingest-probe
     .venv/bin/python benchmarks/analytics.py --keep            # keep the loaded warehouse(s), print their URLs
     .venv/bin/python benchmarks/analytics.py --url URL         # time an already loaded warehouse (migrated first)
     .venv/bin/python benchmarks/analytics.py --url URL --days 11 --end 2026-11-19T01:00   # a window already rolled up
@@ -261,8 +265,9 @@ def _sqlite_value(value):
     return value
 
 
-def populate(kind: str, url: str, spans: int, days: int, end: datetime) -> float:
-    """Generate and load the warehouse; returns seconds."""
+def populate(kind: str, url: str, spans: int, days: int, end: datetime, analyze: bool = True) -> float:
+    """Generate and load the warehouse (planner statistics gathered unless ``analyze`` is false); returns
+    seconds."""
     target = url if kind == "postgresql" else url.removeprefix("sqlite:///")
     started = time.perf_counter()
     total = 0
@@ -271,15 +276,21 @@ def populate(kind: str, url: str, spans: int, days: int, end: datetime) -> float
         total += len(data["spans"])
         print(f"  day {day + 1}/{days}: {total:,} spans ({time.perf_counter() - started:.0f} s)", end="\r", flush=True)
     print()
+    if analyze:
+        gather_statistics(kind, url)
+    return time.perf_counter() - started
+
+
+def gather_statistics(kind: str, url: str) -> None:
+    """Planner statistics, as autovacuum (PostgreSQL) or ``ANALYZE`` (SQLite) would have them for the reads."""
     if kind == "postgresql":
         import psycopg
 
         with psycopg.connect(_conninfo(url), autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")
     else:
-        with sqlite3.connect(target) as conn:
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
             conn.execute("ANALYZE")
-    return time.perf_counter() - started
 
 
 def to_requests(data: dict[str, list[dict]], batch: int = 512) -> list[bytes]:
@@ -436,12 +447,59 @@ def populate_via_receiver(kind: str, url: str, spans: int, days: int, end: datet
                f"receiver CPU {cpu.user + cpu.system:.0f} s, peak RSS {rss / 2**20:.0f} MiB\n"
                f"  ingest rate per 100k spans stored (spans/s): {', '.join(f'{r:,.0f}' for r in rates)}")
     print(summary, flush=True)
-    if kind == "postgresql":
-        import psycopg
-
-        with psycopg.connect(_conninfo(url), autocommit=True) as conn:
-            conn.execute("VACUUM ANALYZE")
     return time.perf_counter() - t, summary
+
+
+PROBE_SPANS = 100_000
+PROBE_SEED = 2201  # other trace ids than the warehouse's (seed 22)
+BASELINE_SPANS = 100_000
+PROBE_GOAL = 0.8  # the rate into the loaded warehouse ≥ 80 % of the rate into a 100k-span one
+
+
+def probe_ingest(url: str, end: datetime, spans: int = PROBE_SPANS) -> float:
+    """Spans/s stored for ``spans`` new spans of the day before ``end`` sent through a fresh ``agentotel
+    receive`` into ``url`` (first request → the receiver's written counter reaches them; the rollup refreshes
+    of that day inside the window), then a clean stop."""
+    from benchmarks.load import Receiver
+
+    bodies: list[bytes] = []
+    made = 0
+    for _, data in generate(spans, end - timedelta(days=1), 1, seed=PROBE_SEED):
+        bodies.extend(to_requests(data))
+        made += len(data["spans"])
+    receiver = Receiver(url)
+    try:
+        started = time.perf_counter()
+        send(receiver.call, bodies)
+        deadline = started + 1800
+        while receiver.written() < made and time.perf_counter() < deadline:
+            time.sleep(0.25)
+        stored = receiver.written()
+        seconds = time.perf_counter() - started
+    finally:
+        receiver.stop()
+    if stored < made:
+        raise RuntimeError(f"the probe's {made:,} spans were not all stored within 30 min ({stored:,})")
+    return made / seconds
+
+
+def ingest_at_size(kind: str, url: str, end: datetime, days: int) -> str:
+    """The ingest probe into a ``BASELINE_SPANS`` warehouse of the same kind (built directly, no planner
+    statistics) and into ``url``, as one line against ``PROBE_GOAL``."""
+    baseline, cleanup = new_warehouse(kind)
+    try:
+        populate(kind, baseline, BASELINE_SPANS, days, end, analyze=False)
+        small = probe_ingest(baseline, end)
+    finally:
+        cleanup()
+    big = probe_ingest(url, end)
+    stored = counts(url)["spans"]
+    verdict = "ok" if big >= PROBE_GOAL * small else "UNDER"
+    line = (f"[{kind}] ingest of {PROBE_SPANS:,} spans through the receiver: into {BASELINE_SPANS:,} spans "
+            f"{small:,.0f} spans/s, into this warehouse ({stored - PROBE_SPANS:,} spans before) {big:,.0f} spans/s "
+            f"= {big / small:.2f} of it (goal ≥ {PROBE_GOAL:.2f}) {verdict}")
+    print(line, flush=True)
+    return line
 
 
 def _rates_per(samples: list[tuple[float, int]], step: int) -> list[float]:
@@ -556,8 +614,8 @@ def report(kind: str, url: str, end: datetime, days: int, repeat: int, extra: st
     print(f"worst: cold {max(c for _, c, _ in got):.0f} ms, warm {max(w for _, _, w in got):.0f} ms", flush=True)
 
 
-def run(kind: str, spans: int, days: int, repeat: int, keep: bool, via: str) -> None:
-    end = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+def new_warehouse(kind: str) -> tuple[str, Callable[[], None]]:
+    """An empty, migrated warehouse of ``kind`` and how to remove it."""
     cleanup: Callable[[], None]
     if kind == "postgresql":
         from sqlalchemy.engine import make_url
@@ -573,14 +631,26 @@ def run(kind: str, spans: int, days: int, repeat: int, keep: bool, via: str) -> 
     engine = create_db_engine(url)
     upgrade(engine)
     engine.dispose()
+    return url, cleanup
+
+
+def run(kind: str, spans: int, days: int, repeat: int, keep: bool, via: str, probe: bool) -> None:
+    end = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    url, cleanup = new_warehouse(kind)
     try:
         print(f"[{kind}] generating and loading ~{spans:,} spans over {days} days ({via}) …", flush=True)
         if via == "receiver":
             load_s, _ = populate_via_receiver(kind, url, spans, days, end)
         else:
-            load_s = populate(kind, url, spans, days, end)
+            load_s = populate(kind, url, spans, days, end, analyze=not probe)
+        probed = ""
+        if probe:  # before any ANALYZE: the writer's lookups without planner statistics
+            probed = "\n" + ingest_at_size(kind, url, end, days)
+        if kind == "postgresql" or (via == "direct" and probe):
+            gather_statistics(kind, url)
         build_s, written = build_rollups(url, end)  # after the receiver's final flush: nothing should be left
-        report(kind, url, end, days, repeat, f" (load {load_s:.0f} s, then rollups catch_up {build_s:.1f} s, {written:,} rows)")
+        report(kind, url, end, days, repeat,
+               f" (load {load_s:.0f} s, then rollups catch_up {build_s:.1f} s, {written:,} rows){probed}")
     finally:
         if keep:
             print(f"[{kind}] kept: {url}")
@@ -598,6 +668,9 @@ def main() -> int:
                         help="through a real receiver (default) or straight into the tables")
     parser.add_argument("--keep", action="store_true", help="keep the loaded warehouse(s)")
     parser.add_argument("--url", help="time an already loaded warehouse (migrated to the newest schema first)")
+    parser.add_argument("--ingest-probe", action="store_true",
+                        help="also time 100k new spans through the receiver into the loaded warehouse against a "
+                             "100k-span one (goal: ≥ 80 %% of that rate)")
     parser.add_argument("--end", help="with --url: the end of the timed window (ISO UTC); the rollups are then "
                         "not caught up (time a window they already cover)")
     args = parser.parse_args()
@@ -616,11 +689,12 @@ def main() -> int:
             end = newest(args.url)
             build_s, written = build_rollups(args.url, end)
         kind = "postgresql" if args.url.startswith("postgresql") else "sqlite"
+        probed = "\n" + ingest_at_size(kind, args.url, end, args.days) if args.ingest_probe else ""
         report(kind, args.url, end, args.days, args.repeat,
-               f" (migrate {migrate_s:.0f} s, rollups catch_up {build_s:.0f} s, {written:,} rows)")
+               f" (migrate {migrate_s:.0f} s, rollups catch_up {build_s:.0f} s, {written:,} rows){probed}")
         return 0
     for kind in (("postgresql", "sqlite") if args.db == "both" else (args.db,)):
-        run(kind, args.spans, args.days, args.repeat, args.keep, args.load)
+        run(kind, args.spans, args.days, args.repeat, args.keep, args.load, args.ingest_probe)
     return 0
 
 

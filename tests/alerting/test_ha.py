@@ -30,6 +30,7 @@ from agentotel.alerting.store import ALERTS, RULE_STATE
 from agentotel.warehouse.models import Metric
 from tests.alerting.support import RecordingServer
 from tests.support.polling import wait_for
+from tests.support.priority import run_ahead
 
 LOOPBACK = AddressPolicy(["127.0.0.1"])
 ROOT = Path(__file__).resolve().parents[2]
@@ -163,7 +164,8 @@ class EngineProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "agentotel", "--log-level", "INFO", "alerts", "run", "--rules", str(rules),
              "--db", db_url, "--interval", str(interval)],
-            cwd=str(rules.parent), env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
+            cwd=str(rules.parent), env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"), start_new_session=True)
+        run_ahead(self.proc.pid)  # hand-overs and redeliveries are held to bounds of a few seconds
 
     @property
     def pid(self) -> int:

@@ -85,8 +85,11 @@ def start_dashboard(db_url: str, log_dir: Path, port: int | None = None, **env: 
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTOTEL_DASHBOARD_", "AGENTOTEL_OIDC_"))}
     environment.update(env)
     log = open(log_dir / f"dashboard-{port}.log", "wb")  # noqa: SIM115 - closed with the process
+    # a session of its own: under autogroup scheduling it then weighs as much as the Chromium (its own session)
+    # that waits on it, not a share of the suite's workers (tests/support/priority.py)
     process = subprocess.Popen([sys.executable, "-m", "agentotel", "dashboard", "--db", db_url, "--port", str(port)],
-                               env=environment, stdout=log, stderr=subprocess.STDOUT, cwd=log_dir)
+                               env=environment, stdout=log, stderr=subprocess.STDOUT, cwd=log_dir,
+                               start_new_session=True)
     base = f"http://127.0.0.1:{port}"
 
     def healthy() -> bool:

@@ -68,8 +68,9 @@ def test_oidc_login_roles_logout_and_refused_tokens(tmp_path):
             assert ("ana@example.test", "login", "oidc, role admin", "ok") in [
                 (e["actor"], e["action"], e["target"], e["outcome"]) for e in security_audit.audit_log(engine)]
             # st.logout: the page reruns signed out, then navigates to /auth/logout, which clears the cookie and
-            # redirects home; the reload below must not race that navigation (it left a blank page now and then)
-            with page.expect_navigation(url=base + "/", timeout=60_000):
+            # redirects home; the reload below must not race that navigation (it left a blank page now and then).
+            # Its arrival home is what counts ("commit"): the page's own load is awaited through its text below
+            with page.expect_navigation(url=base + "/", wait_until="commit", timeout=60_000):
                 page.get_by_role("button", name="Sign out").click()
             page.get_by_text("Sign in to agentotel", exact=True).wait_for(timeout=60_000)
             page.goto(base + "/", wait_until="domcontentloaded")  # a reload does not sign back in

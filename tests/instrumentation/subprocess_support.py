@@ -29,7 +29,7 @@ def run_python(code: str, *, env: dict[str, str] | None = None, timeout: float =
         if name.startswith("OTEL_") and name not in (env or {}):
             del full_env[name]
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=full_env, cwd=str(ROOT))
+                            text=True, env=full_env, cwd=str(ROOT), start_new_session=True)
     run_ahead(proc.pid)  # its exit time is held to H4's 5 s
     mark_at = None
     lines: list[str] = []

@@ -69,7 +69,7 @@ class ReceiverProcess:
                 [sys.executable, "-m", "agentotel", "receive", "--db", self.db_url, "--host", "127.0.0.1",
                  "--grpc-port", str(self.grpc_port), "--http-port", str(self.http_port),
                  "--metrics-port", str(self.metrics_port), "--spool-dir", str(self.spool_dir)],
-                stdout=log, stderr=subprocess.STDOUT,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         run_ahead(self.proc.pid)  # its readiness is held to D1's 5 s
         if not wait_for(self._listening, timeout=timeout):
