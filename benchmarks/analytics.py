@@ -498,7 +498,6 @@ def ingest_at_size(kind: str, url: str, end: datetime, days: int) -> str:
     line = (f"[{kind}] ingest of {PROBE_SPANS:,} spans through the receiver: into {BASELINE_SPANS:,} spans "
             f"{small:,.0f} spans/s, into this warehouse ({stored - PROBE_SPANS:,} spans before) {big:,.0f} spans/s "
             f"= {big / small:.2f} of it (goal ≥ {PROBE_GOAL:.2f}) {verdict}")
-    print(line, flush=True)
     return line
 
 
