@@ -18,37 +18,50 @@ from agentotel.evaluation.regression import RegressionDetector
 from agentotel.evaluation.suite import suite_from_cases
 
 DELAY_S = 0.2
+OWN_MS: dict[str, float] = {}  # each question's time inside the agent, by the agent's own clock
 
 
 def sleepy(question: str) -> str:
+    started = time.perf_counter()
     time.sleep(DELAY_S)
+    OWN_MS[question] = (time.perf_counter() - started) * 1000
     return "ok"
 
 
 async def async_sleepy(question: str) -> str:
+    started = time.perf_counter()
     await asyncio.sleep(DELAY_S)
+    OWN_MS[question] = (time.perf_counter() - started) * 1000
     return "ok"
 
 
-def _latencies(agent, concurrency: int, n: int = 64) -> list[float]:
+def _measured(agent, concurrency: int, n: int = 64) -> list[tuple[float, float]]:
+    """(latency measured by the benchmark, time inside the agent) per case, in ms."""
+    OWN_MS.clear()
     suite = suite_from_cases("delay", [TestCase(f"c{i}", f"q{i}") for i in range(n)])
     bench = BenchmarkSuite(build_evaluators(["performance"]), concurrency=concurrency, show_progress=False)
     run = bench.run(suite, CallableAgent(agent))
     assert run.errors == 0
-    return [c.scores["latency_ms"].value for c in run.cases]
+    return [(c.scores["latency_ms"].value, OWN_MS["q" + c.case_id.removeprefix("c")]) for c in run.cases]
+
+
+def _latencies(agent, concurrency: int, n: int = 64) -> list[float]:
+    return [measured for measured, _ in _measured(agent, concurrency, n)]
 
 
 @pytest.mark.parametrize("agent", [sleepy, async_sleepy], ids=["sync", "async"])
 def test_fixed_delay_agent_measures_its_delay_at_concurrency_32(agent):
-    latencies = sorted(_latencies(agent, concurrency=32))
+    """The clock surrounds the agent call and nothing else. Compared with the agent's own clock, not with
+    200 ms: on a loaded machine a sleeping agent wakes late, and that lateness is the agent's real latency."""
+    pairs = _measured(agent, concurrency=32)
     expected = DELAY_S * 1000
-    assert statistics.median(latencies) == pytest.approx(expected, rel=0.05), latencies  # accurate within 5 %
-    # p95: a thread woken late on a busy 2-core machine adds its scheduling delay (CI: +6-10 %)
-    assert latencies[int(0.95 * len(latencies)) - 1] <= expected * 1.10, latencies[-5:]
-    # no case carries the wait for a free worker (that added whole multiples of 200 ms); a busy machine
-    # may still delay one wake-up by a few ms
-    assert latencies[-1] < expected * 1.25, latencies[-5:]
-    assert latencies[0] >= expected * 0.99
+    assert all(own >= expected * 0.99 for _, own in pairs)
+    outside = sorted(measured - own for measured, own in pairs)  # measured outside the agent's body
+    assert outside[0] >= 0, outside[:5]  # the call is inside the clock
+    assert statistics.median(outside) <= expected * 0.05, outside  # accurate within 5 %
+    # no case carries the wait for a free worker (that added whole multiples of 200 ms); a busy machine may
+    # still delay one hand-over by a few ms
+    assert outside[-1] < expected * 0.25, outside[-5:]
 
 
 @pytest.mark.slow
