@@ -39,9 +39,11 @@ test: lint
 	$(PYTEST) -n $(WORKERS) --dist worksteal
 
 # The quick loop, under 90 s: no browser, no subprocess soaks, no long end-to-end runs (the `slow` marker), and
-# SQLite only (`postgres` marks every test run on PostgreSQL; `make test` runs both).
+# SQLite only (`postgres` marks every test run on PostgreSQL; `make test` runs both). Two workers: these tests
+# mostly compute, and each worker first imports the whole suite (about 23 CPU-s): four took 126-139 s, two 101 s.
+FAST_WORKERS ?= 2
 test-fast: lint-fast
-	$(PYTEST) -n $(WORKERS) --dist worksteal -m "not slow and not postgres"
+	$(PYTEST) -n $(FAST_WORKERS) --dist worksteal -m "not slow and not postgres"
 
 # The wheel in fresh virtual environments, as a user installs it (.ci/run runs it on CI).
 clean-install:
