@@ -495,10 +495,9 @@ def ingest_at_size(kind: str, url: str, end: datetime, days: int) -> str:
     big = probe_ingest(url, end)
     stored = counts(url)["spans"]
     verdict = "ok" if big >= PROBE_GOAL * small else "UNDER"
-    line = (f"[{kind}] ingest of {PROBE_SPANS:,} spans through the receiver: into {BASELINE_SPANS:,} spans "
+    return (f"[{kind}] ingest of {PROBE_SPANS:,} spans through the receiver: into {BASELINE_SPANS:,} spans "
             f"{small:,.0f} spans/s, into this warehouse ({stored - PROBE_SPANS:,} spans before) {big:,.0f} spans/s "
             f"= {big / small:.2f} of it (goal ≥ {PROBE_GOAL:.2f}) {verdict}")
-    return line
 
 
 def _rates_per(samples: list[tuple[float, int]], step: int) -> list[float]:
