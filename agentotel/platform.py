@@ -1,12 +1,17 @@
 """What ``agentotel up`` runs: the receiver with its maintenance tasks, the dashboard subprocess, the alert
 engine, online evaluation and, with ``--demo``, the demo workload; announced once each answers, stopped
 within ``STOP_BUDGET_S`` on Ctrl-C. ``agentotel.up`` declares the command and imports this on use.
+
+What only runs later (the alert engine, online evaluation, the demo, retention and exports) is imported where
+it starts: pandas and SciPy come with it, and a mistyped option or a busy port is reported in about a
+second, not after 4 s of imports.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import logging
 import os
 import queue
@@ -25,7 +30,6 @@ from typing import Any, NoReturn
 import httpx
 
 from agentotel.alerting.config import load_rules
-from agentotel.alerting.service import start_background
 from agentotel.core.durations import parse_duration
 from agentotel.core.errors import CommandError
 from agentotel.core.settings import (
@@ -36,11 +40,7 @@ from agentotel.core.settings import (
     ReceiverSettings,
 )
 from agentotel.dashboard.cli import refuse_exposure, start_dashboard
-from agentotel.demo import DEMO_RULES, Demo
-from agentotel.evaluation.online import OnlineConfigError, start_online_evaluation
 from agentotel.otlp_receiver.server import ReceiverServer
-from agentotel.warehouse.export import export_period
-from agentotel.warehouse.manager import DatabaseManager
 
 logger = logging.getLogger("agentotel.up")
 
@@ -54,17 +54,25 @@ EXPORTED_TABLES = ("agent_executions", "llm_calls", "tool_calls", "spans")
 
 def _maintenance_tasks(args: argparse.Namespace, database: DatabaseSettings) -> list[tuple[float, object]]:
     """Retention (hourly) and scheduled exports; the receiver itself refreshes the rollups."""
-    manager = DatabaseManager(settings=database)
+
+    @functools.cache
+    def manager() -> Any:
+        from agentotel.warehouse.manager import DatabaseManager
+
+        return DatabaseManager(settings=database)
+
     tasks: list[tuple[float, object]] = []
     age = parse_duration(args.retention)
     if age > timedelta(0):
-        tasks.append((3600.0, lambda: manager.cleanup_old_data(age)))
+        tasks.append((3600.0, lambda: manager().cleanup_old_data(age)))
     if args.export_every:
         period = parse_duration(args.export_every)
 
         def export_all() -> None:
+            from agentotel.warehouse.export import export_period
+
             for table in EXPORTED_TABLES:
-                export_period(manager.engine, table, "parquet", Path(args.export_dir), period)
+                export_period(manager().engine, table, "parquet", Path(args.export_dir), period)
 
         tasks.append((min(period.total_seconds(), 60.0), export_all))
     return tasks
@@ -109,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _start_alerting(engine: Any, rules: str, stop: threading.Event, allow_hosts: tuple[str, ...]) -> None:
+    from agentotel.alerting.service import start_background
+
     try:
         start_background(engine, rules, stop, allow_hosts=allow_hosts)
     except (OSError, ValueError) as exc:  # RuleError included: the message names file, line and rule
@@ -118,6 +128,8 @@ def _start_alerting(engine: Any, rules: str, stop: threading.Event, allow_hosts:
 def _start_online_evaluation(engine: Any, stop: threading.Event, demo: bool) -> None:
     """Online evaluation in the background (``agentotel.evaluation.online``): the configured agents, or with
     --demo every execution of the demo's agents (its traffic is low), scored within seconds of arrival."""
+    from agentotel.evaluation.online import OnlineConfigError, start_online_evaluation
+
     try:
         start_online_evaluation(engine, EvaluationSettings.resolve(), stop=stop, sample_rate=1.0 if demo else None)
     except OnlineConfigError as exc:
@@ -135,6 +147,7 @@ def _exit_now(code: int) -> NoReturn:
 
 def _default_rules(demo: bool) -> str | None:
     if demo:
+        from agentotel.demo import DEMO_RULES
 
         return str(DEMO_RULES)
     return str(EXAMPLE_RULES) if EXAMPLE_RULES.exists() else None
@@ -194,6 +207,8 @@ class _Run:
         self.dashboard = start_dashboard(s.database.url, s.host, s.port, s.receiver_metrics_url, quiet=not self.verbose)
 
     def start_demo(self, database: DatabaseSettings) -> None:
+        from agentotel.demo import Demo
+
         self.demo = Demo(_base(self.settings.host, self.server.http_port), database)
         self.demo_thread = threading.Thread(target=self._demo, name="demo", daemon=True)
         self.demo_thread.start()

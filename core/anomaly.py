@@ -23,11 +23,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Method = Literal["robust", "zscore"]
 METHODS: tuple[Method, ...] = ("robust", "zscore")
@@ -171,6 +173,7 @@ def detect_seasonality(
     Hyndman) is under ``min_strength``.
     """
     # statsmodels costs ~1 s to import: only when a season is sought
+    import pandas as pd
     from statsmodels.tsa.stattools import acf
 
     x = pd.Series(np.asarray(values, dtype=float)).interpolate(limit_direction="both").to_numpy()

@@ -7,13 +7,15 @@ import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import numpy as np
-import pandas as pd
 from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, field_validator
 
 from agentotel.alerting.spec import Duration, Spec, Text, TextMap
+
+if TYPE_CHECKING:  # pandas loads where rules are evaluated, not where a rules file is read
+    import pandas as pd
 
 Severity = Literal["critical", "error", "warning", "info"]
 SEVERITIES: tuple[str, ...] = get_args(Severity)
@@ -98,7 +100,11 @@ class SeriesCache:
         parts = [split[combo] for combo in itertools.product(*choices) if combo in split]
         if not parts:
             return frame.iloc[0:0].copy()
-        return (parts[0] if len(parts) == 1 else pd.concat(parts)).copy()
+        if len(parts) == 1:
+            return parts[0].copy()
+        import pandas as pd
+
+        return pd.concat(parts).copy()
 
 
 def label_key(labels: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -212,6 +218,8 @@ def _groups(frame: pd.DataFrame, group_by: Sequence[str]) -> list[tuple[dict[str
     without a value are left out, a missing label is ``""``. (Plain numpy: a round runs this per rule.)"""
     if frame is None or frame.empty:
         return []
+    import pandas as pd
+
     values = pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype=float)
     keep = np.flatnonzero(~np.isnan(values))
     if not len(keep):
@@ -229,4 +237,4 @@ def _groups(frame: pd.DataFrame, group_by: Sequence[str]) -> list[tuple[dict[str
 
 
 def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value) or value is pd.NaT
+    return value is None or value != value  # None, NaN or NaT: the values unequal to themselves

@@ -5,13 +5,15 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import pandas as pd
 from pydantic import model_validator
 
 from agentotel.alerting.rules.base import EvalContext, MetricRule, Sample
 from agentotel.alerting.spec import Duration, FieldError, Number
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "==": operator.eq, "!=": operator.ne,

@@ -6,7 +6,6 @@ from typing import Literal
 
 import numpy as np
 from pydantic import field_validator
-from scipy.stats import linregress
 
 from agentotel.alerting.rules.base import EvalContext, MetricRule, Sample
 from agentotel.alerting.spec import Number, PositiveInt
@@ -43,6 +42,8 @@ class TrendRule(MetricRule):
             if float(np.ptp(y)) == 0:
                 slope, p_value = 0.0, 1.0
             else:
+                from scipy.stats import linregress  # about 1 s to import: loaded when a trend is fitted
+
                 fit = linregress(np.arange(len(y), dtype=float), y)
                 slope, p_value = float(fit.slope), float(fit.pvalue)
             active = monotonic and slope * sign > self.min_slope and p_value < self.alpha
