@@ -237,4 +237,6 @@ def _groups(frame: pd.DataFrame, group_by: Sequence[str]) -> list[tuple[dict[str
 
 
 def _missing(value: Any) -> bool:
-    return value is None or value != value  # None, NaN or NaT: the values unequal to themselves
+    import pandas as pd  # loaded already: the frame came from it
+
+    return value is None or (isinstance(value, float) and value != value) or value is pd.NaT
