@@ -1,5 +1,5 @@
 """``python -m agentotel.dashboard.serve run app.py …``: Streamlit's own command line, after importing what the
-pages need that is slow to import (pandas, Altair, SQLAlchemy, SciPy through the alert rules: ~2.5 s on this
+pages need that is slow to import (pandas, Altair, SQLAlchemy, SciPy through the analytics: ~2.5 s on this
 project's 2-core machines), so that the first visitor after a start does not wait for it. Modules that
 declare Streamlit caches are left to the first run (their caches belong to the server's runtime)."""
 

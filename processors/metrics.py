@@ -46,7 +46,7 @@ from typing import Any
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1 import metrics_pb2
-from sqlalchemy import Connection, Engine, bindparam, select, tuple_, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from agentotel.core import semconv as sc
 from agentotel.core.projects import DEFAULT_PROJECT, PROJECT_ATTRIBUTE
@@ -54,7 +54,7 @@ from agentotel.processors.decode import any_value, clean_text
 from agentotel.warehouse.engine import write_transaction
 from agentotel.warehouse.errors import classified
 from agentotel.warehouse.locks import lock_traces
-from agentotel.warehouse.models import Metric, Span
+from agentotel.warehouse.models import Metric, Span, span_keys_in
 from agentotel.warehouse.row_security import write_as
 from agentotel.warehouse.upsert import insert_on_conflict
 
@@ -279,8 +279,7 @@ def _execution_ids(conn: Connection, keys: set[tuple[str, str]]) -> dict[tuple[s
     found: dict[tuple[str, str], str] = {}
     for chunk in _chunks(sorted(keys)):
         query = select(SPANS.c.trace_id, SPANS.c.span_id, SPANS.c.execution_id).where(
-            SPANS.c.trace_id.in_({trace for trace, _ in chunk}),  # SQLite scans for a row-value IN list alone
-            tuple_(SPANS.c.trace_id, SPANS.c.span_id).in_(chunk), SPANS.c.execution_id.is_not(None)
+            span_keys_in(chunk), SPANS.c.execution_id.is_not(None)
         )
         found.update({(r.trace_id, r.span_id): r.execution_id for r in conn.execute(query)})
     return found

@@ -56,7 +56,7 @@ from agentotel.core.messages import preview
 from agentotel.core.utc import as_utc
 from agentotel.warehouse import fts
 from agentotel.warehouse.bounds import check_choice
-from agentotel.warehouse.models import AgentExecution, LLMCall, Span, ToolCall
+from agentotel.warehouse.models import AgentExecution, LLMCall, Span, ToolCall, span_keys_in
 from agentotel.warehouse.types import content_head
 
 SQLITE_FTS_TABLE = "spans_fts"
@@ -496,9 +496,7 @@ def previews(conn: Connection, frame: Any, column: str, chars: int = 4000) -> li
     trace_id and span_id), read by primary key."""
     s = _spans.c
     keys = list(zip(frame["trace_id"], frame["span_id"], strict=True))
-    # the trace ids alone as well: SQLite does not use the primary key for a row-value IN list (it scanned
-    # every span: ~1 s at 1M spans); with them it looks each trace up
     rows = conn.execute(select(s.trace_id, s.span_id, content_head(s[column], chars).label("content"))
-                        .where(s.trace_id.in_({t for t, _ in keys}), tuple_(s.trace_id, s.span_id).in_(keys))).all()
+                        .where(span_keys_in(keys))).all()
     found = {(r.trace_id, r.span_id): r.content for r in rows}
     return [preview(found.get(k)) for k in keys]

@@ -15,12 +15,12 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, Select, and_, case, func, select, tuple_
+from sqlalchemy import Connection, Engine, Select, and_, case, func, select
 
 from agentotel.core.messages import preview
 from agentotel.core.utc import as_utc
 from agentotel.warehouse.bounds import check_choice, check_limit
-from agentotel.warehouse.models import AgentExecution, LLMCall, Span, ToolCall
+from agentotel.warehouse.models import AgentExecution, LLMCall, Span, ToolCall, span_keys_in
 from agentotel.warehouse.search import SearchFilter, trace_conditions, trace_totals
 from agentotel.warehouse.types import content_head
 
@@ -144,8 +144,7 @@ def _with_trace_figures(conn: Connection, frame: pd.DataFrame) -> pd.DataFrame:
                content_head(ex.input, PREVIEW_CHARS).label("input"))
         .where(ex.trace_id.in_(ids)).order_by(ex.trace_id, ex.timestamp, ex.span_id)).all()
     roots = conn.execute(select(s.trace_id, content_head(s.input, PREVIEW_CHARS).label("input"))
-                         .where(s.trace_id.in_(ids),  # SQLite finds row-value IN lists by scanning: the ids too
-                                tuple_(s.trace_id, s.span_id).in_(list(zip(ids, frame["span_id"], strict=True))))).all()
+                         .where(span_keys_in(list(zip(ids, frame["span_id"], strict=True))))).all()
     frame = frame.merge(counts, on="trace_id", how="left").merge(calls, on="trace_id", how="left")
     frame = frame.merge(tool_counts, on="trace_id", how="left")
     for column in ("span_count", "error_count", "llm_calls", "input_tokens", "output_tokens", "tool_calls"):
