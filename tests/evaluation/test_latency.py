@@ -57,7 +57,7 @@ def test_fixed_delay_agent_measures_its_delay_at_concurrency_32(agent):
     expected = DELAY_S * 1000
     assert all(own >= expected * 0.99 for _, own in pairs)
     outside = sorted(measured - own for measured, own in pairs)  # measured outside the agent's body
-    assert outside[0] >= 0, outside[:5]  # the call is inside the clock
+    assert outside[0] >= -0.0005, outside[:5]  # the call is inside the clock (the score is rounded to 1 µs)
     assert statistics.median(outside) <= expected * 0.05, outside  # accurate within 5 %
     # no case carries the wait for a free worker (that added whole multiples of 200 ms); a busy machine may
     # still delay one hand-over by a few ms
