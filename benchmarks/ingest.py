@@ -43,6 +43,8 @@ import psutil
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+from agentotel.warehouse.engine import SQLITE_PRAGMAS
+
 ROOT = Path(__file__).resolve().parents[1]
 AGENTOTEL = ROOT / ".venv" / "bin" / "agentotel"
 METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -283,7 +285,7 @@ def _sqlite_floor(source: str, target: str, chunk: int) -> float:
             tables[table] = ([d[0] for d in cursor.description], cursor.fetchall())
     total = len(tables["spans"][1])
     conn = sqlite3.connect(target, isolation_level=None)
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+    for pragma in SQLITE_PRAGMAS:  # the receiver's own connection settings (its 64 MiB page cache above all)
         conn.execute(f"PRAGMA {pragma}")
     statements = {}
     for table, (columns, _rows) in tables.items():

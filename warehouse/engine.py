@@ -104,23 +104,30 @@ def _reason(exc: BaseException) -> str:
     return lines[0] if lines else type(cause).__name__
 
 
+SQLITE_PRAGMAS = (
+    # 16 KiB pages for a new file (no effect on an existing one): span rows carry ~1.5 KB of JSON and content,
+    # and bigger pages cut insert+commit cost by ~20% (benchmarks/ingest.py)
+    "page_size=16384",
+    "journal_mode=WAL",
+    "synchronous=NORMAL",
+    "busy_timeout=5000",
+    # a page cache of up to 64 MiB per connection instead of SQLite's 2 MiB (125 pages of 16 KiB): once the
+    # trace-id indexes outgrow the cache, every insert reads random pages back (ingest at 1M spans fell to
+    # ~3k spans/s from ~5.6k into an empty file; benchmarks/analytics.py prints the rate per 100k spans)
+    "cache_size=-65536",
+    "foreign_keys=ON",
+)
+"""Every SQLite connection's settings (benchmarks/ingest.py's floor writes with the same)."""
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
         # Let SQLAlchemy manage transactions (pysqlite's own BEGIN handling defers too late).
         dbapi_connection.isolation_level = None
         cur = dbapi_connection.cursor()
-        # 16 KiB pages for a new file (no effect on an existing one): span rows carry ~1.5 KB of JSON and
-        # content, and bigger pages cut insert+commit cost by ~20% (benchmarks/ingest.py)
-        cur.execute("PRAGMA page_size=16384")
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=5000")
-        # a page cache of up to 64 MiB per connection instead of SQLite's 2 MiB (125 pages of 16 KiB): once the
-        # trace-id indexes outgrow the cache, every insert reads random pages back (ingest at 1M spans fell to
-        # ~3k spans/s from ~5.6k into an empty file; benchmarks/analytics.py prints the rate per 100k spans)
-        cur.execute("PRAGMA cache_size=-65536")
-        cur.execute("PRAGMA foreign_keys=ON")
+        for pragma in SQLITE_PRAGMAS:
+            cur.execute(f"PRAGMA {pragma}")
         cur.close()
 
     @event.listens_for(engine, "begin")
