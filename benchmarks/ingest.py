@@ -285,8 +285,8 @@ def _sqlite_floor(source: str, target: str, chunk: int) -> float:
             tables[table] = ([d[0] for d in cursor.description], cursor.fetchall())
     total = len(tables["spans"][1])
     conn = sqlite3.connect(target, isolation_level=None)
-    for pragma in SQLITE_PRAGMAS:  # the receiver's own connection settings (its 64 MiB page cache above all)
-        conn.execute(f"PRAGMA {pragma}")
+    for statement in SQLITE_PRAGMAS:  # the receiver's own connection settings (its 64 MiB page cache above all)
+        conn.execute(statement)
     statements = {}
     for table, (columns, _rows) in tables.items():
         key = "id" if table == "agent_executions" else "trace_id, span_id"

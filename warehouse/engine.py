@@ -107,17 +107,17 @@ def _reason(exc: BaseException) -> str:
 SQLITE_PRAGMAS = (
     # 16 KiB pages for a new file (no effect on an existing one): span rows carry ~1.5 KB of JSON and content,
     # and bigger pages cut insert+commit cost by ~20% (benchmarks/ingest.py)
-    "page_size=16384",
-    "journal_mode=WAL",
-    "synchronous=NORMAL",
-    "busy_timeout=5000",
+    "PRAGMA page_size=16384",
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=5000",
     # a page cache of up to 64 MiB per connection instead of SQLite's 2 MiB (125 pages of 16 KiB): once the
     # trace-id indexes outgrow the cache, every insert reads random pages back (ingest at 1M spans fell to
     # ~3k spans/s from ~5.6k into an empty file; benchmarks/analytics.py prints the rate per 100k spans)
-    "cache_size=-65536",
-    "foreign_keys=ON",
+    "PRAGMA cache_size=-65536",
+    "PRAGMA foreign_keys=ON",
 )
-"""Every SQLite connection's settings (benchmarks/ingest.py's floor writes with the same)."""
+"""Every SQLite connection's settings, as statements (benchmarks/ingest.py's floor writes with the same)."""
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -126,8 +126,8 @@ def _configure_sqlite(engine: Engine) -> None:
         # Let SQLAlchemy manage transactions (pysqlite's own BEGIN handling defers too late).
         dbapi_connection.isolation_level = None
         cur = dbapi_connection.cursor()
-        for pragma in SQLITE_PRAGMAS:
-            cur.execute(f"PRAGMA {pragma}")
+        for statement in SQLITE_PRAGMAS:
+            cur.execute(statement)
         cur.close()
 
     @event.listens_for(engine, "begin")
