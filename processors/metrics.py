@@ -41,7 +41,6 @@ import json
 import logging
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime, timezone
 from typing import Any
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
@@ -51,6 +50,7 @@ from sqlalchemy import Connection, Engine, bindparam, select, update
 from agentotel.core import semconv as sc
 from agentotel.core.projects import DEFAULT_PROJECT, PROJECT_ATTRIBUTE
 from agentotel.processors.decode import any_value, clean_text
+from agentotel.warehouse.bulk import ns_to_datetime
 from agentotel.warehouse.engine import write_transaction
 from agentotel.warehouse.errors import classified
 from agentotel.warehouse.locks import lock_traces
@@ -93,11 +93,6 @@ SPAN_ID_KEYS = ("span_id", "span.id", "otel.span_id", "gen_ai.span_id")
 def attributes(key_values: Iterable[Any]) -> dict[str, Any]:
     """OTLP ``KeyValue`` list → dict (the last value of a repeated key wins; values as the span decoder)."""
     return {clean_text(kv.key): any_value(kv.value) for kv in key_values}
-
-
-def ns_to_datetime(ns: int) -> datetime:
-    """Unix nanoseconds → aware UTC datetime (microseconds; exact integer arithmetic)."""
-    return datetime.fromtimestamp(ns // 1_000_000_000, tz=timezone.utc).replace(microsecond=(ns % 1_000_000_000) // 1000)
 
 
 def short_text(value: Any, limit: int = 255) -> str | None:

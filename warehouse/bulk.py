@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
@@ -59,9 +59,13 @@ def storable_int(value: Any) -> int | None:
 SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy's SQLite DateTime stores
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def ns_to_datetime(ns: int) -> datetime:
-    """An exact-to-the-microsecond aware UTC datetime from Unix nanoseconds (no float rounding)."""
-    return datetime.fromtimestamp(ns // 1_000_000_000, tz=timezone.utc).replace(microsecond=(ns % 1_000_000_000) // 1000)
+    """An exact-to-the-microsecond aware UTC datetime from Unix nanoseconds (no float rounding). Epoch plus a
+    timedelta: half the cost of ``fromtimestamp(tz=…)`` (7 % of the receiver's CPU on PostgreSQL)."""
+    return _EPOCH + timedelta(microseconds=ns // 1000)
 
 
 def driver_time(value: datetime | None, dialect: str) -> Any:
