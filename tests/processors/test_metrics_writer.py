@@ -17,7 +17,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import func, select
 
-from agentotel.processors.metrics import link_pending_metrics, ns_to_datetime, write_metrics
+from agentotel.processors.metrics import link_pending_metrics, write_metrics
+from agentotel.warehouse.bulk import ns_to_datetime
 from agentotel.warehouse.models import Metric, Span
 from tests.processors.support import insert_span
 
